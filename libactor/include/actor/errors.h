@@ -1,0 +1,33 @@
+/* One error table for libactor, channels and the services: functions return
+ * 0 on success or a negative ACTOR_E* code; actor_strerror() names it. */
+#ifndef ACTOR_ERRORS_H
+#define ACTOR_ERRORS_H
+
+#define ACTOR_ERRNO_MAP(XX)                                                   \
+  XX(EINVAL, -1, "invalid argument")                                          \
+  XX(ENOMEM, -2, "out of memory")                                             \
+  XX(ENOTFOUND, -3, "not found")                                              \
+  XX(EEXIST, -4, "already exists")                                            \
+  XX(EIO, -5, "i/o error")                                                    \
+  XX(ECONN, -6, "connection failed")                                          \
+  XX(ETIMEDOUT, -7, "timed out")                                              \
+  XX(EPROTO, -8, "protocol error")                                            \
+  XX(ECONFIG, -9, "bad configuration value")                                  \
+  XX(EPARSE, -10, "parse error")                                              \
+  XX(ETOOBIG, -11, "value too large")                                         \
+  XX(ESTORE, -12, "store error")                                              \
+  XX(EDOCKER, -13, "docker engine error")                                     \
+  XX(ECHANNEL, -14, "channel error")                                          \
+  XX(ESTATE, -15, "unexpected state")                                         \
+  XX(ECLOSED, -16, "closed")
+
+typedef enum {
+#define ACTOR__ERR_ENUM(name, code, _) ACTOR_##name = (code),
+  ACTOR_ERRNO_MAP(ACTOR__ERR_ENUM)
+#undef ACTOR__ERR_ENUM
+} actor_errno_t;
+
+/* Returns a static string; never NULL. */
+const char *actor_strerror(int err);
+
+#endif

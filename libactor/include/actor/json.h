@@ -1,0 +1,42 @@
+/* JSON helpers over jansson: the API response envelope, snake/camel case
+ * conversion of object keys, and rendering a value the way Python's str()
+ * prints it (what Abaco puts into an actor's MSG). */
+#ifndef ACTOR_JSON_H
+#define ACTOR_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* {"status","message","result","version"}. `result` is stolen (NULL -> null).
+ * Returns a new reference. */
+json_t *actor_envelope(bool ok, const char *message, json_t *result, const char *version);
+
+/* "execution_id" -> "executionId"; "_links" and keys starting with '_' are
+ * kept as they are. Writes into out (NUL-terminated, truncating). */
+void actor_case_to_camel(const char *in, char *out, size_t outlen);
+/* "maxWorkers" -> "max_workers". */
+void actor_case_to_snake(const char *in, char *out, size_t outlen);
+/* Deep copy with every object key converted (camel=true: to camelCase,
+ * else to snake_case). The contents of a key named "_links" are not
+ * converted, and neither are keys of objects under keys listed in
+ * `opaque` (NULL-terminated, e.g. "default_environment", "state"). New reference. */
+json_t *actor_json_convert_keys(const json_t *v, bool camel, const char *const *opaque);
+
+/* Python str() of a JSON value: {'key': 'value', 'flag': True, 'n': None},
+ * lists as [1, 2], floats as Python repr, strings quoted with ' unless they
+ * contain ' and no " (then "), escaping like Python. A top-level string
+ * is returned unquoted (str() of a str). Returns malloc'd text or NULL. */
+char *actor_pyrepr(const json_t *v);
+/* Like actor_pyrepr but a top-level string is quoted too (repr()). */
+char *actor_pyrepr_quoted(const json_t *v);
+
+/* Borrowed getters with defaults, for readable model code. */
+const char *actor_json_str(const json_t *obj, const char *key, const char *def);
+long long actor_json_int(const json_t *obj, const char *key, long long def);
+bool actor_json_bool(const json_t *obj, const char *key, bool def);
+
+/* Dumps compactly; malloc'd, caller frees. */
+char *actor_json_dumps(const json_t *v);
+
+#endif
