@@ -59,12 +59,12 @@ typedef struct {
 
 typedef struct {
   const char *queue;
-  const void *body;
+  const void *body;   /* followed by a NUL byte not counted in len */
   size_t len;
-  const char *content_type;
+  const char *content_type;   /* NULL when absent, like the next two */
   const char *reply_to;
   const char *correlation_id;
-  chan_header_t headers[CHAN_MAX_HEADERS];
+  chan_header_t headers[CHAN_MAX_HEADERS]; /* string (and integer) headers */
   int nheaders;
   int redelivered;
   chan_tag_t tag;
@@ -74,11 +74,18 @@ typedef struct {
 const char *chan_msg_header(const chan_msg_t *msg, const char *key);
 
 /* Decodes a JSON body with hard limits (max bytes, max depth 64).
- * New reference in *out, or ACTOR_EPARSE / ACTOR_ETOOBIG. */
+ * Any JSON value is accepted at the top level (worker control messages are
+ * bare strings). max 0 means CHAN_JSON_MAX_DEFAULT. New reference in *out,
+ * or ACTOR_ETOOBIG (longer than max, or nested deeper than
+ * CHAN_JSON_MAX_DEPTH) / ACTOR_EPARSE (not one valid JSON text, NUL bytes
+ * included); *out is NULL on error. */
+#define CHAN_JSON_MAX_DEPTH 64
+#define CHAN_JSON_MAX_DEFAULT (1024 * 1024)
 int chan_json_decode(const void *body, size_t len, size_t max, json_t **out);
 
 /* Reconnect back-off: attempt 0,1,2... -> 100ms doubling, capped at 5000ms,
- * with +-20% jitter from `rnd` in [0,1). */
+ * with +-20% jitter from `rnd` in [0,1) applied to that base (so the result
+ * lies in [80,120] for attempt 0 and in [4000,6000] once capped). */
 unsigned chan_backoff_ms(unsigned attempt, double rnd);
 
 /* ---- loop-driven connection ---- */
@@ -87,46 +94,83 @@ typedef void (*chan_msg_cb)(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 typedef void (*chan_done_cb)(chan_conn_t *c, int status, void *ud);
 typedef void (*chan_close_cb)(chan_conn_t *c, void *ud);
 
-/* uri: amqp://user:pass@host:port/vhost. Connects in the background: the
- * call returns at once and consumers start when the broker answers.
- * `name` is used in logs. */
+/* uri: amqp://user:pass@host:port/vhost (amqps is not supported: EINVAL).
+ * Connects in the background: the call returns at once (the first attempt
+ * runs on the next loop iteration) and consumers start when the broker
+ * answers. `name` is used in logs and as the AMQP connection name. */
 int chan_conn_new(uv_loop_t *loop, const char *uri, const char *name, chan_conn_t **out);
 /* Stops consuming, closes, frees; cb (may be NULL) runs when done. Pending
  * publish callbacks get ACTOR_ECLOSED. */
 void chan_conn_close(chan_conn_t *c, chan_close_cb cb, void *ud);
 int chan_conn_is_open(const chan_conn_t *c);
 
-/* Declares a durable queue (re-declared after every reconnect). */
+/* Declares a durable queue (re-declared after every reconnect). While the
+ * connection is open the declare happens now: ACTOR_ECHANNEL when the broker
+ * refuses it (the queue is then forgotten). A queue that already exists with
+ * other arguments (e.g. an expiry) is used as it is. */
 int chan_declare(chan_conn_t *c, const char *queue);
-/* Consume `queue` (declared if needed) with the given prefetch. cb runs on
- * the loop for each delivery; ack or nack it later with its tag. */
+/* Same, with x-expires: the broker deletes the queue after expires_ms
+ * without consumers or use (results queues). expires_ms 0 = never. */
+int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms);
+/* Consume `queue` (declared if needed; names starting "amq." are not
+ * declared) with the given prefetch (0 = unlimited). cb runs on the loop for
+ * each delivery; ack or nack it later with its tag. One consumer per queue
+ * and connection: ACTOR_EEXIST for a second one. Consumers are re-started
+ * after every reconnect; a consumer the broker cancels (its queue was
+ * deleted) makes the connection reconnect, which re-declares the queue. */
 int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud);
 /* Stops the consumer of `queue` (no more deliveries; unacked ones stay). */
 int chan_cancel(chan_conn_t *c, const char *queue);
+/* ack/nack return ACTOR_ESTATE for a tag from an earlier connection (or
+ * while disconnected): nothing is sent, the broker has already requeued
+ * that delivery. ACTOR_ECLOSED after chan_conn_close. */
 int chan_ack(chan_conn_t *c, chan_tag_t tag);
 int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
 /* Publishes persistently to the default exchange with routing key `queue`.
- * cb (may be NULL) gets 0 when the broker confirms, or an error (nack,
- * connection lost before the confirm). The body is copied. */
+ * cb (may be NULL) gets 0 when the broker confirms, or an error: ACTOR_ECHANNEL
+ * (nack), ACTOR_ENOTFOUND (no such queue: the message is published mandatory
+ * and came back), ACTOR_ECONN (connection lost before the confirm; the
+ * message may or may not have arrived), ACTOR_ECLOSED (chan_conn_close).
+ * The body and props are copied. While disconnected, messages wait in an
+ * outbox (up to CHAN_OUTBOX_MAX, then ACTOR_ECONN) and go out on reconnect.
+ * The callback never runs inside chan_publish itself. */
+#define CHAN_OUTBOX_MAX 10000
 int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
                  const chan_props_t *props, chan_done_cb cb, void *ud);
 
 /* ---- blocking client pool (thread safe) ---- */
 typedef struct chan_client_s chan_client_t;
 
+/* pool_size: most connections open at once (0 = 4); a caller waits for a
+ * free one. Connects lazily: an unreachable broker shows on first use.
+ * chan_client_free closes everything; no call may be running then. */
 int chan_client_new(const char *uri, size_t pool_size, chan_client_t **out);
 void chan_client_free(chan_client_t *cl);
 /* Declares `queue` durable (once per connection) and publishes persistently;
  * returns 0 only after the broker confirmed. ACTOR_ECONN when the broker is
- * unreachable, ACTOR_ETIMEDOUT when no confirm came within timeout_ms. */
+ * unreachable, ACTOR_ETIMEDOUT when no confirm came within timeout_ms,
+ * ACTOR_ECHANNEL when the broker refused it. A failure other than a timeout
+ * is retried once on a fresh connection. */
 int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
                         const chan_props_t *props, int timeout_ms);
-/* Request/reply: publishes to `queue` with a fresh exclusive reply queue and
- * correlation id; waits for the matching reply. *reply is malloc'd. */
+/* Request/reply: publishes to `queue` (declared durable) with RabbitMQ's
+ * direct reply-to (amq.rabbitmq.reply-to, private to the connection) and a
+ * fresh correlation id, expiring after timeout_ms; waits for the matching
+ * reply. The replier publishes to the request's reply_to with its
+ * correlation_id. *reply is malloc'd and NUL-terminated (transferred);
+ * ACTOR_ETIMEDOUT when no reply came in time. */
 int chan_client_call(chan_client_t *cl, const char *queue, const void *body, size_t len,
                      int timeout_ms, char **reply, size_t *reply_len);
+/* Declares `queue` durable with x-expires (0 = never), like
+ * chan_declare_expiring. */
+int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms);
+/* Takes the next message off `queue` (basic.get, acked at once): *body is
+ * malloc'd and NUL-terminated (transferred). ACTOR_ENOTFOUND when the queue
+ * is empty or does not exist. */
+int chan_client_get(chan_client_t *cl, const char *queue, char **body, size_t *len);
 /* Messages ready in the queue (0 for a queue that does not exist). */
 int chan_client_queue_len(chan_client_t *cl, const char *queue, long *count);
+/* Purge/delete of a queue that does not exist succeed. */
 int chan_client_purge(chan_client_t *cl, const char *queue);
 int chan_client_delete_queue(chan_client_t *cl, const char *queue);
 

@@ -18,7 +18,10 @@ int actor_config_load(const char *path, actor_config_t **out);
 int actor_config_parse(const char *text, actor_config_t **out);
 void actor_config_free(actor_config_t *cfg);
 
-/* Borrowed string valid while cfg lives; `def` when unset. */
+/* Section and key names compare case-insensitively (configparser). cfg may
+ * be NULL (environment and defaults only). Borrowed string valid while cfg
+ * lives, or, when it comes from the environment, until that variable is
+ * changed; `def` when unset. A variable set to "" counts as set. */
 const char *actor_config_get(const actor_config_t *cfg, const char *section,
                              const char *key, const char *def);
 int actor_config_get_int(const actor_config_t *cfg, const char *section,
@@ -27,12 +30,19 @@ int actor_config_get_bool(const actor_config_t *cfg, const char *section,
                           const char *key, bool def, bool *out);
 int actor_config_get_double(const actor_config_t *cfg, const char *section,
                             const char *key, double def, double *out);
-/* Value must be one of the NULL-terminated `choices` (case-insensitive). */
+/* The typed getters set *out to `def` when the key is unset (return 0) or
+ * bad (return ACTOR_ECONFIG, logged). Booleans: true/false, yes/no, on/off,
+ * 1/0 in any case. Surrounding blanks are ignored.
+ * Enum: value must be one of the NULL-terminated `choices`
+ * (case-insensitive); *out then points at the matching choices[] entry. */
 int actor_config_get_enum(const actor_config_t *cfg, const char *section,
                           const char *key, const char *def,
                           const char *const *choices, const char **out);
 
-/* Calls fn for each key of a section (for [logs] level.<module>). */
+/* Calls fn for each key of a section in file order (for [logs]
+ * level.<module>), with environment overrides applied, then for each
+ * variable `<section>_<key>` (exact case) whose key is not in the file.
+ * key and value are valid during the call only. */
 typedef void (*actor_config_each_cb)(const char *key, const char *value, void *ud);
 void actor_config_each(const actor_config_t *cfg, const char *section,
                        actor_config_each_cb fn, void *ud);

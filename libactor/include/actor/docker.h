@@ -21,7 +21,8 @@ void dkr_free(dkr_t *d);
 int dkr_ping(dkr_t *d, char **err);
 int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err);
 /* spec: the ContainerCreate body (Image, Env, HostConfig, ...). name may be NULL.
- * *id is malloc'd. */
+ * *id is malloc'd. A missing image is ACTOR_ENOTFOUND, a taken name
+ * ACTOR_EEXIST. */
 int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
                          char **err);
 int dkr_container_start(dkr_t *d, const char *id, char **err);
@@ -38,7 +39,8 @@ int dkr_container_inspect(dkr_t *d, const char *id, json_t **out, char **err);
 /* One-shot stats (stream=false). */
 int dkr_container_stats(dkr_t *d, const char *id, json_t **out, char **err);
 int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err);
-/* force + remove volumes. Not-found counts as success. */
+/* force + remove volumes. Not-found (and a removal already in progress)
+ * counts as success. */
 int dkr_container_remove(dkr_t *d, const char *id, char **err);
 /* filters: JSON text for the `filters` query (e.g. {"label":["abaco.actor=x"]}),
  * NULL for none. *out is an array of container summaries. */
@@ -48,16 +50,27 @@ int dkr_container_list(dkr_t *d, const char *filters, int all, json_t **out, cha
  * header: stream type, 3 zero bytes, big-endian length). Appends payloads
  * to out (capacity grows). Returns bytes consumed; an incomplete trailing
  * frame is left unconsumed. A stream that is not framed (tty) is passed
- * through when `raw` is set. */
+ * through when `raw` is set; a header that is not valid (type > 2 or
+ * non-zero padding) sets `raw` and passes the rest through.
+ * Start from a zeroed dkr_buf_t with `max` set (0 = no limit): at most max
+ * bytes are kept, `truncated` is set when more came (later input is still
+ * consumed and dropped), `nomem` when an allocation failed (data then holds
+ * what fit). data, owned by the buffer, stays NUL-terminated once allocated. */
 typedef struct {
   char *data;
   size_t len, cap, max;
   int truncated;
+  int raw;
+  int nomem;
 } dkr_buf_t;
 size_t dkr_demux(const unsigned char *in, size_t len, dkr_buf_t *out);
 void dkr_buf_free(dkr_buf_t *b);
 
-/* From a one-shot stats object: total cpu (ns), block io bytes; 0 if absent. */
+/* From a one-shot stats object: total cpu (ns), block io bytes; 0 if absent.
+ * io is the sum of the Read and Write entries of
+ * blkio_stats.io_service_bytes_recursive (cgroup v1 also lists Sync, Async,
+ * Discard and Total, which would count the same bytes again); entries
+ * without an op are counted. Either pointer may be NULL. */
 void dkr_stats_totals(const json_t *stats, int64_t *cpu_ns, int64_t *io_bytes);
 
 #endif

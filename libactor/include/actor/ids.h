@@ -32,6 +32,9 @@ int actor_hashids_decode(const actor_hashids_t *h, const char *s, uint64_t *nums
 /* Sets the salt used by actor_id_new (default ACTOR_DEFAULT_SALT). Not thread safe:
  * call once at start-up. */
 int actor_ids_init(const char *salt);
+/* Frees what actor_ids_init (or the first actor_id_new) allocated; a later
+ * actor_id_new uses the default salt again. Call at exit, not concurrently. */
+void actor_ids_shutdown(void);
 /* A new unique id: hashid of a 64-bit number made of milliseconds since the
  * epoch, a per-process random part and a counter. Thread safe. */
 int actor_id_new(char out[ACTOR_ID_MAX]);

@@ -8,14 +8,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* {"status","message","result","version"}. `result` is stolen (NULL -> null).
- * Returns a new reference. */
+/* {"status","message","result","version"}. `result` is stolen (NULL -> null);
+ * a NULL message or version becomes "". Returns a new reference (NULL only
+ * when out of memory, result then released). */
 json_t *actor_envelope(bool ok, const char *message, json_t *result, const char *version);
 
 /* "execution_id" -> "executionId"; "_links" and keys starting with '_' are
  * kept as they are. Writes into out (NUL-terminated, truncating). */
 void actor_case_to_camel(const char *in, char *out, size_t outlen);
-/* "maxWorkers" -> "max_workers". */
+/* "maxWorkers" -> "max_workers", as Abaco's camel_to_under
+ * ("getHTTPResponse" -> "get_http_response"); keys starting with '_' are
+ * kept. to_camel only folds "_<a-z>", so the two round-trip. */
 void actor_case_to_snake(const char *in, char *out, size_t outlen);
 /* Deep copy with every object key converted (camel=true: to camelCase,
  * else to snake_case). The contents of a key named "_links" are not
@@ -36,7 +39,8 @@ const char *actor_json_str(const json_t *obj, const char *key, const char *def);
 long long actor_json_int(const json_t *obj, const char *key, long long def);
 bool actor_json_bool(const json_t *obj, const char *key, bool def);
 
-/* Dumps compactly; malloc'd, caller frees. */
+/* Dumps compactly (no spaces), any value type, keys in insertion order;
+ * malloc'd, caller frees; NULL for NULL. */
 char *actor_json_dumps(const json_t *v);
 
 #endif

@@ -31,6 +31,10 @@ int actor_log_level(const char *module);
 /* Parses "DEBUG", "info", "WARNING", "ERROR", "CRITICAL" (case-insensitive). */
 int actor_log_parse_level(const char *s, int *out);
 
+/* Text line: `2026-11-22T14:45:41.591Z INFO api[module]: message`
+ * (`api: message` when module is NULL); JSON line: {"time","level",
+ * "service","module","msg"}. Before actor_log_init: stderr, INFO, the
+ * program name as service. A trailing newline in the message is dropped. */
 void actor_log(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void actor_vlog(int level, const char *module, const char *fmt, va_list ap);

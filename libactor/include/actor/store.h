@@ -11,10 +11,16 @@
  * next call (one retry), so the store reconnects by itself.
  *
  * MongoDB: mongoc_client_pool_t (thread safe, reconnecting); documents go in
- * and out as jansson objects (through canonical extended JSON). */
+ * and out as jansson objects, converted to and from BSON directly (JSON
+ * integers are int64, reals are doubles; see store_mongo_bson_to_json for
+ * the other BSON types).
+ *
+ * hiredis writes with write(2): a process using the store must ignore
+ * SIGPIPE (every service does in main). */
 #ifndef ACTOR_STORE_H
 #define ACTOR_STORE_H
 
+#include <bson/bson.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
@@ -24,7 +30,11 @@ struct actor_config_s;
 /* ---- Redis ---- */
 typedef struct store_redis_s store_redis_t;
 
-/* From [store] redis_url or redis_host/redis_port/redis_password. */
+/* From [store] redis_url (redis://[[user]:password@]host[:port][/db]) or
+ * redis_host/redis_port/redis_password/redis_db (a redis_host starting with
+ * '/' is a unix socket). pool_size (0: 8) is how many idle connections are
+ * kept; connections are dialled lazily, so this never fails because the
+ * server is down. *out is owned by the caller. */
 int store_redis_new(const struct actor_config_s *cfg, size_t pool_size, store_redis_t **out);
 void store_redis_free(store_redis_t *r);
 /* Runs one command (printf-like, hiredis format). Returns a reply the caller
@@ -34,28 +44,54 @@ redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...);
 redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
                                 const size_t *argvlen);
 /* Borrow one connection for a multi-command sequence (WATCH/MULTI/EXEC).
- * Returns NULL if none can be made. Give it back with store_redis_release;
- * broken=1 closes it instead of pooling it. */
+ * Returns NULL if none can be made (logged). Give it back with
+ * store_redis_release; broken=1 closes it instead of pooling it: pass 1
+ * unless the sequence ended cleanly (after EXEC, DISCARD or UNWATCH, no
+ * unread replies, no SELECT). A connection with c->err set is always
+ * closed. */
 redisContext *store_redis_acquire(store_redis_t *r);
 void store_redis_release(store_redis_t *r, redisContext *c, int broken);
 
-/* JSON documents in hashes: HGET/HSET of compact JSON text. */
+/* JSON documents in hashes: HGET/HSET of compact JSON text. Errors:
+ * ACTOR_ECONN (server unreachable), ACTOR_ESTORE (error reply), and for
+ * hget ACTOR_ENOTFOUND (no such field) or ACTOR_EPARSE (not JSON).
+ * hget's *out is a new reference. */
 int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, json_t **out);
 int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, const json_t *v);
+/* 0 when the field was removed, ACTOR_ENOTFOUND when it was not there. */
 int store_redis_hdel(store_redis_t *r, const char *key, const char *field);
-/* All values of a hash as a JSON array of objects (new reference). */
+/* All values of a hash as a JSON array (new reference; empty when the key
+ * does not exist). Values that are not JSON are skipped with a warning. */
 int store_redis_hvals_json(store_redis_t *r, const char *key, json_t **out);
 
-/* ---- MongoDB ---- */
+/* ---- MongoDB ----
+ * FerretDB v1 (SQLite) measured here: only _id lookups use an index (about
+ * 1800 find_one/s); any other filter scans the collection (about 25/s over
+ * 1000 documents), so key hot documents by _id. It cannot store arrays of
+ * arrays (ACTOR_EINVAL). */
 typedef struct store_mongo_s store_mongo_t;
 
 /* From [store] mongo_url or mongo_host/mongo_port/mongo_user/mongo_password;
- * database [store] mongo_db (default "abaco"). */
+ * database [store] mongo_db (default: the URL's database, else "abaco").
+ * Unless the URL sets them, serverSelectionTimeoutMS=3000,
+ * connectTimeoutMS=2000 and socketTimeoutMS=60000, so an unreachable server
+ * fails a call with ACTOR_ECONN in about 3 s instead of hanging. Connects
+ * lazily: only a bad URL fails here (ACTOR_ECONFIG). */
 int store_mongo_new(const struct actor_config_s *cfg, store_mongo_t **out);
 void store_mongo_free(store_mongo_t *m);
+/* Releases the driver's global state (mongoc_cleanup). Call at process exit,
+ * after every store_mongo_free (also when no store was made: the driver may
+ * have initialised itself); no store_mongo_new afterwards. */
+void store_mongo_cleanup(void);
+/* The database name in use (borrowed, valid while m lives). */
+const char *store_mongo_db(const store_mongo_t *m);
 int store_mongo_ping(store_mongo_t *m);
 
-/* Documents are json objects. Integers stay int64. */
+/* All calls: 0, or ACTOR_ECONN (server unreachable), ACTOR_EINVAL (bad
+ * document or operator), ACTOR_EEXIST (duplicate key), ACTOR_ESTORE (other
+ * server errors); failures other than ENOTFOUND/EEXIST are logged.
+ * Documents are json objects (borrowed); results are new references.
+ * Integers stay int64. */
 int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc);
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
 int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
@@ -63,13 +99,53 @@ int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filte
 /* opts as mongoc find opts ({"sort":..., "skip":..., "limit":..., "projection":...}); *out array. */
 int store_mongo_find(store_mongo_t *m, const char *coll, const json_t *filter,
                      const json_t *opts, json_t **out);
-/* update is an update document ({"$set": {...}}). upsert=1 inserts if absent.
- * *matched (may be NULL) gets the matched count. */
+/* update is an update document ({"$set": {...}}) applied to every matching
+ * document (updateMany). upsert=1 inserts if absent. *matched (may be NULL)
+ * gets the matched count (0 after an upsert inserted). */
 int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
                        const json_t *update, int upsert, long long *matched);
+/* Deletes every matching document; filter must not be NULL ({} is all). */
 int store_mongo_delete(store_mongo_t *m, const char *coll, const json_t *filter,
                        long long *deleted);
+/* filter NULL counts all documents. */
 int store_mongo_count(store_mongo_t *m, const char *coll, const json_t *filter,
                       long long *count);
+/* findAndModify of the first matching document: *out (may be NULL) gets the
+ * document after the update (return_new=1) or before it.
+ * ACTOR_ENOTFOUND when nothing matched and upsert=0 (or, with return_new=0,
+ * when the upsert inserted). */
+int store_mongo_find_and_modify(store_mongo_t *m, const char *coll, const json_t *filter,
+                                const json_t *update, int upsert, int return_new, json_t **out);
+/* pipeline: a JSON array of stages; *out: the array of results. FerretDB
+ * v1.24 computes only the first accumulator of a $group (the others come
+ * back 0): use one accumulator per $group. */
+int store_mongo_aggregate(store_mongo_t *m, const char *coll, const json_t *pipeline,
+                          json_t **out);
+/* createIndexes for one index. keys: {"field": 1, ...}; opts (may be NULL)
+ * are merged into the index spec ({"expireAfterSeconds": 0, "unique": true,
+ * "name": ...}; the name defaults to field_1_...). FerretDB v1 refuses TTL
+ * indexes: that is ACTOR_ESTORE, logged as a warning only. */
+int store_mongo_create_index(store_mongo_t *m, const char *coll, const json_t *keys,
+                             const json_t *opts);
+/* Drops the whole database (tests). */
+int store_mongo_drop_database(store_mongo_t *m);
+
+/* JSON <-> BSON, exact for the JSON types: integers <-> int64 (int32 is read
+ * as an integer too), reals <-> double, strings, booleans, null, objects,
+ * arrays. A single-key object naming an extended-JSON type goes in as that
+ * type: {"$oid": "<24 hex>"} an ObjectId, {"$date": <ms since the epoch>}
+ * a date, others ({"$numberDecimal": ...}, {"$binary": ...}, ...) as libbson
+ * reads extended JSON. Out, an ObjectId is {"$oid": "<hex>"}, a date
+ * {"$date": <ms>} and every other BSON type its canonical extended JSON, so
+ * what comes out goes back in unchanged. Nesting is limited to 100 levels
+ * (ACTOR_ETOOBIG).
+ *
+ * Appends the members of obj (a JSON object) to out, an initialised bson_t
+ * owned by the caller. ACTOR_EINVAL if obj is not an object, a key holds a
+ * NUL, or an extended-JSON value is malformed. */
+int store_mongo_json_to_bson(const json_t *obj, bson_t *out);
+/* *out: a new JSON object. ACTOR_EPARSE on corrupt BSON or a string that is
+ * not UTF-8. */
+int store_mongo_bson_to_json(const bson_t *doc, json_t **out);
 
 #endif

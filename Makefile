@@ -1,0 +1,54 @@
+# Makefile -- entry points of the project. `make test` is the whole run
+# from a fresh Debian 12 machine (what CI runs); `make up` / `make down`
+# bring the local stack (servers under var/ + the services) up and down.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Exports REDIS_URL, MONGO_URL, AMQP_URI, ABACO_API from abaco.conf/env.
+TEST_ENV := . scripts/lib.sh && export_test_env
+
+.PHONY: build deps up down samples unit functional test bench asan clean distclean
+
+build:
+	@[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build build -j$(JOBS)
+
+deps:
+	bash scripts/deps.sh
+
+up:
+	bash scripts/up.sh
+
+down:
+	bash scripts/down.sh
+
+samples:
+	bash scripts/samples.sh
+
+unit: build
+	$(TEST_ENV) && ctest --test-dir build --output-on-failure
+
+functional:
+	$(TEST_ENV) && python3 -m pytest -q tests/functional
+
+test:
+	bash scripts/test.sh
+
+bench: build
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
+	else echo "==> no bench/run.sh yet: nothing to run"; fi
+
+asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DABACO_ASAN=ON -DABACO_UBSAN=ON
+	cmake --build build-asan -j$(JOBS)
+	$(TEST_ENV) && ctest --test-dir build-asan --output-on-failure
+
+clean:
+	rm -rf build build-asan
+
+# Also drops var/ (server data, logs, the FerretDB build) after stopping ours.
+distclean: down clean
+	rm -rf var

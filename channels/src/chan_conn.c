@@ -1,0 +1,889 @@
+/* chan_conn_t: one AMQP connection driven by a libuv loop.
+ *
+ * Design note. Connecting (TCP, login, channel setup, declares, consumes)
+ * is done with rabbitmq-c's blocking calls, each bounded by a 2 s timeout,
+ * from a timer callback; after that a uv_poll on the socket drives all
+ * input. rabbitmq-c is not event-driven, so on every readable event the
+ * socket is drained with amqp_simple_wait_frame_noblock and a zero timeout
+ * until it says TIMEOUT: that call first returns frames rabbitmq-c queued
+ * while it waited for an RPC reply, then frames already in its buffer, then
+ * reads the socket. Any RPC made outside the drain (a declare or consume
+ * asked for from another callback) may leave such frames behind with
+ * nothing readable on the socket, so every entry point that talks to the
+ * broker "kicks" a zero-delay timer that drains again.
+ *
+ * Nothing that destroys the rabbitmq-c state runs while a drain or a user
+ * callback is on the stack (`busy`): errors only set `failed` and kick; the
+ * kick timer tears down and schedules a reconnect (chan_backoff_ms), and a
+ * chan_conn_close from inside a callback is finished the same way. After a
+ * teardown every publish still waiting for its confirm gets ACTOR_ECONN,
+ * the delivery generation moves on (stale acks are refused), and the next
+ * connection re-declares the queues and re-starts the consumers. Publishes
+ * made while disconnected wait in an outbox.
+ *
+ * Publishes are mandatory (except direct replies, see chan__amqp_mandatory):
+ * an unroutable one comes back as basic.return just before its ack. A return names only the routing key, so it is
+ * matched to the newest publish with that key among those the next ack
+ * covers. Heartbeats: rabbitmq-c sends ours when it is called after the
+ * send deadline, which a 5 s timer makes sure of; silence from the broker
+ * for twice the heartbeat interval counts as a dead connection. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/log.h"
+#include "chan_int.h"
+
+#define HEARTBEAT_S 20
+#define TICK_MS 5000
+#define CONNECT_TIMEOUT_MS 2000
+#define MAX_RETURNS 64
+
+typedef struct chan__queue_s {
+  struct chan__queue_s *next;
+  int64_t expires_ms;
+  char name[CHAN_NAME_MAX];
+} chan__queue_t;
+
+typedef struct chan__consumer_s {
+  struct chan__consumer_s *next;
+  char queue[CHAN_NAME_MAX];
+  char tag[64];
+  uint16_t prefetch;
+  chan_msg_cb cb;
+  void *ud;
+  int active; /* consuming on the current connection */
+} chan__consumer_t;
+
+/* One allocation: the struct, then the routing key, body and property
+ * strings that `props` points to. */
+typedef struct chan__pub_s {
+  struct chan__pub_s *next;
+  uint64_t seq;
+  int returned;
+  chan_done_cb cb;
+  void *ud;
+  const char *queue;
+  const void *body;
+  size_t len;
+  chan_props_t props;
+} chan__pub_t;
+
+typedef struct chan__return_s {
+  struct chan__return_s *next;
+  char rkey[CHAN_NAME_MAX];
+} chan__return_t;
+
+/* A poll handle watches one socket; a reconnect gets a new one while the
+ * old one is still closing, so it lives on its own. */
+typedef struct {
+  uv_poll_t handle;
+  chan_conn_t *c;
+} chan__poll_t;
+
+struct chan_conn_s {
+  uv_loop_t *loop;
+  chan__uri_t uri;
+  char name[64];
+  amqp_connection_state_t st;
+  chan__poll_t *poll;
+  uv_timer_t retry_timer, tick_timer, kick_timer;
+  int nhandles;
+
+  int open;        /* st is set up: consumers running */
+  int failed;      /* teardown requested */
+  int closing;     /* chan_conn_close called */
+  int finished;    /* close done, waiting for handles */
+  int busy;        /* drain or user callback on the stack */
+  int draining;
+  int admin_closed;
+  unsigned attempt;
+  uint64_t generation;
+  uint64_t next_seq;
+  uint64_t last_rx;
+  unsigned tag_counter;
+  uint64_t rng;
+
+  chan__asm_t asm_;
+  chan__queue_t *queues;
+  chan__consumer_t *consumers;
+  chan__pub_t *outbox, **outbox_tail;
+  size_t noutbox;
+  chan__pub_t *pending, **pending_tail;
+  chan__return_t *returns;
+  int nreturns;
+
+  chan_close_cb close_cb;
+  void *close_ud;
+};
+
+static void on_kick(uv_timer_t *t);
+static void on_retry(uv_timer_t *t);
+static void drain(chan_conn_t *c);
+
+/* ---- small helpers ---- */
+
+static double rnd(chan_conn_t *c) {
+  uint64_t x = c->rng; /* xorshift64 */
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  c->rng = x;
+  return (double)(x >> 11) / 9007199254740992.0;
+}
+
+static void kick(chan_conn_t *c) {
+  if (!c->finished)
+    uv_timer_start(&c->kick_timer, on_kick, 0, 0);
+}
+
+static void fail(chan_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(chan_conn_t *c, const char *fmt, ...) {
+  if (!c->open || c->failed)
+    return;
+  c->failed = 1;
+  char why[CHAN__ERR_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+  LOG_WARN(CHAN__LOG, "%s: connection lost: %s", c->name, why);
+  kick(c);
+}
+
+static int usable(const chan_conn_t *c) { return c->open && !c->failed && !c->closing; }
+
+static chan__queue_t *find_queue(chan_conn_t *c, const char *name) {
+  for (chan__queue_t *q = c->queues; q; q = q->next)
+    if (strcmp(q->name, name) == 0)
+      return q;
+  return NULL;
+}
+
+static void remove_queue(chan_conn_t *c, const char *name) {
+  for (chan__queue_t **pp = &c->queues; *pp; pp = &(*pp)->next)
+    if (strcmp((*pp)->name, name) == 0) {
+      chan__queue_t *q = *pp;
+      *pp = q->next;
+      free(q);
+      return;
+    }
+}
+
+static chan__consumer_t *find_consumer_queue(chan_conn_t *c, const char *queue) {
+  for (chan__consumer_t *k = c->consumers; k; k = k->next)
+    if (strcmp(k->queue, queue) == 0)
+      return k;
+  return NULL;
+}
+
+static chan__consumer_t *find_consumer_tag(chan_conn_t *c, const char *tag) {
+  for (chan__consumer_t *k = c->consumers; k && tag; k = k->next)
+    if (strcmp(k->tag, tag) == 0)
+      return k;
+  return NULL;
+}
+
+static void remove_consumer(chan_conn_t *c, chan__consumer_t *k) {
+  for (chan__consumer_t **pp = &c->consumers; *pp; pp = &(*pp)->next)
+    if (*pp == k) {
+      *pp = k->next;
+      free(k);
+      return;
+    }
+}
+
+static void clear_returns(chan_conn_t *c) {
+  while (c->returns) {
+    chan__return_t *r = c->returns;
+    c->returns = r->next;
+    free(r);
+  }
+  c->nreturns = 0;
+}
+
+/* ---- publishes ---- */
+
+static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+static char *scopy(char **p, const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = memcpy(*p, s, n);
+  *p += n;
+  return d;
+}
+
+static chan__pub_t *pub_new(const char *queue, const void *body, size_t len,
+                            const chan_props_t *props, chan_done_cb cb, void *ud) {
+  size_t need = sizeof(chan__pub_t) + strlen(queue) + 1 + len + 1;
+  int nh = 0;
+  if (props) {
+    need += slen(props->content_type) + slen(props->reply_to) + slen(props->correlation_id);
+    nh = props->nheaders < 0 ? 0 : props->nheaders > CHAN_MAX_HEADERS ? CHAN_MAX_HEADERS
+                                                                       : props->nheaders;
+    for (int i = 0; i < nh; i++)
+      need += slen(props->headers[i].key) + slen(props->headers[i].value);
+  }
+  chan__pub_t *p = malloc(need);
+  if (p == NULL)
+    return NULL;
+  memset(p, 0, sizeof(*p));
+  p->cb = cb;
+  p->ud = ud;
+  char *w = (char *)(p + 1);
+  p->queue = scopy(&w, queue);
+  if (len)
+    memcpy(w, body, len);
+  w[len] = '\0';
+  p->body = w;
+  p->len = len;
+  w += len + 1;
+  if (props) {
+    p->props.content_type = scopy(&w, props->content_type);
+    p->props.reply_to = scopy(&w, props->reply_to);
+    p->props.correlation_id = scopy(&w, props->correlation_id);
+    p->props.expiration_ms = props->expiration_ms;
+    for (int i = 0; i < nh; i++) {
+      p->props.headers[i].key = scopy(&w, props->headers[i].key);
+      p->props.headers[i].value = scopy(&w, props->headers[i].value);
+    }
+    p->props.nheaders = nh;
+  }
+  return p;
+}
+
+static void list_append(chan__pub_t ***tail, chan__pub_t *p) {
+  p->next = NULL;
+  **tail = p;
+  *tail = &p->next;
+}
+
+/* Moves p to the pending list and writes it; a write error fails the
+ * connection, which later reports ACTOR_ECONN to p. */
+static void send_pub(chan_conn_t *c, chan__pub_t *p) {
+  chan__props_t pr;
+  chan__msg_props(&p->props, &pr);
+  p->seq = ++c->next_seq;
+  list_append(&c->pending_tail, p);
+  amqp_bytes_t b = {p->len, (void *)p->body};
+  int r = amqp_basic_publish(c->st, CHAN__CH_MAIN, amqp_empty_bytes, amqp_cstring_bytes(p->queue),
+                             chan__amqp_mandatory(p->queue), 0, &pr.p, b);
+  if (r != AMQP_STATUS_OK)
+    fail(c, "publish to %s: %s", p->queue, amqp_error_string2(r));
+}
+
+static void flush_outbox(chan_conn_t *c) {
+  while (c->outbox && usable(c)) {
+    chan__pub_t *p = c->outbox;
+    c->outbox = p->next;
+    if (c->outbox == NULL)
+      c->outbox_tail = &c->outbox;
+    c->noutbox--;
+    send_pub(c, p);
+  }
+}
+
+static void finish_pubs(chan_conn_t *c, chan__pub_t *list, int status) {
+  while (list) {
+    chan__pub_t *p = list;
+    list = p->next;
+    if (p->cb) {
+      int s = status ? status : p->returned ? ACTOR_ENOTFOUND : 0;
+      c->busy++;
+      p->cb(c, s, p->ud);
+      c->busy--;
+    }
+    free(p);
+  }
+}
+
+static chan__pub_t *take_all(chan__pub_t **head, chan__pub_t ***tail) {
+  chan__pub_t *l = *head;
+  *head = NULL;
+  *tail = head;
+  return l;
+}
+
+/* basic.ack / basic.nack for `tag` (and everything before it if multiple). */
+static void on_confirm(chan_conn_t *c, uint64_t tag, int multiple, int status) {
+  chan__pub_t *done = NULL, **dtail = &done;
+  chan__pub_t **pp = &c->pending;
+  while (*pp) {
+    chan__pub_t *p = *pp;
+    if (p->seq == tag || (multiple && p->seq < tag)) {
+      *pp = p->next;
+      list_append(&dtail, p);
+    } else {
+      pp = &p->next;
+    }
+  }
+  c->pending_tail = &c->pending;
+  while (*c->pending_tail)
+    c->pending_tail = &(*c->pending_tail)->next;
+  /* Each earlier return belongs to the newest covered publish with its key. */
+  for (chan__return_t **rp = &c->returns; *rp;) {
+    chan__pub_t *match = NULL;
+    for (chan__pub_t *p = done; p; p = p->next)
+      if (!p->returned && strcmp(p->queue, (*rp)->rkey) == 0)
+        match = p;
+    if (match) {
+      match->returned = 1;
+      chan__return_t *r = *rp;
+      *rp = r->next;
+      free(r);
+      c->nreturns--;
+    } else {
+      rp = &(*rp)->next;
+    }
+  }
+  finish_pubs(c, done, status);
+}
+
+static void on_return(chan_conn_t *c, const char *rkey, int code) {
+  LOG_DEBUG(CHAN__LOG, "%s: message to %s returned (%d)", c->name, rkey ? rkey : "?", code);
+  if (c->nreturns >= MAX_RETURNS) {
+    chan__return_t *old = c->returns;
+    c->returns = old->next;
+    free(old);
+    c->nreturns--;
+  }
+  chan__return_t *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return;
+  snprintf(r->rkey, sizeof(r->rkey), "%s", rkey ? rkey : "");
+  chan__return_t **pp = &c->returns;
+  while (*pp)
+    pp = &(*pp)->next;
+  *pp = r;
+  c->nreturns++;
+}
+
+/* ---- broker-side setup ---- */
+
+static int admin_declare(chan_conn_t *c, const char *queue, int64_t expires_ms) {
+  char err[CHAN__ERR_MAX] = "";
+  if (c->admin_closed) {
+    int rc = chan__amqp_reopen(c->st, CHAN__CH_ADMIN, err, sizeof(err));
+    if (rc) {
+      fail(c, "re-opening the admin channel: %s", err);
+      return rc;
+    }
+    c->admin_closed = 0;
+  }
+  int rc = chan__amqp_declare(c->st, queue, 0, expires_ms, NULL, err, sizeof(err));
+  if (rc == ACTOR_EEXIST)
+    LOG_INFO(CHAN__LOG, "%s: queue %s exists with other arguments; using it", c->name, queue);
+  else if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT)
+    fail(c, "declare %s: %s", queue, err);
+  else if (rc)
+    LOG_ERROR(CHAN__LOG, "%s: declare %s refused: %s", c->name, queue, err);
+  return rc == ACTOR_EEXIST ? 0 : rc;
+}
+
+/* basic.qos + basic.consume on the main channel; a refusal there closes
+ * the main channel, so any error ends this connection. */
+static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
+  char err[CHAN__ERR_MAX];
+  if (strncmp(k->queue, "amq.", 4) != 0) {
+    chan__queue_t *q = find_queue(c, k->queue);
+    int rc = admin_declare(c, k->queue, q ? q->expires_ms : 0);
+    if (rc)
+      return rc;
+  }
+  amqp_basic_qos(c->st, CHAN__CH_MAIN, 0, k->prefetch, 0);
+  int rc = chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
+  if (rc == 0) {
+    amqp_basic_consume(c->st, CHAN__CH_MAIN, amqp_cstring_bytes(k->queue),
+                       amqp_cstring_bytes(k->tag), 0, 0, 0, amqp_empty_table);
+    rc = chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
+  }
+  if (rc) {
+    fail(c, "consume %s: %s", k->queue, err);
+    return rc;
+  }
+  k->active = 1;
+  return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  chan__poll_t *p = h->data;
+  chan_conn_t *c = p->c;
+  if (status < 0) {
+    fail(c, "poll: %s", uv_strerror(status));
+    return;
+  }
+  c->last_rx = uv_now(c->loop);
+  drain(c);
+}
+
+static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+
+static void close_poll(chan_conn_t *c) {
+  if (c->poll == NULL)
+    return;
+  uv_poll_stop(&c->poll->handle);
+  uv_close((uv_handle_t *)&c->poll->handle, on_poll_closed);
+  c->poll = NULL;
+}
+
+static void schedule_retry(chan_conn_t *c) {
+  unsigned ms = chan_backoff_ms(c->attempt, rnd(c));
+  if (c->attempt < 1000)
+    c->attempt++;
+  uv_timer_start(&c->retry_timer, on_retry, ms, 0);
+}
+
+/* Drops the rabbitmq-c state; pending confirms get ACTOR_ECONN. */
+static void teardown(chan_conn_t *c) {
+  close_poll(c);
+  if (c->st) {
+    amqp_destroy_connection(c->st);
+    c->st = NULL;
+  }
+  c->open = 0;
+  c->failed = 0;
+  c->admin_closed = 0;
+  uv_timer_stop(&c->tick_timer);
+  chan__msg_asm_reset(&c->asm_);
+  clear_returns(c);
+  for (chan__consumer_t *k = c->consumers; k; k = k->next)
+    k->active = 0;
+  chan__pub_t *lost = take_all(&c->pending, &c->pending_tail);
+  finish_pubs(c, lost, ACTOR_ECONN);
+}
+
+static void on_tick(uv_timer_t *t) {
+  chan_conn_t *c = t->data;
+  if (!usable(c))
+    return;
+  if (uv_now(c->loop) - c->last_rx > 2u * HEARTBEAT_S * 1000u) {
+    fail(c, "nothing from the broker for %d s", 2 * HEARTBEAT_S);
+    return;
+  }
+  drain(c); /* lets rabbitmq-c send our heartbeat when it is due */
+}
+
+static int connect_once(chan_conn_t *c) {
+  char err[CHAN__ERR_MAX];
+  int rc = chan__amqp_open(&c->uri, c->name, HEARTBEAT_S, CONNECT_TIMEOUT_MS, &c->st, err,
+                           sizeof(err));
+  if (rc) {
+    if (c->attempt == 0)
+      LOG_WARN(CHAN__LOG, "%s: cannot connect: %s (retrying)", c->name, err);
+    else
+      LOG_DEBUG(CHAN__LOG, "%s: cannot connect (attempt %u): %s", c->name, c->attempt + 1, err);
+    return rc;
+  }
+  c->open = 1;
+  c->failed = 0;
+  c->generation++;
+  c->next_seq = 0;
+  c->busy++; /* no user code runs here, but keep teardown out of the way */
+  for (chan__queue_t *q = c->queues, *next; q && !c->failed; q = next) {
+    next = q->next;
+    if (admin_declare(c, q->name, q->expires_ms) != 0 && !c->failed)
+      remove_queue(c, q->name); /* refused: logged, forget it */
+  }
+  for (chan__consumer_t *k = c->consumers; k && !c->failed; k = k->next)
+    start_consumer(c, k);
+  c->busy--;
+  if (c->failed) {
+    teardown(c);
+    return ACTOR_ECONN;
+  }
+  c->poll = malloc(sizeof(*c->poll));
+  int fd = amqp_get_sockfd(c->st);
+  if (c->poll == NULL || uv_poll_init(c->loop, &c->poll->handle, fd) != 0) {
+    free(c->poll);
+    c->poll = NULL;
+    LOG_ERROR(CHAN__LOG, "%s: cannot watch socket %d", c->name, fd);
+    teardown(c);
+    return ACTOR_ECONN;
+  }
+  c->poll->c = c;
+  c->poll->handle.data = c->poll;
+  uv_poll_start(&c->poll->handle, UV_READABLE, on_poll);
+  c->last_rx = uv_now(c->loop);
+  uv_timer_start(&c->tick_timer, on_tick, TICK_MS, TICK_MS);
+  LOG_INFO(CHAN__LOG, "%s: connected to %s:%d%s", c->name, c->uri.info.host, c->uri.info.port,
+           c->attempt ? " (reconnected)" : "");
+  c->attempt = 0;
+  flush_outbox(c);
+  kick(c);
+  return 0;
+}
+
+static void on_retry(uv_timer_t *t) {
+  chan_conn_t *c = t->data;
+  if (c->closing || c->open)
+    return;
+  if (connect_once(c) != 0 && !c->closing)
+    schedule_retry(c);
+}
+
+/* ---- input ---- */
+
+static void dispatch(chan_conn_t *c) {
+  chan__asm_t *a = &c->asm_;
+  if (a->kind == CHAN__KIND_RETURN) {
+    on_return(c, chan__msg_asm_str(a, a->rkey), a->reply_code);
+    chan__msg_asm_reset(a);
+    return;
+  }
+  if (a->kind != CHAN__KIND_DELIVER) {
+    chan__msg_asm_reset(a);
+    return;
+  }
+  chan__consumer_t *k = find_consumer_tag(c, chan__msg_asm_str(a, a->ctag));
+  if (k == NULL || !k->active) {
+    /* In flight while the consumer was being cancelled: give it back. */
+    int r = amqp_basic_nack(c->st, CHAN__CH_MAIN, a->delivery_tag, 0, 1);
+    chan__msg_asm_reset(a);
+    if (r != AMQP_STATUS_OK)
+      fail(c, "nack: %s", amqp_error_string2(r));
+    return;
+  }
+  char queue[CHAN_NAME_MAX];
+  memcpy(queue, k->queue, sizeof(queue));
+  chan_msg_t m;
+  chan__msg_asm_view(a, &m);
+  m.queue = queue;
+  m.tag.generation = c->generation;
+  c->busy++;
+  k->cb(c, &m, k->ud); /* may cancel k */
+  c->busy--;
+  chan__msg_asm_reset(a);
+}
+
+static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
+  char why[CHAN__ERR_MAX];
+  if (f->channel == 0) {
+    if (f->frame_type == AMQP_FRAME_METHOD && f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+      chan__amqp_close_reason(&f->payload.method, NULL, why, sizeof(why));
+      chan__amqp_close_ok(c->st, 0, 1);
+      fail(c, "closed by the broker: %s", why);
+    } else if (f->frame_type == AMQP_FRAME_METHOD &&
+               f->payload.method.id == AMQP_CONNECTION_BLOCKED_METHOD) {
+      LOG_WARN(CHAN__LOG, "%s: the broker blocks publishing (resource alarm)", c->name);
+    }
+    return;
+  }
+  if (f->channel == CHAN__CH_ADMIN) {
+    if (f->frame_type == AMQP_FRAME_METHOD && f->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+      chan__amqp_close_reason(&f->payload.method, NULL, why, sizeof(why));
+      chan__amqp_close_ok(c->st, CHAN__CH_ADMIN, 0);
+      c->admin_closed = 1;
+      LOG_WARN(CHAN__LOG, "%s: admin channel closed: %s", c->name, why);
+    }
+    return;
+  }
+  if (f->channel != CHAN__CH_MAIN)
+    return;
+  int r = chan__msg_asm_feed(&c->asm_, f);
+  if (r < 0) {
+    fail(c, "bad delivery: %s", actor_strerror(r));
+    return;
+  }
+  if (r == CHAN__ASM_COMPLETE) {
+    dispatch(c);
+    return;
+  }
+  if (r == CHAN__ASM_MORE || f->frame_type != AMQP_FRAME_METHOD)
+    return;
+  const amqp_method_t *m = &f->payload.method;
+  switch (m->id) {
+  case AMQP_BASIC_ACK_METHOD: {
+    const amqp_basic_ack_t *a = m->decoded;
+    on_confirm(c, a->delivery_tag, a->multiple, 0);
+    break;
+  }
+  case AMQP_BASIC_NACK_METHOD: {
+    const amqp_basic_nack_t *n = m->decoded;
+    on_confirm(c, n->delivery_tag, n->multiple, ACTOR_ECHANNEL);
+    break;
+  }
+  case AMQP_BASIC_CANCEL_METHOD: {
+    const amqp_basic_cancel_t *x = m->decoded;
+    fail(c, "the broker cancelled consumer %.*s (queue deleted?)", (int)x->consumer_tag.len,
+         (const char *)x->consumer_tag.bytes);
+    break;
+  }
+  case AMQP_CHANNEL_CLOSE_METHOD:
+    chan__amqp_close_reason(m, NULL, why, sizeof(why));
+    chan__amqp_close_ok(c->st, CHAN__CH_MAIN, 0);
+    fail(c, "channel closed by the broker: %s", why);
+    break;
+  default:
+    break; /* late RPC replies and the like */
+  }
+}
+
+static void drain(chan_conn_t *c) {
+  if (!usable(c) || c->draining)
+    return;
+  struct timeval zero = {0, 0};
+  amqp_connection_state_t st = c->st;
+  c->draining = 1;
+  c->busy++;
+  while (usable(c)) {
+    amqp_frame_t f;
+    int r = amqp_simple_wait_frame_noblock(st, &f, &zero);
+    if (r == AMQP_STATUS_TIMEOUT)
+      break;
+    if (r != AMQP_STATUS_OK) {
+      fail(c, "%s", amqp_error_string2(r));
+      break;
+    }
+    handle_frame(c, &f);
+    amqp_maybe_release_buffers_on_channel(st, f.channel);
+  }
+  c->busy--;
+  c->draining = 0;
+}
+
+/* ---- close ---- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  chan_conn_t *c = h->data;
+  if (--c->nhandles > 0)
+    return;
+  if (c->close_cb)
+    c->close_cb(c, c->close_ud);
+  chan__msg_asm_free(&c->asm_);
+  chan__amqp_uri_free(&c->uri);
+  free(c);
+}
+
+static void finish_close(chan_conn_t *c) {
+  if (c->finished)
+    return;
+  c->finished = 1;
+  if (c->st && c->open && !c->failed) {
+    amqp_connection_close(c->st, AMQP_REPLY_SUCCESS);
+    LOG_INFO(CHAN__LOG, "%s: closed", c->name);
+  }
+  close_poll(c);
+  if (c->st) {
+    amqp_destroy_connection(c->st);
+    c->st = NULL;
+  }
+  c->open = 0;
+  uv_timer_stop(&c->retry_timer);
+  uv_timer_stop(&c->tick_timer);
+  uv_timer_stop(&c->kick_timer);
+  chan__pub_t *lost = take_all(&c->pending, &c->pending_tail);
+  finish_pubs(c, lost, ACTOR_ECLOSED);
+  lost = take_all(&c->outbox, &c->outbox_tail);
+  c->noutbox = 0;
+  finish_pubs(c, lost, ACTOR_ECLOSED);
+  clear_returns(c);
+  while (c->queues)
+    remove_queue(c, c->queues->name);
+  while (c->consumers)
+    remove_consumer(c, c->consumers);
+  uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->tick_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->kick_timer, on_handle_closed);
+}
+
+static void on_kick(uv_timer_t *t) {
+  chan_conn_t *c = t->data;
+  if (c->closing) {
+    finish_close(c);
+    return;
+  }
+  if (c->failed) {
+    teardown(c);
+    if (c->closing) {
+      finish_close(c);
+      return;
+    }
+    schedule_retry(c);
+    return;
+  }
+  flush_outbox(c);
+  drain(c);
+}
+
+/* ---- public API ---- */
+
+int chan_conn_new(uv_loop_t *loop, const char *uri, const char *name, chan_conn_t **out) {
+  if (out)
+    *out = NULL;
+  if (loop == NULL || uri == NULL || out == NULL)
+    return ACTOR_EINVAL;
+  chan_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return ACTOR_ENOMEM;
+  int rc = chan__amqp_uri_parse(uri, &c->uri);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  c->loop = loop;
+  snprintf(c->name, sizeof(c->name), "%s", name && *name ? name : "chan");
+  c->outbox_tail = &c->outbox;
+  c->pending_tail = &c->pending;
+  c->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)c) | 1;
+  chan__msg_asm_init(&c->asm_);
+  uv_timer_init(loop, &c->retry_timer);
+  uv_timer_init(loop, &c->tick_timer);
+  uv_timer_init(loop, &c->kick_timer);
+  c->retry_timer.data = c->tick_timer.data = c->kick_timer.data = c;
+  c->nhandles = 3;
+  uv_timer_start(&c->retry_timer, on_retry, 0, 0);
+  *out = c;
+  return 0;
+}
+
+void chan_conn_close(chan_conn_t *c, chan_close_cb cb, void *ud) {
+  if (c == NULL || c->closing)
+    return;
+  c->closing = 1;
+  c->close_cb = cb;
+  c->close_ud = ud;
+  if (c->busy)
+    kick(c);
+  else
+    finish_close(c);
+}
+
+int chan_conn_is_open(const chan_conn_t *c) { return c != NULL && usable(c); }
+
+int chan__conn_fd(const chan_conn_t *c) {
+  return c && c->st && c->open ? amqp_get_sockfd(c->st) : -1;
+}
+
+uint64_t chan__conn_generation(const chan_conn_t *c) { return c ? c->generation : 0; }
+
+static int check_name(const char *queue) {
+  return queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ? ACTOR_EINVAL : 0;
+}
+
+int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms) {
+  if (c == NULL || check_name(queue) || expires_ms < 0)
+    return ACTOR_EINVAL;
+  if (c->closing)
+    return ACTOR_ECLOSED;
+  chan__queue_t *q = find_queue(c, queue);
+  if (q == NULL) {
+    q = calloc(1, sizeof(*q));
+    if (q == NULL)
+      return ACTOR_ENOMEM;
+    snprintf(q->name, sizeof(q->name), "%s", queue);
+    q->next = c->queues;
+    c->queues = q;
+  }
+  q->expires_ms = expires_ms;
+  if (!usable(c))
+    return 0;
+  int rc = admin_declare(c, queue, expires_ms);
+  kick(c);
+  if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT)
+    return 0; /* declared again on reconnect */
+  if (rc) {
+    remove_queue(c, queue);
+    return ACTOR_ECHANNEL;
+  }
+  return 0;
+}
+
+int chan_declare(chan_conn_t *c, const char *queue) { return chan_declare_expiring(c, queue, 0); }
+
+int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud) {
+  if (c == NULL || check_name(queue) || cb == NULL)
+    return ACTOR_EINVAL;
+  if (c->closing)
+    return ACTOR_ECLOSED;
+  if (find_consumer_queue(c, queue))
+    return ACTOR_EEXIST;
+  chan__consumer_t *k = calloc(1, sizeof(*k));
+  if (k == NULL)
+    return ACTOR_ENOMEM;
+  snprintf(k->queue, sizeof(k->queue), "%s", queue);
+  snprintf(k->tag, sizeof(k->tag), "%.40s.%u", c->name, ++c->tag_counter);
+  k->prefetch = prefetch;
+  k->cb = cb;
+  k->ud = ud;
+  chan__consumer_t **pp = &c->consumers; /* keep the order of the calls */
+  while (*pp)
+    pp = &(*pp)->next;
+  *pp = k;
+  if (!usable(c))
+    return 0;
+  int rc = start_consumer(c, k);
+  kick(c);
+  if (rc == ACTOR_ECHANNEL || rc == ACTOR_ENOTFOUND || rc == ACTOR_EEXIST) {
+    remove_consumer(c, k);
+    return ACTOR_ECHANNEL;
+  }
+  return 0; /* or started again after the reconnect */
+}
+
+int chan_cancel(chan_conn_t *c, const char *queue) {
+  if (c == NULL || queue == NULL)
+    return ACTOR_EINVAL;
+  if (c->closing)
+    return ACTOR_ECLOSED;
+  chan__consumer_t *k = find_consumer_queue(c, queue);
+  if (k == NULL)
+    return ACTOR_ENOTFOUND;
+  if (k->active && usable(c)) {
+    char err[CHAN__ERR_MAX];
+    amqp_basic_cancel(c->st, CHAN__CH_MAIN, amqp_cstring_bytes(k->tag));
+    if (chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err)))
+      fail(c, "cancel %s: %s", queue, err);
+    kick(c);
+  }
+  remove_consumer(c, k);
+  return 0;
+}
+
+static int settle(chan_conn_t *c, chan_tag_t tag, int ack, int requeue) {
+  if (c == NULL)
+    return ACTOR_EINVAL;
+  if (c->closing)
+    return ACTOR_ECLOSED;
+  if (!usable(c) || tag.generation != c->generation) {
+    LOG_DEBUG(CHAN__LOG, "%s: %s of a delivery from an earlier connection ignored", c->name,
+              ack ? "ack" : "nack");
+    return ACTOR_ESTATE;
+  }
+  int r = ack ? amqp_basic_ack(c->st, CHAN__CH_MAIN, tag.delivery_tag, 0)
+              : amqp_basic_nack(c->st, CHAN__CH_MAIN, tag.delivery_tag, 0, requeue ? 1 : 0);
+  if (r != AMQP_STATUS_OK) {
+    fail(c, "%s: %s", ack ? "ack" : "nack", amqp_error_string2(r));
+    return ACTOR_ECONN;
+  }
+  return 0;
+}
+
+int chan_ack(chan_conn_t *c, chan_tag_t tag) { return settle(c, tag, 1, 0); }
+
+int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue) { return settle(c, tag, 0, requeue); }
+
+int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
+                 const chan_props_t *props, chan_done_cb cb, void *ud) {
+  if (c == NULL || check_name(queue) || (body == NULL && len > 0))
+    return ACTOR_EINVAL;
+  if (c->closing)
+    return ACTOR_ECLOSED;
+  if (!usable(c) && c->noutbox >= CHAN_OUTBOX_MAX)
+    return ACTOR_ECONN;
+  chan__pub_t *p = pub_new(queue, body, len, props, cb, ud);
+  if (p == NULL)
+    return ACTOR_ENOMEM;
+  if (usable(c) && c->outbox == NULL) {
+    send_pub(c, p);
+  } else {
+    list_append(&c->outbox_tail, p);
+    c->noutbox++;
+    if (usable(c))
+      kick(c);
+  }
+  return 0;
+}

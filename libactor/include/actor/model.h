@@ -1,0 +1,108 @@
+/* The domain models and where they live.
+ *
+ * Redis (records, see store_record.h):
+ *   abaco:actor:<db_id>            actor record
+ *   abaco:actors                   set of every actor db_id (db_id starts with "<TENANT>_")
+ *   abaco:worker:<db_id>:<wid>     worker record
+ *   abaco:workers:<db_id>          set of the actor's worker ids
+ * MongoDB:
+ *   executions   {_id: eid, id, actor_id, actor_dbid, tenant, worker_id, executor,
+ *                 status, message_received_time, start_time, finish_time, runtime,
+ *                 cpu, io, exit_code, final_state}
+ *   logs         {_id: eid, actor_dbid, tenant, logs, exp (ms since the epoch)}
+ * Times are stored as the API shows them (ISO-8601 with 'Z'), which also
+ * sort and compare correctly as strings; an unset time is JSON null. */
+#ifndef ACTOR_MODEL_H
+#define ACTOR_MODEL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "actor/store.h"
+
+#define MODEL_KEY_MAX 512
+
+/* Actor statuses. */
+#define ACTOR_SUBMITTED "SUBMITTED"
+#define ACTOR_READY "READY"
+#define ACTOR_ERROR "ERROR"
+#define ACTOR_SHUTTING_DOWN "SHUTTING_DOWN"
+
+/* Worker statuses (API.md "Workers"). */
+#define WORKER_REQUESTED "REQUESTED"
+#define WORKER_SPAWNER_SETUP "SPAWNER SETUP"
+#define WORKER_PULLING_IMAGE "PULLING IMAGE"
+#define WORKER_CREATING_CONTAINER "CREATING CONTAINER"
+#define WORKER_UPDATING_STORE "UPDATING STORE"
+#define WORKER_READY "READY"
+#define WORKER_BUSY "BUSY"
+#define WORKER_SHUTDOWN_REQUESTED "SHUTDOWN_REQUESTED"
+#define WORKER_SHUTTING_DOWN "SHUTTING_DOWN"
+#define WORKER_ERROR "ERROR"
+
+/* Execution statuses. */
+#define EXEC_SUBMITTED "SUBMITTED"
+#define EXEC_RUNNING "RUNNING"
+#define EXEC_COMPLETE "COMPLETE"
+#define EXEC_ERROR "ERROR"
+
+#define MODEL_COLL_EXECUTIONS "executions"
+#define MODEL_COLL_LOGS "logs"
+
+void model_key_actor(const char *db_id, char out[MODEL_KEY_MAX]);
+void model_key_worker(const char *db_id, const char *wid, char out[MODEL_KEY_MAX]);
+void model_key_workers(const char *db_id, char out[MODEL_KEY_MAX]);
+#define MODEL_KEY_ACTORS "abaco:actors"
+
+/* "<TENANT>_<id>" */
+void model_db_id(const char *tenant, const char *id, char out[MODEL_KEY_MAX]);
+
+/* ---- actors ---- */
+int model_actor_get(store_redis_t *r, const char *db_id, json_t **out);
+/* Stores a new or replaced actor and indexes it. */
+int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor);
+/* Sets status (and status_message when msg != NULL) of an existing actor. */
+int model_actor_set_status(store_redis_t *r, const char *db_id, const char *status,
+                           const char *msg);
+/* Guarded: only from the listed statuses (NULL-terminated). */
+int model_actor_transition(store_redis_t *r, const char *db_id, const char *const *from,
+                           const char *status, const char *msg);
+int model_actor_delete(store_redis_t *r, const char *db_id);
+/* All actor db_ids of a tenant, as a new JSON array of strings. */
+int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out);
+
+/* ---- workers ---- */
+/* A new worker record in REQUESTED state (new reference). */
+json_t *model_worker_new(const char *db_id, const char *wid, const char *image,
+                         const char *tenant, long long revision);
+int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
+                     const json_t *worker);
+int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out);
+/* Every worker of an actor (new array). */
+int model_worker_list(store_redis_t *r, const char *db_id, json_t **out);
+int model_worker_count(store_redis_t *r, const char *db_id, long long *n);
+int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
+                        const json_t *fields);
+/* Guarded status change; `fields` (may be NULL) is set along with status. */
+int model_worker_transition(store_redis_t *r, const char *db_id, const char *wid,
+                            const char *const *from, const char *status, json_t *fields);
+int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid);
+
+/* ---- executions and logs ---- */
+int model_exec_insert(store_mongo_t *m, const json_t *exec);
+int model_exec_get(store_mongo_t *m, const char *db_id, const char *eid, json_t **out);
+/* Every execution of an actor, oldest first (new array). */
+int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out);
+int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields);
+/* Guarded: only if the execution's status is one of `from`. ACTOR_ESTATE if not. */
+int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *from,
+                          const json_t *fields);
+int model_exec_delete_actor(store_mongo_t *m, const char *db_id);
+
+int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
+                   const char *text, size_t len, int64_t exp_ms);
+/* *out malloc'd text ("" when none stored yet). */
+int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out);
+int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
+
+#endif

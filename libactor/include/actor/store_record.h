@@ -1,0 +1,26 @@
+/* Records: a Redis hash whose field values are JSON texts, so one field
+ * (say `status`) can change atomically without rewriting the others, and
+ * a guarded change ("set status to READY only if it is SPAWNER SETUP or
+ * UPDATING STORE") is one server-side script: no lost update between the
+ * api, spawner, worker and health processes. */
+#ifndef ACTOR_STORE_RECORD_H
+#define ACTOR_STORE_RECORD_H
+
+#include <jansson.h>
+
+#include "actor/store.h"
+
+/* *out: a new object of all fields, or ACTOR_ENOTFOUND. */
+int store_record_get(store_redis_t *r, const char *key, json_t **out);
+/* Replaces the whole record with the fields of obj. */
+int store_record_put(store_redis_t *r, const char *key, const json_t *obj);
+/* Sets the given fields of an existing record; ACTOR_ENOTFOUND if absent. */
+int store_record_update(store_redis_t *r, const char *key, const json_t *fields);
+/* Sets `fields` only if the record exists and its string field `field` is
+ * one of `from` (NULL-terminated; NULL = any). ACTOR_ENOTFOUND if absent,
+ * ACTOR_ESTATE if the guard fails. */
+int store_record_transition(store_redis_t *r, const char *key, const char *field,
+                            const char *const *from, const json_t *fields);
+int store_record_delete(store_redis_t *r, const char *key);
+
+#endif

@@ -1,0 +1,362 @@
+/* abaco.conf: parsed once by inih into a flat list of (section, key, value)
+ * in file order; lookups are linear (a config has a few dozen keys) and
+ * section and key names compare case-insensitively, like Python's
+ * configparser with which Abaco reads the same file. An environment
+ * variable `<section>_<key>` (exact case, then upper case) wins over the
+ * file. A key repeated on the very next line is taken as a continuation
+ * line (inih reports those that way) and appended after a newline; a key
+ * repeated later replaces the earlier value. */
+#include "actor/config.h"
+
+#include "actor/errors.h"
+#include "actor/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_LOG "config"
+#define CONFIG_MAX_LINE 16384 /* base64 keys are longer than inih's 200 */
+
+/* Debian's inih (r55) lets the line limit be raised at run time through
+ * this global; other builds may lack it, hence the weak reference. */
+extern int ini_max_line;
+#pragma weak ini_max_line
+
+extern char **environ;
+
+typedef struct {
+  char *section, *key, *value;
+} config_entry_t;
+
+struct actor_config_s {
+  config_entry_t *entries;
+  size_t n, cap;
+  long last; /* entry the previous inih callback touched, -1 for none */
+  int error; /* first allocation failure seen by the handler */
+};
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static void config_raise_line_limit(void) {
+  if (&ini_max_line != NULL && ini_max_line < CONFIG_MAX_LINE)
+    ini_max_line = CONFIG_MAX_LINE;
+}
+
+static long config_find(const actor_config_t *cfg, const char *section, const char *key) {
+  for (size_t i = 0; i < cfg->n; i++)
+    if (strcasecmp(cfg->entries[i].section, section) == 0 &&
+        strcasecmp(cfg->entries[i].key, key) == 0)
+      return (long)i;
+  return -1;
+}
+
+static int config_handler(void *user, const char *section, const char *key, const char *value) {
+  actor_config_t *cfg = user;
+  long i = config_find(cfg, section, key);
+  if (i >= 0 && i == cfg->last) { /* continuation line */
+    config_entry_t *e = &cfg->entries[i];
+    size_t a = strlen(e->value), b = strlen(value);
+    char *v = realloc(e->value, a + b + 2);
+    if (v == NULL)
+      goto nomem;
+    v[a] = '\n';
+    memcpy(v + a + 1, value, b + 1);
+    e->value = v;
+    return 1;
+  }
+  if (i >= 0) {
+    char *v = strdup(value);
+    if (v == NULL)
+      goto nomem;
+    free(cfg->entries[i].value);
+    cfg->entries[i].value = v;
+    cfg->last = i;
+    return 1;
+  }
+  if (cfg->n == cfg->cap) {
+    size_t cap = cfg->cap ? cfg->cap * 2 : 32;
+    config_entry_t *e = realloc(cfg->entries, cap * sizeof(*e));
+    if (e == NULL)
+      goto nomem;
+    cfg->entries = e;
+    cfg->cap = cap;
+  }
+  config_entry_t *e = &cfg->entries[cfg->n];
+  e->section = strdup(section);
+  e->key = strdup(key);
+  e->value = strdup(value);
+  if (e->section == NULL || e->key == NULL || e->value == NULL) {
+    free(e->section);
+    free(e->key);
+    free(e->value);
+    goto nomem;
+  }
+  cfg->last = (long)cfg->n++;
+  return 1;
+nomem:
+  cfg->error = ACTOR_ENOMEM;
+  return 0;
+}
+
+static actor_config_t *config_new(void) {
+  pthread_once(&config_once, config_raise_line_limit);
+  actor_config_t *cfg = calloc(1, sizeof(*cfg));
+  if (cfg != NULL)
+    cfg->last = -1;
+  return cfg;
+}
+
+/* Turns inih's result into our code, logging where the text was bad. */
+static int config_finish(actor_config_t *cfg, int rc, const char *where, actor_config_t **out) {
+  if (cfg->error != 0) {
+    actor_config_free(cfg);
+    return ACTOR_ENOMEM;
+  }
+  if (rc > 0) {
+    actor_log(ACTOR_LOG_ERROR, CONFIG_LOG, "%s:%d: syntax error", where, rc);
+    actor_config_free(cfg);
+    return ACTOR_EPARSE;
+  }
+  if (rc < 0) {
+    actor_config_free(cfg);
+    return ACTOR_ENOMEM;
+  }
+  *out = cfg;
+  return 0;
+}
+
+int actor_config_parse(const char *text, actor_config_t **out) {
+  if (text == NULL || out == NULL)
+    return ACTOR_EINVAL;
+  *out = NULL;
+  actor_config_t *cfg = config_new();
+  if (cfg == NULL)
+    return ACTOR_ENOMEM;
+  int rc = ini_parse_string(text, config_handler, cfg);
+  return config_finish(cfg, rc, "<string>", out);
+}
+
+int actor_config_load(const char *path, actor_config_t **out) {
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  *out = NULL;
+  if (path == NULL)
+    path = getenv("ABACO_CONF");
+  if (path == NULL || *path == '\0')
+    path = "abaco.conf";
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    int err = errno;
+    actor_log(ACTOR_LOG_ERROR, CONFIG_LOG, "cannot open config file %s: %s", path,
+              strerror(err));
+    return err == ENOENT ? ACTOR_ENOTFOUND : ACTOR_EIO;
+  }
+  actor_config_t *cfg = config_new();
+  if (cfg == NULL) {
+    fclose(f);
+    return ACTOR_ENOMEM;
+  }
+  int rc = ini_parse_file(f, config_handler, cfg);
+  fclose(f);
+  return config_finish(cfg, rc, path, out);
+}
+
+void actor_config_free(actor_config_t *cfg) {
+  if (cfg == NULL)
+    return;
+  for (size_t i = 0; i < cfg->n; i++) {
+    free(cfg->entries[i].section);
+    free(cfg->entries[i].key);
+    free(cfg->entries[i].value);
+  }
+  free(cfg->entries);
+  free(cfg);
+}
+
+/* Looks up the environment override; sets *var to the name that matched
+ * (in a caller buffer) for error messages. */
+static const char *config_env(const char *section, const char *key, char *var, size_t varlen) {
+  int n = snprintf(var, varlen, "%s_%s", section, key);
+  if (n < 0 || (size_t)n >= varlen)
+    return NULL;
+  const char *v = getenv(var);
+  if (v != NULL)
+    return v;
+  for (char *p = var; *p; p++)
+    *p = (char)toupper((unsigned char)*p);
+  return getenv(var);
+}
+
+/* The value and where it came from ("" for the file). */
+static const char *config_lookup(const actor_config_t *cfg, const char *section, const char *key,
+                                 char *var, size_t varlen) {
+  var[0] = '\0';
+  if (section == NULL || key == NULL)
+    return NULL;
+  const char *v = config_env(section, key, var, varlen);
+  if (v != NULL)
+    return v;
+  var[0] = '\0';
+  if (cfg == NULL)
+    return NULL;
+  long i = config_find(cfg, section, key);
+  return i >= 0 ? cfg->entries[i].value : NULL;
+}
+
+const char *actor_config_get(const actor_config_t *cfg, const char *section, const char *key,
+                             const char *def) {
+  char var[256];
+  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  return v != NULL ? v : def;
+}
+
+static int config_bad(const char *section, const char *key, const char *value, const char *var,
+                      const char *what) {
+  if (var[0] != '\0')
+    actor_log(ACTOR_LOG_ERROR, CONFIG_LOG,
+              "[%s] %s: bad value '%s' (from environment variable %s): expected %s", section,
+              key, value, var, what);
+  else
+    actor_log(ACTOR_LOG_ERROR, CONFIG_LOG, "[%s] %s: bad value '%s': expected %s", section, key,
+              value, what);
+  return ACTOR_ECONFIG;
+}
+
+/* Copies v without surrounding blanks (environment values are raw). */
+static void config_trim(const char *v, char *buf, size_t buflen) {
+  while (isspace((unsigned char)*v))
+    v++;
+  size_t n = strlen(v);
+  while (n > 0 && isspace((unsigned char)v[n - 1]))
+    n--;
+  if (n >= buflen)
+    n = buflen - 1;
+  memcpy(buf, v, n);
+  buf[n] = '\0';
+}
+
+int actor_config_get_int(const actor_config_t *cfg, const char *section, const char *key,
+                         long def, long *out) {
+  char var[256], buf[64];
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  *out = def;
+  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  if (v == NULL)
+    return 0;
+  config_trim(v, buf, sizeof(buf));
+  char *end;
+  errno = 0;
+  long n = strtol(buf, &end, 10);
+  if (buf[0] == '\0' || *end != '\0' || errno == ERANGE || strlen(v) >= sizeof(buf))
+    return config_bad(section, key, v, var, "an integer");
+  *out = n;
+  return 0;
+}
+
+int actor_config_get_bool(const actor_config_t *cfg, const char *section, const char *key,
+                          bool def, bool *out) {
+  static const char *const yes[] = {"true", "yes", "on", "1", NULL};
+  static const char *const no[] = {"false", "no", "off", "0", NULL};
+  char var[256], buf[16];
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  *out = def;
+  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  if (v == NULL)
+    return 0;
+  config_trim(v, buf, sizeof(buf));
+  for (size_t i = 0; yes[i] != NULL; i++) {
+    if (strcasecmp(buf, yes[i]) == 0) {
+      *out = true;
+      return 0;
+    }
+    if (strcasecmp(buf, no[i]) == 0) {
+      *out = false;
+      return 0;
+    }
+  }
+  return config_bad(section, key, v, var, "a boolean (true/false)");
+}
+
+int actor_config_get_double(const actor_config_t *cfg, const char *section, const char *key,
+                            double def, double *out) {
+  char var[256], buf[64];
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  *out = def;
+  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  if (v == NULL)
+    return 0;
+  config_trim(v, buf, sizeof(buf));
+  char *end;
+  errno = 0;
+  double d = strtod(buf, &end);
+  if (buf[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(d) ||
+      strlen(v) >= sizeof(buf))
+    return config_bad(section, key, v, var, "a number");
+  *out = d;
+  return 0;
+}
+
+int actor_config_get_enum(const actor_config_t *cfg, const char *section, const char *key,
+                          const char *def, const char *const *choices, const char **out) {
+  char var[256], buf[128], what[512];
+  if (out == NULL || choices == NULL)
+    return ACTOR_EINVAL;
+  *out = def;
+  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  if (v == NULL)
+    return 0;
+  config_trim(v, buf, sizeof(buf));
+  size_t w = 0;
+  what[0] = '\0';
+  for (size_t i = 0; choices[i] != NULL; i++) {
+    if (strcasecmp(buf, choices[i]) == 0) {
+      *out = choices[i];
+      return 0;
+    }
+    int n = snprintf(what + w, sizeof(what) - w, "%s%s", i ? "|" : "one of ", choices[i]);
+    if (n > 0 && (size_t)n < sizeof(what) - w)
+      w += (size_t)n;
+  }
+  return config_bad(section, key, v, var, what);
+}
+
+void actor_config_each(const actor_config_t *cfg, const char *section, actor_config_each_cb fn,
+                       void *ud) {
+  char var[256];
+  if (section == NULL || fn == NULL)
+    return;
+  if (cfg != NULL) {
+    for (size_t i = 0; i < cfg->n; i++) {
+      const config_entry_t *e = &cfg->entries[i];
+      if (strcasecmp(e->section, section) != 0)
+        continue;
+      const char *env = config_env(e->section, e->key, var, sizeof(var));
+      fn(e->key, env != NULL ? env : e->value, ud);
+    }
+  }
+  /* Keys set only in the environment, as `<section>_<key>` in exact case. */
+  size_t slen = strlen(section);
+  for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
+    const char *s = *ep, *eq = strchr(s, '=');
+    if (eq == NULL || strncmp(s, section, slen) != 0 || s[slen] != '_' || eq == s + slen + 1)
+      continue;
+    size_t klen = (size_t)(eq - (s + slen + 1));
+    if (klen >= sizeof(var))
+      continue;
+    memcpy(var, s + slen + 1, klen);
+    var[klen] = '\0';
+    if (cfg != NULL && config_find(cfg, section, var) >= 0)
+      continue;
+    fn(var, eq + 1, ud);
+  }
+}

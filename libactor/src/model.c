@@ -1,0 +1,321 @@
+/* The domain models over the stores: actors and workers as Redis records,
+ * executions and logs as MongoDB documents (layout in model.h). */
+#include "actor/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/log.h"
+#include "actor/store_record.h"
+#include "actor/timefmt.h"
+
+void model_key_actor(const char *db_id, char out[MODEL_KEY_MAX]) {
+  snprintf(out, MODEL_KEY_MAX, "abaco:actor:%s", db_id);
+}
+
+void model_key_worker(const char *db_id, const char *wid, char out[MODEL_KEY_MAX]) {
+  snprintf(out, MODEL_KEY_MAX, "abaco:worker:%s:%s", db_id, wid);
+}
+
+void model_key_workers(const char *db_id, char out[MODEL_KEY_MAX]) {
+  snprintf(out, MODEL_KEY_MAX, "abaco:workers:%s", db_id);
+}
+
+void model_db_id(const char *tenant, const char *id, char out[MODEL_KEY_MAX]) {
+  snprintf(out, MODEL_KEY_MAX, "%s_%s", tenant, id);
+}
+
+static int reply_ok(redisReply *reply) {
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  int rc = reply->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
+  freeReplyObject(reply);
+  return rc;
+}
+
+/* ---- actors ---- */
+
+int model_actor_get(store_redis_t *r, const char *db_id, json_t **out) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  return store_record_get(r, key, out);
+}
+
+int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  int rc = store_record_put(r, key, actor);
+  if (rc != 0)
+    return rc;
+  return reply_ok(store_redis_cmd(r, "SADD %s %s", MODEL_KEY_ACTORS, db_id));
+}
+
+static json_t *status_fields(const char *status, const char *msg) {
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  json_t *f = json_pack("{s:s, s:s}", "status", status, "last_update_time", now);
+  if (f && msg)
+    json_object_set_new(f, "status_message", json_string(msg));
+  return f;
+}
+
+int model_actor_set_status(store_redis_t *r, const char *db_id, const char *status,
+                           const char *msg) {
+  return model_actor_transition(r, db_id, NULL, status, msg);
+}
+
+int model_actor_transition(store_redis_t *r, const char *db_id, const char *const *from,
+                           const char *status, const char *msg) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  json_t *f = status_fields(status, msg);
+  if (f == NULL)
+    return ACTOR_ENOMEM;
+  int rc = store_record_transition(r, key, "status", from, f);
+  json_decref(f);
+  return rc;
+}
+
+int model_actor_delete(store_redis_t *r, const char *db_id) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", MODEL_KEY_ACTORS, db_id));
+  if (rc == 0)
+    rc = store_record_delete(r, key);
+  return rc;
+}
+
+int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out) {
+  redisReply *reply = store_redis_cmd(r, "SMEMBERS %s", MODEL_KEY_ACTORS);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    freeReplyObject(reply);
+    return ACTOR_ESTORE;
+  }
+  size_t tlen = strlen(tenant);
+  json_t *ids = json_array();
+  for (size_t i = 0; ids && i < reply->elements; i++) {
+    const char *id = reply->element[i]->str;
+    if (strncmp(id, tenant, tlen) == 0 && id[tlen] == '_')
+      json_array_append_new(ids, json_string(id));
+  }
+  freeReplyObject(reply);
+  if (ids == NULL)
+    return ACTOR_ENOMEM;
+  *out = ids;
+  return 0;
+}
+
+/* ---- workers ---- */
+
+json_t *model_worker_new(const char *db_id, const char *wid, const char *image,
+                         const char *tenant, long long revision) {
+  char now[ACTOR_TIME_MAX], ch[MODEL_KEY_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  snprintf(ch, sizeof(ch), "worker_%s", wid);
+  json_t *w = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", wid, "actor_id",
+                        db_id, "status", WORKER_REQUESTED, "image", image, "tenant", tenant,
+                        "ch_name", ch, "create_time", now, "revision", (json_int_t)revision);
+  if (w == NULL)
+    return NULL;
+  /* Filled in by the spawner and the worker as it comes up. */
+  static const char *const later[] = {"location", "cid", "host_id", "host_ip", "pid",
+                                      "last_execution_time", "last_health_check_time",
+                                      "status_message", NULL};
+  for (int i = 0; later[i]; i++)
+    json_object_set_new(w, later[i], json_null());
+  return w;
+}
+
+int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
+                     const json_t *worker) {
+  char key[MODEL_KEY_MAX], set[MODEL_KEY_MAX];
+  model_key_worker(db_id, wid, key);
+  model_key_workers(db_id, set);
+  int rc = store_record_put(r, key, worker);
+  if (rc == 0)
+    rc = reply_ok(store_redis_cmd(r, "SADD %s %s", set, wid));
+  return rc;
+}
+
+int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out) {
+  char key[MODEL_KEY_MAX];
+  model_key_worker(db_id, wid, key);
+  return store_record_get(r, key, out);
+}
+
+int model_worker_list(store_redis_t *r, const char *db_id, json_t **out) {
+  char set[MODEL_KEY_MAX];
+  model_key_workers(db_id, set);
+  redisReply *reply = store_redis_cmd(r, "SMEMBERS %s", set);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    freeReplyObject(reply);
+    return ACTOR_ESTORE;
+  }
+  json_t *list = json_array();
+  int rc = list ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < reply->elements; i++) {
+    json_t *w = NULL;
+    int wrc = model_worker_get(r, db_id, reply->element[i]->str, &w);
+    if (wrc == 0)
+      json_array_append_new(list, w);
+    else if (wrc != ACTOR_ENOTFOUND) /* a vanished worker is simply not listed */
+      rc = wrc;
+  }
+  freeReplyObject(reply);
+  if (rc != 0) {
+    json_decref(list);
+    return rc;
+  }
+  *out = list;
+  return 0;
+}
+
+int model_worker_count(store_redis_t *r, const char *db_id, long long *n) {
+  char set[MODEL_KEY_MAX];
+  model_key_workers(db_id, set);
+  redisReply *reply = store_redis_cmd(r, "SCARD %s", set);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  int rc = reply->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
+  if (rc == 0)
+    *n = reply->integer;
+  freeReplyObject(reply);
+  return rc;
+}
+
+int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
+                        const json_t *fields) {
+  char key[MODEL_KEY_MAX];
+  model_key_worker(db_id, wid, key);
+  return store_record_update(r, key, fields);
+}
+
+int model_worker_transition(store_redis_t *r, const char *db_id, const char *wid,
+                            const char *const *from, const char *status, json_t *fields) {
+  char key[MODEL_KEY_MAX];
+  model_key_worker(db_id, wid, key);
+  json_t *f = fields ? json_deep_copy(fields) : json_object();
+  if (f == NULL)
+    return ACTOR_ENOMEM;
+  json_object_set_new(f, "status", json_string(status));
+  int rc = store_record_transition(r, key, "status", from, f);
+  json_decref(f);
+  return rc;
+}
+
+int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid) {
+  char key[MODEL_KEY_MAX], set[MODEL_KEY_MAX];
+  model_key_worker(db_id, wid, key);
+  model_key_workers(db_id, set);
+  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", set, wid));
+  if (rc == 0)
+    rc = store_record_delete(r, key);
+  return rc;
+}
+
+/* ---- executions and logs ---- */
+
+int model_exec_insert(store_mongo_t *m, const json_t *exec) {
+  return store_mongo_insert(m, MODEL_COLL_EXECUTIONS, exec);
+}
+
+int model_exec_get(store_mongo_t *m, const char *db_id, const char *eid, json_t **out) {
+  json_t *filter = json_pack("{s:s, s:s}", "_id", eid, "actor_dbid", db_id);
+  if (filter == NULL)
+    return ACTOR_ENOMEM;
+  int rc = store_mongo_find_one(m, MODEL_COLL_EXECUTIONS, filter, NULL, out);
+  json_decref(filter);
+  return rc;
+}
+
+int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out) {
+  json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
+  json_t *opts = json_pack("{s:{s:i}}", "sort", "message_received_time", 1);
+  int rc = (filter && opts) ? store_mongo_find(m, MODEL_COLL_EXECUTIONS, filter, opts, out)
+                            : ACTOR_ENOMEM;
+  json_decref(filter);
+  json_decref(opts);
+  return rc;
+}
+
+int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields) {
+  json_t *filter = json_pack("{s:s}", "_id", eid);
+  json_t *update = json_pack("{s:O}", "$set", fields);
+  long long matched = 0;
+  int rc = (filter && update)
+               ? store_mongo_update(m, MODEL_COLL_EXECUTIONS, filter, update, 0, &matched)
+               : ACTOR_ENOMEM;
+  json_decref(filter);
+  json_decref(update);
+  if (rc == 0 && matched == 0)
+    rc = ACTOR_ENOTFOUND;
+  return rc;
+}
+
+int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *from,
+                          const json_t *fields) {
+  json_t *in = json_array();
+  for (int i = 0; in && from && from[i]; i++)
+    json_array_append_new(in, json_string(from[i]));
+  json_t *filter = json_pack("{s:s, s:{s:o}}", "_id", eid, "status", "$in", in);
+  json_t *update = json_pack("{s:O}", "$set", fields);
+  long long matched = 0;
+  int rc = (filter && update)
+               ? store_mongo_update(m, MODEL_COLL_EXECUTIONS, filter, update, 0, &matched)
+               : ACTOR_ENOMEM;
+  json_decref(filter);
+  json_decref(update);
+  if (rc == 0 && matched == 0)
+    rc = ACTOR_ESTATE;
+  return rc;
+}
+
+int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
+  json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
+  int rc = filter ? store_mongo_delete(m, MODEL_COLL_EXECUTIONS, filter, NULL) : ACTOR_ENOMEM;
+  json_decref(filter);
+  return rc;
+}
+
+int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
+                   const char *text, size_t len, int64_t exp_ms) {
+  json_t *filter = json_pack("{s:s}", "_id", eid);
+  json_t *update = json_pack("{s:{s:s, s:s, s:s%, s:I}}", "$set", "actor_dbid", db_id,
+                             "tenant", tenant, "logs", text, len, "exp", (json_int_t)exp_ms);
+  int rc = (filter && update)
+               ? store_mongo_update(m, MODEL_COLL_LOGS, filter, update, 1, NULL)
+               : ACTOR_ENOMEM;
+  json_decref(filter);
+  json_decref(update);
+  return rc;
+}
+
+int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out) {
+  json_t *filter = json_pack("{s:s, s:s}", "_id", eid, "actor_dbid", db_id);
+  json_t *doc = NULL;
+  int rc = filter ? store_mongo_find_one(m, MODEL_COLL_LOGS, filter, NULL, &doc) : ACTOR_ENOMEM;
+  json_decref(filter);
+  if (rc == ACTOR_ENOTFOUND) {
+    *out = strdup("");
+    return *out ? 0 : ACTOR_ENOMEM;
+  }
+  if (rc != 0)
+    return rc;
+  const char *text = json_string_value(json_object_get(doc, "logs"));
+  *out = strdup(text ? text : "");
+  json_decref(doc);
+  return *out ? 0 : ACTOR_ENOMEM;
+}
+
+int model_logs_delete_actor(store_mongo_t *m, const char *db_id) {
+  json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
+  int rc = filter ? store_mongo_delete(m, MODEL_COLL_LOGS, filter, NULL) : ACTOR_ENOMEM;
+  json_decref(filter);
+  return rc;
+}

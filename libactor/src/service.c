@@ -1,0 +1,101 @@
+/* Service start-up and shutdown shared by the seven daemons. */
+#include "actor/service.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actor/errors.h"
+#include "actor/ids.h"
+#include "actor/log.h"
+
+static void usage(const char *name) {
+  fprintf(stderr, "usage: %s [-c abaco.conf] [-- service options]\n", name);
+}
+
+int actor_service_init(actor_service_t *s, const char *name, int argc, char **argv) {
+  memset(s, 0, sizeof(*s));
+  s->name = name;
+  int opt;
+  while ((opt = getopt(argc, argv, "c:h")) != -1) {
+    switch (opt) {
+    case 'c':
+      s->config_path = optarg;
+      break;
+    case 'h':
+    default:
+      usage(name);
+      return 1;
+    }
+  }
+  s->argc = argc - optind;
+  s->argv = argv + optind;
+
+  int rc = actor_config_load(s->config_path, &s->cfg);
+  if (rc != 0) {
+    fprintf(stderr, "%s: cannot load configuration %s: %s\n", name,
+            s->config_path ? s->config_path : "(ABACO_CONF or ./abaco.conf)",
+            actor_strerror(rc));
+    return 1;
+  }
+  if (actor_log_init(s->cfg, name) != 0) {
+    fprintf(stderr, "%s: bad [logs] configuration (see the message above)\n", name);
+    return 1;
+  }
+  const char *salt = actor_config_get(s->cfg, "general", "id_salt", ACTOR_DEFAULT_SALT);
+  if (actor_ids_init(salt) != 0) {
+    fprintf(stderr, "%s: bad [general] id_salt\n", name);
+    return 1;
+  }
+  /* A peer that goes away mid-write must not kill the process. */
+  signal(SIGPIPE, SIG_IGN);
+  if (uv_loop_init(&s->loop) != 0) {
+    fprintf(stderr, "%s: cannot create the event loop\n", name);
+    return 1;
+  }
+  return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  actor_service_t *s = h->data;
+  if (s->stopping)
+    return;
+  s->stopping = 1;
+  LOG_INFO(s->name, "signal %d: stopping", signum);
+  if (s->on_stop)
+    s->on_stop(s);
+  else
+    actor_service_close_signals(s);
+}
+
+int actor_service_run(actor_service_t *s, actor_service_stop_fn on_stop) {
+  s->on_stop = on_stop;
+  uv_signal_init(&s->loop, &s->sigterm);
+  uv_signal_init(&s->loop, &s->sigint);
+  s->sigterm.data = s;
+  s->sigint.data = s;
+  uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&s->sigint, on_signal, SIGINT);
+  LOG_INFO(s->name, "started (pid %d)", (int)getpid());
+  return uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+void actor_service_close_signals(actor_service_t *s) {
+  if (!uv_is_closing((uv_handle_t *)&s->sigterm))
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->sigint))
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+void actor_service_done(actor_service_t *s) {
+  uv_run(&s->loop, UV_RUN_DEFAULT); /* let close callbacks run */
+  if (uv_loop_close(&s->loop) != 0)
+    LOG_WARN(s->name, "event loop closed with handles still open");
+  LOG_INFO(s->name, "stopped");
+  actor_log_shutdown();
+  actor_config_free(s->cfg);
+  s->cfg = NULL;
+}

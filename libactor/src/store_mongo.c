@@ -1,0 +1,912 @@
+/* The MongoDB half of the store: a mongoc_client_pool_t per store, the
+ * handful of CRUD calls the models need, and the JSON <-> BSON converter.
+ *
+ * Design note. Documents are converted by walking them (jansson objects in,
+ * bson_iter out) rather than through extended-JSON text: that is exact for
+ * the JSON types (an integer stays an int64, a real a double, whatever
+ * their values) and skips a print/parse per document. Only the BSON types
+ * JSON has no word for (ObjectId, date, binary, decimal...) go through
+ * libbson's extended-JSON reader and writer, one value at a time. The
+ * driver is initialised once per process (pthread_once), and its log goes
+ * to actor_log instead of stderr. */
+#include "actor/store.h"
+
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/config.h"
+#include "actor/errors.h"
+#include "actor/log.h"
+
+#define STORE__MONGO_MAX_DEPTH 100
+#define STORE__MONGO_APPNAME "abaco"
+
+struct store_mongo_s {
+  mongoc_client_pool_t *pool;
+  char *db;
+  char *where; /* host:port list for messages, without credentials */
+};
+
+/* ---- driver setup ---- */
+
+static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
+
+static void mongo_log_handler(mongoc_log_level_t level, const char *domain, const char *message,
+                              void *ud) {
+  int lvl;
+  (void)ud;
+  switch (level) {
+  case MONGOC_LOG_LEVEL_ERROR:
+  case MONGOC_LOG_LEVEL_CRITICAL:
+    lvl = ACTOR_LOG_ERROR;
+    break;
+  case MONGOC_LOG_LEVEL_WARNING:
+    lvl = ACTOR_LOG_WARNING;
+    break;
+  case MONGOC_LOG_LEVEL_MESSAGE:
+    lvl = ACTOR_LOG_INFO;
+    break;
+  case MONGOC_LOG_LEVEL_TRACE:
+    return; /* only in tracing builds, and far too verbose */
+  default:
+    lvl = ACTOR_LOG_DEBUG;
+    break;
+  }
+  /* FerretDB has no sessions; the driver says so at every pool shutdown */
+  if (lvl == ACTOR_LOG_WARNING && strstr(message, "endSessions"))
+    lvl = ACTOR_LOG_DEBUG;
+  ACTOR_LOG(lvl, "store", "mongoc %s: %s", domain, message);
+}
+
+static void mongo_init_once(void) {
+  mongoc_log_set_handler(mongo_log_handler, NULL);
+  mongoc_init();
+}
+
+/* Unconditional: a driver built with automatic globals (Debian's) has
+ * initialised itself at load time even if no store was created, and
+ * mongoc_cleanup runs its work once however often it is called. */
+void store_mongo_cleanup(void) {
+  mongoc_cleanup();
+}
+
+/* ---- JSON -> BSON ---- */
+
+static int bson_append_json(bson_t *b, const char *key, const json_t *v, int depth);
+
+/* Type keywords of extended JSON: a one-key object {"$oid": ...} is a value
+ * of that type, not a document. Query operators ($in, $regex...) are not. */
+static int is_extjson_key(const char *k) {
+  static const char *const keys[] = {"$oid",    "$date",        "$numberDecimal", "$numberLong",
+                                     "$numberInt", "$numberDouble", "$binary",   "$uuid",
+                                     "$regularExpression", "$timestamp", "$minKey", "$maxKey",
+                                     "$symbol", "$code",        "$undefined",     "$dbPointer",
+                                     NULL};
+  for (int i = 0; keys[i]; i++)
+    if (strcmp(k, keys[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* Appends an extended-JSON value by letting libbson read {"v": value}. */
+static int append_extjson(bson_t *b, const char *key, const json_t *v) {
+  json_t *wrap = json_pack("{s:O}", "v", v);
+  char *text = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+  bson_error_t err;
+  bson_t *tmp = NULL;
+  bson_iter_t it;
+  int rc = ACTOR_ENOMEM;
+
+  if (!text)
+    goto cleanup;
+  tmp = bson_new_from_json((const uint8_t *)text, -1, &err);
+  if (!tmp || !bson_iter_init_find(&it, tmp, "v")) {
+    LOG_ERROR("store", "mongo: bad extended JSON value for \"%s\": %s", key,
+              tmp ? "no value" : err.message);
+    rc = ACTOR_EINVAL;
+    goto cleanup;
+  }
+  rc = bson_append_iter(b, key, -1, &it) ? 0 : ACTOR_ETOOBIG;
+cleanup:
+  if (tmp)
+    bson_destroy(tmp);
+  free(text);
+  json_decref(wrap);
+  return rc;
+}
+
+static int append_members(bson_t *b, const json_t *obj, int depth) {
+  const char *k;
+  json_t *val;
+  void *iter;
+  for (iter = json_object_iter((json_t *)obj); iter;
+       iter = json_object_iter_next((json_t *)obj, iter)) {
+    k = json_object_iter_key(iter);
+    val = json_object_iter_value(iter);
+    if (strlen(k) != json_object_iter_key_len(iter))
+      return ACTOR_EINVAL; /* a key with a NUL cannot be a BSON key */
+    int rc = bson_append_json(b, k, val, depth);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int append_object(bson_t *b, const char *key, const json_t *v, int depth) {
+  bson_t child;
+  int rc;
+  if (json_object_size(v) == 1) {
+    const char *k = json_object_iter_key(json_object_iter((json_t *)v));
+    const json_t *x = json_object_iter_value(json_object_iter((json_t *)v));
+    if (is_extjson_key(k)) {
+      bson_oid_t oid;
+      if (strcmp(k, "$oid") == 0 && json_is_string(x) &&
+          bson_oid_is_valid(json_string_value(x), json_string_length(x)) &&
+          json_string_length(x) == 24) {
+        bson_oid_init_from_string(&oid, json_string_value(x));
+        return bson_append_oid(b, key, -1, &oid) ? 0 : ACTOR_ETOOBIG;
+      }
+      if (strcmp(k, "$date") == 0 && json_is_integer(x))
+        return bson_append_date_time(b, key, -1, json_integer_value(x)) ? 0 : ACTOR_ETOOBIG;
+      return append_extjson(b, key, v);
+    }
+  }
+  if (!bson_append_document_begin(b, key, -1, &child))
+    return ACTOR_ETOOBIG;
+  rc = append_members(&child, v, depth + 1);
+  if (!bson_append_document_end(b, &child) && rc == 0)
+    rc = ACTOR_ETOOBIG;
+  return rc;
+}
+
+static int append_array(bson_t *b, const char *key, const json_t *v, int depth) {
+  bson_t child;
+  int rc = 0;
+  if (!bson_append_array_begin(b, key, -1, &child))
+    return ACTOR_ETOOBIG;
+  for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+    char buf[16];
+    const char *ik;
+    bson_uint32_to_string((uint32_t)i, &ik, buf, sizeof(buf));
+    rc = bson_append_json(&child, ik, json_array_get(v, i), depth + 1);
+  }
+  if (!bson_append_array_end(b, &child) && rc == 0)
+    rc = ACTOR_ETOOBIG;
+  return rc;
+}
+
+static int bson_append_json(bson_t *b, const char *key, const json_t *v, int depth) {
+  bool ok;
+  if (depth > STORE__MONGO_MAX_DEPTH)
+    return ACTOR_ETOOBIG;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    return append_object(b, key, v, depth);
+  case JSON_ARRAY:
+    return append_array(b, key, v, depth);
+  case JSON_STRING:
+    ok = bson_append_utf8(b, key, -1, json_string_value(v), (int)json_string_length(v));
+    break;
+  case JSON_INTEGER:
+    ok = bson_append_int64(b, key, -1, json_integer_value(v));
+    break;
+  case JSON_REAL:
+    ok = bson_append_double(b, key, -1, json_real_value(v));
+    break;
+  case JSON_TRUE:
+  case JSON_FALSE:
+    ok = bson_append_bool(b, key, -1, json_is_true(v));
+    break;
+  case JSON_NULL:
+  default:
+    ok = bson_append_null(b, key, -1);
+    break;
+  }
+  return ok ? 0 : ACTOR_ETOOBIG;
+}
+
+int store_mongo_json_to_bson(const json_t *obj, bson_t *out) {
+  if (!json_is_object(obj))
+    return ACTOR_EINVAL;
+  return append_members(out, obj, 1);
+}
+
+/* ---- BSON -> JSON ---- */
+
+static json_t *iter_to_json(bson_iter_t *it, int depth);
+
+/* Canonical extended JSON of one value, for the types JSON has no word for. */
+static json_t *extjson_value(const bson_iter_t *it) {
+  bson_t tmp = BSON_INITIALIZER;
+  json_t *root = NULL, *v = NULL;
+  char *text;
+  if (!bson_append_iter(&tmp, "v", 1, it))
+    goto cleanup;
+  text = bson_as_canonical_extended_json(&tmp, NULL);
+  if (!text)
+    goto cleanup;
+  root = json_loads(text, 0, NULL);
+  bson_free(text);
+  v = json_incref(json_object_get(root, "v"));
+cleanup:
+  json_decref(root);
+  bson_destroy(&tmp);
+  return v;
+}
+
+static json_t *doc_to_json(bson_iter_t *it, int depth, int array) {
+  json_t *out = array ? json_array() : json_object();
+  if (!out)
+    return NULL;
+  while (bson_iter_next(it)) {
+    json_t *v = iter_to_json(it, depth + 1);
+    int rc;
+    if (!v) {
+      json_decref(out);
+      return NULL;
+    }
+    if (array)
+      rc = json_array_append_new(out, v);
+    else
+      rc = json_object_setn_new(out, bson_iter_key(it), bson_iter_key_len(it), v);
+    if (rc != 0) {
+      json_decref(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static json_t *iter_to_json(bson_iter_t *it, int depth) {
+  bson_iter_t child;
+  uint32_t len;
+  const char *s;
+  char hex[25];
+
+  if (depth > STORE__MONGO_MAX_DEPTH)
+    return NULL;
+  switch (bson_iter_type(it)) {
+  case BSON_TYPE_DOUBLE:
+    return json_real(bson_iter_double(it));
+  case BSON_TYPE_INT32:
+    return json_integer(bson_iter_int32(it));
+  case BSON_TYPE_INT64:
+    return json_integer(bson_iter_int64(it));
+  case BSON_TYPE_BOOL:
+    return json_boolean(bson_iter_bool(it));
+  case BSON_TYPE_NULL:
+  case BSON_TYPE_UNDEFINED:
+    return json_null();
+  case BSON_TYPE_UTF8:
+    s = bson_iter_utf8(it, &len);
+    return json_stringn(s, len); /* NULL if not UTF-8 */
+  case BSON_TYPE_DOCUMENT:
+  case BSON_TYPE_ARRAY:
+    if (!bson_iter_recurse(it, &child))
+      return NULL;
+    return doc_to_json(&child, depth, bson_iter_type(it) == BSON_TYPE_ARRAY);
+  case BSON_TYPE_OID:
+    bson_oid_to_string(bson_iter_oid(it), hex);
+    return json_pack("{s:s}", "$oid", hex);
+  case BSON_TYPE_DATE_TIME:
+    return json_pack("{s:I}", "$date", (json_int_t)bson_iter_date_time(it));
+  default:
+    return extjson_value(it);
+  }
+}
+
+int store_mongo_bson_to_json(const bson_t *doc, json_t **out) {
+  bson_iter_t it;
+  *out = NULL;
+  if (!bson_iter_init(&it, doc))
+    return ACTOR_EPARSE;
+  *out = doc_to_json(&it, 0, 0);
+  if (!*out)
+    return ACTOR_EPARSE;
+  return 0;
+}
+
+/* ---- configuration ---- */
+
+/* Appends s percent-encoded (RFC 3986 unreserved kept) to buf. */
+static int url_escape(char *buf, size_t cap, size_t *pos, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~';
+    if (*pos + 4 > cap)
+      return ACTOR_ETOOBIG;
+    if (plain) {
+      buf[(*pos)++] = (char)c;
+    } else {
+      buf[(*pos)++] = '%';
+      buf[(*pos)++] = hex[c >> 4];
+      buf[(*pos)++] = hex[c & 15];
+    }
+  }
+  buf[*pos] = '\0';
+  return 0;
+}
+
+/* mongodb://[user[:password]@]host:port/ from the separate keys. */
+int store__mongo_build_url(const char *host, long port, const char *user, const char *password,
+                           char *buf, size_t cap) {
+  size_t pos;
+  int n;
+  if (cap < 16)
+    return ACTOR_ETOOBIG;
+  strcpy(buf, "mongodb://");
+  pos = strlen(buf);
+  if (user && *user) {
+    if (url_escape(buf, cap, &pos, user) != 0)
+      return ACTOR_ETOOBIG;
+    if (password && *password) {
+      if (pos + 2 > cap)
+        return ACTOR_ETOOBIG;
+      buf[pos++] = ':';
+      if (url_escape(buf, cap, &pos, password) != 0)
+        return ACTOR_ETOOBIG;
+    }
+    if (pos + 2 > cap)
+      return ACTOR_ETOOBIG;
+    buf[pos++] = '@';
+  }
+  /* a bare IPv6 address needs brackets */
+  if (strchr(host, ':') && host[0] != '[')
+    n = snprintf(buf + pos, cap - pos, "[%s]:%ld/", host, port);
+  else
+    n = snprintf(buf + pos, cap - pos, "%s:%ld/", host, port);
+  if (n < 0 || (size_t)n >= cap - pos)
+    return ACTOR_ETOOBIG;
+  return 0;
+}
+
+static int mongo_make_uri(const struct actor_config_s *cfg, mongoc_uri_t **out) {
+  const char *url = cfg ? actor_config_get(cfg, "store", "mongo_url", NULL) : NULL;
+  char built[1024];
+  bson_error_t err;
+  mongoc_uri_t *uri;
+  const char *key = "[store] mongo_url";
+
+  if (!url || !*url) {
+    const char *host = cfg ? actor_config_get(cfg, "store", "mongo_host", "127.0.0.1") : NULL;
+    const char *user = cfg ? actor_config_get(cfg, "store", "mongo_user", NULL) : NULL;
+    const char *pass = cfg ? actor_config_get(cfg, "store", "mongo_password", NULL) : NULL;
+    long port = 27017;
+    if (cfg) {
+      int rc = actor_config_get_int(cfg, "store", "mongo_port", 27017, &port);
+      if (rc != 0)
+        return rc;
+    }
+    if (port < 1 || port > 65535) {
+      LOG_ERROR("store", "[store] mongo_port = %ld is not a TCP port", port);
+      return ACTOR_ECONFIG;
+    }
+    if (!host || !*host)
+      host = "127.0.0.1";
+    if (store__mongo_build_url(host, port, user, pass, built, sizeof(built)) != 0) {
+      LOG_ERROR("store", "[store] mongo_host/mongo_user/mongo_password are too long");
+      return ACTOR_ECONFIG;
+    }
+    url = built;
+    key = "[store] mongo_host/mongo_port/mongo_user/mongo_password";
+  }
+  uri = mongoc_uri_new_with_error(url, &err);
+  if (!uri) {
+    /* err.message does not repeat the URL, which may hold a password */
+    LOG_ERROR("store", "%s is not a MongoDB URL: %s", key, err.message);
+    return ACTOR_ECONFIG;
+  }
+  if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0)
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+  if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 0) == 0)
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
+  if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 0) == 0)
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 60000);
+  *out = uri;
+  return 0;
+}
+
+static char *hosts_string(const mongoc_uri_t *uri) {
+  char buf[256];
+  size_t pos = 0;
+  buf[0] = '\0';
+  for (const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri); h && pos < sizeof(buf);
+       h = h->next) {
+    int n = snprintf(buf + pos, sizeof(buf) - pos, "%s%s", pos ? "," : "", h->host_and_port);
+    if (n < 0)
+      break;
+    pos += (size_t)n;
+  }
+  return strdup(buf[0] ? buf : "mongodb");
+}
+
+int store_mongo_new(const struct actor_config_s *cfg, store_mongo_t **out) {
+  mongoc_uri_t *uri = NULL;
+  store_mongo_t *m;
+  const char *db;
+  int rc;
+
+  *out = NULL;
+  pthread_once(&mongo_once, mongo_init_once);
+  m = calloc(1, sizeof(*m));
+  if (!m)
+    return ACTOR_ENOMEM;
+  rc = mongo_make_uri(cfg, &uri);
+  if (rc != 0)
+    goto cleanup;
+  db = cfg ? actor_config_get(cfg, "store", "mongo_db", NULL) : NULL;
+  if (!db || !*db)
+    db = mongoc_uri_get_database(uri);
+  if (!db || !*db)
+    db = "abaco";
+  m->db = strdup(db);
+  m->where = hosts_string(uri);
+  if (!m->db || !m->where) {
+    rc = ACTOR_ENOMEM;
+    goto cleanup;
+  }
+  m->pool = mongoc_client_pool_new(uri);
+  if (!m->pool) {
+    LOG_ERROR("store", "mongo %s: cannot create a client pool", m->where);
+    rc = ACTOR_ECONFIG;
+    goto cleanup;
+  }
+  mongoc_client_pool_set_error_api(m->pool, MONGOC_ERROR_API_VERSION_2);
+  mongoc_client_pool_set_appname(m->pool, STORE__MONGO_APPNAME);
+  *out = m;
+  m = NULL;
+cleanup:
+  if (uri)
+    mongoc_uri_destroy(uri);
+  store_mongo_free(m);
+  return rc;
+}
+
+void store_mongo_free(store_mongo_t *m) {
+  if (!m)
+    return;
+  if (m->pool)
+    mongoc_client_pool_destroy(m->pool);
+  free(m->db);
+  free(m->where);
+  free(m);
+}
+
+const char *store_mongo_db(const store_mongo_t *m) {
+  return m->db;
+}
+
+/* ---- operations ---- */
+
+/* Server error codes that mean "your request is wrong": BadValue,
+ * FailedToParse, TypeMismatch (FerretDB also answers BadValue for values it
+ * cannot store, such as arrays of arrays). */
+static int is_bad_request(const bson_error_t *e) {
+  return e->domain == MONGOC_ERROR_BSON ||
+         (e->domain == MONGOC_ERROR_COMMAND && e->code == MONGOC_ERROR_COMMAND_INVALID_ARG) ||
+         (e->domain == MONGOC_ERROR_SERVER && (e->code == 2 || e->code == 9 || e->code == 14));
+}
+
+/* Maps a driver error to an ACTOR_E* code, logging the unexpected ones. */
+static int mongo_error(const store_mongo_t *m, const bson_error_t *e, const char *op,
+                       const char *coll) {
+  const char *dot = coll ? "." : "";
+  if (!coll)
+    coll = "";
+  if (e->code == 11000) /* duplicate key: a result, not a failure */
+    return ACTOR_EEXIST;
+  if (e->domain == MONGOC_ERROR_SERVER_SELECTION || e->domain == MONGOC_ERROR_STREAM) {
+    LOG_ERROR("store", "mongo %s: %s %s%s%s: %s", m->where, op, m->db, dot, coll, e->message);
+    return ACTOR_ECONN;
+  }
+  if (is_bad_request(e)) {
+    LOG_ERROR("store", "mongo %s%s%s: %s refused: %s", m->db, dot, coll, op, e->message);
+    return ACTOR_EINVAL;
+  }
+  LOG_ERROR("store", "mongo %s%s%s: %s failed: %s (%u)", m->db, dot, coll, op, e->message,
+            e->code);
+  return ACTOR_ESTORE;
+}
+
+/* json (NULL: empty) -> initialised bson; ACTOR_EINVAL on a non-object. */
+static int to_bson(const store_mongo_t *m, const json_t *v, bson_t *b, const char *what,
+                   const char *coll) {
+  int rc;
+  bson_init(b);
+  if (!v)
+    return 0;
+  rc = store_mongo_json_to_bson(v, b);
+  if (rc != 0)
+    LOG_ERROR("store", "mongo %s.%s: the %s cannot be converted to BSON: %s", m->db, coll, what,
+              actor_strerror(rc));
+  return rc;
+}
+
+typedef struct {
+  mongoc_client_t *client;
+  mongoc_collection_t *coll;
+} mongo_conn_t;
+
+static void conn_open(store_mongo_t *m, const char *coll, mongo_conn_t *c) {
+  c->client = mongoc_client_pool_pop(m->pool);
+  c->coll = mongoc_client_get_collection(c->client, m->db, coll);
+}
+
+static void conn_close(store_mongo_t *m, mongo_conn_t *c) {
+  if (c->coll)
+    mongoc_collection_destroy(c->coll);
+  if (c->client)
+    mongoc_client_pool_push(m->pool, c->client);
+}
+
+static long long reply_count(const bson_t *reply, const char *field) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, reply, field) && BSON_ITER_HOLDS_NUMBER(&it))
+    return (long long)bson_iter_as_int64(&it);
+  return 0;
+}
+
+int store_mongo_ping(store_mongo_t *m) {
+  bson_t cmd = BSON_INITIALIZER;
+  bson_error_t err;
+  mongoc_client_t *client = mongoc_client_pool_pop(m->pool);
+  int rc = 0;
+  BSON_APPEND_INT32(&cmd, "ping", 1);
+  if (!mongoc_client_command_simple(client, "admin", &cmd, NULL, NULL, &err))
+    rc = mongo_error(m, &err, "ping", NULL);
+  mongoc_client_pool_push(m->pool, client);
+  bson_destroy(&cmd);
+  return rc;
+}
+
+int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc) {
+  bson_t b;
+  bson_error_t err;
+  mongo_conn_t c = {0};
+  int rc;
+  if (!json_is_object(doc))
+    return ACTOR_EINVAL;
+  rc = to_bson(m, doc, &b, "document", coll);
+  if (rc == 0) {
+    conn_open(m, coll, &c);
+    if (!mongoc_collection_insert_one(c.coll, &b, NULL, NULL, &err))
+      rc = mongo_error(m, &err, "insert", coll);
+    conn_close(m, &c);
+  }
+  bson_destroy(&b);
+  return rc;
+}
+
+/* Runs a cursor to the end, collecting documents into a new array. */
+static int drain_cursor(store_mongo_t *m, mongoc_cursor_t *cur, const char *op, const char *coll,
+                        size_t max, json_t **out) {
+  const bson_t *doc;
+  bson_error_t err;
+  json_t *arr = json_array();
+  int rc = 0;
+  if (!arr)
+    return ACTOR_ENOMEM;
+  while (rc == 0 && json_array_size(arr) < max && mongoc_cursor_next(cur, &doc)) {
+    json_t *v;
+    rc = store_mongo_bson_to_json(doc, &v);
+    if (rc == 0 && json_array_append_new(arr, v) != 0)
+      rc = ACTOR_ENOMEM;
+    if (rc == ACTOR_EPARSE)
+      LOG_ERROR("store", "mongo %s.%s: %s returned a document that is not JSON", m->db, coll, op);
+  }
+  if (rc == 0 && mongoc_cursor_error(cur, &err))
+    rc = mongo_error(m, &err, op, coll);
+  if (rc != 0) {
+    json_decref(arr);
+    return rc;
+  }
+  *out = arr;
+  return 0;
+}
+
+static int find_common(store_mongo_t *m, const char *coll, const json_t *filter, bson_t *opts,
+                       size_t max, json_t **out) {
+  bson_t q;
+  mongo_conn_t c = {0};
+  mongoc_cursor_t *cur;
+  int rc = to_bson(m, filter, &q, "filter", coll);
+  if (rc == 0) {
+    conn_open(m, coll, &c);
+    cur = mongoc_collection_find_with_opts(c.coll, &q, opts, NULL);
+    rc = drain_cursor(m, cur, "find", coll, max, out);
+    mongoc_cursor_destroy(cur);
+    conn_close(m, &c);
+  }
+  bson_destroy(&q);
+  return rc;
+}
+
+int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
+                         const json_t *projection, json_t **out) {
+  bson_t opts = BSON_INITIALIZER;
+  json_t *arr = NULL;
+  int rc = 0;
+
+  *out = NULL;
+  if (projection) {
+    bson_t p;
+    rc = to_bson(m, projection, &p, "projection", coll);
+    if (rc == 0 && !BSON_APPEND_DOCUMENT(&opts, "projection", &p))
+      rc = ACTOR_ETOOBIG;
+    bson_destroy(&p);
+  }
+  BSON_APPEND_INT64(&opts, "limit", 1);
+  BSON_APPEND_BOOL(&opts, "singleBatch", true);
+  if (rc == 0)
+    rc = find_common(m, coll, filter, &opts, 1, &arr);
+  if (rc == 0) {
+    if (json_array_size(arr) == 0)
+      rc = ACTOR_ENOTFOUND;
+    else
+      *out = json_incref(json_array_get(arr, 0));
+  }
+  json_decref(arr);
+  bson_destroy(&opts);
+  return rc;
+}
+
+int store_mongo_find(store_mongo_t *m, const char *coll, const json_t *filter,
+                     const json_t *opts, json_t **out) {
+  bson_t o;
+  int rc;
+  *out = NULL;
+  rc = to_bson(m, opts, &o, "options", coll);
+  if (rc == 0)
+    rc = find_common(m, coll, filter, &o, SIZE_MAX, out);
+  bson_destroy(&o);
+  return rc;
+}
+
+int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
+                       const json_t *update, int upsert, long long *matched) {
+  bson_t q, u, opts = BSON_INITIALIZER, reply;
+  bson_error_t err;
+  mongo_conn_t c = {0};
+  int rc;
+
+  if (matched)
+    *matched = 0;
+  if (!filter || !json_is_object(update))
+    return ACTOR_EINVAL;
+  rc = to_bson(m, filter, &q, "filter", coll);
+  bson_init(&u);
+  if (rc == 0) {
+    bson_destroy(&u);
+    rc = to_bson(m, update, &u, "update", coll);
+  }
+  if (rc != 0)
+    goto cleanup;
+  BSON_APPEND_BOOL(&opts, "upsert", upsert != 0);
+  conn_open(m, coll, &c);
+  if (mongoc_collection_update_many(c.coll, &q, &u, &opts, &reply, &err)) {
+    if (matched)
+      *matched = reply_count(&reply, "matchedCount");
+  } else {
+    rc = mongo_error(m, &err, "update", coll);
+  }
+  bson_destroy(&reply); /* initialised by the driver in every case */
+  conn_close(m, &c);
+cleanup:
+  bson_destroy(&q);
+  bson_destroy(&u);
+  bson_destroy(&opts);
+  return rc;
+}
+
+int store_mongo_delete(store_mongo_t *m, const char *coll, const json_t *filter,
+                       long long *deleted) {
+  bson_t q, reply;
+  bson_error_t err;
+  mongo_conn_t c = {0};
+  int rc;
+
+  if (deleted)
+    *deleted = 0;
+  if (!filter)
+    return ACTOR_EINVAL;
+  rc = to_bson(m, filter, &q, "filter", coll);
+  if (rc == 0) {
+    conn_open(m, coll, &c);
+    if (mongoc_collection_delete_many(c.coll, &q, NULL, &reply, &err)) {
+      if (deleted)
+        *deleted = reply_count(&reply, "deletedCount");
+    } else {
+      rc = mongo_error(m, &err, "delete", coll);
+    }
+    bson_destroy(&reply);
+    conn_close(m, &c);
+  }
+  bson_destroy(&q);
+  return rc;
+}
+
+int store_mongo_count(store_mongo_t *m, const char *coll, const json_t *filter,
+                      long long *count) {
+  bson_t q;
+  bson_error_t err;
+  mongo_conn_t c = {0};
+  int64_t n;
+  int rc;
+
+  *count = 0;
+  rc = to_bson(m, filter, &q, "filter", coll);
+  if (rc == 0) {
+    conn_open(m, coll, &c);
+    n = mongoc_collection_count_documents(c.coll, &q, NULL, NULL, NULL, &err);
+    if (n < 0)
+      rc = mongo_error(m, &err, "count", coll);
+    else
+      *count = (long long)n;
+    conn_close(m, &c);
+  }
+  bson_destroy(&q);
+  return rc;
+}
+
+int store_mongo_find_and_modify(store_mongo_t *m, const char *coll, const json_t *filter,
+                                const json_t *update, int upsert, int return_new, json_t **out) {
+  bson_t q, u, reply;
+  bson_error_t err;
+  bson_iter_t it;
+  mongo_conn_t c = {0};
+  mongoc_find_and_modify_opts_t *fam = NULL;
+  int flags = MONGOC_FIND_AND_MODIFY_NONE;
+  int rc;
+
+  if (out)
+    *out = NULL;
+  if (!filter || !json_is_object(update))
+    return ACTOR_EINVAL;
+  rc = to_bson(m, filter, &q, "filter", coll);
+  bson_init(&u);
+  if (rc == 0) {
+    bson_destroy(&u);
+    rc = to_bson(m, update, &u, "update", coll);
+  }
+  if (rc != 0)
+    goto cleanup;
+  fam = mongoc_find_and_modify_opts_new();
+  if (upsert)
+    flags |= MONGOC_FIND_AND_MODIFY_UPSERT;
+  if (return_new)
+    flags |= MONGOC_FIND_AND_MODIFY_RETURN_NEW;
+  if (!fam || !mongoc_find_and_modify_opts_set_update(fam, &u) ||
+      !mongoc_find_and_modify_opts_set_flags(fam, (mongoc_find_and_modify_flags_t)flags)) {
+    rc = ACTOR_ENOMEM;
+    goto cleanup;
+  }
+  conn_open(m, coll, &c);
+  if (!mongoc_collection_find_and_modify_with_opts(c.coll, &q, fam, &reply, &err)) {
+    rc = mongo_error(m, &err, "findAndModify", coll);
+  } else if (!bson_iter_init_find(&it, &reply, "value") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    rc = ACTOR_ENOTFOUND;
+  } else if (out) {
+    uint32_t len;
+    const uint8_t *data;
+    bson_t value;
+    bson_iter_document(&it, &len, &data);
+    if (!bson_init_static(&value, data, len) || store_mongo_bson_to_json(&value, out) != 0)
+      rc = ACTOR_EPARSE;
+  }
+  bson_destroy(&reply);
+  conn_close(m, &c);
+cleanup:
+  if (fam)
+    mongoc_find_and_modify_opts_destroy(fam);
+  bson_destroy(&q);
+  bson_destroy(&u);
+  return rc;
+}
+
+int store_mongo_aggregate(store_mongo_t *m, const char *coll, const json_t *pipeline,
+                          json_t **out) {
+  bson_t p = BSON_INITIALIZER;
+  mongo_conn_t c = {0};
+  mongoc_cursor_t *cur;
+  int rc;
+
+  *out = NULL;
+  if (!json_is_array(pipeline))
+    return ACTOR_EINVAL;
+  rc = bson_append_json(&p, "pipeline", pipeline, 1);
+  if (rc != 0) {
+    LOG_ERROR("store", "mongo %s.%s: the pipeline cannot be converted to BSON: %s", m->db, coll,
+              actor_strerror(rc));
+  } else {
+    conn_open(m, coll, &c);
+    cur = mongoc_collection_aggregate(c.coll, MONGOC_QUERY_NONE, &p, NULL, NULL);
+    rc = drain_cursor(m, cur, "aggregate", coll, SIZE_MAX, out);
+    mongoc_cursor_destroy(cur);
+    conn_close(m, &c);
+  }
+  bson_destroy(&p);
+  return rc;
+}
+
+int store_mongo_create_index(store_mongo_t *m, const char *coll, const json_t *keys,
+                             const json_t *opts) {
+  bson_t cmd = BSON_INITIALIZER, indexes, spec, k;
+  bson_error_t err;
+  mongoc_client_t *client = NULL;
+  mongoc_database_t *db = NULL;
+  char name[256] = "";
+  int rc;
+
+  if (!json_is_object(keys) || json_object_size(keys) == 0 || (opts && !json_is_object(opts)))
+    return ACTOR_EINVAL;
+  rc = to_bson(m, keys, &k, "index keys", coll);
+  if (rc != 0)
+    goto cleanup;
+  if (!json_is_string(json_object_get(opts, "name"))) {
+    /* the server's own default: field_1_other_-1 */
+    const char *f;
+    json_t *dir;
+    size_t pos = 0;
+    json_object_foreach((json_t *)keys, f, dir) {
+      int n = json_is_integer(dir)
+                  ? snprintf(name + pos, sizeof(name) - pos, "%s%s_%lld", pos ? "_" : "", f,
+                             (long long)json_integer_value(dir))
+                  : snprintf(name + pos, sizeof(name) - pos, "%s%s_%s", pos ? "_" : "", f,
+                             json_is_string(dir) ? json_string_value(dir) : "x");
+      if (n < 0 || (size_t)n >= sizeof(name) - pos) {
+        rc = ACTOR_ETOOBIG;
+        goto cleanup;
+      }
+      pos += (size_t)n;
+    }
+  }
+  BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
+  BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+  BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &spec);
+  BSON_APPEND_DOCUMENT(&spec, "key", &k);
+  if (name[0])
+    BSON_APPEND_UTF8(&spec, "name", name);
+  if (opts)
+    rc = store_mongo_json_to_bson(opts, &spec);
+  bson_append_document_end(&indexes, &spec);
+  bson_append_array_end(&cmd, &indexes);
+  if (rc != 0)
+    goto cleanup;
+  client = mongoc_client_pool_pop(m->pool);
+  db = mongoc_client_get_database(client, m->db);
+  if (!mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, &err)) {
+    if (err.domain == MONGOC_ERROR_SERVER) {
+      /* e.g. FerretDB v1 and TTL indexes: the caller has a fallback */
+      LOG_WARN("store", "mongo %s.%s: createIndexes %s refused: %s", m->db, coll, name,
+               err.message);
+      rc = ACTOR_ESTORE;
+    } else {
+      rc = mongo_error(m, &err, "createIndexes", coll);
+    }
+  }
+cleanup:
+  if (db)
+    mongoc_database_destroy(db);
+  if (client)
+    mongoc_client_pool_push(m->pool, client);
+  bson_destroy(&k);
+  bson_destroy(&cmd);
+  return rc;
+}
+
+int store_mongo_drop_database(store_mongo_t *m) {
+  bson_error_t err;
+  mongoc_client_t *client = mongoc_client_pool_pop(m->pool);
+  mongoc_database_t *db = mongoc_client_get_database(client, m->db);
+  int rc = 0;
+  if (!mongoc_database_drop_with_opts(db, NULL, &err))
+    rc = mongo_error(m, &err, "dropDatabase", NULL);
+  mongoc_database_destroy(db);
+  mongoc_client_pool_push(m->pool, client);
+  return rc;
+}

@@ -1,0 +1,213 @@
+/* Records as Redis hashes of JSON-valued fields (see store_record.h).
+ * Each operation is one command or one Lua script, hence atomic. */
+#include "actor/store_record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/log.h"
+
+#define REC_MODULE "store"
+
+static const char SCRIPT_PUT[] =
+    "redis.call('DEL', KEYS[1]) "
+    "if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end "
+    "return 1";
+static const char SCRIPT_UPDATE[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+    "if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end "
+    "return 1";
+/* ARGV: field, nfrom, from..., then field/value pairs. */
+static const char SCRIPT_TRANSITION[] =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if not cur then return -1 end "
+    "local nfrom = tonumber(ARGV[2]) "
+    "local ok = (nfrom == 0) "
+    "for i = 3, 2 + nfrom do if ARGV[i] == cur then ok = true end end "
+    "if not ok then return 0 end "
+    "local rest = {} "
+    "for i = 3 + nfrom, #ARGV do rest[#rest + 1] = ARGV[i] end "
+    "if #rest > 0 then redis.call('HSET', KEYS[1], unpack(rest)) end "
+    "return 1";
+
+typedef struct {
+  const char **argv;
+  size_t *lens;
+  char **owned; /* texts we allocated */
+  int argc, cap, nowned;
+} argv_t;
+
+static int argv_push(argv_t *a, const char *s, size_t len, int owned) {
+  if (a->argc == a->cap) {
+    int cap = a->cap ? a->cap * 2 : 16;
+    const char **argv = realloc(a->argv, (size_t)cap * sizeof(*argv));
+    if (argv == NULL)
+      return ACTOR_ENOMEM;
+    a->argv = argv;
+    size_t *lens = realloc(a->lens, (size_t)cap * sizeof(*lens));
+    if (lens == NULL)
+      return ACTOR_ENOMEM;
+    a->lens = lens;
+    char **ow = realloc(a->owned, (size_t)cap * sizeof(*ow));
+    if (ow == NULL)
+      return ACTOR_ENOMEM;
+    a->owned = ow;
+    a->cap = cap;
+  }
+  a->argv[a->argc] = s;
+  a->lens[a->argc] = len;
+  a->argc++;
+  if (owned)
+    a->owned[a->nowned++] = (char *)s;
+  return 0;
+}
+
+static void argv_free(argv_t *a) {
+  for (int i = 0; i < a->nowned; i++)
+    free(a->owned[i]);
+  free(a->argv);
+  free(a->lens);
+  free(a->owned);
+}
+
+/* Appends field/value pairs of obj, values as compact JSON. */
+static int argv_push_fields(argv_t *a, const json_t *obj) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)obj, k, v) {
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL)
+      return ACTOR_ENOMEM;
+    if (argv_push(a, k, strlen(k), 0) != 0 || argv_push(a, text, strlen(text), 1) != 0) {
+      free(text);
+      return ACTOR_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int run_script(store_redis_t *r, const char *script, argv_t *a, long long *result) {
+  redisReply *reply = store_redis_cmdargv(r, a->argc, a->argv, a->lens);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  int rc = 0;
+  if (reply->type == REDIS_REPLY_INTEGER) {
+    *result = reply->integer;
+  } else {
+    LOG_ERROR(REC_MODULE, "script failed: %s",
+              reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    rc = ACTOR_ESTORE;
+  }
+  (void)script;
+  freeReplyObject(reply);
+  return rc;
+}
+
+static int eval_prefix(argv_t *a, const char *script, const char *key) {
+  if (argv_push(a, "EVAL", 4, 0) || argv_push(a, script, strlen(script), 0) ||
+      argv_push(a, "1", 1, 0) || argv_push(a, key, strlen(key), 0))
+    return ACTOR_ENOMEM;
+  return 0;
+}
+
+int store_record_get(store_redis_t *r, const char *key, json_t **out) {
+  redisReply *reply = store_redis_cmd(r, "HGETALL %s", key);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  int rc = 0;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    rc = ACTOR_ESTORE;
+    goto cleanup;
+  }
+  if (reply->elements == 0) {
+    rc = ACTOR_ENOTFOUND;
+    goto cleanup;
+  }
+  json_t *obj = json_object();
+  if (obj == NULL) {
+    rc = ACTOR_ENOMEM;
+    goto cleanup;
+  }
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    redisReply *f = reply->element[i], *v = reply->element[i + 1];
+    json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
+    if (val == NULL) /* not written by us: keep it as a string */
+      val = json_stringn(v->str, v->len);
+    json_object_set_new(obj, f->str, val);
+  }
+  *out = obj;
+cleanup:
+  freeReplyObject(reply);
+  return rc;
+}
+
+int store_record_put(store_redis_t *r, const char *key, const json_t *obj) {
+  argv_t a = {0};
+  long long res = 0;
+  int rc = eval_prefix(&a, SCRIPT_PUT, key);
+  if (rc == 0)
+    rc = argv_push_fields(&a, obj);
+  if (rc == 0)
+    rc = run_script(r, SCRIPT_PUT, &a, &res);
+  argv_free(&a);
+  return rc;
+}
+
+int store_record_update(store_redis_t *r, const char *key, const json_t *fields) {
+  argv_t a = {0};
+  long long res = 0;
+  int rc = eval_prefix(&a, SCRIPT_UPDATE, key);
+  if (rc == 0)
+    rc = argv_push_fields(&a, fields);
+  if (rc == 0)
+    rc = run_script(r, SCRIPT_UPDATE, &a, &res);
+  argv_free(&a);
+  if (rc == 0 && res == 0)
+    return ACTOR_ENOTFOUND;
+  return rc;
+}
+
+int store_record_transition(store_redis_t *r, const char *key, const char *field,
+                            const char *const *from, const json_t *fields) {
+  argv_t a = {0};
+  long long res = 0;
+  char nbuf[16];
+  int nfrom = 0;
+  while (from && from[nfrom])
+    nfrom++;
+  snprintf(nbuf, sizeof(nbuf), "%d", nfrom);
+  int rc = eval_prefix(&a, SCRIPT_TRANSITION, key);
+  if (rc == 0)
+    rc = argv_push(&a, field, strlen(field), 0);
+  if (rc == 0)
+    rc = argv_push(&a, nbuf, strlen(nbuf), 0);
+  for (int i = 0; rc == 0 && i < nfrom; i++) {
+    json_t *s = json_string(from[i]);
+    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+    json_decref(s);
+    if (text == NULL || argv_push(&a, text, strlen(text), 1) != 0) {
+      free(text);
+      rc = ACTOR_ENOMEM;
+    }
+  }
+  if (rc == 0)
+    rc = argv_push_fields(&a, fields);
+  if (rc == 0)
+    rc = run_script(r, SCRIPT_TRANSITION, &a, &res);
+  argv_free(&a);
+  if (rc != 0)
+    return rc;
+  if (res < 0)
+    return ACTOR_ENOTFOUND;
+  return res == 0 ? ACTOR_ESTATE : 0;
+}
+
+int store_record_delete(store_redis_t *r, const char *key) {
+  redisReply *reply = store_redis_cmd(r, "DEL %s", key);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  int rc = reply->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
+  freeReplyObject(reply);
+  return rc;
+}

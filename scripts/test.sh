@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# scripts/test.sh -- the whole test run from a fresh machine (`make test`):
+# deps -> build -> up (servers + services) -> samples -> unit tests (ctest,
+# some against the live servers) -> functional tests (pytest over HTTP) ->
+# down, which runs always (trap), even after a failure or Ctrl-C. Prints a
+# per-stage summary and the total time; exits non-zero if any stage failed.
+#
+# Environment: ABACO_FUNCTIONAL_TIMEOUT (seconds, default 2400) bounds the
+# pytest run; ABACO_KEEP_UP=1 leaves the stack running at the end.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+T0=$(now_ms)
+SCRIPTS="$ABACO_ROOT/scripts"
+SUMMARY=()
+FAILED=0
+UP_TRIED=0
+STAGE_NO=0
+
+# stage NAME CMD...: run one stage with a header; record status and time.
+stage() {
+  local name=$1 t rc=0
+  shift
+  STAGE_NO=$((STAGE_NO + 1))
+  printf '\n==> [%d] %s\n' "$STAGE_NO" "$name"
+  t=$(now_ms)
+  "$@" || rc=$?
+  t=$(($(now_ms) - t))
+  if ((rc == 0)); then
+    SUMMARY+=("$(printf '%-12s ok      %s' "$name" "$(fmt_ms "$t")")")
+  else
+    SUMMARY+=("$(printf '%-12s FAILED  %s (exit %d)' "$name" "$(fmt_ms "$t")" "$rc")")
+    FAILED=1
+    warn "stage '$name' failed (exit $rc)"
+  fi
+  return "$rc"
+}
+
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((UP_TRIED)); then
+    if [[ ${ABACO_KEEP_UP:-0} == 1 ]]; then
+      printf '\n==> stack left running (ABACO_KEEP_UP=1); stop it with make down\n'
+    else
+      stage down "$SCRIPTS/down.sh" || true
+    fi
+  fi
+  ((rc == 0)) || FAILED=1
+  printf '\n==> summary\n'
+  local line
+  for line in "${SUMMARY[@]}"; do printf '    %s\n' "$line"; done
+  if ((FAILED)); then
+    printf '==> make test FAILED after %s\n' "$(fmt_ms $(($(now_ms) - T0)))"
+    exit 1
+  fi
+  printf '==> make test OK in %s\n' "$(fmt_ms $(($(now_ms) - T0)))"
+  exit 0
+}
+trap finish EXIT
+trap 'warn "interrupted"; exit 130' INT TERM
+
+run_samples() {
+  if [[ ! -f $SCRIPTS/samples.sh ]]; then
+    warn "scripts/samples.sh is missing: the test actor images cannot be built"
+    return 1
+  fi
+  export_test_env
+  bash "$SCRIPTS/samples.sh"
+}
+
+run_unit() {
+  export_test_env
+  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI"
+  local n
+  n=$(ctest --test-dir "$BUILD_DIR" -N 2>/dev/null | sed -n 's/^Total Tests: *//p')
+  if [[ ${n:-0} == 0 ]]; then
+    warn "no unit tests are registered in build/ (tests/unit/test_*.c)"
+  fi
+  ctest --test-dir "$BUILD_DIR" --output-on-failure
+}
+
+run_functional() {
+  export_test_env
+  note "ABACO_API=$ABACO_API"
+  local rc=0
+  (cd "$ABACO_ROOT" && timeout --foreground -k 10 "${ABACO_FUNCTIONAL_TIMEOUT:-2400}" \
+    python3 -m pytest -q tests/functional) || rc=$?
+  case $rc in
+    0) return 0 ;;
+    5) warn "pytest collected no tests in tests/functional: counted as a failure" ;;
+    124) warn "pytest did not finish within ${ABACO_FUNCTIONAL_TIMEOUT:-2400}s" ;;
+  esac
+  return "$rc"
+}
+
+# A stage that everything after it depends on ends the run when it fails
+# (the EXIT trap still stops the stack and prints the summary).
+stage deps "$SCRIPTS/deps.sh" || exit 1
+stage build abaco_build || exit 1
+UP_TRIED=1
+stage up env ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" || exit 1
+stage samples run_samples || true
+stage unit run_unit || true
+stage functional run_functional || true

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# scripts/up.sh -- bring the local stack up (`make up`): Redis, RabbitMQ,
+# FerretDB (MongoDB wire) and a Docker engine, each started as a background
+# process with its data and logs under var/ unless something already answers
+# on its address, then the platform services from build/bin (api, spawner,
+# health, clientg, updater, launcher; the spawner starts the workers).
+# What it starts is recorded in var/run/*.pid; scripts/down.sh stops exactly
+# that. Running it again starts nothing twice.
+#
+# Addresses come from $ABACO_CONF (default: abaco.conf) with the services'
+# own override rule (<section>_<option> environment variables, e.g.
+# store_redis_port=6380 web_port=8001). Other environment:
+#   ABACO_RABBIT_NODENAME  RabbitMQ node name (default rabbit@localhost)
+#   ABACO_NO_BUILD=1       do not run cmake before starting the services
+#   ABACO_SERVERS_ONLY=1   start the servers only, not the services
+#   ABACO_UP_TIMEOUT       seconds to wait for the API (default 60)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+T0=$(now_ms)
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+load_stack_config
+[[ -r $ABACO_CONF ]] || die "config file $ABACO_CONF not found"
+say "local stack from $ABACO_ROOT (config $ABACO_CONF)"
+
+# server_failed NAME LOG [EXTRA_LOG]: report a server that did not come up.
+server_failed() {
+  local name=$1
+  shift
+  warn "$name did not come up"
+  local f
+  for f in "$@"; do log_tail "$f" 30; done
+  die "$name failed to start (see above); 'make down' stops what was started"
+}
+
+# ---------------------------------------------------------------- Redis
+
+up_redis() {
+  local pid log="$LOG_DIR/redis.log"
+  if pid=$(our_pid redis redis-server); then
+    say "Redis: already running (ours, pid $pid) on $REDIS_HOST:$REDIS_PORT"
+    return
+  fi
+  if port_open "$REDIS_HOST" "$REDIS_PORT"; then
+    say "Redis: reusing the server already on $REDIS_HOST:$REDIS_PORT ($(port_owner "$REDIS_PORT"))"
+    return
+  fi
+  is_local_host "$REDIS_HOST" || die "Redis at $REDIS_HOST:$REDIS_PORT does not answer (remote: not started here)"
+  command -v redis-server >/dev/null 2>&1 || die "redis-server not installed: run scripts/deps.sh"
+  mkdir -p "$VAR_DIR/redis"
+  say "Redis: starting on 127.0.0.1:$REDIS_PORT (dir var/redis)"
+  start_bg redis "$log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 -::1 \
+    --dir "$VAR_DIR/redis" --save "" --appendonly no --daemonize no --logfile ""
+  pid=$STARTED_PID
+  wait_until 15 "$pid" port_open 127.0.0.1 "$REDIS_PORT" || server_failed Redis "$log"
+  note "Redis up (pid $pid)"
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+
+# RabbitMQ run as root drops to the rabbitmq user, so its directories must
+# belong to that user and be reachable by it. When the repository sits below
+# a directory rabbitmq cannot enter (e.g. /root), keep them in /tmp and link
+# var/rabbitmq there.
+rabbit_base() {
+  local base="$VAR_DIR/rabbitmq"
+  if [[ -L $base ]]; then
+    mkdir -p "$(readlink "$base")"
+  else
+    mkdir -p "$base"
+  fi
+  if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
+    chown rabbitmq:rabbitmq "$base/"
+    if ! su rabbitmq -s /bin/sh -c "test -w '$base/' && test -x '$base/'" 2>/dev/null; then
+      local alt
+      alt="/tmp/abaco-rabbitmq-$(printf '%s' "$ABACO_ROOT" | md5sum | cut -c1-8)"
+      mkdir -p "$alt"
+      rmdir "$base" 2>/dev/null || rm -rf "$base"
+      ln -sfn "$alt" "$base"
+      note "the rabbitmq user cannot reach $VAR_DIR; its data is in $alt (var/rabbitmq links there)" >&2
+    fi
+  fi
+  echo "$base"
+}
+
+up_rabbitmq() {
+  local pid log="$LOG_DIR/rabbitmq.log" base
+  if pid=$(our_pid rabbitmq rabbitmq-server); then
+    say "RabbitMQ: already running (ours, pid $pid) on $RABBIT_HOST:$RABBIT_PORT"
+    return
+  fi
+  if port_open "$RABBIT_HOST" "$RABBIT_PORT"; then
+    say "RabbitMQ: reusing the server already on $RABBIT_HOST:$RABBIT_PORT ($(port_owner "$RABBIT_PORT"))"
+    return
+  fi
+  is_local_host "$RABBIT_HOST" || die "RabbitMQ at $RABBIT_HOST:$RABBIT_PORT does not answer (remote: not started here)"
+  command -v rabbitmq-server >/dev/null 2>&1 || die "rabbitmq-server not installed: run scripts/deps.sh"
+  base=$(rabbit_base)
+  mkdir -p "$base/mnesia" "$base/log"
+  # No plugins (the management plugin is not needed and slows the start).
+  [[ -f $base/enabled_plugins ]] || echo '[].' >"$base/enabled_plugins"
+  rm -f "$base/rabbit.pid"
+  if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
+    chown -R rabbitmq:rabbitmq "$base/"
+  fi
+  # epmd is started by the first Erlang node; if that is ours, so is epmd.
+  local epmd_before
+  epmd_before=$(pids_by_comm epmd | head -1)
+  say "RabbitMQ: starting node $RABBIT_NODENAME on port $RABBIT_PORT (data var/rabbitmq)"
+  echo "$RABBIT_NODENAME" >"$RUN_DIR/rabbitmq.node"
+  start_bg rabbitmq "$log" env \
+    RABBITMQ_NODENAME="$RABBIT_NODENAME" \
+    RABBITMQ_NODE_PORT="$RABBIT_PORT" \
+    RABBITMQ_MNESIA_BASE="$base/mnesia" \
+    RABBITMQ_LOG_BASE="$base/log" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" \
+    RABBITMQ_PID_FILE="$base/rabbit.pid" \
+    rabbitmq-server
+  pid=$STARTED_PID
+  local rc=0
+  wait_until 90 "$pid" port_open 127.0.0.1 "$RABBIT_PORT" || rc=$?
+  if ((rc != 0)); then
+    server_failed RabbitMQ "$log" "$base/log/$RABBIT_NODENAME.log"
+  fi
+  # The listener opens at the end of the boot; give the last steps a moment.
+  sleep 1
+  if [[ -z $epmd_before ]]; then
+    local epmd
+    epmd=$(pids_by_comm epmd | head -1)
+    if [[ -n $epmd ]]; then echo "$epmd" >"$(pidfile_of epmd)"; fi
+  fi
+  note "RabbitMQ up (pid $pid, beam $(cat "$base/rabbit.pid" 2>/dev/null || echo '?'))"
+}
+
+# ---------------------------------------------------------------- FerretDB
+
+up_ferretdb() {
+  local pid log="$LOG_DIR/ferretdb.log" bin addr
+  if pid=$(our_pid ferretdb ferretdb); then
+    say "FerretDB: already running (ours, pid $pid) on $MONGO_HOST:$MONGO_PORT"
+    return
+  fi
+  if port_open "$MONGO_HOST" "$MONGO_PORT"; then
+    say "MongoDB wire: reusing the server already on $MONGO_HOST:$MONGO_PORT ($(port_owner "$MONGO_PORT"))"
+    return
+  fi
+  is_local_host "$MONGO_HOST" || die "MongoDB at $MONGO_HOST:$MONGO_PORT does not answer (remote: not started here)"
+  if ! bin=$(ferretdb_bin); then
+    note "no FerretDB binary yet; building it (scripts/deps.sh does this too)"
+    build_ferretdb "$TOOLS_BIN/ferretdb"
+    bin="$TOOLS_BIN/ferretdb"
+  fi
+  case $MONGO_HOST in
+    "" | localhost | 0.0.0.0) addr="127.0.0.1:$MONGO_PORT" ;;
+    *:*) addr="[$MONGO_HOST]:$MONGO_PORT" ;;
+    *) addr="$MONGO_HOST:$MONGO_PORT" ;;
+  esac
+  mkdir -p "$VAR_DIR/ferretdb"
+  say "FerretDB: starting on $addr (SQLite data var/ferretdb)"
+  start_bg ferretdb "$log" "$bin" --handler=sqlite --sqlite-url="file:$VAR_DIR/ferretdb/" \
+    --state-dir="$VAR_DIR/ferretdb" --listen-addr="$addr" --telemetry=disable --debug-addr=-
+  pid=$STARTED_PID
+  wait_until 30 "$pid" port_open 127.0.0.1 "$MONGO_PORT" || server_failed FerretDB "$log"
+  note "FerretDB up (pid $pid)"
+}
+
+# ---------------------------------------------------------------- Docker
+
+up_docker() {
+  local pid log="$LOG_DIR/dockerd.log" args=()
+  if [[ -z $DOCKER_SOCK ]]; then
+    say "Docker: $DOCKER_DD is not a unix socket; not managed here"
+    return
+  fi
+  if pid=$(our_pid dockerd dockerd); then
+    say "Docker: already running (ours, pid $pid) on $DOCKER_SOCK"
+    return
+  fi
+  if docker_ping "$DOCKER_SOCK"; then
+    say "Docker: reusing the engine already answering on $DOCKER_SOCK"
+    return
+  fi
+  command -v dockerd >/dev/null 2>&1 || die "dockerd not installed: run scripts/deps.sh"
+  if [[ $DOCKER_SOCK != /var/run/docker.sock && $DOCKER_SOCK != /run/docker.sock ]]; then
+    # A second engine beside the system one: its own socket, state and
+    # runtime dirs, and no bridge/iptables so it cannot disturb the first.
+    mkdir -p "$VAR_DIR/docker/data" "$VAR_DIR/docker/exec"
+    args=(-H "unix://$DOCKER_SOCK" --data-root "$VAR_DIR/docker/data"
+      --exec-root "$VAR_DIR/docker/exec" --pidfile "$VAR_DIR/docker/dockerd.pid"
+      --bridge=none --iptables=false)
+  fi
+  say "Docker: starting dockerd on $DOCKER_SOCK (log var/log/dockerd.log)"
+  start_bg dockerd "$log" dockerd "${args[@]}"
+  pid=$STARTED_PID
+  wait_until 30 "$pid" docker_ping "$DOCKER_SOCK" || server_failed dockerd "$log"
+  note "Docker up (pid $pid)"
+}
+
+# ---------------------------------------------------------------- services
+
+start_services() {
+  local svc pid bin started=() failed=0
+  if [[ ${ABACO_NO_BUILD:-0} != 1 ]]; then
+    say "building the platform (build/)"
+    local blog="$LOG_DIR/build.log"
+    if ! abaco_build "$BUILD_DIR" >"$blog" 2>&1; then
+      log_tail "$blog" 40
+      die "build failed (full log: $blog)"
+    fi
+    note "build ok"
+  fi
+  for svc in "${ABACO_SERVICES[@]}"; do
+    [[ -x $BUILD_DIR/bin/$svc ]] || die "build/bin/$svc is missing: the build did not produce it"
+  done
+  # The socket/fifo dirs the spawner hands to workers (relative = repo root).
+  local d
+  for d in "$(conf_get workers socket_host_path_dir var/run/sockets)" \
+    "$(conf_get workers fifo_host_path_dir var/run/fifos)"; do
+    [[ -n $d ]] && (cd "$ABACO_ROOT" && mkdir -p "$d")
+  done
+
+  if ! our_pid api "$BUILD_DIR/bin/api" >/dev/null && port_open "$WEB_BIND" "$WEB_PORT"; then
+    die "port $WEB_PORT is already in use ($(port_owner "$WEB_PORT")) by something 'make up' did not start; stop it or set web_port"
+  fi
+
+  say "starting services from build/bin"
+  cd "$ABACO_ROOT"
+  for svc in "${ABACO_SERVICES[@]}"; do
+    bin="$BUILD_DIR/bin/$svc"
+    if pid=$(our_pid "$svc" "$bin"); then
+      note "$svc: already running (pid $pid)"
+      continue
+    fi
+    start_bg "$svc" "$LOG_DIR/$svc.log" "$bin" -c "$ABACO_CONF"
+    started+=("$svc")
+    note "$svc: started (pid $STARTED_PID, log var/log/$svc.log)"
+  done
+
+  # Wait for the API to answer, watching that nothing died meanwhile.
+  local timeout=${ABACO_UP_TIMEOUT:-60} deadline code=000
+  deadline=$(($(now_ms) + timeout * 1000))
+  while :; do
+    for svc in "${ABACO_SERVICES[@]}"; do
+      if ! our_pid "$svc" "$BUILD_DIR/bin/$svc" >/dev/null; then
+        warn "$svc exited during start"
+        log_tail "$LOG_DIR/$svc.log" 30
+        failed=1
+      fi
+    done
+    ((failed == 0)) || die "a service died at start (see above); 'make down' stops the rest"
+    code=$(http_status "$WEB_URL/actors")
+    [[ $code != 000 ]] && break
+    if (($(now_ms) >= deadline)); then
+      log_tail "$LOG_DIR/api.log" 30
+      die "the API did not answer on $WEB_URL/actors within ${timeout}s"
+    fi
+    sleep 0.2
+  done
+  # A service that fails on its first connection dies right after start.
+  if ((${#started[@]} > 0)); then
+    sleep 1
+    for svc in "${ABACO_SERVICES[@]}"; do
+      if ! our_pid "$svc" "$BUILD_DIR/bin/$svc" >/dev/null; then
+        warn "$svc exited right after start"
+        log_tail "$LOG_DIR/$svc.log" 30
+        failed=1
+      fi
+    done
+    ((failed == 0)) || die "a service died at start (see above); 'make down' stops the rest"
+  fi
+  note "GET /actors -> HTTP $code"
+}
+
+up_redis
+up_rabbitmq
+up_ferretdb
+up_docker
+if [[ ${ABACO_SERVERS_ONLY:-0} == 1 ]]; then
+  say "servers up in $(fmt_ms $(($(now_ms) - T0))) (services not started: ABACO_SERVERS_ONLY=1)"
+  exit 0
+fi
+start_services
+say "API listening on $WEB_URL (logs in var/log/); up in $(fmt_ms $(($(now_ms) - T0)))"

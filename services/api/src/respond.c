@@ -1,0 +1,138 @@
+/* Responses and request bodies: the Abaco envelope, snake/camel case on the
+ * way in and out, and reading JSON or form bodies into one object shape. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "api.h"
+
+/* Values whose keys are user data and keep their case. */
+static const char *const OPAQUE_KEYS[] = {"default_environment", "state", "final_state",
+                                          "_links", "messages", NULL};
+
+static void send_envelope(api_req_t *r, int status, bool ok, const char *message,
+                          json_t *result) {
+  json_t *env = actor_envelope(ok, message, result, r->ctx->version);
+  json_t *out = env;
+  if (env && r->ctx->camel) {
+    out = actor_json_convert_keys(env, true, OPAQUE_KEYS);
+    json_decref(env);
+  }
+  char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+  json_decref(out);
+  if (text == NULL) {
+    static const char FALLBACK[] =
+        "{\"status\":\"error\",\"message\":\"out of memory\",\"result\":null}";
+    ahttp_respond(r->http, 500, "application/json", FALLBACK, sizeof(FALLBACK) - 1);
+    return;
+  }
+  ahttp_respond_owned(r->http, status, "application/json", text, strlen(text));
+}
+
+void api_ok(api_req_t *r, const char *message, json_t *result) {
+  send_envelope(r, 200, true, message, result);
+}
+
+void api_error(api_req_t *r, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  send_envelope(r, status, false, msg, NULL);
+}
+
+void api_store_error(api_req_t *r, int rc, const char *what) {
+  LOG_ERROR("api", "%s %s: %s failed: %s", r->http->method, r->http->path, what,
+            actor_strerror(rc));
+  if (rc == ACTOR_ESTORE || rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT || rc == ACTOR_ECHANNEL)
+    api_error(r, 503, "Service unavailable: the %s store could not be reached; try again.",
+              what);
+  else
+    api_error(r, 500, "Unexpected error reading %s: %s.", what, actor_strerror(rc));
+}
+
+json_t *api_body_object(api_req_t *r) {
+  ahttp_req_t *h = r->http;
+  json_t *obj = NULL;
+  if (h->body_too_large) {
+    api_error(r, 400, "Request body is larger than the allowed maximum.");
+    return NULL;
+  }
+  if (h->is_form) {
+    obj = json_object();
+    for (size_t i = 0; obj && i < h->form.n; i++)
+      json_object_set_new(obj, h->form.items[i].key,
+                          json_string(h->form.items[i].value ? h->form.items[i].value : ""));
+  } else if (h->body_len == 0) {
+    obj = json_object();
+  } else {
+    json_error_t err;
+    obj = json_loadb(h->body, h->body_len, 0, &err);
+    if (obj == NULL) {
+      api_error(r, 400, "Could not parse the request body as JSON: %s.", err.text);
+      return NULL;
+    }
+    if (!json_is_object(obj)) {
+      json_decref(obj);
+      api_error(r, 400, "The request body must be a JSON object.");
+      return NULL;
+    }
+  }
+  if (obj && r->ctx->camel) {
+    json_t *snake = actor_json_convert_keys(obj, false, OPAQUE_KEYS);
+    json_decref(obj);
+    obj = snake;
+  }
+  if (obj == NULL)
+    api_error(r, 500, "out of memory");
+  return obj;
+}
+
+int api_field_bool(api_req_t *r, json_t *body, const char *field, bool def, bool *out) {
+  json_t *v = json_object_get(body, field);
+  if (v == NULL || json_is_null(v)) {
+    *out = def;
+    return 0;
+  }
+  if (json_is_boolean(v)) {
+    *out = json_is_true(v);
+    return 0;
+  }
+  const char *s = json_string_value(v);
+  if (s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0)) {
+    *out = true;
+    return 0;
+  }
+  if (s && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0)) {
+    *out = false;
+    return 0;
+  }
+  api_error(r, 400, "Invalid %s: the value must be a boolean (true or false).", field);
+  return -1;
+}
+
+int api_field_object(api_req_t *r, json_t *body, const char *field, json_t **out) {
+  json_t *v = json_object_get(body, field);
+  *out = NULL;
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (json_is_string(v)) {
+    json_t *parsed = json_loads(json_string_value(v), 0, NULL);
+    if (json_is_object(parsed)) {
+      *out = parsed;
+      return 0;
+    }
+    json_decref(parsed);
+  } else if (json_is_object(v)) {
+    *out = json_incref(v);
+    return 0;
+  }
+  api_error(r, 400, "Invalid %s: the value must be a JSON object (dictionary).", field);
+  return -1;
+}

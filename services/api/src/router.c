@@ -1,0 +1,132 @@
+/* The route table and the request pipeline (see api.h). A path matches a
+ * pattern segment by segment; `{x}` captures one segment. Static routes
+ * are listed before parameterised ones so `/actors/aliases` wins over
+ * `/actors/{id}`. Anything unmatched, path or method, is Abaco's 405. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/log.h"
+#include "api.h"
+
+typedef struct {
+  const char *method;
+  const char *pattern;
+  api_handler_fn fn;
+  bool actor; /* first parameter is an actor id or alias to resolve */
+} api_route_t;
+
+static const api_route_t ROUTES[] = {
+    {"GET", "/actors", api_actors_list, false},
+    {"POST", "/actors", api_actors_create, false},
+    {"GET", "/actors/{id}", api_actor_get, true},
+    {"DELETE", "/actors/{id}", api_actor_delete, true},
+    {"GET", "/actors/{id}/messages", api_messages_count, true},
+    {"POST", "/actors/{id}/messages", api_messages_send, true},
+    {"GET", "/actors/{id}/executions", api_executions_list, true},
+    {"GET", "/actors/{id}/executions/{eid}", api_execution_get, true},
+    {"GET", "/actors/{id}/executions/{eid}/logs", api_execution_logs, true},
+    {"GET", "/actors/{id}/workers", api_workers_list, true},
+    {"GET", "/actors/{id}/workers/{wid}", api_worker_get, true},
+};
+#define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
+
+#define MAX_SEGMENTS 8
+
+/* Splits a path into segments in place (buf is a copy of the path). */
+static int split_path(char *buf, char **segs) {
+  int n = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok;
+       tok = strtok_r(NULL, "/", &save)) {
+    if (n == MAX_SEGMENTS)
+      return -1;
+    segs[n++] = tok;
+  }
+  return n;
+}
+
+/* Matches a pattern against path segments, capturing {params}. */
+static bool match(const char *pattern, char **segs, int nsegs, api_req_t *r) {
+  char pbuf[128];
+  char *psegs[MAX_SEGMENTS];
+  snprintf(pbuf, sizeof(pbuf), "%s", pattern);
+  int np = split_path(pbuf, psegs);
+  if (np != nsegs)
+    return false;
+  int nparams = 0;
+  for (int i = 0; i < np; i++) {
+    if (psegs[i][0] == '{')
+      continue;
+    if (strcmp(psegs[i], segs[i]) != 0)
+      return false;
+  }
+  for (int i = 0; i < np; i++)
+    if (psegs[i][0] == '{')
+      r->params[nparams++] = segs[i];
+  r->nparams = nparams;
+  return true;
+}
+
+static void answer_options(api_req_t *r) {
+  ahttp_req_t *h = r->http;
+  ahttp_kvs_add(&h->resp_headers, "Access-Control-Allow-Methods", 28,
+                "GET, POST, PUT, DELETE, OPTIONS", 31);
+  const char *want = ahttp_kvs_get(&h->headers, "Access-Control-Request-Headers", 1);
+  const char *allow = want ? want : "Content-Type, Authorization, X-Nonce";
+  ahttp_kvs_add(&h->resp_headers, "Access-Control-Allow-Headers", 28, allow, strlen(allow));
+  api_ok(r, "OK", NULL);
+}
+
+static void api_server_of(api_req_t *r) {
+  const char *host = ahttp_kvs_get(&r->http->headers, "Host", 1);
+  const char *proto = ahttp_kvs_get(&r->http->headers, "X-Forwarded-Proto", 1);
+  snprintf(r->api_server, sizeof(r->api_server), "%s://%s", proto ? proto : "http",
+           host ? host : "localhost");
+}
+
+void api_dispatch(ahttp_req_t *http, void *ud) {
+  api_req_t r;
+  memset(&r, 0, sizeof(r));
+  r.ctx = ud;
+  r.http = http;
+  api_server_of(&r);
+
+  char buf[2048];
+  char *segs[MAX_SEGMENTS];
+  int nsegs = -1;
+  if (strlen(http->path) < sizeof(buf)) {
+    memcpy(buf, http->path, strlen(http->path) + 1);
+    nsegs = split_path(buf, segs);
+  }
+
+  const api_route_t *route = NULL;
+  bool path_known = false;
+  for (size_t i = 0; nsegs >= 0 && i < NROUTES; i++) {
+    if (!match(ROUTES[i].pattern, segs, nsegs, &r))
+      continue;
+    path_known = true;
+    if (strcmp(ROUTES[i].method, http->method) == 0) {
+      route = &ROUTES[i];
+      break;
+    }
+  }
+
+  if (path_known && strcmp(http->method, "OPTIONS") == 0) {
+    answer_options(&r);
+    goto done;
+  }
+  if (route == NULL) {
+    api_error(&r, 405, "Invalid request: the API endpoint does not exist or the provided "
+                       "HTTP method is not allowed.");
+    goto done;
+  }
+  if (api_authenticate(&r) != 0)
+    goto done;
+  if (route->actor && api_resolve_actor(&r, r.params[0]) != 0)
+    goto done;
+  route->fn(&r);
+
+done:
+  json_decref(r.actor);
+  LOG_DEBUG("api", "%s %s -> %d", http->method, http->path, http->status);
+}

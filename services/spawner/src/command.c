@@ -1,0 +1,197 @@
+/* Handling one command: {actor_id (db_id), worker_id, image, revision,
+ * tenant, stop_existing}.
+ *
+ *   loop:  copy the message, queue `prepare` on the thread pool
+ *   pool:  check actor and worker still exist; REQUESTED -> SPAWNER SETUP;
+ *          make sure the image exists (else actor and worker ERROR)
+ *   loop:  start the worker process
+ *   pool:  record its pid and host on the worker
+ *   loop:  ack the command
+ * The command is acked only once its effect is stored. A platform fault
+ * (store or engine unreachable) requeues it after a pause instead. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "spawner.h"
+
+#define RETRY_DELAY_MS 1000
+
+enum { CMD_SPAWN, CMD_DROP, CMD_RETRY };
+
+typedef struct {
+  spawner_t *sp;
+  uv_work_t work;
+  uv_timer_t retry;
+  chan_tag_t tag;
+  json_t *cmd;
+  char db_id[256];
+  char wid[64];
+  int pid;
+  int outcome;
+} command_t;
+
+static void command_free(command_t *c) {
+  spawner_t *sp = c->sp;
+  json_decref(c->cmd);
+  free(c);
+  if (--sp->inflight == 0 && sp->stopping && sp->on_idle)
+    sp->on_idle(sp);
+}
+
+static void on_retry_closed(uv_handle_t *h) { command_free(h->data); }
+
+static void on_retry(uv_timer_t *t) {
+  command_t *c = t->data;
+  chan_nack(c->sp->conn, c->tag, 1);
+  uv_close((uv_handle_t *)&c->retry, on_retry_closed);
+}
+
+/* Ends a command: ack, or requeue after a pause (platform fault). */
+static void finish(command_t *c) {
+  if (c->outcome == CMD_RETRY) {
+    uv_timer_init(&c->sp->svc->loop, &c->retry);
+    c->retry.data = c;
+    uv_timer_start(&c->retry, on_retry, RETRY_DELAY_MS, 0);
+    return;
+  }
+  chan_ack(c->sp->conn, c->tag);
+  command_free(c);
+}
+
+static bool is_platform_fault(int rc) {
+  return rc == ACTOR_ESTORE || rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT;
+}
+
+static void fail_worker(spawner_t *sp, command_t *c, const char *why) {
+  json_t *f = json_pack("{s:s}", "status_message", why);
+  model_worker_transition(sp->redis, c->db_id, c->wid, NULL, WORKER_ERROR, f);
+  json_decref(f);
+}
+
+static void prepare(uv_work_t *w) {
+  command_t *c = w->data;
+  spawner_t *sp = c->sp;
+  json_t *actor = NULL;
+  int rc = model_actor_get(sp->redis, c->db_id, &actor);
+  if (rc != 0) {
+    c->outcome = is_platform_fault(rc) ? CMD_RETRY : CMD_DROP;
+    if (rc == ACTOR_ENOTFOUND)
+      LOG_INFO("spawner", "actor %s is gone: dropping the command for worker %s", c->db_id,
+               c->wid);
+    return;
+  }
+  static const char *const FROM[] = {WORKER_REQUESTED, NULL};
+  json_t *f = json_pack("{s:s, s:s}", "host_id", sp->host_id, "host_ip", sp->host_ip);
+  rc = model_worker_transition(sp->redis, c->db_id, c->wid, FROM, WORKER_SPAWNER_SETUP, f);
+  json_decref(f);
+  if (rc != 0) {
+    c->outcome = is_platform_fault(rc) ? CMD_RETRY : CMD_DROP;
+    if (!is_platform_fault(rc))
+      LOG_INFO("spawner", "worker %s of actor %s is no longer requested (%s): dropping",
+               c->wid, c->db_id, actor_strerror(rc));
+    json_decref(actor);
+    return;
+  }
+
+  const char *image = actor_json_str(actor, "image", "");
+  char *err = NULL;
+  json_t *info = NULL;
+  rc = dkr_image_inspect(sp->docker, image, &info, &err);
+  json_decref(info);
+  if (rc == ACTOR_ENOTFOUND || rc == ACTOR_EDOCKER) {
+    char why[1024];
+    snprintf(why, sizeof(why), "Error on host %s: could not find image %s: %s", sp->host_id,
+             image, err ? err : actor_strerror(rc));
+    LOG_ERROR("spawner", "actor %s: %s", c->db_id, why);
+    model_actor_set_status(sp->redis, c->db_id, ACTOR_ERROR, why);
+    fail_worker(sp, c, why);
+    c->outcome = CMD_DROP;
+  } else if (rc != 0) {
+    LOG_WARN("spawner", "actor %s: engine unavailable (%s); will retry", c->db_id,
+             actor_strerror(rc));
+    static const char *const BACK_FROM[] = {WORKER_SPAWNER_SETUP, NULL};
+    model_worker_transition(sp->redis, c->db_id, c->wid, BACK_FROM, WORKER_REQUESTED, NULL);
+    c->outcome = CMD_RETRY;
+  } else {
+    c->outcome = CMD_SPAWN;
+  }
+  free(err);
+  json_decref(actor);
+}
+
+static void record_pid(uv_work_t *w) {
+  command_t *c = w->data;
+  char location[128];
+  snprintf(location, sizeof(location), "process:%d", c->pid);
+  json_t *f = json_pack("{s:i, s:s}", "pid", c->pid, "location", location);
+  int rc = model_worker_update(c->sp->redis, c->db_id, c->wid, f);
+  json_decref(f);
+  /* The worker may already have finished and removed itself: fine. */
+  if (rc != 0 && rc != ACTOR_ENOTFOUND)
+    LOG_WARN("spawner", "worker %s: could not record pid %d: %s", c->wid, c->pid,
+             actor_strerror(rc));
+}
+
+static void after_record(uv_work_t *w, int status) {
+  (void)status;
+  finish(w->data);
+}
+
+static void after_prepare(uv_work_t *w, int status) {
+  command_t *c = w->data;
+  spawner_t *sp = c->sp;
+  if (status != 0 || c->outcome != CMD_SPAWN) {
+    finish(c);
+    return;
+  }
+  if (spawner_start_worker(sp, c->db_id, c->wid, &c->pid) != 0) {
+    c->outcome = CMD_RETRY;
+    finish(c);
+    return;
+  }
+  LOG_INFO("spawner", "started worker %s of actor %s (pid %d)", c->wid, c->db_id, c->pid);
+  if (uv_queue_work(&sp->svc->loop, &c->work, record_pid, after_record) != 0)
+    finish(c);
+}
+
+void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
+  spawner_t *sp = ud;
+  json_t *cmd = NULL;
+  if (chan_json_decode(msg->body, msg->len, 64 * 1024, &cmd) != 0 || !json_is_object(cmd)) {
+    LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue,
+              msg->len);
+    json_decref(cmd);
+    chan_ack(conn, msg->tag);
+    return;
+  }
+  const char *db_id = actor_json_str(cmd, "actor_id", NULL);
+  const char *wid = actor_json_str(cmd, "worker_id", NULL);
+  if (db_id == NULL || wid == NULL) {
+    LOG_ERROR("spawner", "dropping a command without actor_id or worker_id on %s", msg->queue);
+    json_decref(cmd);
+    chan_ack(conn, msg->tag);
+    return;
+  }
+  command_t *c = sp->stopping ? NULL : calloc(1, sizeof(*c));
+  if (c == NULL) {
+    json_decref(cmd);
+    chan_nack(conn, msg->tag, 1);
+    return;
+  }
+  c->sp = sp;
+  sp->inflight++;
+  c->tag = msg->tag;
+  c->cmd = cmd;
+  c->work.data = c;
+  snprintf(c->db_id, sizeof(c->db_id), "%s", db_id);
+  snprintf(c->wid, sizeof(c->wid), "%s", wid);
+  if (uv_queue_work(&sp->svc->loop, &c->work, prepare, after_prepare) != 0) {
+    chan_nack(conn, msg->tag, 1);
+    command_free(c);
+  }
+}

@@ -1,0 +1,134 @@
+/* spawner: starts workers for the actors whose queues this host serves.
+ * Shutdown order: stop consuming, let commands in flight finish, stop the
+ * worker processes, then close the broker connection. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actor/errors.h"
+#include "actor/log.h"
+#include "spawner.h"
+
+static spawner_t sp;
+static char config_abs[PATH_MAX];
+
+static void on_conn_closed(chan_conn_t *c, void *ud) {
+  (void)c;
+  (void)ud;
+  uv_close((uv_handle_t *)&sp.stop_timer, NULL);
+  actor_service_close_signals(sp.svc);
+}
+
+static void on_workers_stopped(spawner_t *s) { chan_conn_close(s->conn, on_conn_closed, NULL); }
+
+static void on_idle(spawner_t *s) {
+  s->on_idle = NULL;
+  spawner_stop_workers(s, on_workers_stopped);
+}
+
+static void on_stop(actor_service_t *svc) {
+  (void)svc;
+  sp.stopping = true;
+  const char *queues = actor_config_get(sp.svc->cfg, "spawner", "host_queues", "default");
+  char *copy = strdup(queues), *save = NULL;
+  for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
+    char name[CHAN_NAME_MAX];
+    chan_name_command(q, name);
+    chan_cancel(sp.conn, name);
+  }
+  free(copy);
+  if (sp.inflight == 0)
+    on_idle(&sp);
+  else
+    sp.on_idle = on_idle;
+}
+
+/* The worker executable sits next to ours unless [spawner] worker_path says otherwise. */
+static int find_worker(const actor_config_t *cfg, char *out, size_t len) {
+  const char *path = actor_config_get(cfg, "spawner", "worker_path", NULL);
+  if (path && *path) {
+    int n1 = snprintf(out, len, "%s", path);
+    if (n1 < 0 || (size_t)n1 >= len)
+      return ACTOR_ETOOBIG;
+  } else {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+      return ACTOR_EIO;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+      *slash = '\0';
+    int n2 = snprintf(out, len, "%s/worker", self);
+    if (n2 < 0 || (size_t)n2 >= len)
+      return ACTOR_ETOOBIG;
+  }
+  if (access(out, X_OK) != 0) {
+    LOG_ERROR("spawner", "[spawner] worker_path: %s is not an executable", out);
+    return ACTOR_ECONFIG;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  actor_service_t svc;
+  if (actor_service_init(&svc, "spawner", argc, argv) != 0)
+    return 1;
+  sp.svc = &svc;
+  int status = 1;
+  static const char *const BACKENDS[] = {"process", "docker", NULL};
+  const char *backend = NULL;
+  const actor_config_t *cfg = svc.cfg;
+  if (actor_config_get_enum(cfg, "spawner", "worker_backend", "process", BACKENDS, &backend) ||
+      actor_config_get_int(cfg, "spawner", "max_workers_per_host", 50,
+                           &sp.max_workers_per_host))
+    goto cleanup;
+  if (strcmp(backend, "process") != 0) {
+    LOG_ERROR("spawner", "[spawner] worker_backend: %s is not available yet; use process",
+              backend);
+    goto cleanup;
+  }
+  sp.host_id = actor_config_get(cfg, "spawner", "host_id", "0");
+  sp.host_ip = actor_config_get(cfg, "spawner", "host_ip", "127.0.0.1");
+  const char *cpath = svc.config_path ? svc.config_path : getenv("ABACO_CONF");
+  if (cpath == NULL)
+    cpath = "abaco.conf";
+  if (realpath(cpath, config_abs) == NULL) {
+    LOG_ERROR("spawner", "cannot resolve the config path %s", cpath);
+    goto cleanup;
+  }
+  sp.config_path = config_abs;
+  if (find_worker(cfg, sp.worker_path, sizeof(sp.worker_path)) != 0)
+    goto cleanup;
+  if (store_redis_new(cfg, 4, &sp.redis) != 0 ||
+      dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"),
+              &sp.docker) != 0) {
+    LOG_ERROR("spawner", "cannot set up the store or the docker client");
+    goto cleanup;
+  }
+  const char *uri =
+      actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  if (chan_conn_new(&svc.loop, uri, "spawner", &sp.conn) != 0)
+    goto cleanup;
+  uv_timer_init(&svc.loop, &sp.stop_timer);
+
+  const char *queues = actor_config_get(cfg, "spawner", "host_queues", "default");
+  char *copy = strdup(queues), *save = NULL;
+  for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
+    char name[CHAN_NAME_MAX];
+    chan_name_command(q, name);
+    chan_consume(sp.conn, name, 4, spawner_on_command, &sp);
+    LOG_INFO("spawner", "host %s serving %s", sp.host_id, name);
+  }
+  free(copy);
+  actor_service_run(&svc, on_stop);
+  status = 0;
+
+cleanup:
+  dkr_free(sp.docker);
+  store_redis_free(sp.redis);
+  actor_service_done(&svc);
+  return status;
+}

@@ -1,0 +1,462 @@
+/* channels against a real RabbitMQ (env AMQP_URI, default
+ * amqp://guest:guest@127.0.0.1:5672/%2f). Fails, never skips, when the broker
+ * is not there. Covers the loop connection (declare, consume, ack, nack and
+ * redelivery, prefetch, publisher confirms and returns, outbox, reconnect
+ * after the socket dies or the broker cancels a consumer, close) and the
+ * blocking client (publish, call, get, queue length, purge, delete). Queue
+ * names are unique per run and deleted at the end. */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "actor/errors.h"
+#include "chan_int.h"
+#include "channels/chan.h"
+#include "test.h"
+
+static uv_loop_t loop;
+static uv_timer_t ticker;
+static chan_client_t *client;
+static char prefix[64];
+static char queues[32][CHAN_NAME_MAX];
+static int nqueues;
+
+static const char *broker_uri(void) {
+  const char *u = getenv("AMQP_URI");
+  return u && *u ? u : "amqp://guest:guest@127.0.0.1:5672/%2f";
+}
+
+static const char *qname(const char *suffix) {
+  char *q = queues[nqueues++];
+  snprintf(q, CHAN_NAME_MAX, "%s_%s", prefix, suffix);
+  return q;
+}
+
+static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+
+static void on_tick(uv_timer_t *t) {}
+
+/* Runs the loop until cond holds or ms pass; evaluates to cond. */
+#define RUN_UNTIL(cond, ms)                                                                  \
+  ({                                                                                         \
+    uint64_t run__end = now_ms() + (ms);                                                     \
+    while (!(cond) && now_ms() < run__end)                                                   \
+      uv_run(&loop, UV_RUN_ONCE);                                                            \
+    (cond);                                                                                  \
+  })
+
+typedef struct {
+  int n;
+  int autoack;
+  char body[8][128];
+  chan_tag_t tag[8];
+  int redelivered[8];
+  char corr[64], ctype[64], hdr[64], queue[CHAN_NAME_MAX];
+} sink_t;
+
+static void on_msg(chan_conn_t *c, const chan_msg_t *m, void *ud) {
+  sink_t *s = ud;
+  int i = s->n < 8 ? s->n : 7;
+  snprintf(s->body[i], sizeof(s->body[i]), "%.*s", (int)m->len, (const char *)m->body);
+  s->tag[i] = m->tag;
+  s->redelivered[i] = m->redelivered;
+  snprintf(s->corr, sizeof(s->corr), "%s", m->correlation_id ? m->correlation_id : "");
+  snprintf(s->ctype, sizeof(s->ctype), "%s", m->content_type ? m->content_type : "");
+  const char *h = chan_msg_header(m, "h1");
+  snprintf(s->hdr, sizeof(s->hdr), "%s", h ? h : "");
+  snprintf(s->queue, sizeof(s->queue), "%s", m->queue ? m->queue : "");
+  s->n++;
+  if (s->autoack)
+    chan_ack(c, m->tag);
+}
+
+static void on_done(chan_conn_t *c, int status, void *ud) { *(int *)ud = status; }
+
+static void on_closed(chan_conn_t *c, void *ud) { *(int *)ud = 1; }
+
+static chan_conn_t *open_conn(const char *name) {
+  chan_conn_t *c = NULL;
+  ASSERT_EQ_INT(chan_conn_new(&loop, broker_uri(), name, &c), 0);
+  return c;
+}
+
+static void close_conn(chan_conn_t *c) {
+  int closed = 0;
+  chan_conn_close(c, on_closed, &closed);
+  ASSERT_TRUE(RUN_UNTIL(closed, 5000));
+}
+
+static long qlen(const char *q) {
+  long n = -1;
+  ASSERT_EQ_INT(chan_client_queue_len(client, q, &n), 0);
+  return n;
+}
+
+static int test_broker_reachable(void) {
+  long n = -1;
+  int rc = chan_client_queue_len(client, qname("nonexistent"), &n);
+  if (rc != 0)
+    fprintf(stderr, "broker at %s unreachable: %s\n", broker_uri(), actor_strerror(rc));
+  ASSERT_EQ_INT(rc, 0);
+  ASSERT_EQ_INT(n, 0);
+  return rc == 0;
+}
+
+static void test_publish_consume(void) {
+  const char *q = qname("pubsub");
+  chan_conn_t *c = open_conn("test-pubsub");
+  ASSERT_TRUE(!chan_conn_is_open(c));
+  sink_t s = {.autoack = 0};
+  ASSERT_EQ_INT(chan_declare(c, q), 0);
+  ASSERT_EQ_INT(chan_consume(c, q, 10, on_msg, &s), 0);
+  ASSERT_EQ_INT(chan_consume(c, q, 10, on_msg, &s), ACTOR_EEXIST);
+  /* Published before the connection is up: waits in the outbox. */
+  chan_props_t props = {.content_type = "application/json", .correlation_id = "corr-1"};
+  props.headers[0] = (chan_header_t){"h1", "v1"};
+  props.nheaders = 1;
+  int done = 999;
+  ASSERT_EQ_INT(chan_publish(c, q, "{\"m\":1}", 7, &props, on_done, &done), 0);
+  ASSERT_EQ_INT(done, 999);
+  ASSERT_TRUE(RUN_UNTIL(done != 999 && s.n == 1, 5000));
+  ASSERT_TRUE(chan_conn_is_open(c));
+  ASSERT_EQ_INT(done, 0);
+  ASSERT_EQ_STR(s.body[0], "{\"m\":1}");
+  ASSERT_EQ_STR(s.corr, "corr-1");
+  ASSERT_EQ_STR(s.ctype, "application/json");
+  ASSERT_EQ_STR(s.hdr, "v1");
+  ASSERT_EQ_STR(s.queue, q);
+  ASSERT_EQ_INT(s.redelivered[0], 0);
+  ASSERT_EQ_INT(s.tag[0].generation, chan__conn_generation(c));
+  ASSERT_EQ_INT(chan_ack(c, s.tag[0]), 0);
+
+  /* Now open: published at once; the confirm comes later, never inside. */
+  done = 999;
+  ASSERT_EQ_INT(chan_publish(c, q, "[2]", 3, NULL, on_done, &done), 0);
+  ASSERT_EQ_INT(done, 999);
+  ASSERT_TRUE(RUN_UNTIL(done != 999 && s.n == 2, 5000));
+  ASSERT_EQ_INT(done, 0);
+  ASSERT_EQ_STR(s.body[1], "[2]");
+  ASSERT_EQ_INT(chan_ack(c, s.tag[1]), 0);
+
+  /* A queue that does not exist: the mandatory publish comes back. */
+  done = 999;
+  ASSERT_EQ_INT(chan_publish(c, qname("nowhere"), "{}", 2, NULL, on_done, &done), 0);
+  ASSERT_TRUE(RUN_UNTIL(done != 999, 5000));
+  ASSERT_EQ_INT(done, ACTOR_ENOTFOUND);
+  /* ... and one without a callback is fine too. */
+  ASSERT_EQ_INT(chan_publish(c, q, "[3]", 3, NULL, NULL, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == 3, 5000));
+  ASSERT_EQ_INT(chan_ack(c, s.tag[2]), 0);
+
+  ASSERT_EQ_INT(chan_cancel(c, q), 0);
+  ASSERT_EQ_INT(chan_cancel(c, q), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(chan_publish(c, q, "[4]", 3, NULL, NULL, NULL), 0);
+  RUN_UNTIL(0, 200);
+  ASSERT_EQ_INT(s.n, 3);
+  ASSERT_EQ_INT(qlen(q), 1);
+  ASSERT_EQ_INT(chan_publish(c, "", "x", 1, NULL, NULL, NULL), ACTOR_EINVAL);
+  ASSERT_EQ_INT(chan_declare(c, ""), ACTOR_EINVAL);
+  close_conn(c);
+}
+
+static void test_nack_requeue(void) {
+  const char *q = qname("nack");
+  chan_conn_t *c = open_conn("test-nack");
+  sink_t s = {0};
+  ASSERT_EQ_INT(chan_consume(c, q, 5, on_msg, &s), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  ASSERT_EQ_INT(chan_client_publish(client, q, "\"again\"", 7, NULL, 3000), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == 1, 5000));
+  ASSERT_EQ_INT(s.redelivered[0], 0);
+  ASSERT_EQ_INT(chan_nack(c, s.tag[0], 1), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == 2, 5000));
+  ASSERT_EQ_STR(s.body[1], "\"again\"");
+  ASSERT_EQ_INT(s.redelivered[1], 1);
+  /* Without requeue the message is gone. */
+  ASSERT_EQ_INT(chan_nack(c, s.tag[1], 0), 0);
+  RUN_UNTIL(0, 200);
+  ASSERT_EQ_INT(s.n, 2);
+  ASSERT_EQ_INT(qlen(q), 0);
+  close_conn(c);
+}
+
+static void test_prefetch(void) {
+  const char *q = qname("prefetch");
+  chan_conn_t *c = open_conn("test-prefetch");
+  sink_t s = {0};
+  ASSERT_EQ_INT(chan_consume(c, q, 1, on_msg, &s), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  for (int i = 0; i < 3; i++) {
+    char b[8];
+    snprintf(b, sizeof(b), "[%d]", i);
+    ASSERT_EQ_INT(chan_client_publish(client, q, b, strlen(b), NULL, 3000), 0);
+  }
+  ASSERT_TRUE(RUN_UNTIL(s.n == 1, 5000));
+  RUN_UNTIL(0, 300);
+  ASSERT_EQ_INT(s.n, 1);
+  ASSERT_EQ_INT(qlen(q), 2);
+  for (int i = 0; i < 3; i++) {
+    char b[8];
+    snprintf(b, sizeof(b), "[%d]", i);
+    ASSERT_EQ_STR(s.body[i], b);
+    ASSERT_EQ_INT(chan_ack(c, s.tag[i]), 0);
+    if (i < 2) {
+      ASSERT_TRUE(RUN_UNTIL(s.n == i + 2, 5000));
+      RUN_UNTIL(0, 100);
+      ASSERT_EQ_INT(s.n, i + 2);
+    }
+  }
+  RUN_UNTIL(0, 100);
+  ASSERT_EQ_INT(qlen(q), 0);
+  close_conn(c);
+}
+
+static void test_close_fails_outbox(void) {
+  chan_conn_t *c = open_conn("test-close");
+  int done = 999;
+  ASSERT_EQ_INT(chan_publish(c, qname("outbox"), "{}", 2, NULL, on_done, &done), 0);
+  int closed = 0;
+  chan_conn_close(c, on_closed, &closed);
+  ASSERT_EQ_INT(done, ACTOR_ECLOSED);
+  ASSERT_TRUE(RUN_UNTIL(closed, 2000));
+
+  /* A broker that is not there: never open, closes cleanly. */
+  ASSERT_EQ_INT(chan_conn_new(&loop, "amqp://guest:guest@127.0.0.1:1/%2f", "test-nobroker", &c), 0);
+  done = 999;
+  ASSERT_EQ_INT(chan_publish(c, "q", "{}", 2, NULL, on_done, &done), 0);
+  RUN_UNTIL(0, 400);
+  ASSERT_TRUE(!chan_conn_is_open(c));
+  ASSERT_EQ_INT(done, 999);
+  close_conn(c);
+  ASSERT_EQ_INT(done, ACTOR_ECLOSED);
+  chan_conn_t *bad = (chan_conn_t *)1;
+  ASSERT_EQ_INT(chan_conn_new(&loop, "amqps://h/", "x", &bad), ACTOR_EINVAL);
+  ASSERT_TRUE(bad == NULL);
+}
+
+static void test_client_ops(void) {
+  const char *q = qname("client");
+  for (int i = 0; i < 3; i++) {
+    char b[16];
+    snprintf(b, sizeof(b), "{\"i\":%d}", i);
+    ASSERT_EQ_INT(chan_client_publish(client, q, b, strlen(b), NULL, 3000), 0);
+  }
+  ASSERT_EQ_INT(qlen(q), 3);
+  char *body = NULL;
+  size_t len = 0;
+  ASSERT_EQ_INT(chan_client_get(client, q, &body, &len), 0);
+  ASSERT_EQ_STR(body, "{\"i\":0}");
+  ASSERT_EQ_INT(len, 7);
+  free(body);
+  ASSERT_EQ_INT(qlen(q), 2);
+  ASSERT_EQ_INT(chan_client_purge(client, q), 0);
+  ASSERT_EQ_INT(qlen(q), 0);
+  ASSERT_EQ_INT(chan_client_get(client, q, &body, &len), ACTOR_ENOTFOUND);
+  ASSERT_TRUE(body == NULL);
+  ASSERT_EQ_INT(chan_client_delete_queue(client, q), 0);
+  /* Gone: zero length, purge/delete succeed, get finds nothing. */
+  ASSERT_EQ_INT(qlen(q), 0);
+  ASSERT_EQ_INT(chan_client_purge(client, q), 0);
+  ASSERT_EQ_INT(chan_client_delete_queue(client, q), 0);
+  ASSERT_EQ_INT(chan_client_get(client, q, &body, &len), ACTOR_ENOTFOUND);
+  /* Publishing again re-declares it, whichever pooled connection is used. */
+  for (int i = 0; i < 4; i++)
+    ASSERT_EQ_INT(chan_client_publish(client, q, "{}", 2, NULL, 3000), 0);
+  ASSERT_EQ_INT(qlen(q), 4);
+
+  /* Results queues expire; publishing to one declared so still works. */
+  const char *rq = qname("results");
+  ASSERT_EQ_INT(chan_client_declare(client, rq, 60000), 0);
+  ASSERT_EQ_INT(chan_client_publish(client, rq, "raw\x01", 4, NULL, 3000), 0);
+  ASSERT_EQ_INT(qlen(rq), 1);
+  ASSERT_EQ_INT(chan_client_get(client, rq, &body, &len), 0);
+  ASSERT_EQ_INT(len, 4);
+  ASSERT_TRUE(body && memcmp(body, "raw\x01", 4) == 0);
+  free(body);
+
+  /* Argument checks and an unreachable broker. */
+  ASSERT_EQ_INT(chan_client_publish(client, "", "{}", 2, NULL, 1000), ACTOR_EINVAL);
+  ASSERT_EQ_INT(chan_client_publish(client, q, "{}", 2, NULL, 0), ACTOR_EINVAL);
+  chan_client_t *down = NULL;
+  ASSERT_EQ_INT(chan_client_new("amqp://guest:guest@127.0.0.1:1/%2f", 1, &down), 0);
+  uint64_t t0 = now_ms();
+  ASSERT_EQ_INT(chan_client_publish(down, q, "{}", 2, NULL, 1000), ACTOR_ECONN);
+  long n = -1;
+  ASSERT_EQ_INT(chan_client_queue_len(down, q, &n), ACTOR_ECONN);
+  ASSERT_TRUE(now_ms() - t0 < 3000);
+  chan_client_free(down);
+}
+
+/* Shuts down every socket of this process connected to the broker's port:
+ * the client pool's idle connections go stale, as after a broker restart. */
+static int kill_broker_sockets(void) {
+  chan__uri_t u;
+  int n = 0;
+  if (chan__amqp_uri_parse(broker_uri(), &u) != 0)
+    return 0;
+  for (int fd = 3; fd < 1024; fd++) {
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0 && sa.sin_family == AF_INET &&
+        ntohs(sa.sin_port) == u.info.port && shutdown(fd, SHUT_RDWR) == 0)
+      n++;
+  }
+  chan__amqp_uri_free(&u);
+  return n;
+}
+
+static void test_client_stale_pool(void) {
+  const char *q = qname("stale");
+  ASSERT_EQ_INT(chan_client_publish(client, q, "[1]", 3, NULL, 3000), 0);
+  ASSERT_TRUE(kill_broker_sockets() >= 1);
+  /* The first attempt fails on the dead connection; the retry succeeds. */
+  ASSERT_EQ_INT(chan_client_publish(client, q, "[2]", 3, NULL, 3000), 0);
+  ASSERT_EQ_INT(qlen(q), 2);
+  ASSERT_TRUE(kill_broker_sockets() >= 1);
+  ASSERT_EQ_INT(qlen(q), 2);
+  ASSERT_TRUE(kill_broker_sockets() >= 1);
+  ASSERT_EQ_INT(chan_client_purge(client, q), 0);
+  ASSERT_EQ_INT(qlen(q), 0);
+}
+
+typedef struct {
+  int rc, rc_timeout, done;
+  char reply[128];
+  const char *q, *q_idle;
+} call_t;
+
+static void *caller(void *arg) {
+  call_t *t = arg;
+  char *reply = NULL;
+  size_t len = 0;
+  t->rc = chan_client_call(client, t->q, "{\"command\":\"new\"}", 17, 5000, &reply, &len);
+  if (reply)
+    snprintf(t->reply, sizeof(t->reply), "%.*s", (int)len, reply);
+  free(reply);
+  t->rc_timeout = chan_client_call(client, t->q_idle, "{}", 2, 300, &reply, &len);
+  free(reply);
+  __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
+static int replied;
+
+static void on_request(chan_conn_t *c, const chan_msg_t *m, void *ud) {
+  char out[128];
+  int n = snprintf(out, sizeof(out), "{\"status\":\"ok\",\"req\":%.*s}", (int)m->len,
+                   (const char *)m->body);
+  chan_props_t p = {.correlation_id = m->correlation_id};
+  if (m->reply_to && chan_publish(c, m->reply_to, out, (size_t)n, &p, on_done, &replied) == 0)
+    chan_ack(c, m->tag);
+  else
+    chan_nack(c, m->tag, 0);
+}
+
+static void test_request_reply(void) {
+  call_t t = {.q = qname("rpc"), .q_idle = qname("rpc_idle")};
+  chan_conn_t *c = open_conn("test-rpc");
+  ASSERT_EQ_INT(chan_consume(c, t.q, 4, on_request, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  replied = 999;
+  pthread_t th;
+  pthread_create(&th, NULL, caller, &t);
+  ASSERT_TRUE(RUN_UNTIL(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 10000));
+  pthread_join(th, NULL);
+  ASSERT_EQ_INT(t.rc, 0);
+  ASSERT_EQ_STR(t.reply, "{\"status\":\"ok\",\"req\":{\"command\":\"new\"}}");
+  ASSERT_EQ_INT(t.rc_timeout, ACTOR_ETIMEDOUT);
+  ASSERT_TRUE(RUN_UNTIL(replied != 999, 2000));
+  ASSERT_EQ_INT(replied, 0);
+  close_conn(c);
+}
+
+static void test_reconnect(void) {
+  const char *q = qname("reconnect");
+  chan_conn_t *c = open_conn("test-reconnect");
+  sink_t s = {0};
+  ASSERT_EQ_INT(chan_consume(c, q, 10, on_msg, &s), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  ASSERT_EQ_INT(chan_client_publish(client, q, "[1]", 3, NULL, 3000), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == 1, 5000));
+  uint64_t gen = chan__conn_generation(c);
+
+  /* Kill the socket under the connection, as a network failure would. */
+  int fd = chan__conn_fd(c);
+  ASSERT_TRUE(fd >= 0);
+  ASSERT_EQ_INT(shutdown(fd, SHUT_RDWR), 0);
+  int lost = 999;
+  ASSERT_EQ_INT(chan_publish(c, q, "[lost]", 6, NULL, on_done, &lost), 0);
+  ASSERT_TRUE(RUN_UNTIL(lost != 999, 3000));
+  ASSERT_EQ_INT(lost, ACTOR_ECONN);
+  ASSERT_TRUE(RUN_UNTIL(chan__conn_generation(c) > gen && chan_conn_is_open(c), 5000));
+  /* The unacked delivery comes again; the old tag is refused. */
+  ASSERT_TRUE(RUN_UNTIL(s.n == 2, 5000));
+  ASSERT_EQ_STR(s.body[1], "[1]");
+  ASSERT_EQ_INT(s.redelivered[1], 1);
+  ASSERT_EQ_INT(chan_ack(c, s.tag[0]), ACTOR_ESTATE);
+  ASSERT_EQ_INT(chan_ack(c, s.tag[1]), 0);
+  /* The consumer runs again for new messages. */
+  ASSERT_EQ_INT(chan_client_publish(client, q, "[2]", 3, NULL, 3000), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n >= 3, 5000));
+  ASSERT_EQ_STR(s.body[s.n - 1], "[2]");
+  ASSERT_EQ_INT(chan_ack(c, s.tag[s.n - 1]), 0);
+
+  /* The broker cancels the consumer when its queue is deleted: the
+   * connection starts over and re-declares the queue. */
+  gen = chan__conn_generation(c);
+  ASSERT_EQ_INT(chan_client_delete_queue(client, q), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan__conn_generation(c) > gen && chan_conn_is_open(c), 5000));
+  int n0 = s.n;
+  ASSERT_EQ_INT(chan_client_publish(client, q, "[3]", 3, NULL, 3000), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == n0 + 1, 5000));
+  ASSERT_EQ_STR(s.body[(s.n - 1) < 8 ? s.n - 1 : 7], "[3]");
+  ASSERT_EQ_INT(chan_ack(c, s.tag[(s.n - 1) < 8 ? s.n - 1 : 7]), 0);
+  close_conn(c);
+}
+
+static void cleanup_queues(void) {
+  for (int i = 0; i < nqueues; i++)
+    chan_client_delete_queue(client, queues[i]);
+}
+
+static void walk_cb(uv_handle_t *h, void *arg) {
+  fprintf(stderr, "handle left open: type %d\n", (int)h->type);
+}
+
+int main(void) {
+  snprintf(prefix, sizeof(prefix), "chantest_%d_%llu", (int)getpid(),
+           (unsigned long long)(uv_hrtime() / 1000 % 1000000000ull));
+  uv_loop_init(&loop);
+  uv_timer_init(&loop, &ticker);
+  uv_timer_start(&ticker, on_tick, 5, 5);
+  if (chan_client_new(broker_uri(), 4, &client) != 0) {
+    fprintf(stderr, "chan_client_new failed\n");
+    return 1;
+  }
+  if (test_broker_reachable()) {
+    RUN_TEST(test_publish_consume);
+    RUN_TEST(test_nack_requeue);
+    RUN_TEST(test_prefetch);
+    RUN_TEST(test_close_fails_outbox);
+    RUN_TEST(test_client_ops);
+    RUN_TEST(test_client_stale_pool);
+    RUN_TEST(test_request_reply);
+    RUN_TEST(test_reconnect);
+    cleanup_queues();
+  } else {
+    fprintf(stderr, "FAIL test_broker_reachable\n");
+  }
+  chan_client_free(client);
+  uv_close((uv_handle_t *)&ticker, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  int lc = uv_loop_close(&loop);
+  if (lc != 0)
+    uv_walk(&loop, walk_cb, NULL);
+  ASSERT_EQ_INT(lc, 0);
+  TEST_EXIT();
+}
