@@ -9,6 +9,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Exports REDIS_URL, MONGO_URL, AMQP_URI, ABACO_API from abaco.conf/env.
 TEST_ENV := . scripts/lib.sh && export_test_env
+# ctest against the live servers (see run_unit_tests in scripts/lib.sh).
+UNIT := . scripts/lib.sh && run_unit_tests
 
 .PHONY: build deps up down samples unit functional test bench asan clean distclean
 
@@ -26,10 +28,10 @@ down:
 	bash scripts/down.sh
 
 samples:
-	bash scripts/samples.sh
+	$(TEST_ENV) && bash scripts/samples.sh
 
 unit: build
-	$(TEST_ENV) && ctest --test-dir build --output-on-failure
+	$(UNIT) build
 
 functional:
 	$(TEST_ENV) && python3 -m pytest -q tests/functional
@@ -44,7 +46,7 @@ bench: build
 asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DABACO_ASAN=ON -DABACO_UBSAN=ON
 	cmake --build build-asan -j$(JOBS)
-	$(TEST_ENV) && ctest --test-dir build-asan --output-on-failure
+	$(UNIT) build-asan
 
 clean:
 	rm -rf build build-asan

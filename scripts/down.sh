@@ -40,7 +40,9 @@ for ((i = ${#ABACO_SERVICES[@]} - 1; i >= 0; i--)); do
 done
 if ((${#svc_pids[@]} > 0)); then
   say "services: stopping ${svc_names[*]}"
+  t=$(now_ms)
   stop_pids 10 "${svc_pids[@]}"
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
   STOPPED=$((STOPPED + ${#svc_pids[@]}))
 else
   note "no service of ours is running"
@@ -71,7 +73,9 @@ if [[ -n $DOCKER_SOCK ]] && command -v docker >/dev/null 2>&1 && docker_ping "$D
   mapfile -t ids < <(docker -H "unix://$DOCKER_SOCK" ps -aq --filter label=abaco.platform=1 2>/dev/null || true)
   if ((${#ids[@]} > 0)); then
     say "containers: removing ${#ids[@]} platform container(s) (label abaco.platform=1)"
+    t=$(now_ms)
     docker -H "unix://$DOCKER_SOCK" rm -f "${ids[@]}" >/dev/null || warn "docker rm -f failed"
+    note "removed in $(fmt_ms $(($(now_ms) - t)))"
   fi
 fi
 
@@ -79,15 +83,19 @@ fi
 
 if pid=$(our_pid ferretdb ferretdb); then
   say "FerretDB: stopping (pid $pid)"
+  t=$(now_ms)
   stop_pids 10 "$pid"
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
   STOPPED=$((STOPPED + 1))
 fi
 rm -f "$(pidfile_of ferretdb)"
 
-RABBIT_BASE="$VAR_DIR/rabbitmq"
+# Resolved: the rabbitmq user (rabbitmqctl) may not follow a link below var/.
+RABBIT_BASE=$(readlink -f "$VAR_DIR/rabbitmq" 2>/dev/null || echo "$VAR_DIR/rabbitmq")
 if pid=$(our_pid rabbitmq rabbitmq-server); then
   node=$(cat "$RUN_DIR/rabbitmq.node" 2>/dev/null || echo "$RABBIT_NODENAME")
   say "RabbitMQ: stopping node $node (pid $pid)"
+  t=$(now_ms)
   tree=("$pid")
   mapfile -t -O 1 tree < <(descendant_pids "$pid")
   if command -v rabbitmqctl >/dev/null 2>&1; then
@@ -100,6 +108,7 @@ if pid=$(our_pid rabbitmq rabbitmq-server); then
     if pid_alive "$p" && [[ -n $(pid_cmdline "$p") ]]; then alive+=("$p"); fi
   done
   if ((${#alive[@]} > 0)); then stop_pids 10 "${alive[@]}"; fi
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
   STOPPED=$((STOPPED + 1))
 elif [[ -f $RABBIT_BASE/rabbit.pid ]]; then
   # The wrapper is gone but the node it started may not be.
@@ -114,13 +123,16 @@ rm -f "$(pidfile_of rabbitmq)" "$RUN_DIR/rabbitmq.node" "$RABBIT_BASE/rabbit.pid
 
 if pid=$(our_pid redis redis-server); then
   say "Redis: stopping (pid $pid)"
+  t=$(now_ms)
   stop_pids 10 "$pid"
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
   STOPPED=$((STOPPED + 1))
 fi
 rm -f "$(pidfile_of redis)"
 
 if pid=$(our_pid dockerd dockerd); then
   say "Docker: stopping dockerd (pid $pid)"
+  t=$(now_ms)
   mapfile -t kids < <(descendant_pids "$pid")
   stop_pids 30 "$pid"
   alive=()
@@ -128,6 +140,7 @@ if pid=$(our_pid dockerd dockerd); then
     if pid_alive "$p" && [[ -n $(pid_cmdline "$p") ]]; then alive+=("$p"); fi
   done
   if ((${#alive[@]} > 0)); then stop_pids 5 "${alive[@]}"; fi
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
   STOPPED=$((STOPPED + 1))
 fi
 rm -f "$(pidfile_of dockerd)"

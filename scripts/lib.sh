@@ -17,7 +17,7 @@ VAR_DIR="$ABACO_ROOT/var"
 RUN_DIR="$VAR_DIR/run"
 LOG_DIR="$VAR_DIR/log"
 TOOLS_BIN="$VAR_DIR/tools/bin"
-BUILD_DIR="$ABACO_ROOT/build"
+BUILD_DIR="${ABACO_BUILD_DIR:-$ABACO_ROOT/build}"
 FERRETDB_VERSION="v1.24.0"
 # Platform services started by up.sh, in start order (worker is started by
 # the spawner, never directly).
@@ -35,7 +35,7 @@ fi
 export ABACO_CONF
 
 # Sbin dirs (rabbitmq-server, dockerd, iptables) and a Go toolchain, if any.
-for _d in /usr/local/sbin /usr/sbin /sbin /usr/local/go/bin "$HOME/go/bin"; do
+for _d in /usr/local/sbin /usr/sbin /sbin /usr/local/go/bin "${HOME:-/root}/go/bin"; do
   if [[ -d $_d && ":$PATH:" != *":$_d:"* ]]; then PATH="$PATH:$_d"; fi
 done
 unset _d
@@ -150,6 +150,35 @@ export_test_env() {
   export ABACO_API="${ABACO_API:-$WEB_URL}"
   if [[ -n $DOCKER_SOCK ]]; then export DOCKER_HOST="unix://$DOCKER_SOCK"; fi
   export ABACO_SOURCE_DIR="$ABACO_ROOT"
+  export ABACO_BUILD="$BUILD_DIR"
+}
+
+# Names of the environment variables that override config options
+# (<section>_<option> for every section of $ABACO_CONF), set right now.
+conf_override_vars() {
+  local sec v
+  [[ -r $ABACO_CONF ]] || return 0
+  while read -r sec; do
+    for v in $(compgen -e -- "${sec}_"); do echo "$v"; done
+  done < <(sed -n 's/^[[:space:]]*\[\([A-Za-z0-9_]*\)\].*/\1/p' "$ABACO_CONF")
+}
+
+# run_unit_tests [BUILD_DIR]: ctest with the live servers' addresses
+# (REDIS_URL, MONGO_URL, AMQP_URI) but without config overrides meant for
+# the stack (e.g. web_port=8001), which would leak into the config tests.
+run_unit_tests() {
+  local dir=${1:-$BUILD_DIR} unset_args=() v n
+  export_test_env
+  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI"
+  for v in $(conf_override_vars); do unset_args+=(-u "$v"); done
+  if ((${#unset_args[@]} > 0)); then
+    note "not passed to unit tests: $(conf_override_vars | tr '\n' ' ')"
+  fi
+  n=$(ctest --test-dir "$dir" -N 2>/dev/null | sed -n 's/^Total Tests: *//p')
+  if [[ ${n:-0} == 0 ]]; then
+    warn "no unit tests are registered in $dir (tests/unit/test_*.c)"
+  fi
+  env "${unset_args[@]}" ctest --test-dir "$dir" --output-on-failure
 }
 
 # ---------------------------------------------------------------- probes

@@ -23,6 +23,7 @@ stage() {
   local name=$1 t rc=0
   shift
   STAGE_NO=$((STAGE_NO + 1))
+  CURRENT_STAGE=$name
   printf '\n==> [%d] %s\n' "$STAGE_NO" "$name"
   t=$(now_ms)
   "$@" || rc=$?
@@ -59,7 +60,12 @@ finish() {
   exit 0
 }
 trap finish EXIT
-trap 'warn "interrupted"; exit 130' INT TERM
+on_signal() {
+  warn "interrupted"
+  SUMMARY+=("$(printf '%-12s INTERRUPTED' "${CURRENT_STAGE:-?}")")
+  exit 130
+}
+trap on_signal INT TERM
 
 run_samples() {
   if [[ ! -f $SCRIPTS/samples.sh ]]; then
@@ -68,17 +74,6 @@ run_samples() {
   fi
   export_test_env
   bash "$SCRIPTS/samples.sh"
-}
-
-run_unit() {
-  export_test_env
-  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI"
-  local n
-  n=$(ctest --test-dir "$BUILD_DIR" -N 2>/dev/null | sed -n 's/^Total Tests: *//p')
-  if [[ ${n:-0} == 0 ]]; then
-    warn "no unit tests are registered in build/ (tests/unit/test_*.c)"
-  fi
-  ctest --test-dir "$BUILD_DIR" --output-on-failure
 }
 
 run_functional() {
@@ -102,5 +97,5 @@ stage build abaco_build || exit 1
 UP_TRIED=1
 stage up env ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" || exit 1
 stage samples run_samples || true
-stage unit run_unit || true
+stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true

@@ -37,7 +37,7 @@ server_failed() {
 # ---------------------------------------------------------------- Redis
 
 up_redis() {
-  local pid log="$LOG_DIR/redis.log"
+  local pid t log="$LOG_DIR/redis.log"
   if pid=$(our_pid redis redis-server); then
     say "Redis: already running (ours, pid $pid) on $REDIS_HOST:$REDIS_PORT"
     return
@@ -52,9 +52,9 @@ up_redis() {
   say "Redis: starting on 127.0.0.1:$REDIS_PORT (dir var/redis)"
   start_bg redis "$log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 -::1 \
     --dir "$VAR_DIR/redis" --save "" --appendonly no --daemonize no --logfile ""
-  pid=$STARTED_PID
+  pid=$STARTED_PID t=$(now_ms)
   wait_until 15 "$pid" port_open 127.0.0.1 "$REDIS_PORT" || server_failed Redis "$log"
-  note "Redis up (pid $pid)"
+  note "Redis up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
 # ---------------------------------------------------------------- RabbitMQ
@@ -81,7 +81,8 @@ rabbit_base() {
       note "the rabbitmq user cannot reach $VAR_DIR; its data is in $alt (var/rabbitmq links there)" >&2
     fi
   fi
-  echo "$base"
+  # The real path: the rabbitmq user may not be able to follow the link.
+  readlink -f "$base"
 }
 
 up_rabbitmq() {
@@ -116,9 +117,11 @@ up_rabbitmq() {
     RABBITMQ_LOG_BASE="$base/log" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$base/enabled_plugins" \
     RABBITMQ_PID_FILE="$base/rabbit.pid" \
+    ERL_CRASH_DUMP="$base/log/erl_crash.dump" \
     rabbitmq-server
   pid=$STARTED_PID
-  local rc=0
+  local rc=0 t
+  t=$(now_ms)
   wait_until 90 "$pid" port_open 127.0.0.1 "$RABBIT_PORT" || rc=$?
   if ((rc != 0)); then
     server_failed RabbitMQ "$log" "$base/log/$RABBIT_NODENAME.log"
@@ -130,13 +133,13 @@ up_rabbitmq() {
     epmd=$(pids_by_comm epmd | head -1)
     if [[ -n $epmd ]]; then echo "$epmd" >"$(pidfile_of epmd)"; fi
   fi
-  note "RabbitMQ up (pid $pid, beam $(cat "$base/rabbit.pid" 2>/dev/null || echo '?'))"
+  note "RabbitMQ up (pid $pid, beam $(cat "$base/rabbit.pid" 2>/dev/null || echo '?')) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
 # ---------------------------------------------------------------- FerretDB
 
 up_ferretdb() {
-  local pid log="$LOG_DIR/ferretdb.log" bin addr
+  local pid t log="$LOG_DIR/ferretdb.log" bin addr
   if pid=$(our_pid ferretdb ferretdb); then
     say "FerretDB: already running (ours, pid $pid) on $MONGO_HOST:$MONGO_PORT"
     return
@@ -160,15 +163,15 @@ up_ferretdb() {
   say "FerretDB: starting on $addr (SQLite data var/ferretdb)"
   start_bg ferretdb "$log" "$bin" --handler=sqlite --sqlite-url="file:$VAR_DIR/ferretdb/" \
     --state-dir="$VAR_DIR/ferretdb" --listen-addr="$addr" --telemetry=disable --debug-addr=-
-  pid=$STARTED_PID
+  pid=$STARTED_PID t=$(now_ms)
   wait_until 30 "$pid" port_open 127.0.0.1 "$MONGO_PORT" || server_failed FerretDB "$log"
-  note "FerretDB up (pid $pid)"
+  note "FerretDB up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
 # ---------------------------------------------------------------- Docker
 
 up_docker() {
-  local pid log="$LOG_DIR/dockerd.log" args=()
+  local pid t log="$LOG_DIR/dockerd.log" args=()
   if [[ -z $DOCKER_SOCK ]]; then
     say "Docker: $DOCKER_DD is not a unix socket; not managed here"
     return
@@ -192,9 +195,9 @@ up_docker() {
   fi
   say "Docker: starting dockerd on $DOCKER_SOCK (log var/log/dockerd.log)"
   start_bg dockerd "$log" dockerd "${args[@]}"
-  pid=$STARTED_PID
+  pid=$STARTED_PID t=$(now_ms)
   wait_until 30 "$pid" docker_ping "$DOCKER_SOCK" || server_failed dockerd "$log"
-  note "Docker up (pid $pid)"
+  note "Docker up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
 # ---------------------------------------------------------------- services
@@ -202,7 +205,7 @@ up_docker() {
 start_services() {
   local svc pid bin started=() failed=0
   if [[ ${ABACO_NO_BUILD:-0} != 1 ]]; then
-    say "building the platform (build/)"
+    say "building the platform (${BUILD_DIR#"$ABACO_ROOT"/})"
     local blog="$LOG_DIR/build.log"
     if ! abaco_build "$BUILD_DIR" >"$blog" 2>&1; then
       log_tail "$blog" 40
@@ -224,7 +227,7 @@ start_services() {
     die "port $WEB_PORT is already in use ($(port_owner "$WEB_PORT")) by something 'make up' did not start; stop it or set web_port"
   fi
 
-  say "starting services from build/bin"
+  say "starting services from ${BUILD_DIR#"$ABACO_ROOT"/}/bin"
   cd "$ABACO_ROOT"
   for svc in "${ABACO_SERVICES[@]}"; do
     bin="$BUILD_DIR/bin/$svc"
@@ -280,5 +283,10 @@ if [[ ${ABACO_SERVERS_ONLY:-0} == 1 ]]; then
   say "servers up in $(fmt_ms $(($(now_ms) - T0))) (services not started: ABACO_SERVERS_ONLY=1)"
   exit 0
 fi
+# The sample actor images (the README walkthrough uses them); idempotent, ~1 s.
+mkdir -p "$LOG_DIR"
+say "building the sample actor images"
+bash "$(dirname "${BASH_SOURCE[0]}")/samples.sh" >"$LOG_DIR/samples.log" 2>&1 ||
+  { log_tail "$LOG_DIR/samples.log" 30; die "building the sample images failed"; }
 start_services
 say "API listening on $WEB_URL (logs in var/log/); up in $(fmt_ms $(($(now_ms) - T0)))"

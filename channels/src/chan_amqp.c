@@ -69,16 +69,13 @@ void chan__amqp_close_ok(amqp_connection_state_t st, amqp_channel_t ch, int conn
   }
 }
 
-int chan__amqp_check(amqp_connection_state_t st, amqp_channel_t ch, amqp_rpc_reply_t r,
-                     int *code, char *err, size_t errlen) {
+int chan__amqp_check(amqp_connection_state_t st, amqp_channel_t ch, amqp_rpc_reply_t r, int *code,
+                     char *err, size_t errlen) {
   if (code)
     *code = 0;
   switch (r.reply_type) {
-  case AMQP_RESPONSE_NORMAL:
-    return 0;
-  case AMQP_RESPONSE_NONE:
-    snprintf(err, errlen, "no reply");
-    return ACTOR_ECONN;
+  case AMQP_RESPONSE_NORMAL: return 0;
+  case AMQP_RESPONSE_NONE: snprintf(err, errlen, "no reply"); return ACTOR_ECONN;
   case AMQP_RESPONSE_LIBRARY_EXCEPTION:
     snprintf(err, errlen, "%s", amqp_error_string2(r.library_error));
     return r.library_error == AMQP_STATUS_TIMEOUT ? ACTOR_ETIMEDOUT : ACTOR_ECONN;
@@ -190,8 +187,8 @@ int chan__amqp_declare(amqp_connection_state_t st, const char *queue, int passiv
     args.num_entries = 1;
     args.entries = &arg;
   }
-  amqp_queue_declare_ok_t *ok = amqp_queue_declare(st, CHAN__CH_ADMIN, amqp_cstring_bytes(queue),
-                                                   passive, 1, 0, 0, args);
+  amqp_queue_declare_ok_t *ok =
+      amqp_queue_declare(st, CHAN__CH_ADMIN, amqp_cstring_bytes(queue), passive, 1, 0, 0, args);
   uint32_t n = ok ? ok->message_count : 0;
   int code;
   int rc = chan__amqp_check(st, CHAN__CH_ADMIN, amqp_get_rpc_reply(st), &code, err, errlen);

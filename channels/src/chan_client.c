@@ -34,8 +34,8 @@
 typedef struct chan__cconn_s {
   struct chan__cconn_s *next;
   amqp_connection_state_t st;
-  uint64_t seq;     /* publishes on the main channel so far */
-  uint64_t epoch;   /* of the declare cache */
+  uint64_t seq;   /* publishes on the main channel so far */
+  uint64_t epoch; /* of the declare cache */
   int broken;
   int admin_closed;
   char *declared[DECLARE_CACHE];
@@ -363,7 +363,7 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
     chan__cev_t ev;
     rc = next_event(cc, deadline, &ev);
     if (rc == ACTOR_ETIMEDOUT) {
-      *retry = 0; /* it may still arrive: do not send it twice */
+      *retry = 0;     /* it may still arrive: do not send it twice */
       cc->broken = 1; /* and forget this connection's confirm state */
       return rc;
     }
@@ -412,8 +412,9 @@ static int op_call(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) 
   int rc = ensure_declared(cc, a->queue, 0);
   if (rc)
     return rc;
-  amqp_basic_consume_ok_t *ok = amqp_basic_consume(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(REPLY_TO),
-                                                   amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
+  amqp_basic_consume_ok_t *ok =
+      amqp_basic_consume(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(REPLY_TO), amqp_empty_bytes, 0,
+                         1, 0, amqp_empty_table);
   if (ok)
     snprintf(ctag, sizeof(ctag), "%.*s", (int)ok->consumer_tag.len,
              (const char *)ok->consumer_tag.bytes);

@@ -22,11 +22,11 @@
  * made while disconnected wait in an outbox.
  *
  * Publishes are mandatory (except direct replies, see chan__amqp_mandatory):
- * an unroutable one comes back as basic.return just before its ack. A return names only the routing key, so it is
- * matched to the newest publish with that key among those the next ack
- * covers. Heartbeats: rabbitmq-c sends ours when it is called after the
- * send deadline, which a 5 s timer makes sure of; silence from the broker
- * for twice the heartbeat interval counts as a dead connection. */
+ * an unroutable one comes back as basic.return just before its ack. A return names only the routing
+ * key, so it is matched to the newest publish with that key among those the next ack covers.
+ * Heartbeats: rabbitmq-c sends ours when it is called after the send deadline, which a 5 s timer
+ * makes sure of; silence from the broker for twice the heartbeat interval counts as a dead
+ * connection. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,11 +92,11 @@ struct chan_conn_s {
   uv_timer_t retry_timer, tick_timer, kick_timer;
   int nhandles;
 
-  int open;        /* st is set up: consumers running */
-  int failed;      /* teardown requested */
-  int closing;     /* chan_conn_close called */
-  int finished;    /* close done, waiting for handles */
-  int busy;        /* drain or user callback on the stack */
+  int open;     /* st is set up: consumers running */
+  int failed;   /* teardown requested */
+  int closing;  /* chan_conn_close called */
+  int finished; /* close done, waiting for handles */
+  int busy;     /* drain or user callback on the stack */
   int draining;
   int admin_closed;
   unsigned attempt;
@@ -153,7 +153,9 @@ static void fail(chan_conn_t *c, const char *fmt, ...) {
   kick(c);
 }
 
-static int usable(const chan_conn_t *c) { return c->open && !c->failed && !c->closing; }
+static int usable(const chan_conn_t *c) {
+  return c->open && !c->failed && !c->closing;
+}
 
 static chan__queue_t *find_queue(chan_conn_t *c, const char *name) {
   for (chan__queue_t *q = c->queues; q; q = q->next)
@@ -206,7 +208,9 @@ static void clear_returns(chan_conn_t *c) {
 
 /* ---- publishes ---- */
 
-static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+static size_t slen(const char *s) {
+  return s ? strlen(s) + 1 : 0;
+}
 
 static char *scopy(char **p, const char *s) {
   if (s == NULL)
@@ -223,8 +227,9 @@ static chan__pub_t *pub_new(const char *queue, const void *body, size_t len,
   int nh = 0;
   if (props) {
     need += slen(props->content_type) + slen(props->reply_to) + slen(props->correlation_id);
-    nh = props->nheaders < 0 ? 0 : props->nheaders > CHAN_MAX_HEADERS ? CHAN_MAX_HEADERS
-                                                                       : props->nheaders;
+    nh = props->nheaders < 0                  ? 0
+         : props->nheaders > CHAN_MAX_HEADERS ? CHAN_MAX_HEADERS
+                                              : props->nheaders;
     for (int i = 0; i < nh; i++)
       need += slen(props->headers[i].key) + slen(props->headers[i].value);
   }
@@ -395,7 +400,8 @@ static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
       return rc;
   }
   amqp_basic_qos(c->st, CHAN__CH_MAIN, 0, k->prefetch, 0);
-  int rc = chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
+  int rc =
+      chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
   if (rc == 0) {
     amqp_basic_consume(c->st, CHAN__CH_MAIN, amqp_cstring_bytes(k->queue),
                        amqp_cstring_bytes(k->tag), 0, 0, 0, amqp_empty_table);
@@ -420,7 +426,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   drain(c);
 }
 
-static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+static void on_poll_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 static void close_poll(chan_conn_t *c) {
   if (c->poll == NULL)
@@ -469,8 +477,8 @@ static void on_tick(uv_timer_t *t) {
 
 static int connect_once(chan_conn_t *c) {
   char err[CHAN__ERR_MAX];
-  int rc = chan__amqp_open(&c->uri, c->name, HEARTBEAT_S, CONNECT_TIMEOUT_MS, &c->st, err,
-                           sizeof(err));
+  int rc =
+      chan__amqp_open(&c->uri, c->name, HEARTBEAT_S, CONNECT_TIMEOUT_MS, &c->st, err, sizeof(err));
   if (rc) {
     if (c->attempt == 0)
       LOG_WARN(CHAN__LOG, "%s: cannot connect: %s (retrying)", c->name, err);
@@ -562,7 +570,8 @@ static void dispatch(chan_conn_t *c) {
 static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
   char why[CHAN__ERR_MAX];
   if (f->channel == 0) {
-    if (f->frame_type == AMQP_FRAME_METHOD && f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    if (f->frame_type == AMQP_FRAME_METHOD &&
+        f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
       chan__amqp_close_reason(&f->payload.method, NULL, why, sizeof(why));
       chan__amqp_close_ok(c->st, 0, 1);
       fail(c, "closed by the broker: %s", why);
@@ -617,8 +626,7 @@ static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
     chan__amqp_close_ok(c->st, CHAN__CH_MAIN, 0);
     fail(c, "channel closed by the broker: %s", why);
     break;
-  default:
-    break; /* late RPC replies and the like */
+  default: break; /* late RPC replies and the like */
   }
 }
 
@@ -752,13 +760,17 @@ void chan_conn_close(chan_conn_t *c, chan_close_cb cb, void *ud) {
     finish_close(c);
 }
 
-int chan_conn_is_open(const chan_conn_t *c) { return c != NULL && usable(c); }
+int chan_conn_is_open(const chan_conn_t *c) {
+  return c != NULL && usable(c);
+}
 
 int chan__conn_fd(const chan_conn_t *c) {
   return c && c->st && c->open ? amqp_get_sockfd(c->st) : -1;
 }
 
-uint64_t chan__conn_generation(const chan_conn_t *c) { return c ? c->generation : 0; }
+uint64_t chan__conn_generation(const chan_conn_t *c) {
+  return c ? c->generation : 0;
+}
 
 static int check_name(const char *queue) {
   return queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ? ACTOR_EINVAL : 0;
@@ -792,7 +804,9 @@ int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms)
   return 0;
 }
 
-int chan_declare(chan_conn_t *c, const char *queue) { return chan_declare_expiring(c, queue, 0); }
+int chan_declare(chan_conn_t *c, const char *queue) {
+  return chan_declare_expiring(c, queue, 0);
+}
 
 int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud) {
   if (c == NULL || check_name(queue) || cb == NULL)
@@ -862,9 +876,13 @@ static int settle(chan_conn_t *c, chan_tag_t tag, int ack, int requeue) {
   return 0;
 }
 
-int chan_ack(chan_conn_t *c, chan_tag_t tag) { return settle(c, tag, 1, 0); }
+int chan_ack(chan_conn_t *c, chan_tag_t tag) {
+  return settle(c, tag, 1, 0);
+}
 
-int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue) { return settle(c, tag, 0, requeue); }
+int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue) {
+  return settle(c, tag, 0, requeue);
+}
 
 int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
                  const chan_props_t *props, chan_done_cb cb, void *ud) {

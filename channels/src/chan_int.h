@@ -51,8 +51,8 @@ int chan__amqp_open(const chan__uri_t *u, const char *name, int heartbeat_s, int
  * the AMQP reply code in *code (the caller re-opens the channel); a
  * connection.close, a socket error or a lost connection give ACTOR_ECONN,
  * an RPC timeout ACTOR_ETIMEDOUT (the connection is then unusable). */
-int chan__amqp_check(amqp_connection_state_t st, amqp_channel_t ch, amqp_rpc_reply_t r,
-                     int *code, char *err, size_t errlen);
+int chan__amqp_check(amqp_connection_state_t st, amqp_channel_t ch, amqp_rpc_reply_t r, int *code,
+                     char *err, size_t errlen);
 
 /* Re-opens a channel the broker closed. 0 or ACTOR_ECONN/ETIMEDOUT. */
 int chan__amqp_reopen(amqp_connection_state_t st, amqp_channel_t ch, char *err, size_t errlen);

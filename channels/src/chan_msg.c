@@ -27,8 +27,8 @@ void chan__msg_props(const chan_props_t *in, chan__props_t *out) {
   amqp_basic_properties_t *p = &out->p;
   p->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
   p->delivery_mode = AMQP_DELIVERY_PERSISTENT;
-  const char *ct = in && in->content_type && *in->content_type ? in->content_type
-                                                                 : "application/json";
+  const char *ct =
+      in && in->content_type && *in->content_type ? in->content_type : "application/json";
   p->content_type = amqp_cstring_bytes(ct);
   if (in == NULL)
     return;
@@ -109,7 +109,9 @@ static size_t put(chan__asm_t *a, const void *p, size_t n) {
   return off;
 }
 
-static size_t put_bytes(chan__asm_t *a, amqp_bytes_t b) { return put(a, b.bytes, b.len); }
+static size_t put_bytes(chan__asm_t *a, amqp_bytes_t b) {
+  return put(a, b.bytes, b.len);
+}
 
 /* Header values: strings as they are, integers and booleans as text; other
  * kinds (tables, arrays, floats...) are not part of our protocol. */
@@ -119,9 +121,7 @@ static void put_header(chan__asm_t *a, const amqp_table_entry_t *e) {
   size_t val;
   switch (v->kind) {
   case AMQP_FIELD_KIND_UTF8:
-  case AMQP_FIELD_KIND_BYTES:
-    val = put_bytes(a, v->value.bytes);
-    break;
+  case AMQP_FIELD_KIND_BYTES: val = put_bytes(a, v->value.bytes); break;
   case AMQP_FIELD_KIND_BOOLEAN:
     val = put(a, v->value.boolean ? "true" : "false", v->value.boolean ? 4 : 5);
     break;
@@ -149,8 +149,7 @@ static void put_header(chan__asm_t *a, const amqp_table_entry_t *e) {
     val = put(a, num, (size_t)len);
     break;
   }
-  default:
-    return;
+  default: return;
   }
   size_t key = put_bytes(a, e->key);
   if (key == NO_STR || val == NO_STR)
@@ -234,17 +233,12 @@ int chan__msg_asm_feed(chan__asm_t *a, const amqp_frame_t *f) {
     switch (f->payload.method.id) {
     case AMQP_BASIC_DELIVER_METHOD:
     case AMQP_BASIC_GET_OK_METHOD:
-    case AMQP_BASIC_RETURN_METHOD:
-      return start(a, &f->payload.method);
-    default:
-      return CHAN__ASM_NOTMINE;
+    case AMQP_BASIC_RETURN_METHOD: return start(a, &f->payload.method);
+    default: return CHAN__ASM_NOTMINE;
     }
-  case AMQP_FRAME_HEADER:
-    return header(a, f);
-  case AMQP_FRAME_BODY:
-    return body(a, f);
-  default:
-    return CHAN__ASM_NOTMINE;
+  case AMQP_FRAME_HEADER: return header(a, f);
+  case AMQP_FRAME_BODY: return body(a, f);
+  default: return CHAN__ASM_NOTMINE;
   }
 }
 

@@ -33,7 +33,7 @@ struct ahttp_server_s {
   ahttp_handler_fn fn;
   void *ud;
   size_t max_body;
-  unsigned inflight;
+  unsigned inflight; /* handler started, response not yet fully sent */
   int stopping;
   void (*stop_cb)(void *);
   void *stop_ud;
@@ -181,7 +181,9 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
 static int append_body(http_job_t *job, const char *data, size_t len) {
   ahttp_req_t *req = &job->req;
   if (req->body_too_large || req->body_len + len > job->srv->max_body) {
-    req->body_too_large = 1;
+    req->body_too_large = 1; /* and the body is empty, as http.h promises */
+    req->body_len = 0;
+    req->body[0] = '\0';
     return 0;
   }
   if (req->body_len + len + 1 > job->body_cap) {
@@ -216,7 +218,6 @@ static void job_after_work(uv_work_t *w, int status) {
     ahttp_respond(&job->req, 503, "text/plain", "shutting down", 13);
   job->state = JOB_DONE;
   MHD_resume_connection(job->conn);
-  s->inflight--;
   server_pump(s);
 }
 
@@ -324,7 +325,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int rc = uv_queue_work(s->loop, &job->work, job_work, job_after_work);
     if (rc != 0) {
       LOG_ERROR(HTTP_MODULE, "cannot queue request: %s", uv_strerror(rc));
-      s->inflight--;
       MHD_resume_connection(conn);
       ahttp_respond(&job->req, 500, "text/plain", "internal error", 14);
       job->state = JOB_DONE;
@@ -339,13 +339,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls;
   (void)conn;
   (void)toe;
+  ahttp_server_t *s = cls;
   http_job_t *job = *con_cls;
   /* A job still RUNNING belongs to the thread pool; its after-work callback
    * resumes the connection, which is then torn down and comes back here. */
   if (job && job->state != JOB_RUNNING) {
+    /* A DONE job counts as in flight until its response is sent (or the
+     * connection is gone), so a stop never cuts a response short. */
+    if (job->state == JOB_DONE)
+      s->inflight--;
     job_free(job);
     *con_cls = NULL;
   }

@@ -286,8 +286,10 @@ int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
 int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
                    const char *text, size_t len, int64_t exp_ms) {
   json_t *filter = json_pack("{s:s}", "_id", eid);
-  json_t *update = json_pack("{s:{s:s, s:s, s:s%, s:I}}", "$set", "actor_dbid", db_id,
-                             "tenant", tenant, "logs", text, len, "exp", (json_int_t)exp_ms);
+  /* exp is a BSON date so a TTL index on a real MongoDB can expire it. */
+  json_t *update = json_pack("{s:{s:s, s:s, s:s%, s:{s:I}}}", "$set", "actor_dbid", db_id,
+                             "tenant", tenant, "logs", text, len, "exp", "$date",
+                             (json_int_t)exp_ms);
   int rc = (filter && update)
                ? store_mongo_update(m, MODEL_COLL_LOGS, filter, update, 1, NULL)
                : ACTOR_ENOMEM;
@@ -317,5 +319,21 @@ int model_logs_delete_actor(store_mongo_t *m, const char *db_id) {
   json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
   int rc = filter ? store_mongo_delete(m, MODEL_COLL_LOGS, filter, NULL) : ACTOR_ENOMEM;
   json_decref(filter);
+  return rc;
+}
+
+int model_ensure_indexes(store_mongo_t *m) {
+  json_t *by_actor = json_pack("{s:i}", "actor_dbid", 1);
+  json_t *by_exp = json_pack("{s:i}", "exp", 1);
+  json_t *ttl = json_pack("{s:i}", "expireAfterSeconds", 0);
+  int rc = (by_actor && by_exp && ttl) ? 0 : ACTOR_ENOMEM;
+  if (rc == 0)
+    rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_actor, NULL);
+  if (rc == 0 && store_mongo_create_index(m, MODEL_COLL_LOGS, by_exp, ttl) != 0)
+    LOG_INFO("store", "no TTL index on logs (the server refuses it): expired logs are "
+                      "removed by a periodic sweep instead");
+  json_decref(by_actor);
+  json_decref(by_exp);
+  json_decref(ttl);
   return rc;
 }

@@ -37,17 +37,19 @@ static const char *qname(const char *suffix) {
   return q;
 }
 
-static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
+static uint64_t now_ms(void) {
+  return uv_hrtime() / 1000000;
+}
 
 static void on_tick(uv_timer_t *t) {}
 
 /* Runs the loop until cond holds or ms pass; evaluates to cond. */
-#define RUN_UNTIL(cond, ms)                                                                  \
-  ({                                                                                         \
-    uint64_t run__end = now_ms() + (ms);                                                     \
-    while (!(cond) && now_ms() < run__end)                                                   \
-      uv_run(&loop, UV_RUN_ONCE);                                                            \
-    (cond);                                                                                  \
+#define RUN_UNTIL(cond, ms)                                                                        \
+  ({                                                                                               \
+    uint64_t run__end = now_ms() + (ms);                                                           \
+    while (!(cond) && now_ms() < run__end)                                                         \
+      uv_run(&loop, UV_RUN_ONCE);                                                                  \
+    (cond);                                                                                        \
   })
 
 typedef struct {
@@ -75,9 +77,13 @@ static void on_msg(chan_conn_t *c, const chan_msg_t *m, void *ud) {
     chan_ack(c, m->tag);
 }
 
-static void on_done(chan_conn_t *c, int status, void *ud) { *(int *)ud = status; }
+static void on_done(chan_conn_t *c, int status, void *ud) {
+  *(int *)ud = status;
+}
 
-static void on_closed(chan_conn_t *c, void *ud) { *(int *)ud = 1; }
+static void on_closed(chan_conn_t *c, void *ud) {
+  *(int *)ud = 1;
+}
 
 static chan_conn_t *open_conn(const char *name) {
   chan_conn_t *c = NULL;
@@ -161,6 +167,90 @@ static void test_publish_consume(void) {
   ASSERT_EQ_INT(qlen(q), 1);
   ASSERT_EQ_INT(chan_publish(c, "", "x", 1, NULL, NULL, NULL), ACTOR_EINVAL);
   ASSERT_EQ_INT(chan_declare(c, ""), ACTOR_EINVAL);
+  close_conn(c);
+}
+
+typedef struct {
+  size_t len;
+  int ok, n;
+} big_t;
+
+static void on_big(chan_conn_t *c, const chan_msg_t *m, void *ud) {
+  big_t *b = ud;
+  const unsigned char *p = m->body;
+  b->len = m->len;
+  b->ok = ((const char *)m->body)[m->len] == '\0';
+  for (size_t i = 0; i < m->len && b->ok; i++)
+    b->ok = p[i] == (unsigned char)(i * 7);
+  b->n++;
+  chan_ack(c, m->tag);
+}
+
+static int confirmed, confirm_errors;
+
+static void on_count(chan_conn_t *c, int status, void *ud) {
+  if (status == 0)
+    confirmed++;
+  else
+    confirm_errors++;
+}
+
+/* A body spanning several frames (frame_max 128 KiB), with NUL bytes, and
+ * a burst of publishes whose confirms come back batched (multiple). */
+static void test_large_and_many(void) {
+  const char *q = qname("large");
+  chan_conn_t *c = open_conn("test-large");
+  big_t b = {0};
+  ASSERT_EQ_INT(chan_consume(c, q, 2, on_big, &b), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  size_t n = 700 * 1024;
+  unsigned char *body = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    body[i] = (unsigned char)(i * 7);
+  int done = 999;
+  chan_props_t props = {.content_type = "application/octet-stream"};
+  ASSERT_EQ_INT(chan_publish(c, q, body, n, &props, on_done, &done), 0);
+  free(body);
+  ASSERT_TRUE(RUN_UNTIL(b.n == 1 && done != 999, 5000));
+  ASSERT_EQ_INT(done, 0);
+  ASSERT_EQ_INT(b.len, n);
+  ASSERT_TRUE(b.ok);
+  ASSERT_EQ_INT(chan_cancel(c, q), 0);
+
+  const char *q2 = qname("many");
+  ASSERT_EQ_INT(chan_declare(c, q2), 0);
+  confirmed = confirm_errors = 0;
+  for (int i = 0; i < 500; i++)
+    ASSERT_EQ_INT(chan_publish(c, q2, "{\"i\":1}", 7, NULL, on_count, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(confirmed + confirm_errors == 500, 10000));
+  ASSERT_EQ_INT(confirmed, 500);
+  ASSERT_EQ_INT(qlen(q2), 500);
+  close_conn(c);
+}
+
+/* Several consumers share the connection's channel; each queue reaches
+ * only its own callback, and cancelling one leaves the other running. */
+static void test_two_consumers(void) {
+  const char *qa = qname("two_a"), *qb = qname("two_b");
+  chan_conn_t *c = open_conn("test-two");
+  sink_t a = {.autoack = 1}, b = {.autoack = 1};
+  ASSERT_EQ_INT(chan_consume(c, qa, 1, on_msg, &a), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  ASSERT_EQ_INT(chan_consume(c, qb, 1, on_msg, &b), 0); /* added while open */
+  ASSERT_EQ_INT(chan_publish(c, qa, "\"a\"", 3, NULL, NULL, NULL), 0);
+  ASSERT_EQ_INT(chan_publish(c, qb, "\"b\"", 3, NULL, NULL, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(a.n == 1 && b.n == 1, 5000));
+  ASSERT_EQ_STR(a.body[0], "\"a\"");
+  ASSERT_EQ_STR(b.body[0], "\"b\"");
+  ASSERT_EQ_STR(a.queue, qa);
+  ASSERT_EQ_STR(b.queue, qb);
+  ASSERT_EQ_INT(chan_cancel(c, qa), 0);
+  ASSERT_EQ_INT(chan_publish(c, qa, "\"a2\"", 4, NULL, NULL, NULL), 0);
+  ASSERT_EQ_INT(chan_publish(c, qb, "\"b2\"", 4, NULL, NULL, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(b.n == 2, 5000));
+  RUN_UNTIL(0, 100);
+  ASSERT_EQ_INT(a.n, 1);
+  ASSERT_EQ_INT(qlen(qa), 1);
   close_conn(c);
 }
 
@@ -440,6 +530,8 @@ int main(void) {
   }
   if (test_broker_reachable()) {
     RUN_TEST(test_publish_consume);
+    RUN_TEST(test_large_and_many);
+    RUN_TEST(test_two_consumers);
     RUN_TEST(test_nack_requeue);
     RUN_TEST(test_prefetch);
     RUN_TEST(test_close_fails_outbox);

@@ -234,8 +234,8 @@ static void test_assembler(void) {
   hdr[2].value.value.f64 = 1.5;
   amqp_basic_properties_t p;
   memset(&p, 0, sizeof(p));
-  p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
-             AMQP_BASIC_HEADERS_FLAG;
+  p._flags =
+      AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
   p.content_type = amqp_cstring_bytes("application/json");
   p.correlation_id = amqp_cstring_bytes("corr-9");
   p.headers.num_entries = 3;

@@ -25,11 +25,12 @@
 #define CHAN_MAX_HEADERS 8
 
 /* Queue names (DESIGN.md "Channels"). Write into out (size CHAN_NAME_MAX). */
-void chan_name_command(const char *queue, char *out);           /* command_channel_<queue> */
-void chan_name_mailbox(const char *actor_dbid, char *out);      /* actor_msg_<db_id> */
-void chan_name_worker(const char *worker_id, char *out);        /* worker_<wid> */
-void chan_name_spawner_worker(const char *worker_id, char *out);/* spawner_worker_<wid> */
-void chan_name_results(const char *actor_dbid, const char *eid, char *out); /* results_<db_id>_<eid> */
+void chan_name_command(const char *queue, char *out);            /* command_channel_<queue> */
+void chan_name_mailbox(const char *actor_dbid, char *out);       /* actor_msg_<db_id> */
+void chan_name_worker(const char *worker_id, char *out);         /* worker_<wid> */
+void chan_name_spawner_worker(const char *worker_id, char *out); /* spawner_worker_<wid> */
+/* results_<db_id>_<eid> */
+void chan_name_results(const char *actor_dbid, const char *eid, char *out);
 #define CHAN_CLIENTS "clients"
 #define CHAN_EVENTS "events"
 
@@ -40,10 +41,10 @@ typedef struct {
 
 /* Message properties for publishing; all fields optional. */
 typedef struct {
-  const char *content_type;   /* default "application/json" */
+  const char *content_type; /* default "application/json" */
   const char *reply_to;
   const char *correlation_id;
-  int64_t expiration_ms;      /* per-message TTL, 0 = none */
+  int64_t expiration_ms; /* per-message TTL, 0 = none */
   chan_header_t headers[CHAN_MAX_HEADERS];
   int nheaders;
 } chan_props_t;
@@ -59,9 +60,9 @@ typedef struct {
 
 typedef struct {
   const char *queue;
-  const void *body;   /* followed by a NUL byte not counted in len */
+  const void *body; /* followed by a NUL byte not counted in len */
   size_t len;
-  const char *content_type;   /* NULL when absent, like the next two */
+  const char *content_type; /* NULL when absent, like the next two */
   const char *reply_to;
   const char *correlation_id;
   chan_header_t headers[CHAN_MAX_HEADERS]; /* string (and integer) headers */
@@ -99,8 +100,11 @@ typedef void (*chan_close_cb)(chan_conn_t *c, void *ud);
  * runs on the next loop iteration) and consumers start when the broker
  * answers. `name` is used in logs and as the AMQP connection name. */
 int chan_conn_new(uv_loop_t *loop, const char *uri, const char *name, chan_conn_t **out);
-/* Stops consuming, closes, frees; cb (may be NULL) runs when done. Pending
- * publish callbacks get ACTOR_ECLOSED. */
+/* Stops consuming, closes, frees; cb (may be NULL) runs when done, from the
+ * loop; c is invalid after it. Pending and outbox publish callbacks get
+ * ACTOR_ECLOSED (inside this call, or on the next loop iteration when it is
+ * made from one of this connection's callbacks). Unacked deliveries go back
+ * to their queues. */
 void chan_conn_close(chan_conn_t *c, chan_close_cb cb, void *ud);
 int chan_conn_is_open(const chan_conn_t *c);
 
@@ -129,8 +133,10 @@ int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
 /* Publishes persistently to the default exchange with routing key `queue`.
  * cb (may be NULL) gets 0 when the broker confirms, or an error: ACTOR_ECHANNEL
  * (nack), ACTOR_ENOTFOUND (no such queue: the message is published mandatory
- * and came back), ACTOR_ECONN (connection lost before the confirm; the
- * message may or may not have arrived), ACTOR_ECLOSED (chan_conn_close).
+ * and came back; direct replies to amq.rabbitmq.reply-to.* are not mandatory
+ * and are dropped silently when the caller is gone), ACTOR_ECONN (connection
+ * lost before the confirm; the message may or may not have arrived),
+ * ACTOR_ECLOSED (chan_conn_close).
  * The body and props are copied. While disconnected, messages wait in an
  * outbox (up to CHAN_OUTBOX_MAX, then ACTOR_ECONN) and go out on reconnect.
  * The callback never runs inside chan_publish itself. */

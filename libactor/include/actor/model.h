@@ -105,4 +105,8 @@ int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, cons
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out);
 int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
 
+/* Indexes the models rely on (executions by actor, a TTL index on log
+ * expiry where the server supports it). Idempotent. */
+int model_ensure_indexes(store_mongo_t *m);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "actor/model.h"
 #include "actor/service.h"
 #include "api.h"
 
@@ -88,6 +89,8 @@ int main(int argc, char **argv) {
     LOG_ERROR("api", "cannot set up the stores or the channel client (see above)");
     goto cleanup;
   }
+  if (model_ensure_indexes(ctx.mongo) != 0)
+    LOG_WARN("api", "could not create the MongoDB indexes now; queries work without them");
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
   if (rc != 0) {
     LOG_ERROR("api", "cannot listen on %s:%d: %s", http.bind, http.port, actor_strerror(rc));

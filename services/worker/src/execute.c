@@ -135,7 +135,9 @@ static int run_container(worker_t *w, const json_t *actor, const json_t *meta,
     rc = ACTOR_ENOMEM;
     goto cleanup;
   }
+  int64_t t0 = actor_time_mono_ms();
   rc = dkr_container_create(w->docker, NULL, spec, &cid, &err);
+  int64_t t1 = actor_time_mono_ms();
   if (rc != 0) {
     if (platform_fault(rc))
       goto cleanup;
@@ -163,6 +165,7 @@ static int run_container(worker_t *w, const json_t *actor, const json_t *meta,
     goto cleanup;
   }
 
+  int64_t t2 = actor_time_mono_ms();
   int64_t exit_code = -1;
   rc = dkr_container_wait(w->docker, cid, w->max_run_time * 1000, &exit_code, &err);
   if (rc == ACTOR_ETIMEDOUT) {
@@ -176,6 +179,7 @@ static int run_container(worker_t *w, const json_t *actor, const json_t *meta,
   if (rc != 0)
     goto cleanup;
 
+  int64_t t3 = actor_time_mono_ms();
   size_t len = 0;
   int truncated = 0;
   rc = dkr_container_logs(w->docker, cid, (size_t)w->max_log_length, &logs, &len, &truncated,
@@ -212,6 +216,9 @@ static int run_container(worker_t *w, const json_t *actor, const json_t *meta,
                         (json_int_t)0, "io", (json_int_t)0);
   rc = f ? model_exec_update(w->mongo, eid, f) : ACTOR_ENOMEM;
   json_decref(f);
+  int64_t t4 = actor_time_mono_ms();
+  LOG_DEBUG("worker", "execution %s: create %lldms start %lldms wait %lldms finish %lldms", eid,
+            (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2), (long long)(t4 - t3));
   if (rc == 0)
     LOG_INFO("worker", "actor %s execution %s complete: exit code %lld, %llds", w->db_id, eid,
              (long long)exit_code, (long long)runtime);
