@@ -46,6 +46,7 @@ finish() {
       printf '\n==> stack left running (ABACO_KEEP_UP=1); stop it with make down\n'
     else
       stage down "$SCRIPTS/down.sh" || true
+      stage leftovers check_leftovers || true
     fi
   fi
   ((rc == 0)) || FAILED=1
@@ -66,6 +67,21 @@ on_signal() {
   exit 130
 }
 trap on_signal INT TERM
+
+# After `make down` nothing of ours may be left: no service or worker
+# process of this build, no platform container.
+check_leftovers() {
+  local procs containers=""
+  procs=$(pgrep -af "$BUILD_DIR/bin/" | grep -v pgrep || true)
+  if docker_ping 2>/dev/null; then
+    containers=$(docker ps -aq --filter label=abaco.platform=1 2>/dev/null || true)
+  fi
+  if [[ -n $procs || -n $containers ]]; then
+    warn "left running after down: ${procs:-no processes}; containers: ${containers:-none}"
+    return 1
+  fi
+  note "no process or container of ours left"
+}
 
 run_samples() {
   if [[ ! -f $SCRIPTS/samples.sh ]]; then

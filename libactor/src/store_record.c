@@ -131,7 +131,7 @@ int store_record_get(store_redis_t *r, const char *key, json_t **out) {
   }
   for (size_t i = 0; i + 1 < reply->elements; i += 2) {
     redisReply *f = reply->element[i], *v = reply->element[i + 1];
-    json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
+    json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (val == NULL) /* not written by us: keep it as a string */
       val = json_stringn(v->str, v->len);
     json_object_set_new(obj, f->str, val);

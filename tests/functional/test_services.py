@@ -67,3 +67,38 @@ def test_bad_config_value_is_a_startup_error_naming_the_key(key, value):
     assert proc.returncode != 0
     section, option = key.split("_", 1)
     assert f"[{section}] {option}" in out, out
+
+
+def worker_pids(wid):
+    out = subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_worker_exits_cleanly_on_sigterm_and_removes_its_record(client, echo_actor):
+    aid = echo_actor["id"]
+    client.wait_actor_status(aid, {"READY"})
+    deadline = time.time() + 10
+    workers = []
+    while time.time() < deadline and not workers:
+        workers = [w for w in client.ok("GET", f"/actors/{aid}/workers") if w["status"] == "READY"]
+        time.sleep(0.1)
+    assert workers, "no READY worker"
+    wid = workers[0]["id"]
+    pids = worker_pids(wid)
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGTERM)
+    deadline = time.time() + 10
+    while time.time() < deadline and worker_pids(wid):
+        time.sleep(0.1)
+    assert worker_pids(wid) == [], "worker still running 10 s after SIGTERM"
+    assert wid not in [w["id"] for w in client.ok("GET", f"/actors/{aid}/workers")]
+    # The spawner saw a clean exit (status 0), not a crash.
+    log_path = os.path.join(REPO, "var", "log", "spawner.log")
+    deadline = time.time() + 5
+    lines = []
+    while time.time() < deadline:
+        lines = [l for l in open(log_path) if f"worker {wid} of actor" in l and "pid" not in l]
+        if lines:
+            break
+        time.sleep(0.1)
+    assert lines and lines[-1].rstrip().endswith("exited"), lines
