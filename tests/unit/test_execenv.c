@@ -76,8 +76,11 @@ static void test_order_and_overrides(void) {
   json_t *actor = actor_json(), *meta = meta_json();
   json_t *msg = J("{\"a\": 1, \"b\": [true, null, 2.5], \"s\": \"it's\", \"t\": \"x\"}");
   json_t *env = NULL;
-  actor_execenv_in_t in = {.actor = actor, .meta = meta, .message = msg,
-                           .worker_id = "W7q", .access_token = "tok-123",
+  actor_execenv_in_t in = {.actor = actor,
+                           .meta = meta,
+                           .message = msg,
+                           .worker_id = "W7q",
+                           .access_token = "tok-123",
                            .configs = "{\"c\": 1}"};
   ASSERT_EQ_INT(actor_execenv_build(&in, &env), 0);
   ASSERT_TRUE(json_is_array(env));
@@ -120,11 +123,11 @@ static void test_order_and_overrides(void) {
     ASSERT_EQ_STR(json_string_value(json_array_get(env, i)), want[i]);
 
   /* the rules, stated one by one */
-  ASSERT_EQ_STR(env_get(env, "OVER"), "from query");             /* query > default */
-  ASSERT_TRUE(env_index(env, "A") < env_index(env, "Q"));        /* defaults first */
-  ASSERT_TRUE(env_index(env, "Q") < env_index(env, "MSG"));      /* then the query */
+  ASSERT_EQ_STR(env_get(env, "OVER"), "from query");        /* query > default */
+  ASSERT_TRUE(env_index(env, "A") < env_index(env, "Q"));   /* defaults first */
+  ASSERT_TRUE(env_index(env, "Q") < env_index(env, "MSG")); /* then the query */
   ASSERT_TRUE(env_index(env, "MSG") < env_index(env, "_abaco_execution_id"));
-  ASSERT_EQ_STR(env_get(env, "_abaco_actor_id"), "oA4rZ5m");     /* nothing overrides */
+  ASSERT_EQ_STR(env_get(env, "_abaco_actor_id"), "oA4rZ5m"); /* nothing overrides */
   ASSERT_EQ_STR(env_get(env, "_abaco_worker_id"), "W7q");
   ASSERT_EQ_STR(env_get(env, "_actor_configs"), "{\"c\": 1}");
   /* metadata that is not a query parameter stays out */
@@ -197,10 +200,9 @@ static void test_abaco_variables(void) {
   actor_execenv_in_t in = {.actor = actor, .meta = meta, .message = msg, .worker_id = "W1"};
   ASSERT_EQ_INT(actor_execenv_build(&in, &env), 0);
   static const char *const names[] = {
-      "_abaco_execution_id", "_abaco_actor_id",   "_abaco_actor_dbid",
-      "_abaco_worker_id",    "_abaco_container_repo", "_abaco_actor_name",
-      "_abaco_actor_state",  "_abaco_username",   "_abaco_api_server",
-      "_abaco_Content_Type", "_abaco_jwt_header_name", "_actor_configs"};
+      "_abaco_execution_id",   "_abaco_actor_id",     "_abaco_actor_dbid",      "_abaco_worker_id",
+      "_abaco_container_repo", "_abaco_actor_name",   "_abaco_actor_state",     "_abaco_username",
+      "_abaco_api_server",     "_abaco_Content_Type", "_abaco_jwt_header_name", "_actor_configs"};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     ASSERT_TRUE(env_index(env, names[i]) >= 0);
   ASSERT_TRUE(env_well_formed(env));

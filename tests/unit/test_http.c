@@ -56,12 +56,11 @@ static json_t *kvs_pairs(const ahttp_kvs_t *kvs) {
 static void echo(ahttp_req_t *req, void *ud) {
   const char *ct = ahttp_kvs_get(&req->headers, "content-type", 1);
   const char *xt = ahttp_kvs_get(&req->headers, "X-Test", 1);
-  json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:b, s:s, s:b, s:s?, s:s?}", "method",
-                        req->method, "path", req->path, "query", kvs_pairs(&req->query), "form",
-                        kvs_pairs(&req->form), "is_form", req->is_form, "body_len",
-                        (json_int_t)req->body_len, "body_too_large", req->body_too_large,
-                        "client_ip", req->client_ip, "ud_ok", ud == &handler_magic,
-                        "content_type", ct, "x_test", xt);
+  json_t *o = json_pack(
+      "{s:s, s:s, s:o, s:o, s:b, s:I, s:b, s:s, s:b, s:s?, s:s?}", "method", req->method, "path",
+      req->path, "query", kvs_pairs(&req->query), "form", kvs_pairs(&req->form), "is_form",
+      req->is_form, "body_len", (json_int_t)req->body_len, "body_too_large", req->body_too_large,
+      "client_ip", req->client_ip, "ud_ok", ud == &handler_magic, "content_type", ct, "x_test", xt);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (text)
@@ -182,8 +181,8 @@ static const char *resp_header(const resp_t *r, const char *name, char *out, siz
 
 /* One request on handle c (reused across calls for keep-alive). body NULL:
  * GET; ctype NULL: no Content-Type header; mime: a multipart body. */
-static resp_t request(CURL *c, const char *path, const char *ctype, const void *body,
-                      size_t blen, curl_mime *mime, struct curl_slist *extra) {
+static resp_t request(CURL *c, const char *path, const char *ctype, const void *body, size_t blen,
+                      curl_mime *mime, struct curl_slist *extra) {
   resp_t r = {0};
   char url[1024], cth[256];
   struct curl_slist *h = NULL;
@@ -243,8 +242,7 @@ static void check_cors(const resp_t *r) {
 static void test_get_query(void) {
   CURL *c = curl_easy_init();
   struct curl_slist *extra = curl_slist_append(NULL, "X-Test: hello there");
-  resp_t r = request(c, "/a%20b/c?b=2&a=1&flag&x=a%20b+c%26d&b=3&e=", NULL, NULL, 0, NULL,
-                     extra);
+  resp_t r = request(c, "/a%20b/c?b=2&a=1&flag&x=a%20b+c%26d&b=3&e=", NULL, NULL, 0, NULL, extra);
   json_t *o = resp_json(&r);
   ASSERT_EQ_INT(r.rc, CURLE_OK);
   ASSERT_EQ_INT(r.status, 200);
@@ -309,8 +307,8 @@ static void test_post_json_bytes(void) {
 static void test_urlencoded_form(void) {
   CURL *c = curl_easy_init();
   const char *body = "name=J%C3%BCrgen+M&empty=&x=1%262&name=second";
-  resp_t r = request(c, "/form?q=1", "application/x-www-form-urlencoded", body, strlen(body),
-                     NULL, NULL);
+  resp_t r =
+      request(c, "/form?q=1", "application/x-www-form-urlencoded", body, strlen(body), NULL, NULL);
   json_t *o = resp_json(&r);
   ASSERT_EQ_INT(r.status, 200);
   check_cors(&r);
@@ -570,8 +568,7 @@ static void test_stop_with_inflight(void) {
   ASSERT_EQ_INT(s.r.rc, CURLE_OK);
   ASSERT_EQ_INT(s.r.status, 200);
   ASSERT_EQ_INT(s.r.len, SLOW_LEN);
-  ASSERT_TRUE(s.r.body && memcmp(s.r.body, "slow done", 9) == 0 &&
-              s.r.body[SLOW_LEN - 1] == 's');
+  ASSERT_TRUE(s.r.body && memcmp(s.r.body, "slow done", 9) == 0 && s.r.body[SLOW_LEN - 1] == 's');
   check_cors(&s.r);
   resp_free(&s.r);
   ASSERT_TRUE(wait_flag(&stopped, 5000));
@@ -688,8 +685,8 @@ int main(void) {
   RUN_TEST(test_start_errors);
   port = free_port();
   ASSERT_TRUE(port > 0);
-  ahttp_options_t opts = {.bind = "127.0.0.1", .port = port, .max_body = MAX_BODY,
-                          .max_connections = 64};
+  ahttp_options_t opts = {
+      .bind = "127.0.0.1", .port = port, .max_body = MAX_BODY, .max_connections = 64};
   int rc = ahttp_server_start(&loop, &opts, handler, &handler_magic, &server);
   ASSERT_EQ_INT(rc, 0);
   if (rc != 0) {

@@ -115,10 +115,8 @@ static void test_missing(void) {
   ASSERT_TRUE(out == NULL);
   ASSERT_EQ_INT(store_record_update(store, key("missing"), f), ACTOR_ENOTFOUND);
   ASSERT_EQ_INT(key_exists(key("missing")), 0); /* not created */
-  ASSERT_EQ_INT(store_record_transition(store, key("missing"), "status", from, f),
-                ACTOR_ENOTFOUND);
-  ASSERT_EQ_INT(store_record_transition(store, key("missing"), "status", NULL, f),
-                ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(store_record_transition(store, key("missing"), "status", from, f), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(store_record_transition(store, key("missing"), "status", NULL, f), ACTOR_ENOTFOUND);
   ASSERT_EQ_INT(key_exists(key("missing")), 0);
   ASSERT_EQ_INT(store_record_delete(store, key("missing")), 0); /* deleting nothing is fine */
   json_decref(f);
@@ -193,8 +191,7 @@ static void test_transition(void) {
   g = J("{\"cid\": \"beef\"}");
   ASSERT_EQ_INT(store_record_transition(store, key("tr"), "cid", cid_from, g), 0);
   ASSERT_EQ_INT(store_record_transition(store, key("tr"), "cid", cid_from, g), ACTOR_ESTATE);
-  ASSERT_EQ_INT(store_record_transition(store, key("tr"), "nosuchfield", NULL, g),
-                ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(store_record_transition(store, key("tr"), "nosuchfield", NULL, g), ACTOR_ENOTFOUND);
   json_decref(g);
 
   /* a status with quotes and backslashes matches exactly */
