@@ -46,6 +46,10 @@ static void on_child_exit(uv_process_t *p, int64_t status, int signal) {
   else
     LOG_WARN("spawner", "worker %s of actor %s ended with status %lld signal %d", ch->wid,
              ch->db_id, (long long)status, signal);
+  /* Killed or crashed: whatever it held must not leak. A worker that exits
+   * with a status decided to (bad start-up); it cleaned up after itself. */
+  if (signal != 0 && !ch->sp->stopping)
+    spawner_worker_died(ch->sp, ch->db_id, ch->wid);
   uv_close((uv_handle_t *)p, child_closed);
 }
 

@@ -33,6 +33,7 @@ typedef struct {
   char wid[64];
   int pid;
   int outcome;
+  int redelivered;
 } command_t;
 
 static void command_free(command_t *c) {
@@ -73,6 +74,32 @@ static void fail_worker(spawner_t *sp, command_t *c, const char *why) {
   json_decref(f);
 }
 
+/* Whether a live worker process for this command exists on this host. */
+static bool worker_is_running(spawner_t *sp, command_t *c) {
+  json_t *w = NULL;
+  if (model_worker_get(sp->redis, c->db_id, c->wid, &w) != 0)
+    return false;
+  bool running = false;
+  json_t *pid = json_object_get(w, "pid");
+  const char *host = actor_json_str(w, "host_id", "");
+  if (json_is_integer(pid) && strcmp(host, sp->host_id) == 0) {
+    char path[64], cmdline[4096];
+    snprintf(path, sizeof(path), "/proc/%lld/cmdline", (long long)json_integer_value(pid));
+    FILE *f = fopen(path, "r");
+    if (f) {
+      size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+      fclose(f);
+      /* cmdline is NUL-separated: look for the worker id as one argument */
+      for (size_t i = 0; i < n && !running; i += strlen(cmdline + i) + 1) {
+        cmdline[n] = '\0';
+        running = strcmp(cmdline + i, c->wid) == 0;
+      }
+    }
+  }
+  json_decref(w);
+  return running;
+}
+
 static void prepare(uv_work_t *w) {
   command_t *c = w->data;
   spawner_t *sp = c->sp;
@@ -85,9 +112,20 @@ static void prepare(uv_work_t *w) {
                c->wid);
     return;
   }
+  /* A redelivered command means a spawner died while handling it: the
+   * worker may be half set up, or already running. */
   static const char *const FROM[] = {WORKER_REQUESTED, NULL};
+  static const char *const FROM_REDELIVERED[] = {WORKER_REQUESTED, WORKER_SPAWNER_SETUP, NULL};
+  if (c->redelivered && worker_is_running(sp, c)) {
+    LOG_INFO("spawner", "worker %s of actor %s is already running: command done", c->wid,
+             c->db_id);
+    c->outcome = CMD_DROP;
+    json_decref(actor);
+    return;
+  }
   json_t *f = json_pack("{s:s, s:s}", "host_id", sp->host_id, "host_ip", sp->host_ip);
-  rc = model_worker_transition(sp->redis, c->db_id, c->wid, FROM, WORKER_SPAWNER_SETUP, f);
+  rc = model_worker_transition(sp->redis, c->db_id, c->wid,
+                               c->redelivered ? FROM_REDELIVERED : FROM, WORKER_SPAWNER_SETUP, f);
   json_decref(f);
   if (rc != 0) {
     c->outcome = is_platform_fault(rc) ? CMD_RETRY : CMD_DROP;
@@ -186,6 +224,7 @@ void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
   c->sp = sp;
   sp->inflight++;
   c->tag = msg->tag;
+  c->redelivered = msg->redelivered;
   c->cmd = cmd;
   c->work.data = c;
   snprintf(c->db_id, sizeof(c->db_id), "%s", db_id);

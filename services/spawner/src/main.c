@@ -72,6 +72,21 @@ static int find_worker(const actor_config_t *cfg, char *out, size_t len) {
   return 0;
 }
 
+/* A directory from config, made absolute against the working directory
+ * (workers and containers need absolute paths for bind mounts). */
+static void abs_dir(const actor_config_t *cfg, const char *key, const char *def, char *out,
+                    size_t len) {
+  const char *dir = actor_config_get(cfg, "workers", key, def);
+  char cwd[PATH_MAX];
+  int n;
+  if (dir[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+    n = snprintf(out, len, "%s", dir);
+  else
+    n = snprintf(out, len, "%s/%s", cwd, dir);
+  if (n < 0 || (size_t)n >= len)
+    out[0] = '\0'; /* too long to use: no cleanup of those files */
+}
+
 int main(int argc, char **argv) {
   actor_service_t svc;
   if (actor_service_init(&svc, "spawner", argc, argv) != 0)
@@ -102,6 +117,8 @@ int main(int argc, char **argv) {
   sp.config_path = config_abs;
   if (find_worker(cfg, sp.worker_path, sizeof(sp.worker_path)) != 0)
     goto cleanup;
+  abs_dir(cfg, "socket_host_path_dir", "var/run/sockets", sp.socket_dir, sizeof(sp.socket_dir));
+  abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos", sp.fifo_dir, sizeof(sp.fifo_dir));
   if (store_redis_new(cfg, 4, &sp.redis) != 0 ||
       dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"),
               &sp.docker) != 0) {

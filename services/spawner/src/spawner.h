@@ -25,6 +25,8 @@ struct spawner_s {
   const char *host_ip;
   const char *config_path; /* absolute, passed to workers */
   char worker_path[4096];
+  char socket_dir[4096]; /* [workers] socket_host_path_dir, absolute */
+  char fifo_dir[4096];   /* [workers] fifo_host_path_dir, absolute */
   long max_workers_per_host;
   spawner_child_t *children; /* live worker processes */
   int nchildren;
@@ -40,6 +42,10 @@ void spawner_on_command(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 
 /* children.c */
 int spawner_start_worker(spawner_t *sp, const char *db_id, const char *wid, int *pid);
+/* reaper.c: a worker died by a signal: clean up after it and request a
+ * replacement. */
+void spawner_worker_died(spawner_t *sp, const char *db_id, const char *wid);
+
 /* Sends SIGTERM to every worker; done() runs when all have exited (SIGKILL after 10 s). */
 void spawner_stop_workers(spawner_t *sp, void (*done)(spawner_t *));
 
