@@ -6,8 +6,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "==> bringing the stack up (reuses what is running)"
 bash scripts/up.sh
-bash scripts/samples.sh >/dev/null
 
 echo
-echo "==> execution overhead (bench/exec_overhead.py)"
+echo "==> 1. message intake (bench/intake.sh, wrk)"
+bash bench/intake.sh
+echo
+echo "==> 2. execution overhead (bench/exec_overhead.py)"
 python3 bench/exec_overhead.py "${BENCH_MESSAGES:-50}"
+echo
+echo "==> 3. cold start (bench/cold_start.py)"
+python3 bench/cold_start.py 10
+echo
+echo "==> 4. memory (bench/rss.py)"
+python3 bench/rss.py 20

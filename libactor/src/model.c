@@ -52,6 +52,12 @@ int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor) {
   return reply_ok(store_redis_cmd(r, "SADD %s %s", MODEL_KEY_ACTORS, db_id));
 }
 
+int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  return store_record_update(r, key, fields);
+}
+
 static json_t *status_fields(const char *status, const char *msg) {
   char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
@@ -244,18 +250,24 @@ int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out) {
   return rc;
 }
 
-int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields) {
-  json_t *filter = json_pack("{s:s}", "_id", eid);
-  json_t *update = json_pack("{s:O}", "$set", fields);
-  long long matched = 0;
+/* Updates go through findAndModify on _id: FerretDB v1 (SQLite) pushes an
+ * _id filter down for findAndModify but scans the whole collection for
+ * update, so this keeps a per-execution write O(1) as executions pile up
+ * (measured: ~1400/s against ~60/s with 3000 documents). */
+static int update_by_id(store_mongo_t *m, const char *coll, json_t *filter, json_t *update,
+                        int upsert) {
   int rc = (filter && update)
-               ? store_mongo_update(m, MODEL_COLL_EXECUTIONS, filter, update, 0, &matched)
+               ? store_mongo_find_and_modify(m, coll, filter, update, upsert, 0, NULL)
                : ACTOR_ENOMEM;
   json_decref(filter);
   json_decref(update);
-  if (rc == 0 && matched == 0)
-    rc = ACTOR_ENOTFOUND;
-  return rc;
+  /* with upsert and return_new=0, "inserted" reads as not found */
+  return (upsert && rc == ACTOR_ENOTFOUND) ? 0 : rc;
+}
+
+int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields) {
+  return update_by_id(m, MODEL_COLL_EXECUTIONS, json_pack("{s:s}", "_id", eid),
+                      json_pack("{s:O}", "$set", fields), 0);
 }
 
 int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *from,
@@ -263,17 +275,10 @@ int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *
   json_t *in = json_array();
   for (int i = 0; in && from && from[i]; i++)
     json_array_append_new(in, json_string(from[i]));
-  json_t *filter = json_pack("{s:s, s:{s:o}}", "_id", eid, "status", "$in", in);
-  json_t *update = json_pack("{s:O}", "$set", fields);
-  long long matched = 0;
-  int rc = (filter && update)
-               ? store_mongo_update(m, MODEL_COLL_EXECUTIONS, filter, update, 0, &matched)
-               : ACTOR_ENOMEM;
-  json_decref(filter);
-  json_decref(update);
-  if (rc == 0 && matched == 0)
-    rc = ACTOR_ESTATE;
-  return rc;
+  int rc = update_by_id(m, MODEL_COLL_EXECUTIONS,
+                        json_pack("{s:s, s:{s:o}}", "_id", eid, "status", "$in", in),
+                        json_pack("{s:O}", "$set", fields), 0);
+  return rc == ACTOR_ENOTFOUND ? ACTOR_ESTATE : rc;
 }
 
 int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
@@ -285,17 +290,12 @@ int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
 
 int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
                    const char *text, size_t len, int64_t exp_ms) {
-  json_t *filter = json_pack("{s:s}", "_id", eid);
   /* exp is a BSON date so a TTL index on a real MongoDB can expire it. */
-  json_t *update = json_pack("{s:{s:s, s:s, s:s%, s:{s:I}}}", "$set", "actor_dbid", db_id,
-                             "tenant", tenant, "logs", text, len, "exp", "$date",
-                             (json_int_t)exp_ms);
-  int rc = (filter && update)
-               ? store_mongo_update(m, MODEL_COLL_LOGS, filter, update, 1, NULL)
-               : ACTOR_ENOMEM;
-  json_decref(filter);
-  json_decref(update);
-  return rc;
+  return update_by_id(m, MODEL_COLL_LOGS, json_pack("{s:s}", "_id", eid),
+                      json_pack("{s:{s:s, s:s, s:s%, s:{s:I}}}", "$set", "actor_dbid", db_id,
+                                "tenant", tenant, "logs", text, len, "exp", "$date",
+                                (json_int_t)exp_ms),
+                      1);
 }
 
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out) {

@@ -582,6 +582,63 @@ int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc) {
   return rc;
 }
 
+int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *docs,
+                            int *results) {
+  size_t n = json_array_size(docs);
+  if (!json_is_array(docs) || n == 0)
+    return ACTOR_EINVAL;
+  bson_t *bs = calloc(n, sizeof(*bs));
+  const bson_t **ptrs = calloc(n, sizeof(*ptrs));
+  int rc = (bs && ptrs) ? 0 : ACTOR_ENOMEM;
+  size_t made = 0;
+  for (; rc == 0 && made < n; made++) {
+    results[made] = 0;
+    rc = to_bson(m, json_array_get(docs, made), &bs[made], "document", coll);
+    ptrs[made] = &bs[made];
+  }
+  if (rc == 0) {
+    bson_t opts = BSON_INITIALIZER, reply;
+    bson_error_t err;
+    mongo_conn_t c = {0};
+    BSON_APPEND_BOOL(&opts, "ordered", false);
+    conn_open(m, coll, &c);
+    if (!mongoc_collection_insert_many(c.coll, ptrs, n, &opts, &reply, &err)) {
+      /* Per-document write errors (duplicate ids) are in writeErrors; a
+       * failure without them concerns the whole batch. */
+      bson_iter_t it, arr;
+      int per_doc = 0;
+      if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+          bson_iter_recurse(&it, &arr)) {
+        while (bson_iter_next(&arr)) {
+          bson_iter_t e, f;
+          if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &e))
+            continue;
+          long long idx = -1, code = 0;
+          if (bson_iter_find(&e, "index") && BSON_ITER_HOLDS_NUMBER(&e))
+            idx = bson_iter_as_int64(&e);
+          if (bson_iter_recurse(&arr, &f) && bson_iter_find(&f, "code") &&
+              BSON_ITER_HOLDS_NUMBER(&f))
+            code = bson_iter_as_int64(&f);
+          if (idx >= 0 && (size_t)idx < n) {
+            results[idx] = code == 11000 ? ACTOR_EEXIST : ACTOR_ESTORE;
+            per_doc = 1;
+          }
+        }
+      }
+      if (!per_doc)
+        rc = mongo_error(m, &err, "insert_many", coll);
+    }
+    bson_destroy(&reply);
+    bson_destroy(&opts);
+    conn_close(m, &c);
+  }
+  for (size_t i = 0; i < made; i++)
+    bson_destroy(&bs[i]);
+  free(bs);
+  free(ptrs);
+  return rc;
+}
+
 /* Runs a cursor to the end, collecting documents into a new array. */
 static int drain_cursor(store_mongo_t *m, mongoc_cursor_t *cur, const char *op, const char *coll,
                         size_t max, json_t **out) {

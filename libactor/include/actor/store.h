@@ -93,6 +93,26 @@ int store_mongo_ping(store_mongo_t *m);
  * Documents are json objects (borrowed); results are new references.
  * Integers stay int64. */
 int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc);
+/* Inserts an array of documents in one unordered insert. The return code
+ * concerns the whole batch (e.g. ACTOR_ECONN); results[i] (n entries)
+ * gets each document's own outcome (0, or ACTOR_EEXIST for a duplicate). */
+int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *docs,
+                            int *results);
+
+/* Group commit: concurrent store_batch_insert() calls from many threads are
+ * written together in one insert_many. The first caller to find no write
+ * in progress becomes the leader and writes everything queued so far;
+ * the others wait and are woken with their own document's outcome. No
+ * timer, so a lone caller pays no extra latency, while under load the
+ * number of round trips drops by the batch size. */
+typedef struct store_batch_s store_batch_t;
+int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_batch_t **out);
+void store_batch_free(store_batch_t *b);
+/* Blocks until the document is written (or failed). Thread safe. */
+int store_batch_insert(store_batch_t *b, const json_t *doc);
+/* Batches and documents written so far (for metrics and tests). */
+void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned long long *docs);
+
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
 int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
                          const json_t *projection, json_t **out);

@@ -1,0 +1,125 @@
+/* Group commit of MongoDB inserts (see store.h, store_batch_*).
+ *
+ * Design note: waiters queue a slot {doc, done, rc} under one mutex. A
+ * waiter that finds no leader becomes the leader, takes up to max_batch
+ * queued slots, drops the lock, writes them with one insert_many, takes
+ * the lock again, fills in each slot's outcome and wakes everyone. Slots
+ * queued meanwhile form the next batch, written by the next waiter that
+ * wakes and finds no leader. Cost: one mutex round per call and one
+ * broadcast per batch; the batch adapts to the load by itself. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/store.h"
+
+typedef struct batch_slot_s {
+  const json_t *doc;
+  int rc;
+  bool done;
+  struct batch_slot_s *next;
+} batch_slot_t;
+
+struct store_batch_s {
+  store_mongo_t *mongo;
+  char *coll;
+  size_t max_batch;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  batch_slot_t *head, *tail;
+  bool leader;
+  unsigned long long batches, docs; /* written so far */
+};
+
+int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_batch_t **out) {
+  store_batch_t *b = calloc(1, sizeof(*b));
+  if (b == NULL)
+    return ACTOR_ENOMEM;
+  b->mongo = m;
+  b->coll = strdup(coll);
+  b->max_batch = max_batch ? max_batch : 256;
+  if (b->coll == NULL || pthread_mutex_init(&b->lock, NULL) != 0) {
+    free(b->coll);
+    free(b);
+    return ACTOR_ENOMEM;
+  }
+  if (pthread_cond_init(&b->cond, NULL) != 0) {
+    pthread_mutex_destroy(&b->lock);
+    free(b->coll);
+    free(b);
+    return ACTOR_ENOMEM;
+  }
+  *out = b;
+  return 0;
+}
+
+void store_batch_free(store_batch_t *b) {
+  if (b == NULL)
+    return;
+  pthread_cond_destroy(&b->cond);
+  pthread_mutex_destroy(&b->lock);
+  free(b->coll);
+  free(b);
+}
+
+/* Called with the lock held by the leader; returns with it held. */
+static void write_batch(store_batch_t *b) {
+  batch_slot_t *slots[1024];
+  size_t n = 0, max = b->max_batch < 1024 ? b->max_batch : 1024;
+  while (b->head && n < max) {
+    slots[n++] = b->head;
+    b->head = b->head->next;
+  }
+  if (b->head == NULL)
+    b->tail = NULL;
+  pthread_mutex_unlock(&b->lock);
+
+  int results[1024];
+  json_t *docs = json_array();
+  int rc = docs ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (json_array_append(docs, (json_t *)slots[i]->doc) != 0)
+      rc = ACTOR_ENOMEM;
+  if (rc == 0)
+    rc = store_mongo_insert_many(b->mongo, b->coll, docs, results);
+  json_decref(docs);
+
+  pthread_mutex_lock(&b->lock);
+  b->batches++;
+  b->docs += n;
+  for (size_t i = 0; i < n; i++) {
+    slots[i]->rc = rc != 0 ? rc : results[i];
+    slots[i]->done = true;
+  }
+}
+
+int store_batch_insert(store_batch_t *b, const json_t *doc) {
+  batch_slot_t slot = {.doc = doc};
+  pthread_mutex_lock(&b->lock);
+  if (b->tail)
+    b->tail->next = &slot;
+  else
+    b->head = &slot;
+  b->tail = &slot;
+  while (!slot.done) {
+    if (!b->leader) {
+      b->leader = true;
+      write_batch(b);
+      b->leader = false;
+      pthread_cond_broadcast(&b->cond);
+    } else {
+      pthread_cond_wait(&b->cond, &b->lock);
+    }
+  }
+  pthread_mutex_unlock(&b->lock);
+  return slot.rc;
+}
+
+void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned long long *docs) {
+  pthread_mutex_lock(&b->lock);
+  *batches = b->batches;
+  *docs = b->docs;
+  pthread_mutex_unlock(&b->lock);
+}
