@@ -19,6 +19,8 @@ LOG_DIR="$VAR_DIR/log"
 TOOLS_BIN="$VAR_DIR/tools/bin"
 BUILD_DIR="${ABACO_BUILD_DIR:-$ABACO_ROOT/build}"
 FERRETDB_VERSION="v1.24.0"
+# Changes when our build of it changes (see build_ferretdb), forcing a rebuild.
+FERRETDB_BUILD_ID="$FERRETDB_VERSION+idindex1"
 # Platform services started by up.sh, in start order (worker is started by
 # the spawner, never directly).
 ABACO_SERVICES=(api spawner health clientg updater launcher)
@@ -418,6 +420,16 @@ build_ferretdb() {
   chmod -R u+w "$tmp/src"
   mkdir -p "$tmp/src/build/version"
   printf '%s' "$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
+  # FerretDB v1.24's SQLite backend filters `_id` with the path expression
+  # `->'$._id'`, but creates its unique _id index on `->"_id"`; SQLite only
+  # uses an expression index for the identical expression, so every lookup
+  # or update by _id scans the whole collection (measured: 243 ms per find
+  # by _id at 15k executions). Use the index's own expression (1.7 ms).
+  local meta="$tmp/src/internal/backends/sqlite/metadata/metadata.go"
+  grep -q "IDColumn = DefaultColumn + \"->'\$\._id'\"" "$meta" ||
+    { rm -rf "$tmp"; die "FerretDB source changed: the _id index fix no longer applies"; }
+  sed -i "s|IDColumn = DefaultColumn + \"->'\$\._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$meta"
+  printf '%s\n' "$FERRETDB_BUILD_ID" >"$tmp/build-id"
   mkdir -p "$(dirname "$dest")"
   local blog="$LOG_DIR/ferretdb-build.log"
   mkdir -p "$LOG_DIR"
@@ -429,6 +441,7 @@ build_ferretdb() {
     die "go build of FerretDB failed"
   fi
   mv -f "$dest.tmp" "$dest"
+  cp "$tmp/build-id" "$dest.build-id"
   rm -rf "$tmp"
   note "FerretDB built into $dest in $(fmt_ms $(($(now_ms) - t0)))"
 }

@@ -2,6 +2,7 @@
  * executions and logs as MongoDB documents (layout in model.h). */
 #include "actor/model.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,13 +232,31 @@ int model_exec_insert(store_mongo_t *m, const json_t *exec) {
   return store_mongo_insert(m, MODEL_COLL_EXECUTIONS, exec);
 }
 
-int model_exec_get(store_mongo_t *m, const char *db_id, const char *eid, json_t **out) {
-  json_t *filter = json_pack("{s:s, s:s}", "_id", eid, "actor_dbid", db_id);
+/* Finds a document by _id alone and checks its actor here: FerretDB v1
+ * pushes a lone _id equality down to SQLite but evaluates any other filter
+ * document by document (10x slower over a large collection). */
+static int find_of_actor(store_mongo_t *m, const char *coll, const char *db_id,
+                         const char *eid, json_t **out) {
+  json_t *filter = json_pack("{s:s}", "_id", eid);
+  json_t *doc = NULL;
+  *out = NULL;
   if (filter == NULL)
     return ACTOR_ENOMEM;
-  int rc = store_mongo_find_one(m, MODEL_COLL_EXECUTIONS, filter, NULL, out);
+  int rc = store_mongo_find_one(m, coll, filter, NULL, &doc);
   json_decref(filter);
-  return rc;
+  if (rc != 0)
+    return rc;
+  const char *owner = json_string_value(json_object_get(doc, "actor_dbid"));
+  if (owner == NULL || strcmp(owner, db_id) != 0) {
+    json_decref(doc);
+    return ACTOR_ENOTFOUND;
+  }
+  *out = doc;
+  return 0;
+}
+
+int model_exec_get(store_mongo_t *m, const char *db_id, const char *eid, json_t **out) {
+  return find_of_actor(m, MODEL_COLL_EXECUTIONS, db_id, eid, out);
 }
 
 int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out) {
@@ -270,14 +289,30 @@ int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields) {
                       json_pack("{s:O}", "$set", fields), 0);
 }
 
+/* Read, check, then write by _id alone. A filter of _id plus status would
+ * make the check atomic, but FerretDB v1 serves only a bare {_id} filter
+ * from its index and scans the collection for anything more (2.4 s per call
+ * at 15k executions). The window between read and write is a few ms; the
+ * transitions that race (a redelivered message against the health agent)
+ * already tolerate it: health re-reads the worker id, and an execution
+ * run twice is at-least-once delivery, never a lost message. */
 int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *from,
                           const json_t *fields) {
-  json_t *in = json_array();
-  for (int i = 0; in && from && from[i]; i++)
-    json_array_append_new(in, json_string(from[i]));
-  int rc = update_by_id(m, MODEL_COLL_EXECUTIONS,
-                        json_pack("{s:s, s:{s:o}}", "_id", eid, "status", "$in", in),
-                        json_pack("{s:O}", "$set", fields), 0);
+  json_t *filter = json_pack("{s:s}", "_id", eid), *cur = NULL;
+  int rc = filter ? store_mongo_find_one(m, MODEL_COLL_EXECUTIONS, filter, NULL, &cur)
+                  : ACTOR_ENOMEM;
+  json_decref(filter);
+  if (rc != 0)
+    return rc == ACTOR_ENOTFOUND ? ACTOR_ESTATE : rc;
+  const char *status = json_string_value(json_object_get(cur, "status"));
+  bool allowed = false;
+  for (int i = 0; status && from && from[i] && !allowed; i++)
+    allowed = strcmp(status, from[i]) == 0;
+  json_decref(cur);
+  if (!allowed)
+    return ACTOR_ESTATE;
+  rc = update_by_id(m, MODEL_COLL_EXECUTIONS, json_pack("{s:s}", "_id", eid),
+                    json_pack("{s:O}", "$set", fields), 0);
   return rc == ACTOR_ENOTFOUND ? ACTOR_ESTATE : rc;
 }
 
@@ -299,10 +334,8 @@ int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, cons
 }
 
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out) {
-  json_t *filter = json_pack("{s:s, s:s}", "_id", eid, "actor_dbid", db_id);
   json_t *doc = NULL;
-  int rc = filter ? store_mongo_find_one(m, MODEL_COLL_LOGS, filter, NULL, &doc) : ACTOR_ENOMEM;
-  json_decref(filter);
+  int rc = find_of_actor(m, MODEL_COLL_LOGS, db_id, eid, &doc);
   if (rc == ACTOR_ENOTFOUND) {
     *out = strdup("");
     return *out ? 0 : ACTOR_ENOMEM;

@@ -102,3 +102,79 @@ def echo_actor(client, actor_cleanup):
     actor = client.register("abaco/samples-echo")
     actor_cleanup.append(actor["id"])
     return actor
+
+
+# ---- helpers for the api tests (tests/functional/test_api_*.py) ----
+
+import signal as _signal
+import socket as _socket
+import subprocess as _subprocess
+import tempfile as _tempfile
+
+BUILD = os.environ.get("ABACO_BUILD", os.path.join(REPO, "build"))
+CONF = os.environ.get("ABACO_CONF", os.path.join(REPO, "abaco.conf"))
+
+
+def free_port():
+    s = _socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class ApiProcess:
+    """A second api process of the same stack (same stores and broker) on a
+    free port, with config overrides given as <section>_<option> variables,
+    e.g. ApiProcess(web_case="camel"). Its log is shown when it fails."""
+
+    def __init__(self, **overrides):
+        self.port = free_port()
+        env = dict(os.environ, web_port=str(self.port), web_bind="127.0.0.1",
+                   **{k: str(v) for k, v in overrides.items()})
+        self.log = _tempfile.NamedTemporaryFile(prefix="abaco-api-", suffix=".log", delete=False)
+        self.proc = _subprocess.Popen([os.path.join(BUILD, "bin", "api"), "-c", CONF],
+                                      env=dict(env, logs_directory=""),
+                                      stdout=self.log, stderr=_subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"api exited with {self.proc.returncode}: {self.output()}")
+            try:
+                requests.get(self.base + "/actors", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"api on port {self.port} never answered: {self.output()}")
+
+    def output(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def client(self, tenant=None):
+        return Client(self.base, tenant=tenant)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(_signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except _subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def wait_for(fn, timeout=60, interval=0.2, what="condition"):
+    """Polls fn() until it returns a true value, which is returned."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")

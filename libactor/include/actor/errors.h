@@ -19,7 +19,8 @@
   XX(EDOCKER, -13, "docker engine error")                                     \
   XX(ECHANNEL, -14, "channel error")                                          \
   XX(ESTATE, -15, "unexpected state")                                         \
-  XX(ECLOSED, -16, "closed")
+  XX(ECLOSED, -16, "closed")                                                  \
+  XX(EAUTH, -17, "authentication failed")
 
 typedef enum {
 #define ACTOR__ERR_ENUM(name, code, _) ACTOR_##name = (code),

@@ -61,6 +61,9 @@ void model_db_id(const char *tenant, const char *id, char out[MODEL_KEY_MAX]);
 int model_actor_get(store_redis_t *r, const char *db_id, json_t **out);
 /* Stores a new or replaced actor and indexes it. */
 int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor);
+/* Sets the given fields of an existing actor (others untouched);
+ * ACTOR_ENOTFOUND if there is none. */
+int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields);
 /* Sets status (and status_message when msg != NULL) of an existing actor. */
 int model_actor_set_status(store_redis_t *r, const char *db_id, const char *status,
                            const char *msg);

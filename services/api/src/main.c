@@ -10,8 +10,6 @@
 #include "actor/service.h"
 #include "api.h"
 
-#define API_THREADS 16
-
 static ahttp_server_t *server;
 
 static void on_server_stopped(void *ud) {
@@ -38,7 +36,11 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
                            &c->max_content_length) ||
       actor_config_get_int(cfg, "web", "max_log_length", 1000000, &c->max_log_length) ||
       actor_config_get_int(cfg, "web", "log_ex", 86400, &c->log_ex) ||
-      actor_config_get_int(cfg, "workers", "init_count", 1, &c->init_count))
+      actor_config_get_int(cfg, "web", "log_ex_limit", 86400, &c->log_ex_limit) ||
+      actor_config_get_int(cfg, "workers", "init_count", 1, &c->init_count) ||
+      actor_config_get_int(cfg, "workers", "max_run_time", 0, &c->max_run_time) ||
+      actor_config_get_int(cfg, "workers", "sync_max_idle_time", 600,
+                           &c->sync_max_idle_time))
     return ACTOR_ECONFIG;
   if (port <= 0 || port > 65535) {
     LOG_ERROR("api", "[web] port: %ld is not a TCP port", port);
@@ -46,6 +48,21 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
   }
   if (strcmp(c->access_control, "jwt") == 0) {
     LOG_ERROR("api", "[web] access_control: jwt is not available in this build yet; use none");
+    return ACTOR_ECONFIG;
+  }
+  if (c->log_ex_limit <= 0) {
+    LOG_ERROR("api", "[web] log_ex_limit: %ld must be a positive number of seconds",
+              c->log_ex_limit);
+    return ACTOR_ECONFIG;
+  }
+  if (c->max_content_length <= 0) {
+    LOG_ERROR("api", "[web] max_content_length: %ld must be a positive number of bytes",
+              c->max_content_length);
+    return ACTOR_ECONFIG;
+  }
+  if (c->sync_max_idle_time <= 0) {
+    LOG_ERROR("api", "[workers] sync_max_idle_time: %ld must be a positive number of seconds",
+              c->sync_max_idle_time);
     return ACTOR_ECONFIG;
   }
   if (c->init_count < 0 || c->init_count > 100) {
@@ -65,9 +82,10 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
 
 int main(int argc, char **argv) {
   /* Request handlers block on the stores; give them threads (read by libuv
-   * on the first uv_queue_work). */
+   * on the first uv_queue_work): API_THREADS for ordinary requests plus
+   * API_SYNC_MAX that only synchronous-message waits may hold (sync.c). */
   char threads[8];
-  snprintf(threads, sizeof(threads), "%d", API_THREADS);
+  snprintf(threads, sizeof(threads), "%d", API_THREADS + API_SYNC_MAX);
   setenv("UV_THREADPOOL_SIZE", threads, 0);
 
   actor_service_t svc;
@@ -76,6 +94,7 @@ int main(int argc, char **argv) {
 
   api_ctx_t ctx;
   memset(&ctx, 0, sizeof(ctx));
+  atomic_init(&ctx.sync_waits, 0);
   ahttp_options_t http;
   memset(&http, 0, sizeof(http));
   int status = 1;
@@ -83,9 +102,9 @@ int main(int argc, char **argv) {
   ctx.cfg = svc.cfg;
   if (read_config(svc.cfg, &ctx, &http) != 0)
     goto cleanup;
-  if (store_redis_new(svc.cfg, API_THREADS, &ctx.redis) != 0 ||
+  if (store_redis_new(svc.cfg, API_THREADS + API_SYNC_MAX, &ctx.redis) != 0 ||
       store_mongo_new(svc.cfg, &ctx.mongo) != 0 ||
-      chan_client_new(uri, API_THREADS, &ctx.chan) != 0) {
+      chan_client_new(uri, API_THREADS + API_SYNC_MAX, &ctx.chan) != 0) {
     LOG_ERROR("api", "cannot set up the stores or the channel client (see above)");
     goto cleanup;
   }

@@ -12,7 +12,7 @@
 #include "api.h"
 
 /* Values whose keys are user data and keep their case. */
-static const char *const OPAQUE_KEYS[] = {"default_environment", "state", "final_state",
+static const char *const OPAQUE_KEYS[] = {"default_environment", "state", "final_state", "msg",
                                           "_links", "messages", NULL};
 
 static void send_envelope(api_req_t *r, int status, bool ok, const char *message,
@@ -92,47 +92,4 @@ json_t *api_body_object(api_req_t *r) {
   if (obj == NULL)
     api_error(r, 500, "out of memory");
   return obj;
-}
-
-int api_field_bool(api_req_t *r, json_t *body, const char *field, bool def, bool *out) {
-  json_t *v = json_object_get(body, field);
-  if (v == NULL || json_is_null(v)) {
-    *out = def;
-    return 0;
-  }
-  if (json_is_boolean(v)) {
-    *out = json_is_true(v);
-    return 0;
-  }
-  const char *s = json_string_value(v);
-  if (s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0)) {
-    *out = true;
-    return 0;
-  }
-  if (s && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0)) {
-    *out = false;
-    return 0;
-  }
-  api_error(r, 400, "Invalid %s: the value must be a boolean (true or false).", field);
-  return -1;
-}
-
-int api_field_object(api_req_t *r, json_t *body, const char *field, json_t **out) {
-  json_t *v = json_object_get(body, field);
-  *out = NULL;
-  if (v == NULL || json_is_null(v))
-    return 0;
-  if (json_is_string(v)) {
-    json_t *parsed = json_loads(json_string_value(v), 0, NULL);
-    if (json_is_object(parsed)) {
-      *out = parsed;
-      return 0;
-    }
-    json_decref(parsed);
-  } else if (json_is_object(v)) {
-    *out = json_incref(v);
-    return 0;
-  }
-  api_error(r, 400, "Invalid %s: the value must be a JSON object (dictionary).", field);
-  return -1;
 }

@@ -20,14 +20,23 @@ static const api_route_t ROUTES[] = {
     {"GET", "/actors", api_actors_list, false},
     {"POST", "/actors", api_actors_create, false},
     {"GET", "/actors/{id}", api_actor_get, true},
+    {"PUT", "/actors/{id}", api_actor_update, true},
     {"DELETE", "/actors/{id}", api_actor_delete, true},
+    {"GET", "/actors/{id}/state", api_state_get, true},
+    {"POST", "/actors/{id}/state", api_state_set, true},
     {"GET", "/actors/{id}/messages", api_messages_count, true},
     {"POST", "/actors/{id}/messages", api_messages_send, true},
+    {"DELETE", "/actors/{id}/messages", api_messages_purge, true},
     {"GET", "/actors/{id}/executions", api_executions_list, true},
+    {"POST", "/actors/{id}/executions", api_executions_add, true},
     {"GET", "/actors/{id}/executions/{eid}", api_execution_get, true},
+    {"DELETE", "/actors/{id}/executions/{eid}", api_execution_force_quit, true},
     {"GET", "/actors/{id}/executions/{eid}/logs", api_execution_logs, true},
+    {"GET", "/actors/{id}/executions/{eid}/results", api_execution_results, true},
     {"GET", "/actors/{id}/workers", api_workers_list, true},
+    {"POST", "/actors/{id}/workers", api_workers_ensure, true},
     {"GET", "/actors/{id}/workers/{wid}", api_worker_get, true},
+    {"DELETE", "/actors/{id}/workers/{wid}", api_worker_stop, true},
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
@@ -125,6 +134,11 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
   if (route->actor && api_resolve_actor(&r, r.params[0]) != 0)
     goto done;
   route->fn(&r);
+  if (http->status == 0) {
+    /* a handler that forgot to answer is a bug, but still an envelope */
+    LOG_ERROR("api", "%s %s: the handler gave no answer", http->method, http->path);
+    api_error(&r, 500, "Unexpected error: the request was not answered; please report it.");
+  }
 
 done:
   json_decref(r.actor);

@@ -1,7 +1,9 @@
-/* /actors and /actors/{id}: list, register, read, delete. */
+/* /actors and /actors/{id}: list, register, read, update, delete. The
+ * body checks are in actor_spec.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/errors.h"
 #include "actor/ids.h"
@@ -40,149 +42,11 @@ void api_actors_list(api_req_t *r) {
   api_ok(r, "Actors retrieved successfully.", out);
 }
 
-/* Hints are free text but may not carry quoting or structure characters. */
-static int check_hints(api_req_t *r, json_t *body, json_t **out) {
-  json_t *v = json_object_get(body, "hints");
-  *out = NULL;
-  if (v == NULL || json_is_null(v)) {
-    *out = json_array();
-    return 0;
-  }
-  json_t *list = NULL;
-  if (json_is_array(v)) {
-    list = json_incref(v);
-  } else if (json_is_string(v)) {
-    const char *s = json_string_value(v);
-    list = json_loads(s, JSON_DECODE_ANY, NULL);
-    if (!json_is_array(list)) {
-      json_decref(list);
-      list = json_array();
-      /* a form may send "a,b" */
-      char *copy = strdup(s), *save = NULL;
-      for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-        json_array_append_new(list, json_string(t));
-      free(copy);
-    }
-  }
-  size_t i;
-  json_t *h;
-  json_array_foreach(list, i, h) {
-    const char *s = json_string_value(h);
-    if (s == NULL || strpbrk(s, "\"'{}[]") != NULL) {
-      json_decref(list);
-      api_error(r, 400, "Invalid hints: hints must be strings without the characters \" ' { } [ ].");
-      return -1;
-    }
-  }
-  if (list == NULL) {
-    api_error(r, 400, "Invalid hints: must be a list of strings.");
-    return -1;
-  }
-  *out = list;
-  return 0;
-}
-
-static bool queue_allowed(const char *host_queues, const char *queue) {
-  char *copy = strdup(host_queues ? host_queues : "default"), *save = NULL;
-  bool found = false;
-  for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t && !found;
-       t = strtok_r(NULL, ", ", &save))
-    found = strcmp(t, queue) == 0;
-  free(copy);
-  return found;
-}
-
-/* Copies an optional scalar field: strings as given, else JSON null. */
-static void copy_opt(json_t *actor, json_t *body, const char *field, json_t *def) {
-  json_t *v = json_object_get(body, field);
-  json_object_set_new(actor, field, v && !json_is_null(v) ? json_incref(v) : def);
-}
-
-/* Builds a new actor record from a registration body; NULL after a 400. */
-static json_t *actor_from_body(api_req_t *r, json_t *body) {
-  const char *image = json_string_value(json_object_get(body, "image"));
-  if (image == NULL || *image == '\0') {
-    api_error(r, 400, "image is required: the Docker image of the actor.");
-    return NULL;
-  }
-  bool stateless, privileged, use_uid, token, cron_on;
-  if (api_field_bool(r, body, "stateless", true, &stateless) ||
-      api_field_bool(r, body, "privileged", false, &privileged) ||
-      api_field_bool(r, body, "use_container_uid", false, &use_uid) ||
-      api_field_bool(r, body, "token", false, &token) ||
-      api_field_bool(r, body, "cron_on", false, &cron_on))
-    return NULL;
-  json_t *env = NULL, *hints = NULL;
-  if (api_field_object(r, body, "default_environment", &env) != 0)
-    return NULL;
-  if (check_hints(r, body, &hints) != 0) {
-    json_decref(env);
-    return NULL;
-  }
-  json_t *mw = json_object_get(body, "max_workers");
-  if (!stateless && mw && !json_is_null(mw)) {
-    json_decref(env);
-    json_decref(hints);
-    api_error(r, 400, "stateful actors can only have 1 worker.");
-    return NULL;
-  }
-  const char *queue = json_string_value(json_object_get(body, "queue"));
-  if (queue == NULL || *queue == '\0')
-    queue = "default";
-  if (!queue_allowed(r->ctx->host_queues, queue)) {
-    json_decref(env);
-    json_decref(hints);
-    api_error(r, 400, "Invalid queue name.");
-    return NULL;
-  }
-
-  char id[ACTOR_ID_MAX], db_id[MODEL_KEY_MAX], now[ACTOR_TIME_MAX];
-  if (actor_id_new(id) != 0) {
-    json_decref(env);
-    json_decref(hints);
-    api_error(r, 500, "Could not generate an actor id.");
-    return NULL;
-  }
-  model_db_id(r->ident.tenant, id, db_id);
-  actor_time_format(actor_time_now_ms(), now);
-
-  json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:o, "
-                        "s:o, s:{}, s:s, s:s, s:I, s:s, s:b, s:s, s:s}",
-                        "id", id, "db_id", db_id, "tenant", r->ident.tenant, "api_server",
-                        r->api_server, "owner", r->ident.username, "image", image, "status",
-                        ACTOR_SUBMITTED, "status_message", "", "stateless", stateless,
-                        "privileged", privileged, "use_container_uid", use_uid, "token",
-                        token, "default_environment", env ? env : json_object(), "hints",
-                        hints, "state", "create_time", now, "last_update_time", now,
-                        "revision", (json_int_t)1, "type", "none", "cron_on", cron_on,
-                        "queue", queue, "description", "");
-  if (a == NULL) {
-    api_error(r, 500, "out of memory");
-    return NULL;
-  }
-  json_t *desc = json_object_get(body, "description");
-  if (json_is_string(desc))
-    json_object_set(a, "description", desc);
-  copy_opt(a, body, "name", json_null());
-  copy_opt(a, body, "link", json_string(""));
-  copy_opt(a, body, "webhook", json_string(""));
-  copy_opt(a, body, "max_workers", json_null());
-  copy_opt(a, body, "mem_limit", json_null());
-  copy_opt(a, body, "max_cpus", json_null());
-  copy_opt(a, body, "cron_schedule", json_null());
-  copy_opt(a, body, "log_ex", json_null());
-  copy_opt(a, body, "mounts", json_array());
-  static const char *const UNSET[] = {"gid", "uid", "tasdir", "cron_next_ex", NULL};
-  for (int i = 0; UNSET[i]; i++)
-    json_object_set_new(a, UNSET[i], json_null());
-  return a;
-}
-
 void api_actors_create(api_req_t *r) {
   json_t *body = api_body_object(r);
   if (body == NULL)
     return;
-  json_t *actor = actor_from_body(r, body);
+  json_t *actor = api_actor_from_body(r, body, NULL, NULL);
   json_decref(body);
   if (actor == NULL)
     return;
@@ -209,6 +73,102 @@ void api_actor_get(api_req_t *r) {
   api_ok(r, "Actor retrieved successfully.", api_actor_display(r, r->actor));
 }
 
+/* The workers of the previous revision are told to stop once the new ones
+ * are requested: the mailbox is never without a worker on its way, and
+ * an old worker refuses a message of a newer revision (worker side). */
+static void replace_workers(api_req_t *r, const json_t *actor, json_t *old) {
+  size_t n = json_array_size(old);
+  if (n < 1)
+    n = 1;
+  if (!actor_json_bool(actor, "stateless", true))
+    n = 1;
+  int rc = api_request_workers(r, actor, (int)n);
+  if (rc != 0)
+    LOG_WARN("api", "actor %s: could not request workers of the new revision: %s", r->db_id,
+             actor_strerror(rc));
+  size_t i;
+  json_t *w;
+  json_array_foreach(old, i, w) {
+    const char *wid = json_string_value(json_object_get(w, "id"));
+    if (wid && (rc = api_stop_worker(r, r->db_id, wid)) != 0)
+      LOG_WARN("api", "actor %s: could not stop worker %s of the old revision: %s", r->db_id,
+               wid, actor_strerror(rc));
+  }
+}
+
+void api_actor_update(api_req_t *r) {
+  json_t *body = api_body_object(r);
+  if (body == NULL)
+    return;
+  bool bump = false;
+  json_t *actor = api_actor_from_body(r, body, r->actor, &bump);
+  json_decref(body);
+  if (actor == NULL)
+    return;
+  json_t *old = NULL, *fields = json_deep_copy(actor);
+  int rc = fields ? 0 : ACTOR_ENOMEM;
+  if (rc == 0 && bump)
+    rc = api_live_workers(r, r->db_id, &old, NULL);
+  if (rc == 0) {
+    /* Fields others write stay theirs: the state (POST /state, the
+     * actor) and, unless this update resets it, the status. */
+    json_object_del(fields, "state");
+    if (!bump) {
+      json_object_del(fields, "status");
+      json_object_del(fields, "status_message");
+    }
+    rc = model_actor_update(r->ctx->redis, r->db_id, fields);
+  }
+  json_decref(fields);
+  if (rc == ACTOR_ENOTFOUND) {
+    api_error(r, 404, "Actor with identifier '%s' not found", r->params[0]);
+    goto cleanup;
+  }
+  if (rc != 0) {
+    api_store_error(r, rc, "actor");
+    goto cleanup;
+  }
+  if (bump) {
+    LOG_INFO("api", "actor %s updated to revision %lld (image %s)", r->db_id,
+             actor_json_int(actor, "revision", 0), actor_json_str(actor, "image", ""));
+    replace_workers(r, actor, old);
+  }
+  json_t *now = NULL;
+  if (model_actor_get(r->ctx->redis, r->db_id, &now) == 0) {
+    json_decref(actor);
+    actor = now;
+  }
+  api_ok(r, "Actor updated successfully.", api_actor_display(r, actor));
+
+cleanup:
+  json_decref(old);
+  json_decref(actor);
+}
+
+/* Idle workers told to stop usually exit within a few hundred ms; the
+ * mailbox is deleted after they have gone, because a worker still
+ * consuming it would declare it again. Busy workers finish their
+ * execution first and are not waited for. */
+#define DELETE_WAIT_MS 3000
+#define DELETE_POLL_MS 50
+
+static void wait_for_idle_workers(api_req_t *r, json_t *idle) {
+  int64_t deadline = actor_time_mono_ms() + DELETE_WAIT_MS;
+  while (json_array_size(idle) > 0 && actor_time_mono_ms() < deadline) {
+    usleep(DELETE_POLL_MS * 1000);
+    for (size_t i = json_array_size(idle); i-- > 0;) {
+      json_t *w = NULL;
+      const char *wid = json_string_value(json_array_get(idle, i));
+      int rc = model_worker_get(r->ctx->redis, r->db_id, wid, &w);
+      json_decref(w);
+      if (rc == ACTOR_ENOTFOUND)
+        json_array_remove(idle, i);
+      else if (rc != 0)
+        return;
+    }
+  }
+}
+
 void api_actor_delete(api_req_t *r) {
   api_ctx_t *c = r->ctx;
   int rc = model_actor_set_status(c->redis, r->db_id, ACTOR_SHUTTING_DOWN, NULL);
@@ -222,18 +182,29 @@ void api_actor_delete(api_req_t *r) {
     api_store_error(r, rc, "worker");
     return;
   }
+  json_t *idle = json_array();
   size_t i;
   json_t *w;
   json_array_foreach(workers, i, w) {
     const char *wid = json_string_value(json_object_get(w, "id"));
-    char q[CHAN_NAME_MAX];
-    chan_name_worker(wid, q);
-    static const char STOP[] = "\"stop\"";
-    int prc = chan_client_publish(c->chan, q, STOP, sizeof(STOP) - 1, NULL, 5000);
-    if (prc != 0)
+    if (wid == NULL)
+      continue;
+    if (strcmp(actor_json_str(w, "status", ""), WORKER_READY) == 0)
+      json_array_append_new(idle, json_string(wid));
+    int prc = api_stop_worker(r, r->db_id, wid);
+    if (prc != 0 && prc != ACTOR_ENOTFOUND)
       LOG_WARN("api", "actor %s: could not tell worker %s to stop: %s", r->db_id, wid,
                actor_strerror(prc));
-    model_worker_delete(c->redis, r->db_id, wid);
+  }
+  wait_for_idle_workers(r, idle);
+  json_decref(idle);
+  /* What is left (coming up, busy, or a worker that never answered) is
+   * forgotten: the spawner drops commands of a deleted actor and a worker
+   * that exits later finds its record gone. */
+  json_array_foreach(workers, i, w) {
+    const char *wid = json_string_value(json_object_get(w, "id"));
+    if (wid)
+      model_worker_delete(c->redis, r->db_id, wid);
   }
   json_decref(workers);
 
@@ -242,7 +213,9 @@ void api_actor_delete(api_req_t *r) {
   rc = chan_client_delete_queue(c->chan, mailbox);
   if (rc != 0)
     LOG_WARN("api", "actor %s: could not delete mailbox: %s", r->db_id, actor_strerror(rc));
-  rc = model_logs_delete_actor(c->mongo, r->db_id);
+  rc = api_forget_actor(r, r->db_id);
+  if (rc == 0)
+    rc = model_logs_delete_actor(c->mongo, r->db_id);
   if (rc == 0)
     rc = model_actor_delete(c->redis, r->db_id);
   if (rc != 0) {

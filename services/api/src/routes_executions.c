@@ -1,11 +1,16 @@
-/* /actors/{id}/executions: the list with accounting totals, one execution,
- * and its logs. */
+/* /actors/{id}/executions: the list with accounting totals, accounting
+ * records added by clients, one execution, its force-quit, its logs and
+ * its results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actor/errors.h"
+#include "actor/ids.h"
+#include "actor/json.h"
+#include "actor/log.h"
 #include "actor/model.h"
+#include "actor/timefmt.h"
 #include "api.h"
 
 void api_executions_list(api_req_t *r) {
@@ -81,4 +86,100 @@ void api_execution_logs(api_req_t *r) {
                           api_links(r, self, owner, "execution", ex));
   free(logs);
   api_ok(r, "Logs retrieved successfully.", res);
+}
+
+/* An accounting record (Abaco's Execution.add_execution): a finished
+ * execution carrying the given runtime (s), cpu and io, counted in the
+ * totals like any other. The result is the actor, as in Abaco. */
+void api_executions_add(api_req_t *r) {
+  json_t *body = api_body_object(r);
+  if (body == NULL)
+    return;
+  static const char *const FIELDS[] = {"runtime", "cpu", "io"};
+  long long v[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++) {
+    bool present = false;
+    if (api_field_int(r, body, FIELDS[i], 0, &present, &v[i]) != 0) {
+      json_decref(body);
+      return;
+    }
+    if (!present) {
+      json_decref(body);
+      api_error(r, 400, "Invalid execution: %s is required (a non-negative integer).",
+                FIELDS[i]);
+      return;
+    }
+  }
+  json_decref(body);
+  char eid[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
+  if (actor_id_new(eid) != 0) {
+    api_error(r, 500, "Could not generate an execution id.");
+    return;
+  }
+  actor_time_format(actor_time_now_ms(), now);
+  json_t *exec = json_pack(
+      "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:I, s:I, s:I, s:n, s:n}", "_id",
+      eid, "id", eid, "actor_id", actor_json_str(r->actor, "id", ""), "actor_dbid", r->db_id,
+      "tenant", r->ident.tenant, "executor", r->ident.username, "status", EXEC_COMPLETE,
+      "message_received_time", now, "start_time", now, "finish_time", now, "worker_id",
+      "runtime", (json_int_t)v[0], "cpu", (json_int_t)v[1], "io", (json_int_t)v[2],
+      "exit_code", "final_state");
+  int rc = exec ? model_exec_insert(r->ctx->mongo, exec) : ACTOR_ENOMEM;
+  json_decref(exec);
+  if (rc != 0) {
+    api_store_error(r, rc, "execution");
+    return;
+  }
+  LOG_INFO("api", "actor %s: accounting execution %s added", r->db_id, eid);
+  api_ok(r, "Actor execution added successfully.", api_actor_display(r, r->actor));
+}
+
+void api_execution_force_quit(api_req_t *r) {
+  json_t *exec = load_exec(r);
+  if (exec == NULL)
+    return;
+  const char *status = actor_json_str(exec, "status", "");
+  const char *wid = actor_json_str(exec, "worker_id", NULL);
+  if (strcmp(status, EXEC_RUNNING) != 0) {
+    api_error(r, 400, "Cannot force quit an execution not in RUNNING status. Execution was "
+                      "found in status: %s",
+              *status ? status : "None");
+  } else if (wid == NULL || *wid == '\0') {
+    api_error(r, 500, "Execution %s is RUNNING but names no worker to stop it.", r->params[1]);
+  } else {
+    int rc = api_worker_control(r, wid, "force_quit");
+    if (rc != 0) {
+      api_store_error(r, rc, "worker channel");
+    } else {
+      LOG_INFO("api", "actor %s execution %s: force quit sent to worker %s", r->db_id,
+               r->params[1], wid);
+      char msg[256];
+      snprintf(msg, sizeof(msg), "Issued force quit command for execution %s.", r->params[1]);
+      api_ok(r, msg, NULL);
+    }
+  }
+  json_decref(exec);
+}
+
+/* Results are taken off the execution's results queue, one per request;
+ * none left (or none ever) is an empty body. */
+void api_execution_results(api_req_t *r) {
+  json_t *exec = load_exec(r);
+  if (exec == NULL)
+    return;
+  json_decref(exec);
+  char q[CHAN_NAME_MAX];
+  chan_name_results(r->db_id, r->params[1], q);
+  char *bytes = NULL;
+  size_t len = 0;
+  int rc = chan_client_get(r->ctx->chan, q, &bytes, &len);
+  if (rc == ACTOR_ENOTFOUND) {
+    ahttp_respond(r->http, 200, "application/octet-stream", "", 0);
+    return;
+  }
+  if (rc != 0) {
+    api_store_error(r, rc, "results queue");
+    return;
+  }
+  ahttp_respond_owned(r->http, 200, "application/octet-stream", bytes, len);
 }

@@ -1,8 +1,9 @@
-/* /actors/{id}/messages: count, and send. Sending stores the execution
+/* /actors/{id}/messages: count, send, purge. Sending stores the execution
  * first (SUBMITTED), then publishes to the mailbox and waits for the
  * broker's confirm; only then does the client get its execution id. If the
  * broker cannot take the message the execution is marked ERROR and the
- * client gets a 503: no false 200, and nothing silently dropped. */
+ * client gets a 503: no false 200, and nothing silently dropped. A
+ * synchronous send then waits for the execution (sync.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,47 +43,86 @@ typedef struct {
   size_t nbytes;
 } message_t;
 
+static bool is_octet_stream(const char *ct) {
+  return ct && strncasecmp(ct, "application/octet-stream", 24) == 0 &&
+         (ct[24] == '\0' || ct[24] == ';' || ct[24] == ' ');
+}
+
+/* A binary message needs a Content-Length within [web] max_content_length
+ * (Abaco's rule: the body is never streamed into the broker unbounded). */
+static int read_binary(api_req_t *r, message_t *m) {
+  ahttp_req_t *h = r->http;
+  const char *cl = ahttp_kvs_get(&h->headers, "Content-Length", 1);
+  if (cl == NULL || *cl == '\0') {
+    api_error(r, 400, "Content Length required for application/octet-stream.");
+    return -1;
+  }
+  char *end = NULL;
+  long long len = strtoll(cl, &end, 10);
+  if (end == cl || *end != '\0' || len < 0) {
+    api_error(r, 400, "Content Length must be an integer.");
+    return -1;
+  }
+  if (len > r->ctx->max_content_length || h->body_too_large) {
+    api_error(r, 400, "Message exceeds max content length of: %ld", r->ctx->max_content_length);
+    return -1;
+  }
+  m->content_type = "application/octet-stream";
+  m->bytes = h->body;
+  m->nbytes = h->body_len;
+  return 0;
+}
+
+/* Abaco's order: a `message` field (form, JSON body or query string) is a
+ * text message (a non-string JSON value is rendered as Python's str()
+ * would); else an application/octet-stream body is binary; else a JSON
+ * body is the message; else 400. An empty `message` counts as none. */
 static int read_message(api_req_t *r, message_t *m) {
   ahttp_req_t *h = r->http;
   const char *ct = ahttp_kvs_get(&h->headers, "Content-Type", 1);
+  bool binary = is_octet_stream(ct);
   memset(m, 0, sizeof(*m));
-  if (h->body_too_large) {
+  if (h->body_too_large && !binary) {
     api_error(r, 400, "Message is larger than the allowed maximum ([web] max_content_length).");
     return -1;
   }
-  if (ct && strncasecmp(ct, "application/octet-stream", 24) == 0) {
-    m->content_type = "application/octet-stream";
-    m->bytes = h->body;
-    m->nbytes = h->body_len;
-    return 0;
-  }
-  const char *field = h->is_form ? ahttp_kvs_get(&h->form, "message", 0)
-                                 : ahttp_kvs_get(&h->query, "message", 0);
   json_t *doc = NULL;
-  if (!h->is_form && h->body_len > 0) {
+  if (!h->is_form && !binary && h->body_len > 0)
     doc = json_loadb(h->body, h->body_len, JSON_DECODE_ANY, NULL);
-    if (doc == NULL) {
-      api_error(r, 400, "message POST body could not be serialized");
-      return -1;
-    }
-    json_t *msg = json_object_get(doc, "message");
-    if (json_is_string(msg)) {
-      m->message = json_incref(msg);
-      m->content_type = "str";
-      json_decref(doc);
-      return 0;
-    }
-    m->message = doc;
-    m->content_type = "application/json";
-    return 0;
-  }
+
+  const char *text = h->is_form ? ahttp_kvs_get(&h->form, "message", 0) : NULL;
+  json_t *field = json_is_object(doc) ? json_object_get(doc, "message") : NULL;
+  if (field && (json_is_null(field) ||
+                (json_is_string(field) && json_string_length(field) == 0)))
+    field = NULL;
+  if ((text == NULL || *text == '\0') && field == NULL)
+    text = ahttp_kvs_get(&h->query, "message", 0);
+
   if (field) {
-    m->message = json_string(field);
+    char *py = json_is_string(field) ? NULL : actor_pyrepr(field);
+    m->message = py ? json_string(py) : json_incref(field);
+    free(py);
     m->content_type = "str";
-    return 0;
+  } else if (text && *text) {
+    m->message = json_string(text);
+    m->content_type = "str";
+  } else if (binary) {
+    json_decref(doc);
+    return read_binary(r, m);
+  } else if (doc && !(json_is_false(doc) || json_is_null(doc) ||
+                      (json_is_array(doc) && json_array_size(doc) == 0) ||
+                      (json_is_string(doc) && json_string_length(doc) == 0) ||
+                      (json_is_integer(doc) && json_integer_value(doc) == 0) ||
+                      (json_is_real(doc) && json_real_value(doc) == 0.0))) {
+    m->message = json_incref(doc);
+    m->content_type = "application/json";
   }
-  api_error(r, 400, "message POST body could not be serialized");
-  return -1;
+  json_decref(doc);
+  if (m->message == NULL) {
+    api_error(r, 400, "message POST body could not be serialized");
+    return -1;
+  }
+  return 0;
 }
 
 /* The mailbox message (DESIGN.md "Channels"): metadata plus the message;
@@ -126,11 +166,50 @@ static int publish(api_req_t *r, const message_t *m, json_t *meta) {
   return rc;
 }
 
+/* Synchronous sends wait only behind a short queue: with more than this
+ * many messages already waiting, the wait could last arbitrarily long. */
+#define SYNC_MAILBOX_MAX 3
+
+static bool wants_sync(api_req_t *r) {
+  const char *v = ahttp_kvs_get(&r->http->query, "_abaco_synchronous", 0);
+  return v && strcasecmp(v, "true") == 0;
+}
+
+/* The checks before a synchronous send; on success the caller holds a
+ * sync slot (api_sync_release). */
+static int sync_admit(api_req_t *r) {
+  char q[CHAN_NAME_MAX];
+  chan_name_mailbox(r->db_id, q);
+  long n = 0;
+  int rc = chan_client_queue_len(r->ctx->chan, q, &n);
+  if (rc != 0) {
+    api_store_error(r, rc, "message queue");
+    return -1;
+  }
+  if (n > SYNC_MAILBOX_MAX) {
+    api_error(r, 400, "Synchronous messages are not allowed when the actor's mailbox holds "
+                      "more than %d messages; it holds %ld. Send the message asynchronously "
+                      "or try again later.", SYNC_MAILBOX_MAX, n);
+    return -1;
+  }
+  if (!api_sync_acquire(r->ctx)) {
+    api_error(r, 503, "Too many synchronous messages are being waited for on this server; "
+                      "try again later or send the message asynchronously.");
+    return -1;
+  }
+  return 0;
+}
+
 void api_messages_send(api_req_t *r) {
   api_ctx_t *c = r->ctx;
   message_t m;
   if (read_message(r, &m) != 0)
     return;
+  bool sync = wants_sync(r);
+  if (sync && sync_admit(r) != 0) {
+    json_decref(m.message);
+    return;
+  }
 
   char eid[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
   json_t *meta = NULL, *exec = NULL;
@@ -170,14 +249,15 @@ void api_messages_send(api_req_t *r) {
     goto cleanup;
   }
 
-  long long nworkers = 0;
-  if (model_worker_count(c->redis, r->db_id, &nworkers) == 0 && nworkers == 0) {
-    rc = api_request_workers(r, r->actor, 1);
-    if (rc != 0)
-      LOG_WARN("api", "actor %s: no worker and none could be requested: %s", r->db_id,
-               actor_strerror(rc));
-  }
+  rc = api_ensure_worker(r, r->actor);
+  if (rc != 0)
+    LOG_WARN("api", "actor %s: no worker and none could be requested: %s", r->db_id,
+             actor_strerror(rc));
 
+  if (sync) {
+    api_sync_answer(r, eid);
+    goto cleanup;
+  }
   char self[512], msgs[512];
   snprintf(self, sizeof(self), "%s/executions/%s", aid, eid);
   snprintf(msgs, sizeof(msgs), "%s/messages", aid);
@@ -194,7 +274,21 @@ void api_messages_send(api_req_t *r) {
   api_ok(r, "The request was successful", res);
 
 cleanup:
+  if (sync)
+    api_sync_release(c);
   json_decref(exec);
   json_decref(meta);
   json_decref(m.message);
+}
+
+void api_messages_purge(api_req_t *r) {
+  char q[CHAN_NAME_MAX];
+  chan_name_mailbox(r->db_id, q);
+  int rc = chan_client_purge(r->ctx->chan, q);
+  if (rc != 0) {
+    api_store_error(r, rc, "message queue");
+    return;
+  }
+  LOG_INFO("api", "actor %s: mailbox purged", r->db_id);
+  api_ok(r, "Actor mailbox purged.", NULL);
 }

@@ -1,13 +1,23 @@
-/* Asking the spawner for workers: each new worker gets a REQUESTED record
- * first, then a command on its queue's command channel. If the command
- * cannot be published the record is removed again, so no worker is left
- * waiting for a spawner that was never told. */
+/* Asking the spawner for workers, and telling workers to stop.
+ *
+ * Each new worker gets a REQUESTED record first, then a command on its
+ * queue's command channel. If the command cannot be published the record
+ * is removed again, so no worker is left waiting for a spawner that was
+ * never told. A worker is stopped by marking it SHUTDOWN_REQUESTED and
+ * publishing "stop" on its control queue; it removes its own record when
+ * it exits (one in ERROR, which never came up, is removed here). Workers
+ * on their way out do not count as the actor's workers.
+ *
+ * "At least one worker" for a message is checked by many api threads (and
+ * processes) at once; a short Redis lease per actor (SET NX PX) makes one
+ * of them request the worker instead of each. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actor/errors.h"
 #include "actor/ids.h"
+#include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
 #include "api.h"
@@ -49,4 +59,87 @@ int api_request_workers(api_req_t *r, const json_t *actor, int n) {
     LOG_INFO("api", "actor %s: requested worker %s", db_id, wid);
   }
   return 0;
+}
+
+/* How long one api request owns the right to add the first worker. Longer
+ * than a request takes to publish; short enough that a failed attempt is
+ * retried by the next message. */
+#define ENSURE_LEASE_MS 3000
+
+static bool leaving(const json_t *w) {
+  const char *st = actor_json_str(w, "status", "");
+  return strcmp(st, WORKER_SHUTDOWN_REQUESTED) == 0 || strcmp(st, WORKER_SHUTTING_DOWN) == 0;
+}
+
+int api_live_workers(api_req_t *r, const char *db_id, json_t **out, long long *n) {
+  json_t *all = NULL;
+  int rc = model_worker_list(r->ctx->redis, db_id, &all);
+  if (rc != 0)
+    return rc;
+  json_t *live = json_array();
+  size_t i;
+  json_t *w;
+  json_array_foreach(all, i, w) {
+    if (!leaving(w))
+      json_array_append(live, w);
+  }
+  json_decref(all);
+  if (live == NULL)
+    return ACTOR_ENOMEM;
+  if (n)
+    *n = (long long)json_array_size(live);
+  if (out)
+    *out = live;
+  else
+    json_decref(live);
+  return 0;
+}
+
+int api_ensure_worker(api_req_t *r, const json_t *actor) {
+  const char *db_id = actor_json_str(actor, "db_id", "");
+  long long n = 0;
+  int rc = api_live_workers(r, db_id, NULL, &n);
+  if (rc != 0 || n > 0)
+    return rc;
+  char key[MODEL_KEY_MAX];
+  snprintf(key, sizeof(key), "abaco:ensure_worker:%s", db_id);
+  redisReply *reply =
+      store_redis_cmd(r->ctx->redis, "SET %s 1 NX PX %d", key, ENSURE_LEASE_MS);
+  if (reply == NULL)
+    return ACTOR_ESTORE;
+  bool mine = reply->type == REDIS_REPLY_STATUS;
+  freeReplyObject(reply);
+  if (!mine)
+    return 0; /* another request is adding it */
+  return api_request_workers(r, actor, 1);
+}
+
+int api_worker_control(api_req_t *r, const char *wid, const char *command) {
+  char q[CHAN_NAME_MAX], body[64];
+  chan_name_worker(wid, q);
+  int len = snprintf(body, sizeof(body), "\"%s\"", command);
+  return chan_client_publish(r->ctx->chan, q, body, (size_t)len, NULL, 5000);
+}
+
+int api_stop_worker(api_req_t *r, const char *db_id, const char *wid) {
+  json_t *w = NULL;
+  int rc = model_worker_get(r->ctx->redis, db_id, wid, &w);
+  if (rc != 0)
+    return rc;
+  bool failed = strcmp(actor_json_str(w, "status", ""), WORKER_ERROR) == 0;
+  json_decref(w);
+  if (failed) {
+    /* A worker that failed to come up has no process to remove its record:
+     * the stop is only sent in case one is still there. */
+    int prc = api_worker_control(r, wid, "stop");
+    if (prc != 0)
+      LOG_WARN("api", "actor %s: could not send stop to failed worker %s: %s", db_id, wid,
+               actor_strerror(prc));
+    return model_worker_delete(r->ctx->redis, db_id, wid);
+  }
+  rc = model_worker_transition(r->ctx->redis, db_id, wid, NULL, WORKER_SHUTDOWN_REQUESTED,
+                               NULL);
+  if (rc != 0)
+    return rc;
+  return api_worker_control(r, wid, "stop");
 }

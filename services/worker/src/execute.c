@@ -1,32 +1,45 @@
-/* Running one execution.
+/* One mailbox message, from delivery to ack.
  *
  *   loop: copy the delivery, queue `execute` on the thread pool
- *   pool: SUBMITTED -> RUNNING, worker READY -> BUSY, create and start the
- *         container, wait for it (killing it after max_run_time), store its
- *         logs, final state and accounting, COMPLETE, remove the container,
- *         worker -> READY
- *   loop: ack -- or, on a platform fault (store or engine unreachable),
- *         requeue the message after a pause so it runs later, never lost.
+ *   pool: read the actor; refuse to run the message when the actor has a
+ *         newer revision than this worker (requeue it, shut down) or is in
+ *         ERROR (requeue it after a pause); SUBMITTED -> RUNNING, worker
+ *         READY -> BUSY; run the container (run.c); worker -> READY
+ *   loop: ack -- or requeue the message after a pause
+ *
+ * Failure rules. A platform fault (store, broker or engine unreachable)
+ * never puts the actor in ERROR and never loses the message: the execution
+ * goes back to SUBMITTED and the message is requeued after a back-off
+ * pause (0.5 s doubling to 10 s, reset by a message that settles). A
+ * container that cannot be created or started for a reason of the
+ * actor's (the engine answered with an error) is retried the same way;
+ * the WORKER_MAX_START_FAILURES-th consecutive such failure on this worker
+ * puts the actor in ERROR ("Error on host <host>: <reason>"), marks the
+ * execution ERROR with that reason and acks the message.
  * A message for an execution that already finished (a redelivery after a
  * crash between store and ack) is acked without running it again. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "actor/errors.h"
-#include "actor/execenv.h"
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
 #include "worker.h"
 
-#define RETRY_DELAY_MS 2000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
 
-enum { OUT_ACK, OUT_RETRY };
+enum {
+  OUT_ACK,     /* settled: ack */
+  OUT_RETRY,   /* requeue after a back-off pause */
+  OUT_OBSOLETE /* the actor has a newer revision: requeue now and shut down */
+};
 
-typedef struct {
+struct worker_job_s {
   worker_t *w;
   uv_work_t work;
   uv_timer_t retry;
@@ -36,7 +49,8 @@ typedef struct {
   bool binary;
   char *meta_text; /* binary messages: metadata from the header */
   int outcome;
-} job_t;
+};
+typedef struct worker_job_s job_t;
 
 static void job_free(job_t *j) {
   free(j->body);
@@ -48,201 +62,48 @@ static bool platform_fault(int rc) {
   return rc == ACTOR_ESTORE || rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT;
 }
 
-long long worker_parse_bytes(const char *s) {
-  if (s == NULL || *s == '\0')
-    return -1;
-  char *end = NULL;
-  double v = strtod(s, &end);
-  if (end == s || v < 0)
-    return -1;
-  long long mult = 1;
-  switch (*end) {
-  case '\0':
-    break;
-  case 'k': case 'K': mult = 1024LL; break;
-  case 'm': case 'M': mult = 1024LL * 1024; break;
-  case 'g': case 'G': mult = 1024LL * 1024 * 1024; break;
-  default: return -1;
-  }
-  if (*end && end[1] != '\0' && strcasecmp(end + 1, "b") != 0)
-    return -1;
-  return (long long)(v * (double)mult);
-}
-
-static json_t *container_spec(worker_t *w, const json_t *actor, json_t *env, const char *eid) {
-  json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "abaco.platform", "1", "abaco.actor",
-                             w->db_id, "abaco.worker", w->wid, "abaco.execution", eid,
-                             "abaco.host", w->host_id);
-  json_t *host = json_pack("{s:b}", "Privileged", 0);
-  const char *mem = actor_json_str(actor, "mem_limit", NULL);
-  long long bytes = worker_parse_bytes(mem ? mem : w->mem_limit);
-  if (bytes > 0)
-    json_object_set_new(host, "Memory", json_integer(bytes));
-  long long cpus = actor_json_int(actor, "max_cpus", w->max_cpus);
-  if (cpus > 0)
-    json_object_set_new(host, "NanoCpus", json_integer(cpus));
-  json_t *spec = json_pack("{s:s, s:o, s:o, s:o}", "Image", actor_json_str(actor, "image", ""),
-                           "Env", env, "Labels", labels, "HostConfig", host);
-  if (spec && !actor_json_bool(actor, "use_container_uid", false) && w->actor_uid &&
-      *w->actor_uid) {
-    char user[128];
-    snprintf(user, sizeof(user), "%s%s%s", w->actor_uid, w->actor_gid && *w->actor_gid ? ":" : "",
-             w->actor_gid ? w->actor_gid : "");
-    json_object_set_new(spec, "User", json_string(user));
-  }
-  return spec;
-}
-
-static void set_cid(worker_t *w, const char *cid) {
-  uv_mutex_lock(&w->lock);
-  snprintf(w->cid, sizeof(w->cid), "%s", cid ? cid : "");
-  uv_mutex_unlock(&w->lock);
-}
-
-/* Marks the execution ERROR with a reason (a fault of the actor's, not of
- * the platform). */
-static void exec_error(worker_t *w, const char *eid, const char *why) {
+void worker_exec_error(worker_t *w, const char *eid, const char *why) {
   char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
-  json_t *f = json_pack("{s:s, s:s, s:s}", "status", EXEC_ERROR, "status_message", why,
-                        "finish_time", now);
-  model_exec_update(w->mongo, eid, f);
+  json_t *f =
+      json_pack("{s:s, s:s, s:s}", "status", EXEC_ERROR, "status_message", why, "finish_time", now);
+  int rc = f ? model_exec_update(w->mongo, eid, f) : ACTOR_ENOMEM;
   json_decref(f);
-  LOG_ERROR("worker", "actor %s execution %s: %s", w->db_id, eid, why);
+  LOG_ERROR("worker", "actor %s execution %s: %s%s%s", w->db_id, eid, why,
+            rc ? "; and it could not be recorded: " : "", rc ? actor_strerror(rc) : "");
 }
 
-static int64_t state_ms(const json_t *state, const char *field) {
-  int64_t ms = -1;
-  const char *s = actor_json_str(state, field, NULL);
-  if (s == NULL || actor_time_parse(s, &ms) != 0)
-    return -1;
-  return ms;
+/* Back to SUBMITTED so the execution shows it waits for another try. */
+static void exec_resubmit(worker_t *w, const char *eid) {
+  static const char *const RUNNING[] = {EXEC_RUNNING, NULL};
+  json_t *back = json_pack("{s:s, s:n}", "status", EXEC_SUBMITTED, "start_time");
+  if (back)
+    model_exec_transition(w->mongo, eid, RUNNING, back);
+  json_decref(back);
 }
 
-/* Runs the container; returns 0 or a platform-fault code. */
-static int run_container(worker_t *w, const json_t *actor, const json_t *meta,
-                         const json_t *message, const char *eid) {
-  int rc;
-  char *err = NULL, *cid = NULL, *logs = NULL;
-  json_t *env = NULL, *spec = NULL, *inspect = NULL;
-  actor_execenv_in_t in = {.actor = actor, .meta = meta, .message = message,
-                           .worker_id = w->wid};
-  rc = actor_execenv_build(&in, &env);
-  if (rc != 0)
-    goto cleanup;
-  spec = container_spec(w, actor, env, eid);
-  if (spec == NULL) {
-    rc = ACTOR_ENOMEM;
-    goto cleanup;
+/* A container that would not start, for the actor's own reason. */
+static int start_failed(worker_t *w, const char *eid, const char *reason) {
+  w->start_failures++;
+  if (w->start_failures < WORKER_MAX_START_FAILURES) {
+    LOG_WARN("worker", "actor %s execution %s: %s (failure %u of %d): will retry", w->db_id, eid,
+             reason, w->start_failures, WORKER_MAX_START_FAILURES);
+    exec_resubmit(w, eid);
+    return OUT_RETRY;
   }
-  int64_t t0 = actor_time_mono_ms();
-  rc = dkr_container_create(w->docker, NULL, spec, &cid, &err);
-  int64_t t1 = actor_time_mono_ms();
-  if (rc != 0) {
-    if (platform_fault(rc))
-      goto cleanup;
-    char why[1024];
-    snprintf(why, sizeof(why), "Error on host %s: could not create the container: %s",
-             w->host_id, err ? err : actor_strerror(rc));
-    exec_error(w, eid, why);
-    rc = 0;
-    goto cleanup;
+  w->start_failures = 0;
+  char why[1400];
+  snprintf(why, sizeof(why), "Error on host %s: %s", w->host_id, reason);
+  static const char *const LIVE[] = {ACTOR_SUBMITTED, ACTOR_READY, ACTOR_ERROR, NULL};
+  int rc = model_actor_transition(w->redis, w->db_id, LIVE, ACTOR_ERROR, why);
+  if (platform_fault(rc)) {
+    exec_resubmit(w, eid);
+    return OUT_RETRY; /* the rule applies on the next try */
   }
-  set_cid(w, cid);
-  json_t *wf = json_pack("{s:s}", "cid", cid);
-  model_worker_update(w->redis, w->db_id, w->wid, wf);
-  json_decref(wf);
-
-  rc = dkr_container_start(w->docker, cid, &err);
-  if (rc != 0) {
-    if (platform_fault(rc))
-      goto cleanup;
-    char why[1024];
-    snprintf(why, sizeof(why), "Error on host %s: could not start the container: %s",
-             w->host_id, err ? err : actor_strerror(rc));
-    exec_error(w, eid, why);
-    rc = 0;
-    goto cleanup;
-  }
-
-  int64_t t2 = actor_time_mono_ms();
-  int64_t exit_code = -1;
-  rc = dkr_container_wait(w->docker, cid, w->max_run_time * 1000, &exit_code, &err);
-  if (rc == ACTOR_ETIMEDOUT) {
-    LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it", eid,
-             w->max_run_time);
-    free(err);
-    err = NULL;
-    dkr_container_kill(w->docker, cid, "SIGKILL", NULL);
-    rc = dkr_container_wait(w->docker, cid, 30000, &exit_code, &err);
-  }
-  if (rc != 0)
-    goto cleanup;
-
-  int64_t t3 = actor_time_mono_ms();
-  size_t len = 0;
-  int truncated = 0;
-  rc = dkr_container_logs(w->docker, cid, (size_t)w->max_log_length, &logs, &len, &truncated,
-                          &err);
-  if (rc != 0)
-    goto cleanup;
-  if (truncated) {
-    static const char MARK[] = "\nLOG LIMIT EXCEEDED\n";
-    char *grown = realloc(logs, len + sizeof(MARK));
-    if (grown) {
-      memcpy(grown + len, MARK, sizeof(MARK));
-      logs = grown;
-      len += sizeof(MARK) - 1;
-    }
-  }
-  rc = dkr_container_inspect(w->docker, cid, &inspect, &err);
-  if (rc != 0)
-    goto cleanup;
-  const json_t *state = json_object_get(inspect, "State");
-  int64_t started = state_ms(state, "StartedAt"), finished = state_ms(state, "FinishedAt");
-  json_int_t runtime = (started > 0 && finished >= started) ? (finished - started) / 1000 : 0;
-
-  const char *tenant = actor_json_str(actor, "tenant", "");
-  long long log_ex = actor_json_int(actor, "log_ex", w->log_ex);
-  rc = model_logs_set(w->mongo, w->db_id, tenant, eid, logs, len,
-                      actor_time_now_ms() + log_ex * 1000);
-  if (rc != 0)
-    goto cleanup;
-  char now[ACTOR_TIME_MAX];
-  actor_time_format(actor_time_now_ms(), now);
-  json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:O, s:I, s:I}", "status", EXEC_COMPLETE,
-                        "finish_time", now, "exit_code", (json_int_t)exit_code, "runtime",
-                        runtime, "final_state", state ? state : json_null(), "cpu",
-                        (json_int_t)0, "io", (json_int_t)0);
-  rc = f ? model_exec_update(w->mongo, eid, f) : ACTOR_ENOMEM;
-  json_decref(f);
-  int64_t t4 = actor_time_mono_ms();
-  LOG_DEBUG("worker", "execution %s: create %lldms start %lldms wait %lldms finish %lldms", eid,
-            (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2), (long long)(t4 - t3));
-  if (rc == 0)
-    LOG_INFO("worker", "actor %s execution %s complete: exit code %lld, %llds", w->db_id, eid,
-             (long long)exit_code, (long long)runtime);
-
-cleanup:
-  if (cid) {
-    set_cid(w, NULL);
-    if (!w->leave_containers) {
-      char *rerr = NULL;
-      int rrc = dkr_container_remove(w->docker, cid, &rerr);
-      if (rrc != 0)
-        LOG_WARN("worker", "could not remove container %s: %s", cid,
-                 rerr ? rerr : actor_strerror(rrc));
-      free(rerr);
-    }
-  }
-  if (rc != 0 && err)
-    LOG_WARN("worker", "execution %s: %s", eid, err);
-  free(err);
-  free(cid);
-  free(logs);
-  json_decref(inspect);
-  json_decref(spec);
-  return rc;
+  LOG_ERROR("worker", "actor %s: %d consecutive failures to start a container: actor in ERROR",
+            w->db_id, WORKER_MAX_START_FAILURES);
+  worker_exec_error(w, eid, why);
+  return OUT_ACK;
 }
 
 static void execute(uv_work_t *wk) {
@@ -256,8 +117,8 @@ static void execute(uv_work_t *wk) {
   size_t meta_len = j->binary ? (j->meta_text ? strlen(j->meta_text) : 0) : j->len;
   if (meta_src == NULL || chan_json_decode(meta_src, meta_len, 64 << 20, &meta) != 0 ||
       !json_is_object(meta)) {
-    LOG_ERROR("worker", "actor %s: dropping an unreadable mailbox message (%zu bytes)",
-              w->db_id, j->len);
+    LOG_ERROR("worker", "actor %s: dropping an unreadable mailbox message (%zu bytes)", w->db_id,
+              j->len);
     goto cleanup;
   }
   if (!j->binary)
@@ -273,16 +134,30 @@ static void execute(uv_work_t *wk) {
     if (platform_fault(rc))
       j->outcome = OUT_RETRY;
     else
-      exec_error(w, eid, "the actor no longer exists");
+      worker_exec_error(w, eid, "the actor no longer exists");
+    goto cleanup;
+  }
+  long long revision = actor_json_int(actor, "revision", w->revision);
+  if (revision > w->revision) {
+    LOG_INFO("worker",
+             "worker %s (revision %lld) of actor %s: the actor is at revision %lld: "
+             "leaving execution %s to the new workers and stopping",
+             w->wid, w->revision, w->db_id, revision, eid);
+    j->outcome = OUT_OBSOLETE;
+    goto cleanup;
+  }
+  if (strcmp(actor_json_str(actor, "status", ""), ACTOR_ERROR) == 0) {
+    LOG_INFO("worker", "actor %s is in ERROR: execution %s waits", w->db_id, eid);
+    j->outcome = OUT_RETRY;
     goto cleanup;
   }
 
   char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
   static const char *const RUNNABLE[] = {EXEC_SUBMITTED, EXEC_RUNNING, NULL};
-  json_t *f = json_pack("{s:s, s:s, s:s}", "status", EXEC_RUNNING, "start_time", now,
-                        "worker_id", w->wid);
-  rc = model_exec_transition(w->mongo, eid, RUNNABLE, f);
+  json_t *f =
+      json_pack("{s:s, s:s, s:s}", "status", EXEC_RUNNING, "start_time", now, "worker_id", w->wid);
+  rc = f ? model_exec_transition(w->mongo, eid, RUNNABLE, f) : ACTOR_ENOMEM;
   json_decref(f);
   if (rc == ACTOR_ESTATE || rc == ACTOR_ENOTFOUND) {
     LOG_INFO("worker", "execution %s already finished or unknown: not running it again", eid);
@@ -293,61 +168,113 @@ static void execute(uv_work_t *wk) {
     goto cleanup;
   }
   static const char *const IDLE[] = {WORKER_READY, NULL};
-  model_worker_transition(w->redis, w->db_id, w->wid, IDLE, WORKER_BUSY, NULL);
+  rc = model_worker_transition(w->redis, w->db_id, w->wid, IDLE, WORKER_BUSY, NULL);
+  if (rc != 0)
+    LOG_WARN("worker", "worker %s: READY -> BUSY: %s", w->wid, actor_strerror(rc));
 
-  rc = run_container(w, actor, meta, message, eid);
+  worker_run_in_t in = {.actor = actor,
+                        .meta = meta,
+                        .message = message,
+                        .eid = eid,
+                        .binary = j->binary ? j->body : NULL,
+                        .binary_len = j->binary ? j->len : 0};
+  bool failed_start = false;
+  char why[1024] = "";
+  rc = worker_run(w, &in, &failed_start, why, sizeof(why));
   if (rc != 0) {
     LOG_WARN("worker", "execution %s: platform fault (%s): requeueing the message", eid,
              actor_strerror(rc));
-    static const char *const RUNNING[] = {EXEC_RUNNING, NULL};
-    json_t *back = json_pack("{s:s}", "status", EXEC_SUBMITTED);
-    model_exec_transition(w->mongo, eid, RUNNING, back);
-    json_decref(back);
+    exec_resubmit(w, eid);
     j->outcome = OUT_RETRY;
+  } else if (failed_start) {
+    j->outcome = start_failed(w, eid, why);
+  } else {
+    w->start_failures = 0;
   }
+
   actor_time_format(actor_time_now_ms(), now);
   static const char *const BUSY[] = {WORKER_BUSY, NULL};
   json_t *wf = json_pack("{s:s, s:n}", "last_execution_time", now, "cid");
-  model_worker_transition(w->redis, w->db_id, w->wid, BUSY, WORKER_READY, wf);
+  rc = wf ? model_worker_transition(w->redis, w->db_id, w->wid, BUSY, WORKER_READY, wf)
+          : ACTOR_ENOMEM;
   json_decref(wf);
+  if (rc != 0)
+    LOG_WARN("worker", "worker %s: BUSY -> READY: %s", w->wid, actor_strerror(rc));
 
 cleanup:
   json_decref(actor);
   json_decref(meta);
 }
 
-static void on_retry_closed(uv_handle_t *h) {
-  job_t *j = h->data;
+static unsigned backoff_ms(unsigned streak) {
+  unsigned ms = BACKOFF_MIN_MS;
+  for (unsigned i = 0; i < streak && ms < BACKOFF_MAX_MS; i++)
+    ms *= 2;
+  return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static void job_done(job_t *j) {
   worker_t *w = j->w;
   job_free(j);
+  malloc_trim(0); /* give back what the execution used (a big binary message) */
   w->busy = false;
   if (w->stopping)
     worker_shutdown(w);
 }
 
+static void on_retry_closed(uv_handle_t *h) {
+  job_done(h->data);
+}
+
 static void on_retry(uv_timer_t *t) {
   job_t *j = t->data;
+  j->w->retry_job = NULL;
   chan_nack(j->w->conn, j->tag, 1);
   uv_close((uv_handle_t *)&j->retry, on_retry_closed);
+}
+
+void worker_retry_now(worker_t *w) {
+  job_t *j = w->retry_job;
+  if (j) {
+    uv_timer_stop(&j->retry);
+    on_retry(&j->retry);
+  }
 }
 
 static void after_execute(uv_work_t *wk, int status) {
   job_t *j = wk->data;
   worker_t *w = j->w;
-  if (status == 0 && j->outcome == OUT_RETRY && !w->stopping) {
+  if (status != 0)
+    j->outcome = OUT_RETRY; /* cancelled: never ran */
+  switch (j->outcome) {
+  case OUT_ACK:
+    w->fault_streak = 0;
+    chan_ack(w->conn, j->tag);
+    break;
+  case OUT_OBSOLETE:
+    /* Stop consuming first, so the requeued message goes to another worker. */
+    w->stopping = true;
+    if (w->started)
+      chan_cancel(w->conn, w->mailbox);
+    chan_nack(w->conn, j->tag, 1);
+    break;
+  default: {
+    unsigned pause = backoff_ms(w->fault_streak);
+    if (w->fault_streak < 32)
+      w->fault_streak++;
+    if (w->stopping)
+      break; /* nacked below */
+    LOG_INFO("worker", "worker %s: message back to the mailbox in %u ms", w->wid, pause);
     uv_timer_init(&w->svc->loop, &j->retry);
     j->retry.data = j;
-    uv_timer_start(&j->retry, on_retry, RETRY_DELAY_MS, 0);
+    w->retry_job = j;
+    uv_timer_start(&j->retry, on_retry, pause, 0);
     return;
   }
-  if (status != 0 || j->outcome == OUT_RETRY)
+  }
+  if (j->outcome == OUT_RETRY)
     chan_nack(w->conn, j->tag, 1);
-  else
-    chan_ack(w->conn, j->tag);
-  job_free(j);
-  w->busy = false;
-  if (w->stopping)
-    worker_shutdown(w);
+  job_done(j);
 }
 
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
@@ -387,33 +314,54 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   }
 }
 
+/* ---- force quit ---- */
+
+typedef struct {
+  uv_work_t work;
+  worker_t *w;
+  char eid[64];
+} kill_t;
+
 static void kill_work(uv_work_t *wk) {
-  worker_t *w = wk->data;
-  char cid[128];
+  kill_t *k = wk->data;
+  worker_t *w = k->w;
+  char cid[128], eid[64];
   uv_mutex_lock(&w->lock);
-  snprintf(cid, sizeof(cid), "%s", w->cid);
+  bool match = w->eid[0] != '\0' && (k->eid[0] == '\0' || strcmp(k->eid, w->eid) == 0);
+  if (match)
+    w->quit_pending = true; /* for a container not started yet */
+  snprintf(cid, sizeof(cid), "%s", match ? w->cid : "");
+  snprintf(eid, sizeof(eid), "%s", w->eid);
   uv_mutex_unlock(&w->lock);
+  if (!match) {
+    LOG_INFO("worker", "worker %s: force quit of %s: not running here", w->wid,
+             k->eid[0] ? k->eid : "an execution");
+    return;
+  }
   if (cid[0] == '\0')
     return;
   char *err = NULL;
   int rc = dkr_container_kill(w->docker, cid, "SIGKILL", &err);
   if (rc != 0)
-    LOG_WARN("worker", "force quit of container %s failed: %s", cid, err ? err : actor_strerror(rc));
+    LOG_WARN("worker", "force quit of execution %s (container %.12s) failed: %s", eid, cid,
+             err ? err : actor_strerror(rc));
   else
-    LOG_INFO("worker", "force quit container %s", cid);
+    LOG_INFO("worker", "force quit execution %s (container %.12s)", eid, cid);
   free(err);
 }
 
 static void after_kill(uv_work_t *wk, int status) {
   (void)status;
-  free(wk);
+  free(wk->data);
 }
 
-void worker_force_quit(worker_t *w) {
-  uv_work_t *wk = calloc(1, sizeof(*wk));
-  if (wk == NULL)
+void worker_force_quit(worker_t *w, const char *eid) {
+  kill_t *k = calloc(1, sizeof(*k));
+  if (k == NULL)
     return;
-  wk->data = w;
-  if (uv_queue_work(&w->svc->loop, wk, kill_work, after_kill) != 0)
-    free(wk);
+  k->w = w;
+  k->work.data = k;
+  snprintf(k->eid, sizeof(k->eid), "%s", eid ? eid : "");
+  if (uv_queue_work(&w->svc->loop, &k->work, kill_work, after_kill) != 0)
+    free(k);
 }

@@ -1,10 +1,14 @@
 /* worker: `worker -c abaco.conf -- <actor db_id> <worker id>`, started by
- * the spawner. Comes up (worker READY, actor READY), consumes its mailbox
- * and control queue, and on `stop` or SIGTERM finishes the execution in
- * hand, removes its record and exits. */
+ * the spawner. Comes up (worker READY, actor READY; its revision is the
+ * one on its record), consumes its mailbox and control queue, and on
+ * `stop` or SIGTERM finishes the execution in hand, removes its record and
+ * exits (`stop-no-delete`: leaves the record, as SHUTTING_DOWN). */
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/errors.h"
 #include "actor/json.h"
@@ -27,7 +31,28 @@ static void start_work(uv_work_t *req) {
     LOG_ERROR("worker", "worker %s: actor %s: %s", w->wid, w->db_id, actor_strerror(start_rc));
     return;
   }
+  json_t *rec = NULL;
+  start_rc = model_worker_get(w->redis, w->db_id, w->wid, &rec);
+  if (start_rc != 0) {
+    LOG_ERROR("worker", "worker %s of actor %s: no record: %s", w->wid, w->db_id,
+              actor_strerror(start_rc));
+    json_decref(actor);
+    return;
+  }
+  /* A record without a revision belongs to the actor as it is now. */
+  long long current = actor_json_int(actor, "revision", 1);
+  w->revision = actor_json_int(rec, "revision", current);
+  json_decref(rec);
   json_decref(actor);
+  if (w->revision < current) {
+    /* Requested before an update and started after it: not needed. */
+    LOG_INFO("worker",
+             "worker %s (revision %lld) of actor %s: the actor is at revision %lld: "
+             "not starting",
+             w->wid, w->revision, w->db_id, current);
+    w->stopping = true;
+    return;
+  }
   char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
   static const char *const COMING_UP[] = {WORKER_REQUESTED, WORKER_SPAWNER_SETUP,
@@ -74,9 +99,15 @@ static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   } else if (strcmp(what, "stop") == 0 || strcmp(what, "stop-no-delete") == 0) {
     LOG_INFO("worker", "worker %s: %s requested", w->wid, what);
     w->stopping = true;
+    if (strcmp(what, "stop-no-delete") == 0)
+      w->keep_record = true;
+    worker_retry_now(w);
   } else if (strcmp(what, "force_quit") == 0) {
-    worker_force_quit(w);
-  } else if (strcmp(what, "status") != 0) {
+    /* {"command": "force_quit", "execution_id": ...} names the execution. */
+    worker_force_quit(w, actor_json_str(cmd, "execution_id", NULL));
+  } else if (strcmp(what, "status") == 0) {
+    LOG_DEBUG("worker", "worker %s: status: %s", w->wid, w->busy ? "BUSY" : "READY");
+  } else {
     LOG_WARN("worker", "worker %s: unknown control message '%s'", w->wid, what);
   }
   json_decref(cmd);
@@ -89,9 +120,17 @@ static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
 
 static void remove_work(uv_work_t *req) {
   worker_t *w = req->data;
-  int rc = model_worker_delete(w->redis, w->db_id, w->wid);
-  if (rc != 0)
-    LOG_WARN("worker", "worker %s: could not remove its record: %s", w->wid, actor_strerror(rc));
+  int rc;
+  if (w->keep_record) {
+    json_t *f = json_pack("{s:n}", "cid");
+    rc = model_worker_transition(w->redis, w->db_id, w->wid, NULL, WORKER_SHUTTING_DOWN, f);
+    json_decref(f);
+  } else {
+    rc = model_worker_delete(w->redis, w->db_id, w->wid);
+  }
+  if (rc != 0 && rc != ACTOR_ENOTFOUND)
+    LOG_WARN("worker", "worker %s: could not %s its record: %s", w->wid,
+             w->keep_record ? "update" : "remove", actor_strerror(rc));
 }
 
 static void on_conn_closed(chan_conn_t *c, void *ud) {
@@ -123,11 +162,25 @@ void worker_shutdown(worker_t *w) {
 static void on_stop(actor_service_t *svc) {
   (void)svc;
   wk.stopping = true;
+  worker_retry_now(&wk);
   if (!wk.busy)
     worker_shutdown(&wk);
 }
 
 /* ---- wiring ---- */
+
+/* A [workers] directory made absolute against the working directory (the
+ * engine needs absolute bind-mount sources); malloc'd. */
+static char *abs_dir(const actor_config_t *cfg, const char *key, const char *def) {
+  const char *dir = actor_config_get(cfg, "workers", key, def);
+  char cwd[PATH_MAX];
+  char *out = NULL;
+  if (dir[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+    return strdup(dir);
+  if (asprintf(&out, "%s/%s", cwd, dir) < 0)
+    return NULL;
+  return out;
+}
 
 static int read_config(const actor_config_t *cfg, worker_t *w) {
   if (actor_config_get_int(cfg, "workers", "max_run_time", 0, &w->max_run_time) ||
@@ -144,11 +197,21 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
   w->actor_uid = actor_config_get(cfg, "workers", "actor_uid", "");
   w->actor_gid = actor_config_get(cfg, "workers", "actor_gid", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
+  w->network = actor_config_get(cfg, "spawner", "docker_network", "");
+  const char *dd = actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock");
+  w->docker_sock = strncmp(dd, "unix://", 7) == 0 ? dd + 7 : NULL;
+  w->socket_dir = abs_dir(cfg, "socket_host_path_dir", "var/run/sockets");
+  w->fifo_dir = abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos");
+  if (w->socket_dir == NULL || w->fifo_dir == NULL)
+    return ACTOR_ENOMEM;
   return 0;
 }
 
 int main(int argc, char **argv) {
   actor_service_t svc;
+  /* Many workers idle on a host: one malloc arena instead of one per
+   * thread that ever allocated keeps each one's memory small. */
+  mallopt(M_ARENA_MAX, 1);
   if (actor_service_init(&svc, "worker", argc, argv) != 0)
     return 1;
   int status = 1;
@@ -169,6 +232,7 @@ int main(int argc, char **argv) {
   if (store_redis_new(svc.cfg, 2, &wk.redis) != 0 || store_mongo_new(svc.cfg, &wk.mongo) != 0 ||
       dkr_new(actor_config_get(svc.cfg, "docker", "dd", "unix:///var/run/docker.sock"),
               &wk.docker) != 0 ||
+      chan_client_new(uri, 1, &wk.results) != 0 ||
       chan_conn_new(&svc.loop, uri, "worker", &wk.conn) != 0) {
     LOG_ERROR("worker", "worker %s: cannot set up stores, engine client or channel", wk.wid);
     goto cleanup;
@@ -180,6 +244,9 @@ int main(int argc, char **argv) {
   status = start_rc == 0 ? 0 : 1;
 
 cleanup:
+  chan_client_free(wk.results);
+  free(wk.socket_dir);
+  free(wk.fifo_dir);
   dkr_free(wk.docker);
   store_mongo_free(wk.mongo);
   store_redis_free(wk.redis);

@@ -1,13 +1,22 @@
 /* The worker: one per (actor, worker id). Takes one message at a time from
- * the actor's mailbox, runs one container for it, records the execution,
- * and only then acks the message. Also listens on its control queue
- * (`stop`, `force_quit`). Blocking work (stores, Docker) runs on libuv's
- * thread pool; the loop thread owns the broker connection. */
+ * the actor's mailbox, runs one container for it (API.md §4: environment,
+ * results socket, binary FIFO, logs, limits), records the execution, and
+ * only then acks the message. Also listens on its control queue (`stop`,
+ * `stop-no-delete`, `force_quit`, `status`). Blocking work (stores, Docker,
+ * the results socket) runs on libuv's thread pool; the loop thread owns the
+ * broker connection.
+ *
+ * Files: main.c wiring, start, control and stop; execute.c one mailbox
+ * message (checks, retries, the failure rules); run.c one container run;
+ * spec.c the container's create body; results.c the results socket;
+ * fifo.c the binary-message FIFO. */
 #ifndef WORKER_H
 #define WORKER_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "actor/docker.h"
@@ -15,43 +24,136 @@
 #include "actor/store.h"
 #include "channels/chan.h"
 
+/* Consecutive container create/start failures (actor-caused) after which
+ * the actor goes to ERROR. */
+#define WORKER_MAX_START_FAILURES 5
+/* Results queues are deleted by the broker after this much disuse. */
+#define WORKER_RESULTS_EXPIRE_MS (24LL * 3600 * 1000)
+
 typedef struct {
   actor_service_t *svc;
   store_redis_t *redis;
   store_mongo_t *mongo;
   dkr_t *docker;
   chan_conn_t *conn;
+  chan_client_t *results; /* blocking publisher for results (connects lazily) */
   char db_id[256];
   char wid[64];
   char mailbox[CHAN_NAME_MAX];
   char control[CHAN_NAME_MAX];
   const char *host_id;
+  long long revision; /* the worker record's revision */
 
-  /* [workers] / [web] settings */
+  /* [workers] / [web] / [spawner] settings */
   long max_run_time;   /* seconds, 0 = none */
   long max_log_length; /* bytes */
   long log_ex;         /* seconds logs are kept */
   const char *mem_limit;
-  long max_cpus;
+  long max_cpus; /* nano-CPUs, 0 = none */
   bool leave_containers;
   const char *actor_uid, *actor_gid;
+  const char *network;     /* [spawner] docker_network, "" = engine default */
+  const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
+  char *socket_dir;        /* absolute (malloc'd) */
+  char *fifo_dir;          /* absolute (malloc'd) */
 
-  bool busy;      /* an execution is running */
-  bool stopping;  /* no new messages; exit when idle */
-  bool started;   /* consumers are running */
+  /* Loop thread only. */
+  bool busy;                      /* a message is in hand */
+  bool stopping;                  /* no new messages; exit when idle */
+  bool keep_record;               /* stop-no-delete: leave the record (as SHUTTING_DOWN) */
+  bool started;                   /* consumers are running */
+  unsigned fault_streak;          /* consecutive requeues (back-off) */
+  struct worker_job_s *retry_job; /* the message waiting out a retry pause */
+  /* Touched only by the message in hand (one at a time). */
+  unsigned start_failures; /* consecutive create/start failures */
+
+  /* Shared between the loop and the execution thread. */
   uv_mutex_t lock;
-  char cid[128];  /* container of the running execution, guarded by lock */
+  char cid[128];     /* container of the running execution, guarded by lock */
+  char eid[64];      /* the running execution, guarded by lock */
+  bool quit_pending; /* force_quit came before the container started, guarded */
 } worker_t;
 
-/* execute.c: handle one mailbox message. */
+/* ---- execute.c ---- */
+/* Handles one mailbox message (loop thread). */
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
-/* Kills the running container, if any (thread pool). */
-void worker_force_quit(worker_t *w);
+/* Kills the running container (of execution `eid`, NULL for whichever). */
+void worker_force_quit(worker_t *w, const char *eid);
+/* Ends a retry pause now (the message goes back to the queue): a stop
+ * need not wait for it. */
+void worker_retry_now(worker_t *w);
+/* Marks an execution ERROR with a reason (thread pool). */
+void worker_exec_error(worker_t *w, const char *eid, const char *why);
 
-/* main.c */
-void worker_shutdown(worker_t *w);
+/* ---- run.c ---- */
+typedef struct {
+  const json_t *actor;   /* the actor record */
+  const json_t *meta;    /* the mailbox message's metadata */
+  const json_t *message; /* the message; NULL for binary messages */
+  const char *eid;
+  const void *binary; /* binary messages: the bytes (borrowed), else NULL */
+  size_t binary_len;
+} worker_run_in_t;
 
+/* Runs one execution's container to its end and records it (logs, final
+ * state, accounting, COMPLETE). Returns 0 when the execution is settled
+ * (COMPLETE, or ERROR for a reason no retry can fix), or a platform-fault
+ * code (store, broker or engine unreachable) when the message must run
+ * again later. *start_failed is set (and why filled) when the container
+ * could not be created or started for a reason of the actor's (an engine
+ * error answer): the caller decides between a retry and ERROR. The
+ * container, socket and FIFO are gone when this returns (the container
+ * stays with [workers] leave_containers). Thread pool. */
+int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char *why,
+               size_t whylen);
+
+/* ---- spec.c ---- */
+typedef struct {
+  const json_t *actor;
+  json_t *env; /* stolen */
+  const char *eid;
+  const char *results_sock; /* host path, NULL for none */
+  const char *binary_fifo;  /* host path, NULL for none */
+} worker_spec_in_t;
+
+/* The ContainerCreate body (new reference, NULL when out of memory):
+ * image, env, labels, user, limits, mounts, never privileged unless the
+ * actor is. No I/O. */
+json_t *worker_spec(const worker_t *w, const worker_spec_in_t *in);
 /* Parses a memory size like "2g", "512m", "1024" into bytes; -1 if invalid. */
 long long worker_parse_bytes(const char *s);
+
+/* ---- results.c ---- */
+typedef struct {
+  int fd;     /* -1 when closed */
+  char *path; /* host path of the socket (malloc'd) */
+  char queue[CHAN_NAME_MAX];
+  bool declared; /* the results queue exists */
+  long count;    /* datagrams published */
+  long lost;     /* datagrams that could not be published */
+} worker_results_t;
+
+/* Creates and binds the datagram socket <dir>/<eid>.sock (mode 0777). */
+int worker_results_open(worker_results_t *r, const char *dir, const char *db_id, const char *eid);
+/* Publishes every datagram waiting on the socket (non-blocking). */
+void worker_results_pump(worker_t *w, worker_results_t *r);
+/* Closes the socket and removes its file; safe on a zeroed or closed one. */
+void worker_results_close(worker_results_t *r);
+
+/* ---- fifo.c ---- */
+typedef struct worker_fifo_s worker_fifo_t;
+
+/* Creates the FIFO <dir>/<eid> (mode 0666); *out is owned by the caller. */
+int worker_fifo_open(const char *dir, const char *eid, worker_fifo_t **out);
+const char *worker_fifo_path(const worker_fifo_t *f);
+/* Starts a thread that writes the bytes (borrowed until worker_fifo_close)
+ * into the FIFO once a reader has it open, then closes it (EOF). */
+int worker_fifo_start(worker_fifo_t *f, const void *data, size_t len);
+/* Stops the writer (the container is gone), joins it, removes the FIFO,
+ * frees f. NULL is fine. */
+void worker_fifo_close(worker_fifo_t *f);
+
+/* ---- main.c ---- */
+void worker_shutdown(worker_t *w);
 
 #endif

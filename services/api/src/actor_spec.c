@@ -1,0 +1,335 @@
+/* What a client may say about an actor: reading a registration (POST
+ * /actors) or a full update (PUT /actors/{id}) body into the record that is
+ * stored, with every check of API.md §3 "Actors". A PUT is a full
+ * description: a field it leaves out takes its default, except `name` and
+ * `stateless`, which keep their values (a PUT need not repeat them), and
+ * the server's fields (id, owner, create_time, state, ...), which a client
+ * never sets. The revision moves when the image changes or `force` is true;
+ * the caller then replaces the workers. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/ids.h"
+#include "actor/json.h"
+#include "actor/model.h"
+#include "actor/timefmt.h"
+#include "api.h"
+
+/* Most links followed when looking for a cycle; a longer chain is refused
+ * as if it were one, since it cannot be checked. */
+#define LINK_DEPTH_MAX 32
+
+/* Hints are free text but may not carry quoting or structure characters.
+ * A form sends a list as JSON text or as "a,b". */
+static int read_hints(api_req_t *r, json_t *body, json_t **out) {
+  json_t *v = json_object_get(body, "hints");
+  json_t *list = NULL;
+  *out = NULL;
+  if (v == NULL || json_is_null(v)) {
+    *out = json_array();
+    return *out ? 0 : ACTOR_ENOMEM;
+  }
+  if (json_is_array(v)) {
+    list = json_incref(v);
+  } else if (json_is_string(v)) {
+    const char *s = json_string_value(v);
+    list = json_loads(s, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(list)) {
+      json_decref(list);
+      list = json_array();
+      char *copy = strdup(s), *save = NULL;
+      for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && list;
+           t = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*t))
+          t++;
+        size_t len = strlen(t);
+        while (len > 0 && isspace((unsigned char)t[len - 1]))
+          t[--len] = '\0';
+        if (len > 0)
+          json_array_append_new(list, json_string(t));
+      }
+      free(copy);
+    }
+  }
+  if (list == NULL) {
+    api_error(r, 400, "Invalid hints: hints must be a list of strings.");
+    return -1;
+  }
+  size_t i;
+  json_t *h;
+  json_array_foreach(list, i, h) {
+    if (json_is_number(h))
+      continue;
+    const char *s = json_string_value(h);
+    const char *bad = s ? strpbrk(s, "\"'{}[]") : NULL;
+    if (s == NULL || bad) {
+      json_decref(list);
+      if (bad)
+        api_error(r, 400,
+                  "Invalid hints: hints must be simple strings or numbers, without "
+                  "the characters \" ' { } [ ]. Error character: %c",
+                  *bad);
+      else
+        api_error(r, 400,
+                  "Invalid hints: hints must be simple strings or numbers, not "
+                  "lists or dicts.");
+      return -1;
+    }
+  }
+  *out = list;
+  return 0;
+}
+
+static bool queue_allowed(const char *host_queues, const char *queue) {
+  char *copy = strdup(host_queues ? host_queues : "default"), *save = NULL;
+  bool found = false;
+  for (char *t = copy ? strtok_r(copy, ", ", &save) : NULL; t && !found;
+       t = strtok_r(NULL, ", ", &save))
+    found = strcmp(t, queue) == 0;
+  free(copy);
+  return found;
+}
+
+/* "512m", "2g", "1.5G", "1024", "2gb": what the worker's size parser takes. */
+static bool mem_limit_ok(const char *s) {
+  char *end = NULL;
+  if (s == NULL || !isdigit((unsigned char)*s))
+    return false;
+  double v = strtod(s, &end);
+  if (end == s || v <= 0)
+    return false;
+  if (*end && strchr("kKmMgG", *end))
+    end++;
+  if (*end == 'b' || *end == 'B')
+    end++;
+  return *end == '\0';
+}
+
+/* mem_limit: a size string, or a JSON integer of bytes; stored as text. */
+static int read_mem_limit(api_req_t *r, json_t *body, json_t **out) {
+  json_t *v = json_object_get(body, "mem_limit");
+  *out = json_null();
+  if (v == NULL || json_is_null(v))
+    return 0;
+  char num[32];
+  const char *s = json_string_value(v);
+  if (json_is_integer(v)) {
+    snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+    s = num;
+  }
+  if (!mem_limit_ok(s)) {
+    api_error(r, 400,
+              "Invalid mem_limit: the value must be a memory size such as \"512m\" "
+              "or \"2g\".");
+    return -1;
+  }
+  *out = json_string(s);
+  return 0;
+}
+
+/* A link must name an actor the caller may EXECUTE; on an update it must
+ * not lead back to the actor itself. */
+static int check_link(api_req_t *r, const char *link, const char *self_db_id) {
+  json_t *target = NULL;
+  int rc = api_lookup_actor(r, link, &target);
+  if (rc == 0 && !api_has_level(r, target, API_EXECUTE))
+    rc = ACTOR_ENOTFOUND;
+  if (rc == ACTOR_ENOTFOUND) {
+    json_decref(target);
+    api_error(r, 400,
+              "Invalid link parameter; unable to retrieve linked actor data. The link "
+              "must be a valid actor id or alias for which you have EXECUTE "
+              "permission.");
+    return -1;
+  }
+  if (rc != 0) {
+    api_store_error(r, rc, "actor");
+    return -1;
+  }
+  bool cycle = false;
+  json_t *cur = target;
+  for (int depth = 0; self_db_id && cur && !cycle; depth++) {
+    const char *cur_db = actor_json_str(cur, "db_id", "");
+    const char *next = actor_json_str(cur, "link", "");
+    if (strcmp(cur_db, self_db_id) == 0 || depth == LINK_DEPTH_MAX) {
+      cycle = true;
+      break;
+    }
+    json_t *nxt = NULL;
+    rc = *next ? api_lookup_actor(r, next, &nxt) : ACTOR_ENOTFOUND;
+    json_decref(cur);
+    cur = rc == 0 ? nxt : NULL;
+  }
+  json_decref(cur);
+  if (cycle) {
+    api_error(r, 400, "Invalid link: this update would result in a cycle of linked actors.");
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads every client field of the body into `a`; 0 or -1 after a 400. */
+static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_t *a) {
+  const char *image, *name, *desc, *link, *webhook, *queue, *cron;
+  if (api_field_string(r, body, "image", &image))
+    return -1;
+  if (image == NULL || *image == '\0') {
+    api_error(r, 400, "image is required: the Docker image of the actor.");
+    return -1;
+  }
+  if (api_field_string(r, body, "name", &name) || api_field_string(r, body, "description", &desc) ||
+      api_field_string(r, body, "link", &link) || api_field_string(r, body, "webhook", &webhook) ||
+      api_field_string(r, body, "queue", &queue) ||
+      api_field_string(r, body, "cron_schedule", &cron))
+    return -1;
+
+  bool stateless, privileged, use_uid, token, cron_on;
+  bool was_stateless = actor_json_bool(existing, "stateless", true);
+  if (api_field_bool(r, body, "stateless", was_stateless, &stateless) ||
+      api_field_bool(r, body, "privileged", false, &privileged) ||
+      api_field_bool(r, body, "use_container_uid", false, &use_uid) ||
+      api_field_bool(r, body, "token", false, &token) ||
+      api_field_bool(r, body, "cron_on", cron != NULL, &cron_on))
+    return -1;
+  if (existing && !was_stateless && stateless) {
+    api_error(r, 400, "Invalid stateless: a stateful actor cannot be made stateless.");
+    return -1;
+  }
+
+  long long max_workers = 0, max_cpus = 0, log_ex = 0;
+  bool has_mw, has_cpus, has_log_ex;
+  if (api_field_int(r, body, "max_workers", 1, &has_mw, &max_workers) ||
+      api_field_int(r, body, "max_cpus", 1, &has_cpus, &max_cpus) ||
+      api_field_int(r, body, "log_ex", 1, &has_log_ex, &log_ex))
+    return -1;
+  if (!stateless && has_mw && max_workers > 1) {
+    api_error(r, 400, "stateful actors can only have 1 worker.");
+    return -1;
+  }
+  if (has_log_ex && log_ex > r->ctx->log_ex_limit) {
+    api_error(r, 400,
+              "Invalid log_ex: the value must be a positive integer of at most %ld "
+              "(seconds).",
+              r->ctx->log_ex_limit);
+    return -1;
+  }
+  if (queue == NULL || *queue == '\0')
+    queue = "default";
+  if (!queue_allowed(r->ctx->host_queues, queue)) {
+    api_error(r, 400, "Invalid queue name.");
+    return -1;
+  }
+  const char *self_db_id = existing ? actor_json_str(existing, "db_id", NULL) : NULL;
+  if (link && *link && check_link(r, link, self_db_id) != 0)
+    return -1;
+
+  char next[API_CRON_NEXT_MAX] = "";
+  if (cron && existing && strcmp(cron, actor_json_str(existing, "cron_schedule", "")) == 0) {
+    snprintf(next, sizeof(next), "%s", actor_json_str(existing, "cron_next_ex", ""));
+  } else if (cron) {
+    char err[512];
+    if (api_cron_parse(cron, actor_time_now_ms(), next, err, sizeof(err)) != 0) {
+      api_error(r, 400, "%s", err);
+      return -1;
+    }
+  }
+
+  /* Fields only privileged callers may set (API.md §2 roles). */
+  if ((privileged && api_require_privileged(r, "privileged")) ||
+      (has_mw && api_require_privileged(r, "max_workers")) ||
+      (has_cpus && api_require_privileged(r, "max_cpus")) ||
+      (json_object_get(body, "mem_limit") && api_require_privileged(r, "mem_limit")) ||
+      (strcmp(queue, "default") != 0 && api_require_privileged(r, "queue")))
+    return -1;
+  json_t *env = NULL, *hints = NULL, *mounts = NULL, *mem = NULL;
+  if (api_field_object(r, body, "default_environment", &env) || read_hints(r, body, &hints) ||
+      api_field_list(r, body, "mounts", &mounts) || read_mem_limit(r, body, &mem)) {
+    json_decref(env);
+    json_decref(hints);
+    json_decref(mounts);
+    return -1;
+  }
+  if (name == NULL && existing)
+    name = actor_json_str(existing, "name", NULL);
+
+  json_object_set_new(a, "image", json_string(image));
+  json_object_set_new(a, "name", name ? json_string(name) : json_null());
+  json_object_set_new(a, "description", json_string(desc ? desc : ""));
+  json_object_set_new(a, "stateless", json_boolean(stateless));
+  json_object_set_new(a, "privileged", json_boolean(privileged));
+  json_object_set_new(a, "use_container_uid", json_boolean(use_uid));
+  json_object_set_new(a, "token", json_boolean(token));
+  json_object_set_new(a, "default_environment", env ? env : json_object());
+  json_object_set_new(a, "hints", hints);
+  json_object_set_new(a, "link", json_string(link ? link : ""));
+  json_object_set_new(a, "webhook", json_string(webhook ? webhook : ""));
+  json_object_set_new(a, "max_workers", has_mw ? json_integer(max_workers) : json_null());
+  json_object_set_new(a, "mem_limit", mem);
+  json_object_set_new(a, "max_cpus", has_cpus ? json_integer(max_cpus) : json_null());
+  json_object_set_new(a, "queue", json_string(queue));
+  json_object_set_new(a, "log_ex", has_log_ex ? json_integer(log_ex) : json_null());
+  json_object_set_new(a, "cron_schedule", cron ? json_string(cron) : json_null());
+  json_object_set_new(a, "cron_on", json_boolean(cron_on));
+  json_object_set_new(a, "cron_next_ex", *next ? json_string(next) : json_null());
+  json_object_set_new(a, "mounts", mounts ? mounts : json_array());
+  return 0;
+}
+
+/* Server fields of a new actor. */
+static json_t *new_actor(api_req_t *r) {
+  char id[ACTOR_ID_MAX], db_id[MODEL_KEY_MAX], now[ACTOR_TIME_MAX];
+  if (actor_id_new(id) != 0)
+    return NULL;
+  model_db_id(r->ident.tenant, id, db_id);
+  actor_time_format(actor_time_now_ms(), now);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:s, s:I, s:s, s:n, s:n, "
+                   "s:n}",
+                   "id", id, "db_id", db_id, "tenant", r->ident.tenant, "api_server", r->api_server,
+                   "owner", r->ident.username, "status", ACTOR_SUBMITTED, "status_message", "",
+                   "state", "create_time", now, "last_update_time", now, "revision", (json_int_t)1,
+                   "type", "none", "gid", "uid", "tasdir");
+}
+
+/* Server fields of an updated actor: kept, but for the update time and,
+ * when the image changes or is forced, the revision and status. */
+static json_t *updated_actor(api_req_t *r, const json_t *existing, bool bump) {
+  json_t *a = json_deep_copy(existing);
+  if (a == NULL)
+    return NULL;
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  json_object_set_new(a, "last_update_time", json_string(now));
+  json_object_set_new(a, "api_server", json_string(r->api_server));
+  if (bump) {
+    json_int_t rev = json_integer_value(json_object_get(existing, "revision"));
+    json_object_set_new(a, "revision", json_integer(rev > 0 ? rev + 1 : 2));
+    json_object_set_new(a, "status", json_string(ACTOR_SUBMITTED));
+    json_object_set_new(a, "status_message", json_string(""));
+  }
+  return a;
+}
+
+json_t *api_actor_from_body(api_req_t *r, json_t *body, const json_t *existing, bool *bump) {
+  bool force = false, moved = false;
+  if (existing) {
+    if (api_field_bool(r, body, "force", false, &force))
+      return NULL;
+    const char *image = json_string_value(json_object_get(body, "image"));
+    moved = force || (image && strcmp(image, actor_json_str(existing, "image", "")) != 0);
+  }
+  json_t *a = existing ? updated_actor(r, existing, moved) : new_actor(r);
+  if (a == NULL) {
+    api_error(r, 500, "Could not build the actor record (out of memory or no id).");
+    return NULL;
+  }
+  if (read_fields(r, body, existing, a) != 0) {
+    json_decref(a);
+    return NULL;
+  }
+  if (bump)
+    *bump = moved;
+  return a;
+}

@@ -1,0 +1,189 @@
+/* The health agent: one per host. Every [health] interval seconds it runs
+ * one tick on libuv's thread pool (never two at once): it looks at every
+ * worker record of its host ([spawner] host_id) and at every platform
+ * container and execution file on it, and repairs what it finds: dead,
+ * stuck, never-started and idle-expired workers, orphan containers,
+ * orphan results sockets and binary FIFOs.
+ *
+ * Files: main.c wiring, timer and stop; judge.c the pure decision for one
+ * worker (unit-tested); procs.c which worker processes are alive (/proc);
+ * tick.c one pass over the stores, the engine and the files; reap.c the
+ * repairs (removing a worker and what it leaves behind, a replacement,
+ * orphans). */
+#ifndef HEALTH_H
+#define HEALTH_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "actor/docker.h"
+#include "actor/service.h"
+#include "actor/store.h"
+#include "channels/chan.h"
+
+/* Consecutive ticks a worker must be seen without its process before it
+ * counts as dead: one /proc miss never costs a worker its execution. */
+#define HEALTH_DEAD_TICKS 2
+/* After SIGTERM to a stuck worker, how long before SIGKILL. */
+#define HEALTH_TERM_GRACE_MS 10000
+/* A results socket or FIFO younger than this is never an orphan: the
+ * worker makes it before it creates the container that uses it. */
+#define HEALTH_FILE_GRACE_MS 60000
+
+/* ---- judge.c (pure: no I/O) ---- */
+
+typedef struct {
+  int64_t worker_ttl_ms;       /* [workers] worker_ttl; <= 0: never */
+  int64_t shutdown_timeout_ms; /* [health] shutdown_timeout */
+  int64_t spawn_timeout_ms;    /* [health] spawn_timeout */
+} health_limits_t;
+
+/* What this tick and the earlier ones saw of one worker. */
+typedef struct {
+  const char *host_id;    /* ours */
+  bool serves_queue;      /* this host's spawner serves the actor's queue */
+  bool alive;             /* its process exists on this host */
+  bool running_container; /* one of its containers runs (true when unknown) */
+  int64_t now_ms;
+  int64_t since_ms;    /* first seen (by this agent) in its current status */
+  unsigned dead_ticks; /* consecutive ticks seen without its process, this one included */
+  int64_t term_ms;     /* when we sent it SIGTERM; 0: not yet */
+} health_obs_t;
+
+typedef enum {
+  HEALTH_FOREIGN,   /* another host's, or no host's yet: not touched */
+  HEALTH_LEAVE,     /* nothing to do now */
+  HEALTH_OK,        /* its process is alive: record the check */
+  HEALTH_SUSPECT,   /* no process this tick: confirmed or cleared on the next */
+  HEALTH_DEAD,      /* its process is gone: clean up after it, delete it */
+  HEALTH_EXPIRED,   /* never came up within spawn_timeout: delete the record */
+  HEALTH_IDLE,      /* idle past worker_ttl: ask it to stop */
+  HEALTH_TERMINATE, /* stuck shutting down while idle: SIGTERM */
+  HEALTH_KILL       /* SIGTERM did not end it: SIGKILL, then as DEAD */
+} health_verdict_t;
+
+/* The verdict on one worker record (borrowed). */
+health_verdict_t health_judge(const json_t *worker, const health_obs_t *o,
+                              const health_limits_t *l);
+const char *health_verdict_name(health_verdict_t v);
+/* A time field of a record in ms since the epoch, or -1 when unset or
+ * unreadable. */
+int64_t health_record_time(const json_t *worker, const char *key);
+/* Whether a status is one of the start-up ones (REQUESTED .. UPDATING
+ * STORE) or one of the leaving ones (SHUTDOWN_REQUESTED, SHUTTING_DOWN). */
+bool health_status_starting(const char *status);
+bool health_status_leaving(const char *status);
+
+/* ---- procs.c ---- */
+
+/* The worker processes of this host: `worker ... -- <db_id> <wid>`. */
+typedef struct {
+  struct health_proc_s {
+    char wid[64];
+    int pid;
+  } * v;
+  size_t n, cap;
+} health_procs_t;
+
+/* Pure: whether a NUL-separated command line (len bytes) is a worker's
+ * (`... -- <db_id> <wid>`); copies the worker id into wid (size widlen). */
+bool health_cmdline_worker(const char *cmdline, size_t len, char *wid, size_t widlen);
+/* Pure: whether one of the NUL-separated arguments equals s. */
+bool health_cmdline_has(const char *cmdline, size_t len, const char *s);
+/* Reads /proc into *p (sorted by wid). 0 or ACTOR_EIO/ACTOR_ENOMEM. */
+int health_procs_scan(health_procs_t *p);
+/* The pid of worker wid: the record's pid when that process is the
+ * worker's, else the one found by the scan; 0 when none. */
+int health_procs_find(const health_procs_t *p, const char *wid, long long record_pid);
+void health_procs_free(health_procs_t *p);
+
+/* ---- the agent ---- */
+
+/* What earlier ticks saw of a worker (tick thread only). */
+typedef struct {
+  char wid[64];
+  char status[32];
+  int64_t since_ms;
+  unsigned dead_ticks;
+  int64_t term_ms;
+  unsigned long seen_tick;
+} health_track_t;
+
+typedef struct {
+  actor_service_t *svc;
+  store_redis_t *redis;
+  store_mongo_t *mongo;
+  dkr_t *docker;
+  chan_client_t *chan;
+  const char *host_id;
+  char **queues;             /* [spawner] host_queues, NULL-terminated */
+  char socket_dir[PATH_MAX]; /* absolute; "" = not swept */
+  char fifo_dir[PATH_MAX];
+  health_limits_t limits;
+  int64_t interval_ms;
+  bool leave_containers; /* [workers] leave_containers: exited orphans stay */
+
+  /* loop thread */
+  uv_timer_t timer;
+  uv_work_t work;
+  bool ticking;
+  atomic_bool stopping; /* also read by the tick, to end early */
+
+  /* tick thread (one tick at a time) */
+  unsigned long tick;
+  health_track_t *track;
+  size_t ntrack, captrack;
+} health_t;
+
+/* Per-tick state (tick thread). */
+typedef struct {
+  health_t *h;
+  int64_t now_ms;
+  health_procs_t procs;
+  json_t *containers; /* platform containers on the engine; NULL: engine unreachable */
+  json_t *known;      /* {wid: true} of every worker record read; NULL: incomplete */
+  json_t *reaps;      /* [{db_id, wid, why, status}]: workers to remove after the pass */
+} health_tick_t;
+
+/* tick.c */
+void health_tick_run(health_t *h);
+void health_track_free(health_t *h);
+bool health_serves_queue(const health_t *h, const char *queue);
+
+/* reap.c */
+typedef enum {
+  HEALTH_REAP_DEAD,   /* the process died */
+  HEALTH_REAP_STUCK,  /* killed after being stuck shutting down */
+  HEALTH_REAP_EXPIRED /* never came up */
+} health_reap_why_t;
+
+/* The executions RUNNING on any of the workers to reap, as {wid: [eid...]}
+ * (new reference), in one query: on FerretDB every filter other than a
+ * lone _id scans the collection, so one scan per tick, not one per worker.
+ * 0 or the store's error. */
+int health_running_executions(health_tick_t *t, json_t **out);
+/* Removes a worker: its containers, the executions it was running
+ * (`running`, from health_running_executions, plus those its containers
+ * name; RUNNING -> ERROR with a reason), their socket and FIFO, its control
+ * queues, and its record last (so a failed step is retried next tick).
+ * 0 when done. */
+int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_reap_why_t why,
+                const json_t *running);
+/* Requests one worker for the actor when its mailbox holds messages and no
+ * worker that is not leaving remains. */
+void health_replace(health_tick_t *t, const char *db_id);
+/* Asks an idle worker to stop (READY -> SHUTDOWN_REQUESTED, "stop"). */
+void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid);
+/* Containers of this host that no worker record claims, and socket/FIFO
+ * files whose execution has no container. */
+void health_orphan_containers(health_tick_t *t);
+void health_orphan_files(health_tick_t *t);
+/* Removes <socket_dir>/<eid>.sock and <fifo_dir>/<eid>. */
+void health_remove_exec_files(const health_t *h, const char *eid);
+
+#endif

@@ -1,0 +1,456 @@
+/* The repairs a tick makes: removing a worker and everything it leaves
+ * behind, requesting a replacement, stopping an idle worker, and removing
+ * orphan containers and files.
+ *
+ * Removing a worker goes outside-in and deletes its record last, so a step
+ * that fails (engine, Mongo) leaves the record for the next tick to try
+ * again. Its executions are found twice over -- by the abaco.execution
+ * label of its containers and by a Mongo query for RUNNING executions with
+ * its worker_id (the container may never have been created) -- and each is
+ * set to ERROR only if it is still RUNNING *on this worker*: a redelivered
+ * message that another worker has since taken (RUNNING again, with that
+ * worker's id) or finished is left alone. That guard is model_exec_transition's
+ * with the worker id added, so it is written here with findAndModify.
+ *
+ * Queues: RabbitMQ offers no queue listing without the management plugin,
+ * so orphan queues cannot be found by name; the control queues of every
+ * worker removed here (worker_<wid>, spawner_worker_<wid>) are deleted. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actor/errors.h"
+#include "actor/ids.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "actor/timefmt.h"
+#include "health.h"
+
+#define PUBLISH_TIMEOUT_MS 5000
+/* The api's lease on "add the first worker to this actor" (services/api
+ * workers.c), taken here too so the two do not both add one. */
+#define ENSURE_LEASE_MS 3000
+
+void health_remove_exec_files(const health_t *h, const char *eid) {
+  char path[PATH_MAX + 80];
+  if (strchr(eid, '/') || eid[0] == '.' || eid[0] == '\0')
+    return; /* a label is not a path */
+  if (h->socket_dir[0]) {
+    snprintf(path, sizeof(path), "%s/%s.sock", h->socket_dir, eid);
+    if (unlink(path) == 0)
+      LOG_INFO("health", "execution %s: removed its results socket", eid);
+  }
+  if (h->fifo_dir[0]) {
+    snprintf(path, sizeof(path), "%s/%s", h->fifo_dir, eid);
+    if (unlink(path) == 0)
+      LOG_INFO("health", "execution %s: removed its binary FIFO", eid);
+  }
+}
+
+/* RUNNING on worker wid -> ERROR with a reason. 0 also when it is no
+ * longer RUNNING there. The guarded write scans the collection on FerretDB
+ * (its filter is more than a lone _id), so a read by _id first skips it for
+ * executions that have settled or moved on. */
+static int exec_error(health_t *h, const char *eid, const char *wid, const char *why) {
+  json_t *doc = NULL;
+  json_t *by_id = json_pack("{s:s}", "_id", eid);
+  int rc = by_id ? store_mongo_find_one(h->mongo, MODEL_COLL_EXECUTIONS, by_id, NULL, &doc)
+                 : ACTOR_ENOMEM;
+  json_decref(by_id);
+  bool running_here = rc == 0 && strcmp(actor_json_str(doc, "status", ""), EXEC_RUNNING) == 0 &&
+                      strcmp(actor_json_str(doc, "worker_id", ""), wid) == 0;
+  json_decref(doc);
+  if (rc == ACTOR_ENOTFOUND || (rc == 0 && !running_here))
+    return 0;
+  if (rc == 0) {
+    char now[ACTOR_TIME_MAX];
+    actor_time_format(actor_time_now_ms(), now);
+    json_t *filter =
+        json_pack("{s:s, s:s, s:s}", "_id", eid, "status", EXEC_RUNNING, "worker_id", wid);
+    json_t *update = json_pack("{s:{s:s, s:s, s:s}}", "$set", "status", EXEC_ERROR,
+                               "status_message", why, "finish_time", now);
+    rc = (filter && update) ? store_mongo_find_and_modify(h->mongo, MODEL_COLL_EXECUTIONS, filter,
+                                                          update, 0, 0, NULL)
+                            : ACTOR_ENOMEM;
+    json_decref(filter);
+    json_decref(update);
+  }
+  if (rc == 0)
+    LOG_WARN("health", "execution %s: ERROR: %s", eid, why);
+  else if (rc != ACTOR_ENOTFOUND)
+    LOG_WARN("health", "execution %s: cannot mark it ERROR (%s): next tick", eid,
+             actor_strerror(rc));
+  return rc == ACTOR_ENOTFOUND ? 0 : rc;
+}
+
+/* Removes the worker's containers (those of this host); appends the
+ * executions they ran to eids. */
+static int remove_containers(health_t *h, const char *wid, json_t *eids) {
+  json_t *f = json_pack("{s:[s+]}", "label", "abaco.worker=", wid);
+  char *filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
+  json_decref(f);
+  if (filters == NULL)
+    return ACTOR_ENOMEM;
+  json_t *list = NULL;
+  char *err = NULL;
+  int rc = dkr_container_list(h->docker, filters, 1, &list, &err);
+  free(filters);
+  if (rc != 0) {
+    LOG_WARN("health", "worker %s: cannot list its containers (%s): next tick", wid,
+             err ? err : actor_strerror(rc));
+    free(err);
+    return rc;
+  }
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const json_t *labels = json_object_get(c, "Labels");
+    const char *cid = actor_json_str(c, "Id", NULL);
+    const char *host = actor_json_str(labels, "abaco.host", NULL);
+    const char *eid = actor_json_str(labels, "abaco.execution", NULL);
+    if (cid == NULL || (host && strcmp(host, h->host_id) != 0))
+      continue;
+    char *rerr = NULL;
+    int rrc = dkr_container_remove(h->docker, cid, &rerr);
+    if (rrc == 0) {
+      LOG_INFO("health", "worker %s: removed its container %.12s", wid, cid);
+    } else {
+      LOG_WARN("health", "worker %s: cannot remove its container %.12s (%s): next tick", wid, cid,
+               rerr ? rerr : actor_strerror(rrc));
+      rc = rrc;
+    }
+    free(rerr);
+    if (eid)
+      json_array_append_new(eids, json_string(eid));
+  }
+  json_decref(list);
+  return rc;
+}
+
+int health_running_executions(health_tick_t *t, json_t **out) {
+  *out = NULL;
+  json_t *wids = json_array();
+  size_t i;
+  json_t *r;
+  json_array_foreach(t->reaps, i, r) json_array_append(wids, json_object_get(r, "wid"));
+  json_t *filter = json_pack("{s:s, s:{s:o}}", "status", EXEC_RUNNING, "worker_id", "$in", wids);
+  json_t *opts = json_pack("{s:{s:i, s:i}}", "projection", "_id", 1, "worker_id", 1);
+  json_t *found = NULL;
+  int rc = (filter && opts)
+               ? store_mongo_find(t->h->mongo, MODEL_COLL_EXECUTIONS, filter, opts, &found)
+               : ACTOR_ENOMEM;
+  json_decref(filter);
+  json_decref(opts);
+  if (rc != 0) {
+    LOG_WARN("health", "cannot look up the executions of %zu dead workers (%s): next tick",
+             json_array_size(t->reaps), actor_strerror(rc));
+    return rc;
+  }
+  json_t *by_wid = json_object();
+  json_t *e;
+  json_array_foreach(found, i, e) {
+    const char *eid = actor_json_str(e, "_id", NULL);
+    const char *wid = actor_json_str(e, "worker_id", NULL);
+    if (by_wid == NULL || eid == NULL || wid == NULL)
+      continue;
+    json_t *list = json_object_get(by_wid, wid);
+    if (list == NULL) {
+      list = json_array();
+      json_object_set_new(by_wid, wid, list);
+    }
+    json_array_append_new(list, json_string(eid));
+  }
+  json_decref(found);
+  if (by_wid == NULL)
+    return ACTOR_ENOMEM;
+  *out = by_wid;
+  return 0;
+}
+
+static void delete_control_queues(health_t *h, const char *wid) {
+  char q[CHAN_NAME_MAX];
+  chan_name_worker(wid, q);
+  int rc = chan_client_delete_queue(h->chan, q);
+  chan_name_spawner_worker(wid, q);
+  if (rc == 0)
+    rc = chan_client_delete_queue(h->chan, q);
+  if (rc != 0)
+    LOG_INFO("health", "worker %s: its control queues stay (%s)", wid, actor_strerror(rc));
+}
+
+int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_reap_why_t why,
+                const json_t *running) {
+  health_t *h = t->h;
+  char reason[512];
+  switch (why) {
+  case HEALTH_REAP_DEAD:
+    snprintf(reason, sizeof(reason),
+             "Worker %s died while running this execution (host %s; found by the health agent).",
+             wid, h->host_id);
+    break;
+  case HEALTH_REAP_STUCK:
+    snprintf(reason, sizeof(reason),
+             "Worker %s was killed by the health agent after being stuck shutting down for more "
+             "than %lld s (host %s).",
+             wid, (long long)(h->limits.shutdown_timeout_ms / 1000), h->host_id);
+    break;
+  default:
+    snprintf(reason, sizeof(reason), "Worker %s never started (host %s).", wid, h->host_id);
+    break;
+  }
+  json_t *eids = json_array();
+  if (eids == NULL)
+    return ACTOR_ENOMEM;
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(running, wid), i, e) json_array_append(eids, e);
+  int rc = remove_containers(h, wid, eids);
+  json_array_foreach(eids, i, e) {
+    if (rc != 0)
+      break;
+    rc = exec_error(h, json_string_value(e), wid, reason);
+  }
+  if (rc == 0) {
+    json_array_foreach(eids, i, e) health_remove_exec_files(h, json_string_value(e));
+    delete_control_queues(h, wid);
+    rc = model_worker_delete(h->redis, db_id, wid);
+    if (rc == ACTOR_ENOTFOUND)
+      rc = 0;
+    if (rc == 0)
+      LOG_WARN("health", "worker %s of actor %s removed (%s)", wid, db_id,
+               why == HEALTH_REAP_DEAD    ? "its process died"
+               : why == HEALTH_REAP_STUCK ? "stuck shutting down"
+                                          : "it never started");
+    else
+      LOG_WARN("health", "worker %s: cannot delete its record (%s): next tick", wid,
+               actor_strerror(rc));
+  }
+  json_decref(eids);
+  return rc;
+}
+
+/* ---- replacement ---- */
+
+static int request_worker(health_t *h, const char *db_id, const json_t *actor) {
+  const char *image = actor_json_str(actor, "image", "");
+  const char *tenant = actor_json_str(actor, "tenant", "");
+  json_int_t revision = actor_json_int(actor, "revision", 1);
+  char wid[ACTOR_ID_MAX], cmdq[CHAN_NAME_MAX];
+  chan_name_command(actor_json_str(actor, "queue", "default"), cmdq);
+  int rc = actor_id_new(wid);
+  if (rc != 0)
+    return rc;
+  json_t *w = model_worker_new(db_id, wid, image, tenant, revision);
+  rc = w ? model_worker_put(h->redis, db_id, wid, w) : ACTOR_ENOMEM;
+  json_decref(w);
+  if (rc != 0)
+    return rc;
+  json_t *cmd =
+      json_pack("{s:s, s:s, s:s, s:I, s:s, s:b}", "actor_id", db_id, "worker_id", wid, "image",
+                image, "revision", revision, "tenant", tenant, "stop_existing", 0);
+  char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
+  json_decref(cmd);
+  rc = text ? chan_client_publish(h->chan, cmdq, text, strlen(text), NULL, PUBLISH_TIMEOUT_MS)
+            : ACTOR_ENOMEM;
+  free(text);
+  if (rc != 0) {
+    model_worker_delete(h->redis, db_id, wid);
+    return rc;
+  }
+  LOG_INFO("health", "actor %s: requested worker %s to replace a dead one", db_id, wid);
+  return 0;
+}
+
+void health_replace(health_tick_t *t, const char *db_id) {
+  health_t *h = t->h;
+  json_t *actor = NULL, *workers = NULL;
+  if (model_actor_get(h->redis, db_id, &actor) != 0)
+    return;
+  if (strcmp(actor_json_str(actor, "status", ""), ACTOR_SHUTTING_DOWN) == 0 ||
+      model_worker_list(h->redis, db_id, &workers) != 0)
+    goto cleanup;
+  size_t i;
+  json_t *w;
+  json_array_foreach(workers, i, w) {
+    if (!health_status_leaving(actor_json_str(w, "status", "")))
+      goto cleanup; /* it still has a worker */
+  }
+  char mailbox[CHAN_NAME_MAX], lease[MODEL_KEY_MAX];
+  chan_name_mailbox(db_id, mailbox);
+  long waiting = 0;
+  if (chan_client_queue_len(h->chan, mailbox, &waiting) != 0 || waiting == 0)
+    goto cleanup;
+  snprintf(lease, sizeof(lease), "abaco:ensure_worker:%s", db_id);
+  redisReply *reply = store_redis_cmd(h->redis, "SET %s 1 NX PX %d", lease, ENSURE_LEASE_MS);
+  bool mine = reply && reply->type == REDIS_REPLY_STATUS;
+  if (reply)
+    freeReplyObject(reply);
+  if (!mine)
+    goto cleanup;
+  int rc = request_worker(h, db_id, actor);
+  if (rc != 0)
+    LOG_WARN("health",
+             "actor %s: %ld messages wait and it has no worker; requesting one "
+             "failed (%s): the next message requests one",
+             db_id, waiting, actor_strerror(rc));
+
+cleanup:
+  json_decref(workers);
+  json_decref(actor);
+}
+
+/* ---- idle workers ---- */
+
+void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid) {
+  health_t *h = t->h;
+  static const char *const IDLE[] = {WORKER_READY, NULL};
+  json_t *f = json_pack("{s:s}", "status_message", "idle for longer than [workers] worker_ttl");
+  int rc = f ? model_worker_transition(h->redis, db_id, wid, IDLE, WORKER_SHUTDOWN_REQUESTED, f)
+             : ACTOR_ENOMEM;
+  json_decref(f);
+  if (rc == ACTOR_ESTATE || rc == ACTOR_ENOTFOUND)
+    return; /* it took a message meanwhile, or left */
+  if (rc != 0) {
+    LOG_WARN("health", "worker %s: cannot mark it SHUTDOWN_REQUESTED: %s", wid, actor_strerror(rc));
+    return;
+  }
+  char q[CHAN_NAME_MAX];
+  chan_name_worker(wid, q);
+  static const char STOP[] = "\"stop\"";
+  rc = chan_client_publish(h->chan, q, STOP, sizeof(STOP) - 1, NULL, PUBLISH_TIMEOUT_MS);
+  if (rc != 0)
+    LOG_WARN("health",
+             "worker %s: idle past worker_ttl but \"stop\" could not be sent (%s); "
+             "it gets SIGTERM after [health] shutdown_timeout",
+             wid, actor_strerror(rc));
+  else
+    LOG_INFO("health", "worker %s of actor %s: idle for more than %llds: asked it to stop", wid,
+             db_id, (long long)(h->limits.worker_ttl_ms / 1000));
+}
+
+/* ---- orphans ---- */
+
+static bool exited(const json_t *c) {
+  const char *state = actor_json_str(c, "State", "");
+  return strcmp(state, "exited") == 0 || strcmp(state, "dead") == 0;
+}
+
+/* 1: no worker record claims the container, 0: one does, <0: unknown. */
+static int unclaimed(health_tick_t *t, const char *actor, const char *wid) {
+  if (wid == NULL || wid[0] == '\0')
+    return 1;
+  if (actor && actor[0]) {
+    json_t *w = NULL;
+    int rc = model_worker_get(t->h->redis, actor, wid, &w);
+    json_decref(w);
+    return rc == 0 ? 0 : rc == ACTOR_ENOTFOUND ? 1 : rc;
+  }
+  if (t->known == NULL)
+    return ACTOR_ESTATE;
+  return json_object_get(t->known, wid) ? 0 : 1;
+}
+
+void health_orphan_containers(health_tick_t *t) {
+  health_t *h = t->h;
+  size_t i;
+  json_t *c;
+  json_array_foreach(t->containers, i, c) {
+    const json_t *labels = json_object_get(c, "Labels");
+    const char *cid = actor_json_str(c, "Id", NULL);
+    const char *host = actor_json_str(labels, "abaco.host", NULL);
+    const char *wid = actor_json_str(labels, "abaco.worker", NULL);
+    const char *actor = actor_json_str(labels, "abaco.actor", NULL);
+    const char *eid = actor_json_str(labels, "abaco.execution", NULL);
+    if (cid == NULL || host == NULL || strcmp(host, h->host_id) != 0)
+      continue; /* another host's */
+    if (h->leave_containers && exited(c))
+      continue;
+    if (wid && health_procs_find(&t->procs, wid, 0) != 0)
+      continue; /* its worker process lives */
+    if (unclaimed(t, actor, wid) != 1)
+      continue;
+    char *err = NULL;
+    int rc = dkr_container_remove(h->docker, cid, &err);
+    if (rc != 0) {
+      LOG_WARN("health", "cannot remove orphan container %.12s: %s", cid,
+               err ? err : actor_strerror(rc));
+      free(err);
+      continue;
+    }
+    LOG_WARN("health", "removed orphan container %.12s (worker %s%s%s)", cid, wid ? wid : "none",
+             eid ? ", execution " : "", eid ? eid : "");
+    if (eid && wid) {
+      char why[256];
+      snprintf(why, sizeof(why),
+               "Worker %s no longer exists; its container was removed by the health agent "
+               "(host %s).",
+               wid, h->host_id);
+      exec_error(h, eid, wid, why);
+    }
+    if (eid)
+      health_remove_exec_files(h, eid);
+  }
+}
+
+/* Executions that have a container on this engine (any state), as a set. */
+static json_t *container_executions(const health_tick_t *t) {
+  json_t *set = json_object();
+  size_t i;
+  json_t *c;
+  json_array_foreach(t->containers, i, c) {
+    const char *eid = actor_json_str(json_object_get(c, "Labels"), "abaco.execution", NULL);
+    if (set && eid)
+      json_object_set_new(set, eid, json_true());
+  }
+  return set;
+}
+
+static void sweep_dir(health_tick_t *t, const char *dir, const char *suffix, mode_t type,
+                      const json_t *live) {
+  DIR *d = opendir(dir);
+  if (d == NULL) {
+    if (errno != ENOENT)
+      LOG_WARN("health", "cannot read %s: %s", dir, strerror(errno));
+    return;
+  }
+  size_t slen = strlen(suffix);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    size_t n = strlen(name);
+    if (name[0] == '.' || n <= slen || n - slen >= 128 || strcmp(name + n - slen, suffix) != 0)
+      continue;
+    struct stat st;
+    if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || (st.st_mode & S_IFMT) != type)
+      continue;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    if (t->now_ms - mtime < HEALTH_FILE_GRACE_MS)
+      continue;
+    char eid[128];
+    memcpy(eid, name, n - slen);
+    eid[n - slen] = '\0';
+    if (json_object_get(live, eid))
+      continue;
+    if (unlinkat(dirfd(d), name, 0) == 0)
+      LOG_INFO("health", "removed %s/%s: its execution has no container", dir, name);
+  }
+  closedir(d);
+}
+
+void health_orphan_files(health_tick_t *t) {
+  json_t *live = container_executions(t);
+  if (live == NULL)
+    return;
+  if (t->h->socket_dir[0])
+    sweep_dir(t, t->h->socket_dir, ".sock", S_IFSOCK, live);
+  if (t->h->fifo_dir[0])
+    sweep_dir(t, t->h->fifo_dir, "", S_IFIFO, live);
+  json_decref(live);
+}

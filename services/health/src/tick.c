@@ -1,0 +1,331 @@
+/* One health tick (thread pool; ticks never overlap, so the tracking table
+ * needs no lock):
+ *
+ *   1. which worker processes are alive (/proc), which platform containers
+ *      exist (one engine call), every worker record (Redis)
+ *   2. orphan containers of this host
+ *   3. the verdict on each worker of this host (judge.c) and its repair;
+ *      the workers to remove are gathered and removed after the pass, with
+ *      one query for the executions they were running
+ *   4. orphan results sockets and FIFOs
+ *
+ * A server that does not answer costs only what depends on it: without
+ * /proc or Redis the tick does nothing; without the engine, workers are
+ * still checked but nothing that removes containers is done (a dead worker
+ * waits for the next tick); Mongo and broker failures make the one repair
+ * that needs them wait. The tracking table remembers, per worker, when it
+ * entered its status and for how many ticks its process has been missing;
+ * entries not seen by a complete pass are dropped. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "actor/timefmt.h"
+#include "health.h"
+
+bool health_serves_queue(const health_t *h, const char *queue) {
+  for (char **q = h->queues; q && *q; q++)
+    if (strcmp(*q, queue) == 0)
+      return true;
+  return false;
+}
+
+/* ---- tracking ---- */
+
+static health_track_t *track_get(health_t *h, const char *wid, const char *status, int64_t now) {
+  for (size_t i = 0; i < h->ntrack; i++) {
+    health_track_t *tr = &h->track[i];
+    if (strcmp(tr->wid, wid) != 0)
+      continue;
+    if (strcmp(tr->status, status) != 0) {
+      /* A new status starts afresh: a worker that was REQUESTED (no process
+       * yet) and is READY now gets its own two ticks before it is dead. */
+      snprintf(tr->status, sizeof(tr->status), "%s", status);
+      tr->since_ms = now;
+      tr->term_ms = 0;
+      tr->dead_ticks = 0;
+    }
+    return tr;
+  }
+  if (h->ntrack == h->captrack) {
+    size_t cap = h->captrack ? h->captrack * 2 : 32;
+    health_track_t *v = realloc(h->track, cap * sizeof(*v));
+    if (v == NULL)
+      return NULL;
+    h->track = v;
+    h->captrack = cap;
+  }
+  health_track_t *tr = &h->track[h->ntrack++];
+  memset(tr, 0, sizeof(*tr));
+  snprintf(tr->wid, sizeof(tr->wid), "%s", wid);
+  snprintf(tr->status, sizeof(tr->status), "%s", status);
+  tr->since_ms = now;
+  return tr;
+}
+
+static void track_sweep(health_t *h) {
+  size_t j = 0;
+  for (size_t i = 0; i < h->ntrack; i++)
+    if (h->track[i].seen_tick == h->tick)
+      h->track[j++] = h->track[i];
+  h->ntrack = j;
+}
+
+void health_track_free(health_t *h) {
+  free(h->track);
+  h->track = NULL;
+  h->ntrack = h->captrack = 0;
+}
+
+/* ---- step 1 ---- */
+
+static void list_containers(health_tick_t *t) {
+  char *err = NULL;
+  int rc = dkr_container_list(t->h->docker, "{\"label\":[\"abaco.platform=1\"]}", 1, &t->containers,
+                              &err);
+  if (rc != 0) {
+    LOG_WARN("health", "docker engine unavailable (%s): no container repairs this tick",
+             err ? err : actor_strerror(rc));
+    t->containers = NULL;
+  }
+  free(err);
+}
+
+/* Every worker record: [[db_id, [worker, ...]], ...]; NULL when Redis
+ * cannot be read at all. t->known is left NULL when some actor's workers
+ * could not be read. */
+static json_t *read_workers(health_tick_t *t) {
+  redisReply *reply = store_redis_cmd(t->h->redis, "SMEMBERS %s", MODEL_KEY_ACTORS);
+  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    LOG_WARN("health", "Redis unavailable: skipping this tick");
+    if (reply)
+      freeReplyObject(reply);
+    return NULL;
+  }
+  json_t *all = json_array();
+  json_t *known = json_object();
+  bool complete = all && known;
+  for (size_t i = 0; all && i < reply->elements; i++) {
+    const char *db_id = reply->element[i]->str;
+    json_t *workers = NULL;
+    int rc = db_id ? model_worker_list(t->h->redis, db_id, &workers) : ACTOR_EINVAL;
+    if (rc != 0) {
+      complete = false;
+      LOG_WARN("health", "actor %s: cannot read its workers: %s", db_id ? db_id : "?",
+               actor_strerror(rc));
+      if (rc == ACTOR_ECONN || rc == ACTOR_ESTORE)
+        break;
+      continue;
+    }
+    size_t k;
+    json_t *w;
+    json_array_foreach(workers, k, w) {
+      const char *wid = actor_json_str(w, "id", NULL);
+      if (wid && known)
+        json_object_set_new(known, wid, json_true());
+    }
+    json_array_append_new(all, json_pack("[s,o]", db_id, workers));
+  }
+  freeReplyObject(reply);
+  if (all == NULL || !complete) {
+    json_decref(known);
+    known = NULL;
+  }
+  t->known = known;
+  if (all && !complete && json_array_size(all) == 0) {
+    json_decref(all);
+    return NULL;
+  }
+  return all;
+}
+
+/* ---- step 3 ---- */
+
+/* Whether one of the worker's containers is running (true when unknown). */
+static bool running_container(const health_tick_t *t, const char *wid) {
+  if (t->containers == NULL)
+    return true;
+  size_t i;
+  json_t *c;
+  json_array_foreach(t->containers, i, c) {
+    const char *cw = actor_json_str(json_object_get(c, "Labels"), "abaco.worker", "");
+    const char *state = actor_json_str(c, "State", "");
+    if (strcmp(cw, wid) == 0 && strcmp(state, "exited") != 0 && strcmp(state, "dead") != 0)
+      return true;
+  }
+  return false;
+}
+
+static void record_check(health_tick_t *t, const char *db_id, const char *wid) {
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(t->now_ms, now);
+  json_t *f = json_pack("{s:s}", "last_health_check_time", now);
+  int rc = f ? model_worker_update(t->h->redis, db_id, wid, f) : ACTOR_ENOMEM;
+  json_decref(f);
+  if (rc != 0 && rc != ACTOR_ENOTFOUND)
+    LOG_WARN("health", "worker %s: cannot record the health check: %s", wid, actor_strerror(rc));
+}
+
+static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, const char **queue,
+                         json_t **actor) {
+  health_t *h = t->h;
+  const char *wid = actor_json_str(w, "id", NULL);
+  const char *status = actor_json_str(w, "status", "");
+  const char *host = actor_json_str(w, "host_id", NULL);
+  if (wid == NULL || (host && strcmp(host, h->host_id) != 0))
+    return; /* another host's: not even tracked */
+  if (host == NULL && strcmp(status, WORKER_REQUESTED) != 0)
+    return;
+  bool serves = false;
+  if (host == NULL) {
+    if (*actor == NULL && model_actor_get(h->redis, db_id, actor) != 0)
+      return;
+    if (*queue == NULL)
+      *queue = actor_json_str(*actor, "queue", "default");
+    serves = health_serves_queue(h, *queue);
+    if (!serves)
+      return;
+  }
+  health_track_t *tr = track_get(h, wid, status, t->now_ms);
+  if (tr == NULL)
+    return;
+  int pid = health_procs_find(&t->procs, wid, actor_json_int(w, "pid", 0));
+  tr->seen_tick = h->tick;
+  tr->dead_ticks = pid ? 0 : tr->dead_ticks + 1;
+  health_obs_t o = {.host_id = h->host_id,
+                    .serves_queue = serves,
+                    .alive = pid != 0,
+                    .running_container = running_container(t, wid),
+                    .now_ms = t->now_ms,
+                    .since_ms = tr->since_ms,
+                    .dead_ticks = tr->dead_ticks,
+                    .term_ms = tr->term_ms};
+  health_verdict_t v = health_judge(w, &o, &h->limits);
+  LOG_DEBUG("health", "worker %s of actor %s (%s, pid %d): %s", wid, db_id, status, pid,
+            health_verdict_name(v));
+  switch (v) {
+  case HEALTH_FOREIGN:
+  case HEALTH_LEAVE: break;
+  case HEALTH_OK: record_check(t, db_id, wid); break;
+  case HEALTH_SUSPECT:
+    LOG_INFO("health", "worker %s of actor %s (%s): no process; checking again next tick", wid,
+             db_id, status);
+    break;
+  case HEALTH_IDLE:
+    record_check(t, db_id, wid);
+    health_stop_idle(t, db_id, wid);
+    break;
+  case HEALTH_TERMINATE:
+    LOG_WARN("health", "worker %s of actor %s: %s for more than %llds: sending SIGTERM", wid, db_id,
+             status, (long long)(h->limits.shutdown_timeout_ms / 1000));
+    if (pid > 0)
+      kill(pid, SIGTERM);
+    tr->term_ms = t->now_ms;
+    break;
+  case HEALTH_KILL:
+  case HEALTH_DEAD:
+  case HEALTH_EXPIRED:
+    if (t->containers == NULL)
+      break; /* its containers cannot be removed now: next tick */
+    if (v == HEALTH_KILL) {
+      LOG_WARN("health", "worker %s of actor %s: still alive after SIGTERM: killing it", wid,
+               db_id);
+      if (pid > 0)
+        kill(pid, SIGKILL);
+    } else if (v == HEALTH_DEAD) {
+      LOG_WARN("health", "worker %s of actor %s (%s): its process is gone", wid, db_id, status);
+    } else {
+      LOG_WARN("health",
+               "worker %s of actor %s: %s for more than %llds without a process: "
+               "removing it",
+               wid, db_id, status, (long long)(h->limits.spawn_timeout_ms / 1000));
+    }
+    json_array_append_new(t->reaps,
+                          json_pack("{s:s, s:s, s:i, s:s}", "db_id", db_id, "wid", wid, "why",
+                                    v == HEALTH_KILL   ? HEALTH_REAP_STUCK
+                                    : v == HEALTH_DEAD ? HEALTH_REAP_DEAD
+                                                       : HEALTH_REAP_EXPIRED,
+                                    "status", status));
+    break;
+  }
+}
+
+/* The workers judged dead, stuck or expired in this pass. */
+static void reap_all(health_tick_t *t) {
+  json_t *running = NULL;
+  if (json_array_size(t->reaps) == 0 || health_running_executions(t, &running) != 0)
+    return;
+  size_t i;
+  json_t *r;
+  json_array_foreach(t->reaps, i, r) {
+    if (t->h->stopping)
+      break;
+    const char *db_id = actor_json_str(r, "db_id", "");
+    health_reap_why_t why = (health_reap_why_t)actor_json_int(r, "why", HEALTH_REAP_DEAD);
+    if (health_reap(t, db_id, actor_json_str(r, "wid", ""), why, running) == 0 &&
+        why == HEALTH_REAP_DEAD && !health_status_leaving(actor_json_str(r, "status", "")))
+      health_replace(t, db_id);
+  }
+  json_decref(running);
+}
+
+static void check_workers(health_tick_t *t, const json_t *all) {
+  size_t i;
+  json_t *entry;
+  json_array_foreach(all, i, entry) {
+    const char *db_id = json_string_value(json_array_get(entry, 0));
+    const json_t *workers = json_array_get(entry, 1);
+    json_t *actor = NULL;
+    const char *queue = NULL;
+    size_t k;
+    json_t *w;
+    json_array_foreach(workers, k, w) {
+      if (t->h->stopping)
+        break;
+      check_worker(t, db_id, w, &queue, &actor);
+    }
+    json_decref(actor);
+  }
+}
+
+void health_tick_run(health_t *h) {
+  health_tick_t t;
+  memset(&t, 0, sizeof(t));
+  t.h = h;
+  t.now_ms = actor_time_now_ms();
+  h->tick++;
+  int64_t t0 = actor_time_mono_ms();
+  int rc = health_procs_scan(&t.procs);
+  if (rc != 0) {
+    LOG_ERROR("health", "cannot read /proc (%s): skipping this tick", actor_strerror(rc));
+    goto cleanup;
+  }
+  list_containers(&t);
+  json_t *all = read_workers(&t);
+  if (all == NULL)
+    goto cleanup;
+  if (t.containers)
+    health_orphan_containers(&t);
+  t.reaps = json_array();
+  if (t.reaps)
+    check_workers(&t, all);
+  reap_all(&t);
+  if (t.containers)
+    health_orphan_files(&t);
+  if (t.known && !h->stopping)
+    track_sweep(h);
+  json_decref(all);
+  LOG_DEBUG("health", "tick %lu: %zu tracked workers, %lld ms", h->tick, h->ntrack,
+            (long long)(actor_time_mono_ms() - t0));
+
+cleanup:
+  json_decref(t.reaps);
+  json_decref(t.containers);
+  json_decref(t.known);
+  health_procs_free(&t.procs);
+}

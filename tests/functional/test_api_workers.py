@@ -1,0 +1,102 @@
+"""API.md §3 Workers: list and detail, "make sure there are at least num",
+stopping one worker, and the one-worker rules (a message always has a
+worker; a stateful actor never gets more than one)."""
+import pytest
+
+from conftest import wait_for
+
+ECHO = "abaco/samples-echo"
+SHOWN = {"id", "status", "image", "location", "cid", "tenant", "ch_name", "host_id", "host_ip",
+         "create_time", "last_execution_time", "last_health_check_time"}
+
+
+def error(r, status=400):
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert body["status"] == "error" and body["result"] is None, body
+    return body["message"]
+
+
+def workers(client, aid):
+    return client.ok("GET", f"/actors/{aid}/workers")
+
+
+def test_init_count_worker_and_fields(client, echo_actor):
+    aid = echo_actor["id"]
+    ws = wait_for(lambda: [w for w in workers(client, aid) if w["status"] == "READY"],
+                  what="a READY worker")
+    assert len(workers(client, aid)) == 1   # [workers] init_count = 1
+    w = ws[0]
+    assert set(w) == SHOWN
+    assert w["image"] == ECHO and w["ch_name"] == f"worker_{w['id']}"
+    assert client.ok("GET", f"/actors/{aid}/workers/{w['id']}") == w
+
+
+def test_unknown_worker_is_404(client, echo_actor):
+    aid = echo_actor["id"]
+    assert "nosuchworker" in error(client.get(f"/actors/{aid}/workers/nosuchworker"), 404)
+    assert "nosuchworker" in error(client.delete(f"/actors/{aid}/workers/nosuchworker"), 404)
+    assert error(client.get("/actors/nosuchactor42/workers"), 404)
+
+
+def test_ensure_workers(client, echo_actor):
+    aid = echo_actor["id"]
+    r = client.post(f"/actors/{aid}/workers", json={"num": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["message"] == ("Scheduled 2 new worker(s) to start. Previously, there were 1 "
+                                   "workers.")
+    assert len(workers(client, aid)) == 3
+    wait_for(lambda: all(w["status"] in ("READY", "BUSY") for w in workers(client, aid)),
+             what="three running workers")
+    r = client.post(f"/actors/{aid}/workers", data={"num": "2"})
+    assert r.json()["message"] == f"Actor {aid} already had 3 worker(s)."
+    r = client.post(f"/actors/{aid}/workers")          # num defaults to 1
+    assert r.status_code == 200 and "already had" in r.json()["message"]
+    assert len(workers(client, aid)) == 3
+
+
+@pytest.mark.parametrize("body", [{"num": "many"}, {"num": -1}, {"num": 1.5}])
+def test_ensure_workers_validation(client, echo_actor, body):
+    assert "num" in error(client.post(f"/actors/{echo_actor['id']}/workers", json=body))
+
+
+def test_stateful_actor_has_one_worker(client, actor_cleanup):
+    a = client.register(ECHO, stateless=False)
+    actor_cleanup.append(a["id"])
+    aid = a["id"]
+    msg = error(client.post(f"/actors/{aid}/workers", json={"num": 2}))
+    assert "stateful actors can only have 1 worker" in msg
+    assert client.ok("POST", f"/actors/{aid}/workers", json={"num": 1}) is None
+    assert len(workers(client, aid)) == 1
+
+
+def test_stop_a_worker_and_messages_still_run(client, echo_actor):
+    aid = echo_actor["id"]
+    w = wait_for(lambda: [w for w in workers(client, aid) if w["status"] == "READY"],
+                 what="a READY worker")[0]
+    r = client.delete(f"/actors/{aid}/workers/{w['id']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["message"] == "Worker scheduled to be stopped."
+    r = client.get(f"/actors/{aid}/workers/{w['id']}")
+    assert r.status_code == 404 or r.json()["result"]["status"] in ("SHUTDOWN_REQUESTED",
+                                                                   "SHUTTING_DOWN")
+    wait_for(lambda: w["id"] not in [x["id"] for x in workers(client, aid)],
+             what="the worker to remove itself")
+    # the actor has no worker now: a message gets one
+    eid = client.send(aid, "after stop")["execution_id"]
+    ex = client.wait_execution(aid, eid, timeout=90)
+    assert ex["status"] == "COMPLETE" and ex["worker_id"] != w["id"]
+
+
+def test_one_worker_for_a_burst_of_messages(client, actor_cleanup):
+    a = client.register(ECHO)
+    actor_cleanup.append(a["id"])
+    aid = a["id"]
+    w = wait_for(lambda: [w for w in workers(client, aid) if w["status"] == "READY"],
+                 what="a READY worker")[0]
+    client.delete(f"/actors/{aid}/workers/{w['id']}")
+    wait_for(lambda: not workers(client, aid), what="no workers")
+    eids = [client.send(aid, f"burst {i}")["execution_id"] for i in range(5)]
+    assert len(workers(client, aid)) == 1
+    for eid in eids:
+        assert client.wait_execution(aid, eid, timeout=90)["status"] == "COMPLETE"

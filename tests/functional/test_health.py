@@ -1,0 +1,522 @@
+"""The health agent (DESIGN.md "Processes", issue 5 "health"), each fault
+created for real against the running stack: a worker killed while its
+spawner cannot reap it, a container killed under a running execution, an
+orphan container and orphan execution files, an idle worker past
+worker_ttl, and records and containers of another host left alone.
+
+Isolation: the module starts its own api + spawner pair from build/bin on a
+host id and command queue of its own (actors registered there with that
+"queue" run only on its workers, which inherit its environment), and each
+test runs a private health process for that host with
+health_interval=1 (and its own worker_ttl). The stack's own health and
+workers belong to host 0 and are never touched by these agents, and the
+stack's spawner is never stopped. Everything shares the stores, the broker
+and the engine.
+"""
+import configparser
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import REPO, Client
+
+BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
+CONF = os.path.join(REPO, "abaco.conf")
+
+
+def conf(section, key, default=""):
+    """A config value as the services see it: environment override first."""
+    if f"{section}_{key}" in os.environ:
+        return os.environ[f"{section}_{key}"]
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(CONF)
+    return cp.get(section, key, fallback=default)
+
+
+def host_dir(key, default):
+    d = conf("workers", key, default)
+    return d if d.startswith("/") else os.path.join(REPO, d)  # services run in REPO
+
+
+SOCK_DIR = host_dir("socket_host_path_dir", "var/run/sockets")
+FIFO_DIR = host_dir("fifo_host_path_dir", "var/run/fifos")
+TENANT = conf("web", "tenant_name", "DEV-DEVELOP").upper()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def docker(*args, check=False):
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def containers(flt, running=False):
+    """Ids of the containers matching a `docker ps` filter ("label=k=v", "name=x")."""
+    args = ["ps", "-q", "--no-trunc", "--filter", flt]
+    if not running:
+        args.insert(1, "-a")
+    return docker(*args, check=True).stdout.split()
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def worker_pids(wid):
+    out = subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+# ---- Redis over RESP (no client library needed) ----
+
+def _resp_read(f):
+    line = f.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise AssertionError(f"redis error: {rest.decode()}")
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode()
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise AssertionError(f"bad RESP reply {line!r}")
+
+
+def redis(*args):
+    host = conf("store", "redis_host", "127.0.0.1")
+    port = int(conf("store", "redis_port", "6379"))
+    with socket.create_connection((host, port), timeout=5) as s:
+        f = s.makefile("rb")
+        pw = conf("store", "redis_password", "")
+        cmds = ([["AUTH", pw]] if pw else []) + [list(args)]
+        for cmd in cmds:
+            s.sendall(f"*{len(cmd)}\r\n".encode() +
+                      b"".join(f"${len(str(a).encode())}\r\n{a}\r\n".encode() for a in cmd))
+            reply = _resp_read(f)
+        return reply
+
+
+def worker_record(db_id, wid):
+    flat = redis("HGETALL", f"abaco:worker:{db_id}:{wid}") or []
+    return {flat[i]: json.loads(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def put_fake_worker(db_id, wid, host_id, status="READY", pid=None):
+    """A worker record as the spawner and worker write it (JSON field values)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    fields = {"id": wid, "actor_id": db_id, "status": status, "image": "abaco/samples-echo",
+              "tenant": TENANT, "ch_name": f"worker_{wid}", "create_time": now,
+              "start_time": now, "revision": 1, "host_id": host_id, "host_ip": "127.0.0.1",
+              "pid": pid, "location": None, "cid": None, "last_execution_time": None,
+              "last_health_check_time": None, "status_message": None}
+    args = []
+    for k, v in fields.items():
+        args += [k, json.dumps(v)]
+    redis("HSET", f"abaco:worker:{db_id}:{wid}", *args)
+    redis("SADD", f"abaco:workers:{db_id}", wid)
+
+
+def drop_fake_worker(db_id, wid):
+    redis("SREM", f"abaco:workers:{db_id}", wid)
+    redis("DEL", f"abaco:worker:{db_id}:{wid}")
+
+
+def dead_pid():
+    """A pid that is no process now."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+# ---- private services ----
+
+def stop(proc, timeout=30):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+class Host:
+    """An api + spawner pair for a host id and command queue of its own."""
+
+    def __init__(self):
+        tag = uuid.uuid4().hex[:8]
+        self.queue, self.host_id = f"htest_{tag}", f"htest-host-{tag}"
+        self.port = free_port()
+        self.logdir = tempfile.mkdtemp(prefix="abaco-htest-")
+        self.env = dict(os.environ, spawner_host_queues=self.queue, spawner_host_id=self.host_id,
+                        workers_init_count="1", logs_directory="")
+        self.client = Client(base=f"http://127.0.0.1:{self.port}")
+        self.actors = []
+        self.procs = {}
+
+    def start(self, name, log_name=None, wrap=(), **overrides):
+        log = open(os.path.join(self.logdir, f"{log_name or name}.log"), "ab")
+        env = dict(self.env, **{k: str(v) for k, v in overrides.items()})
+        proc = subprocess.Popen([*wrap, os.path.join(BIN, name), "-c", CONF], env=env, cwd=REPO,
+                                stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return proc
+
+    def log(self, name):
+        with open(os.path.join(self.logdir, f"{name}.log"), errors="replace") as f:
+            return f.read()
+
+    def register(self, image, **fields):
+        fields.setdefault("name", "htest-" + uuid.uuid4().hex[:8])
+        actor = self.client.ok("POST", "/actors", json=dict(image=image, queue=self.queue,
+                                                              **fields))
+        self.actors.append(actor["id"])
+        return actor
+
+    def db_id(self, aid):
+        return f"{TENANT}_{aid}"
+
+    def workers(self, aid):
+        return self.client.ok("GET", f"/actors/{aid}/workers")
+
+    def ready_worker(self, aid, timeout=30):
+        ws = wait_for(lambda: [w for w in self.workers(aid) if w["status"] == "READY"], timeout,
+                      f"a READY worker of {aid}")
+        assert ws[0]["host_id"] == self.host_id, ws
+        return ws[0]
+
+    def execution(self, aid, eid):
+        return self.client.ok("GET", f"/actors/{aid}/executions/{eid}")
+
+
+# HEALTH_VALGRIND=1 runs every private health agent under valgrind (a leak or
+# memory error makes its exit status non-zero, which fails the test).
+VALGRIND = (["valgrind", "-q", "--leak-check=full", "--error-exitcode=9",
+             "--errors-for-leak-kinds=definite,indirect"]
+            if os.environ.get("HEALTH_VALGRIND") else [])
+
+
+class Health:
+    """A private health agent for the host, stopped (SIGTERM, exit 0) at the end."""
+
+    def __init__(self, host, **overrides):
+        self.host = host
+        self.name = "health-" + uuid.uuid4().hex[:6]
+        self.overrides = dict(health_interval="1", **overrides)
+
+    def log(self):
+        return self.host.log(self.name)
+
+    def __enter__(self):
+        self.proc = self.host.start("health", log_name=self.name, wrap=VALGRIND,
+                                    **self.overrides)
+        wait_for(lambda: "started" in self.log() or self.proc.poll() is not None,
+                 30, "health to start")
+        assert self.proc.poll() is None, self.log()
+        return self
+
+    def __exit__(self, *exc):
+        rc = stop(self.proc)
+        assert rc == 0, f"health exited with {rc}: {self.log()[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def host(request):
+    failed_before = request.session.testsfailed
+    h = Host()
+    procs = [h.start("api", web_port=h.port, spawner_host_queues=f"default,{h.queue}"),
+             h.start("spawner")]
+    h.procs = {"api": procs[0], "spawner": procs[1]}
+    deadline = time.time() + 20
+    while True:
+        try:
+            h.client.session.get(h.client.base + "/actors", timeout=2)
+            break
+        except requests.ConnectionError:
+            if time.time() > deadline or any(p.poll() is not None for p in procs):
+                for p in procs:
+                    p.kill()
+                pytest.fail(f"the private api/spawner did not come up (logs in {h.logdir})")
+            time.sleep(0.1)
+    try:
+        yield h
+    finally:
+        for aid in h.actors:
+            try:
+                h.client.delete(f"/actors/{aid}")
+            except requests.RequestException:
+                pass
+        for p in reversed(procs):
+            stop(p)
+        # The private command queue (no AMQP client here: rabbitmqctl when it
+        # reaches the broker; otherwise one empty durable queue stays).
+        node = os.environ.get("ABACO_RABBIT_NODENAME", "rabbit@localhost")
+        try:
+            with open(os.path.join(REPO, "var", "run", "rabbitmq.node")) as f:
+                node = f.read().strip() or node
+        except OSError:
+            pass
+        subprocess.run(["rabbitmqctl", "-q", "-n", node, "delete_queue",
+                        f"command_channel_{h.queue}"], capture_output=True, timeout=60)
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(h.logdir, ignore_errors=True)
+        else:
+            print(f"health test logs kept in {h.logdir}")
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_worker_killed_while_its_spawner_cannot_reap_it(host):
+    c = host.client
+    aid = host.register("abaco/samples-sleep")["id"]
+    wid = host.ready_worker(aid)["id"]
+    with Health(host) as health:
+        # A live worker is checked, not touched.
+        wait_for(lambda: worker_record(host.db_id(aid), wid).get("last_health_check_time"), 10,
+                 "a recorded health check")
+        eid = c.send(aid, "60")["execution_id"]
+        wait_for(lambda: host.execution(aid, eid)["status"] == "RUNNING", 30, "RUNNING")
+        cids = wait_for(lambda: containers(f"label=abaco.worker={wid}", running=True), 20,
+                        "the execution's container")
+        [pid] = worker_pids(wid)
+        spawner = host.procs["spawner"]
+        spawner.send_signal(signal.SIGSTOP)  # its reaper cannot act
+        try:
+            os.kill(pid, signal.SIGKILL)
+            t0 = time.time()
+            ex = wait_for(lambda: (e := host.execution(aid, eid))["status"] != "RUNNING" and e,
+                          45, "the execution to leave RUNNING")  # FerretDB scans: slow
+            assert ex["status"] == "ERROR", ex
+            assert "died" in ex.get("status_message", "") and wid in ex["status_message"], ex
+            wait_for(lambda: wid not in [w["id"] for w in host.workers(aid)], 20,
+                     "the dead worker's record to go")
+            wait_for(lambda: not containers(f"label=abaco.worker={wid}"), 20,
+                     "the dead worker's container to go")
+            print(f"dead worker repaired in {time.time() - t0:.1f}s")
+            for cid in cids:
+                assert docker("inspect", cid).returncode != 0
+            assert not os.path.exists(os.path.join(SOCK_DIR, f"{eid}.sock"))
+            assert not os.path.exists(os.path.join(FIFO_DIR, eid))
+            assert "its process is gone" in health.log()
+        finally:
+            spawner.send_signal(signal.SIGCONT)
+    # The execution stays ERROR: the redelivered message is not run again.
+    time.sleep(2)
+    assert host.execution(aid, eid)["status"] == "ERROR"
+
+
+def test_container_killed_under_a_running_execution(host):
+    c = host.client
+    aid = host.register("abaco/samples-sleep")["id"]
+    wid = host.ready_worker(aid)["id"]
+    with Health(host):
+        eid = c.send(aid, "60")["execution_id"]
+        wait_for(lambda: host.execution(aid, eid)["status"] == "RUNNING", 30, "RUNNING")
+        [cid] = wait_for(lambda: containers(f"label=abaco.execution={eid}", running=True), 20,
+                         "the container")
+        docker("rm", "-f", cid, check=True)
+        ex = c.wait_execution(aid, eid, timeout=30)
+        assert ex["status"] in ("COMPLETE", "ERROR"), ex
+        if ex["status"] == "COMPLETE":
+            assert ex["exit_code"] != 0, ex
+        # The worker survives it and nothing is left behind.
+        assert worker_pids(wid), "the worker died with its container"
+        wait_for(lambda: [w for w in host.workers(aid) if w["id"] == wid
+                          and w["status"] == "READY"], 10, "the worker READY again")
+        assert not containers(f"label=abaco.worker={wid}")
+        time.sleep(2.5)  # a couple of health ticks: nothing to repair
+        assert host.execution(aid, eid)["status"] == ex["status"]
+        assert worker_pids(wid)
+    eid2 = c.send(aid, "0")["execution_id"]
+    assert c.wait_execution(aid, eid2)["status"] == "COMPLETE"
+
+
+def test_orphan_container_and_files_are_removed(host):
+    tag = uuid.uuid4().hex[:10]
+    name = f"htest-orphan-{tag}"
+    docker("run", "-d", "--name", name, "--label", "abaco.platform=1",
+           "--label", f"abaco.host={host.host_id}", "--label", "abaco.worker=nosuch",
+           "--label", f"abaco.execution=orphan{tag}", "-e", "MSG=60", "abaco/samples-sleep",
+           check=True)
+    assert containers(f"name={name}", running=True)
+    # Files of an execution without a container: old ones are orphans,
+    # new ones may belong to a container about to be created.
+    os.makedirs(SOCK_DIR, exist_ok=True)
+    os.makedirs(FIFO_DIR, exist_ok=True)
+    old_fifo, new_fifo = os.path.join(FIFO_DIR, f"gone{tag}"), os.path.join(FIFO_DIR, f"new{tag}")
+    old_sock = os.path.join(SOCK_DIR, f"gone{tag}.sock")
+    kept_sock = os.path.join(SOCK_DIR, f"orphan{tag}.sock")  # its container exists, for now
+    os.mkfifo(old_fifo)
+    os.mkfifo(new_fifo)
+    for path in (old_sock, kept_sock):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.close()
+    past = time.time() - 600
+    for path in (old_fifo, old_sock, kept_sock):
+        os.utime(path, (past, past), follow_symlinks=False)
+    try:
+        with Health(host) as health:
+            wait_for(lambda: not containers(f"name={name}"), 15, "the orphan container to go")
+            wait_for(lambda: not os.path.exists(old_fifo) and not os.path.exists(old_sock), 10,
+                     "the orphan files to go")
+            # Its own socket goes with it; the young FIFO stays.
+            wait_for(lambda: not os.path.exists(kept_sock), 10, "the container's socket to go")
+            time.sleep(1.5)
+            assert os.path.exists(new_fifo)
+        assert "orphan container" in health.log()
+    finally:
+        docker("rm", "-f", name)
+        for path in (old_fifo, new_fifo, old_sock, kept_sock):
+            if os.path.lexists(path):
+                os.unlink(path)
+
+
+def test_idle_worker_past_worker_ttl_is_stopped(host):
+    aid = host.register("abaco/samples-echo")["id"]
+    wid = host.ready_worker(aid)["id"]
+    assert worker_pids(wid)
+    with Health(host, workers_worker_ttl="2") as health:
+        t0 = time.time()
+        wait_for(lambda: wid not in [w["id"] for w in host.workers(aid)], 20,
+                 "the idle worker's record to go")
+        wait_for(lambda: not worker_pids(wid), 15, "the idle worker to exit")
+        print(f"idle worker stopped {time.time() - t0:.1f}s after health started (ttl 2s)")
+    assert "asked it to stop" in health.log()
+    # The actor still works: the next message brings a worker up again.
+    eid = host.client.send(aid, "after the ttl")["execution_id"]
+    assert host.client.wait_execution(aid, eid)["status"] == "COMPLETE"
+
+
+def test_other_hosts_workers_and_containers_are_left_alone(host):
+    aid = host.register("abaco/samples-echo")["id"]
+    db_id = host.db_id(aid)
+    tag = uuid.uuid4().hex[:10]
+    other_host = f"elsewhere-{tag}"
+    foreign, ours = f"foreign{tag}", f"deadhere{tag}"
+    name = f"htest-foreign-{tag}"
+    pid = dead_pid()
+    put_fake_worker(db_id, foreign, other_host, pid=pid)
+    put_fake_worker(db_id, ours, host.host_id, pid=pid)  # the control: ours, dead
+    docker("run", "-d", "--name", name, "--label", "abaco.platform=1",
+           "--label", f"abaco.host={other_host}", "--label", "abaco.worker=nosuch",
+           "-e", "MSG=60", "abaco/samples-sleep", check=True)
+    try:
+        with Health(host):
+            # Once our dead one is gone the agent has looked at everything ...
+            wait_for(lambda: not worker_record(db_id, ours), 15, "our dead worker's record to go")
+            time.sleep(2.5)
+            # ... and left the other host's alone.
+            rec = worker_record(db_id, foreign)
+            assert rec and rec["status"] == "READY" and rec["last_health_check_time"] is None, rec
+            assert containers(f"name={name}", running=True)
+        assert foreign in [w["id"] for w in host.workers(aid)]
+    finally:
+        drop_fake_worker(db_id, foreign)
+        drop_fake_worker(db_id, ours)
+        docker("rm", "-f", name)
+
+
+def fake_worker_process(wid):
+    """A process that looks like worker `wid` in /proc (`... -- <db_id> <wid>`)
+    and ignores SIGTERM, like a worker hung on its way out."""
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+    return subprocess.Popen(["python3", "-c", code, "--", "TENANT_fake", wid])
+
+
+def test_worker_stuck_shutting_down_is_terminated_then_killed(host):
+    aid = host.register("abaco/samples-echo")["id"]
+    db_id = host.db_id(aid)
+    wid = "stuck" + uuid.uuid4().hex[:10]
+    proc = fake_worker_process(wid)
+    try:
+        wait_for(lambda: wid.encode() in cmdline(proc.pid), 10, "the fake worker process")
+        put_fake_worker(db_id, wid, host.host_id, status="SHUTDOWN_REQUESTED", pid=proc.pid)
+        with Health(host, health_shutdown_timeout="1") as health:
+            t0 = time.time()
+            wait_for(lambda: "sending SIGTERM" in health.log(), 15, "SIGTERM")
+            assert proc.poll() is None  # it ignores SIGTERM ...
+            wait_for(lambda: proc.poll() is not None, 30, "SIGKILL")  # ... not SIGKILL
+            assert proc.returncode == -signal.SIGKILL
+            wait_for(lambda: not worker_record(db_id, wid), 20, "the stuck worker's record to go")
+            print(f"stuck worker removed in {time.time() - t0:.1f}s (shutdown_timeout 1s)")
+        assert "stuck shutting down" in health.log()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        drop_fake_worker(db_id, wid)
+
+
+def test_worker_that_never_starts_is_removed_after_spawn_timeout(host):
+    aid = host.register("abaco/samples-echo")["id"]
+    db_id = host.db_id(aid)
+    host.ready_worker(aid)
+    tag = uuid.uuid4().hex[:10]
+    requested, setup = f"req{tag}", f"setup{tag}"
+    put_fake_worker(db_id, requested, None, status="REQUESTED")  # no host yet: our queue's
+    put_fake_worker(db_id, setup, host.host_id, status="SPAWNER SETUP")
+    try:
+        with Health(host, health_spawn_timeout="3") as health:
+            time.sleep(1.5)
+            assert worker_record(db_id, requested) and worker_record(db_id, setup)
+            wait_for(lambda: not worker_record(db_id, requested) and
+                     not worker_record(db_id, setup), 20, "the stale records to go")
+        assert "never started" in health.log()
+        assert host.ready_worker(aid)  # the real worker is untouched
+    finally:
+        drop_fake_worker(db_id, requested)
+        drop_fake_worker(db_id, setup)
+
+
+def test_agent_survives_an_unreachable_store_and_engine(host):
+    """Redis, Mongo and the engine down (wrong addresses): it keeps ticking,
+    logs, and still exits cleanly on SIGTERM."""
+    with Health(host, store_redis_port=str(free_port()), store_mongo_port=str(free_port()),
+                docker_dd=f"unix:///tmp/no-such-engine-{uuid.uuid4().hex[:6]}.sock") as h:
+        time.sleep(3.5)
+        assert h.proc.poll() is None
+    log = h.log()
+    assert "Redis unavailable" in log and "docker engine unavailable" in log, log[-2000:]
