@@ -22,6 +22,7 @@ typedef struct {
   const actor_config_t *cfg;
   store_redis_t *redis;
   store_mongo_t *mongo;
+  store_batch_t *exec_batch; /* group commit of new executions (store.h) */
   chan_client_t *chan;
   const char *version;        /* [general] TAG */
   bool camel;                 /* [web] case = camel */

@@ -104,7 +104,8 @@ int main(int argc, char **argv) {
     goto cleanup;
   if (store_redis_new(svc.cfg, API_THREADS + API_SYNC_MAX, &ctx.redis) != 0 ||
       store_mongo_new(svc.cfg, &ctx.mongo) != 0 ||
-      chan_client_new(uri, API_THREADS + API_SYNC_MAX, &ctx.chan) != 0) {
+      chan_client_new(uri, API_THREADS + API_SYNC_MAX, &ctx.chan) != 0 ||
+      store_batch_new(ctx.mongo, MODEL_COLL_EXECUTIONS, 128, &ctx.exec_batch) != 0) {
     LOG_ERROR("api", "cannot set up the stores or the channel client (see above)");
     goto cleanup;
   }
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
   status = 0;
 
 cleanup:
+  store_batch_free(ctx.exec_batch);
   chan_client_free(ctx.chan);
   store_mongo_free(ctx.mongo);
   store_redis_free(ctx.redis);
