@@ -21,8 +21,8 @@
 
 typedef struct {
   unsigned char digest[32];
-  int64_t expires;   /* 0: free way */
-  uint64_t stamp;    /* insertion order */
+  int64_t expires; /* 0: free way */
+  uint64_t stamp;  /* insertion order */
   actor_identity_t *id;
 } cache_entry_t;
 

@@ -11,8 +11,7 @@
 
 int actor_jwt_assertion_tenant(const char *name, char *tenant, size_t size) {
   size_t plen = strlen(ACTOR_JWT_HEADER_PREFIX);
-  if (name == NULL || strncasecmp(name, ACTOR_JWT_HEADER_PREFIX, plen) != 0 ||
-      name[plen] == '\0')
+  if (name == NULL || strncasecmp(name, ACTOR_JWT_HEADER_PREFIX, plen) != 0 || name[plen] == '\0')
     return 0;
   if (tenant != NULL && size > 0) {
     size_t i = 0;

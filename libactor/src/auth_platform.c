@@ -33,8 +33,8 @@ int actor_client_active(store_redis_t *r, const char *tenant, const char *client
 int actor_platform_key_publish(store_redis_t *r, const actor_jwt_key_t *pub) {
   char kid[ACTOR_AUTH_KID_MAX];
   actor_jwt_key_kid(pub, kid);
-  redisReply *rep = store_redis_cmd(r, "HSET %s %s %b", ACTOR_PLATFORM_KEYS_HASH, kid, pub->pem,
-                                    pub->pem_len);
+  redisReply *rep =
+      store_redis_cmd(r, "HSET %s %s %b", ACTOR_PLATFORM_KEYS_HASH, kid, pub->pem, pub->pem_len);
   if (rep == NULL)
     return ACTOR_ECONN;
   int rc = rep->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
@@ -139,8 +139,8 @@ static void set_reason(char *reason, size_t size, const char *text) {
 }
 
 int actor_auth_verify(const actor_auth_keys_t *keys, const char *token, const char *tenant,
-                      const char *default_tenant, int64_t now, actor_identity_t *out,
-                      char *reason, size_t reason_size) {
+                      const char *default_tenant, int64_t now, actor_identity_t *out, char *reason,
+                      size_t reason_size) {
   char kid[ACTOR_AUTH_KID_MAX];
   if (out != NULL)
     memset(out, 0, sizeof(*out));
@@ -153,13 +153,12 @@ int actor_auth_verify(const actor_auth_keys_t *keys, const char *token, const ch
       set_reason(reason, reason_size, "no public key is configured for this tenant");
       return ACTOR_EAUTH;
     }
-    return actor_jwt_verify(keys->cache, keys->tenant_key, token, tenant, default_tenant, now,
-                            out, reason, reason_size);
+    return actor_jwt_verify(keys->cache, keys->tenant_key, token, tenant, default_tenant, now, out,
+                            reason, reason_size);
   }
 
   const actor_jwt_key_t *pkey = NULL;
-  int rc = keys->platform ? actor_platform_keys_get(keys->platform, kid, &pkey)
-                          : ACTOR_ENOTFOUND;
+  int rc = keys->platform ? actor_platform_keys_get(keys->platform, kid, &pkey) : ACTOR_ENOTFOUND;
   if (rc == ACTOR_ECONN || rc == ACTOR_ESTORE || rc == ACTOR_ENOMEM)
     return rc;
   if (rc != 0) {

@@ -54,8 +54,7 @@ static int sextet(unsigned char c, int url) {
   return -1;
 }
 
-int actor__b64_decode(const char *in, size_t len, int url, unsigned char **out,
-                      size_t *out_len) {
+int actor__b64_decode(const char *in, size_t len, int url, unsigned char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   size_t pad = 0;

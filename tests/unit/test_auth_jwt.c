@@ -21,8 +21,8 @@
 #include "b64_int.h"
 #include "test.h"
 
-static char *priv_pem, *pub_pem, *pub_b64;    /* the tenant's key pair */
-static char *priv2_pem, *pub2_b64;            /* another key pair */
+static char *priv_pem, *pub_pem, *pub_b64; /* the tenant's key pair */
+static char *priv2_pem, *pub2_b64;         /* another key pair */
 static EVP_PKEY *priv_key;
 static actor_jwt_key_t *key, *key2;
 static int64_t now;
@@ -63,8 +63,7 @@ static void make_keys(void) {
 }
 
 /* Signs claims (JSON text) with libjwt; kid may be NULL. malloc'd token. */
-static char *sign(jwt_alg_t alg, const char *k, size_t klen, const char *claims,
-                  const char *kid) {
+static char *sign(jwt_alg_t alg, const char *k, size_t klen, const char *claims, const char *kid) {
   jwt_t *j = NULL;
   jwt_new(&j);
   if (claims != NULL)
@@ -160,8 +159,7 @@ static void test_valid(void) {
   free(t);
 }
 
-static void expect_refused(const char *tok, const char *tenant, const char *why,
-                           const char *what) {
+static void expect_refused(const char *tok, const char *tenant, const char *why, const char *what) {
   int rc = check(key, tok, tenant);
   if (rc != ACTOR_EAUTH || !contains(reason, why))
     fprintf(stderr, "  case %s: rc %d reason \"%s\" (wanted \"%s\")\n", what, rc, reason, why);
@@ -194,8 +192,11 @@ static void test_alg_none(void) {
   char payload[512];
   snprintf(payload, sizeof(payload), "{\"" ACTOR_CLAIM_ENDUSER "\": \"root\", \"exp\": %lld}",
            (long long)now + 600);
-  const char *heads[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"alg\":\"None\"}",
-                         "{\"alg\":\"NONE\"}", "{\"typ\":\"JWT\"}", "{\"alg\":null}",
+  const char *heads[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+                         "{\"alg\":\"None\"}",
+                         "{\"alg\":\"NONE\"}",
+                         "{\"typ\":\"JWT\"}",
+                         "{\"alg\":null}",
                          "{\"alg\":\"\"}"};
   for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
     char *t = craft(heads[i], payload, "");
@@ -246,6 +247,9 @@ static void test_hs256_confusion(void) {
   t = craft("{\"alg\":\"rs256\"}", payload, "c2ln");
   expect_refused(t, "T1", "'rs256' is not accepted", "lower-case alg");
   free(t);
+  t = craft("{\"alg\":\"RS\\n256\\u001b[31m\"}", payload, "c2ln");
+  expect_refused(t, "T1", "'RS?256??31m' is not accepted", "control characters in alg");
+  free(t);
   t = craft("{\"alg\":\"RS256\",\"alg\":\"HS256\"}", payload, "c2ln");
   expect_refused(t, "T1", "header is not a JSON object", "duplicate alg");
   free(t);
@@ -281,10 +285,22 @@ static void test_truncated_and_garbage(void) {
   free(cut);
   free(t);
 
-  const char *garbage[] = {"",      ".",       "..",    "...",       "a.b",     "a.b.c",
-                           "a.b.c.d", "abc",   "e30.e30.", ".e30.c2ln", "e30..c2ln",
-                           "e30.e30.c2ln", "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
-                           "eyJhbGciOiJSUzI1NiJ9.W10.c2ln", "e30 .e30.c2ln", "é.é.é",
+  const char *garbage[] = {"",
+                           ".",
+                           "..",
+                           "...",
+                           "a.b",
+                           "a.b.c",
+                           "a.b.c.d",
+                           "abc",
+                           "e30.e30.",
+                           ".e30.c2ln",
+                           "e30..c2ln",
+                           "e30.e30.c2ln",
+                           "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
+                           "eyJhbGciOiJSUzI1NiJ9.W10.c2ln",
+                           "e30 .e30.c2ln",
+                           "é.é.é",
                            "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n"};
   for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
     ASSERT_EQ_INT(check(key, garbage[i], "T1"), ACTOR_EAUTH);
@@ -322,8 +338,7 @@ static void test_oversized(void) {
   free(claims);
   /* A role claim longer than the identity holds. */
   claims = malloc(8192);
-  off = snprintf(claims, 8192, "{\"" ACTOR_CLAIM_ENDUSER "\": \"x\", \"" ACTOR_CLAIM_ROLE
-                               "\": \"");
+  off = snprintf(claims, 8192, "{\"" ACTOR_CLAIM_ENDUSER "\": \"x\", \"" ACTOR_CLAIM_ROLE "\": \"");
   for (int i = 0; i < 400; i++)
     off += snprintf(claims + off, 8192 - (size_t)off, "Internal/r%d,", i);
   strcpy(claims + off, "\"}");
@@ -449,8 +464,8 @@ static void test_raw(void) {
   free(t);
   for (int extra = 0; extra < 4; extra++) { /* vary the lengths so padding occurs */
     char pl2[300];
-    snprintf(pl2, sizeof(pl2), "{\"" ACTOR_CLAIM_ENDUSER "\":\"padme%.*s@t\",\"exp\":%lld}",
-             extra, "xxx", (long long)now + 60);
+    snprintf(pl2, sizeof(pl2), "{\"" ACTOR_CLAIM_ENDUSER "\":\"padme%.*s@t\",\"exp\":%lld}", extra,
+             "xxx", (long long)now + 60);
     t = sign_raw(head, pl2, 1);
     int rc = check(key, t, "T1");
     if (rc != 0)
@@ -576,8 +591,7 @@ static void test_cache(void) {
   /* Another tenant or another key is another entry: never a free pass. */
   ASSERT_EQ_INT(actor_jwt_verify(c, key, t, "T2", NULL, now, &ident, reason, 160), 0);
   ASSERT_EQ_STR(ident.tenant, "T2");
-  ASSERT_EQ_INT(actor_jwt_verify(c, key2, t, "T1", NULL, now, &ident, reason, 160),
-                ACTOR_EAUTH);
+  ASSERT_EQ_INT(actor_jwt_verify(c, key2, t, "T1", NULL, now, &ident, reason, 160), ACTOR_EAUTH);
   actor_jwt_cache_stats(c, &hits, &misses, &entries);
   ASSERT_EQ_INT(hits, 1);
   ASSERT_EQ_INT(entries, 2);

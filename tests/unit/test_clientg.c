@@ -123,9 +123,8 @@ static void test_new(void) {
   int64_t now = (int64_t)time(NULL);
   actor_identity_t id;
   char reason[ACTOR_AUTH_REASON_MAX] = "";
-  int rc = pub ? actor_jwt_verify(NULL, pub, token, tenant, NULL, now, &id, reason,
-                                  sizeof(reason))
-               : -1;
+  int rc =
+      pub ? actor_jwt_verify(NULL, pub, token, tenant, NULL, now, &id, reason, sizeof(reason)) : -1;
   if (rc != 0)
     fprintf(stderr, "verify: %s\n", reason);
   ASSERT_EQ_INT(rc, 0);
@@ -153,18 +152,16 @@ static void test_new(void) {
 
   /* What the API will call: a platform token, accepted while recorded. */
   actor_auth_keys_t keys = {.platform = ring, .redis = redis};
-  ASSERT_EQ_INT(actor_auth_verify(&keys, token, tenant, NULL, now, &id, reason, sizeof(reason)),
-                0);
+  ASSERT_EQ_INT(actor_auth_verify(&keys, token, tenant, NULL, now, &id, reason, sizeof(reason)), 0);
   ASSERT_TRUE(id.platform);
   ASSERT_EQ_STR(id.username, "jdoe");
-  ASSERT_EQ_INT(actor_auth_verify(&keys, token, "OTHER-TENANT", NULL, now, &id, reason,
-                                  sizeof(reason)),
-                ACTOR_EAUTH);
+  ASSERT_EQ_INT(
+      actor_auth_verify(&keys, token, "OTHER-TENANT", NULL, now, &id, reason, sizeof(reason)),
+      ACTOR_EAUTH);
   ASSERT_TRUE(strstr(reason, "issued for tenant") != NULL);
   /* Bearer: tenant from the claim. */
-  ASSERT_EQ_INT(actor_auth_verify(&keys, token, NULL, "DEV-DEVELOP", now, &id, reason,
-                                  sizeof(reason)),
-                0);
+  ASSERT_EQ_INT(
+      actor_auth_verify(&keys, token, NULL, "DEV-DEVELOP", now, &id, reason, sizeof(reason)), 0);
   ASSERT_EQ_STR(id.tenant, tenant);
   /* No keyring: platform tokens are refused. */
   actor_auth_keys_t none = {.redis = redis};
@@ -205,10 +202,8 @@ static void test_delete(void) {
   char tok2[ACTOR_JWT_MAX_LEN];
   snprintf(tok2, sizeof(tok2), "%s", str(r, "access_token"));
   json_decref(r);
-  ASSERT_EQ_INT(actor_auth_verify(&keys, tok2, tenant, NULL, now, &id, reason, sizeof(reason)),
-                0);
-  ASSERT_EQ_INT(actor_auth_verify(&keys, tok2, tenant, NULL, now, &id, reason, sizeof(reason)),
-                0);
+  ASSERT_EQ_INT(actor_auth_verify(&keys, tok2, tenant, NULL, now, &id, reason, sizeof(reason)), 0);
+  ASSERT_EQ_INT(actor_auth_verify(&keys, tok2, tenant, NULL, now, &id, reason, sizeof(reason)), 0);
   uint64_t hits = 0;
   actor_jwt_cache_stats(cache, &hits, NULL, NULL);
   ASSERT_EQ_INT(hits, 1);
@@ -262,7 +257,8 @@ static void test_refused(void) {
 /* A key stored under another key's kid is refused by the keyring. */
 static void test_keyring_mismatch(void) {
   char fake[ACTOR_AUTH_KID_MAX];
-  snprintf(fake, sizeof(fake), "%s%s", ACTOR_PLATFORM_KID_PREFIX, "00112233445566778899aabbccddeeff");
+  snprintf(fake, sizeof(fake), "%s%s", ACTOR_PLATFORM_KID_PREFIX,
+           "00112233445566778899aabbccddeeff");
   const actor_jwt_key_t *pub = NULL;
   ASSERT_EQ_INT(actor_platform_keys_get(ring, kid, &pub), 0);
   size_t len = 0;
@@ -311,9 +307,8 @@ int main(void) {
   ASSERT_TRUE(ping != NULL);
   if (ping)
     freeReplyObject(ping);
-  ASSERT_EQ_INT(chan_client_new(env_or("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/%2f"), 2,
-                                &chan),
-                0);
+  ASSERT_EQ_INT(
+      chan_client_new(env_or("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/%2f"), 2, &chan), 0);
   if (ping != NULL && start_clientg() == 0) {
     RUN_TEST(test_new);
     RUN_TEST(test_delete);

@@ -42,8 +42,7 @@ static void test_parse_ok(void) {
 }
 
 static void test_secret(void) {
-  ASSERT_EQ_INT(parse("{\"command\":\"new\",\"tenant\":\"T\",\"worker_id\":\"w\"}"),
-                ACTOR_EAUTH);
+  ASSERT_EQ_INT(parse("{\"command\":\"new\",\"tenant\":\"T\",\"worker_id\":\"w\"}"), ACTOR_EAUTH);
   ASSERT_EQ_STR(err, "missing secret");
   ASSERT_EQ_INT(parse("{\"command\":\"new\",\"tenant\":\"tx\",\"worker_id\":\"w9\","
                       "\"secret\":\"s3cre\"}"),
@@ -180,8 +179,11 @@ static void test_key_and_token(void) {
   ASSERT_TRUE(strncmp(k.kid, ACTOR_PLATFORM_KID_PREFIX, strlen(ACTOR_PLATFORM_KID_PREFIX)) == 0);
   clientg_key_free(&k2);
 
-  clientg_req_t r = {.cmd = CLIENTG_NEW, .tenant = "DEV-DEVELOP", .actor_id = "DEV-DEVELOP_a1",
-                     .worker_id = "wid42", .owner = "jdoe"};
+  clientg_req_t r = {.cmd = CLIENTG_NEW,
+                     .tenant = "DEV-DEVELOP",
+                     .actor_id = "DEV-DEVELOP_a1",
+                     .worker_id = "wid42",
+                     .owner = "jdoe"};
   int64_t now = (int64_t)time(NULL);
   char *tok = NULL;
   ASSERT_EQ_INT(clientg_token_issue(&k, &r, "Internal/abaco-user", 120, now, &tok), 0);
@@ -191,26 +193,23 @@ static void test_key_and_token(void) {
   ASSERT_EQ_STR(kid, k.kid);
   actor_identity_t id;
   char reason[ACTOR_AUTH_REASON_MAX];
-  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, "dev-develop", NULL, now, &id, reason,
-                                 sizeof(reason)),
-                0);
+  ASSERT_EQ_INT(
+      actor_jwt_verify(NULL, k.pub, tok, "dev-develop", NULL, now, &id, reason, sizeof(reason)), 0);
   ASSERT_EQ_STR(id.username, "jdoe");
   ASSERT_EQ_STR(id.tenant, "DEV-DEVELOP");
   ASSERT_EQ_STR(id.roles, "Internal/abaco-user");
   ASSERT_EQ_STR(id.jti, "wid42");
   ASSERT_EQ_INT(id.exp, now + 120);
   /* Bearer-style: the tenant comes from the claim. */
-  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, NULL, "OTHER", now, &id, reason,
-                                 sizeof(reason)),
+  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, NULL, "OTHER", now, &id, reason, sizeof(reason)),
                 0);
   ASSERT_EQ_STR(id.tenant, "DEV-DEVELOP");
   /* Never in another tenant, never after exp. */
-  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, "OTHER", NULL, now, &id, reason,
-                                 sizeof(reason)),
+  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, "OTHER", NULL, now, &id, reason, sizeof(reason)),
                 ACTOR_EAUTH);
-  ASSERT_EQ_INT(actor_jwt_verify(NULL, k.pub, tok, NULL, NULL, now + 120, &id, reason,
-                                 sizeof(reason)),
-                ACTOR_EAUTH);
+  ASSERT_EQ_INT(
+      actor_jwt_verify(NULL, k.pub, tok, NULL, NULL, now + 120, &id, reason, sizeof(reason)),
+      ACTOR_EAUTH);
   free(tok);
   clientg_key_free(&k);
   unlink(path);

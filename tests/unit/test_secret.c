@@ -112,9 +112,9 @@ static void test_tamper(void) {
   ASSERT_EQ_INT(actor_secret_decrypt(&key, "v1:!!!!", NULL, &dec, NULL), ACTOR_EPARSE);
   ASSERT_EQ_INT(actor_secret_decrypt(&key, "v1:", NULL, &dec, NULL), ACTOR_EPARSE);
   /* 28 zero bytes: a well-formed but forged empty value. */
-  ASSERT_EQ_INT(actor_secret_decrypt(&key, "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", NULL, &dec,
-                                     NULL),
-                ACTOR_EAUTH);
+  ASSERT_EQ_INT(
+      actor_secret_decrypt(&key, "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", NULL, &dec, NULL),
+      ACTOR_EAUTH);
 }
 
 static void test_args(void) {
@@ -126,8 +126,7 @@ static void test_args(void) {
   ASSERT_EQ_INT(actor_secret_encrypt(&k, "x", 1, NULL, &out), ACTOR_EINVAL);
   ASSERT_EQ_INT(actor_secret_decrypt(&k, "v1:AAAA", NULL, &out, NULL), ACTOR_EINVAL);
   ASSERT_EQ_INT(actor_secret_encrypt(&key, NULL, 1, NULL, &out), ACTOR_EINVAL);
-  ASSERT_EQ_INT(actor_secret_encrypt(&key, "x", ACTOR_SECRET_MAX + 1, NULL, &out),
-                ACTOR_ETOOBIG);
+  ASSERT_EQ_INT(actor_secret_encrypt(&key, "x", ACTOR_SECRET_MAX + 1, NULL, &out), ACTOR_ETOOBIG);
   ASSERT_TRUE(out == NULL);
   ASSERT_TRUE(!actor_secret_is_encrypted(NULL));
   ASSERT_TRUE(!actor_secret_is_encrypted("v2:abc"));

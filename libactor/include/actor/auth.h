@@ -54,9 +54,9 @@ typedef struct {
    * re-joined with ',' after trimming blanks and dropping empty entries. */
   char roles[ACTOR_AUTH_ROLES_MAX];
   int nroles;
-  int64_t exp;                    /* seconds since the epoch; 0 = no exp claim */
-  char jti[ACTOR_AUTH_JTI_MAX];   /* "" when absent */
-  bool platform;                  /* issued by clientg (actor_auth_verify only) */
+  int64_t exp;                  /* seconds since the epoch; 0 = no exp claim */
+  char jti[ACTOR_AUTH_JTI_MAX]; /* "" when absent */
+  bool platform;                /* issued by clientg (actor_auth_verify only) */
 } actor_identity_t;
 
 /* Exact, case-sensitive match of one role (as Abaco compares them). */
@@ -95,8 +95,7 @@ typedef struct actor_jwt_cache_s actor_jwt_cache_t;
 /* capacity 0 / max_age_s 0 take the defaults above. */
 int actor_jwt_cache_new(size_t capacity, int max_age_s, actor_jwt_cache_t **out);
 void actor_jwt_cache_free(actor_jwt_cache_t *c);
-void actor_jwt_cache_stats(actor_jwt_cache_t *c, uint64_t *hits, uint64_t *misses,
-                           size_t *entries);
+void actor_jwt_cache_stats(actor_jwt_cache_t *c, uint64_t *hits, uint64_t *misses, size_t *entries);
 
 /* ---- verification ----
  * Verifies an RS256 JWT with `key` (required) and fills *out.
@@ -180,9 +179,9 @@ int actor_platform_keys_get(actor_platform_keys_t *pk, const char *kid,
 /* What actor_auth_verify needs; every member may be NULL. */
 typedef struct {
   actor_jwt_cache_t *cache;
-  const actor_jwt_key_t *tenant_key;  /* the tenant's APIM key */
-  actor_platform_keys_t *platform;    /* NULL: platform tokens are refused */
-  struct store_redis_s *redis;        /* for the revocation check */
+  const actor_jwt_key_t *tenant_key; /* the tenant's APIM key */
+  actor_platform_keys_t *platform;   /* NULL: platform tokens are refused */
+  struct store_redis_s *redis;       /* for the revocation check */
 } actor_auth_keys_t;
 
 /* The whole check of one token (see the top of this file). Platform tokens
@@ -193,7 +192,7 @@ typedef struct {
  * Redis check runs on every call. Return codes as actor_jwt_verify, plus ACTOR_ECONN/ACTOR_ESTORE
  * when Redis cannot answer (a 500, not a 401). */
 int actor_auth_verify(const actor_auth_keys_t *keys, const char *token, const char *tenant,
-                      const char *default_tenant, int64_t now, actor_identity_t *out,
-                      char *reason, size_t reason_size);
+                      const char *default_tenant, int64_t now, actor_identity_t *out, char *reason,
+                      size_t reason_size);
 
 #endif

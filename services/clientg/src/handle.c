@@ -49,12 +49,12 @@ static json_t *do_new(clientg_t *g, const clientg_req_t *req, int64_t now) {
   char *token = NULL;
   rc = clientg_token_issue(&g->key, req, g->conf.user_role, g->conf.token_ttl, now, &token);
   if (rc != 0) {
-    LOG_ERROR(CLIENTG_LOG, "tenant %s actor %s worker %s: cannot sign a token: %s",
-              req->tenant, req->actor_id, req->worker_id, actor_strerror(rc));
+    LOG_ERROR(CLIENTG_LOG, "tenant %s actor %s worker %s: cannot sign a token: %s", req->tenant,
+              req->actor_id, req->worker_id, actor_strerror(rc));
     return reply_error("cannot sign a token");
   }
-  LOG_INFO(CLIENTG_LOG, "tenant %s actor %s worker %s: token issued for %s (%ld s)",
-           req->tenant, req->actor_id, req->worker_id, req->owner, g->conf.token_ttl);
+  LOG_INFO(CLIENTG_LOG, "tenant %s actor %s worker %s: token issued for %s (%ld s)", req->tenant,
+           req->actor_id, req->worker_id, req->owner, g->conf.token_ttl);
   json_t *r = json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "client_id", req->worker_id,
                         "access_token", token, "expires_in", (json_int_t)g->conf.token_ttl);
   free(token);

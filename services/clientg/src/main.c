@@ -43,8 +43,7 @@ int main(int argc, char **argv) {
   int rc = actor_platform_key_publish(g.redis, g.key.pub);
   if (rc != 0)
     LOG_WARN(CLIENTG_LOG, "cannot publish the platform key yet: %s", actor_strerror(rc));
-  const char *uri =
-      actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
   if (chan_conn_new(&svc.loop, uri, "clientg", &g.conn) != 0 || clientg_serve_start(&g) != 0) {
     LOG_ERROR(CLIENTG_LOG, "cannot set up the broker connection");
     if (g.conn)

@@ -114,8 +114,7 @@ int clientg_request_parse(const void *body, size_t len, const char *secret, clie
                   errlen)) ||
       (rc = field(req, "actor_id", is_new, id_char, out->actor_id, sizeof(out->actor_id), err,
                   errlen)) ||
-      (rc = field(req, "owner", is_new, owner_char, out->owner, sizeof(out->owner), err,
-                  errlen)))
+      (rc = field(req, "owner", is_new, owner_char, out->owner, sizeof(out->owner), err, errlen)))
     goto cleanup;
   for (char *p = out->tenant; *p; p++)
     *p = (char)toupper((unsigned char)*p);

@@ -3,6 +3,7 @@
  * its reply_to carrying its correlation_id, then acked. A request without
  * reply_to is handled (a delete still revokes) and acked; its reply has
  * nowhere to go. Requests are handled one at a time per prefetch slot. */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,10 @@ static void work(uv_work_t *w) {
   json_t *r = clientg_handle(j->g, j->body, j->len, (int64_t)time(NULL));
   j->reply = r ? json_dumps(r, JSON_COMPACT) : NULL;
   json_decref(r);
+  /* Pool threads outlive OpenSSL's exit-time cleanup, so the per-thread
+   * state (error queue, DRBG) they hold would be lost at exit; requests
+   * are rare enough to release it after each one. */
+  OPENSSL_thread_stop();
 }
 
 static void after_work(uv_work_t *w, int status) {
