@@ -403,6 +403,26 @@ class Limited:
                                 env=dict(self.env, **env), stdout=out, stderr=subprocess.STDOUT)
 
 
+def delete_queues(*names):
+    """Best effort: the durable command queues of this run's spawners (through
+    rabbitmqctl, when the broker is the local stack's)."""
+    node_file = os.path.join(REPO, "var", "run", "rabbitmq.node")
+    node = open(node_file).read().strip() if os.path.exists(node_file) else "rabbit@localhost"
+    procs = []
+    for name in names:
+        try:
+            procs.append(subprocess.Popen(["rabbitmqctl", "-n", node, "delete_queue", name],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        except OSError:
+            return
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def stop(proc, timeout=20):
     proc.send_signal(signal.SIGTERM)
     try:
@@ -449,6 +469,7 @@ def limited():
                 pass
         for p in reversed(procs):
             stop(p)
+        delete_queues(f"command_channel_{queue}", f"command_channel_{lim.spare_queue}")
 
 
 def test_max_run_time_kills_the_container(limited):

@@ -82,8 +82,8 @@ static int publish(worker_t *w, worker_results_t *r, const void *data, size_t le
   return rc;
 }
 
-void worker_results_pump(worker_t *w, worker_results_t *r) {
-  while (r->fd >= 0) {
+void worker_results_pump(worker_t *w, worker_results_t *r, long max) {
+  for (long n_done = 0; r->fd >= 0 && (max <= 0 || n_done < max); n_done++) {
     ssize_t n = recv(r->fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR)

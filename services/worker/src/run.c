@@ -39,6 +39,7 @@
 #define FIRST_TICK_MS 250
 #define TICK_MS 1000
 #define KILL_WAIT_MS 30000
+#define PUMP_BATCH 256
 #define LOG_MARK "\nLOG LIMIT EXCEEDED\n"
 
 static bool platform_fault(int rc) {
@@ -168,7 +169,7 @@ static void monitor(monitor_t *m, worker_results_t *res, int wake_fd) {
     struct pollfd p[2] = {{.fd = wake_fd, .events = POLLIN}, {.fd = res->fd, .events = POLLIN}};
     int n = poll(p, res->fd >= 0 ? 2 : 1, left > 0 ? (int)left : 0);
     if (n > 0 && (p[1].revents & POLLIN))
-      worker_results_pump(m->w, res);
+      worker_results_pump(m->w, res, PUMP_BATCH); /* ticks must not starve */
     if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
       return;
     if (actor_time_mono_ms() >= next) {
@@ -331,7 +332,7 @@ int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char 
   monitor(&m, &res, pipefd[0]);
   pthread_join(waiter, NULL);
   stopped = wt.rc == 0;
-  worker_results_pump(w, &res); /* whatever came before the exit */
+  worker_results_pump(w, &res, 0); /* whatever came before the exit */
   worker_fifo_close(fifo);
   fifo = NULL;
   if (wt.rc != 0) {

@@ -135,8 +135,9 @@ typedef struct {
 
 /* Creates and binds the datagram socket <dir>/<eid>.sock (mode 0777). */
 int worker_results_open(worker_results_t *r, const char *dir, const char *db_id, const char *eid);
-/* Publishes every datagram waiting on the socket (non-blocking). */
-void worker_results_pump(worker_t *w, worker_results_t *r);
+/* Publishes the datagrams waiting on the socket (non-blocking), at most
+ * max of them (0: all). */
+void worker_results_pump(worker_t *w, worker_results_t *r, long max);
 /* Closes the socket and removes its file; safe on a zeroed or closed one. */
 void worker_results_close(worker_results_t *r);
 
