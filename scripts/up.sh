@@ -49,9 +49,11 @@ up_redis() {
   is_local_host "$REDIS_HOST" || die "Redis at $REDIS_HOST:$REDIS_PORT does not answer (remote: not started here)"
   command -v redis-server >/dev/null 2>&1 || die "redis-server not installed: run scripts/deps.sh"
   mkdir -p "$VAR_DIR/redis"
-  say "Redis: starting on 127.0.0.1:$REDIS_PORT (dir var/redis)"
+  # Live state must survive a Redis restart: append-only file, fsync each second.
+  say "Redis: starting on 127.0.0.1:$REDIS_PORT (dir var/redis, append-only file)"
   start_bg redis "$log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 -::1 \
-    --dir "$VAR_DIR/redis" --save "" --appendonly no --daemonize no --logfile ""
+    --dir "$VAR_DIR/redis" --save "" --appendonly yes --appendfsync everysec \
+    --daemonize no --logfile ""
   pid=$STARTED_PID t=$(now_ms)
   wait_until 15 "$pid" port_open 127.0.0.1 "$REDIS_PORT" || server_failed Redis "$log"
   note "Redis up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
