@@ -98,15 +98,18 @@ want wrk cmd:wrk
 want valgrind cmd:valgrind
 want curl cmd:curl
 want python3 cmd:python3
+# Prometheus (scrapes /metrics in the functional tests; ships promtool).
+want prometheus cmd:prometheus
 
-# pytest + requests: Debian's packages for Debian's own python3 (pip refuses
-# to install into it), PyPI for any other python3 (pyenv, venv) below.
+# pytest + requests (+ PyJWT and cryptography, which the identity tests use
+# to make and forge tokens): Debian's packages for Debian's own python3 (pip
+# refuses to install into it), PyPI for any other python3 (pyenv, venv) below.
 PY_NEEDS_PIP=0
 if ! command -v python3 >/dev/null 2>&1; then
-  MISSING+=(python3-pytest python3-requests)
-elif ! python3 -c 'import pytest, requests' >/dev/null 2>&1; then
+  MISSING+=(python3-pytest python3-requests python3-jwt python3-cryptography)
+elif ! python3 -c 'import pytest, requests, jwt, cryptography' >/dev/null 2>&1; then
   case $(readlink -f "$(command -v python3)") in
-    /usr/bin/python3*) MISSING+=(python3-pytest python3-requests) ;;
+    /usr/bin/python3*) MISSING+=(python3-pytest python3-requests python3-jwt python3-cryptography) ;;
     *) PY_NEEDS_PIP=1 ;;
   esac
 fi
@@ -125,11 +128,11 @@ pip_install() {
     python3 -m pip install -q --break-system-packages "$@"
 }
 
-if ((PY_NEEDS_PIP)) || ! python3 -c 'import pytest, requests' >/dev/null 2>&1; then
-  say "python3 -m pip install pytest requests"
-  pip_install pytest requests
+if ((PY_NEEDS_PIP)) || ! python3 -c 'import pytest, requests, jwt, cryptography' >/dev/null 2>&1; then
+  say "python3 -m pip install pytest requests PyJWT cryptography"
+  pip_install pytest requests PyJWT cryptography
 fi
-python3 -c 'import pytest, requests' || die "pytest/requests still not importable by $(command -v python3)"
+python3 -c 'import pytest, requests, jwt, cryptography' || die "pytest/requests/jwt/cryptography still not importable by $(command -v python3)"
 note "python: $(python3 --version 2>&1), pytest $(python3 -c 'import pytest; print(pytest.__version__)')"
 if [[ -f $ABACO_ROOT/tests/functional/requirements.txt ]]; then
   say "python3 -m pip install -r tests/functional/requirements.txt"

@@ -139,7 +139,7 @@ def test_binary_within_max_content_length(small_api, client, actor):
 # ---- mailbox: count, purge, synchronous refusal, force quit ----
 
 def test_busy_actor_mailbox_purge_and_force_quit(client, actor):
-    aid = actor(SLEEP)
+    aid = actor(SLEEP, max_workers=1)  # one worker: the autoscaler adds none, messages wait
     first = client.send(aid, "120")["execution_id"]
     wait_for(lambda: client.ok("GET", f"/actors/{aid}/executions/{first}")["status"] == "RUNNING",
              what="the first execution to run")

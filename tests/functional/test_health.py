@@ -189,8 +189,10 @@ class Host:
         self.queue, self.host_id = f"htest_{tag}", f"htest-host-{tag}"
         self.port = free_port()
         self.logdir = tempfile.mkdtemp(prefix="abaco-htest-")
+        # No autoscaler on the private api: the fake READY worker records the
+        # tests plant would look idle to it, and it would stop them.
         self.env = dict(os.environ, spawner_host_queues=self.queue, spawner_host_id=self.host_id,
-                        workers_init_count="1", logs_directory="")
+                        workers_init_count="1", workers_autoscaling="false", logs_directory="")
         self.client = Client(base=f"http://127.0.0.1:{self.port}")
         self.actors = []
         self.procs = {}

@@ -231,7 +231,7 @@ static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_
     snprintf(next, sizeof(next), "%s", actor_json_str(existing, "cron_next_ex", ""));
   } else if (cron) {
     char err[512];
-    if (api_cron_parse(cron, actor_time_now_ms(), next, err, sizeof(err)) != 0) {
+    if (api_cron_parse(cron, api_cron_now_ms(r->ctx), next, err, sizeof(err)) != 0) {
       api_error(r, 400, "%s", err);
       return -1;
     }

@@ -4,7 +4,14 @@
  *   route match (router.c) -> OPTIONS/405 -> authenticate (auth.c) ->
  *   resolve {id} to an actor and check permission (auth.c) -> handler
  *   (routes_*.c) -> envelope and case conversion (respond.c).
- * Handlers are synchronous: they read and write the stores directly. */
+ * Handlers are synchronous: they read and write the stores directly.
+ * GET /metrics is the one open route: no authentication, no envelope.
+ *
+ * Besides requests, two periodic jobs run on the same thread pool, each
+ * one tick at a time (jobs.c): the autoscaler (autoscaler.c) and the
+ * cron tick (cron_tick.c). Both act only on actors of this api's
+ * [spawner] host_queues and take a Redis lease per queue (jobs.c), so
+ * several api processes serving a queue take turns instead of racing. */
 #ifndef API_H
 #define API_H
 
@@ -15,6 +22,7 @@
 
 #include "actor/config.h"
 #include "actor/http.h"
+#include "actor/ids.h"
 #include "actor/store.h"
 #include "channels/chan.h"
 
@@ -38,19 +46,37 @@ typedef struct {
   long max_run_time;           /* [workers] max_run_time, seconds (0 = none) */
   long sync_max_idle_time;     /* [workers] sync_max_idle_time, seconds */
   atomic_int sync_waits;       /* synchronous messages being waited for (sync.c) */
+  struct api_metrics_s *metrics; /* counters behind GET /metrics (metrics.c) */
+  bool autoscaling;            /* [workers] autoscaling */
+  long autoscale_interval;     /* [workers] autoscale_interval, seconds between ticks */
+  long autoscale_idle_grace;   /* [workers] autoscale_idle_grace, seconds */
+  long max_workers_per_actor;  /* [spawner] max_workers_per_actor */
+  long max_cmd_length;         /* [spawner] max_cmd_length */
+  long cron_interval;          /* [web] cron_interval, seconds between cron ticks */
+  int64_t cron_offset_ms;      /* [web] cron_clock_offset (a test hook), in ms */
+  struct api_access_s *access; /* keys, caches and settings of identity and sharing (access.h) */
 } api_ctx_t;
 
 /* Threads for ordinary requests, and how many more may sit in a
  * synchronous-message wait at once (see sync.c). The thread pool, the
- * Redis pool and the channel pool are sized API_THREADS + API_SYNC_MAX. */
+ * Redis pool and the channel pool are sized API_POOL. */
 #define API_THREADS 16
 #define API_SYNC_MAX 16
+/* One more thread each for the autoscaler and the cron tick. */
+#define API_BACKGROUND 2
+#define API_POOL (API_THREADS + API_SYNC_MAX + API_BACKGROUND)
 
 /* Who is calling. */
 typedef struct {
   char tenant[128];
   char username[256];
   bool admin, privileged;
+  char roles[2048];       /* comma-separated roles (auth.c) */
+  /* Set when the caller authenticated with ?x-nonce= (nonces.c): the
+   * request may only touch the nonce's actor or alias, up to its level. */
+  char nonce[192];        /* the nonce id, "" otherwise */
+  char nonce_scope[320];  /* "actor:<db_id>" or "alias:<alias_id>" */
+  int nonce_level;        /* an api_level_t */
 } api_ident_t;
 
 /* The request as handlers see it. */
@@ -69,6 +95,10 @@ typedef void (*api_handler_fn)(api_req_t *r);
 
 /* router.c */
 void api_dispatch(ahttp_req_t *http, void *ud);
+/* A request-less api_req_t for background jobs (autoscaler, cron): only
+ * ctx is set, the caller is `username`. Such a request must never be
+ * answered (api_ok/api_error). */
+void api_background_req(api_ctx_t *c, const char *username, api_req_t *r);
 
 /* auth.c */
 /* Permission levels (API.md §2), in order. */
@@ -78,7 +108,7 @@ int api_authenticate(api_req_t *r);
 /* Loads the actor named by {id} into r->actor; answers 404 itself and
  * returns non-zero when there is none. */
 int api_resolve_actor(api_req_t *r, const char *id);
-/* Looks up an actor by id (later: or alias) in the caller's tenant without
+/* Looks up an actor by id or alias in the caller's tenant without
  * answering: 0 and *out (new reference), ACTOR_ENOTFOUND, or a store error. */
 int api_lookup_actor(api_req_t *r, const char *id, json_t **out);
 /* Whether the caller holds `level` on `actor`. */
@@ -137,6 +167,67 @@ json_t *api_actor_from_body(api_req_t *r, json_t *body, const json_t *existing, 
 #define API_CRON_NEXT_MAX 32
 int api_cron_parse(const char *schedule, int64_t now_ms, char next[API_CRON_NEXT_MAX],
                    char *err, size_t errlen);
+/* "YYYY-MM-DD HH" (a cron_next_ex) -> ms since the epoch; ACTOR_EPARSE. */
+int api_cron_time(const char *next_ex, int64_t *ms);
+/* The run after a due one: next_ms advanced by whole increments of the
+ * schedule until it lies after now_ms, written "YYYY-MM-DD HH" into out.
+ * Missed runs are skipped, not replayed. ACTOR_EPARSE for a bad schedule.
+ * Pure: no I/O. */
+int api_cron_advance(const char *schedule, int64_t next_ms, int64_t now_ms,
+                     char out[API_CRON_NEXT_MAX]);
+/* The clock of cron schedules: now, shifted by [web] cron_clock_offset. */
+int64_t api_cron_now_ms(const api_ctx_t *c);
+
+/* cron_tick.c: every [web] cron_interval seconds, sends each due actor of
+ * this api's queues "This is your cron execution" (executor "cron") and
+ * moves its cron_next_ex past now. cursor: the scan position (jobs.c). */
+void api_cron_tick(api_ctx_t *c, unsigned long long *cursor);
+
+/* autoscaler.c: one pass over the stateless actors of this api's queues
+ * (see the file's design note). cursor: the scan position (jobs.c). */
+void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor);
+
+/* jobs.c: a periodic job on the thread pool, never overlapping itself.
+ * The struct owns its handles and must outlive the loop. */
+typedef struct api_ticker_s api_ticker_t;
+typedef void (*api_tick_fn)(api_ticker_t *t);
+struct api_ticker_s {
+  uv_timer_t timer;
+  uv_work_t work;
+  api_ctx_t *ctx;
+  const char *name;
+  api_tick_fn fn;      /* runs on the thread pool */
+  void *data;          /* for fn */
+  bool busy, stopped;
+  uint64_t skipped;    /* ticks skipped because the previous one still ran */
+};
+int api_ticker_start(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
+                     uint64_t interval_ms, api_tick_fn fn, void *data);
+/* Stops the timer; a tick in flight finishes (the loop waits for it). */
+void api_ticker_stop(api_ticker_t *t);
+
+/* jobs.c: short Redis leases so that, of the api processes serving a
+ * queue, one at a time does a periodic job for it. Key
+ * "abaco:<job>:lease:<queue>", taken with SET NX PX hold_ms (long enough
+ * for a slow tick). api_leases_take tries each queue of [spawner]
+ * host_queues and returns how many it holds; api_leases_end keeps each
+ * held lease for keep_ms more (the rest of the tick interval, so that no
+ * other process ticks sooner) or releases it (keep_ms <= 0), touching only
+ * leases that still hold this tick's token, and frees l's contents. */
+typedef struct {
+  char job[32];
+  char token[64];
+  json_t *queues; /* names of the queues held */
+} api_leases_t;
+int api_leases_take(api_ctx_t *c, const char *job, int64_t hold_ms, api_leases_t *l);
+bool api_leases_cover(const api_leases_t *l, const char *queue);
+void api_leases_end(api_ctx_t *c, api_leases_t *l, int64_t keep_ms);
+/* jobs.c: calls fn for up to about max actor db_ids of abaco:actors, from
+ * *cursor on (SSCAN; 0 = from the start), and leaves in *cursor where the
+ * next call goes on (0 once the whole set was seen). ACTOR_ESTORE when
+ * Redis fails (fn may have run for some ids). */
+int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
+                    void (*fn)(const char *db_id, void *ud), void *ud);
 
 /* workers.c: asks the spawner for n new workers of an actor. */
 int api_request_workers(api_req_t *r, const json_t *actor, int n);
@@ -150,12 +241,72 @@ int api_stop_worker(api_req_t *r, const char *db_id, const char *wid);
 /* Publishes a control message ("stop", "force_quit") on worker_<wid>. */
 int api_worker_control(api_req_t *r, const char *wid, const char *command);
 
+/* submit.c: one message to an actor, for POST .../messages and the cron. */
+typedef struct {
+  json_t *message;          /* str or any JSON value (borrowed); NULL for bytes */
+  const char *content_type; /* "str", "application/json", "application/octet-stream" */
+  const char *bytes;        /* binary only (borrowed) */
+  size_t nbytes;
+  const char *executor;     /* the execution's executor and _abaco_username */
+  const char *api_server;   /* _abaco_api_server */
+  const json_t *env;        /* extra environment variables (strings), or NULL */
+} api_message_t;
+/* Stores the execution (SUBMITTED), publishes the message to the actor's
+ * mailbox (waiting for the broker's confirm) and makes sure the actor has
+ * a worker. 0 with eid filled, or an error with *what naming what failed
+ * ("execution" or "message queue"); when the publish fails the execution
+ * is marked ERROR, so nothing accepted is silently dropped. */
+int api_message_submit(api_req_t *r, const json_t *actor, const api_message_t *m,
+                       char eid[ACTOR_ID_MAX], const char **what);
+
+/* metrics.c: the counters behind GET /metrics (Prometheus text format
+ * 0.0.4) and the one-line hooks that feed them. Thread safe. */
+typedef struct api_metrics_s api_metrics_t;
+int api_metrics_new(api_metrics_t **out);
+void api_metrics_free(api_metrics_t *m);
+void api_metrics_get(api_req_t *r); /* GET /metrics */
+/* One answered request: route is its pattern ("/actors/{id}"), or
+ * "unmatched"; usec its handling time. */
+void api_metrics_http(api_metrics_t *m, const char *method, const char *route, int status,
+                      int64_t usec);
+/* A store call failed; store is "redis", "mongo" or "rabbitmq". */
+void api_metrics_store_error(api_metrics_t *m, const char *store);
+/* Counters of the background jobs. */
+typedef enum {
+  API_COUNT_AUTOSCALE_TICKS,
+  API_COUNT_WORKERS_REQUESTED, /* by the autoscaler */
+  API_COUNT_WORKERS_STOPPED,   /* by the autoscaler */
+  API_COUNT_SCALE_UP_DEFERRED, /* command queue longer than max_cmd_length */
+  API_COUNT_CRON_TICKS,
+  API_COUNT_CRON_EXECUTIONS,
+  API_COUNT_MAX
+} api_count_t;
+void api_metrics_count(api_metrics_t *m, api_count_t which, long n);
+/* Execution transitions this process makes, counted cluster-wide in Redis
+ * (HINCRBY abaco:metrics:executions <status> 1). */
+void api_metrics_execution(api_ctx_t *c, const char *status);
+/* The api's channel client, counted per kind of channel ("mailbox",
+ * "command", "worker", "results"): same contracts as chan_client_publish
+ * and chan_client_get. */
+int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *body, size_t len,
+                const chan_props_t *props, int timeout_ms);
+int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len);
+
 /* sync.c: synchronous messages (?_abaco_synchronous=true). */
 bool api_sync_acquire(api_ctx_t *c);
 void api_sync_release(api_ctx_t *c);
 /* Waits for execution eid of r->actor to finish and answers with its
  * first result (application/octet-stream) or its logs (text/plain). */
 void api_sync_answer(api_req_t *r, const char *eid);
+
+/* events.c: consumes the `events` channel (its own broker connection on
+ * the loop) and turns each event into a message to the actor's `link` and
+ * a POST to its `webhook`; what still fails after the retries is listed by
+ * GET /actors/admin/events/dead-letter (see the file's design note). */
+int api_events_start(uv_loop_t *loop, api_ctx_t *c, const char *uri);
+/* Stops consuming and closes the connection (loop thread). */
+void api_events_stop(void);
+void api_events_dead_letter(api_req_t *r);
 
 /* routes_*.c */
 void api_actors_list(api_req_t *r);

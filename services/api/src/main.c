@@ -1,5 +1,6 @@
-/* api: the REST API (API.md). Wires config, stores, the channel client and
- * the HTTP server together; the request pipeline is in router.c. */
+/* api: the REST API (API.md). Wires config, stores, the channel client,
+ * the metrics, the HTTP server and the periodic jobs (autoscaler, cron)
+ * together; the request pipeline is in router.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,16 +9,65 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/service.h"
+#include "access.h"
 #include "api.h"
 
 static ahttp_server_t *server;
+static api_ticker_t autoscaler, cron;
+static unsigned long long autoscale_cursor, cron_cursor;
 
 static void on_server_stopped(void *ud) {
   actor_service_t *s = ud;
   actor_service_close_signals(s);
 }
 
-static void on_stop(actor_service_t *s) { ahttp_server_stop(server, on_server_stopped, s); }
+static void on_stop(actor_service_t *s) {
+  api_ticker_stop(&autoscaler);
+  api_ticker_stop(&cron);
+  api_events_stop();
+  ahttp_server_stop(server, on_server_stopped, s);
+}
+
+static void autoscale_tick(api_ticker_t *t) { api_autoscale_tick(t->ctx, t->data); }
+static void cron_tick(api_ticker_t *t) { api_cron_tick(t->ctx, t->data); }
+
+/* Reads and checks the keys of the autoscaler and the cron tick. */
+static int read_jobs_config(const actor_config_t *cfg, api_ctx_t *c) {
+  long offset = 0;
+  if (actor_config_get_bool(cfg, "workers", "autoscaling", true, &c->autoscaling) ||
+      actor_config_get_int(cfg, "workers", "autoscale_interval", 1, &c->autoscale_interval) ||
+      actor_config_get_int(cfg, "workers", "autoscale_idle_grace", 10,
+                           &c->autoscale_idle_grace) ||
+      actor_config_get_int(cfg, "spawner", "max_workers_per_actor", 6,
+                           &c->max_workers_per_actor) ||
+      actor_config_get_int(cfg, "spawner", "max_cmd_length", 10, &c->max_cmd_length) ||
+      actor_config_get_int(cfg, "web", "cron_interval", 10, &c->cron_interval) ||
+      actor_config_get_int(cfg, "web", "cron_clock_offset", 0, &offset))
+    return ACTOR_ECONFIG;
+  static const struct {
+    const char *section, *key;
+    long min;
+  } RANGES[] = {{"workers", "autoscale_interval", 1},   {"workers", "autoscale_idle_grace", 0},
+                {"spawner", "max_workers_per_actor", 1}, {"spawner", "max_cmd_length", 0},
+                {"web", "cron_interval", 1}};
+  const long values[] = {c->autoscale_interval, c->autoscale_idle_grace,
+                         c->max_workers_per_actor, c->max_cmd_length, c->cron_interval};
+  for (size_t i = 0; i < sizeof(RANGES) / sizeof(RANGES[0]); i++)
+    if (values[i] < RANGES[i].min || values[i] > 86400L * 365) {
+      LOG_ERROR("api", "[%s] %s: %ld is out of range %ld..%ld", RANGES[i].section,
+                RANGES[i].key, values[i], RANGES[i].min, 86400L * 365);
+      return ACTOR_ECONFIG;
+    }
+  if (offset < -86400L * 36500 || offset > 86400L * 36500) {
+    LOG_ERROR("api", "[web] cron_clock_offset: %ld s is more than a century", offset);
+    return ACTOR_ECONFIG;
+  }
+  c->cron_offset_ms = (int64_t)offset * 1000;
+  if (offset != 0)
+    LOG_WARN("api", "[web] cron_clock_offset = %ld: cron schedules run on a clock shifted by "
+                    "%ld s (a test setting)", offset, offset);
+  return 0;
+}
 
 /* Reads and checks every [web]/[workers] key the api uses; a bad value is
  * a start-up error naming the key (logged by the getter). */
@@ -46,10 +96,6 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
     LOG_ERROR("api", "[web] port: %ld is not a TCP port", port);
     return ACTOR_ECONFIG;
   }
-  if (strcmp(c->access_control, "jwt") == 0) {
-    LOG_ERROR("api", "[web] access_control: jwt is not available in this build yet; use none");
-    return ACTOR_ECONFIG;
-  }
   if (c->log_ex_limit <= 0) {
     LOG_ERROR("api", "[web] log_ex_limit: %ld must be a positive number of seconds",
               c->log_ex_limit);
@@ -69,6 +115,8 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
     LOG_ERROR("api", "[workers] init_count: %ld is out of range 0..100", c->init_count);
     return ACTOR_ECONFIG;
   }
+  if (read_jobs_config(cfg, c) != 0)
+    return ACTOR_ECONFIG;
   c->camel = strcmp(kase, "camel") == 0;
   c->show_traceback = show_tb;
   c->version = actor_config_get(cfg, "general", "TAG", "dev");
@@ -83,9 +131,10 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
 int main(int argc, char **argv) {
   /* Request handlers block on the stores; give them threads (read by libuv
    * on the first uv_queue_work): API_THREADS for ordinary requests plus
-   * API_SYNC_MAX that only synchronous-message waits may hold (sync.c). */
+   * API_SYNC_MAX that only synchronous-message waits may hold (sync.c),
+   * and one each for the autoscaler and the cron tick. */
   char threads[8];
-  snprintf(threads, sizeof(threads), "%d", API_THREADS + API_SYNC_MAX);
+  snprintf(threads, sizeof(threads), "%d", API_POOL);
   setenv("UV_THREADPOOL_SIZE", threads, 0);
 
   actor_service_t svc;
@@ -102,13 +151,15 @@ int main(int argc, char **argv) {
   ctx.cfg = svc.cfg;
   if (read_config(svc.cfg, &ctx, &http) != 0)
     goto cleanup;
-  if (store_redis_new(svc.cfg, API_THREADS + API_SYNC_MAX, &ctx.redis) != 0 ||
-      store_mongo_new(svc.cfg, &ctx.mongo) != 0 ||
-      chan_client_new(uri, API_THREADS + API_SYNC_MAX, &ctx.chan) != 0 ||
+  if (api_metrics_new(&ctx.metrics) != 0 ||
+      store_redis_new(svc.cfg, API_POOL, &ctx.redis) != 0 ||
+      store_mongo_new(svc.cfg, &ctx.mongo) != 0 || chan_client_new(uri, API_POOL, &ctx.chan) != 0 ||
       store_batch_new(ctx.mongo, MODEL_COLL_EXECUTIONS, 128, &ctx.exec_batch) != 0) {
     LOG_ERROR("api", "cannot set up the stores or the channel client (see above)");
     goto cleanup;
   }
+  if (api_access_init(&ctx) != 0) /* keys and caches of identity (auth.c) */
+    goto cleanup;
   if (model_ensure_indexes(ctx.mongo) != 0)
     LOG_WARN("api", "could not create the MongoDB indexes now; queries work without them");
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
@@ -117,14 +168,31 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   LOG_INFO("api", "listening on http://%s:%d", http.bind, http.port);
+  rc = api_events_start(&svc.loop, &ctx, uri);
+  if (rc != 0)
+    LOG_ERROR("api", "cannot consume the events channel: %s (links and webhooks are off)",
+              actor_strerror(rc));
+  if (ctx.autoscaling &&
+      (rc = api_ticker_start(&svc.loop, &autoscaler, &ctx, "autoscaler",
+                             (uint64_t)ctx.autoscale_interval * 1000, autoscale_tick,
+                             &autoscale_cursor)) != 0)
+    LOG_ERROR("api", "cannot start the autoscaler: %s", uv_strerror(rc));
+  if ((rc = api_ticker_start(&svc.loop, &cron, &ctx, "cron", (uint64_t)ctx.cron_interval * 1000,
+                             cron_tick, &cron_cursor)) != 0)
+    LOG_ERROR("api", "cannot start the cron tick: %s", uv_strerror(rc));
+  LOG_INFO("api", "autoscaler %s (every %ld s, idle grace %ld s); cron tick every %ld s",
+           ctx.autoscaling ? "on" : "off", ctx.autoscale_interval, ctx.autoscale_idle_grace,
+           ctx.cron_interval);
   actor_service_run(&svc, on_stop);
   status = 0;
 
 cleanup:
+  api_access_free(&ctx);
   store_batch_free(ctx.exec_batch);
   chan_client_free(ctx.chan);
   store_mongo_free(ctx.mongo);
   store_redis_free(ctx.redis);
+  api_metrics_free(ctx.metrics);
   actor_service_done(&svc);
   return status;
 }

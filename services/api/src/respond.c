@@ -47,7 +47,20 @@ void api_error(api_req_t *r, int status, const char *fmt, ...) {
   send_envelope(r, status, false, msg, NULL);
 }
 
+/* Which store a handler's `what` lives in, for abaco_store_errors_total. */
+static const char *store_of(const char *what) {
+  static const char *const MAP[][2] = {
+      {"actor", "redis"},         {"worker", "redis"},          {"execution", "mongo"},
+      {"logs", "mongo"},          {"message queue", "rabbitmq"}, {"results queue", "rabbitmq"},
+      {"worker channel", "rabbitmq"}};
+  for (size_t i = 0; i < sizeof(MAP) / sizeof(MAP[0]); i++)
+    if (strcmp(MAP[i][0], what) == 0)
+      return MAP[i][1];
+  return "other";
+}
+
 void api_store_error(api_req_t *r, int rc, const char *what) {
+  api_metrics_store_error(r->ctx->metrics, store_of(what));
   LOG_ERROR("api", "%s %s: %s failed: %s", r->http->method, r->http->path, what,
             actor_strerror(rc));
   if (rc == ACTOR_ESTORE || rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT || rc == ACTOR_ECHANNEL)

@@ -1,11 +1,15 @@
 /* The route table and the request pipeline (see api.h). A path matches a
  * pattern segment by segment; `{x}` captures one segment. Static routes
  * are listed before parameterised ones so `/actors/aliases` wins over
- * `/actors/{id}`. Anything unmatched, path or method, is Abaco's 405. */
+ * `/actors/{id}`. Anything unmatched, path or method, is Abaco's 405.
+ * Every answered request is counted for /metrics under its route pattern
+ * (never the raw path, which would make one series per actor). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "access.h"
 #include "actor/log.h"
 #include "api.h"
 
@@ -14,29 +18,62 @@ typedef struct {
   const char *pattern;
   api_handler_fn fn;
   bool actor; /* first parameter is an actor id or alias to resolve */
+  bool open;  /* no authentication (and the handler writes no envelope) */
 } api_route_t;
 
 static const api_route_t ROUTES[] = {
-    {"GET", "/actors", api_actors_list, false},
-    {"POST", "/actors", api_actors_create, false},
-    {"GET", "/actors/{id}", api_actor_get, true},
-    {"PUT", "/actors/{id}", api_actor_update, true},
-    {"DELETE", "/actors/{id}", api_actor_delete, true},
-    {"GET", "/actors/{id}/state", api_state_get, true},
-    {"POST", "/actors/{id}/state", api_state_set, true},
-    {"GET", "/actors/{id}/messages", api_messages_count, true},
-    {"POST", "/actors/{id}/messages", api_messages_send, true},
-    {"DELETE", "/actors/{id}/messages", api_messages_purge, true},
-    {"GET", "/actors/{id}/executions", api_executions_list, true},
-    {"POST", "/actors/{id}/executions", api_executions_add, true},
-    {"GET", "/actors/{id}/executions/{eid}", api_execution_get, true},
-    {"DELETE", "/actors/{id}/executions/{eid}", api_execution_force_quit, true},
-    {"GET", "/actors/{id}/executions/{eid}/logs", api_execution_logs, true},
-    {"GET", "/actors/{id}/executions/{eid}/results", api_execution_results, true},
-    {"GET", "/actors/{id}/workers", api_workers_list, true},
-    {"POST", "/actors/{id}/workers", api_workers_ensure, true},
-    {"GET", "/actors/{id}/workers/{wid}", api_worker_get, true},
-    {"DELETE", "/actors/{id}/workers/{wid}", api_worker_stop, true},
+    {"GET", "/metrics", api_metrics_get, false, true},
+    {"GET", "/actors", api_actors_list, false, false},
+    {"GET", "/actors/admin/events/dead-letter", api_events_dead_letter, false, false},
+    {"POST", "/actors", api_actors_create, false, false},
+    /* sharing, search, admin (access.h); before /actors/{id} */
+    {"GET", "/actors/aliases", api_aliases_list, false, false},
+    {"POST", "/actors/aliases", api_alias_create, false, false},
+    {"GET", "/actors/aliases/{alias}", api_alias_get_route, false, false},
+    {"PUT", "/actors/aliases/{alias}", api_alias_update, false, false},
+    {"DELETE", "/actors/aliases/{alias}", api_alias_delete, false, false},
+    {"GET", "/actors/aliases/{alias}/permissions", api_alias_perms_get, false, false},
+    {"POST", "/actors/aliases/{alias}/permissions", api_alias_perms_set, false, false},
+    {"GET", "/actors/aliases/{alias}/nonces", api_alias_nonces_list, false, false},
+    {"POST", "/actors/aliases/{alias}/nonces", api_alias_nonce_create, false, false},
+    {"GET", "/actors/aliases/{alias}/nonces/{nid}", api_alias_nonce_get, false, false},
+    {"DELETE", "/actors/aliases/{alias}/nonces/{nid}", api_alias_nonce_delete, false, false},
+    {"GET", "/actors/configs", api_configs_list, false, false},
+    {"POST", "/actors/configs", api_config_create, false, false},
+    {"GET", "/actors/configs/{name}", api_config_get, false, false},
+    {"PUT", "/actors/configs/{name}", api_config_update, false, false},
+    {"DELETE", "/actors/configs/{name}", api_config_delete, false, false},
+    {"GET", "/actors/configs/{name}/permissions", api_config_perms_get, false, false},
+    {"POST", "/actors/configs/{name}/permissions", api_config_perms_set, false, false},
+    {"GET", "/actors/search/{type}", api_search, false, false},
+    {"GET", "/actors/admin", api_admin_actors, false, false},
+    {"GET", "/actors/admin/workers", api_admin_workers, false, false},
+    {"GET", "/actors/admin/executions", api_admin_executions, false, false},
+    {"GET", "/actors/utilization", api_utilization, false, false},
+    {"GET", "/actors/{id}", api_actor_get, true, false},
+    {"PUT", "/actors/{id}", api_actor_update, true, false},
+    {"DELETE", "/actors/{id}", api_actor_delete, true, false},
+    {"GET", "/actors/{id}/state", api_state_get, true, false},
+    {"POST", "/actors/{id}/state", api_state_set, true, false},
+    {"GET", "/actors/{id}/messages", api_messages_count, true, false},
+    {"POST", "/actors/{id}/messages", api_messages_send, true, false},
+    {"DELETE", "/actors/{id}/messages", api_messages_purge, true, false},
+    {"GET", "/actors/{id}/executions", api_executions_list, true, false},
+    {"POST", "/actors/{id}/executions", api_executions_add, true, false},
+    {"GET", "/actors/{id}/executions/{eid}", api_execution_get, true, false},
+    {"DELETE", "/actors/{id}/executions/{eid}", api_execution_force_quit, true, false},
+    {"GET", "/actors/{id}/executions/{eid}/logs", api_execution_logs, true, false},
+    {"GET", "/actors/{id}/executions/{eid}/results", api_execution_results, true, false},
+    {"GET", "/actors/{id}/workers", api_workers_list, true, false},
+    {"POST", "/actors/{id}/workers", api_workers_ensure, true, false},
+    {"GET", "/actors/{id}/workers/{wid}", api_worker_get, true, false},
+    {"DELETE", "/actors/{id}/workers/{wid}", api_worker_stop, true, false},
+    {"GET", "/actors/{id}/permissions", api_actor_perms_get, true, false},
+    {"POST", "/actors/{id}/permissions", api_actor_perms_set, true, false},
+    {"GET", "/actors/{id}/nonces", api_actor_nonces_list, true, false},
+    {"POST", "/actors/{id}/nonces", api_actor_nonce_create, true, false},
+    {"GET", "/actors/{id}/nonces/{nid}", api_actor_nonce_get, true, false},
+    {"DELETE", "/actors/{id}/nonces/{nid}", api_actor_nonce_delete, true, false},
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
@@ -93,7 +130,20 @@ static void api_server_of(api_req_t *r) {
            host ? host : "localhost");
 }
 
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void api_background_req(api_ctx_t *c, const char *username, api_req_t *r) {
+  memset(r, 0, sizeof(*r));
+  r->ctx = c;
+  snprintf(r->ident.username, sizeof(r->ident.username), "%s", username);
+}
+
 void api_dispatch(ahttp_req_t *http, void *ud) {
+  int64_t t0 = mono_us();
   api_req_t r;
   memset(&r, 0, sizeof(r));
   r.ctx = ud;
@@ -109,18 +159,19 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
   }
 
   const api_route_t *route = NULL;
-  bool path_known = false;
+  const char *pattern = NULL; /* of the path, whatever the method */
   for (size_t i = 0; nsegs >= 0 && i < NROUTES; i++) {
     if (!match(ROUTES[i].pattern, segs, nsegs, &r))
       continue;
-    path_known = true;
+    if (pattern == NULL)
+      pattern = ROUTES[i].pattern;
     if (strcmp(ROUTES[i].method, http->method) == 0) {
       route = &ROUTES[i];
       break;
     }
   }
 
-  if (path_known && strcmp(http->method, "OPTIONS") == 0) {
+  if (pattern && strcmp(http->method, "OPTIONS") == 0) {
     answer_options(&r);
     goto done;
   }
@@ -129,9 +180,11 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
                        "HTTP method is not allowed.");
     goto done;
   }
-  if (api_authenticate(&r) != 0)
+  if (!route->open && api_authenticate(&r) != 0)
     goto done;
   if (route->actor && api_resolve_actor(&r, r.params[0]) != 0)
+    goto done;
+  if (!route->open && api_authorize(&r, route->pattern, route->actor) != 0)
     goto done;
   route->fn(&r);
   if (http->status == 0) {
@@ -142,5 +195,7 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
 
 done:
   json_decref(r.actor);
+  api_metrics_http(r.ctx->metrics, http->method, pattern ? pattern : "unmatched", http->status,
+                   mono_us() - t0);
   LOG_DEBUG("api", "%s %s -> %d", http->method, http->path, http->status);
 }

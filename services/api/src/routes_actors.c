@@ -11,6 +11,7 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
+#include "access.h"
 #include "api.h"
 
 void api_actors_list(api_req_t *r) {
@@ -30,7 +31,8 @@ void api_actors_list(api_req_t *r) {
       continue;
     if (rc != 0)
       break;
-    json_array_append_new(out, api_actor_display(r, actor));
+    if (api_has_level(r, actor, API_READ)) /* only what the caller may read */
+      json_array_append_new(out, api_actor_display(r, actor));
     json_decref(actor);
   }
   json_decref(ids);
@@ -51,7 +53,10 @@ void api_actors_create(api_req_t *r) {
   if (actor == NULL)
     return;
   const char *db_id = json_string_value(json_object_get(actor, "db_id"));
-  int rc = model_actor_put(r->ctx->redis, db_id, actor);
+  /* The owner's UPDATE goes first: an actor is never stored without it. */
+  int rc = api_actor_registered(r, db_id);
+  if (rc == 0)
+    rc = model_actor_put(r->ctx->redis, db_id, actor);
   if (rc != 0) {
     json_decref(actor);
     api_store_error(r, rc, "actor");

@@ -172,7 +172,7 @@ void api_execution_results(api_req_t *r) {
   chan_name_results(r->db_id, r->params[1], q);
   char *bytes = NULL;
   size_t len = 0;
-  int rc = chan_client_get(r->ctx->chan, q, &bytes, &len);
+  int rc = api_consume(r->ctx, "results", q, &bytes, &len);
   if (rc == ACTOR_ENOTFOUND) {
     ahttp_respond(r->http, 200, "application/octet-stream", "", 0);
     return;

@@ -1,9 +1,9 @@
-/* /actors/{id}/messages: count, send, purge. Sending stores the execution
- * first (SUBMITTED), then publishes to the mailbox and waits for the
- * broker's confirm; only then does the client get its execution id. If the
- * broker cannot take the message the execution is marked ERROR and the
- * client gets a 503: no false 200, and nothing silently dropped. A
- * synchronous send then waits for the execution (sync.c). */
+/* /actors/{id}/messages: count, send, purge. Sending reads the message
+ * (text, JSON or bytes) and its extra environment from the request and
+ * hands it to api_message_submit (submit.c), which stores the execution,
+ * publishes and waits for the broker's confirm: a message the broker
+ * cannot take is a 503, never a false 200. A synchronous send then waits
+ * for the execution (sync.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +35,6 @@ void api_messages_count(api_req_t *r) {
   api_ok(r, "The number of messages in the actor's mailbox.", res);
 }
 
-/* What the client sent: a text message, a JSON document, or bytes. */
-typedef struct {
-  json_t *message;          /* str or any JSON value */
-  const char *content_type; /* "str", "application/json", "application/octet-stream" */
-  const char *bytes;        /* binary only: borrowed from the request */
-  size_t nbytes;
-} message_t;
-
 static bool is_octet_stream(const char *ct) {
   return ct && strncasecmp(ct, "application/octet-stream", 24) == 0 &&
          (ct[24] == '\0' || ct[24] == ';' || ct[24] == ' ');
@@ -50,7 +42,7 @@ static bool is_octet_stream(const char *ct) {
 
 /* A binary message needs a Content-Length within [web] max_content_length
  * (Abaco's rule: the body is never streamed into the broker unbounded). */
-static int read_binary(api_req_t *r, message_t *m) {
+static int read_binary(api_req_t *r, api_message_t *m) {
   ahttp_req_t *h = r->http;
   const char *cl = ahttp_kvs_get(&h->headers, "Content-Length", 1);
   if (cl == NULL || *cl == '\0') {
@@ -77,7 +69,7 @@ static int read_binary(api_req_t *r, message_t *m) {
  * text message (a non-string JSON value is rendered as Python's str()
  * would); else an application/octet-stream body is binary; else a JSON
  * body is the message; else 400. An empty `message` counts as none. */
-static int read_message(api_req_t *r, message_t *m) {
+static int read_message(api_req_t *r, api_message_t *m) {
   ahttp_req_t *h = r->http;
   const char *ct = ahttp_kvs_get(&h->headers, "Content-Type", 1);
   bool binary = is_octet_stream(ct);
@@ -125,45 +117,19 @@ static int read_message(api_req_t *r, message_t *m) {
   return 0;
 }
 
-/* The mailbox message (DESIGN.md "Channels"): metadata plus the message;
- * extra query parameters become environment variables of the execution. */
-static json_t *mailbox_meta(api_req_t *r, const message_t *m, const char *eid) {
-  json_t *meta = json_pack(
-      "{s:s, s:s, s:I, s:s, s:s}", "_abaco_execution_id", eid, "_abaco_Content_Type",
-      m->content_type, "_abaco_actor_revision",
-      json_integer_value(json_object_get(r->actor, "revision")), "_abaco_username",
-      r->ident.username, "_abaco_api_server", r->api_server);
+/* Every query parameter but `message`, `x-nonce` and `_abaco_*` becomes an
+ * environment variable of the execution. New reference. */
+static json_t *query_env(api_req_t *r) {
+  json_t *env = json_object();
   const ahttp_kvs_t *q = &r->http->query;
-  for (size_t i = 0; meta && i < q->n; i++) {
+  for (size_t i = 0; env && i < q->n; i++) {
     const char *k = q->items[i].key;
     if (strcmp(k, "message") == 0 || strcmp(k, "x-nonce") == 0 ||
         strncmp(k, "_abaco_", 7) == 0)
       continue;
-    json_object_set_new(meta, k, json_string(q->items[i].value ? q->items[i].value : ""));
+    json_object_set_new(env, k, json_string(q->items[i].value ? q->items[i].value : ""));
   }
-  return meta;
-}
-
-static int publish(api_req_t *r, const message_t *m, json_t *meta) {
-  char q[CHAN_NAME_MAX];
-  chan_name_mailbox(r->db_id, q);
-  int rc;
-  if (m->bytes) {
-    char *text = json_dumps(meta, JSON_COMPACT);
-    chan_props_t props = {.content_type = "application/octet-stream", .nheaders = 1};
-    props.headers[0].key = "abaco_meta";
-    props.headers[0].value = text;
-    rc = text ? chan_client_publish(r->ctx->chan, q, m->bytes, m->nbytes, &props, 5000)
-              : ACTOR_ENOMEM;
-    free(text);
-  } else {
-    json_object_set(meta, "message", m->message);
-    char *text = json_dumps(meta, JSON_COMPACT);
-    rc = text ? chan_client_publish(r->ctx->chan, q, text, strlen(text), NULL, 5000)
-              : ACTOR_ENOMEM;
-    free(text);
-  }
-  return rc;
+  return env;
 }
 
 /* Synchronous sends wait only behind a short queue: with more than this
@@ -202,7 +168,7 @@ static int sync_admit(api_req_t *r) {
 
 void api_messages_send(api_req_t *r) {
   api_ctx_t *c = r->ctx;
-  message_t m;
+  api_message_t m;
   if (read_message(r, &m) != 0)
     return;
   bool sync = wants_sync(r);
@@ -210,56 +176,31 @@ void api_messages_send(api_req_t *r) {
     json_decref(m.message);
     return;
   }
-
-  char eid[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
-  json_t *meta = NULL, *exec = NULL;
-  if (actor_id_new(eid) != 0) {
-    api_error(r, 500, "Could not generate an execution id.");
-    goto cleanup;
-  }
-  actor_time_format(actor_time_now_ms(), now);
-  const char *aid = json_string_value(json_object_get(r->actor, "id"));
-  exec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n, s:i, s:i, s:i, "
-                   "s:n, s:n}",
-                   "_id", eid, "id", eid, "actor_id", aid, "actor_dbid", r->db_id, "tenant",
-                   r->ident.tenant, "executor", r->ident.username, "status", EXEC_SUBMITTED,
-                   "message_received_time", now, "start_time", "finish_time", "worker_id",
-                   "runtime", 0, "cpu", 0, "io", 0, "exit_code", "final_state");
-  meta = mailbox_meta(r, &m, eid);
-  if (exec == NULL || meta == NULL) {
+  json_t *env = query_env(r);
+  if (env == NULL) {
     api_error(r, 500, "out of memory");
     goto cleanup;
   }
-  /* Concurrent POSTs share one insert (group commit): the record is
-   * stored before the message is queued, at a fraction of the round trips. */
-  int rc = store_batch_insert(c->exec_batch, exec);
-  if (rc != 0) {
-    api_store_error(r, rc, "execution");
-    goto cleanup;
-  }
-  rc = publish(r, &m, meta);
-  if (rc != 0) {
-    LOG_ERROR("api", "actor %s execution %s: mailbox publish failed: %s", r->db_id, eid,
-              actor_strerror(rc));
-    json_t *f = json_pack("{s:s, s:s}", "status", EXEC_ERROR, "status_message",
-                          "the message could not be queued");
-    if (f)
-      model_exec_update(c->mongo, eid, f);
-    json_decref(f);
+  m.executor = r->ident.username;
+  m.api_server = r->api_server;
+  m.env = env;
+  char eid[ACTOR_ID_MAX];
+  const char *what = NULL;
+  int rc = api_message_submit(r, r->actor, &m, eid, &what);
+  if (rc != 0 && strcmp(what, "message queue") == 0) {
     api_error(r, 503, "Service unavailable: the message queue could not take the message; "
                       "try again.");
     goto cleanup;
   }
-
-  rc = api_ensure_worker(r, r->actor);
-  if (rc != 0)
-    LOG_WARN("api", "actor %s: no worker and none could be requested: %s", r->db_id,
-             actor_strerror(rc));
-
+  if (rc != 0) {
+    api_store_error(r, rc, what);
+    goto cleanup;
+  }
   if (sync) {
     api_sync_answer(r, eid);
     goto cleanup;
   }
+  const char *aid = json_string_value(json_object_get(r->actor, "id"));
   char self[512], msgs[512];
   snprintf(self, sizeof(self), "%s/executions/%s", aid, eid);
   snprintf(msgs, sizeof(msgs), "%s/messages", aid);
@@ -278,8 +219,7 @@ void api_messages_send(api_req_t *r) {
 cleanup:
   if (sync)
     api_sync_release(c);
-  json_decref(exec);
-  json_decref(meta);
+  json_decref(env);
   json_decref(m.message);
 }
 

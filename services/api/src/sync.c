@@ -98,7 +98,7 @@ void api_sync_answer(api_req_t *r, const char *eid) {
   chan_name_results(r->db_id, eid, q);
   char *bytes = NULL;
   size_t len = 0;
-  int rc = chan_client_get(r->ctx->chan, q, &bytes, &len);
+  int rc = api_consume(r->ctx, "results", q, &bytes, &len);
   if (rc == 0) {
     ahttp_respond_owned(r->http, 200, "application/octet-stream", bytes, len);
     return;

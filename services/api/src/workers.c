@@ -49,7 +49,7 @@ int api_request_workers(api_req_t *r, const json_t *actor, int n) {
                             "stop_existing", 0);
     char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
     json_decref(cmd);
-    rc = text ? chan_client_publish(c->chan, cmdq, text, strlen(text), NULL, 5000)
+    rc = text ? api_publish(c, "command", cmdq, text, strlen(text), NULL, 5000)
               : ACTOR_ENOMEM;
     free(text);
     if (rc != 0) {
@@ -118,7 +118,7 @@ int api_worker_control(api_req_t *r, const char *wid, const char *command) {
   char q[CHAN_NAME_MAX], body[64];
   chan_name_worker(wid, q);
   int len = snprintf(body, sizeof(body), "\"%s\"", command);
-  return chan_client_publish(r->ctx->chan, q, body, (size_t)len, NULL, 5000);
+  return api_publish(r->ctx, "worker", q, body, (size_t)len, NULL, 5000);
 }
 
 int api_stop_worker(api_req_t *r, const char *db_id, const char *wid) {

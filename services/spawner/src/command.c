@@ -7,7 +7,10 @@
  *   loop:  start the worker process
  *   pool:  record its pid and host on the worker
  *   loop:  ack the command
- * The command is acked only once its effect is stored. A platform fault
+ * The command is acked only once its effect is stored. An actor put in
+ * ERROR (missing image) is announced with an ACTOR_ERROR event
+ * (channels/event.h), built on the pool and published from the loop
+ * without waiting: the ack never waits for it. A platform fault
  * (store or engine unreachable) requeues it after a pause instead. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "channels/event.h"
 #include "spawner.h"
 
 #define RETRY_DELAY_MS 1000
@@ -34,11 +38,13 @@ typedef struct {
   int pid;
   int outcome;
   int redelivered;
+  char *event; /* an event to publish when the command ends (JSON text), or NULL */
 } command_t;
 
 static void command_free(command_t *c) {
   spawner_t *sp = c->sp;
   json_decref(c->cmd);
+  free(c->event);
   free(c);
   if (--sp->inflight == 0 && sp->stopping && sp->on_idle)
     sp->on_idle(sp);
@@ -52,8 +58,31 @@ static void on_retry(uv_timer_t *t) {
   uv_close((uv_handle_t *)&c->retry, on_retry_closed);
 }
 
+static void on_event_published(chan_conn_t *conn, int status, void *ud) {
+  (void)conn;
+  char *db_id = ud;
+  if (status != 0)
+    LOG_WARN("spawner", "actor %s: could not publish its ACTOR_ERROR event: %s", db_id,
+             actor_strerror(status));
+  free(db_id);
+}
+
+static void publish_event(command_t *c) {
+  char *db_id = strdup(c->db_id);
+  int rc = db_id ? chan_publish(c->sp->conn, CHAN_EVENTS, c->event, strlen(c->event), NULL,
+                                on_event_published, db_id)
+                 : ACTOR_ENOMEM;
+  if (rc != 0) {
+    LOG_WARN("spawner", "actor %s: could not publish its ACTOR_ERROR event: %s", c->db_id,
+             actor_strerror(rc));
+    free(db_id);
+  }
+}
+
 /* Ends a command: ack, or requeue after a pause (platform fault). */
 static void finish(command_t *c) {
+  if (c->event)
+    publish_event(c);
   if (c->outcome == CMD_RETRY) {
     uv_timer_init(&c->sp->svc->loop, &c->retry);
     c->retry.data = c;
@@ -146,7 +175,15 @@ static void prepare(uv_work_t *w) {
     snprintf(why, sizeof(why), "Error on host %s: could not find image %s: %s", sp->host_id,
              image, err ? err : actor_strerror(rc));
     LOG_ERROR("spawner", "actor %s: %s", c->db_id, why);
-    model_actor_set_status(sp->redis, c->db_id, ACTOR_ERROR, why);
+    if (model_actor_set_status(sp->redis, c->db_id, ACTOR_ERROR, why) == 0) {
+      chan_event_t ev = {.type = CHAN_EVENT_ACTOR_ERROR,
+                         .actor = actor,
+                         .status = ACTOR_ERROR,
+                         .status_message = why};
+      json_t *body = chan_event_body(&ev);
+      c->event = body ? json_dumps(body, JSON_COMPACT) : NULL;
+      json_decref(body);
+    }
     fail_worker(sp, c, why);
     c->outcome = CMD_DROP;
   } else if (rc != 0) {

@@ -83,7 +83,7 @@ static void exec_resubmit(worker_t *w, const char *eid) {
 }
 
 /* A container that would not start, for the actor's own reason. */
-static int start_failed(worker_t *w, const char *eid, const char *reason) {
+static int start_failed(worker_t *w, const json_t *actor, const char *eid, const char *reason) {
   w->start_failures++;
   if (w->start_failures < WORKER_MAX_START_FAILURES) {
     LOG_WARN("worker", "actor %s execution %s: %s (failure %u of %d): will retry", w->db_id, eid,
@@ -103,6 +103,14 @@ static int start_failed(worker_t *w, const char *eid, const char *reason) {
   LOG_ERROR("worker", "actor %s: %d consecutive failures to start a container: actor in ERROR",
             w->db_id, WORKER_MAX_START_FAILURES);
   worker_exec_error(w, eid, why);
+  if (rc == 0) {
+    chan_event_t ev = {.type = CHAN_EVENT_ACTOR_ERROR,
+                       .actor = actor,
+                       .execution_id = eid,
+                       .status = ACTOR_ERROR,
+                       .status_message = why};
+    worker_event(w, &ev);
+  }
   return OUT_ACK;
 }
 
@@ -187,7 +195,7 @@ static void execute(uv_work_t *wk) {
     exec_resubmit(w, eid);
     j->outcome = OUT_RETRY;
   } else if (failed_start) {
-    j->outcome = start_failed(w, eid, why);
+    j->outcome = start_failed(w, actor, eid, why);
   } else {
     w->start_failures = 0;
   }

@@ -43,7 +43,6 @@ static void start_work(uv_work_t *req) {
   long long current = actor_json_int(actor, "revision", 1);
   w->revision = actor_json_int(rec, "revision", current);
   json_decref(rec);
-  json_decref(actor);
   if (w->revision < current) {
     /* Requested before an update and started after it: not needed. */
     LOG_INFO("worker",
@@ -51,6 +50,7 @@ static void start_work(uv_work_t *req) {
              "not starting",
              w->wid, w->revision, w->db_id, current);
     w->stopping = true;
+    json_decref(actor);
     return;
   }
   char now[ACTOR_TIME_MAX];
@@ -63,12 +63,19 @@ static void start_work(uv_work_t *req) {
   if (start_rc != 0) {
     LOG_ERROR("worker", "worker %s of actor %s cannot become READY: %s", w->wid, w->db_id,
               actor_strerror(start_rc));
+    json_decref(actor);
     return;
   }
   static const char *const NEW_ACTOR[] = {ACTOR_SUBMITTED, NULL};
   int rc = model_actor_transition(w->redis, w->db_id, NEW_ACTOR, ACTOR_READY, NULL);
-  if (rc != 0 && rc != ACTOR_ESTATE)
+  if (rc == 0) {
+    /* Only the worker that made the transition announces it. */
+    chan_event_t ev = {.type = CHAN_EVENT_ACTOR_READY, .actor = actor, .status = ACTOR_READY};
+    worker_event(w, &ev);
+  } else if (rc != ACTOR_ESTATE) {
     LOG_WARN("worker", "actor %s: could not mark READY: %s", w->db_id, actor_strerror(rc));
+  }
+  json_decref(actor);
 }
 
 static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud);

@@ -382,12 +382,19 @@ cleanup:
     actor_time_format(actor_time_now_ms(), now);
     json_object_set_new(done, "finish_time", json_string(now));
     rc = model_exec_update(w->mongo, eid, done);
-    if (rc == 0)
+    if (rc == 0) {
       LOG_INFO("worker", "actor %s execution %s complete: exit code %lld, %llds%s", w->db_id, eid,
                (long long)wt.exit_code,
                (long long)json_integer_value(json_object_get(done, "runtime")),
                wt.timed_out ? " (killed after max_run_time)" : "");
-    else
+      chan_event_t ev = {.type = CHAN_EVENT_EXECUTION_COMPLETE,
+                         .actor = in->actor,
+                         .execution_id = eid,
+                         .status = EXEC_COMPLETE,
+                         .has_exit_code = true,
+                         .exit_code = (long long)wt.exit_code};
+      worker_event(w, &ev);
+    } else
       LOG_WARN("worker", "execution %s: cannot record it: %s", eid, actor_strerror(rc));
   }
   json_decref(done);

@@ -8,7 +8,7 @@
  *
  * Files: main.c wiring, start, control and stop; execute.c one mailbox
  * message (checks, retries, the failure rules); run.c one container run;
- * spec.c the container's create body; results.c the results socket;
+ * spec.c the container's create body; events.c platform events; results.c the results socket;
  * fifo.c the binary-message FIFO. */
 #ifndef WORKER_H
 #define WORKER_H
@@ -23,6 +23,7 @@
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "channels/event.h"
 
 /* Consecutive container create/start failures (actor-caused) after which
  * the actor goes to ERROR. */
@@ -153,6 +154,11 @@ int worker_fifo_start(worker_fifo_t *f, const void *data, size_t len);
 /* Stops the writer (the container is gone), joins it, removes the FIFO,
  * frees f. NULL is fine. */
 void worker_fifo_close(worker_fifo_t *f);
+
+/* ---- events.c ---- */
+/* Publishes a platform event (see channels/event.h); a failure is logged,
+ * never returned: the effect is stored already. Thread pool. */
+void worker_event(worker_t *w, const chan_event_t *e);
 
 /* ---- main.c ---- */
 void worker_shutdown(worker_t *w);

@@ -1,0 +1,38 @@
+/* Platform events (API.md §5) on the durable `events` queue (CHAN_EVENTS):
+ * ACTOR_READY, ACTOR_ERROR and EXECUTION_COMPLETE, as JSON
+ * {tenant_id, event_type, event_time_utc, event_time_display, actor_id,
+ * actor_dbid, execution_id?, status?, exit_code?, status_message?}.
+ * Producers (worker, spawner) publish an event only after its effect is
+ * stored; the api consumes them (link messages and webhooks). */
+#ifndef CHANNELS_EVENT_H
+#define CHANNELS_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "channels/chan.h"
+
+#define CHAN_EVENT_ACTOR_READY "ACTOR_READY"
+#define CHAN_EVENT_ACTOR_ERROR "ACTOR_ERROR"
+#define CHAN_EVENT_EXECUTION_COMPLETE "EXECUTION_COMPLETE"
+
+/* What an event says; every pointer is borrowed for the call. */
+typedef struct {
+  const char *type;           /* CHAN_EVENT_* */
+  const json_t *actor;        /* the actor record: its id, db_id and tenant */
+  const char *execution_id;   /* NULL when not about an execution */
+  const char *status;         /* NULL to leave out */
+  const char *status_message; /* NULL to leave out */
+  bool has_exit_code;
+  long long exit_code;
+} chan_event_t;
+
+/* The event's JSON body, stamped now (new reference; NULL when out of
+ * memory). */
+json_t *chan_event_body(const chan_event_t *e);
+/* Publishes the event on CHAN_EVENTS and waits for the broker's confirm,
+ * at most timeout_ms per try; a failed try is retried once. 0, or the
+ * last chan_client_publish error. */
+int chan_event_publish(chan_client_t *cl, const chan_event_t *e, int timeout_ms);
+
+#endif

@@ -1,0 +1,309 @@
+/* The autoscaler ([workers] autoscaling): grows an actor's workers while
+ * messages wait and shrinks them to zero when it is idle.
+ *
+ * Design note. Every [workers] autoscale_interval seconds (jobs.c ticker),
+ * for the actors of the queues whose "autoscaler" lease this process holds
+ * (so of several api processes one acts per queue and interval):
+ *  - Messages waiting in the mailbox (RabbitMQ's ready count: messages no
+ *    consumer has taken, so every live worker is busy or still starting):
+ *    with no live worker, one is requested (api_ensure_worker, whatever the
+ *    actor's kind); a stateless READY actor with no idle READY worker, no
+ *    worker still coming up and fewer live workers than its max_workers
+ *    (else [spawner] max_workers_per_actor) gets one more worker -- unless
+ *    the command queue of its queue holds more than [spawner]
+ *    max_cmd_length commands: the spawner is behind, and more requests
+ *    would only queue up behind it. Waiting for the last new worker to be
+ *    up before asking for the next keeps a slow start (an image pull) from
+ *    piling up requests; with workers that start in about a second, an
+ *    actor grows by one worker every second or two.
+ *  - Empty mailbox, stateless READY actor: READY workers idle for at least
+ *    [workers] autoscale_idle_grace seconds (idle since the later of their
+ *    start and their last execution) are stopped: the status moves
+ *    READY -> SHUTDOWN_REQUESTED only if it is still READY (a worker that
+ *    just took a message is BUSY and stays), then "stop" goes to its
+ *    control queue. An actor with the `sync` hint keeps its last live
+ *    worker until that one has been idle [workers] sync_max_idle_time.
+ *    Otherwise it scales to zero: the actor stays READY and its next
+ *    message requests a worker on the spot (submit.c). The grace keeps a
+ *    worker that was just started (or just finished) from being stopped
+ *    before anyone could use it.
+ * A message that lands between the empty-mailbox check and the stop is not
+ * lost: the stopping worker may still run it, and otherwise it waits in
+ * the mailbox, which the next tick sees (with no live worker: one is
+ * requested).
+ * Cost per actor: its status, one SCARD and one AMQP queue length (none
+ * for an actor in ERROR or being deleted); the actor and its workers are
+ * read only when it has messages or workers. At most
+ * AUTOSCALE_MAX_ACTORS actors per tick; the scan goes on from there on the
+ * next tick. Stateful actors keep their one worker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "actor/timefmt.h"
+#include "api.h"
+
+#define AUTOSCALE_MAX_ACTORS 1000
+/* How long a tick may hold its leases at most (a tick stuck on a store). */
+#define AUTOSCALE_LEASE_HOLD_MS 30000
+
+typedef struct {
+  api_ctx_t *c;
+  api_req_t req; /* request-less, for the worker helpers (workers.c) */
+  api_leases_t leases;
+  int64_t now;
+} pass_t;
+
+static bool has_hint(const json_t *actor, const char *hint) {
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(actor, "hints"), i, h) {
+    if (json_is_string(h) && strcmp(json_string_value(h), hint) == 0)
+      return true;
+  }
+  return false;
+}
+
+static bool coming_up(const char *st) {
+  return strcmp(st, WORKER_REQUESTED) == 0 || strcmp(st, WORKER_SPAWNER_SETUP) == 0 ||
+         strcmp(st, WORKER_PULLING_IMAGE) == 0 || strcmp(st, WORKER_CREATING_CONTAINER) == 0 ||
+         strcmp(st, WORKER_UPDATING_STORE) == 0;
+}
+
+/* Milliseconds a READY worker has been idle: since the later of its start
+ * (or request) and its last execution; 0 when no time can be read. */
+static int64_t idle_ms(const json_t *w, int64_t now) {
+  static const char *const FIELDS[] = {"last_execution_time", "start_time", "create_time", NULL};
+  int64_t since = -1;
+  for (int i = 0; FIELDS[i]; i++) {
+    int64_t t;
+    const char *s = actor_json_str(w, FIELDS[i], NULL);
+    if (s && actor_time_parse(s, &t) == 0 && t > since)
+      since = t;
+  }
+  return since < 0 || now < since ? 0 : now - since;
+}
+
+static long max_workers(const pass_t *p, const json_t *actor) {
+  long long mw = actor_json_int(actor, "max_workers", 0);
+  return mw > 0 ? (long)mw : p->c->max_workers_per_actor;
+}
+
+static void scale_up(pass_t *p, const json_t *actor, const json_t *live, long waiting) {
+  api_ctx_t *c = p->c;
+  const char *db_id = actor_json_str(actor, "db_id", "");
+  size_t n = json_array_size(live), ready = 0, coming = 0;
+  size_t i;
+  json_t *w;
+  json_array_foreach(live, i, w) {
+    const char *st = actor_json_str(w, "status", "");
+    if (strcmp(st, WORKER_READY) == 0)
+      ready++;
+    else if (coming_up(st))
+      coming++;
+  }
+  if (n == 0) {
+    LOG_INFO("api", "autoscaler: actor %s: %ld message(s) waiting and no worker", db_id, waiting);
+    int rc = api_ensure_worker(&p->req, actor);
+    if (rc != 0)
+      LOG_WARN("api", "autoscaler: actor %s: cannot request a worker: %s", db_id,
+               actor_strerror(rc));
+    return;
+  }
+  if (!actor_json_bool(actor, "stateless", true) ||
+      strcmp(actor_json_str(actor, "status", ""), ACTOR_READY) != 0)
+    return;
+  long max = max_workers(p, actor);
+  if (ready > 0 || coming > 0 || (long)n >= max)
+    return;
+  char cmdq[CHAN_NAME_MAX];
+  chan_name_command(actor_json_str(actor, "queue", "default"), cmdq);
+  long queued = 0;
+  int rc = chan_client_queue_len(c->chan, cmdq, &queued);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "rabbitmq");
+    LOG_WARN("api", "autoscaler: length of %s: %s", cmdq, actor_strerror(rc));
+    return;
+  }
+  if (queued > c->max_cmd_length) {
+    api_metrics_count(c->metrics, API_COUNT_SCALE_UP_DEFERRED, 1);
+    LOG_DEBUG("api",
+              "autoscaler: actor %s: %s holds %ld commands (> max_cmd_length %ld): "
+              "not scaling up now",
+              db_id, cmdq, queued, c->max_cmd_length);
+    return;
+  }
+  rc = api_request_workers(&p->req, actor, 1);
+  if (rc != 0) {
+    LOG_WARN("api", "autoscaler: actor %s: cannot request a worker: %s", db_id, actor_strerror(rc));
+    return;
+  }
+  api_metrics_count(c->metrics, API_COUNT_WORKERS_REQUESTED, 1);
+  LOG_INFO("api",
+           "autoscaler: actor %s: %ld message(s) waiting, %zu worker(s) (max %ld): "
+           "requested one more",
+           db_id, waiting, n, max);
+}
+
+/* READY -> SHUTDOWN_REQUESTED (only from READY), then "stop". */
+static void stop_idle(pass_t *p, const char *db_id, const char *wid, int64_t idle) {
+  static const char *const IDLE[] = {WORKER_READY, NULL};
+  static const char *const ASKED[] = {WORKER_SHUTDOWN_REQUESTED, NULL};
+  api_ctx_t *c = p->c;
+  int rc = model_worker_transition(c->redis, db_id, wid, IDLE, WORKER_SHUTDOWN_REQUESTED, NULL);
+  if (rc == ACTOR_ESTATE || rc == ACTOR_ENOTFOUND)
+    return; /* it took a message, or went, meanwhile */
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_WARN("api", "autoscaler: actor %s worker %s: %s", db_id, wid, actor_strerror(rc));
+    return;
+  }
+  rc = api_worker_control(&p->req, wid, "stop");
+  if (rc != 0) {
+    /* Not told: give it back its READY so it is not left half-stopped. */
+    LOG_WARN("api", "autoscaler: actor %s: cannot send stop to worker %s: %s", db_id, wid,
+             actor_strerror(rc));
+    model_worker_transition(c->redis, db_id, wid, ASKED, WORKER_READY, NULL);
+    return;
+  }
+  api_metrics_count(c->metrics, API_COUNT_WORKERS_STOPPED, 1);
+  LOG_INFO("api", "autoscaler: actor %s: worker %s idle for %lld s: stopping it", db_id, wid,
+           (long long)(idle / 1000));
+}
+
+typedef struct {
+  const char *wid;
+  int64_t idle;
+} idle_worker_t;
+
+static int by_idle_desc(const void *a, const void *b) {
+  int64_t x = ((const idle_worker_t *)a)->idle, y = ((const idle_worker_t *)b)->idle;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void scale_down(pass_t *p, const json_t *actor, const json_t *live) {
+  api_ctx_t *c = p->c;
+  const char *db_id = actor_json_str(actor, "db_id", "");
+  size_t n = json_array_size(live), k = 0;
+  idle_worker_t *idle = calloc(n + 1, sizeof(*idle));
+  if (idle == NULL)
+    return;
+  size_t i;
+  json_t *w;
+  json_array_foreach(live, i, w) {
+    const char *wid = actor_json_str(w, "id", NULL);
+    int64_t ms = idle_ms(w, p->now);
+    if (wid && strcmp(actor_json_str(w, "status", ""), WORKER_READY) == 0 &&
+        ms >= c->autoscale_idle_grace * 1000) {
+      idle[k].wid = wid;
+      idle[k].idle = ms;
+      k++;
+    }
+  }
+  qsort(idle, k, sizeof(*idle), by_idle_desc);
+  /* `sync`: the last live worker is the warm one; the least idle of the
+   * candidates stays while it has been idle less than sync_max_idle_time. */
+  if (k > 0 && k == n && has_hint(actor, "sync") && idle[k - 1].idle < c->sync_max_idle_time * 1000)
+    k--;
+  for (i = 0; i < k; i++)
+    stop_idle(p, db_id, idle[i].wid, idle[i].idle);
+  free(idle);
+}
+
+/* An actor's status (a record field: JSON text) into out; "" when none. */
+static int actor_status(api_ctx_t *c, const char *db_id, char *out, size_t len) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  redisReply *reply = store_redis_cmd(c->redis, "HGET %s status", key);
+  if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (reply)
+      freeReplyObject(reply);
+    return ACTOR_ESTORE;
+  }
+  json_t *v = reply->type == REDIS_REPLY_STRING
+                  ? json_loadb(reply->str, reply->len, JSON_DECODE_ANY, NULL)
+                  : NULL;
+  snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+  json_decref(v);
+  freeReplyObject(reply);
+  return 0;
+}
+
+static void scale_actor(const char *db_id, void *ud) {
+  pass_t *p = ud;
+  api_ctx_t *c = p->c;
+  char status[32];
+  long waiting = 0;
+  long long nworkers = 0;
+  /* Actors in ERROR or being deleted are left alone, and their mailbox
+   * (perhaps gone) is not asked about. */
+  int rc = actor_status(c, db_id, status, sizeof(status));
+  if (rc == 0 && strcmp(status, ACTOR_READY) != 0 && strcmp(status, ACTOR_SUBMITTED) != 0)
+    return;
+  if (rc == 0)
+    rc = model_worker_count(c->redis, db_id, &nworkers);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    return;
+  }
+  char q[CHAN_NAME_MAX];
+  chan_name_mailbox(db_id, q);
+  rc = chan_client_queue_len(c->chan, q, &waiting);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "rabbitmq");
+    LOG_WARN("api", "autoscaler: mailbox length of actor %s: %s", db_id, actor_strerror(rc));
+    return;
+  }
+  if (waiting == 0 && nworkers == 0)
+    return; /* the common case of an idle actor: three round trips */
+
+  json_t *actor = NULL, *live = NULL;
+  rc = model_actor_get(c->redis, db_id, &actor);
+  if (rc != 0) {
+    if (rc != ACTOR_ENOTFOUND)
+      api_metrics_store_error(c->metrics, "redis");
+    return;
+  }
+  snprintf(status, sizeof(status), "%s", actor_json_str(actor, "status", ""));
+  if (!api_leases_cover(&p->leases, actor_json_str(actor, "queue", "default")) ||
+      (strcmp(status, ACTOR_READY) != 0 && strcmp(status, ACTOR_SUBMITTED) != 0))
+    goto cleanup;
+  rc = api_live_workers(&p->req, db_id, &live, NULL);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    goto cleanup;
+  }
+  if (waiting > 0)
+    scale_up(p, actor, live, waiting);
+  else if (actor_json_bool(actor, "stateless", true) && strcmp(status, ACTOR_READY) == 0)
+    scale_down(p, actor, live);
+
+cleanup:
+  json_decref(live);
+  json_decref(actor);
+}
+
+void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor) {
+  pass_t p;
+  memset(&p, 0, sizeof(p));
+  p.c = c;
+  int64_t t0 = actor_time_mono_ms();
+  if (api_leases_take(c, "autoscaler", AUTOSCALE_LEASE_HOLD_MS, &p.leases) == 0) {
+    api_leases_end(c, &p.leases, 0);
+    return; /* another api process has this interval */
+  }
+  api_metrics_count(c->metrics, API_COUNT_AUTOSCALE_TICKS, 1);
+  api_background_req(c, "autoscaler", &p.req);
+  p.now = actor_time_now_ms();
+  int rc = api_scan_actors(c, cursor, AUTOSCALE_MAX_ACTORS, scale_actor, &p);
+  if (rc != 0)
+    LOG_WARN("api", "autoscaler: cannot list the actors: %s", actor_strerror(rc));
+  /* Keep the leases for the rest of the interval (less a margin for timer
+   * jitter), so that no api process ticks again before it is over. */
+  int64_t keep = c->autoscale_interval * 900 - (actor_time_mono_ms() - t0);
+  api_leases_end(c, &p.leases, keep);
+}

@@ -1,0 +1,170 @@
+/* What the api's periodic jobs (the autoscaler and the cron tick) share:
+ * the ticker that runs them on the thread pool, per-queue Redis leases,
+ * and paged scans of the actor set.
+ *
+ * Ticker: the timer fires on the loop thread; the job runs on the pool,
+ * where it may block on the stores like a request handler. A tick that
+ * comes while the previous one still runs is skipped, not queued: a job
+ * never overlaps itself and a slow store does not pile ticks up.
+ *
+ * Leases: several api processes may serve the same queues; each runs the
+ * jobs, and a per-queue lease in Redis decides which one acts on a queue's
+ * actors this interval. SET NX PX takes it; a Lua script checks the token
+ * before extending or deleting, so a process whose tick outlived its lease
+ * never cuts short the lease another process took since.
+ *
+ * Scans: SSCAN over abaco:actors a page at a time, at most `max` ids per
+ * tick, resuming from the cursor on the next tick, so a large actor set
+ * costs bounded work per tick and is still covered in full. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actor/errors.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "api.h"
+
+/* ---- ticker ---- */
+static void tick_work(uv_work_t *w) {
+  api_ticker_t *t = w->data;
+  t->fn(t);
+}
+
+static void tick_done(uv_work_t *w, int status) {
+  api_ticker_t *t = w->data;
+  (void)status;
+  t->busy = false;
+}
+
+static void on_timer(uv_timer_t *h) {
+  api_ticker_t *t = h->data;
+  if (t->busy) {
+    if (t->skipped++ % 60 == 0)
+      LOG_DEBUG("api", "%s: the previous tick still runs; skipping", t->name);
+    return;
+  }
+  t->work.data = t;
+  if (uv_queue_work(h->loop, &t->work, tick_work, tick_done) == 0)
+    t->busy = true;
+}
+
+int api_ticker_start(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
+                     uint64_t interval_ms, api_tick_fn fn, void *data) {
+  memset(t, 0, sizeof(*t));
+  t->ctx = c;
+  t->name = name;
+  t->data = data;
+  int rc = uv_timer_init(loop, &t->timer);
+  if (rc != 0)
+    return rc;
+  t->fn = fn;
+  t->timer.data = t;
+  return uv_timer_start(&t->timer, on_timer, interval_ms, interval_ms);
+}
+
+void api_ticker_stop(api_ticker_t *t) {
+  if (t->fn == NULL || t->stopped)
+    return;
+  t->stopped = true;
+  uv_timer_stop(&t->timer);
+  uv_close((uv_handle_t *)&t->timer, NULL);
+}
+
+/* ---- leases ---- */
+
+static const char END_SCRIPT[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "if tonumber(ARGV[2]) > 0 then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+    "return redis.call('DEL', KEYS[1])";
+
+static atomic_ullong serial;
+
+static void lease_key(const char *job, const char *queue, char out[MODEL_KEY_MAX]) {
+  snprintf(out, MODEL_KEY_MAX, "abaco:%s:lease:%s", job, queue);
+}
+
+int api_leases_take(api_ctx_t *c, const char *job, int64_t hold_ms, api_leases_t *l) {
+  memset(l, 0, sizeof(*l));
+  snprintf(l->job, sizeof(l->job), "%s", job);
+  char host[64] = "";
+  gethostname(host, sizeof(host) - 1);
+  snprintf(l->token, sizeof(l->token), "%.32s:%d:%llu", host, (int)getpid(),
+           atomic_fetch_add(&serial, 1));
+  l->queues = json_array();
+  char *copy = strdup(c->host_queues ? c->host_queues : "default"), *save = NULL;
+  if (l->queues == NULL || copy == NULL) {
+    free(copy);
+    return 0;
+  }
+  for (char *q = strtok_r(copy, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
+    char key[MODEL_KEY_MAX];
+    lease_key(job, q, key);
+    redisReply *reply =
+        store_redis_cmd(c->redis, "SET %s %s NX PX %lld", key, l->token, (long long)hold_ms);
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+      api_metrics_store_error(c->metrics, "redis");
+    else if (reply->type == REDIS_REPLY_STATUS)
+      json_array_append_new(l->queues, json_string(q));
+    if (reply)
+      freeReplyObject(reply);
+  }
+  free(copy);
+  return (int)json_array_size(l->queues);
+}
+
+bool api_leases_cover(const api_leases_t *l, const char *queue) {
+  size_t i;
+  json_t *q;
+  json_array_foreach(l->queues, i, q) {
+    if (queue && strcmp(json_string_value(q), queue) == 0)
+      return true;
+  }
+  return false;
+}
+
+void api_leases_end(api_ctx_t *c, api_leases_t *l, int64_t keep_ms) {
+  size_t i;
+  json_t *q;
+  json_array_foreach(l->queues, i, q) {
+    char key[MODEL_KEY_MAX];
+    lease_key(l->job, json_string_value(q), key);
+    redisReply *reply = store_redis_cmd(c->redis, "EVAL %s 1 %s %s %lld", END_SCRIPT, key, l->token,
+                                        (long long)(keep_ms > 0 ? keep_ms : 0));
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+      /* it expires by itself after hold_ms */
+      api_metrics_store_error(c->metrics, "redis");
+      LOG_DEBUG("api", "%s lease of queue %s: could not end it", l->job, json_string_value(q));
+    }
+    if (reply)
+      freeReplyObject(reply);
+  }
+  json_decref(l->queues);
+  l->queues = NULL;
+}
+
+/* ---- scans ---- */
+
+int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
+                    void (*fn)(const char *db_id, void *ud), void *ud) {
+  size_t seen = 0;
+  do {
+    redisReply *reply =
+        store_redis_cmd(c->redis, "SSCAN %s %llu COUNT 100", MODEL_KEY_ACTORS, *cursor);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+      if (reply)
+        freeReplyObject(reply);
+      api_metrics_store_error(c->metrics, "redis");
+      return ACTOR_ESTORE;
+    }
+    *cursor = strtoull(reply->element[0]->str, NULL, 10);
+    redisReply *ids = reply->element[1];
+    for (size_t i = 0; i < ids->elements; i++, seen++)
+      fn(ids->element[i]->str, ud);
+    freeReplyObject(reply);
+  } while (*cursor != 0 && seen < max);
+  return 0;
+}

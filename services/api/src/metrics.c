@@ -1,0 +1,716 @@
+/* GET /metrics: the api's counters and the platform's live figures in the
+ * Prometheus text exposition format 0.0.4, plus the hooks that feed them.
+ *
+ * Design note: two kinds of series.
+ *  - Counters of this process (HTTP requests and latency, channel publishes
+ *    and consumes, store errors, autoscaler and cron): C11 atomics for the
+ *    fixed ones and a small mutex-guarded table for the labelled HTTP
+ *    series, bounded by construction (route patterns x methods x codes,
+ *    never raw paths) and capped at HTTP_SERIES_MAX. Rendered fresh on
+ *    every scrape; per process, as Prometheus expects (sum() them).
+ *  - Figures read from the stores: mailbox lengths (one AMQP round trip per
+ *    actor), workers and actors by status (two pipelined Redis round
+ *    trips), and the execution totals and runtime histogram, which are
+ *    cluster-wide Redis hashes every process adds to (so each api shows the
+ *    same value: aggregate them with max(), not sum()). A scrape refreshes
+ *    them at most once per SCRAPE_CACHE_MS, looking at no more than
+ *    SCRAPE_MAX_ACTORS actors and SCRAPE_MAX_WORKERS workers; concurrent
+ *    scrapes wait for the one refresh and share it.
+ *
+ * Redis layout of the execution figures (writers: the api for SUBMITTED
+ * and the ERRORs it decides; the worker and health agent for the rest):
+ *   abaco:metrics:executions         hash  <status> -> count (HINCRBY 1)
+ *   abaco:metrics:execution_runtime  hash  "<le>" -> count of finished
+ *       executions with runtime <= le seconds, for each le of
+ *       RUNTIME_BUCKETS and "+Inf" (cumulative, as exposed), "count",
+ *       and "sum" (seconds, HINCRBYFLOAT). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "actor/timefmt.h"
+#include "api.h"
+
+#define SCRAPE_CACHE_MS 1000
+#define SCRAPE_MAX_ACTORS 500
+#define SCRAPE_MAX_WORKERS 5000
+#define HTTP_SERIES_MAX 512
+#define HTTP_LATENCY_MAX 128
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+#define MAILBOX_HELP                                                                               \
+  "Messages waiting in an actor's mailbox (of at most " STR(SCRAPE_MAX_ACTORS) " actors)."
+
+#define KEY_EXECUTIONS "abaco:metrics:executions"
+#define KEY_RUNTIME "abaco:metrics:execution_runtime"
+
+static const double LATENCY_BUCKETS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                         0.5,   1,    2.5,   5,    10,  30};
+#define NLATENCY (sizeof(LATENCY_BUCKETS) / sizeof(LATENCY_BUCKETS[0]))
+/* As the writers name the fields of KEY_RUNTIME. */
+static const char *const RUNTIME_BUCKETS[] = {"0.1", "0.5", "1",   "2.5", "5",    "10",   "30",
+                                              "60",  "120", "300", "600", "1800", "3600", NULL};
+
+static const char *const METHODS[] = {"GET",     "POST", "PUT",   "DELETE",
+                                      "OPTIONS", "HEAD", "PATCH", NULL};
+static const char *const CHANNELS[] = {"mailbox", "command", "worker", "results", "other", NULL};
+#define NCHANNELS 5
+static const char *const STORES[] = {"redis", "mongo", "rabbitmq", "other", NULL};
+#define NSTORES 4
+static const char *const WORKER_STATUSES[] = {WORKER_REQUESTED,
+                                              WORKER_SPAWNER_SETUP,
+                                              WORKER_PULLING_IMAGE,
+                                              WORKER_CREATING_CONTAINER,
+                                              WORKER_UPDATING_STORE,
+                                              WORKER_READY,
+                                              WORKER_BUSY,
+                                              WORKER_SHUTDOWN_REQUESTED,
+                                              WORKER_SHUTTING_DOWN,
+                                              WORKER_ERROR,
+                                              NULL};
+static const char *const ACTOR_STATUSES[] = {ACTOR_SUBMITTED, ACTOR_READY, ACTOR_ERROR,
+                                             ACTOR_SHUTTING_DOWN, NULL};
+static const char *const EXEC_STATUSES[] = {EXEC_SUBMITTED, EXEC_RUNNING, EXEC_COMPLETE, EXEC_ERROR,
+                                            NULL};
+
+typedef struct {
+  char method[8];
+  char route[64];
+  int code;
+  uint64_t count;
+} http_series_t;
+
+typedef struct {
+  char method[8];
+  char route[64];
+  uint64_t buckets[NLATENCY]; /* not cumulative here; summed when rendered */
+  uint64_t count, sum_us;
+} http_latency_t;
+
+struct api_metrics_s {
+  pthread_mutex_t http_lock;
+  http_series_t http[HTTP_SERIES_MAX];
+  size_t nhttp;
+  http_latency_t latency[HTTP_LATENCY_MAX];
+  size_t nlatency;
+  bool http_full_logged;
+  atomic_ullong published[NCHANNELS], publish_errors[NCHANNELS], consumed[NCHANNELS];
+  atomic_ullong store_errors[NSTORES];
+  atomic_ullong counts[API_COUNT_MAX];
+  pthread_mutex_t cache_lock;
+  char *cache; /* the store-derived part, rendered */
+  size_t cache_len;
+  int64_t cache_at; /* monotonic ms; 0 = never */
+};
+
+int api_metrics_new(api_metrics_t **out) {
+  api_metrics_t *m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return ACTOR_ENOMEM;
+  pthread_mutex_init(&m->http_lock, NULL);
+  pthread_mutex_init(&m->cache_lock, NULL);
+  for (int i = 0; i < NCHANNELS; i++) {
+    atomic_init(&m->published[i], 0);
+    atomic_init(&m->publish_errors[i], 0);
+    atomic_init(&m->consumed[i], 0);
+  }
+  for (int i = 0; i < NSTORES; i++)
+    atomic_init(&m->store_errors[i], 0);
+  for (int i = 0; i < API_COUNT_MAX; i++)
+    atomic_init(&m->counts[i], 0);
+  *out = m;
+  return 0;
+}
+
+void api_metrics_free(api_metrics_t *m) {
+  if (m == NULL)
+    return;
+  pthread_mutex_destroy(&m->http_lock);
+  pthread_mutex_destroy(&m->cache_lock);
+  free(m->cache);
+  free(m);
+}
+
+/* Index of s in a NULL-terminated list whose last entry is the catch-all. */
+static int index_of(const char *const *list, const char *s) {
+  int i = 0;
+  for (; list[i + 1]; i++)
+    if (s && strcmp(list[i], s) == 0)
+      return i;
+  return i;
+}
+
+static const char *method_label(const char *method) {
+  for (int i = 0; METHODS[i]; i++)
+    if (method && strcmp(METHODS[i], method) == 0)
+      return METHODS[i];
+  return "other";
+}
+
+/* ---- hooks ---- */
+
+void api_metrics_http(api_metrics_t *m, const char *method, const char *route, int status,
+                      int64_t usec) {
+  if (m == NULL)
+    return;
+  const char *meth = method_label(method);
+  if (route == NULL)
+    route = "unmatched";
+  if (usec < 0)
+    usec = 0;
+  pthread_mutex_lock(&m->http_lock);
+  http_series_t *s = NULL;
+  for (size_t i = 0; i < m->nhttp && !s; i++)
+    if (m->http[i].code == status && strcmp(m->http[i].route, route) == 0 &&
+        strcmp(m->http[i].method, meth) == 0)
+      s = &m->http[i];
+  if (s == NULL && m->nhttp < HTTP_SERIES_MAX) {
+    s = &m->http[m->nhttp++];
+    snprintf(s->method, sizeof(s->method), "%s", meth);
+    snprintf(s->route, sizeof(s->route), "%s", route);
+    s->code = status;
+  }
+  http_latency_t *l = NULL;
+  for (size_t i = 0; i < m->nlatency && !l; i++)
+    if (strcmp(m->latency[i].route, route) == 0 && strcmp(m->latency[i].method, meth) == 0)
+      l = &m->latency[i];
+  if (l == NULL && m->nlatency < HTTP_LATENCY_MAX) {
+    l = &m->latency[m->nlatency++];
+    snprintf(l->method, sizeof(l->method), "%s", meth);
+    snprintf(l->route, sizeof(l->route), "%s", route);
+  }
+  bool full = (s == NULL || l == NULL) && !m->http_full_logged;
+  if (full)
+    m->http_full_logged = true;
+  if (s)
+    s->count++;
+  if (l) {
+    double secs = (double)usec / 1e6;
+    for (size_t i = 0; i < NLATENCY; i++)
+      if (secs <= LATENCY_BUCKETS[i]) {
+        l->buckets[i]++;
+        break;
+      }
+    l->count++;
+    l->sum_us += (uint64_t)usec;
+  }
+  pthread_mutex_unlock(&m->http_lock);
+  if (full)
+    LOG_WARN("api", "metrics: the HTTP series table is full; new series are not counted");
+}
+
+void api_metrics_store_error(api_metrics_t *m, const char *store) {
+  if (m)
+    atomic_fetch_add(&m->store_errors[index_of(STORES, store)], 1);
+}
+
+void api_metrics_count(api_metrics_t *m, api_count_t which, long n) {
+  if (m && which >= 0 && which < API_COUNT_MAX && n > 0)
+    atomic_fetch_add(&m->counts[which], (unsigned long long)n);
+}
+
+void api_metrics_execution(api_ctx_t *c, const char *status) {
+  redisReply *reply = store_redis_cmd(c->redis, "HINCRBY %s %s 1", KEY_EXECUTIONS, status);
+  if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_DEBUG("api", "metrics: could not count an execution %s", status);
+  }
+  if (reply)
+    freeReplyObject(reply);
+}
+
+int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *body, size_t len,
+                const chan_props_t *props, int timeout_ms) {
+  int rc = chan_client_publish(c->chan, queue, body, len, props, timeout_ms);
+  if (c->metrics) {
+    int k = index_of(CHANNELS, kind);
+    atomic_fetch_add(rc == 0 ? &c->metrics->published[k] : &c->metrics->publish_errors[k], 1);
+  }
+  return rc;
+}
+
+int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len) {
+  int rc = chan_client_get(c->chan, queue, body, len);
+  if (rc == 0 && c->metrics)
+    atomic_fetch_add(&c->metrics->consumed[index_of(CHANNELS, kind)], 1);
+  return rc;
+}
+
+/* ---- text output ---- */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} buf_t;
+
+static void buf_add(buf_t *b, const char *s, size_t n) {
+  if (b->oom)
+    return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+      b->oom = true;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(buf_t *b, const char *fmt, ...) {
+  char small[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof(small), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if ((size_t)n < sizeof(small)) {
+    buf_add(b, small, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (big == NULL) {
+    b->oom = true;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  buf_add(b, big, (size_t)n);
+  free(big);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void buf_label(buf_t *b, const char *v) {
+  for (const char *s = v ? v : ""; *s; s++) {
+    if (*s == '\\')
+      buf_add(b, "\\\\", 2);
+    else if (*s == '"')
+      buf_add(b, "\\\"", 2);
+    else if (*s == '\n')
+      buf_add(b, "\\n", 2);
+    else
+      buf_add(b, s, 1);
+  }
+}
+
+static void family(buf_t *b, const char *name, const char *type, const char *help) {
+  buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{label="value"} n */
+static void sample1(buf_t *b, const char *name, const char *label, const char *value,
+                    unsigned long long n) {
+  buf_printf(b, "%s{%s=\"", name, label);
+  buf_label(b, value);
+  buf_printf(b, "\"} %llu\n", n);
+}
+
+/* ---- the store-derived part ---- */
+
+/* Runs n commands on one connection in one round trip. replies[i] is
+ * NULL for a command that got no reply (the connection broke). */
+static int pipeline(store_redis_t *rs, int argc, const char **argv, size_t n,
+                    redisReply **replies) {
+  memset(replies, 0, n * sizeof(*replies));
+  if (n == 0)
+    return 0;
+  redisContext *rc = store_redis_acquire(rs);
+  if (rc == NULL)
+    return ACTOR_ECONN;
+  int broken = 0;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisAppendCommandArgv(rc, argc, argv + i * (size_t)argc, NULL) != REDIS_OK;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisGetReply(rc, (void **)&replies[i]) != REDIS_OK;
+  store_redis_release(rs, rc, broken);
+  return broken ? ACTOR_ECONN : 0;
+}
+
+static void free_replies(redisReply **replies, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (replies[i])
+      freeReplyObject(replies[i]);
+}
+
+/* A record field holds JSON text: the string inside, or NULL. */
+static char *record_string(const redisReply *reply) {
+  if (reply == NULL || reply->type != REDIS_REPLY_STRING)
+    return NULL;
+  json_t *v = json_loadb(reply->str, reply->len, JSON_DECODE_ANY, NULL);
+  char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+  json_decref(v);
+  return s;
+}
+
+static void tally(json_t *counts, const char *status) {
+  if (status == NULL)
+    return;
+  json_t *n = json_object_get(counts, status);
+  json_object_set_new(counts, status, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+static json_t *zero_counts(const char *const *statuses) {
+  json_t *o = json_object();
+  for (int i = 0; o && statuses[i]; i++)
+    json_object_set_new(o, statuses[i], json_integer(0));
+  return o;
+}
+
+static void render_counts(buf_t *b, const char *name, const char *label, const json_t *counts) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)counts, k, v)
+      sample1(b, name, label, k, (unsigned long long)json_integer_value(v));
+}
+
+static void collect(const char *db_id, void *ud) {
+  json_t *ids = ud;
+  if (json_array_size(ids) < SCRAPE_MAX_ACTORS)
+    json_array_append_new(ids, json_string(db_id));
+}
+
+/* Up to SCRAPE_MAX_ACTORS ids of abaco:actors (SSCAN from the start). */
+static int scan_actors(api_ctx_t *c, json_t **out) {
+  unsigned long long cursor = 0;
+  json_t *ids = json_array();
+  int rc = ids ? api_scan_actors(c, &cursor, SCRAPE_MAX_ACTORS, collect, ids) : ACTOR_ENOMEM;
+  if (rc != 0) {
+    json_decref(ids);
+    return rc;
+  }
+  *out = ids;
+  return 0;
+}
+
+/* Actors and workers by status, in two pipelined round trips; the ids of
+ * actors whose mailbox is worth a look (not being deleted) go to mailboxes. */
+static int status_counts(store_redis_t *rs, const json_t *ids, json_t *actors, json_t *workers,
+                         json_t *mailboxes) {
+  size_t n = json_array_size(ids);
+  const char **argv = calloc(n * 3 + 1, sizeof(*argv));
+  const char **argv2 = calloc(n * 2 + 1, sizeof(*argv2));
+  char(*keys)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*keys));
+  char(*sets)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*sets));
+  redisReply **r1 = calloc(n + 1, sizeof(*r1)), **r2 = calloc(n + 1, sizeof(*r2));
+  json_t *wkeys = json_array();
+  const char **wargv = NULL;
+  redisReply **r3 = NULL;
+  size_t nw = 0;
+  int rc = (argv && argv2 && keys && sets && r1 && r2 && wkeys) ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const char *db = json_string_value(json_array_get(ids, i));
+    model_key_actor(db, keys[i]);
+    model_key_workers(db, sets[i]);
+    argv[i * 3] = "HGET";
+    argv[i * 3 + 1] = keys[i];
+    argv[i * 3 + 2] = "status";
+    argv2[i * 2] = "SMEMBERS";
+    argv2[i * 2 + 1] = sets[i];
+  }
+  if (rc == 0)
+    rc = pipeline(rs, 3, argv, n, r1);
+  if (rc == 0)
+    rc = pipeline(rs, 2, argv2, n, r2);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    char *st = record_string(r1[i]);
+    tally(actors, st);
+    /* a mailbox is reported for actors that may have one */
+    if (st && strcmp(st, ACTOR_SHUTTING_DOWN) != 0)
+      json_array_append_new(mailboxes, json_string(json_string_value(json_array_get(ids, i))));
+    free(st);
+    const char *db = json_string_value(json_array_get(ids, i));
+    for (size_t j = 0; r2[i] && r2[i]->type == REDIS_REPLY_ARRAY && j < r2[i]->elements &&
+                       json_array_size(wkeys) < SCRAPE_MAX_WORKERS;
+         j++) {
+      char key[MODEL_KEY_MAX];
+      model_key_worker(db, r2[i]->element[j]->str, key);
+      json_array_append_new(wkeys, json_string(key));
+    }
+  }
+  nw = json_array_size(wkeys);
+  if (rc == 0 && nw > 0) {
+    wargv = calloc(nw * 3, sizeof(*wargv));
+    r3 = calloc(nw, sizeof(*r3));
+    rc = (wargv && r3) ? 0 : ACTOR_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nw; i++) {
+      wargv[i * 3] = "HGET";
+      wargv[i * 3 + 1] = json_string_value(json_array_get(wkeys, i));
+      wargv[i * 3 + 2] = "status";
+    }
+    if (rc == 0)
+      rc = pipeline(rs, 3, wargv, nw, r3);
+    for (size_t i = 0; rc == 0 && i < nw; i++) {
+      char *st = record_string(r3[i]); /* NULL: the worker went meanwhile */
+      tally(workers, st);
+      free(st);
+    }
+  }
+  if (r1)
+    free_replies(r1, n);
+  if (r2)
+    free_replies(r2, n);
+  if (r3)
+    free_replies(r3, nw);
+  free(r1);
+  free(r2);
+  free(r3);
+  free(wargv);
+  free(argv);
+  free(argv2);
+  free(keys);
+  free(sets);
+  json_decref(wkeys);
+  return rc;
+}
+
+static void render_mailboxes(api_ctx_t *c, buf_t *b, const json_t *ids) {
+  family(b, "abaco_actor_mailbox_messages", "gauge",
+         "Messages waiting in an actor's mailbox (at most " STR(SCRAPE_MAX_ACTORS) " actors are "
+                                                                                   "reported).");
+  size_t i;
+  json_t *id;
+  json_array_foreach(ids, i, id) {
+    const char *db = json_string_value(id);
+    const char *us = strrchr(db, '_'); /* "<TENANT>_<id>": ids never hold '_' */
+    if (us == NULL)
+      continue;
+    char q[CHAN_NAME_MAX], tenant[MODEL_KEY_MAX];
+    chan_name_mailbox(db, q);
+    long n = 0;
+    int rc = chan_client_queue_len(c->chan, q, &n);
+    if (rc != 0) {
+      api_metrics_store_error(c->metrics, "rabbitmq");
+      LOG_WARN("api", "metrics: mailbox length of actor %s: %s", db, actor_strerror(rc));
+      return;
+    }
+    snprintf(tenant, sizeof(tenant), "%.*s", (int)(us - db), db);
+    buf_add(b, "abaco_actor_mailbox_messages{actor_id=\"", 39);
+    buf_label(b, us + 1);
+    buf_add(b, "\",tenant=\"", 10);
+    buf_label(b, tenant);
+    buf_printf(b, "\"} %ld\n", n);
+  }
+}
+
+static unsigned long long hash_count(const redisReply *hash, const char *field) {
+  for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
+    if (strcmp(hash->element[i]->str, field) == 0)
+      return strtoull(hash->element[i + 1]->str, NULL, 10);
+  return 0;
+}
+
+static void render_executions(api_ctx_t *c, buf_t *b) {
+  redisReply *execs = store_redis_cmd(c->redis, "HGETALL %s", KEY_EXECUTIONS);
+  redisReply *rt = store_redis_cmd(c->redis, "HGETALL %s", KEY_RUNTIME);
+  if (execs == NULL || rt == NULL)
+    api_metrics_store_error(c->metrics, "redis");
+  family(b, "abaco_executions_total", "counter",
+         "Executions that reached each status, cluster-wide (kept in Redis: every api shows "
+         "the same value).");
+  json_t *counts = zero_counts(EXEC_STATUSES);
+  for (size_t i = 0; execs && execs->type == REDIS_REPLY_ARRAY && i + 1 < execs->elements; i += 2)
+    json_object_set_new(counts, execs->element[i]->str,
+                        json_integer((json_int_t)strtoll(execs->element[i + 1]->str, NULL, 10)));
+  if (execs && execs->type == REDIS_REPLY_ARRAY) /* no zeros for what could not be read */
+    render_counts(b, "abaco_executions_total", "status", counts);
+  json_decref(counts);
+
+  family(b, "abaco_execution_runtime_seconds", "histogram",
+         "Runtime of finished executions, cluster-wide (kept in Redis).");
+  if (rt == NULL || rt->type != REDIS_REPLY_ARRAY) {
+    if (execs)
+      freeReplyObject(execs);
+    if (rt)
+      freeReplyObject(rt);
+    return;
+  }
+  for (int i = 0; RUNTIME_BUCKETS[i]; i++)
+    buf_printf(b, "abaco_execution_runtime_seconds_bucket{le=\"%s\"} %llu\n", RUNTIME_BUCKETS[i],
+               hash_count(rt, RUNTIME_BUCKETS[i]));
+  buf_printf(b, "abaco_execution_runtime_seconds_bucket{le=\"+Inf\"} %llu\n",
+             hash_count(rt, "+Inf"));
+  const char *sum = "0";
+  for (size_t i = 0; rt && rt->type == REDIS_REPLY_ARRAY && i + 1 < rt->elements; i += 2)
+    if (strcmp(rt->element[i]->str, "sum") == 0)
+      sum = rt->element[i + 1]->str;
+  buf_printf(b, "abaco_execution_runtime_seconds_sum %.3f\n", strtod(sum, NULL));
+  buf_printf(b, "abaco_execution_runtime_seconds_count %llu\n", hash_count(rt, "count"));
+  if (execs)
+    freeReplyObject(execs);
+  if (rt)
+    freeReplyObject(rt);
+}
+
+static void render_store_part(api_ctx_t *c, buf_t *b) {
+  json_t *ids = NULL, *actors = zero_counts(ACTOR_STATUSES),
+         *workers = zero_counts(WORKER_STATUSES), *mailboxes = json_array();
+  int rc = scan_actors(c, &ids);
+  if (rc == 0)
+    rc = status_counts(c->redis, ids, actors, workers, mailboxes);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_WARN("api", "metrics: cannot read actors and workers: %s", actor_strerror(rc));
+  }
+  family(b, "abaco_actors", "gauge",
+         "Actors by status (at most " STR(SCRAPE_MAX_ACTORS) " actors are looked at).");
+  if (rc == 0)
+    render_counts(b, "abaco_actors", "status", actors);
+  family(b, "abaco_workers", "gauge",
+         "Workers by status (of at most " STR(SCRAPE_MAX_ACTORS) " actors).");
+  if (rc == 0)
+    render_counts(b, "abaco_workers", "status", workers);
+  if (rc == 0)
+    render_mailboxes(c, b, mailboxes);
+  else
+    family(b, "abaco_actor_mailbox_messages", "gauge", MAILBOX_HELP);
+  render_executions(c, b);
+  json_decref(ids);
+  json_decref(actors);
+  json_decref(workers);
+  json_decref(mailboxes);
+}
+
+/* Appends the store-derived part, refreshed when older than SCRAPE_CACHE_MS. */
+static void add_store_part(api_ctx_t *c, buf_t *b) {
+  api_metrics_t *m = c->metrics;
+  pthread_mutex_lock(&m->cache_lock);
+  int64_t now = actor_time_mono_ms();
+  if (m->cache == NULL || now - m->cache_at >= SCRAPE_CACHE_MS) {
+    buf_t fresh = {0};
+    render_store_part(c, &fresh);
+    if (!fresh.oom && fresh.p) {
+      free(m->cache);
+      m->cache = fresh.p;
+      m->cache_len = fresh.len;
+      m->cache_at = actor_time_mono_ms();
+    } else {
+      free(fresh.p);
+    }
+  }
+  if (m->cache)
+    buf_add(b, m->cache, m->cache_len);
+  pthread_mutex_unlock(&m->cache_lock);
+}
+
+/* ---- this process's counters ---- */
+
+static void render_http(api_metrics_t *m, buf_t *b) {
+  family(b, "abaco_http_requests_total", "counter",
+         "HTTP requests answered by this api process, by method, route pattern and status "
+         "code.");
+  pthread_mutex_lock(&m->http_lock);
+  for (size_t i = 0; i < m->nhttp; i++) {
+    http_series_t *s = &m->http[i];
+    buf_printf(b, "abaco_http_requests_total{method=\"%s\",route=\"", s->method);
+    buf_label(b, s->route);
+    buf_printf(b, "\",code=\"%d\"} %llu\n", s->code, (unsigned long long)s->count);
+  }
+  family(b, "abaco_http_request_duration_seconds", "histogram",
+         "Time this api process took to handle an HTTP request (route, authentication, "
+         "handler), by method and route pattern.");
+  for (size_t i = 0; i < m->nlatency; i++) {
+    http_latency_t *l = &m->latency[i];
+    uint64_t cum = 0;
+    for (size_t k = 0; k <= NLATENCY; k++) {
+      buf_printf(b, "abaco_http_request_duration_seconds_bucket{method=\"%s\",route=\"", l->method);
+      buf_label(b, l->route);
+      if (k < NLATENCY) {
+        cum += l->buckets[k];
+        buf_printf(b, "\",le=\"%g\"} %llu\n", LATENCY_BUCKETS[k], (unsigned long long)cum);
+      } else {
+        buf_printf(b, "\",le=\"+Inf\"} %llu\n", (unsigned long long)l->count);
+      }
+    }
+    for (int k = 0; k < 2; k++) {
+      buf_printf(b, "abaco_http_request_duration_seconds_%s{method=\"%s\",route=\"",
+                 k ? "count" : "sum", l->method);
+      buf_label(b, l->route);
+      if (k)
+        buf_printf(b, "\"} %llu\n", (unsigned long long)l->count);
+      else
+        buf_printf(b, "\"} %.6f\n", (double)l->sum_us / 1e6);
+    }
+  }
+  pthread_mutex_unlock(&m->http_lock);
+}
+
+static void render_atomics(buf_t *b, const char *name, const char *help, const char *label,
+                           const char *const *values, atomic_ullong *counts) {
+  family(b, name, "counter", help);
+  for (int i = 0; values[i]; i++)
+    sample1(b, name, label, values[i], atomic_load(&counts[i]));
+}
+
+static void render_count(buf_t *b, api_metrics_t *m, const char *name, api_count_t which,
+                         const char *help) {
+  family(b, name, "counter", help);
+  buf_printf(b, "%s %llu\n", name, atomic_load(&m->counts[which]));
+}
+
+static void render_process_part(api_ctx_t *c, buf_t *b) {
+  api_metrics_t *m = c->metrics;
+  render_http(m, b);
+  render_atomics(b, "abaco_channel_messages_published_total",
+                 "Messages this api process published with a broker confirm, by kind of "
+                 "channel.",
+                 "channel", CHANNELS, m->published);
+  render_atomics(b, "abaco_channel_publish_errors_total",
+                 "Publishes of this api process the broker did not confirm, by kind of channel.",
+                 "channel", CHANNELS, m->publish_errors);
+  render_atomics(b, "abaco_channel_messages_consumed_total",
+                 "Messages this api process took off a queue, by kind of channel.", "channel",
+                 CHANNELS, m->consumed);
+  render_atomics(b, "abaco_store_errors_total",
+                 "Store calls of this api process that failed, by store.", "store", STORES,
+                 m->store_errors);
+  render_count(b, m, "abaco_autoscaler_ticks_total", API_COUNT_AUTOSCALE_TICKS,
+               "Autoscaler passes this api process made (holding the lease of a queue).");
+  render_count(b, m, "abaco_autoscaler_workers_requested_total", API_COUNT_WORKERS_REQUESTED,
+               "Workers the autoscaler of this api process requested.");
+  render_count(b, m, "abaco_autoscaler_workers_stopped_total", API_COUNT_WORKERS_STOPPED,
+               "Idle workers the autoscaler of this api process stopped.");
+  render_count(b, m, "abaco_autoscaler_scale_up_deferred_total", API_COUNT_SCALE_UP_DEFERRED,
+               "Scale-ups put off because the command queue was longer than max_cmd_length.");
+  render_count(b, m, "abaco_cron_ticks_total", API_COUNT_CRON_TICKS,
+               "Cron passes this api process made (holding the lease of a queue).");
+  render_count(b, m, "abaco_cron_executions_total", API_COUNT_CRON_EXECUTIONS,
+               "Cron executions this api process sent.");
+}
+
+void api_metrics_get(api_req_t *r) {
+  api_ctx_t *c = r->ctx;
+  buf_t b = {0};
+  family(&b, "abaco_build_info", "gauge",
+         "The api's version ([general] TAG) as a label; the value is always 1.");
+  buf_add(&b, "abaco_build_info{version=\"", 26);
+  buf_label(&b, c->version);
+  buf_add(&b, "\"} 1\n", 5);
+  add_store_part(c, &b);
+  render_process_part(c, &b);
+  if (b.oom || b.p == NULL) {
+    free(b.p);
+    static const char OOM[] = "out of memory\n";
+    ahttp_respond(r->http, 500, "text/plain", OOM, sizeof(OOM) - 1);
+    return;
+  }
+  ahttp_respond_owned(r->http, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+}

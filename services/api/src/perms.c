@@ -1,0 +1,246 @@
+/* Permissions (API.md §2): one map {user: LEVEL} per actor, alias and
+ * config in a Redis hash, the one check every actor route passes through
+ * (api_authorize, called by the router once {id} is resolved), and the
+ * /permissions routes. Levels are NONE < READ < EXECUTE < UPDATE; the
+ * creator gets UPDATE; an entry for ABACO_WORLD gives its level to every
+ * user of the tenant; admins hold UPDATE on everything of their tenant.
+ * Nonce routes need UPDATE even to read them: a nonce is a credential,
+ * and a READ grant must not reveal an EXECUTE nonce. A store error while
+ * checking denies (fail closed). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "access.h"
+#include "actor/errors.h"
+#include "actor/log.h"
+#include "actor/model.h"
+
+static const char *const LEVEL_NAMES[] = {"NONE", "READ", "EXECUTE", "UPDATE"};
+
+const char *api_level_name(api_level_t level) {
+  return level >= API_NONE && level <= API_UPDATE ? LEVEL_NAMES[level] : "NONE";
+}
+
+int api_level_parse(const char *text) {
+  for (int i = API_NONE; text && i <= API_UPDATE; i++)
+    if (strcasecmp(text, LEVEL_NAMES[i]) == 0)
+      return i;
+  return -1;
+}
+
+void api_perms_key(const char *kind, const char *id, char *out, size_t size) {
+  snprintf(out, size, "abaco:perms:%s:%s", kind, id);
+}
+
+/* Whether an object id ("<TENANT>_...") belongs to the caller's tenant. */
+static bool in_tenant(api_req_t *r, const char *id) {
+  size_t n = strlen(r->ident.tenant);
+  return id && strncmp(id, r->ident.tenant, n) == 0 && id[n] == '_';
+}
+
+int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *out) {
+  *out = API_NONE;
+  if (!in_tenant(r, id))
+    return 0;
+  if (r->ident.admin) {
+    *out = API_UPDATE;
+    return 0;
+  }
+  char key[MODEL_KEY_MAX + 32];
+  api_perms_key(kind, id, key, sizeof(key));
+  redisReply *rep =
+      store_redis_cmd(r->ctx->redis, "HMGET %s %s %s", key, r->ident.username, API_WORLD_USER);
+  if (rep == NULL)
+    return ACTOR_ECONN;
+  int rc = 0;
+  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+    rc = ACTOR_ESTORE;
+  } else {
+    for (size_t i = 0; i < 2; i++) {
+      redisReply *e = rep->element[i];
+      int l = e->type == REDIS_REPLY_STRING ? api_level_parse(e->str) : -1;
+      if (l > (int)*out)
+        *out = (api_level_t)l;
+    }
+  }
+  freeReplyObject(rep);
+  return rc;
+}
+
+bool api_has_level(api_req_t *r, const json_t *actor, api_level_t level) {
+  const char *db_id = json_string_value(json_object_get(actor, "db_id"));
+  api_level_t have = API_NONE;
+  int rc = api_level_of(r, "actor", db_id, &have);
+  if (rc != 0) {
+    LOG_ERROR("api", "permissions of actor %s: %s (access denied)", db_id ? db_id : "?",
+              actor_strerror(rc));
+    return false;
+  }
+  return have >= level;
+}
+
+int api_require_level(api_req_t *r, const char *kind, const char *id, api_level_t level,
+                      const char *noun) {
+  api_level_t have = API_NONE;
+  int rc = api_level_of(r, kind, id, &have);
+  if (rc != 0) {
+    api_store_error(r, rc, "permission");
+    return -1;
+  }
+  if (have >= level)
+    return 0;
+  api_error(r, 400, "Not authorized -- you do not have access to this %s.", noun);
+  return -1;
+}
+
+static int reply_rc(redisReply *rep) {
+  if (rep == NULL)
+    return ACTOR_ECONN;
+  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
+  freeReplyObject(rep);
+  return rc;
+}
+
+int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *user,
+                    api_level_t level) {
+  char key[MODEL_KEY_MAX + 32];
+  api_perms_key(kind, id, key, sizeof(key));
+  if (level == API_NONE)
+    return reply_rc(store_redis_cmd(r->ctx->redis, "HDEL %s %s", key, user));
+  return reply_rc(
+      store_redis_cmd(r->ctx->redis, "HSET %s %s %s", key, user, api_level_name(level)));
+}
+
+int api_perms_forget(api_req_t *r, const char *kind, const char *id) {
+  char key[MODEL_KEY_MAX + 32];
+  api_perms_key(kind, id, key, sizeof(key));
+  return reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+}
+
+static int perms_map(api_req_t *r, const char *kind, const char *id, json_t **out) {
+  char key[MODEL_KEY_MAX + 32];
+  api_perms_key(kind, id, key, sizeof(key));
+  redisReply *rep = store_redis_cmd(r->ctx->redis, "HGETALL %s", key);
+  if (rep == NULL)
+    return ACTOR_ECONN;
+  if (rep->type != REDIS_REPLY_ARRAY) {
+    freeReplyObject(rep);
+    return ACTOR_ESTORE;
+  }
+  json_t *map = json_object();
+  for (size_t i = 0; map && i + 1 < rep->elements; i += 2)
+    if (rep->element[i]->type == REDIS_REPLY_STRING &&
+        rep->element[i + 1]->type == REDIS_REPLY_STRING)
+      json_object_set_new(map, rep->element[i]->str, json_string(rep->element[i + 1]->str));
+  freeReplyObject(rep);
+  *out = map;
+  return map ? 0 : ACTOR_ENOMEM;
+}
+
+void api_perms_answer(api_req_t *r, const char *kind, const char *id) {
+  json_t *map = NULL;
+  int rc = perms_map(r, kind, id, &map);
+  if (rc != 0) {
+    api_store_error(r, rc, "permission");
+    return;
+  }
+  api_ok(r, "Permissions retrieved successfully.", map);
+}
+
+void api_perms_update(api_req_t *r, const char *kind, const char *id) {
+  json_t *body = api_body_object(r);
+  if (body == NULL)
+    return;
+  const char *user = NULL, *level = NULL;
+  if (api_field_string(r, body, "user", &user) || api_field_string(r, body, "level", &level))
+    goto cleanup;
+  if (user == NULL || *user == '\0' || strlen(user) > 255) {
+    api_error(r, 400, "user is required: the user to give the permission to.");
+    goto cleanup;
+  }
+  int l = api_level_parse(level);
+  if (l < 0) {
+    api_error(r, 400,
+              "Invalid level: level is required and must be one of NONE, READ, EXECUTE "
+              "or UPDATE.");
+    goto cleanup;
+  }
+  int rc = api_perms_grant(r, kind, id, user, (api_level_t)l);
+  if (rc != 0) {
+    api_store_error(r, rc, "permission");
+    goto cleanup;
+  }
+  LOG_INFO("api", "%s %s: %s gave %s to %s", kind, id, r->ident.username, LEVEL_NAMES[l], user);
+  json_t *map = NULL;
+  rc = perms_map(r, kind, id, &map);
+  if (rc != 0)
+    api_store_error(r, rc, "permission");
+  else
+    api_ok(r, "Permission added successfully.", map);
+
+cleanup:
+  json_decref(body);
+}
+
+int api_actor_registered(api_req_t *r, const char *db_id) {
+  int rc = api_perms_grant(r, "actor", db_id, r->ident.username, API_UPDATE);
+  if (rc == 0)
+    rc = reply_rc(
+        store_redis_cmd(r->ctx->redis, "HINCRBY %s %s 1", API_KEY_ACTORS_TOTAL, r->ident.tenant));
+  return rc;
+}
+
+void api_actor_perms_get(api_req_t *r) {
+  api_perms_answer(r, "actor", r->db_id);
+}
+
+void api_actor_perms_set(api_req_t *r) {
+  api_perms_update(r, "actor", r->db_id);
+}
+
+/* What a request on an actor route needs (API.md §2). */
+static api_level_t required_level(const char *method, const char *pattern) {
+  size_t n = strlen(pattern);
+  if (strstr(pattern, "/nonces") != NULL)
+    return API_UPDATE;
+  if (strcmp(method, "GET") == 0)
+    return API_READ;
+  if (strcmp(method, "POST") == 0 && n >= 9 && strcmp(pattern + n - 9, "/messages") == 0)
+    return API_EXECUTE;
+  return API_UPDATE;
+}
+
+int api_authorize(api_req_t *r, const char *pattern, bool actor_route) {
+  bool nonce = r->ident.nonce[0] != '\0';
+  if (nonce && (!actor_route || strstr(pattern, "/nonces") || strstr(pattern, "/permissions"))) {
+    api_error(r, 400,
+              "Not authorized -- a nonce only grants access to the actor or alias it "
+              "was made for.");
+    return -1;
+  }
+  if (!actor_route)
+    return 0;
+  api_level_t level = required_level(r->http->method, pattern);
+  if (!api_has_level(r, r->actor, level)) {
+    api_error(r, 400, "Not authorized -- you do not have access to this actor.");
+    return -1;
+  }
+  if (!nonce)
+    return 0;
+  char as_actor[MODEL_KEY_MAX + 16], as_alias[MODEL_KEY_MAX + 16];
+  snprintf(as_actor, sizeof(as_actor), "actor:%s", r->db_id);
+  snprintf(as_alias, sizeof(as_alias), "alias:%s_%s", r->ident.tenant, r->params[0]);
+  if (strcmp(r->ident.nonce_scope, as_actor) != 0 && strcmp(r->ident.nonce_scope, as_alias) != 0) {
+    api_error(r, 400,
+              "Not authorized -- a nonce only grants access to the actor or alias it "
+              "was made for.");
+    return -1;
+  }
+  if ((int)level > r->ident.nonce_level) {
+    api_error(r, 400, "Not authorized -- the nonce's level (%s) does not allow this request.",
+              api_level_name((api_level_t)r->ident.nonce_level));
+    return -1;
+  }
+  return api_nonce_redeem(r);
+}

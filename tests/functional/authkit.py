@@ -1,0 +1,157 @@
+"""Helpers of the identity and sharing tests (API.md §2): an RSA key pair
+made per test module, tokens as WSO2 API Manager makes them, the forged
+tokens a verifier must refuse, and a second api process run with
+access_control = jwt on the same stores (conftest.ApiProcess).
+
+Import what a module needs: `from authkit import JwtApi, KeyPair, ...`.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from conftest import ApiProcess, Client
+
+TENANT = "DEV-DEVELOP"
+ADMIN = "Internal/abaco-admin"
+PRIVILEGED = "Internal/abaco-privileged"
+USER = "Internal/abaco-user"
+LIMITED = "Internal/abaco-limited"
+CLAIM_USER = "http://wso2.org/claims/enduser"
+CLAIM_ROLE = "http://wso2.org/claims/role"
+IMAGE = "abaco/samples-echo"
+DENIED = "Not authorized -- you do not have access to this actor."
+DENIED_ALIAS = "Not authorized -- you do not have access to this alias."
+MISSING_ROLE = "Not authorized -- missing required role."
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class KeyPair:
+    def __init__(self):
+        self.priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def pub_der_b64(self):
+        der = self.priv.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode()
+
+    def pub_pem(self):
+        return self.priv.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def token(self, user, roles=(USER,), exp_in=3600, tenant_claim=None, claims=None,
+              headers=None):
+        body = {CLAIM_USER: f"{user}@carbon.super", CLAIM_ROLE: ",".join(roles),
+                "iss": "wso2.org/products/am"}
+        if exp_in is not None:
+            body["exp"] = int(time.time()) + exp_in
+        if tenant_claim:
+            body["tenant"] = tenant_claim
+        body.update(claims or {})
+        return jwt.encode(body, self.priv, algorithm="RS256", headers=headers)
+
+
+def claims_for(user, roles=(USER,)):
+    return {CLAIM_USER: user, CLAIM_ROLE: ",".join(roles), "exp": int(time.time()) + 3600}
+
+
+def alg_none_token(claims):
+    return (b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode()) + "." +
+            b64url(json.dumps(claims).encode()) + ".")
+
+
+def hs256_token(secret, claims):
+    """HS256 signed with `secret` (the algorithm-confusion attack when the
+    secret is the server's public key text)."""
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64url(sig)}"
+
+
+class JwtClient(Client):
+    """A Client that sends one JWT on every request."""
+
+    def __init__(self, base, token, tenant=TENANT, bearer=False):
+        super().__init__(base)
+        if bearer:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        else:
+            self.session.headers[f"X-Jwt-Assertion-{tenant}"] = token
+
+
+class JwtApi:
+    """A second api with access_control = jwt verifying tokens of `key`."""
+
+    def __init__(self, key, **overrides):
+        env = dict(web_access_control="jwt", web_apim_public_key=key.pub_der_b64(),
+                   workers_init_count="0", workers_autoscaling="false",
+                   web_encryption_key="functional-test-encryption-key",
+                   spawner_host_queues="default,special")
+        env.update(overrides)
+        self.key = key
+        self.proc = ApiProcess(**env)
+        self.base = self.proc.base
+
+    def client(self, user, roles=(USER,), tenant=TENANT, key=None, bearer=False, **kw):
+        k = key or self.key
+        if bearer:
+            return JwtClient(self.base, k.token(user, roles, **kw), bearer=True)
+        return JwtClient(self.base, k.token(user, roles, **kw), tenant=tenant)
+
+    def anonymous(self):
+        return Client(self.base)
+
+    def stop(self):
+        self.proc.stop()
+
+
+def unique(prefix="u"):
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def register(c, **fields):
+    fields.setdefault("name", unique("t-"))
+    return c.ok("POST", "/actors", json=dict(image=IMAGE, **fields))
+
+
+def error(r, status, message=None):
+    """Checks an error response and returns its message."""
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert body["status"] == "error" and body["result"] is None, body
+    if message is not None:
+        assert body["message"] == message, body
+    return body["message"]
+
+
+def redis(*args):
+    """One redis-cli command against the stack's Redis; its raw output."""
+    import os
+    import subprocess
+    import urllib.parse
+    url = urllib.parse.urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
+    cmd = ["redis-cli", "--raw", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 6379)]
+    if url.password:
+        cmd += ["-a", url.password, "--no-auth-warning"]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=10,
+                          check=True).stdout
+
+
+def redis_dump(pattern):
+    """Every key matching pattern with its whole content, as one text."""
+    out = []
+    for key in redis("--scan", "--pattern", pattern).split():
+        kind = redis("TYPE", key).strip()
+        cmd = {"hash": "HGETALL", "set": "SMEMBERS", "string": "GET"}.get(kind)
+        out.append(key + "\n" + (redis(cmd, key) if cmd else ""))
+    return "\n".join(out)
