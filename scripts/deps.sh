@@ -167,6 +167,15 @@ install_go() {
   ensure_go || die "installed $pkg but still no go >= 1.22"
 }
 
+# RabbitMQ, run as root, drops to the rabbitmq user through su, which
+# applies PAM limits: the default 1024 open files is too few to recover a
+# node holding a thousand durable queues after a restart (it hangs).
+LIMITS=/etc/security/limits.d/rabbitmq-nofile.conf
+if [[ ! -f $LIMITS ]] && [[ -d /etc/security/limits.d ]]; then
+  printf 'rabbitmq - nofile 20000\n' >"$LIMITS"
+  note "raised the rabbitmq user's open-file limit ($LIMITS)"
+fi
+
 load_stack_config
 FERRET_DEST="$TOOLS_BIN/ferretdb"
 if [[ ${FORCE_FERRETDB:-0} == 1 ]]; then

@@ -8,6 +8,7 @@ touches the pair's. Stores, broker and engine are shared. The api can be
 restarted with other overrides while the spawner and the actors stay.
 """
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -99,7 +100,9 @@ class PrivateStack:
     def workers(self, aid):
         return self.client.ok("GET", f"/actors/{aid}/workers")
 
-    def close(self):
+    def close(self, keep_logs=False):
+        """Deletes the actors, stops both processes (their exit codes are
+        returned) and removes the logs unless keep_logs."""
         for aid in self.actors:
             try:
                 self.client.delete(f"/actors/{aid}")
@@ -108,4 +111,8 @@ class PrivateStack:
         rcs = [stop_process(self.api), stop_process(self.spawner)]
         for q in [self.queue, *self.extra_queues]:
             rabbitmqctl("delete_queue", f"command_channel_{q}")
+        if keep_logs or rcs != [0, 0]:
+            print(f"private stack logs kept in {self.logdir}")
+        else:
+            shutil.rmtree(self.logdir, ignore_errors=True)
         return rcs

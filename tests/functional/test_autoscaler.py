@@ -29,11 +29,12 @@ LEAVING = ("SHUTDOWN_REQUESTED", "SHUTTING_DOWN")
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(request):
+    failed = request.session.testsfailed
     s = PrivateStack("ascale", workers_autoscale_interval=1,
                      workers_autoscale_idle_grace=GRACE, workers_sync_max_idle_time=SYNC_IDLE)
     yield s
-    assert s.close() == [0, 0]
+    assert s.close(keep_logs=request.session.testsfailed > failed) == [0, 0]
 
 
 def live(stack, aid):
@@ -146,6 +147,7 @@ def test_long_command_queue_defers_scale_up():
     # up it adds workers again.
     s = PrivateStack("acmd", workers_autoscale_interval=1, workers_autoscale_idle_grace=300,
                      spawner_max_cmd_length=1)
+    passed = False
     try:
         c = s.client
         aid = s.register("abaco/samples-sleep", max_workers=3)["id"]
@@ -166,5 +168,6 @@ def test_long_command_queue_defers_scale_up():
         finally:
             s.spawner.send_signal(signal.SIGCONT)
         wait_for(lambda: len(up(s, aid)) >= 2, timeout=30, what="a second worker")
+        passed = True
     finally:
-        assert s.close() == [0, 0]
+        assert s.close(keep_logs=not passed) == [0, 0]

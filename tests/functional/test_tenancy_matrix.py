@@ -14,7 +14,6 @@ FerretDB (seconds each) are called with the admin role only: the admin's
 scope is the whole tenant, every other role's is narrower."""
 import concurrent.futures
 import json
-import os
 
 import pytest
 import requests
@@ -211,9 +210,6 @@ def test_tenancy_matrix(api, home):
     print(f"\ntenancy matrix: {len(routes)} routes x {len(combos)} foreign callers "
           f"({len(tenants)} tenants; roles user, limited, privileged, admin, a Bearer admin and "
           f"access_control=none) = {len(CHECKED)} checked requests")
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "var",
-                           "tenancy_matrix.txt"), "w") as f:
-        f.write(f"{len(routes)} routes, {len(combos)} callers, {len(CHECKED)} requests\n")
 
 
 def test_foreign_nonce_reaches_nothing_at_home(api, home):

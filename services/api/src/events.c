@@ -353,7 +353,8 @@ void api_events_stop(void) {
   ev.conn = NULL;
 }
 
-/* GET /actors/admin/events/dead-letter: newest first. */
+/* GET /actors/admin/events/dead-letter: newest first, only the caller's
+ * tenant (an admin's reach ends at its tenant, like every other route). */
 void api_events_dead_letter(api_req_t *r) {
   if (api_require_admin(r) != 0)
     return;
@@ -368,9 +369,15 @@ void api_events_dead_letter(api_req_t *r) {
   json_t *out = json_array();
   for (size_t i = 0; out && i < rep->elements; i++) {
     json_t *d = NULL;
-    if (rep->element[i]->type == REDIS_REPLY_STRING &&
-        chan_json_decode(rep->element[i]->str, rep->element[i]->len, 0, &d) == 0)
+    if (rep->element[i]->type != REDIS_REPLY_STRING ||
+        chan_json_decode(rep->element[i]->str, rep->element[i]->len, 0, &d) != 0)
+      continue;
+    const char *tenant =
+        json_string_value(json_object_get(json_object_get(d, "event"), "tenant_id"));
+    if (tenant && strcmp(tenant, r->ident.tenant) == 0)
       json_array_append_new(out, d);
+    else
+      json_decref(d);
   }
   freeReplyObject(rep);
   api_ok(r, "Dead-lettered events retrieved successfully.", out);
