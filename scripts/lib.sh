@@ -133,6 +133,21 @@ load_stack_config() {
     RABBIT_PORT=$def_port
   fi
   RABBIT_NODENAME=${ABACO_RABBIT_NODENAME:-rabbit@localhost}
+  # The management API ([rabbit] management_url; empty: not wanted): the
+  # health agent lists orphan queues through it.
+  RABBIT_MGMT_URL=$(conf_get rabbit management_url "http://127.0.0.1:15672")
+  RABBIT_MGMT_HOST="" RABBIT_MGMT_PORT=""
+  if [[ -n $RABBIT_MGMT_URL ]]; then
+    rest=${RABBIT_MGMT_URL#*://}
+    rest=${rest%%/*}
+    rest=${rest##*@}
+    if [[ $rest == *:* ]]; then
+      RABBIT_MGMT_HOST=${rest%:*} RABBIT_MGMT_PORT=${rest##*:}
+    else
+      RABBIT_MGMT_HOST=$rest RABBIT_MGMT_PORT=80
+      [[ $RABBIT_MGMT_URL == https://* ]] && RABBIT_MGMT_PORT=443
+    fi
+  fi
   local dd
   dd=$(conf_get docker dd "unix:///var/run/docker.sock")
   DOCKER_SOCK=""

@@ -210,6 +210,20 @@ static int admin_result(chan__cconn_t *cc, int *code, char *err, size_t errlen) 
   return rc;
 }
 
+/* The end of a purge, delete or get on the admin channel: a queue the broker
+ * does not know gives `missing`, a timeout counts as a lost connection, and
+ * only a lost connection is worth a retry. */
+static int admin_done(chan__cconn_t *cc, int missing, int *retry) {
+  char err[CHAN__ERR_MAX];
+  int code = 0;
+  int rc = admin_result(cc, &code, err, sizeof(err));
+  if (rc == ACTOR_ECHANNEL && code == AMQP_NOT_FOUND)
+    rc = missing;
+  rc = rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
+  *retry = rc == ACTOR_ECONN;
+  return rc;
+}
+
 static int admin_ready(chan__cconn_t *cc) {
   char err[CHAN__ERR_MAX];
   if (!cc->admin_closed)
@@ -340,6 +354,14 @@ static int send_publish(chan__cconn_t *cc, const char *queue, const void *body, 
 
 /* ---- operations ---- */
 
+/* The arguments chan_client_publish and chan_client_call have in common. */
+static int check_send(const chan_client_t *cl, const char *queue, const void *body, size_t len,
+                      int timeout_ms) {
+  if (cl == NULL || chan__name_check(queue) || (body == NULL && len > 0) || timeout_ms <= 0)
+    return ACTOR_EINVAL;
+  return 0;
+}
+
 typedef struct {
   const char *queue;
   const void *body;
@@ -387,8 +409,7 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
 
 int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
                         const chan_props_t *props, int timeout_ms) {
-  if (cl == NULL || queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ||
-      (body == NULL && len > 0) || timeout_ms <= 0)
+  if (check_send(cl, queue, body, len, timeout_ms))
     return ACTOR_EINVAL;
   publish_arg_t a = {queue, body ? body : "", len, props, timeout_ms};
   int rc = run(cl, op_publish, &a);
@@ -404,6 +425,27 @@ typedef struct {
   size_t reply_len;
 } call_arg_t;
 
+/* Starts consuming the direct reply-to pseudo queue (no ack) on the main
+ * channel; the consumer tag goes to ctag. A failure breaks the connection. */
+static int consume_reply_to(chan__cconn_t *cc, char *ctag, size_t ctag_size) {
+  char err[CHAN__ERR_MAX];
+  amqp_basic_consume_ok_t *ok =
+      amqp_basic_consume(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(REPLY_TO), amqp_empty_bytes, 0,
+                         1, 0, amqp_empty_table);
+  if (ok)
+    snprintf(ctag, ctag_size, "%.*s", (int)ok->consumer_tag.len,
+             (const char *)ok->consumer_tag.bytes);
+  int rc =
+      chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err));
+  amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
+  if (rc) {
+    LOG_DEBUG(CHAN__LOG, "client: consume %s: %s", REPLY_TO, err);
+    cc->broken = 1;
+    return rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
+  }
+  return 0;
+}
+
 static int op_call(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   call_arg_t *a = arg;
   char err[CHAN__ERR_MAX], ctag[256], corr[64];
@@ -412,19 +454,8 @@ static int op_call(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) 
   int rc = ensure_declared(cc, a->queue, 0);
   if (rc)
     return rc;
-  amqp_basic_consume_ok_t *ok =
-      amqp_basic_consume(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(REPLY_TO), amqp_empty_bytes, 0,
-                         1, 0, amqp_empty_table);
-  if (ok)
-    snprintf(ctag, sizeof(ctag), "%.*s", (int)ok->consumer_tag.len,
-             (const char *)ok->consumer_tag.bytes);
-  rc = chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err));
-  amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
-  if (rc) {
-    LOG_DEBUG(CHAN__LOG, "client: consume %s: %s", REPLY_TO, err);
-    cc->broken = 1;
-    return rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
-  }
+  if ((rc = consume_reply_to(cc, ctag, sizeof(ctag))) != 0)
+    return rc;
 
   pthread_mutex_lock(&cl->mu);
   uint64_t serial = ++cl->serial;
@@ -486,8 +517,7 @@ int chan_client_call(chan_client_t *cl, const char *queue, const void *body, siz
     *reply = NULL;
   if (reply_len)
     *reply_len = 0;
-  if (cl == NULL || queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ||
-      (body == NULL && len > 0) || timeout_ms <= 0 || reply == NULL)
+  if (check_send(cl, queue, body, len, timeout_ms) || reply == NULL)
     return ACTOR_EINVAL;
   call_arg_t a = {queue, body ? body : "", len, timeout_ms, NULL, 0};
   int rc = run(cl, op_call, &a);
@@ -499,6 +529,153 @@ int chan_client_call(chan_client_t *cl, const char *queue, const void *body, siz
     free(a.reply);
   }
   return rc == ACTOR_ENOTFOUND ? ACTOR_ECHANNEL : rc;
+}
+
+/* Many calls on one connection: every request goes out first (mandatory,
+ * not declared), then replies and returns are matched to their call by the
+ * index at the end of the correlation id "<idbase>.<serial>.<index>". */
+typedef struct {
+  chan_call_t *calls;
+  size_t n;
+  const void *body;
+  size_t len;
+  int timeout_ms;
+} many_arg_t;
+
+/* The index of the call a correlation id names, or n when it is not one of
+ * this batch's (a late reply to an earlier call). */
+static size_t many_index(const char *corr, const char *prefix, size_t n) {
+  size_t plen = strlen(prefix);
+  if (corr == NULL || strncmp(corr, prefix, plen) != 0)
+    return n;
+  char *end = NULL;
+  unsigned long long i = strtoull(corr + plen, &end, 10);
+  return end && end != corr + plen && *end == '\0' && i < n ? (size_t)i : n;
+}
+
+static int op_call_many(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
+  many_arg_t *a = arg;
+  char err[CHAN__ERR_MAX], ctag[256] = "", prefix[64], corr[96];
+  int64_t deadline = now_ms() + a->timeout_ms;
+  *retry = 1; /* until a request is out */
+  unsigned char *confirmed = calloc(a->n, 1);
+  if (confirmed == NULL)
+    return ACTOR_ENOMEM;
+  int rc = consume_reply_to(cc, ctag, sizeof(ctag));
+  if (rc) {
+    free(confirmed);
+    return rc;
+  }
+  pthread_mutex_lock(&cl->mu);
+  uint64_t serial = ++cl->serial;
+  pthread_mutex_unlock(&cl->mu);
+  snprintf(prefix, sizeof(prefix), "%s.%llu.", cl->idbase, (unsigned long long)serial);
+
+  /* Publish i gets tag first_seq + i. */
+  uint64_t first_seq = cc->seq + 1;
+  size_t sent = 0;
+  for (; sent < a->n; sent++) {
+    snprintf(corr, sizeof(corr), "%s%zu", prefix, sent);
+    chan_props_t props = {.content_type = "application/json",
+                          .reply_to = REPLY_TO,
+                          .correlation_id = corr,
+                          .expiration_ms = a->timeout_ms};
+    uint64_t seq;
+    if (send_publish(cc, a->calls[sent].queue, a->body, a->len, &props, &seq) != 0)
+      break;
+    a->calls[sent].rc = ACTOR_ETIMEDOUT;
+  }
+  if (sent == 0) {
+    free(confirmed);
+    return ACTOR_ECONN; /* nothing went out: may be retried */
+  }
+  *retry = 0;
+  int fail = sent < a->n ? ACTOR_ECONN : 0; /* what the calls still pending get */
+  for (size_t i = sent; i < a->n; i++)
+    a->calls[i].rc = ACTOR_ECONN;
+  /* Wait for every reply and every confirm: a return or a confirm left on
+   * the connection would be taken by its next user for its own. */
+  size_t replies = sent, confirms = sent;
+  while (!cc->broken && (replies > 0 || confirms > 0)) {
+    chan__cev_t ev;
+    rc = next_event(cc, deadline, &ev);
+    if (rc) {
+      if (rc != ACTOR_ETIMEDOUT)
+        fail = rc;
+      break;
+    }
+    if (ev.type == EV_ACK || ev.type == EV_NACK) {
+      for (size_t i = 0; i < sent; i++) {
+        uint64_t seq = first_seq + i;
+        if (confirmed[i] || !(ev.tag == seq || (ev.multiple && ev.tag > seq)))
+          continue;
+        confirmed[i] = 1;
+        confirms--;
+        if (ev.type == EV_NACK && a->calls[i].rc == ACTOR_ETIMEDOUT) {
+          a->calls[i].rc = ACTOR_ECHANNEL;
+          replies--;
+        }
+      }
+      continue;
+    }
+    chan__asm_t *m = &cc->asm_;
+    size_t i = many_index(chan__msg_asm_str(m, m->correlation_id), prefix, sent);
+    if (i < sent && a->calls[i].rc == ACTOR_ETIMEDOUT) {
+      if (m->kind == CHAN__KIND_RETURN) {
+        a->calls[i].rc = ACTOR_ENOTFOUND;
+        replies--;
+      } else if (m->kind == CHAN__KIND_DELIVER) {
+        a->calls[i].rc = 0;
+        a->calls[i].reply = m->body; /* handed over, not copied */
+        a->calls[i].reply_len = (size_t)m->got;
+        m->body = NULL;
+        replies--;
+      }
+    }
+    chan__msg_asm_reset(m); /* also a late reply to an earlier call */
+  }
+  free(confirmed);
+  if (confirms > 0)
+    cc->broken = 1; /* forget this connection's confirm state */
+  for (size_t i = 0; fail && i < sent; i++)
+    if (a->calls[i].rc == ACTOR_ETIMEDOUT)
+      a->calls[i].rc = fail;
+  if (!cc->broken) {
+    amqp_basic_cancel(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(ctag));
+    if (chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err)))
+      cc->broken = 1;
+    amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
+  }
+  return 0; /* the requests went out: each call says how it went */
+}
+
+int chan_client_call_many(chan_client_t *cl, chan_call_t *calls, size_t n, const void *body,
+                          size_t len, int timeout_ms) {
+  if (calls == NULL && n > 0)
+    return ACTOR_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    calls[i].rc = ACTOR_EINVAL;
+    calls[i].reply = NULL;
+    calls[i].reply_len = 0;
+  }
+  if (cl == NULL || (body == NULL && len > 0) || timeout_ms <= 0)
+    return ACTOR_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (chan__name_check(calls[i].queue))
+      return ACTOR_EINVAL;
+  if (n == 0)
+    return 0;
+  many_arg_t a = {calls, n, body ? body : "", len, timeout_ms};
+  int rc = run(cl, op_call_many, &a);
+  for (size_t i = 0; rc != 0 && i < n; i++) {
+    if (calls[i].rc == 0) {
+      free(calls[i].reply);
+      calls[i].reply = NULL;
+      calls[i].reply_len = 0;
+    }
+    calls[i].rc = rc;
+  }
+  return rc;
 }
 
 typedef struct {
@@ -535,33 +712,22 @@ static int op_queue_len(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *re
 
 static int op_purge(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  char err[CHAN__ERR_MAX];
-  int code = 0;
   int rc = admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
     return rc;
   amqp_queue_purge(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue));
-  rc = admin_result(cc, &code, err, sizeof(err));
-  if (rc == ACTOR_ECHANNEL && code == AMQP_NOT_FOUND)
-    rc = 0;
-  rc = rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
-  *retry = rc == ACTOR_ECONN;
-  return rc;
+  return admin_done(cc, 0, retry);
 }
 
 static int op_delete(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  char err[CHAN__ERR_MAX];
-  int code = 0;
   int rc = admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
     return rc;
   amqp_queue_delete(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue), 0, 0);
-  rc = admin_result(cc, &code, err, sizeof(err));
-  if (rc == ACTOR_ECHANNEL && code == AMQP_NOT_FOUND)
-    rc = 0;
+  rc = admin_done(cc, 0, retry);
   if (rc == 0) {
     cache_forget(cc, a->queue);
     pthread_mutex_lock(&cl->mu);
@@ -569,15 +735,11 @@ static int op_delete(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry
     cc->epoch = cl->epoch; /* this one's cache is already right */
     pthread_mutex_unlock(&cl->mu);
   }
-  rc = rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
-  *retry = rc == ACTOR_ECONN;
   return rc;
 }
 
 static int op_get(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  char err[CHAN__ERR_MAX];
-  int code = 0;
   int rc = admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
@@ -605,16 +767,11 @@ static int op_get(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
     amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_ADMIN);
     return a->body ? 0 : ACTOR_ENOMEM;
   }
-  rc = admin_result(cc, &code, err, sizeof(err));
-  if (rc == ACTOR_ECHANNEL && code == AMQP_NOT_FOUND)
-    rc = ACTOR_ENOTFOUND;
-  rc = rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
-  *retry = rc == ACTOR_ECONN;
-  return rc;
+  return admin_done(cc, ACTOR_ENOTFOUND, retry);
 }
 
 static int admin_op(chan_client_t *cl, const char *queue, op_fn op, admin_arg_t *a) {
-  if (cl == NULL || queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX)
+  if (cl == NULL || chan__name_check(queue))
     return ACTOR_EINVAL;
   a->queue = queue;
   return run(cl, op, a);

@@ -19,11 +19,11 @@
  * teardown every publish still waiting for its confirm gets ACTOR_ECONN,
  * the delivery generation moves on (stale acks are refused), and the next
  * connection re-declares the queues and re-starts the consumers. Publishes
- * made while disconnected wait in an outbox.
+ * made while disconnected wait in an outbox. What travels on the main
+ * channel once connected (publishes and their confirms, deliveries) is
+ * handled in chan_frames.c; this file owns the connection's life, the admin
+ * channel and the public calls.
  *
- * Publishes are mandatory (except direct replies, see chan__amqp_mandatory):
- * an unroutable one comes back as basic.return just before its ack. A return names only the routing
- * key, so it is matched to the newest publish with that key among those the next ack covers.
  * Heartbeats: rabbitmq-c sends ours when it is called after the send deadline, which a 5 s timer
  * makes sure of; silence from the broker for twice the heartbeat interval counts as a dead
  * connection. */
@@ -39,85 +39,6 @@
 #define HEARTBEAT_S 20
 #define TICK_MS 5000
 #define CONNECT_TIMEOUT_MS 2000
-#define MAX_RETURNS 64
-
-typedef struct chan__queue_s {
-  struct chan__queue_s *next;
-  int64_t expires_ms;
-  char name[CHAN_NAME_MAX];
-} chan__queue_t;
-
-typedef struct chan__consumer_s {
-  struct chan__consumer_s *next;
-  char queue[CHAN_NAME_MAX];
-  char tag[64];
-  uint16_t prefetch;
-  chan_msg_cb cb;
-  void *ud;
-  int active; /* consuming on the current connection */
-} chan__consumer_t;
-
-/* One allocation: the struct, then the routing key, body and property
- * strings that `props` points to. */
-typedef struct chan__pub_s {
-  struct chan__pub_s *next;
-  uint64_t seq;
-  int returned;
-  chan_done_cb cb;
-  void *ud;
-  const char *queue;
-  const void *body;
-  size_t len;
-  chan_props_t props;
-} chan__pub_t;
-
-typedef struct chan__return_s {
-  struct chan__return_s *next;
-  char rkey[CHAN_NAME_MAX];
-} chan__return_t;
-
-/* A poll handle watches one socket; a reconnect gets a new one while the
- * old one is still closing, so it lives on its own. */
-typedef struct {
-  uv_poll_t handle;
-  chan_conn_t *c;
-} chan__poll_t;
-
-struct chan_conn_s {
-  uv_loop_t *loop;
-  chan__uri_t uri;
-  char name[64];
-  amqp_connection_state_t st;
-  chan__poll_t *poll;
-  uv_timer_t retry_timer, tick_timer, kick_timer;
-  int nhandles;
-
-  int open;     /* st is set up: consumers running */
-  int failed;   /* teardown requested */
-  int closing;  /* chan_conn_close called */
-  int finished; /* close done, waiting for handles */
-  int busy;     /* drain or user callback on the stack */
-  int draining;
-  int admin_closed;
-  unsigned attempt;
-  uint64_t generation;
-  uint64_t next_seq;
-  uint64_t last_rx;
-  unsigned tag_counter;
-  uint64_t rng;
-
-  chan__asm_t asm_;
-  chan__queue_t *queues;
-  chan__consumer_t *consumers;
-  chan__pub_t *outbox, **outbox_tail;
-  size_t noutbox;
-  chan__pub_t *pending, **pending_tail;
-  chan__return_t *returns;
-  int nreturns;
-
-  chan_close_cb close_cb;
-  void *close_ud;
-};
 
 static void on_kick(uv_timer_t *t);
 static void on_retry(uv_timer_t *t);
@@ -139,8 +60,7 @@ static void kick(chan_conn_t *c) {
     uv_timer_start(&c->kick_timer, on_kick, 0, 0);
 }
 
-static void fail(chan_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(chan_conn_t *c, const char *fmt, ...) {
+void chan__conn_fail(chan_conn_t *c, const char *fmt, ...) {
   if (!c->open || c->failed)
     return;
   c->failed = 1;
@@ -181,13 +101,6 @@ static chan__consumer_t *find_consumer_queue(chan_conn_t *c, const char *queue) 
   return NULL;
 }
 
-static chan__consumer_t *find_consumer_tag(chan_conn_t *c, const char *tag) {
-  for (chan__consumer_t *k = c->consumers; k && tag; k = k->next)
-    if (strcmp(k->tag, tag) == 0)
-      return k;
-  return NULL;
-}
-
 static void remove_consumer(chan_conn_t *c, chan__consumer_t *k) {
   for (chan__consumer_t **pp = &c->consumers; *pp; pp = &(*pp)->next)
     if (*pp == k) {
@@ -197,89 +110,7 @@ static void remove_consumer(chan_conn_t *c, chan__consumer_t *k) {
     }
 }
 
-static void clear_returns(chan_conn_t *c) {
-  while (c->returns) {
-    chan__return_t *r = c->returns;
-    c->returns = r->next;
-    free(r);
-  }
-  c->nreturns = 0;
-}
-
-/* ---- publishes ---- */
-
-static size_t slen(const char *s) {
-  return s ? strlen(s) + 1 : 0;
-}
-
-static char *scopy(char **p, const char *s) {
-  if (s == NULL)
-    return NULL;
-  size_t n = strlen(s) + 1;
-  char *d = memcpy(*p, s, n);
-  *p += n;
-  return d;
-}
-
-static chan__pub_t *pub_new(const char *queue, const void *body, size_t len,
-                            const chan_props_t *props, chan_done_cb cb, void *ud) {
-  size_t need = sizeof(chan__pub_t) + strlen(queue) + 1 + len + 1;
-  int nh = 0;
-  if (props) {
-    need += slen(props->content_type) + slen(props->reply_to) + slen(props->correlation_id);
-    nh = props->nheaders < 0                  ? 0
-         : props->nheaders > CHAN_MAX_HEADERS ? CHAN_MAX_HEADERS
-                                              : props->nheaders;
-    for (int i = 0; i < nh; i++)
-      need += slen(props->headers[i].key) + slen(props->headers[i].value);
-  }
-  chan__pub_t *p = malloc(need);
-  if (p == NULL)
-    return NULL;
-  memset(p, 0, sizeof(*p));
-  p->cb = cb;
-  p->ud = ud;
-  char *w = (char *)(p + 1);
-  p->queue = scopy(&w, queue);
-  if (len)
-    memcpy(w, body, len);
-  w[len] = '\0';
-  p->body = w;
-  p->len = len;
-  w += len + 1;
-  if (props) {
-    p->props.content_type = scopy(&w, props->content_type);
-    p->props.reply_to = scopy(&w, props->reply_to);
-    p->props.correlation_id = scopy(&w, props->correlation_id);
-    p->props.expiration_ms = props->expiration_ms;
-    for (int i = 0; i < nh; i++) {
-      p->props.headers[i].key = scopy(&w, props->headers[i].key);
-      p->props.headers[i].value = scopy(&w, props->headers[i].value);
-    }
-    p->props.nheaders = nh;
-  }
-  return p;
-}
-
-static void list_append(chan__pub_t ***tail, chan__pub_t *p) {
-  p->next = NULL;
-  **tail = p;
-  *tail = &p->next;
-}
-
-/* Moves p to the pending list and writes it; a write error fails the
- * connection, which later reports ACTOR_ECONN to p. */
-static void send_pub(chan_conn_t *c, chan__pub_t *p) {
-  chan__props_t pr;
-  chan__msg_props(&p->props, &pr);
-  p->seq = ++c->next_seq;
-  list_append(&c->pending_tail, p);
-  amqp_bytes_t b = {p->len, (void *)p->body};
-  int r = amqp_basic_publish(c->st, CHAN__CH_MAIN, amqp_empty_bytes, amqp_cstring_bytes(p->queue),
-                             chan__amqp_mandatory(p->queue), 0, &pr.p, b);
-  if (r != AMQP_STATUS_OK)
-    fail(c, "publish to %s: %s", p->queue, amqp_error_string2(r));
-}
+/* ---- the outbox ---- */
 
 static void flush_outbox(chan_conn_t *c) {
   while (c->outbox && usable(c)) {
@@ -288,83 +119,8 @@ static void flush_outbox(chan_conn_t *c) {
     if (c->outbox == NULL)
       c->outbox_tail = &c->outbox;
     c->noutbox--;
-    send_pub(c, p);
+    chan__frames_send(c, p);
   }
-}
-
-static void finish_pubs(chan_conn_t *c, chan__pub_t *list, int status) {
-  while (list) {
-    chan__pub_t *p = list;
-    list = p->next;
-    if (p->cb) {
-      int s = status ? status : p->returned ? ACTOR_ENOTFOUND : 0;
-      c->busy++;
-      p->cb(c, s, p->ud);
-      c->busy--;
-    }
-    free(p);
-  }
-}
-
-static chan__pub_t *take_all(chan__pub_t **head, chan__pub_t ***tail) {
-  chan__pub_t *l = *head;
-  *head = NULL;
-  *tail = head;
-  return l;
-}
-
-/* basic.ack / basic.nack for `tag` (and everything before it if multiple). */
-static void on_confirm(chan_conn_t *c, uint64_t tag, int multiple, int status) {
-  chan__pub_t *done = NULL, **dtail = &done;
-  chan__pub_t **pp = &c->pending;
-  while (*pp) {
-    chan__pub_t *p = *pp;
-    if (p->seq == tag || (multiple && p->seq < tag)) {
-      *pp = p->next;
-      list_append(&dtail, p);
-    } else {
-      pp = &p->next;
-    }
-  }
-  c->pending_tail = &c->pending;
-  while (*c->pending_tail)
-    c->pending_tail = &(*c->pending_tail)->next;
-  /* Each earlier return belongs to the newest covered publish with its key. */
-  for (chan__return_t **rp = &c->returns; *rp;) {
-    chan__pub_t *match = NULL;
-    for (chan__pub_t *p = done; p; p = p->next)
-      if (!p->returned && strcmp(p->queue, (*rp)->rkey) == 0)
-        match = p;
-    if (match) {
-      match->returned = 1;
-      chan__return_t *r = *rp;
-      *rp = r->next;
-      free(r);
-      c->nreturns--;
-    } else {
-      rp = &(*rp)->next;
-    }
-  }
-  finish_pubs(c, done, status);
-}
-
-static void on_return(chan_conn_t *c, const char *rkey, int code) {
-  LOG_DEBUG(CHAN__LOG, "%s: message to %s returned (%d)", c->name, rkey ? rkey : "?", code);
-  if (c->nreturns >= MAX_RETURNS) {
-    chan__return_t *old = c->returns;
-    c->returns = old->next;
-    free(old);
-    c->nreturns--;
-  }
-  chan__return_t *r = calloc(1, sizeof(*r));
-  if (r == NULL)
-    return;
-  snprintf(r->rkey, sizeof(r->rkey), "%s", rkey ? rkey : "");
-  chan__return_t **pp = &c->returns;
-  while (*pp)
-    pp = &(*pp)->next;
-  *pp = r;
-  c->nreturns++;
 }
 
 /* ---- broker-side setup ---- */
@@ -374,7 +130,7 @@ static int admin_declare(chan_conn_t *c, const char *queue, int64_t expires_ms) 
   if (c->admin_closed) {
     int rc = chan__amqp_reopen(c->st, CHAN__CH_ADMIN, err, sizeof(err));
     if (rc) {
-      fail(c, "re-opening the admin channel: %s", err);
+      chan__conn_fail(c, "re-opening the admin channel: %s", err);
       return rc;
     }
     c->admin_closed = 0;
@@ -383,7 +139,7 @@ static int admin_declare(chan_conn_t *c, const char *queue, int64_t expires_ms) 
   if (rc == ACTOR_EEXIST)
     LOG_INFO(CHAN__LOG, "%s: queue %s exists with other arguments; using it", c->name, queue);
   else if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT)
-    fail(c, "declare %s: %s", queue, err);
+    chan__conn_fail(c, "declare %s: %s", queue, err);
   else if (rc)
     LOG_ERROR(CHAN__LOG, "%s: declare %s refused: %s", c->name, queue, err);
   return rc == ACTOR_EEXIST ? 0 : rc;
@@ -408,7 +164,7 @@ static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
     rc = chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
   }
   if (rc) {
-    fail(c, "consume %s: %s", k->queue, err);
+    chan__conn_fail(c, "consume %s: %s", k->queue, err);
     return rc;
   }
   k->active = 1;
@@ -419,7 +175,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   chan__poll_t *p = h->data;
   chan_conn_t *c = p->c;
   if (status < 0) {
-    fail(c, "poll: %s", uv_strerror(status));
+    chan__conn_fail(c, "poll: %s", uv_strerror(status));
     return;
   }
   c->last_rx = uv_now(c->loop);
@@ -445,23 +201,27 @@ static void schedule_retry(chan_conn_t *c) {
   uv_timer_start(&c->retry_timer, on_retry, ms, 0);
 }
 
-/* Drops the rabbitmq-c state; pending confirms get ACTOR_ECONN. */
-static void teardown(chan_conn_t *c) {
+/* Stops watching the socket and destroys the rabbitmq-c state. */
+static void drop_connection(chan_conn_t *c) {
   close_poll(c);
   if (c->st) {
     amqp_destroy_connection(c->st);
     c->st = NULL;
   }
   c->open = 0;
+  uv_timer_stop(&c->tick_timer);
+}
+
+/* Drops the rabbitmq-c state; pending confirms get ACTOR_ECONN. */
+static void teardown(chan_conn_t *c) {
+  drop_connection(c);
   c->failed = 0;
   c->admin_closed = 0;
-  uv_timer_stop(&c->tick_timer);
   chan__msg_asm_reset(&c->asm_);
-  clear_returns(c);
+  chan__frames_clear_returns(c);
   for (chan__consumer_t *k = c->consumers; k; k = k->next)
     k->active = 0;
-  chan__pub_t *lost = take_all(&c->pending, &c->pending_tail);
-  finish_pubs(c, lost, ACTOR_ECONN);
+  chan__frames_finish(c, &c->pending, &c->pending_tail, ACTOR_ECONN);
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -469,7 +229,7 @@ static void on_tick(uv_timer_t *t) {
   if (!usable(c))
     return;
   if (uv_now(c->loop) - c->last_rx > 2u * HEARTBEAT_S * 1000u) {
-    fail(c, "nothing from the broker for %d s", 2 * HEARTBEAT_S);
+    chan__conn_fail(c, "nothing from the broker for %d s", 2 * HEARTBEAT_S);
     return;
   }
   drain(c); /* lets rabbitmq-c send our heartbeat when it is due */
@@ -535,38 +295,6 @@ static void on_retry(uv_timer_t *t) {
 
 /* ---- input ---- */
 
-static void dispatch(chan_conn_t *c) {
-  chan__asm_t *a = &c->asm_;
-  if (a->kind == CHAN__KIND_RETURN) {
-    on_return(c, chan__msg_asm_str(a, a->rkey), a->reply_code);
-    chan__msg_asm_reset(a);
-    return;
-  }
-  if (a->kind != CHAN__KIND_DELIVER) {
-    chan__msg_asm_reset(a);
-    return;
-  }
-  chan__consumer_t *k = find_consumer_tag(c, chan__msg_asm_str(a, a->ctag));
-  if (k == NULL || !k->active) {
-    /* In flight while the consumer was being cancelled: give it back. */
-    int r = amqp_basic_nack(c->st, CHAN__CH_MAIN, a->delivery_tag, 0, 1);
-    chan__msg_asm_reset(a);
-    if (r != AMQP_STATUS_OK)
-      fail(c, "nack: %s", amqp_error_string2(r));
-    return;
-  }
-  char queue[CHAN_NAME_MAX];
-  memcpy(queue, k->queue, sizeof(queue));
-  chan_msg_t m;
-  chan__msg_asm_view(a, &m);
-  m.queue = queue;
-  m.tag.generation = c->generation;
-  c->busy++;
-  k->cb(c, &m, k->ud); /* may cancel k */
-  c->busy--;
-  chan__msg_asm_reset(a);
-}
-
 static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
   char why[CHAN__ERR_MAX];
   if (f->channel == 0) {
@@ -574,7 +302,7 @@ static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
         f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
       chan__amqp_close_reason(&f->payload.method, NULL, why, sizeof(why));
       chan__amqp_close_ok(c->st, 0, 1);
-      fail(c, "closed by the broker: %s", why);
+      chan__conn_fail(c, "closed by the broker: %s", why);
     } else if (f->frame_type == AMQP_FRAME_METHOD &&
                f->payload.method.id == AMQP_CONNECTION_BLOCKED_METHOD) {
       LOG_WARN(CHAN__LOG, "%s: the broker blocks publishing (resource alarm)", c->name);
@@ -590,44 +318,8 @@ static void handle_frame(chan_conn_t *c, const amqp_frame_t *f) {
     }
     return;
   }
-  if (f->channel != CHAN__CH_MAIN)
-    return;
-  int r = chan__msg_asm_feed(&c->asm_, f);
-  if (r < 0) {
-    fail(c, "bad delivery: %s", actor_strerror(r));
-    return;
-  }
-  if (r == CHAN__ASM_COMPLETE) {
-    dispatch(c);
-    return;
-  }
-  if (r == CHAN__ASM_MORE || f->frame_type != AMQP_FRAME_METHOD)
-    return;
-  const amqp_method_t *m = &f->payload.method;
-  switch (m->id) {
-  case AMQP_BASIC_ACK_METHOD: {
-    const amqp_basic_ack_t *a = m->decoded;
-    on_confirm(c, a->delivery_tag, a->multiple, 0);
-    break;
-  }
-  case AMQP_BASIC_NACK_METHOD: {
-    const amqp_basic_nack_t *n = m->decoded;
-    on_confirm(c, n->delivery_tag, n->multiple, ACTOR_ECHANNEL);
-    break;
-  }
-  case AMQP_BASIC_CANCEL_METHOD: {
-    const amqp_basic_cancel_t *x = m->decoded;
-    fail(c, "the broker cancelled consumer %.*s (queue deleted?)", (int)x->consumer_tag.len,
-         (const char *)x->consumer_tag.bytes);
-    break;
-  }
-  case AMQP_CHANNEL_CLOSE_METHOD:
-    chan__amqp_close_reason(m, NULL, why, sizeof(why));
-    chan__amqp_close_ok(c->st, CHAN__CH_MAIN, 0);
-    fail(c, "channel closed by the broker: %s", why);
-    break;
-  default: break; /* late RPC replies and the like */
-  }
+  if (f->channel == CHAN__CH_MAIN)
+    chan__frames_handle(c, f);
 }
 
 static void drain(chan_conn_t *c) {
@@ -643,7 +335,7 @@ static void drain(chan_conn_t *c) {
     if (r == AMQP_STATUS_TIMEOUT)
       break;
     if (r != AMQP_STATUS_OK) {
-      fail(c, "%s", amqp_error_string2(r));
+      chan__conn_fail(c, "%s", amqp_error_string2(r));
       break;
     }
     handle_frame(c, &f);
@@ -674,21 +366,13 @@ static void finish_close(chan_conn_t *c) {
     amqp_connection_close(c->st, AMQP_REPLY_SUCCESS);
     LOG_INFO(CHAN__LOG, "%s: closed", c->name);
   }
-  close_poll(c);
-  if (c->st) {
-    amqp_destroy_connection(c->st);
-    c->st = NULL;
-  }
-  c->open = 0;
+  drop_connection(c);
   uv_timer_stop(&c->retry_timer);
-  uv_timer_stop(&c->tick_timer);
   uv_timer_stop(&c->kick_timer);
-  chan__pub_t *lost = take_all(&c->pending, &c->pending_tail);
-  finish_pubs(c, lost, ACTOR_ECLOSED);
-  lost = take_all(&c->outbox, &c->outbox_tail);
+  chan__frames_finish(c, &c->pending, &c->pending_tail, ACTOR_ECLOSED);
   c->noutbox = 0;
-  finish_pubs(c, lost, ACTOR_ECLOSED);
-  clear_returns(c);
+  chan__frames_finish(c, &c->outbox, &c->outbox_tail, ACTOR_ECLOSED);
+  chan__frames_clear_returns(c);
   while (c->queues)
     remove_queue(c, c->queues->name);
   while (c->consumers)
@@ -772,12 +456,8 @@ uint64_t chan__conn_generation(const chan_conn_t *c) {
   return c ? c->generation : 0;
 }
 
-static int check_name(const char *queue) {
-  return queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ? ACTOR_EINVAL : 0;
-}
-
 int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms) {
-  if (c == NULL || check_name(queue) || expires_ms < 0)
+  if (c == NULL || chan__name_check(queue) || expires_ms < 0)
     return ACTOR_EINVAL;
   if (c->closing)
     return ACTOR_ECLOSED;
@@ -809,7 +489,7 @@ int chan_declare(chan_conn_t *c, const char *queue) {
 }
 
 int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud) {
-  if (c == NULL || check_name(queue) || cb == NULL)
+  if (c == NULL || chan__name_check(queue) || cb == NULL)
     return ACTOR_EINVAL;
   if (c->closing)
     return ACTOR_ECLOSED;
@@ -850,7 +530,7 @@ int chan_cancel(chan_conn_t *c, const char *queue) {
     char err[CHAN__ERR_MAX];
     amqp_basic_cancel(c->st, CHAN__CH_MAIN, amqp_cstring_bytes(k->tag));
     if (chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err)))
-      fail(c, "cancel %s: %s", queue, err);
+      chan__conn_fail(c, "cancel %s: %s", queue, err);
     kick(c);
   }
   remove_consumer(c, k);
@@ -870,7 +550,7 @@ static int settle(chan_conn_t *c, chan_tag_t tag, int ack, int requeue) {
   int r = ack ? amqp_basic_ack(c->st, CHAN__CH_MAIN, tag.delivery_tag, 0)
               : amqp_basic_nack(c->st, CHAN__CH_MAIN, tag.delivery_tag, 0, requeue ? 1 : 0);
   if (r != AMQP_STATUS_OK) {
-    fail(c, "%s: %s", ack ? "ack" : "nack", amqp_error_string2(r));
+    chan__conn_fail(c, "%s: %s", ack ? "ack" : "nack", amqp_error_string2(r));
     return ACTOR_ECONN;
   }
   return 0;
@@ -886,19 +566,19 @@ int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue) {
 
 int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
                  const chan_props_t *props, chan_done_cb cb, void *ud) {
-  if (c == NULL || check_name(queue) || (body == NULL && len > 0))
+  if (c == NULL || chan__name_check(queue) || (body == NULL && len > 0))
     return ACTOR_EINVAL;
   if (c->closing)
     return ACTOR_ECLOSED;
   if (!usable(c) && c->noutbox >= CHAN_OUTBOX_MAX)
     return ACTOR_ECONN;
-  chan__pub_t *p = pub_new(queue, body, len, props, cb, ud);
+  chan__pub_t *p = chan__frames_pub_new(queue, body, len, props, cb, ud);
   if (p == NULL)
     return ACTOR_ENOMEM;
   if (usable(c) && c->outbox == NULL) {
-    send_pub(c, p);
+    chan__frames_send(c, p);
   } else {
-    list_append(&c->outbox_tail, p);
+    chan__frames_append(&c->outbox_tail, p);
     c->noutbox++;
     if (usable(c))
       kick(c);

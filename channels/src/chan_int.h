@@ -1,8 +1,10 @@
-/* Private to channels: what the loop-driven connection (chan_conn.c) and the
- * blocking pool (chan_client.c) share — URI parsing, opening a connection
- * with its two channels, turning rabbitmq-c replies into ACTOR_* codes,
- * declares that survive a refusal, publish properties, and the assembler
- * that turns deliver/header/body frames into one chan_msg_t.
+/* Private to channels: what the loop-driven connection (chan_conn.c and
+ * chan_frames.c) and the blocking pool (chan_client.c) share — URI parsing,
+ * opening a connection with its two channels, turning rabbitmq-c replies
+ * into ACTOR_* codes, declares that survive a refusal, publish properties,
+ * and the assembler that turns deliver/header/body frames into one
+ * chan_msg_t — and the state the two files of the loop-driven connection
+ * share.
  *
  * Every connection has two channels. CHAN__CH_MAIN is in confirm mode and
  * carries publishes and consumers; CHAN__CH_ADMIN carries declares, passive
@@ -78,6 +80,12 @@ void chan__amqp_close_ok(amqp_connection_state_t st, amqp_channel_t ch, int conn
 /* Formats the reply text of a connection.close/channel.close method. */
 void chan__amqp_close_reason(const amqp_method_t *m, int *code, char *err, size_t errlen);
 
+/* ---- chan_name.c ---- */
+
+/* ACTOR_EINVAL unless `queue` can name a queue: not NULL, not empty,
+ * shorter than CHAN_NAME_MAX. */
+int chan__name_check(const char *queue);
+
 /* ---- chan_msg.c ---- */
 
 /* rabbitmq-c properties for a publish: persistent, content type defaulting
@@ -129,11 +137,117 @@ const char *chan__msg_asm_str(const chan__asm_t *a, size_t off);
 void chan__msg_asm_reset(chan__asm_t *a);
 void chan__msg_asm_free(chan__asm_t *a);
 
-/* ---- chan_conn.c (for tests) ---- */
+/* ---- the loop-driven connection: chan_conn.c and chan_frames.c ---- */
 
-/* The socket of the current connection, or -1 while disconnected. */
+typedef struct chan__queue_s {
+  struct chan__queue_s *next;
+  int64_t expires_ms;
+  char name[CHAN_NAME_MAX];
+} chan__queue_t;
+
+typedef struct chan__consumer_s {
+  struct chan__consumer_s *next;
+  char queue[CHAN_NAME_MAX];
+  char tag[64];
+  uint16_t prefetch;
+  chan_msg_cb cb;
+  void *ud;
+  int active; /* consuming on the current connection */
+} chan__consumer_t;
+
+/* One allocation: the struct, then the routing key, body and property
+ * strings that `props` points to. */
+typedef struct chan__pub_s {
+  struct chan__pub_s *next;
+  uint64_t seq;
+  int returned;
+  chan_done_cb cb;
+  void *ud;
+  const char *queue;
+  const void *body;
+  size_t len;
+  chan_props_t props;
+} chan__pub_t;
+
+typedef struct chan__return_s {
+  struct chan__return_s *next;
+  char rkey[CHAN_NAME_MAX];
+} chan__return_t;
+
+/* A poll handle watches one socket; a reconnect gets a new one while the
+ * old one is still closing, so it lives on its own. */
+typedef struct {
+  uv_poll_t handle;
+  chan_conn_t *c;
+} chan__poll_t;
+
+struct chan_conn_s {
+  uv_loop_t *loop;
+  chan__uri_t uri;
+  char name[64];
+  amqp_connection_state_t st;
+  chan__poll_t *poll;
+  uv_timer_t retry_timer, tick_timer, kick_timer;
+  int nhandles;
+
+  int open;     /* st is set up: consumers running */
+  int failed;   /* teardown requested */
+  int closing;  /* chan_conn_close called */
+  int finished; /* close done, waiting for handles */
+  int busy;     /* drain or user callback on the stack */
+  int draining;
+  int admin_closed;
+  unsigned attempt;
+  uint64_t generation;
+  uint64_t next_seq;
+  uint64_t last_rx;
+  unsigned tag_counter;
+  uint64_t rng;
+
+  chan__asm_t asm_;
+  chan__queue_t *queues;
+  chan__consumer_t *consumers;
+  chan__pub_t *outbox, **outbox_tail;
+  size_t noutbox;
+  chan__pub_t *pending, **pending_tail; /* written, waiting for the confirm */
+  chan__return_t *returns;              /* not yet matched to a publish */
+  int nreturns;
+
+  chan_close_cb close_cb;
+  void *close_ud;
+};
+
+/* chan_conn.c */
+
+/* Marks an open connection failed and logs why, once; the teardown and the
+ * reconnect run later from the loop, so this is safe with a drain or a user
+ * callback on the stack. */
+void chan__conn_fail(chan_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For tests: the socket of the current connection, or -1 while
+ * disconnected. */
 int chan__conn_fd(const chan_conn_t *c);
-/* Counts successful connects; a tag's generation. */
+/* For tests: counts successful connects; a tag's generation. */
 uint64_t chan__conn_generation(const chan_conn_t *c);
+
+/* chan_frames.c */
+
+/* Copies a publish (body and props included) into one allocation; NULL
+ * when out of memory. */
+chan__pub_t *chan__frames_pub_new(const char *queue, const void *body, size_t len,
+                                  const chan_props_t *props, chan_done_cb cb, void *ud);
+/* Appends p to the list whose tail pointer is *tail. */
+void chan__frames_append(chan__pub_t ***tail, chan__pub_t *p);
+/* Moves p to c->pending and writes it; a write error fails the connection,
+ * which later reports ACTOR_ECONN to p. */
+void chan__frames_send(chan_conn_t *c, chan__pub_t *p);
+/* Empties the list at *head (a pending list or the outbox) and reports
+ * `status` to every publish on it. Runs user callbacks. */
+void chan__frames_finish(chan_conn_t *c, chan__pub_t **head, chan__pub_t ***tail, int status);
+/* Forgets the basic.returns not yet matched to a publish. */
+void chan__frames_clear_returns(chan_conn_t *c);
+/* Handles one frame of CHAN__CH_MAIN: deliveries go to their consumers,
+ * confirms and returns settle pending publishes, a consumer cancelled or the
+ * channel closed by the broker fails the connection. Runs user callbacks. */
+void chan__frames_handle(chan_conn_t *c, const amqp_frame_t *f);
 
 #endif

@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "actor/errors.h"
-#include "channels/chan.h"
+#include "chan_int.h"
+
+int chan__name_check(const char *queue) {
+  return queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ? ACTOR_EINVAL : 0;
+}
 
 /* snprintf truncates at CHAN_NAME_MAX - 1, which is also AMQP's 255-byte
  * limit on a queue name. */

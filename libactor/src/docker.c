@@ -442,6 +442,23 @@ static void dkr__clear_err(char **err) {
     *err = NULL;
 }
 
+/* GET <prefix><escaped name><suffix> below the API root for a JSON answer;
+ * *out gets a new reference. */
+static int dkr__get_json(dkr_t *d, const char *prefix, const char *name, const char *suffix,
+                         json_t **out, char **err) {
+  dkr__clear_err(err);
+  *out = NULL;
+  if (!dkr__name_ok(name))
+    return ACTOR_EINVAL;
+  char *path = dkr__path(prefix, name, suffix);
+  if (!path)
+    return ACTOR_ENOMEM;
+  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = DKR__CALL_TIMEOUT_MS};
+  int rc = dkr__request_json(d, &r, out, err);
+  free(path);
+  return rc;
+}
+
 /* ---- the calls ---- */
 
 int dkr_ping(dkr_t *d, char **err) {
@@ -451,17 +468,7 @@ int dkr_ping(dkr_t *d, char **err) {
 }
 
 int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err) {
-  dkr__clear_err(err);
-  *out = NULL;
-  if (!dkr__name_ok(image))
-    return ACTOR_EINVAL;
-  char *path = dkr__path("/images/", image, "/json");
-  if (!path)
-    return ACTOR_ENOMEM;
-  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = DKR__CALL_TIMEOUT_MS};
-  int rc = dkr__request_json(d, &r, out, err);
-  free(path);
-  return rc;
+  return dkr__get_json(d, "/images/", image, "/json", out, err);
 }
 
 int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
@@ -651,33 +658,13 @@ int dkr_container_logs(dkr_t *d, const char *id, size_t max, char **out, size_t 
 }
 
 int dkr_container_inspect(dkr_t *d, const char *id, json_t **out, char **err) {
-  dkr__clear_err(err);
-  *out = NULL;
-  if (!dkr__name_ok(id))
-    return ACTOR_EINVAL;
-  char *path = dkr__path("/containers/", id, "/json");
-  if (!path)
-    return ACTOR_ENOMEM;
-  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = DKR__CALL_TIMEOUT_MS};
-  int rc = dkr__request_json(d, &r, out, err);
-  free(path);
-  return rc;
+  return dkr__get_json(d, "/containers/", id, "/json", out, err);
 }
 
 int dkr_container_stats(dkr_t *d, const char *id, json_t **out, char **err) {
-  dkr__clear_err(err);
-  *out = NULL;
-  if (!dkr__name_ok(id))
-    return ACTOR_EINVAL;
   /* one-shot (API 1.41): no second sample a second later; the totals need
    * none. */
-  char *path = dkr__path("/containers/", id, "/stats?stream=false&one-shot=true");
-  if (!path)
-    return ACTOR_ENOMEM;
-  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = DKR__CALL_TIMEOUT_MS};
-  int rc = dkr__request_json(d, &r, out, err);
-  free(path);
-  return rc;
+  return dkr__get_json(d, "/containers/", id, "/stats?stream=false&one-shot=true", out, err);
 }
 
 int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err) {

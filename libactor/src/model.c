@@ -36,6 +36,14 @@ static int reply_ok(redisReply *reply) {
   return rc;
 }
 
+/* Removes `member` from the index set `set`, then the record at `key`. */
+static int delete_indexed(store_redis_t *r, const char *set, const char *member, const char *key) {
+  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", set, member));
+  if (rc == 0)
+    rc = store_record_delete(r, key);
+  return rc;
+}
+
 /* ---- actors ---- */
 
 int model_actor_get(store_redis_t *r, const char *db_id, json_t **out) {
@@ -88,10 +96,7 @@ int model_actor_transition(store_redis_t *r, const char *db_id, const char *cons
 int model_actor_delete(store_redis_t *r, const char *db_id) {
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
-  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", MODEL_KEY_ACTORS, db_id));
-  if (rc == 0)
-    rc = store_record_delete(r, key);
-  return rc;
+  return delete_indexed(r, MODEL_KEY_ACTORS, db_id, key);
 }
 
 int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out) {
@@ -220,10 +225,7 @@ int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid) {
   char key[MODEL_KEY_MAX], set[MODEL_KEY_MAX];
   model_key_worker(db_id, wid, key);
   model_key_workers(db_id, set);
-  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", set, wid));
-  if (rc == 0)
-    rc = store_record_delete(r, key);
-  return rc;
+  return delete_indexed(r, set, wid, key);
 }
 
 /* ---- executions and logs ---- */
@@ -316,11 +318,16 @@ int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *
   return rc == ACTOR_ENOTFOUND ? ACTOR_ESTATE : rc;
 }
 
-int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
+/* Deletes every document of `coll` that belongs to the actor. */
+static int delete_of_actor(store_mongo_t *m, const char *coll, const char *db_id) {
   json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
-  int rc = filter ? store_mongo_delete(m, MODEL_COLL_EXECUTIONS, filter, NULL) : ACTOR_ENOMEM;
+  int rc = filter ? store_mongo_delete(m, coll, filter, NULL) : ACTOR_ENOMEM;
   json_decref(filter);
   return rc;
+}
+
+int model_exec_delete_actor(store_mongo_t *m, const char *db_id) {
+  return delete_of_actor(m, MODEL_COLL_EXECUTIONS, db_id);
 }
 
 int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
@@ -349,10 +356,7 @@ int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **
 }
 
 int model_logs_delete_actor(store_mongo_t *m, const char *db_id) {
-  json_t *filter = json_pack("{s:s}", "actor_dbid", db_id);
-  int rc = filter ? store_mongo_delete(m, MODEL_COLL_LOGS, filter, NULL) : ACTOR_ENOMEM;
-  json_decref(filter);
-  return rc;
+  return delete_of_actor(m, MODEL_COLL_LOGS, db_id);
 }
 
 int model_ensure_indexes(store_mongo_t *m) {

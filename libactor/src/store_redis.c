@@ -419,6 +419,14 @@ redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...) {
   return reply;
 }
 
+int store_redis_reply_rc(redisReply *rep) {
+  if (rep == NULL)
+    return ACTOR_ECONN;
+  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
+  freeReplyObject(rep);
+  return rc;
+}
+
 redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
                                 const size_t *argvlen) {
   char *cmd = NULL;

@@ -3,7 +3,8 @@ made per test module, tokens as WSO2 API Manager makes them, the forged
 tokens a verifier must refuse, and a second api process run with
 access_control = jwt on the same stores (conftest.ApiProcess).
 
-Import what a module needs: `from authkit import JwtApi, KeyPair, ...`.
+Import what a module needs: `from authkit import JwtApi, KeyPair, ...`,
+and so the fixtures at the end (api, admin, owner, other, actor).
 """
 import base64
 import hashlib
@@ -13,6 +14,7 @@ import time
 import uuid
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -155,3 +157,51 @@ def redis_dump(pattern):
         cmd = {"hash": "HGETALL", "set": "SMEMBERS", "string": "GET"}.get(kind)
         out.append(key + "\n" + (redis(cmd, key) if cmd else ""))
     return "\n".join(out)
+
+
+# ---- fixtures of the sharing tests ----
+# A module takes the ones it uses by name (`from authkit import api, owner`).
+# Its USER_PREFIX starts the names of the users they make (to tell the
+# modules' users apart in the logs); its ACTOR_FIELDS are what `actor`
+# registers with besides the image and a name.
+
+def named_client(api, name, roles=(USER,)):
+    """A client of api for the user `name`, which it keeps as .name."""
+    c = api.client(name, roles)
+    c.name = name
+    return c
+
+
+def user_prefix(request):
+    return getattr(request.module, "USER_PREFIX", "")
+
+
+@pytest.fixture(scope="module")
+def api():
+    """A jwt api with a key pair of the module's own."""
+    a = JwtApi(KeyPair())
+    yield a
+    a.stop()
+
+
+@pytest.fixture
+def admin(api, request):
+    return named_client(api, user_prefix(request) + "admin", (ADMIN,))
+
+
+@pytest.fixture
+def owner(api, request):
+    return named_client(api, unique(user_prefix(request) + "owner"))
+
+
+@pytest.fixture
+def other(api, request):
+    return named_client(api, unique(user_prefix(request) + "other"))
+
+
+@pytest.fixture
+def actor(owner, admin, request):
+    """An actor of owner's, deleted (as admin) after the test."""
+    a = register(owner, **getattr(request.module, "ACTOR_FIELDS", {}))
+    yield a
+    admin.delete(f"/actors/{a['id']}")

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from conftest import wait_for
-from private_stack import PrivateStack
+from private_stack import PrivateStack, module_stack
 
 GRACE = 2
 SYNC_IDLE = 6
@@ -30,11 +30,9 @@ LEAVING = ("SHUTDOWN_REQUESTED", "SHUTTING_DOWN")
 
 @pytest.fixture(scope="module")
 def stack(request):
-    failed = request.session.testsfailed
-    s = PrivateStack("ascale", workers_autoscale_interval=1,
-                     workers_autoscale_idle_grace=GRACE, workers_sync_max_idle_time=SYNC_IDLE)
-    yield s
-    assert s.close(keep_logs=request.session.testsfailed > failed) == [0, 0]
+    yield from module_stack(request, "ascale", workers_autoscale_interval=1,
+                            workers_autoscale_idle_grace=GRACE,
+                            workers_sync_max_idle_time=SYNC_IDLE)
 
 
 def live(stack, aid):
@@ -145,10 +143,8 @@ def test_long_command_queue_defers_scale_up():
     # actor's worker requests pile up in its command queue (commands no
     # spawner has taken yet): the autoscaler waits; once the spawner catches
     # up it adds workers again.
-    s = PrivateStack("acmd", workers_autoscale_interval=1, workers_autoscale_idle_grace=300,
-                     spawner_max_cmd_length=1)
-    passed = False
-    try:
+    with PrivateStack("acmd", workers_autoscale_interval=1, workers_autoscale_idle_grace=300,
+                      spawner_max_cmd_length=1) as s:
         c = s.client
         aid = s.register("abaco/samples-sleep", max_workers=3)["id"]
         c.wait_actor_status(aid, {"READY"})
@@ -168,6 +164,3 @@ def test_long_command_queue_defers_scale_up():
         finally:
             s.spawner.send_signal(signal.SIGCONT)
         wait_for(lambda: len(up(s, aid)) >= 2, timeout=30, what="a second worker")
-        passed = True
-    finally:
-        assert s.close(keep_logs=not passed) == [0, 0]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import wait_for
-from private_stack import PrivateStack
+from private_stack import module_stack
 
 CRON_MSG = "This is your cron execution"
 HOUR = 3600
@@ -26,10 +26,7 @@ HOUR = 3600
 
 @pytest.fixture(scope="module")
 def stack(request):
-    failed = request.session.testsfailed
-    s = PrivateStack("cron", web_cron_interval=1, workers_autoscaling="false")
-    yield s
-    assert s.close(keep_logs=request.session.testsfailed > failed) == [0, 0]
+    yield from module_stack(request, "cron", web_cron_interval=1, workers_autoscaling="false")
 
 
 def hour_str(dt):

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import Client, free_port, wait_for
 
 
 class Hook:
@@ -125,6 +125,10 @@ def test_failing_webhook_is_dead_lettered(client, actor_cleanup):
     assert d["attempts"] == 3
     assert d["event"]["execution_id"] == eid
     assert d["error"] and d["time"]
+    # Another tenant's admin does not see it (one list per tenant).
+    other = Client(tenant="OTHER-" + uuid.uuid4().hex[:6].upper())
+    assert not [x for x in other.ok("GET", "/actors/admin/events/dead-letter")
+                if x["target"] == url]
 
 
 def test_missing_image_sends_actor_error(client, actor_cleanup, hook):

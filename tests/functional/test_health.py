@@ -1,7 +1,8 @@
 """The health agent (DESIGN.md "Processes", issue 5 "health"), each fault
 created for real against the running stack: a worker killed while its
-spawner cannot reap it, a container killed under a running execution, an
-orphan container and orphan execution files, an idle worker past
+spawner cannot reap it, a worker alive but stopped (SIGSTOP: it no longer
+answers `status`), a container killed under a running execution, an orphan
+container and orphan execution files, orphan queues, an idle worker past
 worker_ttl, and records and containers of another host left alone.
 
 Isolation: the module starts its own api + spawner pair from build/bin on a
@@ -12,6 +13,12 @@ health_interval=1 (and its own worker_ttl). The stack's own health and
 workers belong to host 0 and are never touched by these agents, and the
 stack's spawner is never stopped. Everything shares the stores, the broker
 and the engine.
+
+The orphan-queue tests need RabbitMQ's management API ([rabbit]
+management_url, enabled by scripts/up.sh) and are skipped when it does not
+answer. The whole module can run against another broker by overriding
+rabbit_uri and rabbit_management_url in the environment (the private api,
+spawner, workers and agents inherit it).
 """
 import configparser
 import json
@@ -23,6 +30,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+
+import urllib.parse
 
 import pytest
 import requests
@@ -161,6 +170,58 @@ def drop_fake_worker(db_id, wid):
     redis("DEL", f"abaco:worker:{db_id}:{wid}")
 
 
+# ---- RabbitMQ management API ----
+
+def mgmt():
+    """(base URL, auth, quoted vhost) of the management API, as health reads them."""
+    url = conf("rabbit", "management_url", "http://127.0.0.1:15672").rstrip("/")
+    uri = urllib.parse.urlsplit(conf("rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f"))
+    user = conf("rabbit", "management_user", "") or urllib.parse.unquote(uri.username or "guest")
+    password = (conf("rabbit", "management_password", "") if conf("rabbit", "management_user", "")
+                else urllib.parse.unquote(uri.password or ("" if uri.username else "guest")))
+    vhost = urllib.parse.unquote(uri.path[1:]) if len(uri.path) > 1 else "/"
+    return url, (user, password), urllib.parse.quote(vhost, safe="")
+
+
+def mgmt_reachable():
+    url, auth, _ = mgmt()
+    try:
+        return requests.get(f"{url}/api/overview", auth=auth, timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+needs_mgmt = pytest.mark.skipif(
+    not mgmt_reachable(), reason="RabbitMQ management API not reachable ([rabbit] management_url;"
+                                 " scripts/up.sh enables the plugin at the broker's next start)")
+
+
+def queue_exists(name):
+    url, auth, vh = mgmt()
+    r = requests.get(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                     timeout=10)
+    assert r.status_code in (200, 404), r.text
+    return r.status_code == 200
+
+
+def declare_queue(name, message=None):
+    url, auth, vh = mgmt()
+    r = requests.put(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                     json={"durable": True, "auto_delete": False}, timeout=10)
+    assert r.status_code in (201, 204), r.text
+    if message is not None:
+        r = requests.post(f"{url}/api/exchanges/{vh}/amq.default/publish", auth=auth, timeout=10,
+                          json={"properties": {"delivery_mode": 2}, "routing_key": name,
+                                "payload": message, "payload_encoding": "string"})
+        assert r.status_code == 200 and r.json()["routed"], r.text
+
+
+def delete_queue(name):
+    url, auth, vh = mgmt()
+    requests.delete(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                    timeout=10)
+
+
 def dead_pid():
     """A pid that is no process now."""
     p = subprocess.Popen(["true"])
@@ -245,7 +306,7 @@ class Health:
     def __init__(self, host, **overrides):
         self.host = host
         self.name = "health-" + uuid.uuid4().hex[:6]
-        self.overrides = dict(health_interval="1", **overrides)
+        self.overrides = {"health_interval": "1", **overrides}
 
     def log(self):
         return self.host.log(self.name)
@@ -511,6 +572,122 @@ def test_worker_that_never_starts_is_removed_after_spawn_timeout(host):
     finally:
         drop_fake_worker(db_id, requested)
         drop_fake_worker(db_id, setup)
+
+
+def test_worker_alive_but_not_answering_is_removed(host):
+    """SIGSTOP: the process exists (so it is not dead) but never answers
+    `status`; after [health] status_misses silent ticks it is killed and
+    removed, and its execution is ERROR with the reason."""
+    c = host.client
+    aid = host.register("abaco/samples-sleep")["id"]
+    wid = host.ready_worker(aid)["id"]
+    db_id = host.db_id(aid)
+    eid = c.send(aid, "60")["execution_id"]
+    wait_for(lambda: host.execution(aid, eid)["status"] == "RUNNING", 30, "RUNNING")
+    wait_for(lambda: containers(f"label=abaco.worker={wid}", running=True), 20, "its container")
+    [pid] = worker_pids(wid)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with Health(host, health_status_misses="2") as health:
+            t0 = time.time()
+            # Alive, so recorded as silent first, not as dead.
+            rec = wait_for(lambda: (r := worker_record(db_id, wid)).get("health_misses") and r,
+                           15, "a recorded miss")
+            assert rec["health_status"] == "NOT ANSWERING" and rec["status"] == "BUSY", rec
+            ex = wait_for(lambda: (e := host.execution(aid, eid))["status"] != "RUNNING" and e,
+                          45, "the execution to leave RUNNING")
+            assert ex["status"] == "ERROR", ex
+            assert "stopped answering" in ex.get("status_message", "") and \
+                wid in ex["status_message"], ex
+            wait_for(lambda: wid.encode() not in cmdline(pid), 15,
+                     "the stuck worker to be killed")  # gone, or a zombie
+            wait_for(lambda: wid not in [w["id"] for w in host.workers(aid)], 20,
+                     "its record to go")
+            wait_for(lambda: not containers(f"label=abaco.worker={wid}"), 20,
+                     "its container to go")
+            print(f"stuck worker removed in {time.time() - t0:.1f}s (status_misses 2)")
+            assert not os.path.exists(os.path.join(SOCK_DIR, f"{eid}.sock"))
+            assert not os.path.exists(os.path.join(FIFO_DIR, eid))
+            log = health.log()
+            assert "no answer to 2 status requests in a row" in log, log[-3000:]
+            assert "its process is gone" not in log
+    finally:
+        if wid.encode() in cmdline(pid):
+            os.kill(pid, signal.SIGKILL)
+    # The redelivered message is not run again by the replacement.
+    time.sleep(2)
+    assert host.execution(aid, eid)["status"] == "ERROR"
+    # The actor still works.
+    eid2 = c.send(aid, "0")["execution_id"]
+    assert c.wait_execution(aid, eid2)["status"] == "COMPLETE"
+
+
+def test_ready_worker_answers_status_and_its_record_shows_it(host):
+    aid = host.register("abaco/samples-echo")["id"]
+    db_id = host.db_id(aid)
+    wid = host.ready_worker(aid)["id"]
+    before = worker_record(db_id, wid).get("last_health_check_time")
+    with Health(host) as health:
+        first = wait_for(lambda: (r := worker_record(db_id, wid)).get("last_health_check_time")
+                         != before and r, 10, "a recorded health check")
+        assert first["health_status"] == "READY" and first["health_misses"] == 0, first
+        # Every tick asks again.
+        wait_for(lambda: worker_record(db_id, wid)["last_health_check_time"] !=
+                 first["last_health_check_time"], 10, "a later health check")
+        shown = [w for w in host.workers(aid) if w["id"] == wid][0]
+        assert shown["last_health_check_time"] not in (None, "None"), shown
+        assert "health_status" not in shown  # internal
+        assert worker_pids(wid)
+    assert "no answer" not in health.log()
+
+
+@needs_mgmt
+def test_orphan_queues_are_deleted_after_two_sweeps(host):
+    tag = uuid.uuid4().hex[:10]
+    orphans = [f"actor_msg_{TENANT}_gone{tag}", f"worker_gone{tag}",
+               f"spawner_worker_gone{tag}", f"results_{TENANT}_gone{tag}_E{tag}"]
+    other = f"htest_notours_{tag}"
+    # A live actor whose mailbox holds a message and has no consumer yet:
+    # its spawner is stopped, so its worker cannot come up.
+    spawner = host.procs["spawner"]
+    spawner.send_signal(signal.SIGSTOP)
+    try:
+        aid = host.register("abaco/samples-echo")["id"]
+        live = f"actor_msg_{host.db_id(aid)}"
+        eid = host.client.send(aid, "kept")["execution_id"]
+        assert queue_exists(live)
+        declare_queue(orphans[0], message="undeliverable")
+        for name in orphans[1:] + [other]:
+            declare_queue(name)
+        with Health(host, health_interval="2", logs_level="DEBUG") as health:
+            t0 = time.time()
+            wait_for(lambda: not any(queue_exists(q) for q in orphans), 20,
+                     "the orphan queues to go")
+            print(f"orphan queues removed {time.time() - t0:.1f}s after health started "
+                  f"(interval 2s)")
+            time.sleep(2.5)  # one more sweep
+            assert queue_exists(live) and queue_exists(other)
+        log = health.log()
+        for q in orphans:
+            # Suspected at one sweep, deleted at the next.
+            suspect = log.find(f"queue {q}: its ")
+            removed = log.find(f"removed orphan queue {q} ")
+            assert 0 <= suspect < removed, (q, log[-4000:])
+        assert live not in log
+    finally:
+        spawner.send_signal(signal.SIGCONT)
+        for name in orphans + [other]:
+            delete_queue(name)
+    # The live actor's message was kept and runs once its worker is up.
+    assert host.client.wait_execution(aid, eid, timeout=60)["status"] == "COMPLETE"
+
+
+def test_management_api_down_is_warned_once(host):
+    with Health(host, rabbit_management_url=f"http://127.0.0.1:{free_port()}") as h:
+        time.sleep(3.5)  # a few ticks
+        assert h.proc.poll() is None
+    log = h.log()
+    assert log.count("management API at") == 1, log[-2000:]
 
 
 def test_agent_survives_an_unreachable_store_and_engine(host):

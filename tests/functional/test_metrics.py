@@ -123,6 +123,17 @@ def test_series_follow_what_happens(client, actor_cleanup):
     routes = {dict(ls).get("route") for (n, ls) in after if n == "abaco_http_requests_total"}
     assert not any(aid in (r or "") for r in routes), routes
     assert grew("abaco_executions_total", 4, status="SUBMITTED")
+    # The workers count what they settle, with the runtime histogram.
+    assert grew("abaco_executions_total", 4, status="RUNNING"), text
+    assert grew("abaco_executions_total", 4, status="COMPLETE"), text
+    assert grew("abaco_execution_runtime_seconds_count", 4), text
+    assert grew("abaco_execution_runtime_seconds_bucket", 4, le="+Inf"), text
+    assert value(after, "abaco_execution_runtime_seconds_bucket", le="+Inf") == value(
+        after, "abaco_execution_runtime_seconds_count")
+    # The echo sample runs well under a minute: every one is in le="60".
+    assert grew("abaco_execution_runtime_seconds_bucket", 4, le="60"), text
+    assert (value(after, "abaco_execution_runtime_seconds_sum") or 0) > (
+        value(before, "abaco_execution_runtime_seconds_sum") or 0)
     assert grew("abaco_channel_messages_published_total", 4, channel="mailbox")
     # The actor's mailbox is reported (empty now) with its tenant.
     tenant = actor["tenant"] if "tenant" in actor else None

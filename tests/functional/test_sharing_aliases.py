@@ -6,43 +6,11 @@ import concurrent.futures
 
 import pytest
 
-from authkit import (ADMIN, DENIED, DENIED_ALIAS, IMAGE, JwtApi, KeyPair, error, redis,
-                     register, unique)
+from authkit import ADMIN, DENIED, DENIED_ALIAS, IMAGE, error, redis, register, unique
+from authkit import actor, admin, api, other, owner  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(scope="module")
-def api():
-    a = JwtApi(KeyPair())
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def admin(api):
-    return api.client("aadmin", (ADMIN,))
-
-
-@pytest.fixture
-def owner(api):
-    name = unique("aowner")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def other(api):
-    name = unique("aother")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def actor(owner, admin):
-    a = register(owner, stateless=False)
-    yield a
-    admin.delete(f"/actors/{a['id']}")
+USER_PREFIX = "a"
+ACTOR_FIELDS = {"stateless": False}
 
 
 def make(c, alias, aid):

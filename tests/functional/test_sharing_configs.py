@@ -7,44 +7,11 @@ import pytest
 
 from authkit import (ADMIN, DENIED, JwtApi, KeyPair, error, redis, redis_dump, register,
                      unique)
+from authkit import actor, admin, api, other, owner  # noqa: F401 (fixtures)
 
 DENIED_CONFIG = "Not authorized -- you do not have access to this config."
 SECRET = "s3cr3t-value-that-must-never-leak"
-
-
-@pytest.fixture(scope="module")
-def api():
-    a = JwtApi(KeyPair())
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def admin(api):
-    return api.client("cadmin", (ADMIN,))
-
-
-@pytest.fixture
-def owner(api):
-    name = unique("cowner")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def other(api):
-    name = unique("cother")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def actor(owner, admin):
-    a = register(owner)
-    yield a
-    admin.delete(f"/actors/{a['id']}")
+USER_PREFIX = "c"
 
 
 @pytest.fixture

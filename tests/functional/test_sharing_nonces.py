@@ -7,34 +7,10 @@ import concurrent.futures
 import pytest
 import requests
 
-from authkit import ADMIN, DENIED, IMAGE, JwtApi, KeyPair, error, register, unique
+from authkit import DENIED, DENIED_ALIAS, IMAGE, JwtApi, KeyPair, error, register, unique
+from authkit import actor, admin, api, other, owner  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(scope="module")
-def api():
-    a = JwtApi(KeyPair())
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def admin(api):
-    return api.client("nadmin", (ADMIN,))
-
-
-@pytest.fixture
-def owner(api):
-    name = unique("nowner")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def actor(owner, admin):
-    a = register(owner)
-    yield a
-    admin.delete(f"/actors/{a['id']}")
+USER_PREFIX = "n"
 
 
 def make(c, aid, **body):
@@ -247,23 +223,20 @@ def test_actor_nonce_through_an_alias(api, owner, actor, alias):
     assert use(api, "GET", f"/actors/{alias}", n["id"]).status_code == 200
 
 
-def test_alias_nonces_need_both_alias_and_actor(api, owner, actor, alias):
-    other_name = unique("x")
-    other = api.client(other_name)
+def test_alias_nonces_need_both_alias_and_actor(owner, other, actor, alias):
     # UPDATE on the actor only
     owner.ok("POST", f"/actors/{actor['id']}/permissions",
-             json={"user": other_name, "level": "UPDATE"})
-    error(other.get(f"/actors/aliases/{alias}/nonces"), 400,
-          "Not authorized -- you do not have access to this alias.")
+             json={"user": other.name, "level": "UPDATE"})
+    error(other.get(f"/actors/aliases/{alias}/nonces"), 400, DENIED_ALIAS)
     # UPDATE on the alias only
-    owner.ok("POST", f"/actors/{actor['id']}/permissions", json={"user": other_name, "level": "NONE"})
+    owner.ok("POST", f"/actors/{actor['id']}/permissions", json={"user": other.name, "level": "NONE"})
     owner.ok("POST", f"/actors/aliases/{alias}/permissions",
-             json={"user": other_name, "level": "UPDATE"})
+             json={"user": other.name, "level": "UPDATE"})
     error(other.post(f"/actors/aliases/{alias}/nonces", json={}), 400, DENIED)
     # both
     owner.ok("POST", f"/actors/{actor['id']}/permissions",
-             json={"user": other_name, "level": "UPDATE"})
-    assert other.ok("POST", f"/actors/aliases/{alias}/nonces", json={})["owner"] == other_name
+             json={"user": other.name, "level": "UPDATE"})
+    assert other.ok("POST", f"/actors/aliases/{alias}/nonces", json={})["owner"] == other.name
 
 
 def test_alias_nonces_go_with_the_alias(api, owner, actor, alias):

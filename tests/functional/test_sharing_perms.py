@@ -4,39 +4,11 @@ denial message, /actors listing only what the caller can READ, and the
 /actors/{id}/permissions routes. Runs on a jwt api (authkit.JwtApi)."""
 import pytest
 
-from authkit import (ADMIN, DENIED, IMAGE, USER, JwtApi, KeyPair, error, register, unique)
+from authkit import DENIED, IMAGE, error, register, unique
+from authkit import actor, admin, api, other, owner  # noqa: F401 (fixtures)
 
-
-@pytest.fixture(scope="module")
-def api():
-    a = JwtApi(KeyPair())
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def admin(api):
-    return api.client("padmin", (ADMIN,))
-
-
-@pytest.fixture
-def owner(api):
-    return api.client(unique("owner"))
-
-
-@pytest.fixture
-def other(api):
-    name = unique("other")
-    c = api.client(name)
-    c.name = name
-    return c
-
-
-@pytest.fixture
-def actor(owner, admin):
-    a = register(owner, stateless=False)
-    yield a
-    admin.delete(f"/actors/{a['id']}")
+USER_PREFIX = "p"
+ACTOR_FIELDS = {"stateless": False}
 
 
 def grant(c, aid, user, level):

@@ -18,21 +18,14 @@ import json
 import pytest
 import requests
 
-from authkit import (ADMIN, IMAGE, LIMITED, PRIVILEGED, USER, JwtApi, JwtClient, KeyPair,
-                     register, unique)
+from authkit import ADMIN, IMAGE, LIMITED, PRIVILEGED, USER, JwtClient, register, unique
+from authkit import api  # noqa: F401 (a fixture)
 from conftest import API, Client, wait_for
 
 HOME = "DEV-DEVELOP"
 FOREIGN = ["MATRIXOTHER", "DEV", "DEV-DEVELOPX"]
 ROLES = {"user": (USER,), "limited": (LIMITED,), "privileged": (PRIVILEGED,), "admin": (ADMIN,)}
 SCANS = {"/actors/search/executions", "/actors/admin/executions"}
-
-
-@pytest.fixture(scope="module")
-def api():
-    a = JwtApi(KeyPair())
-    yield a
-    a.stop()
 
 
 @pytest.fixture(scope="module")

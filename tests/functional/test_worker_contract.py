@@ -5,28 +5,25 @@ cleanup, the five-failures rule and revisions.
 
 Tests that need another configuration (max_run_time, max_log_length, the
 actors' uid:gid, a memory limit, a host id of their own) run against a
-second api + spawner pair that the `limited` fixture starts from build/bin
-on a free port with environment overrides. It serves a command queue of its
-own, so actors registered there with that "queue" run only on its workers
-(which inherit its environment). Both pairs share the stores, the broker
-and the engine. Its logs stay in var/log/worker-contract/ until the next run.
+second api + spawner pair that the `limited` fixture starts (see
+private_stack.py) with environment overrides. It serves a command queue of
+its own, so actors registered there with that "queue" run only on its
+workers (which inherit its environment). Both pairs share the stores, the
+broker and the engine. Its logs stay in var/log/worker-contract/ until the
+next run.
 """
 import configparser
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import time
-import uuid
 
 import pytest
-import requests
 
-from conftest import REPO, Client
+from conftest import REPO, free_port
+from private_stack import PrivateStack, stop_process
 
-BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
 CONF = os.path.join(REPO, "abaco.conf")
 LOG_MARK = "LOG LIMIT EXCEEDED"
 
@@ -373,103 +370,17 @@ def test_force_quit_kills_the_container(client, actor_cleanup):
 # ---------------------------------------------------------------- a second configuration
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Limited:
-    """The second api + spawner pair and what it was configured with."""
-    def __init__(self, client, env, queue, host_id, logdir):
-        self.client = client
-        self.env = env            # the spawner's environment
-        self.queue = queue        # served by its spawner
-        self.spare_queue = queue + "_spare"  # accepted by its api, served by no one
-        self.host_id = host_id
-        self.logdir = logdir
-        self.actors = []
-
-    def register(self, image, queue=None, **fields):
-        actor = self.client.register(image, queue=queue or self.queue, **fields)
-        self.actors.append(actor["id"])
-        return actor
-
-    def start(self, name, **env):
-        out = open(os.path.join(self.logdir, f"{name}.{len(os.listdir(self.logdir))}.log"), "w")
-        return subprocess.Popen([os.path.join(BIN, name), "-c", CONF], cwd=REPO,
-                                env=dict(self.env, **env), stdout=out, stderr=subprocess.STDOUT)
-
-
-def delete_queues(*names):
-    """Best effort: the durable command queues of this run's spawners (through
-    rabbitmqctl, when the broker is the local stack's)."""
-    node_file = os.path.join(REPO, "var", "run", "rabbitmq.node")
-    node = open(node_file).read().strip() if os.path.exists(node_file) else "rabbit@localhost"
-    procs = []
-    for name in names:
-        try:
-            procs.append(subprocess.Popen(["rabbitmqctl", "-n", node, "delete_queue", name],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        except OSError:
-            return
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def stop(proc, timeout=20):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
-
-
 @pytest.fixture(scope="module")
 def limited():
-    port = free_port()
-    tag = uuid.uuid4().hex[:8]
-    queue, host_id = f"wtest_{tag}", f"wtest-host-{tag}"
-    env = dict(os.environ, web_port=str(port), spawner_host_queues=queue,
-               spawner_host_id=host_id, workers_max_run_time="2", web_max_log_length="100",
-               workers_actor_uid="1000", workers_actor_gid="1000", workers_mem_limit="300m",
-               workers_init_count="1", logs_directory="")
-    logdir = os.path.join(REPO, "var", "log", "worker-contract")  # the last run's logs
-    shutil.rmtree(logdir, ignore_errors=True)
-    os.makedirs(logdir)
-    lim = Limited(Client(base=f"http://127.0.0.1:{port}"), env, queue, host_id, logdir)
-    procs = [lim.start("api", spawner_host_queues=f"{queue},{lim.spare_queue}"),
-             lim.start("spawner")]
-    c = lim.client
-    deadline = time.time() + 20
-    while True:
-        try:
-            c.session.get(c.base + "/actors", timeout=2)
-            break
-        except requests.ConnectionError:
-            if time.time() > deadline or any(p.poll() is not None for p in procs):
-                for p in procs:
-                    p.kill()
-                pytest.fail(f"the second api/spawner did not come up (logs in {lim.logdir})")
-            time.sleep(0.1)
-    try:
-        yield lim
-    finally:
-        for aid in lim.actors:
-            try:
-                c.delete(f"/actors/{aid}")
-            except requests.RequestException:
-                pass
-        for p in reversed(procs):
-            stop(p)
-        delete_queues(f"command_channel_{queue}", f"command_channel_{lim.spare_queue}")
+    """A pair whose api also accepts a spare queue that no spawner serves
+    (extra_queues[0]); its logs stay in var/log/worker-contract/."""
+    s = PrivateStack("wtest", extra_queues=("spare",),
+                     logdir=os.path.join(REPO, "var", "log", "worker-contract"),
+                     env=dict(workers_max_run_time="2", web_max_log_length="100",
+                              workers_actor_uid="1000", workers_actor_gid="1000",
+                              workers_mem_limit="300m"))
+    yield s
+    s.close()
 
 
 def test_max_run_time_kills_the_container(limited):
@@ -554,12 +465,12 @@ def test_platform_fault_requeues_and_never_errors_the_actor(limited):
     # execution cannot start, so the message goes back to the mailbox with
     # back-off, the actor stays READY and nothing is lost; once workers
     # that reach the store come, the message runs.
-    c = limited.client
-    faulty = limited.start("spawner", spawner_host_queues=limited.spare_queue,
+    c, spare = limited.client, limited.extra_queues[0]
+    faulty = limited.start("spawner", log="spawner-faulty", spawner_host_queues=spare,
                            store_mongo_url="", store_mongo_host="127.0.0.1",
-                           store_mongo_port=str(free_port()))
+                           store_mongo_port=free_port())
     try:
-        aid = limited.register("abaco/samples-echo", queue=limited.spare_queue)["id"]
+        aid = limited.register("abaco/samples-echo", queue=spare)["id"]
         wid = ready_workers(c, aid)[0]["id"]
         eid = c.send(aid, "survives")["execution_id"]
         time.sleep(12)  # several store timeouts and back-off pauses
@@ -568,9 +479,9 @@ def test_platform_fault_requeues_and_never_errors_the_actor(limited):
         actor = c.ok("GET", f"/actors/{aid}")
         assert actor["status"] == "READY", actor
     finally:
-        assert stop(faulty) == 0  # its worker gave the message back and went
+        assert stop_process(faulty) == 0  # its worker gave the message back and went
     assert wid not in [w["id"] for w in c.ok("GET", f"/actors/{aid}/workers")]
-    healthy = limited.start("spawner", spawner_host_queues=limited.spare_queue)
+    healthy = limited.start("spawner", log="spawner-healthy", spawner_host_queues=spare)
     try:
         c.ok("POST", f"/actors/{aid}/workers", json={"num": 1})
         ex = c.wait_execution(aid, eid)
@@ -579,4 +490,4 @@ def test_platform_fault_requeues_and_never_errors_the_actor(limited):
         assert c.ok("GET", f"/actors/{aid}")["status"] == "READY"
     finally:
         c.delete(f"/actors/{aid}")
-        stop(healthy)
+        stop_process(healthy)

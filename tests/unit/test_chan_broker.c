@@ -3,7 +3,8 @@
  * is not there. Covers the loop connection (declare, consume, ack, nack and
  * redelivery, prefetch, publisher confirms and returns, outbox, reconnect
  * after the socket dies or the broker cancels a consumer, close) and the
- * blocking client (publish, call, get, queue length, purge, delete). Queue
+ * blocking client (publish, call, many calls at once, get, queue length,
+ * purge, delete). Queue
  * names are unique per run and deleted at the end. */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -465,6 +466,74 @@ static void test_request_reply(void) {
   close_conn(c);
 }
 
+typedef struct {
+  const char *q, *q_idle, *q_missing;
+  chan_call_t first[4], quick[2], missing[1];
+  int rc_first, rc_quick, rc_missing, rc_publish, done;
+  uint64_t first_ms, quick_ms;
+} many_t;
+
+static void *many_caller(void *arg) {
+  many_t *t = arg;
+  const char *first[] = {t->q, t->q_idle, t->q_missing, t->q};
+  for (int i = 0; i < 4; i++)
+    t->first[i].queue = first[i];
+  uint64_t t0 = now_ms();
+  t->rc_first = chan_client_call_many(client, t->first, 4, "\"status\"", 8, 800);
+  t->first_ms = now_ms() - t0;
+  t->quick[0].queue = t->quick[1].queue = t->q;
+  t0 = now_ms();
+  t->rc_quick = chan_client_call_many(client, t->quick, 2, "{}", 2, 3000);
+  t->quick_ms = now_ms() - t0;
+  /* The pool is clean afterwards: a publish gets its own confirm. */
+  t->rc_publish = chan_client_publish(client, t->q_idle, "[1]", 3, NULL, 3000);
+  /* The missing queue was not created by the first request. */
+  t->missing[0].queue = t->q_missing;
+  t->rc_missing = chan_client_call_many(client, t->missing, 1, "{}", 2, 800);
+  __atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
+static void test_request_reply_many(void) {
+  many_t t = {.q = qname("many"), .q_idle = qname("many_idle"), .q_missing = qname("many_none")};
+  chan_conn_t *c = open_conn("test-many");
+  ASSERT_EQ_INT(chan_consume(c, t.q, 4, on_request, NULL), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  ASSERT_EQ_INT(chan_client_declare(client, t.q_idle, 0), 0);
+  pthread_t th;
+  pthread_create(&th, NULL, many_caller, &t);
+  ASSERT_TRUE(RUN_UNTIL(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST), 15000));
+  pthread_join(th, NULL);
+  ASSERT_EQ_INT(t.rc_first, 0);
+  ASSERT_EQ_INT(t.first[0].rc, 0);
+  ASSERT_EQ_STR(t.first[0].reply, "{\"status\":\"ok\",\"req\":\"status\"}");
+  ASSERT_EQ_INT(t.first[1].rc, ACTOR_ETIMEDOUT);
+  ASSERT_EQ_INT(t.first[2].rc, ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(t.first[3].rc, 0);
+  ASSERT_TRUE(t.first[1].reply == NULL && t.first[2].reply == NULL);
+  /* One wait for all of them, not one per call. */
+  ASSERT_TRUE(t.first_ms >= 790 && t.first_ms < 2000);
+  ASSERT_EQ_INT(t.rc_quick, 0);
+  ASSERT_EQ_INT(t.quick[0].rc, 0);
+  ASSERT_EQ_INT(t.quick[1].rc, 0);
+  ASSERT_TRUE(t.quick_ms < 1000); /* all answered: no timeout waited */
+  ASSERT_EQ_INT(t.rc_publish, 0);
+  ASSERT_EQ_INT(t.rc_missing, 0);
+  ASSERT_EQ_INT(t.missing[0].rc, ACTOR_ENOTFOUND);
+  /* The expired request did not stay in the idle queue; the publish did. */
+  ASSERT_EQ_INT(qlen(t.q_idle), 1);
+  for (int i = 0; i < 4; i++)
+    free(t.first[i].reply);
+  for (int i = 0; i < 2; i++)
+    free(t.quick[i].reply);
+  /* Bad arguments touch nothing. */
+  chan_call_t bad = {.queue = ""};
+  ASSERT_EQ_INT(chan_client_call_many(client, &bad, 1, "{}", 2, 100), ACTOR_EINVAL);
+  ASSERT_EQ_INT(bad.rc, ACTOR_EINVAL);
+  ASSERT_EQ_INT(chan_client_call_many(client, NULL, 0, "{}", 2, 100), 0);
+  close_conn(c);
+}
+
 static void test_reconnect(void) {
   const char *q = qname("reconnect");
   chan_conn_t *c = open_conn("test-reconnect");
@@ -538,6 +607,7 @@ int main(void) {
     RUN_TEST(test_client_ops);
     RUN_TEST(test_client_stale_pool);
     RUN_TEST(test_request_reply);
+    RUN_TEST(test_request_reply_many);
     RUN_TEST(test_reconnect);
     cleanup_queues();
   } else {

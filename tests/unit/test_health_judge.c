@@ -1,8 +1,11 @@
 /* The health agent's decision for one worker record (health_judge in
  * services/health/src/judge.c: host filter, dead, stuck shutting down,
- * never started, idle past worker_ttl) and the command-line parsing that
- * tells a worker process by its worker id (procs.c). Both files are
- * compiled into this test; they do no I/O on these paths. */
+ * alive but not answering status requests, never started, idle past
+ * worker_ttl), which workers the status round asks, the orphan-queue rules
+ * (queue names, the two-pass verdict, the management API's listing) and the
+ * command-line parsing that tells a worker process by its worker id
+ * (procs.c). Both files are compiled into this test; they do no I/O on
+ * these paths. */
 #include <jansson.h>
 
 #include "../../services/health/src/judge.c"
@@ -13,8 +16,10 @@
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define SEC 1000LL
 
-static const health_limits_t LIMITS = {
-    .worker_ttl_ms = -1, .shutdown_timeout_ms = 60 * SEC, .spawn_timeout_ms = 300 * SEC};
+static const health_limits_t LIMITS = {.worker_ttl_ms = -1,
+                                       .shutdown_timeout_ms = 60 * SEC,
+                                       .spawn_timeout_ms = 300 * SEC,
+                                       .status_misses = 3};
 
 /* A record: status, host (NULL: null), and times as seconds before NOW
  * (< 0: null). */
@@ -151,6 +156,154 @@ static void test_worker_ttl(void) {
   ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &l), HEALTH_OK);
 }
 
+static void test_not_answering_status(void) {
+  health_obs_t o = obs(true);
+  /* Fewer misses than the limit in a row: fine. */
+  o.status_misses = 2;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 100, 99, -1), &o, &LIMITS), HEALTH_OK);
+  ASSERT_EQ_INT(judge(rec(WORKER_BUSY, "h0", 100, 99, 5), &o, &LIMITS), HEALTH_OK);
+  /* At the limit, alive: stuck, READY or BUSY (a container running or not). */
+  o.status_misses = 3;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 100, 99, -1), &o, &LIMITS), HEALTH_UNRESPONSIVE);
+  o.running_container = true;
+  ASSERT_EQ_INT(judge(rec(WORKER_BUSY, "h0", 100, 99, 5), &o, &LIMITS), HEALTH_UNRESPONSIVE);
+  /* It takes precedence over worker_ttl: a deaf worker cannot be asked to stop. */
+  health_limits_t l = LIMITS;
+  l.worker_ttl_ms = 60 * SEC;
+  o.running_container = false;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &l), HEALTH_UNRESPONSIVE);
+  /* 0 turns the rule off. */
+  l = LIMITS;
+  l.status_misses = 0;
+  o.status_misses = 50;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 100, 99, -1), &o, &l), HEALTH_OK);
+  /* A process that is gone is dead (or suspect), whatever it answered. */
+  o = obs(false);
+  o.status_misses = 5;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 100, 99, -1), &o, &LIMITS), HEALTH_SUSPECT);
+  /* Other statuses are not asked, so their misses never count. */
+  o = obs(true);
+  o.status_misses = 5;
+  ASSERT_EQ_INT(judge(rec(WORKER_SHUTDOWN_REQUESTED, "h0", 100, 99, -1), &o, &LIMITS), HEALTH_OK);
+  ASSERT_EQ_INT(judge(rec(WORKER_SPAWNER_SETUP, "h0", 100, -1, -1), &o, &LIMITS), HEALTH_OK);
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h1", 100, 99, -1), &o, &LIMITS), HEALTH_FOREIGN);
+}
+
+static void test_who_is_asked_for_status(void) {
+  json_t *w = rec(WORKER_READY, "h0", 10, 9, -1);
+  ASSERT_TRUE(health_status_asked(w, "h0", true));
+  ASSERT_TRUE(!health_status_asked(w, "h0", false)); /* no process: nobody to answer */
+  ASSERT_TRUE(!health_status_asked(w, "h1", true));  /* another host's */
+  json_decref(w);
+  w = rec(WORKER_BUSY, "h0", 10, 9, 5);
+  ASSERT_TRUE(health_status_asked(w, "h0", true));
+  json_decref(w);
+  static const char *const NOT_ASKED[] = {WORKER_REQUESTED,
+                                          WORKER_SPAWNER_SETUP,
+                                          WORKER_CREATING_CONTAINER,
+                                          WORKER_UPDATING_STORE,
+                                          WORKER_SHUTDOWN_REQUESTED,
+                                          WORKER_SHUTTING_DOWN,
+                                          WORKER_ERROR,
+                                          NULL};
+  for (int i = 0; NOT_ASKED[i]; i++) {
+    w = rec(NOT_ASKED[i], "h0", 10, 9, -1);
+    ASSERT_TRUE(!health_status_asked(w, "h0", true));
+    json_decref(w);
+  }
+  w = rec(WORKER_READY, NULL, 10, 9, -1);
+  ASSERT_TRUE(!health_status_asked(w, "h0", true));
+  json_decref(w);
+}
+
+static void test_queue_names(void) {
+  char owner[CHAN_NAME_MAX];
+  char name[CHAN_NAME_MAX];
+  /* Every name channels makes is recognised, with its owner. */
+  chan_name_mailbox("DEV-DEVELOP_6Ab1kQ3xYz", name);
+  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_MAILBOX);
+  ASSERT_EQ_STR(owner, "DEV-DEVELOP_6Ab1kQ3xYz");
+  chan_name_worker("Wk42xYz", name);
+  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_WORKER);
+  ASSERT_EQ_STR(owner, "Wk42xYz");
+  chan_name_spawner_worker("Wk42xYz", name);
+  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_SPAWNER_WORKER);
+  ASSERT_EQ_STR(owner, "Wk42xYz");
+  chan_name_results("DEV-DEVELOP_6Ab1kQ3xYz", "E9x", name);
+  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_RESULTS);
+  ASSERT_EQ_STR(owner, "DEV-DEVELOP_6Ab1kQ3xYz");
+  /* A tenant with '_' in it: the execution id is after the last one. */
+  chan_name_results("MY_TENANT_abc", "E9x", name);
+  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_RESULTS);
+  ASSERT_EQ_STR(owner, "MY_TENANT_abc");
+  ASSERT_TRUE(health_queue_of_actor(HEALTH_Q_MAILBOX) && health_queue_of_actor(HEALTH_Q_RESULTS));
+  ASSERT_TRUE(!health_queue_of_actor(HEALTH_Q_WORKER) &&
+              !health_queue_of_actor(HEALTH_Q_SPAWNER_WORKER));
+  /* Everything else is left alone. */
+  static const char *const OTHERS[] = {"command_channel_default",
+                                       "clients",
+                                       "events",
+                                       "launch",
+                                       "instance_cmd",
+                                       "actor_msg_",
+                                       "worker_",
+                                       "results_x_y",
+                                       "results_nodbid",
+                                       "results_T_a_",
+                                       "amq.gen-abc",
+                                       "Worker_x",
+                                       "xactor_msg_T_a",
+                                       NULL};
+  for (int i = 0; OTHERS[i]; i++) {
+    ASSERT_EQ_INT(health_queue_kind(OTHERS[i], owner, sizeof(owner)), HEALTH_Q_OTHER);
+    ASSERT_EQ_STR(owner, "");
+  }
+  /* An owner that does not fit is not guessed at. */
+  char small[4];
+  ASSERT_EQ_INT(health_queue_kind("worker_abcdef", small, sizeof(small)), HEALTH_Q_OTHER);
+  ASSERT_EQ_INT(health_queue_kind(NULL, owner, sizeof(owner)), HEALTH_Q_OTHER);
+}
+
+static void test_queue_verdict(void) {
+  /* An orphan is deleted only at its second pass. */
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 0, false), HEALTH_QUEUE_SUSPECT);
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 0, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_WORKER, false, -1, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_SPAWNER_WORKER, false, 0, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_RESULTS, false, 0, true), HEALTH_QUEUE_DELETE);
+  /* The owner exists: never, whatever it holds and however long seen. */
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, true, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_WORKER, true, 0, true), HEALTH_QUEUE_KEEP);
+  /* Someone consumes it: theirs to fix. */
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 1, true), HEALTH_QUEUE_KEEP);
+  /* Not ours. */
+  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_OTHER, false, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_STR(health_qverdict_name(HEALTH_QUEUE_DELETE), "delete");
+}
+
+static void test_queue_listing(void) {
+  static const char body[] = "[{\"name\":\"worker_a\",\"consumers\":0},"
+                             "{\"name\":\"actor_msg_T_b\",\"consumers\":2},"
+                             "{\"name\":\"new_one\"},{\"consumers\":1},"
+                             "{\"name\":7}]";
+  json_t *q = NULL;
+  ASSERT_EQ_INT(health_queue_list_parse(body, sizeof(body) - 1, &q), 0);
+  ASSERT_EQ_INT(json_object_size(q), 3);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(q, "worker_a")), 0);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(q, "actor_msg_T_b")), 2);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(q, "new_one")), -1); /* no stats yet */
+  json_decref(q);
+  ASSERT_EQ_INT(health_queue_list_parse("[]", 2, &q), 0);
+  ASSERT_EQ_INT(json_object_size(q), 0);
+  json_decref(q);
+  static const char *const BAD[] = {"{\"error\":\"not_authorised\"}", "[", "", "null", NULL};
+  for (int i = 0; BAD[i]; i++) {
+    ASSERT_EQ_INT(health_queue_list_parse(BAD[i], strlen(BAD[i]), &q), ACTOR_EPARSE);
+    ASSERT_TRUE(q == NULL);
+  }
+  ASSERT_EQ_INT(health_queue_list_parse(NULL, 0, &q), ACTOR_EPARSE);
+}
+
 static void test_record_time(void) {
   json_t *w = rec(WORKER_READY, "h0", 10, -1, -1);
   ASSERT_EQ_INT(health_record_time(w, "create_time"), NOW - 10 * SEC);
@@ -201,6 +354,11 @@ int main(void) {
   RUN_TEST(test_starting_workers_get_spawn_timeout);
   RUN_TEST(test_stuck_shutting_down);
   RUN_TEST(test_worker_ttl);
+  RUN_TEST(test_not_answering_status);
+  RUN_TEST(test_who_is_asked_for_status);
+  RUN_TEST(test_queue_names);
+  RUN_TEST(test_queue_verdict);
+  RUN_TEST(test_queue_listing);
   RUN_TEST(test_record_time);
   RUN_TEST(test_cmdline);
   RUN_TEST(test_procs_find_own_pid);

@@ -167,6 +167,26 @@ int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, 
  * ACTOR_ETIMEDOUT when no reply came in time. */
 int chan_client_call(chan_client_t *cl, const char *queue, const void *body, size_t len,
                      int timeout_ms, char **reply, size_t *reply_len);
+/* One request of chan_client_call_many. */
+typedef struct {
+  const char *queue; /* in, borrowed */
+  /* out: 0 (reply holds the answer), ACTOR_ETIMEDOUT (none in time),
+   * ACTOR_ENOTFOUND (no such queue), ACTOR_ECHANNEL (the broker refused the
+   * request), ACTOR_ECONN (connection lost) */
+  int rc;
+  char *reply; /* out: malloc'd, NUL-terminated (transferred); NULL unless rc is 0 */
+  size_t reply_len;
+} chan_call_t;
+/* Request/reply to many queues in one round trip: publishes `body` to every
+ * calls[i].queue on one connection (direct reply-to, a correlation id each,
+ * expiring after timeout_ms), then collects the replies until all have come
+ * or timeout_ms has passed -- n calls cost at most timeout_ms together.
+ * Unlike chan_client_call the queues are not declared: a request to a queue
+ * that does not exist comes back as ACTOR_ENOTFOUND instead of creating it.
+ * Returns 0 when the requests went out (each rc says how its call went), or
+ * an error that is then also every rc. */
+int chan_client_call_many(chan_client_t *cl, chan_call_t *calls, size_t n, const void *body,
+                          size_t len, int timeout_ms);
 /* Declares `queue` durable with x-expires (0 = never), like
  * chan_declare_expiring. */
 int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms);

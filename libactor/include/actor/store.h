@@ -43,6 +43,10 @@ void store_redis_free(store_redis_t *r);
 redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...);
 redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
                                 const size_t *argvlen);
+/* For commands whose answer does not matter beyond success: frees the reply
+ * and returns 0, ACTOR_ECONN (NULL: unreachable) or ACTOR_ESTORE (an error
+ * reply). Use as store_redis_reply_rc(store_redis_cmd(...)). */
+int store_redis_reply_rc(redisReply *rep);
 /* Borrow one connection for a multi-command sequence (WATCH/MULTI/EXEC).
  * Returns NULL if none can be made (logged). Give it back with
  * store_redis_release; broken=1 closes it instead of pooling it: pass 1
@@ -96,8 +100,7 @@ int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc);
 /* Inserts an array of documents in one unordered insert. The return code
  * concerns the whole batch (e.g. ACTOR_ECONN); results[i] (n entries)
  * gets each document's own outcome (0, or ACTOR_EEXIST for a duplicate). */
-int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *docs,
-                            int *results);
+int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *docs, int *results);
 
 /* Group commit: concurrent store_batch_insert() calls from many threads are
  * written together in one insert_many. The first caller to find no write
@@ -116,9 +119,10 @@ void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned l
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
 int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
                          const json_t *projection, json_t **out);
-/* opts as mongoc find opts ({"sort":..., "skip":..., "limit":..., "projection":...}); *out array. */
-int store_mongo_find(store_mongo_t *m, const char *coll, const json_t *filter,
-                     const json_t *opts, json_t **out);
+/* opts as mongoc find opts ({"sort":..., "skip":..., "limit":..., "projection":...}); *out array.
+ */
+int store_mongo_find(store_mongo_t *m, const char *coll, const json_t *filter, const json_t *opts,
+                     json_t **out);
 /* update is an update document ({"$set": {...}}) applied to every matching
  * document (updateMany). upsert=1 inserts if absent. *matched (may be NULL)
  * gets the matched count (0 after an upsert inserted). */
@@ -128,8 +132,7 @@ int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
 int store_mongo_delete(store_mongo_t *m, const char *coll, const json_t *filter,
                        long long *deleted);
 /* filter NULL counts all documents. */
-int store_mongo_count(store_mongo_t *m, const char *coll, const json_t *filter,
-                      long long *count);
+int store_mongo_count(store_mongo_t *m, const char *coll, const json_t *filter, long long *count);
 /* findAndModify of the first matching document: *out (may be NULL) gets the
  * document after the update (return_new=1) or before it.
  * ACTOR_ENOTFOUND when nothing matched and upsert=0 (or, with return_new=0,
@@ -139,8 +142,7 @@ int store_mongo_find_and_modify(store_mongo_t *m, const char *coll, const json_t
 /* pipeline: a JSON array of stages; *out: the array of results. FerretDB
  * v1.24 computes only the first accumulator of a $group (the others come
  * back 0): use one accumulator per $group. */
-int store_mongo_aggregate(store_mongo_t *m, const char *coll, const json_t *pipeline,
-                          json_t **out);
+int store_mongo_aggregate(store_mongo_t *m, const char *coll, const json_t *pipeline, json_t **out);
 /* createIndexes for one index. keys: {"field": 1, ...}; opts (may be NULL)
  * are merged into the index spec ({"expireAfterSeconds": 0, "unique": true,
  * "name": ...}; the name defaults to field_1_...). FerretDB v1 refuses TTL

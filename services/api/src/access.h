@@ -33,6 +33,7 @@
 
 #include "actor/auth.h"
 #include "actor/ids.h"
+#include "actor/model.h"
 #include "actor/secret.h"
 #include "api.h"
 
@@ -96,15 +97,37 @@ int api_require_level(api_req_t *r, const char *kind, const char *id, api_level_
 int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *user,
                     api_level_t level);
 int api_perms_forget(api_req_t *r, const char *kind, const char *id);
-/* GET and POST of a permission map; the caller has checked the level. */
-void api_perms_answer(api_req_t *r, const char *kind, const char *id);
-void api_perms_update(api_req_t *r, const char *kind, const char *id);
+/* The object of a route's path when the caller holds `level` on it (new
+ * reference), or NULL after answering 404/400. */
+typedef json_t *(*api_load_fn)(api_req_t *r, api_level_t level);
+/* The /permissions routes of an object of `kind`: GET answers its map
+ * (needs READ), POST gives a user a level (needs UPDATE). load finds the
+ * object and checks the level; id_field names its id in the record. */
+void api_perms_route(api_req_t *r, const char *kind, api_load_fn load, const char *id_field);
 /* The router's check after an actor route resolved {id}: the level the
  * method needs, and the nonce's scope, level and uses. 0 or -1 after
  * answering. `pattern` is the route's pattern. */
 int api_authorize(api_req_t *r, const char *pattern, bool actor_route);
-void api_actor_perms_get(api_req_t *r);
-void api_actor_perms_set(api_req_t *r);
+void api_actor_perms(api_req_t *r); /* GET and POST /actors/{id}/permissions */
+
+/* Room for the Redis key of any record a listing reads. */
+#define API_RECORD_KEY_MAX (MODEL_KEY_MAX + 32)
+/* How api_list_readable shows one kind of record. */
+typedef struct {
+  /* The permission map of the ids ("alias", "config"): only ids of the
+   * caller's tenant on which it holds READ are listed. NULL lists every
+   * id (the route has checked the caller's level on the whole set). */
+  const char *kind;
+  /* What a store error names ("alias", "nonce"), and the answer's message. */
+  const char *noun, *message;
+  /* The record key of an id (out has API_RECORD_KEY_MAX bytes). */
+  void (*key)(const char *id, char *out);
+  /* What clients see of a record (new reference). */
+  json_t *(*display)(api_req_t *r, const json_t *rec);
+} api_listing_t;
+/* Answers the records whose ids are members of the set index_key, in
+ * the set's order, skipping ids whose record is gone; or a store error. */
+void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t *l);
 
 /* aliases.c */
 /* Whether text may be an alias (characters, length, reserved words,
@@ -120,12 +143,8 @@ void api_alias_create(api_req_t *r);
 void api_alias_get_route(api_req_t *r);
 void api_alias_update(api_req_t *r);
 void api_alias_delete(api_req_t *r);
-void api_alias_perms_get(api_req_t *r);
-void api_alias_perms_set(api_req_t *r);
-void api_alias_nonces_list(api_req_t *r);
-void api_alias_nonce_create(api_req_t *r);
-void api_alias_nonce_get(api_req_t *r);
-void api_alias_nonce_delete(api_req_t *r);
+void api_alias_perms(api_req_t *r);
+void api_alias_nonces(api_req_t *r); /* the four /actors/aliases/{alias}/nonces routes */
 
 /* nonces.c */
 /* Authenticates r with the nonce id (?x-nonce=): fills r->ident from the
@@ -135,17 +154,12 @@ int api_nonce_authenticate(api_req_t *r, const char *nonce_id);
 int api_nonce_redeem(api_req_t *r);
 /* Deletes every nonce of a scope ("actor:<db_id>" or "alias:<alias_id>"). */
 int api_nonces_forget(api_req_t *r, const char *scope);
-/* The nonce routes for a scope; actor_id/alias name what the nonce is for
- * (alias NULL for an actor's nonces). */
-void api_nonces_list_scope(api_req_t *r, const char *scope);
-void api_nonce_create_scope(api_req_t *r, const char *scope, const char *actor_id,
-                            const char *alias);
-void api_nonce_get_scope(api_req_t *r, const char *scope, const char *nid);
-void api_nonce_delete_scope(api_req_t *r, const char *scope, const char *nid);
-void api_actor_nonces_list(api_req_t *r);
-void api_actor_nonce_create(api_req_t *r);
-void api_actor_nonce_get(api_req_t *r);
-void api_actor_nonce_delete(api_req_t *r);
+/* The nonce routes of a scope, told apart by method and path: GET and
+ * POST .../nonces, GET and DELETE .../nonces/{nid} (r->params[1]).
+ * actor_id and alias name what a new nonce is for (alias NULL for an
+ * actor's nonces). */
+void api_nonce_route(api_req_t *r, const char *scope, const char *actor_id, const char *alias);
+void api_actor_nonces(api_req_t *r); /* the four /actors/{id}/nonces routes */
 
 /* configs.c */
 int api_configs_forget_actor(api_req_t *r, const char *db_id);
@@ -154,8 +168,7 @@ void api_config_create(api_req_t *r);
 void api_config_get(api_req_t *r);
 void api_config_update(api_req_t *r);
 void api_config_delete(api_req_t *r);
-void api_config_perms_get(api_req_t *r);
-void api_config_perms_set(api_req_t *r);
+void api_config_perms(api_req_t *r);
 
 /* search.c */
 void api_search(api_req_t *r);

@@ -69,14 +69,6 @@ static void alias_key(const char *alias_id, char out[MODEL_KEY_MAX + 16]) {
   snprintf(out, MODEL_KEY_MAX + 16, "abaco:alias:%s", alias_id);
 }
 
-static int reply_rc(redisReply *rep) {
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(rep);
-  return rc;
-}
-
 int api_alias_get(api_req_t *r, const char *alias, json_t **out) {
   *out = NULL;
   size_t n = alias ? strlen(alias) : 0;
@@ -152,43 +144,9 @@ static json_t *target_actor(api_req_t *r, const char *actor_id) {
 }
 
 void api_aliases_list(api_req_t *r) {
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", KEY_ALIASES);
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "alias");
-    return;
-  }
-  json_t *out = json_array();
-  size_t tl = strlen(r->ident.tenant);
-  int rc = 0;
-  for (size_t i = 0; i < rep->elements && rc == 0; i++) {
-    const char *id = rep->element[i]->str;
-    if (id == NULL || strncmp(id, r->ident.tenant, tl) != 0 || id[tl] != '_')
-      continue;
-    api_level_t have = API_NONE;
-    rc = api_level_of(r, "alias", id, &have);
-    if (rc != 0 || have < API_READ)
-      continue;
-    char key[MODEL_KEY_MAX + 16];
-    json_t *rec = NULL;
-    alias_key(id, key);
-    rc = store_record_get(r->ctx->redis, key, &rec);
-    if (rc == ACTOR_ENOTFOUND) { /* claimed but not written yet, or going */
-      rc = 0;
-      continue;
-    }
-    if (rc == 0)
-      json_array_append_new(out, alias_display(r, rec));
-    json_decref(rec);
-  }
-  freeReplyObject(rep);
-  if (rc != 0) {
-    json_decref(out);
-    api_store_error(r, rc, "alias");
-    return;
-  }
-  api_ok(r, "Aliases retrieved successfully.", out);
+  static const api_listing_t ALIASES = {"alias", "alias", "Aliases retrieved successfully.",
+                                        alias_key, alias_display};
+  api_list_readable(r, KEY_ALIASES, &ALIASES);
 }
 
 void api_alias_create(api_req_t *r) {
@@ -236,11 +194,11 @@ void api_alias_create(api_req_t *r) {
   if (rc == 0)
     rc = store_record_put(r->ctx->redis, key, rec);
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of, id));
   if (rc != 0) {
     store_record_delete(r->ctx->redis, key);
     api_perms_forget(r, "alias", id);
-    reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
+    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
     api_store_error(r, rc, "alias");
     goto cleanup;
   }
@@ -279,9 +237,9 @@ void api_alias_update(api_req_t *r) {
   fields = json_pack("{s:s, s:s}", "actor_id", actor_json_str(actor, "id", ""), "db_id", new_db);
   int rc = fields ? store_record_update(r->ctx->redis, key, fields) : ACTOR_ENOMEM;
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of_old, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of_old, id));
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of_new, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of_new, id));
   if (rc == ACTOR_ENOTFOUND) {
     api_error(r, 404, "Alias %s not found.", r->params[0]);
     goto cleanup;
@@ -314,9 +272,9 @@ static int forget_alias(api_req_t *r, const char *id, const char *db_id) {
   if (rc == 0)
     rc = api_perms_forget(r, "alias", id);
   if (rc == 0 && db_id)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of, id));
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
   return rc;
 }
 
@@ -344,24 +302,12 @@ int api_aliases_forget_actor(api_req_t *r, const char *db_id) {
       rc = forget_alias(r, rep->element[i]->str, db_id);
   freeReplyObject(rep);
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", of));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", of));
   return rc;
 }
 
-void api_alias_perms_get(api_req_t *r) {
-  json_t *rec = load_alias(r, API_READ);
-  if (rec == NULL)
-    return;
-  api_perms_answer(r, "alias", actor_json_str(rec, "alias_id", ""));
-  json_decref(rec);
-}
-
-void api_alias_perms_set(api_req_t *r) {
-  json_t *rec = load_alias(r, API_UPDATE);
-  if (rec == NULL)
-    return;
-  api_perms_update(r, "alias", actor_json_str(rec, "alias_id", ""));
-  json_decref(rec);
+void api_alias_perms(api_req_t *r) {
+  api_perms_route(r, "alias", load_alias, "alias_id");
 }
 
 /* Nonces of an alias need UPDATE on the alias and on its actor. Returns
@@ -386,35 +332,11 @@ static json_t *nonce_alias(api_req_t *r, char scope[MODEL_KEY_MAX + 16]) {
   return NULL;
 }
 
-void api_alias_nonces_list(api_req_t *r) {
+void api_alias_nonces(api_req_t *r) {
   char scope[MODEL_KEY_MAX + 16];
   json_t *rec = nonce_alias(r, scope);
   if (rec)
-    api_nonces_list_scope(r, scope);
-  json_decref(rec);
-}
-
-void api_alias_nonce_create(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  json_t *rec = nonce_alias(r, scope);
-  if (rec)
-    api_nonce_create_scope(r, scope, actor_json_str(rec, "actor_id", ""),
-                           actor_json_str(rec, "alias", ""));
-  json_decref(rec);
-}
-
-void api_alias_nonce_get(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  json_t *rec = nonce_alias(r, scope);
-  if (rec)
-    api_nonce_get_scope(r, scope, r->params[1]);
-  json_decref(rec);
-}
-
-void api_alias_nonce_delete(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  json_t *rec = nonce_alias(r, scope);
-  if (rec)
-    api_nonce_delete_scope(r, scope, r->params[1]);
+    api_nonce_route(r, scope, actor_json_str(rec, "actor_id", ""),
+                    actor_json_str(rec, "alias", ""));
   json_decref(rec);
 }

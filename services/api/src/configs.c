@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "actor/actorcfg.h"
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/log.h"
@@ -28,22 +29,6 @@
 /* Most actors one config may list, and the longest value (JSON text). */
 #define CONFIG_ACTORS_MAX 64
 #define CONFIG_VALUE_MAX (256 * 1024)
-
-static void config_key(const char *config_id, char out[MODEL_KEY_MAX + 16]) {
-  snprintf(out, MODEL_KEY_MAX + 16, "abaco:config:%s", config_id);
-}
-
-static void index_key(const char *db_id, char out[MODEL_KEY_MAX + 32]) {
-  snprintf(out, MODEL_KEY_MAX + 32, "abaco:actor_configs:%s", db_id);
-}
-
-static int reply_rc(redisReply *rep) {
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(rep);
-  return rc;
-}
 
 static bool name_ok(const char *name) {
   size_t n = name ? strlen(name) : 0;
@@ -74,11 +59,11 @@ static json_t *config_display(api_req_t *r, const json_t *rec) {
  * reference); NULL after answering 404/400. */
 static json_t *load_config(api_req_t *r, api_level_t level) {
   json_t *rec = NULL;
-  char id[MODEL_KEY_MAX], key[MODEL_KEY_MAX + 16];
+  char id[MODEL_KEY_MAX], key[ACTORCFG_KEY_MAX];
   int rc = ACTOR_ENOTFOUND;
   if (name_ok(r->params[0])) {
     model_db_id(r->ident.tenant, r->params[0], id);
-    config_key(id, key);
+    actorcfg_key(id, key);
     rc = store_record_get(r->ctx->redis, key, &rec);
   }
   if (rc == ACTOR_ENOTFOUND) {
@@ -225,12 +210,12 @@ static int index_update(api_req_t *r, const json_t *db_ids, const char *config_i
   json_t *d;
   int rc = 0;
   json_array_foreach(db_ids, i, d) {
-    char key[MODEL_KEY_MAX + 32];
+    char key[ACTORCFG_KEY_MAX];
     if (!json_is_string(d))
       continue;
-    index_key(json_string_value(d), key);
-    rc =
-        reply_rc(store_redis_cmd(r->ctx->redis, add ? "SADD %s %s" : "SREM %s %s", key, config_id));
+    actorcfg_index_key(json_string_value(d), key);
+    rc = store_redis_reply_rc(
+        store_redis_cmd(r->ctx->redis, add ? "SADD %s %s" : "SREM %s %s", key, config_id));
     if (rc != 0)
       break;
   }
@@ -238,43 +223,9 @@ static int index_update(api_req_t *r, const json_t *db_ids, const char *config_i
 }
 
 void api_configs_list(api_req_t *r) {
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", KEY_CONFIGS);
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "config");
-    return;
-  }
-  json_t *out = json_array();
-  size_t tl = strlen(r->ident.tenant);
-  int rc = 0;
-  for (size_t i = 0; i < rep->elements && rc == 0; i++) {
-    const char *id = rep->element[i]->str;
-    if (id == NULL || strncmp(id, r->ident.tenant, tl) != 0 || id[tl] != '_')
-      continue;
-    api_level_t have = API_NONE;
-    rc = api_level_of(r, "config", id, &have);
-    if (rc != 0 || have < API_READ)
-      continue;
-    char key[MODEL_KEY_MAX + 16];
-    json_t *rec = NULL;
-    config_key(id, key);
-    rc = store_record_get(r->ctx->redis, key, &rec);
-    if (rc == ACTOR_ENOTFOUND) {
-      rc = 0;
-      continue;
-    }
-    if (rc == 0)
-      json_array_append_new(out, config_display(r, rec));
-    json_decref(rec);
-  }
-  freeReplyObject(rep);
-  if (rc != 0) {
-    json_decref(out);
-    api_store_error(r, rc, "config");
-    return;
-  }
-  api_ok(r, "Configs retrieved successfully.", out);
+  static const api_listing_t CONFIGS = {"config", "config", "Configs retrieved successfully.",
+                                        actorcfg_key, config_display};
+  api_list_readable(r, KEY_CONFIGS, &CONFIGS);
 }
 
 void api_config_create(api_req_t *r) {
@@ -302,9 +253,9 @@ void api_config_create(api_req_t *r) {
   }
   snprintf(name, sizeof(name), "%s", name_in);
   json_decref(peek);
-  char id[MODEL_KEY_MAX], key[MODEL_KEY_MAX + 16];
+  char id[MODEL_KEY_MAX], key[ACTORCFG_KEY_MAX];
   model_db_id(r->ident.tenant, name, id);
-  config_key(id, key);
+  actorcfg_key(id, key);
   if ((rec = config_from_body(r, name, id, NULL)) == NULL)
     return;
   redisReply *rep = store_redis_cmd(r->ctx->redis, "SADD %s %s", KEY_CONFIGS, id);
@@ -328,7 +279,7 @@ void api_config_create(api_req_t *r) {
   if (rc != 0) {
     store_record_delete(r->ctx->redis, key);
     api_perms_forget(r, "config", id);
-    reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
+    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
     api_store_error(r, rc, "config");
     goto cleanup;
   }
@@ -353,8 +304,8 @@ void api_config_update(api_req_t *r) {
   if (old == NULL)
     return;
   const char *id = actor_json_str(old, "config_id", "");
-  char key[MODEL_KEY_MAX + 16];
-  config_key(id, key);
+  char key[ACTORCFG_KEY_MAX];
+  actorcfg_key(id, key);
   if ((rec = config_from_body(r, actor_json_str(old, "name", ""), id, old)) == NULL)
     goto cleanup;
   int rc = index_update(r, json_object_get(old, "db_ids"), id, false);
@@ -378,15 +329,15 @@ void api_config_delete(api_req_t *r) {
   if (rec == NULL)
     return;
   const char *id = actor_json_str(rec, "config_id", "");
-  char key[MODEL_KEY_MAX + 16];
-  config_key(id, key);
+  char key[ACTORCFG_KEY_MAX];
+  actorcfg_key(id, key);
   int rc = index_update(r, json_object_get(rec, "db_ids"), id, false);
   if (rc == 0)
     rc = store_record_delete(r->ctx->redis, key);
   if (rc == 0 || rc == ACTOR_ENOTFOUND)
     rc = api_perms_forget(r, "config", id);
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
   if (rc != 0)
     api_store_error(r, rc, "config");
   else
@@ -394,24 +345,12 @@ void api_config_delete(api_req_t *r) {
   json_decref(rec);
 }
 
-void api_config_perms_get(api_req_t *r) {
-  json_t *rec = load_config(r, API_READ);
-  if (rec == NULL)
-    return;
-  api_perms_answer(r, "config", actor_json_str(rec, "config_id", ""));
-  json_decref(rec);
-}
-
-void api_config_perms_set(api_req_t *r) {
-  json_t *rec = load_config(r, API_UPDATE);
-  if (rec == NULL)
-    return;
-  api_perms_update(r, "config", actor_json_str(rec, "config_id", ""));
-  json_decref(rec);
+void api_config_perms(api_req_t *r) {
+  api_perms_route(r, "config", load_config, "config_id");
 }
 
 int api_configs_forget_actor(api_req_t *r, const char *db_id) {
-  char key[MODEL_KEY_MAX + 32];
-  index_key(db_id, key);
-  return reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+  char key[ACTORCFG_KEY_MAX];
+  actorcfg_index_key(db_id, key);
+  return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
 }

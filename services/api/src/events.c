@@ -11,8 +11,10 @@
  * thread while it backs off. A target that still fails after the last try
  * (or a link naming no actor, which no retry can fix) is dead-lettered:
  * {event, kind, target, error, attempts, time} is pushed onto the Redis
- * list abaco:events:dead_letter, capped at API_EVENTS_DEAD_MAX entries
- * (newest first). Redis rather than a queue because the admin route
+ * list abaco:events:dead_letter:<TENANT> of the event's tenant, capped at
+ * API_EVENTS_DEAD_MAX entries (newest first): one list per tenant, so a
+ * tenant's listing reads only its own, and one tenant's failures never
+ * push another's out. Redis rather than a queue because the admin route
  * GET /actors/admin/events/dead-letter must list them without consuming
  * them, which AMQP cannot do. The delivery is acked only once every
  * target is delivered or dead-lettered; if even the dead-letter write
@@ -34,7 +36,7 @@
 #define API_EVENTS_PREFETCH 8
 #define API_EVENTS_ATTEMPTS 3
 #define API_EVENTS_DEAD_MAX 1000
-#define API_EVENTS_DEAD_KEY "abaco:events:dead_letter"
+#define API_EVENTS_DEAD_KEY "abaco:events:dead_letter:%s"
 #define API_EVENTS_HOOK_TIMEOUT_MS 5000
 /* Pause before try n+1 (n = tries made); the last one also paces the
  * retries of a dead-letter write that failed. */
@@ -163,15 +165,16 @@ static int dead_letter(event_job_t *j, const target_t *t) {
   json_decref(d);
   if (text == NULL)
     return ACTOR_ENOMEM;
+  char key[MODEL_KEY_MAX];
+  snprintf(key, sizeof(key), API_EVENTS_DEAD_KEY, actor_json_str(j->event, "tenant_id", ""));
   int rc = ACTOR_ECONN;
-  redisReply *rep = store_redis_cmd(ev.ctx->redis, "LPUSH %s %s", API_EVENTS_DEAD_KEY, text);
+  redisReply *rep = store_redis_cmd(ev.ctx->redis, "LPUSH %s %s", key, text);
   if (rep && rep->type != REDIS_REPLY_ERROR)
     rc = 0;
   if (rep)
     freeReplyObject(rep);
   if (rc == 0) {
-    rep = store_redis_cmd(ev.ctx->redis, "LTRIM %s 0 %d", API_EVENTS_DEAD_KEY,
-                          API_EVENTS_DEAD_MAX - 1);
+    rep = store_redis_cmd(ev.ctx->redis, "LTRIM %s 0 %d", key, API_EVENTS_DEAD_MAX - 1);
     if (rep)
       freeReplyObject(rep);
     LOG_WARN("api", "event %s of actor %s: %s %s failed %d times (%s): dead-lettered",
@@ -358,8 +361,9 @@ void api_events_stop(void) {
 void api_events_dead_letter(api_req_t *r) {
   if (api_require_admin(r) != 0)
     return;
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "LRANGE %s 0 %d", API_EVENTS_DEAD_KEY,
-                                    API_EVENTS_DEAD_MAX - 1);
+  char key[MODEL_KEY_MAX];
+  snprintf(key, sizeof(key), API_EVENTS_DEAD_KEY, r->ident.tenant);
+  redisReply *rep = store_redis_cmd(r->ctx->redis, "LRANGE %s 0 %d", key, API_EVENTS_DEAD_MAX - 1);
   if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
     if (rep)
       freeReplyObject(rep);
@@ -369,15 +373,9 @@ void api_events_dead_letter(api_req_t *r) {
   json_t *out = json_array();
   for (size_t i = 0; out && i < rep->elements; i++) {
     json_t *d = NULL;
-    if (rep->element[i]->type != REDIS_REPLY_STRING ||
-        chan_json_decode(rep->element[i]->str, rep->element[i]->len, 0, &d) != 0)
-      continue;
-    const char *tenant =
-        json_string_value(json_object_get(json_object_get(d, "event"), "tenant_id"));
-    if (tenant && strcmp(tenant, r->ident.tenant) == 0)
+    if (rep->element[i]->type == REDIS_REPLY_STRING &&
+        chan_json_decode(rep->element[i]->str, rep->element[i]->len, 0, &d) == 0)
       json_array_append_new(out, d);
-    else
-      json_decref(d);
   }
   freeReplyObject(rep);
   api_ok(r, "Dead-lettered events retrieved successfully.", out);

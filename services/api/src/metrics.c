@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "actor/errors.h"
+#include "actor/execstats.h"
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
@@ -50,15 +51,14 @@
 #define MAILBOX_HELP                                                                               \
   "Messages waiting in an actor's mailbox (of at most " STR(SCRAPE_MAX_ACTORS) " actors)."
 
-#define KEY_EXECUTIONS "abaco:metrics:executions"
-#define KEY_RUNTIME "abaco:metrics:execution_runtime"
+#define KEY_EXECUTIONS ACTOR_METRICS_EXECUTIONS
+#define KEY_RUNTIME ACTOR_METRICS_RUNTIME
 
 static const double LATENCY_BUCKETS[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                          0.5,   1,    2.5,   5,    10,  30};
 #define NLATENCY (sizeof(LATENCY_BUCKETS) / sizeof(LATENCY_BUCKETS[0]))
 /* As the writers name the fields of KEY_RUNTIME. */
-static const char *const RUNTIME_BUCKETS[] = {"0.1", "0.5", "1",   "2.5", "5",    "10",   "30",
-                                              "60",  "120", "300", "600", "1800", "3600", NULL};
+#define RUNTIME_BUCKETS ACTOR_RUNTIME_BUCKETS
 
 static const char *const METHODS[] = {"GET",     "POST", "PUT",   "DELETE",
                                       "OPTIONS", "HEAD", "PATCH", NULL};
@@ -219,13 +219,10 @@ void api_metrics_count(api_metrics_t *m, api_count_t which, long n) {
 }
 
 void api_metrics_execution(api_ctx_t *c, const char *status) {
-  redisReply *reply = store_redis_cmd(c->redis, "HINCRBY %s %s 1", KEY_EXECUTIONS, status);
-  if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+  if (actor_execstats_status(c->redis, status) != 0) {
     api_metrics_store_error(c->metrics, "redis");
     LOG_DEBUG("api", "metrics: could not count an execution %s", status);
   }
-  if (reply)
-    freeReplyObject(reply);
 }
 
 int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *body, size_t len,

@@ -45,14 +45,6 @@ static void scope_key(const char *scope, char out[MODEL_KEY_MAX + 32]) {
   snprintf(out, MODEL_KEY_MAX + 32, "abaco:nonces:%s", scope);
 }
 
-static int reply_rc(redisReply *rep) {
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(rep);
-  return rc;
-}
-
 /* "<TENANT>_<hashid>": a tenant name, one '_', letters and digits. */
 static bool nonce_id_ok(const char *nid) {
   size_t n = nid ? strlen(nid) : 0;
@@ -100,14 +92,20 @@ static json_t *nonce_display(api_req_t *r, const json_t *rec) {
   return out;
 }
 
+/* The record of nonce nid (new reference); ACTOR_ENOTFOUND also for an
+ * id that cannot be a nonce's. */
+static int nonce_get(api_req_t *r, const char *nid, json_t **out) {
+  char key[MODEL_KEY_MAX];
+  *out = NULL;
+  if (!nonce_id_ok(nid))
+    return ACTOR_ENOTFOUND;
+  nonce_key(nid, key);
+  return store_record_get(r->ctx->redis, key, out);
+}
+
 int api_nonce_authenticate(api_req_t *r, const char *nonce_id) {
   json_t *rec = NULL;
-  char key[MODEL_KEY_MAX];
-  int rc = ACTOR_ENOTFOUND;
-  if (nonce_id_ok(nonce_id)) {
-    nonce_key(nonce_id, key);
-    rc = store_record_get(r->ctx->redis, key, &rec);
-  }
+  int rc = nonce_get(r, nonce_id, &rec);
   if (rc == ACTOR_ENOTFOUND) {
     api_error(r, 401, "Invalid nonce: no such nonce.");
     return -1;
@@ -178,51 +176,24 @@ int api_nonces_forget(api_req_t *r, const char *scope) {
     if (rep->element[i]->str == NULL)
       continue;
     nonce_key(rep->element[i]->str, key);
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
   }
   freeReplyObject(rep);
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", skey));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", skey));
   return rc;
 }
 
-void api_nonces_list_scope(api_req_t *r, const char *scope) {
-  char skey[MODEL_KEY_MAX + 32], key[MODEL_KEY_MAX];
+static void nonces_list(api_req_t *r, const char *scope) {
+  /* The nonce routes need UPDATE on the whole scope (api_authorize). */
+  static const api_listing_t NONCES = {NULL, "nonce", "Actor nonces retrieved successfully.",
+                                       nonce_key, nonce_display};
+  char skey[MODEL_KEY_MAX + 32];
   scope_key(scope, skey);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", skey);
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "nonce");
-    return;
-  }
-  json_t *out = json_array();
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
-    json_t *rec = NULL;
-    if (rep->element[i]->str == NULL)
-      continue;
-    nonce_key(rep->element[i]->str, key);
-    rc = store_record_get(r->ctx->redis, key, &rec);
-    if (rc == ACTOR_ENOTFOUND) {
-      rc = 0;
-      continue;
-    }
-    if (rc == 0)
-      json_array_append_new(out, nonce_display(r, rec));
-    json_decref(rec);
-  }
-  freeReplyObject(rep);
-  if (rc != 0) {
-    json_decref(out);
-    api_store_error(r, rc, "nonce");
-    return;
-  }
-  api_ok(r, "Actor nonces retrieved successfully.", out);
+  api_list_readable(r, skey, &NONCES);
 }
 
-void api_nonce_create_scope(api_req_t *r, const char *scope, const char *actor_id,
-                            const char *alias) {
+static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, const char *alias) {
   json_t *body = api_body_object(r), *rec = NULL;
   if (body == NULL)
     return;
@@ -269,7 +240,7 @@ void api_nonce_create_scope(api_req_t *r, const char *scope, const char *actor_i
     json_object_set_new(rec, "alias", json_string(alias));
   int rc = rec ? store_record_put(r->ctx->redis, key, rec) : ACTOR_ENOMEM;
   if (rc == 0)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", skey, nid));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", skey, nid));
   if (rc != 0) {
     store_record_delete(r->ctx->redis, key);
     api_store_error(r, rc, "nonce");
@@ -287,12 +258,7 @@ cleanup:
 /* The nonce nid of the scope (new reference), or NULL after a 400. */
 static json_t *load_nonce(api_req_t *r, const char *scope, const char *nid) {
   json_t *rec = NULL;
-  char key[MODEL_KEY_MAX];
-  int rc = ACTOR_ENOTFOUND;
-  if (nonce_id_ok(nid)) {
-    nonce_key(nid, key);
-    rc = store_record_get(r->ctx->redis, key, &rec);
-  }
+  int rc = nonce_get(r, nid, &rec);
   if (rc == 0 && strcmp(actor_json_str(rec, "scope", ""), scope) != 0)
     rc = ACTOR_ENOTFOUND;
   if (rc == ACTOR_ENOTFOUND) {
@@ -307,7 +273,7 @@ static json_t *load_nonce(api_req_t *r, const char *scope, const char *nid) {
   return rec;
 }
 
-void api_nonce_get_scope(api_req_t *r, const char *scope, const char *nid) {
+static void nonce_get_route(api_req_t *r, const char *scope, const char *nid) {
   json_t *rec = load_nonce(r, scope, nid);
   if (rec == NULL)
     return;
@@ -315,7 +281,7 @@ void api_nonce_get_scope(api_req_t *r, const char *scope, const char *nid) {
   json_decref(rec);
 }
 
-void api_nonce_delete_scope(api_req_t *r, const char *scope, const char *nid) {
+static void nonce_delete(api_req_t *r, const char *scope, const char *nid) {
   json_t *rec = load_nonce(r, scope, nid);
   if (rec == NULL)
     return;
@@ -325,7 +291,7 @@ void api_nonce_delete_scope(api_req_t *r, const char *scope, const char *nid) {
   scope_key(scope, skey);
   int rc = store_record_delete(r->ctx->redis, key);
   if (rc == 0 || rc == ACTOR_ENOTFOUND)
-    rc = reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", skey, nid));
+    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", skey, nid));
   if (rc != 0) {
     api_store_error(r, rc, "nonce");
     return;
@@ -334,30 +300,20 @@ void api_nonce_delete_scope(api_req_t *r, const char *scope, const char *nid) {
   api_ok(r, "Actor nonce deleted successfully.", NULL);
 }
 
-static void actor_scope(api_req_t *r, char out[MODEL_KEY_MAX + 16]) {
-  snprintf(out, MODEL_KEY_MAX + 16, "actor:%s", r->db_id);
+void api_nonce_route(api_req_t *r, const char *scope, const char *actor_id, const char *alias) {
+  bool get = strcmp(r->http->method, "GET") == 0;
+  if (r->nparams < 2 && get)
+    nonces_list(r, scope);
+  else if (r->nparams < 2)
+    nonce_create(r, scope, actor_id, alias);
+  else if (get)
+    nonce_get_route(r, scope, r->params[1]);
+  else
+    nonce_delete(r, scope, r->params[1]);
 }
 
-void api_actor_nonces_list(api_req_t *r) {
+void api_actor_nonces(api_req_t *r) {
   char scope[MODEL_KEY_MAX + 16];
-  actor_scope(r, scope);
-  api_nonces_list_scope(r, scope);
-}
-
-void api_actor_nonce_create(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  actor_scope(r, scope);
-  api_nonce_create_scope(r, scope, actor_json_str(r->actor, "id", ""), NULL);
-}
-
-void api_actor_nonce_get(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  actor_scope(r, scope);
-  api_nonce_get_scope(r, scope, r->params[1]);
-}
-
-void api_actor_nonce_delete(api_req_t *r) {
-  char scope[MODEL_KEY_MAX + 16];
-  actor_scope(r, scope);
-  api_nonce_delete_scope(r, scope, r->params[1]);
+  snprintf(scope, sizeof(scope), "actor:%s", r->db_id);
+  api_nonce_route(r, scope, actor_json_str(r->actor, "id", ""), NULL);
 }

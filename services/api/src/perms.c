@@ -1,8 +1,9 @@
 /* Permissions (API.md §2): one map {user: LEVEL} per actor, alias and
  * config in a Redis hash, the one check every actor route passes through
- * (api_authorize, called by the router once {id} is resolved), and the
- * /permissions routes. Levels are NONE < READ < EXECUTE < UPDATE; the
- * creator gets UPDATE; an entry for ABACO_WORLD gives its level to every
+ * (api_authorize, called by the router once {id} is resolved), the
+ * /permissions routes, and the listings that show only what the caller
+ * may READ (api_list_readable). Levels are NONE < READ < EXECUTE < UPDATE;
+ * the creator gets UPDATE; an entry for ABACO_WORLD gives its level to every
  * user of the tenant; admins hold UPDATE on everything of their tenant.
  * Nonce routes need UPDATE even to read them: a nonce is a credential,
  * and a READ grant must not reveal an EXECUTE nonce. A store error while
@@ -13,8 +14,10 @@
 
 #include "access.h"
 #include "actor/errors.h"
+#include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_record.h"
 
 static const char *const LEVEL_NAMES[] = {"NONE", "READ", "EXECUTE", "UPDATE"};
 
@@ -94,28 +97,20 @@ int api_require_level(api_req_t *r, const char *kind, const char *id, api_level_
   return -1;
 }
 
-static int reply_rc(redisReply *rep) {
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(rep);
-  return rc;
-}
-
 int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *user,
                     api_level_t level) {
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
   if (level == API_NONE)
-    return reply_rc(store_redis_cmd(r->ctx->redis, "HDEL %s %s", key, user));
-  return reply_rc(
+    return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "HDEL %s %s", key, user));
+  return store_redis_reply_rc(
       store_redis_cmd(r->ctx->redis, "HSET %s %s %s", key, user, api_level_name(level)));
 }
 
 int api_perms_forget(api_req_t *r, const char *kind, const char *id) {
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  return reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+  return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
 }
 
 static int perms_map(api_req_t *r, const char *kind, const char *id, json_t **out) {
@@ -138,7 +133,7 @@ static int perms_map(api_req_t *r, const char *kind, const char *id, json_t **ou
   return map ? 0 : ACTOR_ENOMEM;
 }
 
-void api_perms_answer(api_req_t *r, const char *kind, const char *id) {
+static void perms_answer(api_req_t *r, const char *kind, const char *id) {
   json_t *map = NULL;
   int rc = perms_map(r, kind, id, &map);
   if (rc != 0) {
@@ -148,7 +143,7 @@ void api_perms_answer(api_req_t *r, const char *kind, const char *id) {
   api_ok(r, "Permissions retrieved successfully.", map);
 }
 
-void api_perms_update(api_req_t *r, const char *kind, const char *id) {
+static void perms_update(api_req_t *r, const char *kind, const char *id) {
   json_t *body = api_body_object(r);
   if (body == NULL)
     return;
@@ -186,17 +181,74 @@ cleanup:
 int api_actor_registered(api_req_t *r, const char *db_id) {
   int rc = api_perms_grant(r, "actor", db_id, r->ident.username, API_UPDATE);
   if (rc == 0)
-    rc = reply_rc(
+    rc = store_redis_reply_rc(
         store_redis_cmd(r->ctx->redis, "HINCRBY %s %s 1", API_KEY_ACTORS_TOTAL, r->ident.tenant));
   return rc;
 }
 
-void api_actor_perms_get(api_req_t *r) {
-  api_perms_answer(r, "actor", r->db_id);
+void api_perms_route(api_req_t *r, const char *kind, api_load_fn load, const char *id_field) {
+  bool get = strcmp(r->http->method, "GET") == 0;
+  json_t *obj = load(r, get ? API_READ : API_UPDATE);
+  if (obj == NULL)
+    return;
+  const char *id = actor_json_str(obj, id_field, "");
+  if (get)
+    perms_answer(r, kind, id);
+  else
+    perms_update(r, kind, id);
+  json_decref(obj);
 }
 
-void api_actor_perms_set(api_req_t *r) {
-  api_perms_update(r, "actor", r->db_id);
+/* The actor of an actor route: the router resolved it and checked the
+ * level (api_authorize). */
+static json_t *routed_actor(api_req_t *r, api_level_t level) {
+  (void)level;
+  return json_incref(r->actor);
+}
+
+void api_actor_perms(api_req_t *r) {
+  api_perms_route(r, "actor", routed_actor, "db_id");
+}
+
+void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t *l) {
+  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", index_key);
+  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+    if (rep)
+      freeReplyObject(rep);
+    api_store_error(r, ACTOR_ESTORE, l->noun);
+    return;
+  }
+  json_t *out = json_array();
+  int rc = out ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
+    const char *id = rep->element[i]->str;
+    if (id == NULL)
+      continue;
+    if (l->kind) { /* api_level_of: NONE outside the caller's tenant */
+      api_level_t have = API_NONE;
+      rc = api_level_of(r, l->kind, id, &have);
+      if (rc != 0 || have < API_READ)
+        continue;
+    }
+    char key[API_RECORD_KEY_MAX];
+    json_t *rec = NULL;
+    l->key(id, key);
+    rc = store_record_get(r->ctx->redis, key, &rec);
+    if (rc == ACTOR_ENOTFOUND) { /* claimed but not written yet, or going */
+      rc = 0;
+      continue;
+    }
+    if (rc == 0 && json_array_append_new(out, l->display(r, rec)) != 0)
+      rc = ACTOR_ENOMEM;
+    json_decref(rec);
+  }
+  freeReplyObject(rep);
+  if (rc != 0) {
+    json_decref(out);
+    api_store_error(r, rc, l->noun);
+    return;
+  }
+  api_ok(r, l->message, out);
 }
 
 /* What a request on an actor route needs (API.md §2). */

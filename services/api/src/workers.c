@@ -21,42 +21,21 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "api.h"
+#include "channels/command.h"
 
 int api_request_workers(api_req_t *r, const json_t *actor, int n) {
   api_ctx_t *c = r->ctx;
-  const char *db_id = json_string_value(json_object_get(actor, "db_id"));
-  const char *image = json_string_value(json_object_get(actor, "image"));
-  const char *tenant = json_string_value(json_object_get(actor, "tenant"));
-  const char *queue = json_string_value(json_object_get(actor, "queue"));
-  json_int_t revision = json_integer_value(json_object_get(actor, "revision"));
-  char cmdq[CHAN_NAME_MAX];
-  chan_name_command(queue ? queue : "default", cmdq);
-
   for (int i = 0; i < n; i++) {
-    char wid[ACTOR_ID_MAX];
-    int rc = actor_id_new(wid);
+    chan_command_t cmd;
+    int rc = chan_command_prepare(c->redis, actor, &cmd);
     if (rc != 0)
       return rc;
-    json_t *w = model_worker_new(db_id, wid, image, tenant, revision);
-    if (w == NULL)
-      return ACTOR_ENOMEM;
-    rc = model_worker_put(c->redis, db_id, wid, w);
-    json_decref(w);
+    rc = api_publish(c, "command", cmd.queue, cmd.body, strlen(cmd.body), NULL, 5000);
+    chan_command_done(c->redis, actor, &cmd, rc == 0);
     if (rc != 0)
       return rc;
-    json_t *cmd = json_pack("{s:s, s:s, s:s, s:I, s:s, s:b}", "actor_id", db_id, "worker_id",
-                            wid, "image", image, "revision", revision, "tenant", tenant,
-                            "stop_existing", 0);
-    char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
-    json_decref(cmd);
-    rc = text ? api_publish(c, "command", cmdq, text, strlen(text), NULL, 5000)
-              : ACTOR_ENOMEM;
-    free(text);
-    if (rc != 0) {
-      model_worker_delete(c->redis, db_id, wid);
-      return rc;
-    }
-    LOG_INFO("api", "actor %s: requested worker %s", db_id, wid);
+    LOG_INFO("api", "actor %s: requested worker %s", actor_json_str(actor, "db_id", ""),
+             cmd.worker_id);
   }
   return 0;
 }
@@ -103,8 +82,7 @@ int api_ensure_worker(api_req_t *r, const json_t *actor) {
     return rc;
   char key[MODEL_KEY_MAX];
   snprintf(key, sizeof(key), "abaco:ensure_worker:%s", db_id);
-  redisReply *reply =
-      store_redis_cmd(r->ctx->redis, "SET %s 1 NX PX %d", key, ENSURE_LEASE_MS);
+  redisReply *reply = store_redis_cmd(r->ctx->redis, "SET %s 1 NX PX %d", key, ENSURE_LEASE_MS);
   if (reply == NULL)
     return ACTOR_ESTORE;
   bool mine = reply->type == REDIS_REPLY_STATUS;
@@ -137,8 +115,7 @@ int api_stop_worker(api_req_t *r, const char *db_id, const char *wid) {
                actor_strerror(prc));
     return model_worker_delete(r->ctx->redis, db_id, wid);
   }
-  rc = model_worker_transition(r->ctx->redis, db_id, wid, NULL, WORKER_SHUTDOWN_REQUESTED,
-                               NULL);
+  rc = model_worker_transition(r->ctx->redis, db_id, wid, NULL, WORKER_SHUTDOWN_REQUESTED, NULL);
   if (rc != 0)
     return rc;
   return api_worker_control(r, wid, "stop");

@@ -1,15 +1,19 @@
 /* The health agent: one per host. Every [health] interval seconds it runs
  * one tick on libuv's thread pool (never two at once): it looks at every
  * worker record of its host ([spawner] host_id) and at every platform
- * container and execution file on it, and repairs what it finds: dead,
- * stuck, never-started and idle-expired workers, orphan containers,
- * orphan results sockets and binary FIFOs.
+ * container and execution file on it, asks each live READY/BUSY worker for
+ * its `status`, and repairs what it finds: dead, stuck (alive but not
+ * answering, or hung shutting down), never-started and idle-expired
+ * workers, orphan containers, orphan results sockets and binary FIFOs.
+ * One agent at a time also removes the broker's orphan queues, which
+ * belong to no host.
  *
- * Files: main.c wiring, timer and stop; judge.c the pure decision for one
- * worker (unit-tested); procs.c which worker processes are alive (/proc);
- * tick.c one pass over the stores, the engine and the files; reap.c the
- * repairs (removing a worker and what it leaves behind, a replacement,
- * orphans). */
+ * Files: main.c wiring, timer and stop; judge.c the pure decisions (one
+ * worker, one queue; unit-tested); procs.c which worker processes are alive
+ * (/proc); status.c the status round; tick.c one pass over the stores, the
+ * engine and the files; reap.c the repairs (removing a worker and what it
+ * leaves behind, a replacement, orphans); queues.c orphan queues (RabbitMQ
+ * management API). */
 #ifndef HEALTH_H
 #define HEALTH_H
 
@@ -34,6 +38,8 @@
 /* A results socket or FIFO younger than this is never an orphan: the
  * worker makes it before it creates the container that uses it. */
 #define HEALTH_FILE_GRACE_MS 60000
+/* How long the status round waits for the answers (all asked at once). */
+#define HEALTH_STATUS_TIMEOUT_MS 2000
 
 /* ---- judge.c (pure: no I/O) ---- */
 
@@ -41,6 +47,7 @@ typedef struct {
   int64_t worker_ttl_ms;       /* [workers] worker_ttl; <= 0: never */
   int64_t shutdown_timeout_ms; /* [health] shutdown_timeout */
   int64_t spawn_timeout_ms;    /* [health] spawn_timeout */
+  unsigned status_misses;      /* [health] status_misses; 0: never removed for it */
 } health_limits_t;
 
 /* What this tick and the earlier ones saw of one worker. */
@@ -50,21 +57,23 @@ typedef struct {
   bool alive;             /* its process exists on this host */
   bool running_container; /* one of its containers runs (true when unknown) */
   int64_t now_ms;
-  int64_t since_ms;    /* first seen (by this agent) in its current status */
-  unsigned dead_ticks; /* consecutive ticks seen without its process, this one included */
-  int64_t term_ms;     /* when we sent it SIGTERM; 0: not yet */
+  int64_t since_ms;       /* first seen (by this agent) in its current status */
+  unsigned dead_ticks;    /* consecutive ticks seen without its process, this one included */
+  int64_t term_ms;        /* when we sent it SIGTERM; 0: not yet */
+  unsigned status_misses; /* consecutive status requests it left unanswered, this tick's included */
 } health_obs_t;
 
 typedef enum {
-  HEALTH_FOREIGN,   /* another host's, or no host's yet: not touched */
-  HEALTH_LEAVE,     /* nothing to do now */
-  HEALTH_OK,        /* its process is alive: record the check */
-  HEALTH_SUSPECT,   /* no process this tick: confirmed or cleared on the next */
-  HEALTH_DEAD,      /* its process is gone: clean up after it, delete it */
-  HEALTH_EXPIRED,   /* never came up within spawn_timeout: delete the record */
-  HEALTH_IDLE,      /* idle past worker_ttl: ask it to stop */
-  HEALTH_TERMINATE, /* stuck shutting down while idle: SIGTERM */
-  HEALTH_KILL       /* SIGTERM did not end it: SIGKILL, then as DEAD */
+  HEALTH_FOREIGN,     /* another host's, or no host's yet: not touched */
+  HEALTH_LEAVE,       /* nothing to do now */
+  HEALTH_OK,          /* its process is alive: record the check */
+  HEALTH_SUSPECT,     /* no process this tick: confirmed or cleared on the next */
+  HEALTH_DEAD,        /* its process is gone: clean up after it, delete it */
+  HEALTH_EXPIRED,     /* never came up within spawn_timeout: delete the record */
+  HEALTH_IDLE,        /* idle past worker_ttl: ask it to stop */
+  HEALTH_TERMINATE,   /* stuck shutting down while idle: SIGTERM */
+  HEALTH_KILL,        /* SIGTERM did not end it: SIGKILL, then as DEAD */
+  HEALTH_UNRESPONSIVE /* alive but deaf to status requests: SIGKILL, then as DEAD */
 } health_verdict_t;
 
 /* The verdict on one worker record (borrowed). */
@@ -78,6 +87,41 @@ int64_t health_record_time(const json_t *worker, const char *key);
  * STORE) or one of the leaving ones (SHUTDOWN_REQUESTED, SHUTTING_DOWN). */
 bool health_status_starting(const char *status);
 bool health_status_leaving(const char *status);
+/* Whether the status round asks this worker record (borrowed): ours
+ * (host_id), READY or BUSY, and its process alive. */
+bool health_status_asked(const json_t *worker, const char *host_id, bool alive);
+
+/* Orphan queues. Ours are named as in channels/src/chan_name.c. */
+typedef enum {
+  HEALTH_Q_OTHER,          /* not one health judges (command, clients, events, ...) */
+  HEALTH_Q_MAILBOX,        /* actor_msg_<db_id> */
+  HEALTH_Q_RESULTS,        /* results_<db_id>_<eid> */
+  HEALTH_Q_WORKER,         /* worker_<wid> */
+  HEALTH_Q_SPAWNER_WORKER, /* spawner_worker_<wid> */
+} health_qkind_t;
+
+/* The kind of a queue and the id of what owns it (an actor db_id for
+ * mailbox and results queues, a worker id for control queues), copied into
+ * owner (size ownerlen; "" for HEALTH_Q_OTHER). */
+health_qkind_t health_queue_kind(const char *name, char *owner, size_t ownerlen);
+bool health_queue_of_actor(health_qkind_t kind);
+
+typedef enum {
+  HEALTH_QUEUE_KEEP,    /* its owner exists (or it is not ours to judge) */
+  HEALTH_QUEUE_SUSPECT, /* orphan now: deleted if still so at the next pass */
+  HEALTH_QUEUE_DELETE   /* orphan at two consecutive passes */
+} health_qverdict_t;
+
+/* owner_exists: its actor or worker has a record (true when unknown);
+ * consumers: from the listing, < 0 when unknown; was_suspect: it was an
+ * orphan at this agent's previous pass. */
+health_qverdict_t health_queue_judge(health_qkind_t kind, bool owner_exists, long consumers,
+                                     bool was_suspect);
+const char *health_qverdict_name(health_qverdict_t v);
+/* Parses the management API's queue listing (a JSON array of objects with
+ * "name" and, once the broker has gathered its stats, "consumers") into
+ * {name: consumers or -1} (new reference in *out). 0 or ACTOR_EPARSE. */
+int health_queue_list_parse(const char *body, size_t len, json_t **out);
 
 /* ---- procs.c ---- */
 
@@ -111,6 +155,7 @@ typedef struct {
   int64_t since_ms;
   unsigned dead_ticks;
   int64_t term_ms;
+  unsigned status_misses;
   unsigned long seen_tick;
 } health_track_t;
 
@@ -127,6 +172,10 @@ typedef struct {
   health_limits_t limits;
   int64_t interval_ms;
   bool leave_containers; /* [workers] leave_containers: exited orphans stay */
+  /* RabbitMQ management API ([rabbit] management_url etc.; url NULL: no
+   * orphan-queue sweep). Decoded credentials and vhost, malloc'd. */
+  char *mgmt_url, *mgmt_user, *mgmt_password, *vhost;
+  char lock_owner[128]; /* the value of the sweep lock when it is ours */
 
   /* loop thread */
   uv_timer_t timer;
@@ -138,6 +187,9 @@ typedef struct {
   unsigned long tick;
   health_track_t *track;
   size_t ntrack, captrack;
+  void *curl;             /* CURL easy handle of the management API (kept for keep-alive) */
+  bool mgmt_down;         /* the last listing failed (warned once) */
+  json_t *queue_suspects; /* {name: true}: orphan queues of the previous sweep */
 } health_t;
 
 /* Per-tick state (tick thread). */
@@ -148,6 +200,7 @@ typedef struct {
   json_t *containers; /* platform containers on the engine; NULL: engine unreachable */
   json_t *known;      /* {wid: true} of every worker record read; NULL: incomplete */
   json_t *reaps;      /* [{db_id, wid, why, status}]: workers to remove after the pass */
+  json_t *answers;    /* {wid: {rc, reply}} of the status round; NULL: none asked */
 } health_tick_t;
 
 /* tick.c */
@@ -155,11 +208,37 @@ void health_tick_run(health_t *h);
 void health_track_free(health_t *h);
 bool health_serves_queue(const health_t *h, const char *queue);
 
+/* status.c */
+/* Sends `status` to every worker record in `all` (tick.c's read) that
+ * health_status_asked, all at once, and waits up to
+ * HEALTH_STATUS_TIMEOUT_MS: fills t->answers with {wid: {rc, reply}} where
+ * rc is chan_call_t's (reply: the decoded answer, or null). */
+void health_status_round(health_tick_t *t, const json_t *all);
+/* What the round saw of one worker: 1 answered (*reply borrowed, may be
+ * NULL), 0 asked and silent (timed out, or no control queue), -1 not asked
+ * or unknown (the broker failed). */
+int health_status_answer(const health_tick_t *t, const char *wid, const json_t **reply);
+/* Writes what the round saw on the worker record: last_health_check_time
+ * and health_status when it answered, health_status NOT ANSWERING and
+ * health_misses when it did not. */
+void health_status_record(health_tick_t *t, const char *db_id, const char *wid, int answered,
+                          const json_t *reply, unsigned misses);
+
+/* queues.c */
+/* Reads the management settings (and the AMQP URI for the credentials and
+ * vhost) into h. 0 or ACTOR_ECONFIG/ACTOR_ENOMEM. */
+int health_queues_config(health_t *h, const actor_config_t *cfg, const char *amqp_uri);
+/* One sweep of the broker's orphan queues, when this agent holds the
+ * cluster-wide lock; t->known must be complete. */
+void health_orphan_queues(health_tick_t *t);
+void health_queues_free(health_t *h);
+
 /* reap.c */
 typedef enum {
-  HEALTH_REAP_DEAD,   /* the process died */
-  HEALTH_REAP_STUCK,  /* killed after being stuck shutting down */
-  HEALTH_REAP_EXPIRED /* never came up */
+  HEALTH_REAP_DEAD,        /* the process died */
+  HEALTH_REAP_STUCK,       /* killed after being stuck shutting down */
+  HEALTH_REAP_EXPIRED,     /* never came up */
+  HEALTH_REAP_UNRESPONSIVE /* killed after leaving status requests unanswered */
 } health_reap_why_t;
 
 /* The executions RUNNING on any of the workers to reap, as {wid: [eid...]}
@@ -171,9 +250,10 @@ int health_running_executions(health_tick_t *t, json_t **out);
  * (`running`, from health_running_executions, plus those its containers
  * name; RUNNING -> ERROR with a reason), their socket and FIFO, its control
  * queues, and its record last (so a failed step is retried next tick).
- * 0 when done. */
+ * pid > 0: its process, SIGKILLed once the executions are settled
+ * (HEALTH_REAP_UNRESPONSIVE). 0 when done. */
 int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_reap_why_t why,
-                const json_t *running);
+                const json_t *running, int pid);
 /* Requests one worker for the actor when its mailbox holds messages and no
  * worker that is not leaving remains. */
 void health_replace(health_tick_t *t, const char *db_id);

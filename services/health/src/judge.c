@@ -1,6 +1,6 @@
-/* The decision for one worker record, from what the tick observed: pure,
- * so every rule is unit-tested without servers (tests/unit/test_health_judge.c
- * compiles this file).
+/* The health agent's decisions, from what a tick observed: pure, so every
+ * rule is unit-tested without servers (tests/unit/test_health_judge.c
+ * compiles this file). First one worker record, then one broker queue.
  *
  * Rules, in order:
  *  - Ours only: the record's host_id is ours, or it has no host yet, is
@@ -17,10 +17,22 @@
  *    ([workers] max_run_time bounds that); an idle one gets SIGTERM, and
  *    SIGKILL HEALTH_TERM_GRACE_MS later.
  *  - Anything else (READY, BUSY): dead after HEALTH_DEAD_TICKS ticks
- *    without its process; an idle READY one past worker_ttl (since its
- *    last execution, else its start, else its creation) is asked to stop. */
+ *    without its process; alive but deaf to status_misses status requests
+ *    in a row (status.c asks every tick), it is stuck: killed and removed
+ *    as if dead; an idle READY one past worker_ttl (since its last
+ *    execution, else its start, else its creation) is asked to stop.
+ *
+ * Queues (cluster-wide; queues.c lists them): a mailbox or results queue
+ * whose actor has no record, or a control queue whose worker has none, is
+ * an orphan. It is deleted only when it was an orphan at this agent's
+ * previous pass too -- an actor or worker being created may have its queue
+ * a moment before its record is visible -- and never while it has
+ * consumers (whoever reads it is then the one to fix). A queue of an
+ * existing actor or worker is never touched, whatever it holds. */
+#include <stdio.h>
 #include <string.h>
 
+#include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
@@ -82,6 +94,8 @@ static health_verdict_t judge_running(const json_t *worker, const char *status,
                                       const health_obs_t *o, const health_limits_t *l) {
   if (!o->alive)
     return dead_enough(o) ? HEALTH_DEAD : HEALTH_SUSPECT;
+  if (l->status_misses > 0 && o->status_misses >= l->status_misses)
+    return HEALTH_UNRESPONSIVE;
   if (l->worker_ttl_ms > 0 && strcmp(status, WORKER_READY) == 0 && !o->running_container) {
     int64_t last = health_record_time(worker, "last_execution_time");
     if (last < 0)
@@ -111,6 +125,13 @@ health_verdict_t health_judge(const json_t *worker, const health_obs_t *o,
   return judge_running(worker, status, o, l);
 }
 
+bool health_status_asked(const json_t *worker, const char *host_id, bool alive) {
+  const char *status = actor_json_str(worker, "status", "");
+  const char *host = actor_json_str(worker, "host_id", NULL);
+  return alive && host && strcmp(host, host_id) == 0 &&
+         (strcmp(status, WORKER_READY) == 0 || strcmp(status, WORKER_BUSY) == 0);
+}
+
 const char *health_verdict_name(health_verdict_t v) {
   switch (v) {
   case HEALTH_FOREIGN: return "foreign";
@@ -122,6 +143,91 @@ const char *health_verdict_name(health_verdict_t v) {
   case HEALTH_IDLE: return "idle";
   case HEALTH_TERMINATE: return "terminate";
   case HEALTH_KILL: return "kill";
+  case HEALTH_UNRESPONSIVE: return "unresponsive";
   }
   return "?";
+}
+
+/* ---- queues ---- */
+
+/* Copies what follows prefix in name into out; false when name does not
+ * start with it or nothing follows. */
+static bool after_prefix(const char *name, const char *prefix, char *out, size_t outlen) {
+  size_t plen = strlen(prefix);
+  if (strncmp(name, prefix, plen) != 0 || name[plen] == '\0')
+    return false;
+  int n = snprintf(out, outlen, "%s", name + plen);
+  return n > 0 && (size_t)n < outlen;
+}
+
+health_qkind_t health_queue_kind(const char *name, char *owner, size_t ownerlen) {
+  if (ownerlen == 0)
+    return HEALTH_Q_OTHER;
+  owner[0] = '\0';
+  if (name == NULL)
+    return HEALTH_Q_OTHER;
+  if (after_prefix(name, "actor_msg_", owner, ownerlen))
+    return HEALTH_Q_MAILBOX;
+  if (after_prefix(name, "worker_", owner, ownerlen))
+    return HEALTH_Q_WORKER;
+  if (after_prefix(name, "spawner_worker_", owner, ownerlen))
+    return HEALTH_Q_SPAWNER_WORKER;
+  if (after_prefix(name, "results_", owner, ownerlen)) {
+    /* results_<db_id>_<eid>: execution ids (hashids) have no '_', a db_id
+     * (<TENANT>_<id>) has at least one. */
+    char *cut = strrchr(owner, '_');
+    if (cut && cut != owner && cut[1] != '\0' && memchr(owner, '_', (size_t)(cut - owner))) {
+      *cut = '\0';
+      return HEALTH_Q_RESULTS;
+    }
+  }
+  owner[0] = '\0';
+  return HEALTH_Q_OTHER;
+}
+
+bool health_queue_of_actor(health_qkind_t kind) {
+  return kind == HEALTH_Q_MAILBOX || kind == HEALTH_Q_RESULTS;
+}
+
+health_qverdict_t health_queue_judge(health_qkind_t kind, bool owner_exists, long consumers,
+                                     bool was_suspect) {
+  if (kind == HEALTH_Q_OTHER || owner_exists || consumers > 0)
+    return HEALTH_QUEUE_KEEP;
+  return was_suspect ? HEALTH_QUEUE_DELETE : HEALTH_QUEUE_SUSPECT;
+}
+
+const char *health_qverdict_name(health_qverdict_t v) {
+  switch (v) {
+  case HEALTH_QUEUE_KEEP: return "keep";
+  case HEALTH_QUEUE_SUSPECT: return "suspect";
+  case HEALTH_QUEUE_DELETE: return "delete";
+  }
+  return "?";
+}
+
+int health_queue_list_parse(const char *body, size_t len, json_t **out) {
+  *out = NULL;
+  json_error_t err;
+  json_t *list = body ? json_loadb(body, len, 0, &err) : NULL;
+  json_t *byname = json_object();
+  if (!json_is_array(list) || byname == NULL) {
+    int rc = json_is_array(list) ? ACTOR_ENOMEM : ACTOR_EPARSE;
+    json_decref(list);
+    json_decref(byname);
+    return rc;
+  }
+  size_t i;
+  json_t *q;
+  json_array_foreach(list, i, q) {
+    const char *name = actor_json_str(q, "name", NULL);
+    json_t *consumers = json_object_get(q, "consumers");
+    if (name == NULL)
+      continue;
+    json_object_set_new(
+        byname, name,
+        json_integer(json_is_integer(consumers) ? json_integer_value(consumers) : -1));
+  }
+  json_decref(list);
+  *out = byname;
+  return 0;
 }

@@ -4,6 +4,7 @@
  * runs one tick at a time on the thread pool: the timer for the next tick
  * is started only when the previous one has finished. SIGTERM stops the
  * timer and, once a tick in flight has ended, closes the loop. */
+#include <curl/curl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,11 +107,12 @@ static void free_queues(char **v) {
 
 static int read_config(const actor_config_t *cfg) {
   double interval = 30;
-  long ttl = -1, shutdown = 60, spawn = 300;
+  long ttl = -1, shutdown = 60, spawn = 300, misses = 3;
   bool leave = false;
   if (actor_config_get_double(cfg, "health", "interval", 30, &interval) ||
       actor_config_get_int(cfg, "health", "shutdown_timeout", 60, &shutdown) ||
       actor_config_get_int(cfg, "health", "spawn_timeout", 300, &spawn) ||
+      actor_config_get_int(cfg, "health", "status_misses", 3, &misses) ||
       actor_config_get_int(cfg, "workers", "worker_ttl", -1, &ttl) ||
       actor_config_get_bool(cfg, "workers", "leave_containers", false, &leave))
     return ACTOR_ECONFIG;
@@ -124,10 +126,15 @@ static int read_config(const actor_config_t *cfg) {
               shutdown < 0 ? "shutdown_timeout" : "spawn_timeout");
     return ACTOR_ECONFIG;
   }
+  if (misses < 0 || misses > 1000) {
+    LOG_ERROR("health", "[health] status_misses: %ld is not in [0, 1000]", misses);
+    return ACTOR_ECONFIG;
+  }
   hl.interval_ms = (int64_t)(interval * 1000);
   hl.limits.worker_ttl_ms = ttl > 0 ? (int64_t)ttl * 1000 : -1;
   hl.limits.shutdown_timeout_ms = (int64_t)shutdown * 1000;
   hl.limits.spawn_timeout_ms = (int64_t)spawn * 1000;
+  hl.limits.status_misses = (unsigned)misses;
   hl.leave_containers = leave;
   hl.host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   hl.queues = split_queues(actor_config_get(cfg, "spawner", "host_queues", "default"));
@@ -143,11 +150,17 @@ int main(int argc, char **argv) {
   if (actor_service_init(&svc, "health", argc, argv) != 0)
     return 1;
   int status = 1;
+  bool curl_ready = false;
   hl.svc = &svc;
   const actor_config_t *cfg = svc.cfg;
-  if (read_config(cfg) != 0)
+  if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+    LOG_ERROR("health", "cannot initialise libcurl");
     goto cleanup;
+  }
+  curl_ready = true;
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  if (read_config(cfg) != 0 || health_queues_config(&hl, cfg, uri) != 0)
+    goto cleanup;
   if (store_redis_new(cfg, 2, &hl.redis) != 0 || store_mongo_new(cfg, &hl.mongo) != 0 ||
       dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"), &hl.docker) !=
           0 ||
@@ -161,10 +174,12 @@ int main(int argc, char **argv) {
     snprintf(ttl, sizeof(ttl), "%llds", (long long)(hl.limits.worker_ttl_ms / 1000));
   LOG_INFO("health",
            "host %s: checking workers every %.3gs (worker_ttl %s, "
-           "shutdown_timeout %llds, spawn_timeout %llds)",
+           "shutdown_timeout %llds, spawn_timeout %llds, status_misses %u); orphan queues %s%s",
            hl.host_id, (double)hl.interval_ms / 1000, ttl,
            (long long)(hl.limits.shutdown_timeout_ms / 1000),
-           (long long)(hl.limits.spawn_timeout_ms / 1000));
+           (long long)(hl.limits.spawn_timeout_ms / 1000), hl.limits.status_misses,
+           hl.mgmt_url ? "through " : "not swept ([rabbit] management_url is empty)",
+           hl.mgmt_url ? hl.mgmt_url : "");
   uv_timer_start(&hl.timer, on_timer, 0, 0);
   actor_service_run(&svc, on_stop);
   status = 0;
@@ -176,7 +191,10 @@ cleanup:
   store_redis_free(hl.redis);
   store_mongo_cleanup();
   health_track_free(&hl);
+  health_queues_free(&hl);
   free_queues(hl.queues);
+  if (curl_ready)
+    curl_global_cleanup();
   actor_service_done(&svc);
   actor_ids_shutdown();
   return status;

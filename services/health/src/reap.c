@@ -12,12 +12,18 @@
  * worker's id) or finished is left alone. That guard is model_exec_transition's
  * with the worker id added, so it is written here with findAndModify.
  *
- * Queues: RabbitMQ offers no queue listing without the management plugin,
- * so orphan queues cannot be found by name; the control queues of every
- * worker removed here (worker_<wid>, spawner_worker_<wid>) are deleted. */
+ * A worker that is alive but stuck (no answer to status requests) is
+ * SIGKILLed only after its executions are ERROR: its unacked message goes
+ * back to the mailbox when it dies, and a replacement must find the
+ * execution settled, not start it again.
+ *
+ * Queues: the control queues of every worker removed here (worker_<wid>,
+ * spawner_worker_<wid>) are deleted at once; queues.c finds the orphans
+ * left by anything else. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 #include <unistd.h>
 
 #include "actor/errors.h"
+#include "actor/execstats.h"
 #include "actor/ids.h"
 #include "actor/json.h"
 #include "actor/log.h"
@@ -82,9 +89,13 @@ static int exec_error(health_t *h, const char *eid, const char *wid, const char 
     json_decref(filter);
     json_decref(update);
   }
-  if (rc == 0)
+  if (rc == 0) {
     LOG_WARN("health", "execution %s: ERROR: %s", eid, why);
-  else if (rc != ACTOR_ENOTFOUND)
+    int mrc = actor_execstats_status(h->redis, EXEC_ERROR);
+    if (mrc != 0)
+      LOG_DEBUG("health", "metrics: could not count execution %s ERROR: %s", eid,
+                actor_strerror(mrc));
+  } else if (rc != ACTOR_ENOTFOUND)
     LOG_WARN("health", "execution %s: cannot mark it ERROR (%s): next tick", eid,
              actor_strerror(rc));
   return rc == ACTOR_ENOTFOUND ? 0 : rc;
@@ -186,7 +197,7 @@ static void delete_control_queues(health_t *h, const char *wid) {
 }
 
 int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_reap_why_t why,
-                const json_t *running) {
+                const json_t *running, int pid) {
   health_t *h = t->h;
   char reason[512];
   switch (why) {
@@ -200,6 +211,12 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
              "Worker %s was killed by the health agent after being stuck shutting down for more "
              "than %lld s (host %s).",
              wid, (long long)(h->limits.shutdown_timeout_ms / 1000), h->host_id);
+    break;
+  case HEALTH_REAP_UNRESPONSIVE:
+    snprintf(reason, sizeof(reason),
+             "Worker %s stopped answering status requests (%u in a row) and was killed by the "
+             "health agent (host %s).",
+             wid, h->limits.status_misses, h->host_id);
     break;
   default:
     snprintf(reason, sizeof(reason), "Worker %s never started (host %s).", wid, h->host_id);
@@ -217,6 +234,10 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
       break;
     rc = exec_error(h, json_string_value(e), wid, reason);
   }
+  /* Still that worker's process (not a pid reused since the tick began)? */
+  if (rc == 0 && pid > 0 && health_procs_find(&t->procs, wid, pid) == pid &&
+      kill(pid, SIGKILL) == 0)
+    LOG_WARN("health", "worker %s of actor %s: killed (pid %d)", wid, db_id, pid);
   if (rc == 0) {
     json_array_foreach(eids, i, e) health_remove_exec_files(h, json_string_value(e));
     delete_control_queues(h, wid);
@@ -225,9 +246,10 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
       rc = 0;
     if (rc == 0)
       LOG_WARN("health", "worker %s of actor %s removed (%s)", wid, db_id,
-               why == HEALTH_REAP_DEAD    ? "its process died"
-               : why == HEALTH_REAP_STUCK ? "stuck shutting down"
-                                          : "it never started");
+               why == HEALTH_REAP_DEAD           ? "its process died"
+               : why == HEALTH_REAP_STUCK        ? "stuck shutting down"
+               : why == HEALTH_REAP_UNRESPONSIVE ? "alive but not answering"
+                                                 : "it never started");
     else
       LOG_WARN("health", "worker %s: cannot delete its record (%s): next tick", wid,
                actor_strerror(rc));

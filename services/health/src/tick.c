@@ -4,18 +4,22 @@
  *   1. which worker processes are alive (/proc), which platform containers
  *      exist (one engine call), every worker record (Redis)
  *   2. orphan containers of this host
- *   3. the verdict on each worker of this host (judge.c) and its repair;
+ *   3. the status round: `status` to every live READY/BUSY worker of this
+ *      host at once (status.c)
+ *   4. the verdict on each worker of this host (judge.c) and its repair;
  *      the workers to remove are gathered and removed after the pass, with
  *      one query for the executions they were running
- *   4. orphan results sockets and FIFOs
+ *   5. orphan results sockets and FIFOs
+ *   6. orphan queues, cluster-wide, by one agent at a time (queues.c)
  *
  * A server that does not answer costs only what depends on it: without
  * /proc or Redis the tick does nothing; without the engine, workers are
  * still checked but nothing that removes containers is done (a dead worker
  * waits for the next tick); Mongo and broker failures make the one repair
  * that needs them wait. The tracking table remembers, per worker, when it
- * entered its status and for how many ticks its process has been missing;
- * entries not seen by a complete pass are dropped. */
+ * entered its status, for how many ticks its process has been missing and
+ * how many status requests in a row it left unanswered; entries not seen
+ * by a complete pass are dropped. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +53,7 @@ static health_track_t *track_get(health_t *h, const char *wid, const char *statu
       tr->since_ms = now;
       tr->term_ms = 0;
       tr->dead_ticks = 0;
+      tr->status_misses = 0;
     }
     return tr;
   }
@@ -144,7 +149,7 @@ static json_t *read_workers(health_tick_t *t) {
   return all;
 }
 
-/* ---- step 3 ---- */
+/* ---- step 4 ---- */
 
 /* Whether one of the worker's containers is running (true when unknown). */
 static bool running_container(const health_tick_t *t, const char *wid) {
@@ -169,6 +174,19 @@ static void record_check(health_tick_t *t, const char *db_id, const char *wid) {
   json_decref(f);
   if (rc != 0 && rc != ACTOR_ENOTFOUND)
     LOG_WARN("health", "worker %s: cannot record the health check: %s", wid, actor_strerror(rc));
+}
+
+/* health_status_answer's 1 (answered), 0 (silent), -1 (unknown), or: */
+#define NOT_ASKED 2
+
+/* The check of a live worker as the record shows it: by its status answer
+ * when it was asked (nothing when the broker failed), else by its process. */
+static void note_check(health_tick_t *t, const char *db_id, const char *wid, int answered,
+                       const json_t *reply, unsigned misses) {
+  if (answered == NOT_ASKED)
+    record_check(t, db_id, wid);
+  else if (answered >= 0)
+    health_status_record(t, db_id, wid, answered, reply, misses);
 }
 
 static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, const char **queue,
@@ -197,6 +215,19 @@ static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, c
   int pid = health_procs_find(&t->procs, wid, actor_json_int(w, "pid", 0));
   tr->seen_tick = h->tick;
   tr->dead_ticks = pid ? 0 : tr->dead_ticks + 1;
+  /* Not asked: its status is not one that answers; its process counts. */
+  int answered = NOT_ASKED;
+  const json_t *reply = NULL;
+  if (health_status_asked(w, h->host_id, pid != 0)) {
+    answered = health_status_answer(t, wid, &reply);
+    if (answered == 1)
+      tr->status_misses = 0;
+    else if (answered == 0)
+      tr->status_misses++;
+  }
+  if (answered == 0)
+    LOG_INFO("health", "worker %s of actor %s (%s, pid %d): no answer to status (%u in a row)", wid,
+             db_id, status, pid, tr->status_misses);
   health_obs_t o = {.host_id = h->host_id,
                     .serves_queue = serves,
                     .alive = pid != 0,
@@ -204,20 +235,21 @@ static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, c
                     .now_ms = t->now_ms,
                     .since_ms = tr->since_ms,
                     .dead_ticks = tr->dead_ticks,
-                    .term_ms = tr->term_ms};
+                    .term_ms = tr->term_ms,
+                    .status_misses = tr->status_misses};
   health_verdict_t v = health_judge(w, &o, &h->limits);
   LOG_DEBUG("health", "worker %s of actor %s (%s, pid %d): %s", wid, db_id, status, pid,
             health_verdict_name(v));
   switch (v) {
   case HEALTH_FOREIGN:
   case HEALTH_LEAVE: break;
-  case HEALTH_OK: record_check(t, db_id, wid); break;
+  case HEALTH_OK: note_check(t, db_id, wid, answered, reply, tr->status_misses); break;
   case HEALTH_SUSPECT:
     LOG_INFO("health", "worker %s of actor %s (%s): no process; checking again next tick", wid,
              db_id, status);
     break;
   case HEALTH_IDLE:
-    record_check(t, db_id, wid);
+    note_check(t, db_id, wid, answered, reply, tr->status_misses);
     health_stop_idle(t, db_id, wid);
     break;
   case HEALTH_TERMINATE:
@@ -230,9 +262,20 @@ static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, c
   case HEALTH_KILL:
   case HEALTH_DEAD:
   case HEALTH_EXPIRED:
+  case HEALTH_UNRESPONSIVE:
+    if (v == HEALTH_UNRESPONSIVE)
+      note_check(t, db_id, wid, answered, reply, tr->status_misses);
     if (t->containers == NULL)
       break; /* its containers cannot be removed now: next tick */
-    if (v == HEALTH_KILL) {
+    if (v == HEALTH_UNRESPONSIVE) {
+      /* Killed by health_reap once its executions are settled: killed
+       * first, its unacked message would go to a replacement worker that
+       * may start it again before the execution is marked ERROR. */
+      LOG_WARN("health",
+               "worker %s of actor %s (%s, pid %d): no answer to %u status requests in a row: "
+               "removing it",
+               wid, db_id, status, pid, tr->status_misses);
+    } else if (v == HEALTH_KILL) {
       LOG_WARN("health", "worker %s of actor %s: still alive after SIGTERM: killing it", wid,
                db_id);
       if (pid > 0)
@@ -246,11 +289,12 @@ static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, c
                wid, db_id, status, (long long)(h->limits.spawn_timeout_ms / 1000));
     }
     json_array_append_new(t->reaps,
-                          json_pack("{s:s, s:s, s:i, s:s}", "db_id", db_id, "wid", wid, "why",
-                                    v == HEALTH_KILL   ? HEALTH_REAP_STUCK
-                                    : v == HEALTH_DEAD ? HEALTH_REAP_DEAD
-                                                       : HEALTH_REAP_EXPIRED,
-                                    "status", status));
+                          json_pack("{s:s, s:s, s:i, s:s, s:i}", "db_id", db_id, "wid", wid, "why",
+                                    v == HEALTH_KILL           ? HEALTH_REAP_STUCK
+                                    : v == HEALTH_DEAD         ? HEALTH_REAP_DEAD
+                                    : v == HEALTH_UNRESPONSIVE ? HEALTH_REAP_UNRESPONSIVE
+                                                               : HEALTH_REAP_EXPIRED,
+                                    "status", status, "pid", v == HEALTH_UNRESPONSIVE ? pid : 0));
     break;
   }
 }
@@ -267,8 +311,10 @@ static void reap_all(health_tick_t *t) {
       break;
     const char *db_id = actor_json_str(r, "db_id", "");
     health_reap_why_t why = (health_reap_why_t)actor_json_int(r, "why", HEALTH_REAP_DEAD);
-    if (health_reap(t, db_id, actor_json_str(r, "wid", ""), why, running) == 0 &&
-        why == HEALTH_REAP_DEAD && !health_status_leaving(actor_json_str(r, "status", "")))
+    int pid = (int)actor_json_int(r, "pid", 0);
+    if (health_reap(t, db_id, actor_json_str(r, "wid", ""), why, running, pid) == 0 &&
+        (why == HEALTH_REAP_DEAD || why == HEALTH_REAP_UNRESPONSIVE) &&
+        !health_status_leaving(actor_json_str(r, "status", "")))
       health_replace(t, db_id);
   }
   json_decref(running);
@@ -311,6 +357,8 @@ void health_tick_run(health_t *h) {
     goto cleanup;
   if (t.containers)
     health_orphan_containers(&t);
+  if (!h->stopping)
+    health_status_round(&t, all);
   t.reaps = json_array();
   if (t.reaps)
     check_workers(&t, all);
@@ -318,12 +366,15 @@ void health_tick_run(health_t *h) {
   if (t.containers)
     health_orphan_files(&t);
   if (t.known && !h->stopping)
+    health_orphan_queues(&t);
+  if (t.known && !h->stopping)
     track_sweep(h);
   json_decref(all);
   LOG_DEBUG("health", "tick %lu: %zu tracked workers, %lld ms", h->tick, h->ntrack,
             (long long)(actor_time_mono_ms() - t0));
 
 cleanup:
+  json_decref(t.answers);
   json_decref(t.reaps);
   json_decref(t.containers);
   json_decref(t.known);

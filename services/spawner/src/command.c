@@ -20,6 +20,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "channels/clients.h"
 #include "channels/event.h"
 #include "spawner.h"
 
@@ -39,18 +40,23 @@ typedef struct {
   int outcome;
   int redelivered;
   char *event; /* an event to publish when the command ends (JSON text), or NULL */
+  char *token; /* the worker's access token (clients.c), or NULL */
+  int64_t token_exp;
 } command_t;
 
 static void command_free(command_t *c) {
   spawner_t *sp = c->sp;
   json_decref(c->cmd);
   free(c->event);
+  chan_clients_token_free(c->token);
   free(c);
   if (--sp->inflight == 0 && sp->stopping && sp->on_idle)
     sp->on_idle(sp);
 }
 
-static void on_retry_closed(uv_handle_t *h) { command_free(h->data); }
+static void on_retry_closed(uv_handle_t *h) {
+  command_free(h->data);
+}
 
 static void on_retry(uv_timer_t *t) {
   command_t *c = t->data;
@@ -137,8 +143,7 @@ static void prepare(uv_work_t *w) {
   if (rc != 0) {
     c->outcome = is_platform_fault(rc) ? CMD_RETRY : CMD_DROP;
     if (rc == ACTOR_ENOTFOUND)
-      LOG_INFO("spawner", "actor %s is gone: dropping the command for worker %s", c->db_id,
-               c->wid);
+      LOG_INFO("spawner", "actor %s is gone: dropping the command for worker %s", c->db_id, c->wid);
     return;
   }
   /* A redelivered command means a spawner died while handling it: the
@@ -146,8 +151,7 @@ static void prepare(uv_work_t *w) {
   static const char *const FROM[] = {WORKER_REQUESTED, NULL};
   static const char *const FROM_REDELIVERED[] = {WORKER_REQUESTED, WORKER_SPAWNER_SETUP, NULL};
   if (c->redelivered && worker_is_running(sp, c)) {
-    LOG_INFO("spawner", "worker %s of actor %s is already running: command done", c->wid,
-             c->db_id);
+    LOG_INFO("spawner", "worker %s of actor %s is already running: command done", c->wid, c->db_id);
     c->outcome = CMD_DROP;
     json_decref(actor);
     return;
@@ -159,8 +163,8 @@ static void prepare(uv_work_t *w) {
   if (rc != 0) {
     c->outcome = is_platform_fault(rc) ? CMD_RETRY : CMD_DROP;
     if (!is_platform_fault(rc))
-      LOG_INFO("spawner", "worker %s of actor %s is no longer requested (%s): dropping",
-               c->wid, c->db_id, actor_strerror(rc));
+      LOG_INFO("spawner", "worker %s of actor %s is no longer requested (%s): dropping", c->wid,
+               c->db_id, actor_strerror(rc));
     json_decref(actor);
     return;
   }
@@ -172,8 +176,8 @@ static void prepare(uv_work_t *w) {
   json_decref(info);
   if (rc == ACTOR_ENOTFOUND || rc == ACTOR_EDOCKER) {
     char why[1024];
-    snprintf(why, sizeof(why), "Error on host %s: could not find image %s: %s", sp->host_id,
-             image, err ? err : actor_strerror(rc));
+    snprintf(why, sizeof(why), "Error on host %s: could not find image %s: %s", sp->host_id, image,
+             err ? err : actor_strerror(rc));
     LOG_ERROR("spawner", "actor %s: %s", c->db_id, why);
     if (model_actor_set_status(sp->redis, c->db_id, ACTOR_ERROR, why) == 0) {
       chan_event_t ev = {.type = CHAN_EVENT_ACTOR_ERROR,
@@ -189,11 +193,17 @@ static void prepare(uv_work_t *w) {
   } else if (rc != 0) {
     LOG_WARN("spawner", "actor %s: engine unavailable (%s); will retry", c->db_id,
              actor_strerror(rc));
-    static const char *const BACK_FROM[] = {WORKER_SPAWNER_SETUP, NULL};
-    model_worker_transition(sp->redis, c->db_id, c->wid, BACK_FROM, WORKER_REQUESTED, NULL);
+    c->outcome = CMD_RETRY;
+  } else if (spawner_token_new(sp, actor, c->db_id, c->wid, &c->token, &c->token_exp) != 0) {
+    /* clientg did not answer, or refused (the platform's configuration,
+     * not the actor's fault; logged): the command waits. */
     c->outcome = CMD_RETRY;
   } else {
     c->outcome = CMD_SPAWN;
+  }
+  if (c->outcome == CMD_RETRY) {
+    static const char *const BACK_FROM[] = {WORKER_SPAWNER_SETUP, NULL};
+    model_worker_transition(sp->redis, c->db_id, c->wid, BACK_FROM, WORKER_REQUESTED, NULL);
   }
   free(err);
   json_decref(actor);
@@ -224,7 +234,10 @@ static void after_prepare(uv_work_t *w, int status) {
     finish(c);
     return;
   }
-  if (spawner_start_worker(sp, c->db_id, c->wid, &c->pid) != 0) {
+  int rc = spawner_start_worker(sp, c->db_id, c->wid, c->token, c->token_exp, &c->pid);
+  chan_clients_token_free(c->token); /* the worker has its copy */
+  c->token = NULL;
+  if (rc != 0) {
     c->outcome = CMD_RETRY;
     finish(c);
     return;
@@ -238,8 +251,7 @@ void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
   spawner_t *sp = ud;
   json_t *cmd = NULL;
   if (chan_json_decode(msg->body, msg->len, 64 * 1024, &cmd) != 0 || !json_is_object(cmd)) {
-    LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue,
-              msg->len);
+    LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue, msg->len);
     json_decref(cmd);
     chan_ack(conn, msg->tag);
     return;

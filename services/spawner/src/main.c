@@ -21,7 +21,9 @@ static void on_conn_closed(chan_conn_t *c, void *ud) {
   actor_service_close_signals(sp.svc);
 }
 
-static void on_workers_stopped(spawner_t *s) { chan_conn_close(s->conn, on_conn_closed, NULL); }
+static void on_workers_stopped(spawner_t *s) {
+  chan_conn_close(s->conn, on_conn_closed, NULL);
+}
 
 static void on_idle(spawner_t *s) {
   s->on_idle = NULL;
@@ -97,12 +99,10 @@ int main(int argc, char **argv) {
   const char *backend = NULL;
   const actor_config_t *cfg = svc.cfg;
   if (actor_config_get_enum(cfg, "spawner", "worker_backend", "process", BACKENDS, &backend) ||
-      actor_config_get_int(cfg, "spawner", "max_workers_per_host", 50,
-                           &sp.max_workers_per_host))
+      actor_config_get_int(cfg, "spawner", "max_workers_per_host", 50, &sp.max_workers_per_host))
     goto cleanup;
   if (strcmp(backend, "process") != 0) {
-    LOG_ERROR("spawner", "[spawner] worker_backend: %s is not available yet; use process",
-              backend);
+    LOG_ERROR("spawner", "[spawner] worker_backend: %s is not available yet; use process", backend);
     goto cleanup;
   }
   sp.host_id = actor_config_get(cfg, "spawner", "host_id", "0");
@@ -120,14 +120,14 @@ int main(int argc, char **argv) {
   abs_dir(cfg, "socket_host_path_dir", "var/run/sockets", sp.socket_dir, sizeof(sp.socket_dir));
   abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos", sp.fifo_dir, sizeof(sp.fifo_dir));
   if (store_redis_new(cfg, 4, &sp.redis) != 0 ||
-      dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"),
-              &sp.docker) != 0) {
+      dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"), &sp.docker) !=
+          0) {
     LOG_ERROR("spawner", "cannot set up the store or the docker client");
     goto cleanup;
   }
-  const char *uri =
-      actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
-  if (chan_conn_new(&svc.loop, uri, "spawner", &sp.conn) != 0)
+  const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  if (spawner_clients_init(&sp, cfg, uri) != 0 ||
+      chan_conn_new(&svc.loop, uri, "spawner", &sp.conn) != 0)
     goto cleanup;
   uv_timer_init(&svc.loop, &sp.stop_timer);
 
@@ -144,6 +144,7 @@ int main(int argc, char **argv) {
   status = 0;
 
 cleanup:
+  chan_client_free(sp.clients);
   dkr_free(sp.docker);
   store_redis_free(sp.redis);
   actor_service_done(&svc);

@@ -1,6 +1,7 @@
 /* When a worker process dies by a signal (kill -9, a crash), nothing it
  * held may leak or stall: its containers are removed (with the results
- * socket and binary FIFO of their executions), its record is deleted, and
+ * socket and binary FIFO of their executions), its access token revoked,
+ * its record deleted, and
  * a replacement worker is requested for the actor through the command
  * channel. The message it was running was never acked, so the broker
  * redelivers it and the replacement runs it (an execution may go from
@@ -15,6 +16,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "channels/command.h"
 #include "spawner.h"
 
 typedef struct {
@@ -76,36 +78,26 @@ static void prepare_replacement(reap_t *r) {
   json_t *actor = NULL;
   if (model_actor_get(sp->redis, r->db_id, &actor) != 0)
     return; /* gone, or the store is down: health reconciles later */
-  const char *status = actor_json_str(actor, "status", "");
-  if (strcmp(status, ACTOR_SHUTTING_DOWN) == 0) {
-    json_decref(actor);
-    return;
+  if (strcmp(actor_json_str(actor, "status", ""), ACTOR_SHUTTING_DOWN) != 0) {
+    chan_command_t cmd;
+    if (chan_command_prepare(sp->redis, actor, &cmd) == 0) {
+      r->command = cmd.body; /* published from the loop (reap_done) */
+      snprintf(r->queue, sizeof(r->queue), "%s", cmd.queue);
+    }
   }
-  char wid[ACTOR_ID_MAX];
-  const char *image = actor_json_str(actor, "image", "");
-  const char *tenant = actor_json_str(actor, "tenant", "");
-  json_int_t revision = actor_json_int(actor, "revision", 1);
-  json_t *w = actor_id_new(wid) == 0 ? model_worker_new(r->db_id, wid, image, tenant, revision)
-                                     : NULL;
-  if (w && model_worker_put(sp->redis, r->db_id, wid, w) == 0) {
-    json_t *cmd = json_pack("{s:s, s:s, s:s, s:I, s:s, s:b}", "actor_id", r->db_id,
-                            "worker_id", wid, "image", image, "revision", revision, "tenant",
-                            tenant, "stop_existing", 0);
-    r->command = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
-    json_decref(cmd);
-    chan_name_command(actor_json_str(actor, "queue", "default"), r->queue);
-  }
-  json_decref(w);
   json_decref(actor);
 }
 
 static void reap_work(uv_work_t *wk) {
   reap_t *r = wk->data;
   remove_containers(r->sp, r->wid);
+  json_t *rec = NULL;
+  if (model_worker_get(r->sp->redis, r->db_id, r->wid, &rec) == 0)
+    spawner_token_revoke(r->sp, actor_json_str(rec, "tenant", NULL), r->wid);
+  json_decref(rec);
   int rc = model_worker_delete(r->sp->redis, r->db_id, r->wid);
   if (rc != 0)
-    LOG_WARN("spawner", "dead worker %s: cannot delete its record: %s", r->wid,
-             actor_strerror(rc));
+    LOG_WARN("spawner", "dead worker %s: cannot delete its record: %s", r->wid, actor_strerror(rc));
   prepare_replacement(r);
 }
 
@@ -127,8 +119,7 @@ static void reap_done(uv_work_t *wk, int status) {
       LOG_ERROR("spawner", "actor %s: could not request a replacement worker", r->db_id);
       free(what);
     } else {
-      LOG_INFO("spawner", "actor %s: requested a replacement for dead worker %s", r->db_id,
-               r->wid);
+      LOG_INFO("spawner", "actor %s: requested a replacement for dead worker %s", r->db_id, r->wid);
     }
   }
   free(r->command);

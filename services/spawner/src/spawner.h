@@ -4,7 +4,9 @@
 #ifndef SPAWNER_H
 #define SPAWNER_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "actor/docker.h"
@@ -28,20 +30,38 @@ struct spawner_s {
   char socket_dir[4096]; /* [workers] socket_host_path_dir, absolute */
   char fifo_dir[4096];   /* [workers] fifo_host_path_dir, absolute */
   long max_workers_per_host;
-  spawner_child_t *children; /* live worker processes */
+  bool generate_clients;                      /* [workers] generate_clients */
+  const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
+  chan_client_t *clients;                     /* requests to clientg (thread pool) */
+  spawner_child_t *children;                  /* live worker processes */
   int nchildren;
   bool stopping;
   uv_timer_t stop_timer;
   void (*stop_done)(spawner_t *);
-  int inflight;              /* commands being handled */
+  int inflight;                 /* commands being handled */
   void (*on_idle)(spawner_t *); /* called when inflight drops to 0 while stopping */
 };
 
 /* command.c */
 void spawner_on_command(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 
-/* children.c */
-int spawner_start_worker(spawner_t *sp, const char *db_id, const char *wid, int *pid);
+/* children.c: starts the worker process; a token (may be NULL) goes into
+ * its environment with its expiry. */
+int spawner_start_worker(spawner_t *sp, const char *db_id, const char *wid, const char *token,
+                         int64_t token_exp, int *pid);
+
+/* clients.c */
+/* Reads [workers] generate_clients and [clientg]; ACTOR_ECONFIG (logged,
+ * naming the key) when tokens are on without a secret. */
+int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *uri);
+/* A token for a new worker when the actor has `token` true and
+ * generate_clients is on (*token malloc'd, else NULL). ACTOR_EAUTH when
+ * clientg refused, ACTOR_ETIMEDOUT/ACTOR_ECONN when it did not answer
+ * (logged). Thread pool. */
+int spawner_token_new(spawner_t *sp, const json_t *actor, const char *db_id, const char *wid,
+                      char **token, int64_t *expires_at);
+/* Revokes a dead worker's token (logged on failure). Thread pool. */
+void spawner_token_revoke(spawner_t *sp, const char *tenant, const char *wid);
 /* reaper.c: a worker died by a signal: clean up after it and request a
  * replacement. */
 void spawner_worker_died(spawner_t *sp, const char *db_id, const char *wid);

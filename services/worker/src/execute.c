@@ -69,6 +69,8 @@ void worker_exec_error(worker_t *w, const char *eid, const char *why) {
       json_pack("{s:s, s:s, s:s}", "status", EXEC_ERROR, "status_message", why, "finish_time", now);
   int rc = f ? model_exec_update(w->mongo, eid, f) : ACTOR_ENOMEM;
   json_decref(f);
+  if (rc == 0)
+    worker_count_execution(w, EXEC_ERROR, -1);
   LOG_ERROR("worker", "actor %s execution %s: %s%s%s", w->db_id, eid, why,
             rc ? "; and it could not be recorded: " : "", rc ? actor_strerror(rc) : "");
 }
@@ -175,6 +177,7 @@ static void execute(uv_work_t *wk) {
     j->outcome = OUT_RETRY;
     goto cleanup;
   }
+  worker_count_execution(w, EXEC_RUNNING, -1);
   static const char *const IDLE[] = {WORKER_READY, NULL};
   rc = model_worker_transition(w->redis, w->db_id, w->wid, IDLE, WORKER_BUSY, NULL);
   if (rc != 0)

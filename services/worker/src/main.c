@@ -15,6 +15,7 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
+#include "channels/clients.h"
 #include "worker.h"
 
 static worker_t wk;
@@ -39,6 +40,7 @@ static void start_work(uv_work_t *req) {
     json_decref(actor);
     return;
   }
+  snprintf(w->tenant, sizeof(w->tenant), "%s", actor_json_str(actor, "tenant", ""));
   /* A record without a revision belongs to the actor as it is now. */
   long long current = actor_json_int(actor, "revision", 1);
   w->revision = actor_json_int(rec, "revision", current);
@@ -95,6 +97,34 @@ static void after_start(uv_work_t *req, int status) {
 
 /* ---- control ---- */
 
+/* `status` with a reply_to (the health agent asks so) is answered there,
+ * with its correlation id: {worker_id, status: READY|BUSY, execution_id
+ * (when busy), time}. That this loop turns around at all is the answer
+ * that matters: a worker that is alive but stuck never replies. The reply
+ * is not confirmed (a caller that gave up is gone: the broker drops it). */
+static void status_reply(worker_t *w, chan_conn_t *c, const chan_msg_t *msg) {
+  const char *state = w->busy ? WORKER_BUSY : WORKER_READY;
+  LOG_DEBUG("worker", "worker %s: status: %s", w->wid, state);
+  if (msg->reply_to == NULL || msg->reply_to[0] == '\0')
+    return;
+  char now[ACTOR_TIME_MAX], eid[sizeof(w->eid)];
+  actor_time_format(actor_time_now_ms(), now);
+  uv_mutex_lock(&w->lock);
+  snprintf(eid, sizeof(eid), "%s", w->eid);
+  uv_mutex_unlock(&w->lock);
+  json_t *answer = json_pack("{s:s, s:s, s:s}", "worker_id", w->wid, "status", state, "time", now);
+  if (answer && w->busy && eid[0])
+    json_object_set_new(answer, "execution_id", json_string(eid));
+  char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+  json_decref(answer);
+  chan_props_t props = {.correlation_id = msg->correlation_id};
+  int rc =
+      text ? chan_publish(c, msg->reply_to, text, strlen(text), &props, NULL, NULL) : ACTOR_ENOMEM;
+  free(text);
+  if (rc != 0)
+    LOG_WARN("worker", "worker %s: cannot answer status: %s", w->wid, actor_strerror(rc));
+}
+
 static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   worker_t *w = ud;
   json_t *cmd = NULL;
@@ -113,7 +143,7 @@ static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     /* {"command": "force_quit", "execution_id": ...} names the execution. */
     worker_force_quit(w, actor_json_str(cmd, "execution_id", NULL));
   } else if (strcmp(what, "status") == 0) {
-    LOG_DEBUG("worker", "worker %s: status: %s", w->wid, w->busy ? "BUSY" : "READY");
+    status_reply(w, c, msg);
   } else {
     LOG_WARN("worker", "worker %s: unknown control message '%s'", w->wid, what);
   }
@@ -138,6 +168,7 @@ static void remove_work(uv_work_t *req) {
   if (rc != 0 && rc != ACTOR_ENOTFOUND)
     LOG_WARN("worker", "worker %s: could not %s its record: %s", w->wid,
              w->keep_record ? "update" : "remove", actor_strerror(rc));
+  worker_token_revoke(w);
 }
 
 static void on_conn_closed(chan_conn_t *c, void *ud) {
@@ -201,6 +232,16 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
     LOG_ERROR("worker", "[workers] mem_limit: '%s' is not a size like 512m or 2g", w->mem_limit);
     return ACTOR_ECONFIG;
   }
+  if (actor_config_get_bool(cfg, "workers", "generate_clients", false, &w->generate_clients))
+    return ACTOR_ECONFIG;
+  w->clientg_queue = actor_config_get(cfg, "clientg", "queue", CHAN_CLIENTS);
+  w->clientg_secret = actor_config_get(cfg, "clientg", "secret", "");
+  /* Without a key, secret configs are left out of _actor_configs (logged). */
+  const char *enc = actor_config_get(cfg, "web", "encryption_key", "");
+  if (*enc && actor_secret_key_init(&w->config_key, enc) != 0) {
+    LOG_ERROR("worker", "[web] encryption_key: cannot derive a key from it");
+    return ACTOR_ECONFIG;
+  }
   w->actor_uid = actor_config_get(cfg, "workers", "actor_uid", "");
   w->actor_gid = actor_config_get(cfg, "workers", "actor_gid", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
@@ -232,6 +273,7 @@ int main(int argc, char **argv) {
   snprintf(wk.wid, sizeof(wk.wid), "%s", svc.argv[1]);
   chan_name_mailbox(wk.db_id, wk.mailbox);
   chan_name_worker(wk.wid, wk.control);
+  worker_token_adopt(&wk);
   if (read_config(svc.cfg, &wk) != 0)
     goto cleanup;
   const char *uri =
@@ -251,6 +293,8 @@ int main(int argc, char **argv) {
   status = start_rc == 0 ? 0 : 1;
 
 cleanup:
+  chan_clients_token_free(wk.token); /* not revoked: a start-up failure */
+  actor_secret_key_wipe(&wk.config_key);
   chan_client_free(wk.results);
   free(wk.socket_dir);
   free(wk.fifo_dir);

@@ -28,12 +28,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actor/actorcfg.h"
 #include "actor/errors.h"
 #include "actor/execenv.h"
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
+#include "channels/clients.h"
 #include "worker.h"
 
 #define FIRST_TICK_MS 250
@@ -104,8 +106,9 @@ typedef struct {
   worker_t *w;
   const worker_run_in_t *in;
   const char *cid;
-  int64_t cpu, io; /* last non-zero samples */
-  size_t logs_len; /* what was stored last (SIZE_MAX: nothing yet) */
+  int64_t cpu, io;  /* last non-zero samples */
+  size_t logs_len;  /* what was stored last (SIZE_MAX: nothing yet) */
+  double runtime_s; /* from the engine's StartedAt and FinishedAt, -1 unknown */
   int logs_truncated;
 } monitor_t;
 
@@ -232,6 +235,7 @@ static int finish(monitor_t *m, const waiter_t *wt, json_t **out, char **err) {
   const json_t *state = json_object_get(inspect, "State");
   int64_t started = state_ms(state, "StartedAt"), finished = state_ms(state, "FinishedAt");
   json_int_t runtime = (started > 0 && finished >= started) ? (finished - started) / 1000 : 0;
+  m->runtime_s = (started > 0 && finished >= started) ? (double)(finished - started) / 1000 : -1;
   *out = json_pack("{s:s, s:I, s:I, s:O, s:I, s:I}", "status", EXEC_COMPLETE, "exit_code",
                    (json_int_t)wt->exit_code, "runtime", runtime, "final_state",
                    state ? state : json_null(), "cpu", (json_int_t)m->cpu, "io", (json_int_t)m->io);
@@ -243,14 +247,15 @@ int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char 
                size_t whylen) {
   const char *eid = in->eid;
   char *err = NULL, *cid = NULL;
-  json_t *env = NULL, *spec = NULL, *done = NULL;
+  json_t *env = NULL, *spec = NULL, *done = NULL, *configs = NULL;
+  char *token = NULL, *configs_text = NULL;
   worker_results_t res = {.fd = -1};
   worker_fifo_t *fifo = NULL;
   int pipefd[2] = {-1, -1};
   pthread_t waiter;
   bool stopped = false; /* the container ran to its end */
   waiter_t wt = {.docker = w->docker, .eid = eid, .max_run_ms = w->max_run_time * 1000};
-  monitor_t m = {.w = w, .in = in, .logs_len = (size_t)-1};
+  monitor_t m = {.w = w, .in = in, .logs_len = (size_t)-1, .runtime_s = -1};
   *start_failed = false;
   set_running(w, eid, NULL);
 
@@ -269,8 +274,19 @@ int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char 
   if (rc != 0)
     goto cleanup; /* a host problem: try again later */
 
-  actor_execenv_in_t ein = {
-      .actor = in->actor, .meta = in->meta, .message = in->message, .worker_id = w->wid};
+  rc = worker_token_get(w, in->actor, &token);
+  if (rc == 0)
+    rc = actorcfg_for_actor(w->redis, &w->config_key, w->db_id, &configs);
+  if (rc == 0 && (configs_text = json_dumps(configs, JSON_COMPACT)) == NULL)
+    rc = ACTOR_ENOMEM;
+  if (rc != 0)
+    goto cleanup; /* clientg or the store: try again later */
+  actor_execenv_in_t ein = {.actor = in->actor,
+                            .meta = in->meta,
+                            .message = in->message,
+                            .worker_id = w->wid,
+                            .access_token = token,
+                            .configs = configs_text};
   rc = actor_execenv_build(&ein, &env);
   if (rc != 0)
     goto cleanup;
@@ -383,6 +399,7 @@ cleanup:
     json_object_set_new(done, "finish_time", json_string(now));
     rc = model_exec_update(w->mongo, eid, done);
     if (rc == 0) {
+      worker_count_execution(w, EXEC_COMPLETE, m.runtime_s >= 0 ? m.runtime_s : 0);
       LOG_INFO("worker", "actor %s execution %s complete: exit code %lld, %llds%s", w->db_id, eid,
                (long long)wt.exit_code,
                (long long)json_integer_value(json_object_get(done, "runtime")),
@@ -403,5 +420,10 @@ cleanup:
   free(cid);
   json_decref(env);
   json_decref(spec);
+  json_decref(configs);
+  /* The environment held the token and the decrypted configs. */
+  if (configs_text)
+    actor_secret_free(configs_text, 0);
+  chan_clients_token_free(token);
   return rc;
 }

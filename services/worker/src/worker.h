@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "actor/docker.h"
+#include "actor/secret.h"
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
@@ -56,7 +57,16 @@ typedef struct {
   const char *network;     /* [spawner] docker_network, "" = engine default */
   const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
   char *socket_dir;        /* absolute (malloc'd) */
-  char *fifo_dir;          /* absolute (malloc'd) */
+  bool generate_clients;   /* [workers] generate_clients */
+  const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
+  actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
+  char tenant[64];                            /* the actor's, read at start */
+
+  /* The access token (token.c): execution thread, then the stop work. */
+  char *token;
+  int64_t token_exp;  /* seconds since the epoch */
+  int64_t token_life; /* seconds it was issued for */
+  char *fifo_dir;     /* absolute (malloc'd) */
 
   /* Loop thread only. */
   bool busy;                      /* a message is in hand */
@@ -159,6 +169,24 @@ void worker_fifo_close(worker_fifo_t *f);
 /* Publishes a platform event (see channels/event.h); a failure is logged,
  * never returned: the effect is stored already. Thread pool. */
 void worker_event(worker_t *w, const chan_event_t *e);
+
+/* ---- token.c ---- */
+/* The environment variables the spawner hands a token over in. */
+#define WORKER_ENV_TOKEN "ABACO_WORKER_ACCESS_TOKEN"
+#define WORKER_ENV_TOKEN_EXPIRES "ABACO_WORKER_ACCESS_TOKEN_EXPIRES"
+/* Takes the token out of the environment (start-up). */
+void worker_token_adopt(worker_t *w);
+/* The token for an execution of `actor` (*out malloc'd, NULL when the
+ * actor has none), renewed first when it is near its end. A platform-fault
+ * code when a needed token cannot be had: the message waits. Thread pool. */
+int worker_token_get(worker_t *w, const json_t *actor, char **out);
+/* Revokes the token with clientg (stop). Thread pool. */
+void worker_token_revoke(worker_t *w);
+
+/* ---- metrics.c ---- */
+/* Counts an execution that reached `status` (RUNNING, COMPLETE, ERROR) and,
+ * when runtime_s >= 0, its runtime. Failures are logged. Thread pool. */
+void worker_count_execution(worker_t *w, const char *status, double runtime_s);
 
 /* ---- main.c ---- */
 void worker_shutdown(worker_t *w);

@@ -1,0 +1,50 @@
+/* Spawner commands and the records behind them (channels/command.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/errors.h"
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/model.h"
+#include "channels/command.h"
+
+int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out) {
+  memset(out, 0, sizeof(*out));
+  const char *db_id = actor_json_str(actor, "db_id", "");
+  const char *image = actor_json_str(actor, "image", "");
+  const char *tenant = actor_json_str(actor, "tenant", "");
+  json_int_t revision = actor_json_int(actor, "revision", 1);
+  chan_name_command(actor_json_str(actor, "queue", "default"), out->queue);
+  int rc = actor_id_new(out->worker_id);
+  if (rc != 0)
+    return rc;
+  json_t *w = model_worker_new(db_id, out->worker_id, image, tenant, revision);
+  if (w == NULL)
+    return ACTOR_ENOMEM;
+  rc = model_worker_put(r, db_id, out->worker_id, w);
+  json_decref(w);
+  if (rc != 0)
+    return rc;
+  json_t *cmd =
+      json_pack("{s:s, s:s, s:s, s:I, s:s, s:b}", "actor_id", db_id, "worker_id", out->worker_id,
+                "image", image, "revision", revision, "tenant", tenant, "stop_existing", 0);
+  out->body = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
+  json_decref(cmd);
+  if (out->body == NULL) {
+    model_worker_delete(r, db_id, out->worker_id);
+    return ACTOR_ENOMEM;
+  }
+  return 0;
+}
+
+void chan_command_done(store_redis_t *r, const json_t *actor, chan_command_t *cmd, int published) {
+  if (!published && cmd->worker_id[0]) {
+    const char *db_id = actor_json_str(actor, "db_id", "");
+    int rc = model_worker_delete(r, db_id, cmd->worker_id);
+    if (rc != 0 && rc != ACTOR_ENOTFOUND)
+      LOG_WARN("channels", "worker %s of actor %s: cannot remove its record: %s", cmd->worker_id,
+               db_id, actor_strerror(rc));
+  }
+  free(cmd->body);
+  cmd->body = NULL;
+}
