@@ -17,5 +17,8 @@ echo
 echo "==> 3. cold start (bench/cold_start.py)"
 python3 bench/cold_start.py 10
 echo
-echo "==> 4. memory (bench/rss.py)"
+echo "==> 4. cold start with a worker access token (bench/token_start.py)"
+python3 bench/token_start.py 10
+echo
+echo "==> 5. memory (bench/rss.py)"
 python3 bench/rss.py 20
