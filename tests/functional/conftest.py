@@ -168,7 +168,7 @@ class ApiProcess:
         os.unlink(self.log.name)
 
 
-def wait_for(fn, timeout=60, interval=0.2, what="condition"):
+def wait_for(fn, timeout=60, what="condition", interval=0.2):
     """Polls fn() until it returns a true value, which is returned."""
     deadline = time.time() + timeout
     last = None
@@ -177,4 +177,65 @@ def wait_for(fn, timeout=60, interval=0.2, what="condition"):
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+# ---- config, Redis and worker processes, as the services see them ----
+
+import configparser as _configparser
+
+
+def conf(section, key, default=""):
+    """A config value as the services see it: environment override first."""
+    if f"{section}_{key}" in os.environ:
+        return os.environ[f"{section}_{key}"]
+    cp = _configparser.ConfigParser(interpolation=None)
+    cp.read(CONF)
+    return cp.get(section, key, fallback=default)
+
+
+def host_dir(key, default):
+    """A [workers] directory as an absolute path (the services run in REPO)."""
+    d = conf("workers", key, default)
+    return d if d.startswith("/") else os.path.join(REPO, d)
+
+
+def _resp_read(f):
+    line = f.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise AssertionError(f"redis error: {rest.decode()}")
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2].decode()
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise AssertionError(f"bad RESP reply {line!r}")
+
+
+def redis_cmd(*args):
+    """One command to the stack's Redis over RESP (no client library
+    needed); its reply decoded (str, int, None or a list). An error reply
+    fails the test."""
+    host = conf("store", "redis_host", "127.0.0.1")
+    port = int(conf("store", "redis_port", "6379"))
+    with _socket.create_connection((host, port), timeout=5) as s:
+        f = s.makefile("rb")
+        pw = conf("store", "redis_password", "")
+        reply = None
+        for cmd in ([["AUTH", pw]] if pw else []) + [list(args)]:
+            s.sendall(f"*{len(cmd)}\r\n".encode() +
+                      b"".join(f"${len(str(a).encode())}\r\n{a}\r\n".encode() for a in cmd))
+            reply = _resp_read(f)
+        return reply
+
+
+def worker_pids(wid):
+    """Pids of the worker processes of worker id wid."""
+    out = _subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]

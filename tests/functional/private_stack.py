@@ -56,13 +56,16 @@ class PrivateStack:
     are more queues the api accepts ("<queue>_<name>", served by no spawner
     of the pair until one is started for them); env overrides apply to
     every process of the pair (and so to its workers), api_overrides to the
-    api only. Logs go to a temporary folder removed by a clean close(), or
-    to logdir, emptied at the start and kept."""
+    api only; serve_default makes the api accept the `default` queue too.
+    Logs go to a temporary folder removed by a clean close(), or to logdir,
+    emptied at the start and kept."""
 
-    def __init__(self, prefix, extra_queues=(), env=None, logdir=None, **api_overrides):
+    def __init__(self, prefix, extra_queues=(), env=None, logdir=None, serve_default=False,
+                 **api_overrides):
         tag = uuid.uuid4().hex[:8]
         self.queue, self.host_id = f"{prefix}_{tag}", f"{prefix}-host-{tag}"
         self.extra_queues = [f"{self.queue}_{q}" for q in extra_queues]
+        self.serve_default = serve_default
         self.logdir_given = logdir is not None
         if logdir is None:
             self.logdir = tempfile.mkdtemp(prefix=f"abaco-{prefix}-")
@@ -84,12 +87,13 @@ class PrivateStack:
             stop_process(self.spawner)
             raise
 
-    def start(self, name, log=None, **overrides):
+    def start(self, name, log=None, wrap=(), **overrides):
         """Starts bin/<name> with the pair's environment plus overrides,
-        its output appended to <log or name>.log."""
+        its output appended to <log or name>.log; wrap is a command line
+        to run it under (e.g. valgrind)."""
         out = open(os.path.join(self.logdir, f"{log or name}.log"), "ab")
         env = dict(self.env, **{k: str(v) for k, v in overrides.items()})
-        proc = subprocess.Popen([os.path.join(BIN, name), "-c", CONF], env=env, cwd=REPO,
+        proc = subprocess.Popen([*wrap, os.path.join(BIN, name), "-c", CONF], env=env, cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT)
         out.close()
         return proc
@@ -99,7 +103,8 @@ class PrivateStack:
         if self.api is not None:
             assert stop_process(self.api) == 0, self.log("api")
         self.port = free_port()
-        queues = ",".join([self.queue, *self.extra_queues])
+        queues = ",".join([*(["default"] if self.serve_default else []), self.queue,
+                           *self.extra_queues])
         self.api = self.start("api", web_port=self.port, spawner_host_queues=queues,
                               **dict(self.api_overrides, **overrides))
         self.client = Client(base=f"http://127.0.0.1:{self.port}")
@@ -115,9 +120,11 @@ class PrivateStack:
                     raise AssertionError(f"the private api did not come up: {self.log('api')}")
                 time.sleep(0.1)
 
-    def log(self, name):
+    def log(self, name, tail=5000):
+        """The end of <name>.log (all of it when tail is None)."""
         with open(os.path.join(self.logdir, f"{name}.log"), errors="replace") as f:
-            return f.read()[-5000:]
+            text = f.read()
+        return text if tail is None else text[-tail:]
 
     def register(self, image, queue=None, **fields):
         fields.setdefault("name", "priv-" + uuid.uuid4().hex[:8])
@@ -157,11 +164,11 @@ class PrivateStack:
         assert rcs == [0, 0], f"exit codes {rcs}; logs in {self.logdir}"
 
 
-def module_stack(request, prefix, **kw):
+def module_stack(request, prefix, stack=PrivateStack, **kw):
     """The body of a module-scoped fixture (`yield from module_stack(...)`):
-    a pair for the module's tests, closed after them with its logs kept
-    when one of them failed; both processes must exit 0."""
+    a pair (of class stack) for the module's tests, closed after them with
+    its logs kept when one of them failed; both processes must exit 0."""
     failed = request.session.testsfailed
-    s = PrivateStack(prefix, **kw)
+    s = stack(prefix, **kw)
     yield s
     assert s.close(keep_logs=request.session.testsfailed > failed) == [0, 0]

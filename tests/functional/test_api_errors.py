@@ -2,11 +2,9 @@
 not allow, OPTIONS answered everywhere without credentials, CORS on every
 response (errors and raw bodies too), 500 with the envelope for what
 cannot be handled, and hostile bodies that must never bring the api down."""
-import os
-import socket
-import urllib.parse
-
 import pytest
+
+from conftest import redis_cmd
 
 ECHO = "abaco/samples-echo"
 NOT_ALLOWED = ("Invalid request: the API endpoint does not exist or the provided HTTP method "
@@ -67,17 +65,6 @@ def test_cors_on_errors_and_raw_bodies(client, echo_actor):
 
 
 # ---- 500: the envelope, never a crash ----
-
-def redis_cmd(*args):
-    url = urllib.parse.urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"))
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 5) as s:
-        out = f"*{len(args)}\r\n".encode()
-        for a in args:
-            a = a.encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        s.sendall(out)
-        return s.recv(4096)
-
 
 @pytest.fixture
 def damaged_actor():

@@ -23,9 +23,8 @@ import uuid
 import pytest
 
 from authkit import PRIVILEGED, TENANT, USER, JwtClient, KeyPair
-from conftest import wait_for
+from conftest import redis_cmd, wait_for, worker_pids
 from private_stack import BIN, CONF, PrivateStack, rabbitmqctl, stop_process
-from test_worker_contract import redis_cmd, worker_pids
 
 MESSENGER = "abaco/samples-messenger"
 ECHO = "abaco/samples-echo"
@@ -34,7 +33,7 @@ ENC_KEY = "clients-test-encryption-key"
 
 
 def client_key_exists(wid):
-    return redis_cmd("EXISTS", f"abaco:client:{TENANT}:{wid}") == b":1\r\n"
+    return redis_cmd("EXISTS", f"abaco:client:{TENANT}:{wid}") == 1
 
 
 def private_pair(prefix, key, queue, secret):

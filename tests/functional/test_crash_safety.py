@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from conftest import REPO
+from conftest import REPO, wait_for
 
 RUN = os.path.join(REPO, "var", "run")
 
@@ -32,16 +32,6 @@ def restart_missing_services():
     r = subprocess.run(["bash", os.path.join(REPO, "scripts", "up.sh")], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_worker_killed_mid_execution_loses_nothing(client, actor_cleanup):

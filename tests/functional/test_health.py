@@ -20,14 +20,11 @@ answer. The whole module can run against another broker by overriding
 rabbit_uri and rabbit_management_url in the environment (the private api,
 spawner, workers and agents inherit it).
 """
-import configparser
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 
@@ -36,48 +33,12 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import REPO, Client
-
-BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
-CONF = os.path.join(REPO, "abaco.conf")
-
-
-def conf(section, key, default=""):
-    """A config value as the services see it: environment override first."""
-    if f"{section}_{key}" in os.environ:
-        return os.environ[f"{section}_{key}"]
-    cp = configparser.ConfigParser(interpolation=None)
-    cp.read(CONF)
-    return cp.get(section, key, fallback=default)
-
-
-def host_dir(key, default):
-    d = conf("workers", key, default)
-    return d if d.startswith("/") else os.path.join(REPO, d)  # services run in REPO
-
+from conftest import conf, free_port, host_dir, redis_cmd, wait_for, worker_pids
+from private_stack import PrivateStack, module_stack, stop_process
 
 SOCK_DIR = host_dir("socket_host_path_dir", "var/run/sockets")
 FIFO_DIR = host_dir("fifo_host_path_dir", "var/run/fifos")
 TENANT = conf("web", "tenant_name", "DEV-DEVELOP").upper()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(pred, timeout, what, interval=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 def docker(*args, check=False):
@@ -103,50 +64,8 @@ def cmdline(pid):
         return []
 
 
-def worker_pids(wid):
-    out = subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
-
-
-# ---- Redis over RESP (no client library needed) ----
-
-def _resp_read(f):
-    line = f.readline().rstrip(b"\r\n")
-    kind, rest = line[:1], line[1:]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise AssertionError(f"redis error: {rest.decode()}")
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data.decode()
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
-    raise AssertionError(f"bad RESP reply {line!r}")
-
-
-def redis(*args):
-    host = conf("store", "redis_host", "127.0.0.1")
-    port = int(conf("store", "redis_port", "6379"))
-    with socket.create_connection((host, port), timeout=5) as s:
-        f = s.makefile("rb")
-        pw = conf("store", "redis_password", "")
-        cmds = ([["AUTH", pw]] if pw else []) + [list(args)]
-        for cmd in cmds:
-            s.sendall(f"*{len(cmd)}\r\n".encode() +
-                      b"".join(f"${len(str(a).encode())}\r\n{a}\r\n".encode() for a in cmd))
-            reply = _resp_read(f)
-        return reply
-
-
 def worker_record(db_id, wid):
-    flat = redis("HGETALL", f"abaco:worker:{db_id}:{wid}") or []
+    flat = redis_cmd("HGETALL", f"abaco:worker:{db_id}:{wid}") or []
     return {flat[i]: json.loads(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
@@ -161,13 +80,13 @@ def put_fake_worker(db_id, wid, host_id, status="READY", pid=None):
     args = []
     for k, v in fields.items():
         args += [k, json.dumps(v)]
-    redis("HSET", f"abaco:worker:{db_id}:{wid}", *args)
-    redis("SADD", f"abaco:workers:{db_id}", wid)
+    redis_cmd("HSET", f"abaco:worker:{db_id}:{wid}", *args)
+    redis_cmd("SADD", f"abaco:workers:{db_id}", wid)
 
 
 def drop_fake_worker(db_id, wid):
-    redis("SREM", f"abaco:workers:{db_id}", wid)
-    redis("DEL", f"abaco:worker:{db_id}:{wid}")
+    redis_cmd("SREM", f"abaco:workers:{db_id}", wid)
+    redis_cmd("DEL", f"abaco:worker:{db_id}:{wid}")
 
 
 # ---- RabbitMQ management API ----
@@ -231,57 +150,11 @@ def dead_pid():
 
 # ---- private services ----
 
-def stop(proc, timeout=30):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait()
-
-
-class Host:
-    """An api + spawner pair for a host id and command queue of its own."""
-
-    def __init__(self):
-        tag = uuid.uuid4().hex[:8]
-        self.queue, self.host_id = f"htest_{tag}", f"htest-host-{tag}"
-        self.port = free_port()
-        self.logdir = tempfile.mkdtemp(prefix="abaco-htest-")
-        # No autoscaler on the private api: the fake READY worker records the
-        # tests plant would look idle to it, and it would stop them.
-        self.env = dict(os.environ, spawner_host_queues=self.queue, spawner_host_id=self.host_id,
-                        workers_init_count="1", workers_autoscaling="false", logs_directory="")
-        self.client = Client(base=f"http://127.0.0.1:{self.port}")
-        self.actors = []
-        self.procs = {}
-
-    def start(self, name, log_name=None, wrap=(), **overrides):
-        log = open(os.path.join(self.logdir, f"{log_name or name}.log"), "ab")
-        env = dict(self.env, **{k: str(v) for k, v in overrides.items()})
-        proc = subprocess.Popen([*wrap, os.path.join(BIN, name), "-c", CONF], env=env, cwd=REPO,
-                                stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        return proc
-
-    def log(self, name):
-        with open(os.path.join(self.logdir, f"{name}.log"), errors="replace") as f:
-            return f.read()
-
-    def register(self, image, **fields):
-        fields.setdefault("name", "htest-" + uuid.uuid4().hex[:8])
-        actor = self.client.ok("POST", "/actors", json=dict(image=image, queue=self.queue,
-                                                              **fields))
-        self.actors.append(actor["id"])
-        return actor
+class Host(PrivateStack):
+    """The module's api + spawner pair, with the lookups its tests share."""
 
     def db_id(self, aid):
         return f"{TENANT}_{aid}"
-
-    def workers(self, aid):
-        return self.client.ok("GET", f"/actors/{aid}/workers")
 
     def ready_worker(self, aid, timeout=30):
         ws = wait_for(lambda: [w for w in self.workers(aid) if w["status"] == "READY"], timeout,
@@ -309,10 +182,10 @@ class Health:
         self.overrides = {"health_interval": "1", **overrides}
 
     def log(self):
-        return self.host.log(self.name)
+        return self.host.log(self.name, tail=None)
 
     def __enter__(self):
-        self.proc = self.host.start("health", log_name=self.name, wrap=VALGRIND,
+        self.proc = self.host.start("health", log=self.name, wrap=VALGRIND,
                                     **self.overrides)
         wait_for(lambda: "started" in self.log() or self.proc.poll() is not None,
                  30, "health to start")
@@ -320,52 +193,16 @@ class Health:
         return self
 
     def __exit__(self, *exc):
-        rc = stop(self.proc)
+        rc = stop_process(self.proc)
         assert rc == 0, f"health exited with {rc}: {self.log()[-3000:]}"
 
 
 @pytest.fixture(scope="module")
 def host(request):
-    failed_before = request.session.testsfailed
-    h = Host()
-    procs = [h.start("api", web_port=h.port, spawner_host_queues=f"default,{h.queue}"),
-             h.start("spawner")]
-    h.procs = {"api": procs[0], "spawner": procs[1]}
-    deadline = time.time() + 20
-    while True:
-        try:
-            h.client.session.get(h.client.base + "/actors", timeout=2)
-            break
-        except requests.ConnectionError:
-            if time.time() > deadline or any(p.poll() is not None for p in procs):
-                for p in procs:
-                    p.kill()
-                pytest.fail(f"the private api/spawner did not come up (logs in {h.logdir})")
-            time.sleep(0.1)
-    try:
-        yield h
-    finally:
-        for aid in h.actors:
-            try:
-                h.client.delete(f"/actors/{aid}")
-            except requests.RequestException:
-                pass
-        for p in reversed(procs):
-            stop(p)
-        # The private command queue (no AMQP client here: rabbitmqctl when it
-        # reaches the broker; otherwise one empty durable queue stays).
-        node = os.environ.get("ABACO_RABBIT_NODENAME", "rabbit@localhost")
-        try:
-            with open(os.path.join(REPO, "var", "run", "rabbitmq.node")) as f:
-                node = f.read().strip() or node
-        except OSError:
-            pass
-        subprocess.run(["rabbitmqctl", "-q", "-n", node, "delete_queue",
-                        f"command_channel_{h.queue}"], capture_output=True, timeout=60)
-        if request.session.testsfailed == failed_before:
-            shutil.rmtree(h.logdir, ignore_errors=True)
-        else:
-            print(f"health test logs kept in {h.logdir}")
+    # No autoscaler on the private pair: the fake READY worker records the
+    # tests plant would look idle to it, and it would stop them.
+    yield from module_stack(request, "htest", stack=Host, serve_default=True,
+                            env={"workers_autoscaling": "false"})
 
 
 # ---------------------------------------------------------------- tests
@@ -384,7 +221,7 @@ def test_worker_killed_while_its_spawner_cannot_reap_it(host):
         cids = wait_for(lambda: containers(f"label=abaco.worker={wid}", running=True), 20,
                         "the execution's container")
         [pid] = worker_pids(wid)
-        spawner = host.procs["spawner"]
+        spawner = host.spawner
         spawner.send_signal(signal.SIGSTOP)  # its reaper cannot act
         try:
             os.kill(pid, signal.SIGKILL)
@@ -649,7 +486,7 @@ def test_orphan_queues_are_deleted_after_two_sweeps(host):
     other = f"htest_notours_{tag}"
     # A live actor whose mailbox holds a message and has no consumer yet:
     # its spawner is stopped, so its worker cannot come up.
-    spawner = host.procs["spawner"]
+    spawner = host.spawner
     spawner.send_signal(signal.SIGSTOP)
     try:
         aid = host.register("abaco/samples-echo")["id"]

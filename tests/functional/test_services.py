@@ -2,24 +2,15 @@
 to start on a bad config value with an error naming the key."""
 import os
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, free_port, worker_pids
 
 BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
 CONF = os.path.join(REPO, "abaco.conf")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(name, env_extra, *args):
@@ -67,11 +58,6 @@ def test_bad_config_value_is_a_startup_error_naming_the_key(key, value):
     assert proc.returncode != 0
     section, option = key.split("_", 1)
     assert f"[{section}] {option}" in out, out
-
-
-def worker_pids(wid):
-    out = subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def test_worker_exits_cleanly_on_sigterm_and_removes_its_record(client, echo_actor):

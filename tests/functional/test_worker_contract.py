@@ -12,34 +12,17 @@ workers (which inherit its environment). Both pairs share the stores, the
 broker and the engine. Its logs stay in var/log/worker-contract/ until the
 next run.
 """
-import configparser
 import json
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, free_port
+from conftest import REPO, conf, free_port, host_dir, redis_cmd, worker_pids
 from private_stack import PrivateStack, stop_process
 
-CONF = os.path.join(REPO, "abaco.conf")
 LOG_MARK = "LOG LIMIT EXCEEDED"
-
-
-def conf(section, key, default=""):
-    """A config value as the services see it: environment override first."""
-    if f"{section}_{key}" in os.environ:
-        return os.environ[f"{section}_{key}"]
-    cp = configparser.ConfigParser(interpolation=None)
-    cp.read(CONF)
-    return cp.get(section, key, fallback=default)
-
-
-def host_dir(key, default):
-    d = conf("workers", key, default)
-    return d if d.startswith("/") else os.path.join(REPO, d)  # services run in REPO
 
 
 SOCK_DIR = host_dir("socket_host_path_dir", "var/run/sockets")
@@ -109,11 +92,6 @@ def send_binary(client, aid, data):
                      headers={"Content-Type": "application/octet-stream"})
 
 
-def worker_pids(wid):
-    out = subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
-
-
 def ready_workers(client, aid, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -122,22 +100,6 @@ def ready_workers(client, aid, timeout=30):
             return ws
         time.sleep(0.1)
     raise AssertionError(f"actor {aid} has no READY worker")
-
-
-def redis_cmd(*args):
-    """One Redis command over RESP (no client library needed)."""
-    host = conf("store", "redis_host", "127.0.0.1")
-    port = int(conf("store", "redis_port", "6379"))
-    req = f"*{len(args)}\r\n" + "".join(f"${len(str(a).encode())}\r\n{a}\r\n" for a in args)
-    with socket.create_connection((host, port), timeout=5) as s:
-        pw = conf("store", "redis_password", "")
-        if pw:
-            s.sendall(f"*2\r\n$4\r\nAUTH\r\n${len(pw)}\r\n{pw}\r\n".encode())
-            s.recv(1024)
-        s.sendall(req.encode())
-        reply = s.recv(4096)
-    assert not reply.startswith(b"-"), reply
-    return reply
 
 
 # ---------------------------------------------------------------- results

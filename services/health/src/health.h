@@ -263,7 +263,5 @@ void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid);
  * files whose execution has no container. */
 void health_orphan_containers(health_tick_t *t);
 void health_orphan_files(health_tick_t *t);
-/* Removes <socket_dir>/<eid>.sock and <fifo_dir>/<eid>. */
-void health_remove_exec_files(const health_t *h, const char *eid);
 
 #endif

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actor/cleanup.h"
 #include "actor/errors.h"
 #include "actor/execstats.h"
 #include "actor/ids.h"
@@ -45,20 +46,18 @@
  * workers.c), taken here too so the two do not both add one. */
 #define ENSURE_LEASE_MS 3000
 
-void health_remove_exec_files(const health_t *h, const char *eid) {
-  char path[PATH_MAX + 80];
-  if (strchr(eid, '/') || eid[0] == '.' || eid[0] == '\0')
-    return; /* a label is not a path */
-  if (h->socket_dir[0]) {
-    snprintf(path, sizeof(path), "%s/%s.sock", h->socket_dir, eid);
-    if (unlink(path) == 0)
-      LOG_INFO("health", "execution %s: removed its results socket", eid);
-  }
-  if (h->fifo_dir[0]) {
-    snprintf(path, sizeof(path), "%s/%s", h->fifo_dir, eid);
-    if (unlink(path) == 0)
-      LOG_INFO("health", "execution %s: removed its binary FIFO", eid);
-  }
+/* What health removes after a worker: only this host's containers. */
+static actor_cleanup_t cleanup_of(const health_t *h) {
+  return (actor_cleanup_t){.module = "health",
+                           .host_id = h->host_id,
+                           .socket_dir = h->socket_dir,
+                           .fifo_dir = h->fifo_dir,
+                           .retry = ": next tick"};
+}
+
+static void remove_exec_files(const health_t *h, const char *eid) {
+  actor_cleanup_t c = cleanup_of(h);
+  actor_cleanup_exec_files(&c, eid);
 }
 
 /* RUNNING on worker wid -> ERROR with a reason. 0 also when it is no
@@ -99,50 +98,6 @@ static int exec_error(health_t *h, const char *eid, const char *wid, const char 
     LOG_WARN("health", "execution %s: cannot mark it ERROR (%s): next tick", eid,
              actor_strerror(rc));
   return rc == ACTOR_ENOTFOUND ? 0 : rc;
-}
-
-/* Removes the worker's containers (those of this host); appends the
- * executions they ran to eids. */
-static int remove_containers(health_t *h, const char *wid, json_t *eids) {
-  json_t *f = json_pack("{s:[s+]}", "label", "abaco.worker=", wid);
-  char *filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
-  json_decref(f);
-  if (filters == NULL)
-    return ACTOR_ENOMEM;
-  json_t *list = NULL;
-  char *err = NULL;
-  int rc = dkr_container_list(h->docker, filters, 1, &list, &err);
-  free(filters);
-  if (rc != 0) {
-    LOG_WARN("health", "worker %s: cannot list its containers (%s): next tick", wid,
-             err ? err : actor_strerror(rc));
-    free(err);
-    return rc;
-  }
-  size_t i;
-  json_t *c;
-  json_array_foreach(list, i, c) {
-    const json_t *labels = json_object_get(c, "Labels");
-    const char *cid = actor_json_str(c, "Id", NULL);
-    const char *host = actor_json_str(labels, "abaco.host", NULL);
-    const char *eid = actor_json_str(labels, "abaco.execution", NULL);
-    if (cid == NULL || (host && strcmp(host, h->host_id) != 0))
-      continue;
-    char *rerr = NULL;
-    int rrc = dkr_container_remove(h->docker, cid, &rerr);
-    if (rrc == 0) {
-      LOG_INFO("health", "worker %s: removed its container %.12s", wid, cid);
-    } else {
-      LOG_WARN("health", "worker %s: cannot remove its container %.12s (%s): next tick", wid, cid,
-               rerr ? rerr : actor_strerror(rrc));
-      rc = rrc;
-    }
-    free(rerr);
-    if (eid)
-      json_array_append_new(eids, json_string(eid));
-  }
-  json_decref(list);
-  return rc;
 }
 
 int health_running_executions(health_tick_t *t, json_t **out) {
@@ -228,7 +183,8 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
   size_t i;
   json_t *e;
   json_array_foreach(json_object_get(running, wid), i, e) json_array_append(eids, e);
-  int rc = remove_containers(h, wid, eids);
+  actor_cleanup_t c = cleanup_of(h);
+  int rc = actor_cleanup_containers(h->docker, &c, wid, eids);
   json_array_foreach(eids, i, e) {
     if (rc != 0)
       break;
@@ -239,7 +195,7 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
       kill(pid, SIGKILL) == 0)
     LOG_WARN("health", "worker %s of actor %s: killed (pid %d)", wid, db_id, pid);
   if (rc == 0) {
-    json_array_foreach(eids, i, e) health_remove_exec_files(h, json_string_value(e));
+    json_array_foreach(eids, i, e) remove_exec_files(h, json_string_value(e));
     delete_control_queues(h, wid);
     rc = model_worker_delete(h->redis, db_id, wid);
     if (rc == ACTOR_ENOTFOUND)
@@ -417,7 +373,7 @@ void health_orphan_containers(health_tick_t *t) {
       exec_error(h, eid, wid, why);
     }
     if (eid)
-      health_remove_exec_files(h, eid);
+      remove_exec_files(h, eid);
   }
 }
 

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "actor/cleanup.h"
 #include "actor/errors.h"
 #include "actor/ids.h"
 #include "actor/json.h"
@@ -28,48 +28,16 @@ typedef struct {
   char *command;             /* replacement command (JSON text) */
 } reap_t;
 
-/* Removes the files a worker shares with an execution's container. */
-static void remove_execution_files(spawner_t *sp, const char *eid) {
-  char path[4096];
-  int n = snprintf(path, sizeof(path), "%s/%s.sock", sp->socket_dir, eid);
-  if (sp->socket_dir[0] && n > 0 && (size_t)n < sizeof(path))
-    unlink(path);
-  n = snprintf(path, sizeof(path), "%s/%s", sp->fifo_dir, eid);
-  if (sp->fifo_dir[0] && n > 0 && (size_t)n < sizeof(path))
-    unlink(path);
-}
-
+/* Removes the worker's containers, then the files their executions shared
+ * with it. */
 static void remove_containers(spawner_t *sp, const char *wid) {
-  char filters[256];
-  snprintf(filters, sizeof(filters), "{\"label\":[\"abaco.worker=%s\"]}", wid);
-  json_t *list = NULL;
-  char *err = NULL;
-  int rc = dkr_container_list(sp->docker, filters, 1, &list, &err);
-  if (rc != 0) {
-    LOG_WARN("spawner", "worker %s: cannot list its containers: %s", wid,
-             err ? err : actor_strerror(rc));
-    free(err);
-    return;
-  }
+  actor_cleanup_t c = {.module = "spawner", .socket_dir = sp->socket_dir, .fifo_dir = sp->fifo_dir};
+  json_t *eids = json_array();
+  actor_cleanup_containers(sp->docker, &c, wid, eids);
   size_t i;
-  json_t *c;
-  json_array_foreach(list, i, c) {
-    const char *cid = actor_json_str(c, "Id", NULL);
-    const char *eid = actor_json_str(json_object_get(c, "Labels"), "abaco.execution", NULL);
-    if (cid == NULL)
-      continue;
-    char *rerr = NULL;
-    rc = dkr_container_remove(sp->docker, cid, &rerr);
-    if (rc == 0)
-      LOG_INFO("spawner", "removed container %.12s of dead worker %s", cid, wid);
-    else
-      LOG_WARN("spawner", "cannot remove container %.12s of dead worker %s: %s", cid, wid,
-               rerr ? rerr : actor_strerror(rc));
-    free(rerr);
-    if (eid)
-      remove_execution_files(sp, eid);
-  }
-  json_decref(list);
+  json_t *e;
+  json_array_foreach(eids, i, e) actor_cleanup_exec_files(&c, json_string_value(e));
+  json_decref(eids);
 }
 
 /* Builds the command for a replacement worker, with its REQUESTED record. */
