@@ -12,9 +12,8 @@
  * basic.return before it means the queue vanished after we declared it
  * (the declare cache then forgets it and the retry re-declares). Queue
  * declares are cached per connection; deleting a queue bumps a pool-wide
- * epoch that clears every cache. Request/reply uses RabbitMQ's direct
- * reply-to on the connection's main channel (consume amq.rabbitmq.reply-to
- * with no-ack, publish with reply_to set, match the correlation id). */
+ * epoch that clears every cache. Request/reply over the pool is in
+ * chan_rpc.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,33 +27,8 @@
 
 #define CONNECT_TIMEOUT_MS 3000
 #define DEFAULT_POOL 4
-#define DECLARE_CACHE 128
-#define REPLY_TO "amq.rabbitmq.reply-to"
 
-typedef struct chan__cconn_s {
-  struct chan__cconn_s *next;
-  amqp_connection_state_t st;
-  uint64_t seq;   /* publishes on the main channel so far */
-  uint64_t epoch; /* of the declare cache */
-  int broken;
-  int admin_closed;
-  char *declared[DECLARE_CACHE];
-  int ndeclared;
-  chan__asm_t asm_;
-} chan__cconn_t;
-
-struct chan_client_s {
-  chan__uri_t uri;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  size_t max, nopen;
-  chan__cconn_t *idle;
-  uint64_t epoch;
-  uint64_t serial;
-  char idbase[20];
-};
-
-static int64_t now_ms(void) {
+int64_t chan__client_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -76,14 +50,14 @@ static int cache_has(const chan__cconn_t *cc, const char *queue) {
 }
 
 static void cache_add(chan__cconn_t *cc, const char *queue) {
-  if (cc->ndeclared == DECLARE_CACHE)
+  if (cc->ndeclared == CHAN__DECLARE_CACHE)
     cache_clear(cc);
   char *s = strdup(queue);
   if (s)
     cc->declared[cc->ndeclared++] = s;
 }
 
-static void cache_forget(chan__cconn_t *cc, const char *queue) {
+void chan__client_cache_forget(chan__cconn_t *cc, const char *queue) {
   for (int i = 0; i < cc->ndeclared; i++)
     if (strcmp(cc->declared[i], queue) == 0) {
       free(cc->declared[i]);
@@ -176,10 +150,8 @@ static void release(chan_client_t *cl, chan__cconn_t *cc) {
   }
 }
 
-typedef int (*op_fn)(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry);
-
 /* Runs op on a pooled connection; once more on a fresh one if it asks. */
-static int run(chan_client_t *cl, op_fn op, void *arg) {
+int chan__client_run(chan_client_t *cl, chan__client_op_fn op, void *arg) {
   int rc = ACTOR_ECONN;
   for (int attempt = 0; attempt < 2; attempt++) {
     chan__cconn_t *cc;
@@ -236,7 +208,7 @@ static int admin_ready(chan__cconn_t *cc) {
   return 0;
 }
 
-static int ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires_ms) {
+int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires_ms) {
   char err[CHAN__ERR_MAX];
   if (cache_has(cc, queue))
     return 0;
@@ -258,20 +230,12 @@ static int ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires
   return 0;
 }
 
-enum { EV_ACK, EV_NACK, EV_MSG };
-
-typedef struct {
-  int type;
-  uint64_t tag;
-  int multiple;
-} chan__cev_t;
-
 /* Waits for the next main-channel event until deadline (ms, monotonic).
- * EV_MSG leaves a complete message in cc->asm_ (reset it when done). */
-static int next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev) {
+ * CHAN__EV_MSG leaves a complete message in cc->asm_ (reset it when done). */
+int chan__client_next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev) {
   char why[CHAN__ERR_MAX];
   for (;;) {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - chan__client_now_ms();
     if (left < 0)
       left = 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
@@ -306,16 +270,16 @@ static int next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev) {
         cc->broken = 1;
         rc = ACTOR_ECONN;
       } else if (a == CHAN__ASM_COMPLETE) {
-        ev->type = EV_MSG;
+        ev->type = CHAN__EV_MSG;
         rc = 0;
       } else if (a == CHAN__ASM_NOTMINE && is_method) {
         if (m->id == AMQP_BASIC_ACK_METHOD) {
           const amqp_basic_ack_t *k = m->decoded;
-          *ev = (chan__cev_t){EV_ACK, k->delivery_tag, k->multiple};
+          *ev = (chan__cev_t){CHAN__EV_ACK, k->delivery_tag, k->multiple};
           rc = 0;
         } else if (m->id == AMQP_BASIC_NACK_METHOD) {
           const amqp_basic_nack_t *k = m->decoded;
-          *ev = (chan__cev_t){EV_NACK, k->delivery_tag, k->multiple};
+          *ev = (chan__cev_t){CHAN__EV_NACK, k->delivery_tag, k->multiple};
           rc = 0;
         } else if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
           chan__amqp_close_reason(m, NULL, why, sizeof(why));
@@ -332,13 +296,13 @@ static int next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev) {
   }
 }
 
-static int covers(const chan__cev_t *ev, uint64_t seq) {
+int chan__client_covers(const chan__cev_t *ev, uint64_t seq) {
   return ev->tag == seq || (ev->multiple && ev->tag > seq);
 }
 
 /* Writes one mandatory publish on the main channel; *seq gets its tag. */
-static int send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
-                        const chan_props_t *props, uint64_t *seq) {
+int chan__client_send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
+                              const chan_props_t *props, uint64_t *seq) {
   chan__props_t pr;
   chan__msg_props(props, &pr);
   amqp_bytes_t b = {len, (void *)body};
@@ -355,8 +319,8 @@ static int send_publish(chan__cconn_t *cc, const char *queue, const void *body, 
 /* ---- operations ---- */
 
 /* The arguments chan_client_publish and chan_client_call have in common. */
-static int check_send(const chan_client_t *cl, const char *queue, const void *body, size_t len,
-                      int timeout_ms) {
+int chan__client_check_send(const chan_client_t *cl, const char *queue, const void *body,
+                            size_t len, int timeout_ms) {
   if (cl == NULL || chan__name_check(queue) || (body == NULL && len > 0) || timeout_ms <= 0)
     return ACTOR_EINVAL;
   return 0;
@@ -372,18 +336,18 @@ typedef struct {
 
 static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   publish_arg_t *a = arg;
-  int64_t deadline = now_ms() + a->timeout_ms;
+  int64_t deadline = chan__client_now_ms() + a->timeout_ms;
   *retry = 1;
-  int rc = ensure_declared(cc, a->queue, 0);
+  int rc = chan__client_ensure_declared(cc, a->queue, 0);
   uint64_t seq;
   if (rc == 0)
-    rc = send_publish(cc, a->queue, a->body, a->len, a->props, &seq);
+    rc = chan__client_send_publish(cc, a->queue, a->body, a->len, a->props, &seq);
   if (rc)
     return rc;
   int returned = 0;
   for (;;) {
     chan__cev_t ev;
-    rc = next_event(cc, deadline, &ev);
+    rc = chan__client_next_event(cc, deadline, &ev);
     if (rc == ACTOR_ETIMEDOUT) {
       *retry = 0;     /* it may still arrive: do not send it twice */
       cc->broken = 1; /* and forget this connection's confirm state */
@@ -391,15 +355,15 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
     }
     if (rc)
       return rc;
-    if (ev.type == EV_MSG) {
+    if (ev.type == CHAN__EV_MSG) {
       if (cc->asm_.kind == CHAN__KIND_RETURN)
         returned = 1;
       chan__msg_asm_reset(&cc->asm_);
-    } else if (covers(&ev, seq)) {
-      if (ev.type == EV_NACK)
+    } else if (chan__client_covers(&ev, seq)) {
+      if (ev.type == CHAN__EV_NACK)
         return ACTOR_ECHANNEL;
       if (returned) {
-        cache_forget(cc, a->queue);
+        chan__client_cache_forget(cc, a->queue);
         return ACTOR_ENOTFOUND;
       }
       return 0;
@@ -409,273 +373,11 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
 
 int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
                         const chan_props_t *props, int timeout_ms) {
-  if (check_send(cl, queue, body, len, timeout_ms))
+  if (chan__client_check_send(cl, queue, body, len, timeout_ms))
     return ACTOR_EINVAL;
   publish_arg_t a = {queue, body ? body : "", len, props, timeout_ms};
-  int rc = run(cl, op_publish, &a);
+  int rc = chan__client_run(cl, op_publish, &a);
   return rc == ACTOR_ENOTFOUND ? ACTOR_ECHANNEL : rc;
-}
-
-typedef struct {
-  const char *queue;
-  const void *body;
-  size_t len;
-  int timeout_ms;
-  char *reply;
-  size_t reply_len;
-} call_arg_t;
-
-/* Starts consuming the direct reply-to pseudo queue (no ack) on the main
- * channel; the consumer tag goes to ctag. A failure breaks the connection. */
-static int consume_reply_to(chan__cconn_t *cc, char *ctag, size_t ctag_size) {
-  char err[CHAN__ERR_MAX];
-  amqp_basic_consume_ok_t *ok =
-      amqp_basic_consume(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(REPLY_TO), amqp_empty_bytes, 0,
-                         1, 0, amqp_empty_table);
-  if (ok)
-    snprintf(ctag, ctag_size, "%.*s", (int)ok->consumer_tag.len,
-             (const char *)ok->consumer_tag.bytes);
-  int rc =
-      chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err));
-  amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
-  if (rc) {
-    LOG_DEBUG(CHAN__LOG, "client: consume %s: %s", REPLY_TO, err);
-    cc->broken = 1;
-    return rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
-  }
-  return 0;
-}
-
-static int op_call(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
-  call_arg_t *a = arg;
-  char err[CHAN__ERR_MAX], ctag[256], corr[64];
-  int64_t deadline = now_ms() + a->timeout_ms;
-  *retry = 1; /* until the request is out */
-  int rc = ensure_declared(cc, a->queue, 0);
-  if (rc)
-    return rc;
-  if ((rc = consume_reply_to(cc, ctag, sizeof(ctag))) != 0)
-    return rc;
-
-  pthread_mutex_lock(&cl->mu);
-  uint64_t serial = ++cl->serial;
-  pthread_mutex_unlock(&cl->mu);
-  snprintf(corr, sizeof(corr), "%s.%llu", cl->idbase, (unsigned long long)serial);
-  chan_props_t props = {.content_type = "application/json",
-                        .reply_to = REPLY_TO,
-                        .correlation_id = corr,
-                        .expiration_ms = a->timeout_ms};
-  uint64_t seq;
-  rc = send_publish(cc, a->queue, a->body, a->len, &props, &seq);
-  if (rc)
-    return rc;
-  *retry = 0;
-  for (;;) {
-    chan__cev_t ev;
-    rc = next_event(cc, deadline, &ev);
-    if (rc)
-      break;
-    if (ev.type == EV_NACK && covers(&ev, seq)) {
-      rc = ACTOR_ECHANNEL;
-      break;
-    }
-    if (ev.type != EV_MSG)
-      continue;
-    chan__asm_t *m = &cc->asm_;
-    const char *mc = chan__msg_asm_str(m, m->correlation_id);
-    if (m->kind == CHAN__KIND_RETURN) {
-      cache_forget(cc, a->queue);
-      *retry = 1; /* it went nowhere: sending it again is safe */
-      rc = ACTOR_ENOTFOUND;
-    } else if (m->kind == CHAN__KIND_DELIVER && mc && strcmp(mc, corr) == 0) {
-      /* Hand the body over instead of copying it. */
-      a->reply = m->body;
-      a->reply_len = (size_t)m->got;
-      m->body = NULL;
-      rc = 0;
-    } else {
-      chan__msg_asm_reset(m); /* a late reply to an earlier call */
-      continue;
-    }
-    chan__msg_asm_reset(m);
-    break;
-  }
-  if (!cc->broken) {
-    amqp_basic_cancel(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(ctag));
-    if (chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err)))
-      cc->broken = 1;
-    amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
-  }
-  if (rc == ACTOR_ECONN && !cc->broken)
-    cc->broken = 1;
-  return rc;
-}
-
-int chan_client_call(chan_client_t *cl, const char *queue, const void *body, size_t len,
-                     int timeout_ms, char **reply, size_t *reply_len) {
-  if (reply)
-    *reply = NULL;
-  if (reply_len)
-    *reply_len = 0;
-  if (check_send(cl, queue, body, len, timeout_ms) || reply == NULL)
-    return ACTOR_EINVAL;
-  call_arg_t a = {queue, body ? body : "", len, timeout_ms, NULL, 0};
-  int rc = run(cl, op_call, &a);
-  if (rc == 0) {
-    *reply = a.reply;
-    if (reply_len)
-      *reply_len = a.reply_len;
-  } else {
-    free(a.reply);
-  }
-  return rc == ACTOR_ENOTFOUND ? ACTOR_ECHANNEL : rc;
-}
-
-/* Many calls on one connection: every request goes out first (mandatory,
- * not declared), then replies and returns are matched to their call by the
- * index at the end of the correlation id "<idbase>.<serial>.<index>". */
-typedef struct {
-  chan_call_t *calls;
-  size_t n;
-  const void *body;
-  size_t len;
-  int timeout_ms;
-} many_arg_t;
-
-/* The index of the call a correlation id names, or n when it is not one of
- * this batch's (a late reply to an earlier call). */
-static size_t many_index(const char *corr, const char *prefix, size_t n) {
-  size_t plen = strlen(prefix);
-  if (corr == NULL || strncmp(corr, prefix, plen) != 0)
-    return n;
-  char *end = NULL;
-  unsigned long long i = strtoull(corr + plen, &end, 10);
-  return end && end != corr + plen && *end == '\0' && i < n ? (size_t)i : n;
-}
-
-static int op_call_many(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
-  many_arg_t *a = arg;
-  char err[CHAN__ERR_MAX], ctag[256] = "", prefix[64], corr[96];
-  int64_t deadline = now_ms() + a->timeout_ms;
-  *retry = 1; /* until a request is out */
-  unsigned char *confirmed = calloc(a->n, 1);
-  if (confirmed == NULL)
-    return ACTOR_ENOMEM;
-  int rc = consume_reply_to(cc, ctag, sizeof(ctag));
-  if (rc) {
-    free(confirmed);
-    return rc;
-  }
-  pthread_mutex_lock(&cl->mu);
-  uint64_t serial = ++cl->serial;
-  pthread_mutex_unlock(&cl->mu);
-  snprintf(prefix, sizeof(prefix), "%s.%llu.", cl->idbase, (unsigned long long)serial);
-
-  /* Publish i gets tag first_seq + i. */
-  uint64_t first_seq = cc->seq + 1;
-  size_t sent = 0;
-  for (; sent < a->n; sent++) {
-    snprintf(corr, sizeof(corr), "%s%zu", prefix, sent);
-    chan_props_t props = {.content_type = "application/json",
-                          .reply_to = REPLY_TO,
-                          .correlation_id = corr,
-                          .expiration_ms = a->timeout_ms};
-    uint64_t seq;
-    if (send_publish(cc, a->calls[sent].queue, a->body, a->len, &props, &seq) != 0)
-      break;
-    a->calls[sent].rc = ACTOR_ETIMEDOUT;
-  }
-  if (sent == 0) {
-    free(confirmed);
-    return ACTOR_ECONN; /* nothing went out: may be retried */
-  }
-  *retry = 0;
-  int fail = sent < a->n ? ACTOR_ECONN : 0; /* what the calls still pending get */
-  for (size_t i = sent; i < a->n; i++)
-    a->calls[i].rc = ACTOR_ECONN;
-  /* Wait for every reply and every confirm: a return or a confirm left on
-   * the connection would be taken by its next user for its own. */
-  size_t replies = sent, confirms = sent;
-  while (!cc->broken && (replies > 0 || confirms > 0)) {
-    chan__cev_t ev;
-    rc = next_event(cc, deadline, &ev);
-    if (rc) {
-      if (rc != ACTOR_ETIMEDOUT)
-        fail = rc;
-      break;
-    }
-    if (ev.type == EV_ACK || ev.type == EV_NACK) {
-      for (size_t i = 0; i < sent; i++) {
-        uint64_t seq = first_seq + i;
-        if (confirmed[i] || !(ev.tag == seq || (ev.multiple && ev.tag > seq)))
-          continue;
-        confirmed[i] = 1;
-        confirms--;
-        if (ev.type == EV_NACK && a->calls[i].rc == ACTOR_ETIMEDOUT) {
-          a->calls[i].rc = ACTOR_ECHANNEL;
-          replies--;
-        }
-      }
-      continue;
-    }
-    chan__asm_t *m = &cc->asm_;
-    size_t i = many_index(chan__msg_asm_str(m, m->correlation_id), prefix, sent);
-    if (i < sent && a->calls[i].rc == ACTOR_ETIMEDOUT) {
-      if (m->kind == CHAN__KIND_RETURN) {
-        a->calls[i].rc = ACTOR_ENOTFOUND;
-        replies--;
-      } else if (m->kind == CHAN__KIND_DELIVER) {
-        a->calls[i].rc = 0;
-        a->calls[i].reply = m->body; /* handed over, not copied */
-        a->calls[i].reply_len = (size_t)m->got;
-        m->body = NULL;
-        replies--;
-      }
-    }
-    chan__msg_asm_reset(m); /* also a late reply to an earlier call */
-  }
-  free(confirmed);
-  if (confirms > 0)
-    cc->broken = 1; /* forget this connection's confirm state */
-  for (size_t i = 0; fail && i < sent; i++)
-    if (a->calls[i].rc == ACTOR_ETIMEDOUT)
-      a->calls[i].rc = fail;
-  if (!cc->broken) {
-    amqp_basic_cancel(cc->st, CHAN__CH_MAIN, amqp_cstring_bytes(ctag));
-    if (chan__amqp_check(cc->st, CHAN__CH_MAIN, amqp_get_rpc_reply(cc->st), NULL, err, sizeof(err)))
-      cc->broken = 1;
-    amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_MAIN);
-  }
-  return 0; /* the requests went out: each call says how it went */
-}
-
-int chan_client_call_many(chan_client_t *cl, chan_call_t *calls, size_t n, const void *body,
-                          size_t len, int timeout_ms) {
-  if (calls == NULL && n > 0)
-    return ACTOR_EINVAL;
-  for (size_t i = 0; i < n; i++) {
-    calls[i].rc = ACTOR_EINVAL;
-    calls[i].reply = NULL;
-    calls[i].reply_len = 0;
-  }
-  if (cl == NULL || (body == NULL && len > 0) || timeout_ms <= 0)
-    return ACTOR_EINVAL;
-  for (size_t i = 0; i < n; i++)
-    if (chan__name_check(calls[i].queue))
-      return ACTOR_EINVAL;
-  if (n == 0)
-    return 0;
-  many_arg_t a = {calls, n, body ? body : "", len, timeout_ms};
-  int rc = run(cl, op_call_many, &a);
-  for (size_t i = 0; rc != 0 && i < n; i++) {
-    if (calls[i].rc == 0) {
-      free(calls[i].reply);
-      calls[i].reply = NULL;
-      calls[i].reply_len = 0;
-    }
-    calls[i].rc = rc;
-  }
-  return rc;
 }
 
 typedef struct {
@@ -688,8 +390,8 @@ typedef struct {
 
 static int op_declare(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  cache_forget(cc, a->queue); /* declare for real */
-  int rc = ensure_declared(cc, a->queue, a->expires_ms);
+  chan__client_cache_forget(cc, a->queue); /* declare for real */
+  int rc = chan__client_ensure_declared(cc, a->queue, a->expires_ms);
   *retry = rc == ACTOR_ECONN;
   return rc;
 }
@@ -729,7 +431,7 @@ static int op_delete(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry
   amqp_queue_delete(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue), 0, 0);
   rc = admin_done(cc, 0, retry);
   if (rc == 0) {
-    cache_forget(cc, a->queue);
+    chan__client_cache_forget(cc, a->queue);
     pthread_mutex_lock(&cl->mu);
     cl->epoch++;
     cc->epoch = cl->epoch; /* this one's cache is already right */
@@ -770,11 +472,11 @@ static int op_get(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   return admin_done(cc, ACTOR_ENOTFOUND, retry);
 }
 
-static int admin_op(chan_client_t *cl, const char *queue, op_fn op, admin_arg_t *a) {
+static int admin_op(chan_client_t *cl, const char *queue, chan__client_op_fn op, admin_arg_t *a) {
   if (cl == NULL || chan__name_check(queue))
     return ACTOR_EINVAL;
   a->queue = queue;
-  return run(cl, op, a);
+  return chan__client_run(cl, op, a);
 }
 
 int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms) {
@@ -842,7 +544,7 @@ int chan_client_new(const char *uri, size_t pool_size, chan_client_t **out) {
   cl->max = pool_size ? pool_size : DEFAULT_POOL;
   unsigned char rnd[8] = {0};
   if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-    uint64_t t = (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)cl;
+    uint64_t t = (uint64_t)chan__client_now_ms() ^ (uint64_t)(uintptr_t)cl;
     memcpy(rnd, &t, sizeof(rnd));
   }
   for (int i = 0; i < 8; i++)

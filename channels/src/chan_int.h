@@ -3,8 +3,8 @@
  * opening a connection with its two channels, turning rabbitmq-c replies
  * into ACTOR_* codes, declares that survive a refusal, publish properties,
  * and the assembler that turns deliver/header/body frames into one
- * chan_msg_t — and the state the two files of the loop-driven connection
- * share.
+ * chan_msg_t — and the state the two files of the loop-driven connection,
+ * and the two of the blocking pool (chan_client.c, chan_rpc.c), share.
  *
  * Every connection has two channels. CHAN__CH_MAIN is in confirm mode and
  * carries publishes and consumers; CHAN__CH_ADMIN carries declares, passive
@@ -16,6 +16,7 @@
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -249,5 +250,65 @@ void chan__frames_clear_returns(chan_conn_t *c);
  * confirms and returns settle pending publishes, a consumer cancelled or the
  * channel closed by the broker fails the connection. Runs user callbacks. */
 void chan__frames_handle(chan_conn_t *c, const amqp_frame_t *f);
+
+/* ---- the blocking pool: chan_client.c and chan_rpc.c ---- */
+
+#define CHAN__DECLARE_CACHE 128
+
+typedef struct chan__cconn_s {
+  struct chan__cconn_s *next;
+  amqp_connection_state_t st;
+  uint64_t seq;   /* publishes on the main channel so far */
+  uint64_t epoch; /* of the declare cache */
+  int broken;
+  int admin_closed;
+  char *declared[CHAN__DECLARE_CACHE];
+  int ndeclared;
+  chan__asm_t asm_;
+} chan__cconn_t;
+
+struct chan_client_s {
+  chan__uri_t uri;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t max, nopen;
+  chan__cconn_t *idle;
+  uint64_t epoch;
+  uint64_t serial;
+  char idbase[20];
+};
+
+enum { CHAN__EV_ACK, CHAN__EV_NACK, CHAN__EV_MSG };
+
+typedef struct {
+  int type;
+  uint64_t tag;
+  int multiple;
+} chan__cev_t;
+
+/* One operation on a pooled connection; sets *retry when running it again
+ * on a fresh connection is safe and worth it. */
+typedef int (*chan__client_op_fn)(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry);
+
+/* Milliseconds on the monotonic clock. */
+int64_t chan__client_now_ms(void);
+/* Runs op on a pooled connection; once more on a fresh one if it asks. */
+int chan__client_run(chan_client_t *cl, chan__client_op_fn op, void *arg);
+/* Drops queue from cc's declare cache (it vanished, or is re-declared). */
+void chan__client_cache_forget(chan__cconn_t *cc, const char *queue);
+/* Declares queue on the admin channel unless cc's cache knows it. */
+int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires_ms);
+/* Waits for the next main-channel event until deadline (ms, monotonic).
+ * CHAN__EV_MSG leaves a complete message in cc->asm_ (reset it when done). */
+int chan__client_next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev);
+/* Whether a confirm answers the publish with tag seq. */
+int chan__client_covers(const chan__cev_t *ev, uint64_t seq);
+/* Writes one mandatory publish on the main channel; *seq gets its tag. */
+int chan__client_send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
+                              const chan_props_t *props, uint64_t *seq);
+/* ACTOR_EINVAL unless the arguments chan_client_publish and
+ * chan_client_call have in common are valid. */
+int chan__client_check_send(const chan_client_t *cl, const char *queue, const void *body,
+                            size_t len, int timeout_ms);
 
 #endif

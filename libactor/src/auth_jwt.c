@@ -31,19 +31,6 @@
 /* exp values above this are milliseconds (1e11 s is the year 5138). */
 #define AUTH_EXP_MS_THRESHOLD 1e11
 
-static int refuse(char *reason, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(char *reason, size_t size, const char *fmt, ...) {
-  if (reason != NULL && size > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, size, fmt, ap);
-    va_end(ap);
-  }
-  return ACTOR_EAUTH;
-}
-
 bool actor_identity_has_role(const actor_identity_t *id, const char *role) {
   size_t n = strlen(role);
   if (n == 0)
@@ -168,23 +155,25 @@ static int read_claims(const json_t *claims, const char *asserted, const char *d
   if (exp != NULL && !json_is_null(exp)) {
     int64_t t = time_claim(exp);
     if (t < 0)
-      return refuse(reason, rsize, "the exp claim is not a number");
+      return actor_errorf(ACTOR_EAUTH, reason, rsize, "the exp claim is not a number");
     if (t <= now)
-      return refuse(reason, rsize, "the token has expired");
+      return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token has expired");
     id->exp = t;
   }
 
   const char *user = json_string_value(json_object_get(claims, ACTOR_CLAIM_ENDUSER));
   if (user == NULL)
-    return refuse(reason, rsize, "the token has no %s claim", ACTOR_CLAIM_ENDUSER);
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token has no %s claim",
+                        ACTOR_CLAIM_ENDUSER);
   size_t ulen = strcspn(user, "@");
   if (ulen == 0)
-    return refuse(reason, rsize, "the %s claim names no user", ACTOR_CLAIM_ENDUSER);
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the %s claim names no user",
+                        ACTOR_CLAIM_ENDUSER);
   if (ulen >= sizeof(id->username))
-    return refuse(reason, rsize, "the user name is too long");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the user name is too long");
   for (size_t i = 0; i < ulen; i++)
     if (iscntrl((unsigned char)user[i]))
-      return refuse(reason, rsize, "the user name holds control characters");
+      return actor_errorf(ACTOR_EAUTH, reason, rsize, "the user name holds control characters");
   memcpy(id->username, user, ulen);
   id->username[ulen] = '\0';
 
@@ -192,36 +181,38 @@ static int read_claims(const json_t *claims, const char *asserted, const char *d
   size_t used = 0;
   if (json_is_string(roles)) {
     if (add_roles(id, &used, json_string_value(roles)) != 0)
-      return refuse(reason, rsize, "the role claim is too long");
+      return actor_errorf(ACTOR_EAUTH, reason, rsize, "the role claim is too long");
   } else if (json_is_array(roles)) {
     size_t i;
     const json_t *r;
     json_array_foreach(roles, i, r) {
       if (!json_is_string(r))
-        return refuse(reason, rsize, "the role claim holds a non-string");
+        return actor_errorf(ACTOR_EAUTH, reason, rsize, "the role claim holds a non-string");
       if (add_roles(id, &used, json_string_value(r)) != 0)
-        return refuse(reason, rsize, "the role claim is too long");
+        return actor_errorf(ACTOR_EAUTH, reason, rsize, "the role claim is too long");
     }
   } else if (roles != NULL && !json_is_null(roles)) {
-    return refuse(reason, rsize, "the role claim is not a string");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the role claim is not a string");
   }
 
   const json_t *jti = json_object_get(claims, "jti");
   if (jti != NULL) {
     if (!json_is_string(jti) || json_string_length(jti) >= sizeof(id->jti))
-      return refuse(reason, rsize, "the jti claim is not a short string");
+      return actor_errorf(ACTOR_EAUTH, reason, rsize, "the jti claim is not a short string");
     snprintf(id->jti, sizeof(id->jti), "%s", json_string_value(jti));
   }
 
   char claimed[ACTOR_AUTH_TENANT_MAX] = "";
   const json_t *tc = json_object_get(claims, ACTOR_CLAIM_TENANT);
   if (tc != NULL && (!json_is_string(tc) || norm_tenant(json_string_value(tc), claimed) != 0))
-    return refuse(reason, rsize, "the tenant claim is not a valid tenant name");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the tenant claim is not a valid tenant name");
   if (*asserted && *claimed && strcmp(asserted, claimed) != 0)
-    return refuse(reason, rsize, "the token was issued for tenant %s, not %s", claimed, asserted);
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token was issued for tenant %s, not %s",
+                        claimed, asserted);
   const char *t = *asserted ? asserted : *claimed ? claimed : def;
   if (*t == '\0')
-    return refuse(reason, rsize, "no tenant: the request and the token name none");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize,
+                        "no tenant: the request and the token name none");
   snprintf(id->tenant, sizeof(id->tenant), "%s", t);
   return 0;
 }
@@ -244,17 +235,17 @@ static int verify(const actor_jwt_key_t *key, const char *token, size_t len, con
                   const char *def, int64_t now, actor_identity_t *out, char *reason, size_t rsize) {
   size_t d1 = 0, d2 = 0;
   if (split(token, len, &d1, &d2) != 0)
-    return refuse(reason, rsize, "the token is not a well-formed JWT");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token is not a well-formed JWT");
   json_t *head = part_json(token, d1);
   if (head == NULL)
-    return refuse(reason, rsize, "the token header is not a JSON object");
+    return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token header is not a JSON object");
   int rc = 0;
   json_t *claims = NULL;
   jwt_t *jwt = NULL;
   const char *alg = json_string_value(json_object_get(head, "alg"));
   const char *typ = json_string_value(json_object_get(head, "typ"));
   if (alg == NULL) {
-    rc = refuse(reason, rsize, "the token header names no algorithm");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token header names no algorithm");
     goto cleanup;
   }
   if (strcmp(alg, "RS256") != 0) {
@@ -263,20 +254,21 @@ static int verify(const actor_jwt_key_t *key, const char *token, size_t len, con
     for (; alg[i] && i + 1 < sizeof(shown); i++)
       shown[i] = isalnum((unsigned char)alg[i]) || alg[i] == '-' ? alg[i] : '?';
     shown[i] = '\0';
-    rc = refuse(reason, rsize, "the token algorithm '%s' is not accepted (only RS256)", shown);
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize,
+                      "the token algorithm '%s' is not accepted (only RS256)", shown);
     goto cleanup;
   }
   if (json_object_get(head, "crit") != NULL) {
-    rc = refuse(reason, rsize, "the token header has critical extensions");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token header has critical extensions");
     goto cleanup;
   }
   if (json_object_get(head, "typ") != NULL && (typ == NULL || strcasecmp(typ, "JWT") != 0)) {
-    rc = refuse(reason, rsize, "the token type is not JWT");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token type is not JWT");
     goto cleanup;
   }
   claims = part_json(token + d1 + 1, d2 - d1 - 1);
   if (claims == NULL) {
-    rc = refuse(reason, rsize, "the token payload is not a JSON object");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token payload is not a JSON object");
     goto cleanup;
   }
   /* An RS256 signature is exactly as long as the modulus: a cheap test that
@@ -286,7 +278,7 @@ static int verify(const actor_jwt_key_t *key, const char *token, size_t len, con
   if (actor__b64_decode(token + d2 + 1, len - d2 - 1, 1, &sig, &slen) != 0 ||
       slen != (size_t)(key->bits + 7) / 8) {
     free(sig);
-    rc = refuse(reason, rsize, "the token signature does not verify");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token signature does not verify");
     goto cleanup;
   }
   free(sig);
@@ -296,7 +288,7 @@ static int verify(const actor_jwt_key_t *key, const char *token, size_t len, con
     goto cleanup;
   }
   if (jrc != 0 || jwt == NULL || jwt_get_alg(jwt) != JWT_ALG_RS256) {
-    rc = refuse(reason, rsize, "the token signature does not verify");
+    rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token signature does not verify");
     goto cleanup;
   }
   rc = read_claims(claims, asserted, def, now, out, reason, rsize);
@@ -319,14 +311,15 @@ int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const
     return ACTOR_EINVAL;
   size_t len = strnlen(token, ACTOR_JWT_MAX_LEN + 1);
   if (len > ACTOR_JWT_MAX_LEN)
-    return refuse(reason, reason_size, "the token is longer than %d bytes", ACTOR_JWT_MAX_LEN);
+    return actor_errorf(ACTOR_EAUTH, reason, reason_size, "the token is longer than %d bytes",
+                        ACTOR_JWT_MAX_LEN);
   if (len == 0)
-    return refuse(reason, reason_size, "the token is empty");
+    return actor_errorf(ACTOR_EAUTH, reason, reason_size, "the token is empty");
   char asserted[ACTOR_AUTH_TENANT_MAX] = "", def[ACTOR_AUTH_TENANT_MAX] = "";
   if (tenant != NULL && norm_tenant(tenant, asserted) != 0)
-    return refuse(reason, reason_size, "the tenant name is not valid");
+    return actor_errorf(ACTOR_EAUTH, reason, reason_size, "the tenant name is not valid");
   if (default_tenant != NULL && *default_tenant && norm_tenant(default_tenant, def) != 0)
-    return refuse(reason, reason_size, "the default tenant name is not valid");
+    return actor_errorf(ACTOR_EAUTH, reason, reason_size, "the default tenant name is not valid");
 
   unsigned char digest[32];
   int have_digest = cache != NULL && cache_digest(key, asserted, def, token, len, digest) == 0;

@@ -9,6 +9,7 @@
 #include "actor/config.h"
 
 #include "actor/errors.h"
+#include "actor/json.h"
 #include "actor/log.h"
 
 #include <ctype.h>
@@ -80,14 +81,10 @@ static int config_handler(void *user, const char *section, const char *key, cons
     cfg->last = i;
     return 1;
   }
-  if (cfg->n == cfg->cap) {
-    size_t cap = cfg->cap ? cfg->cap * 2 : 32;
-    config_entry_t *e = realloc(cfg->entries, cap * sizeof(*e));
-    if (e == NULL)
-      goto nomem;
-    cfg->entries = e;
-    cfg->cap = cap;
-  }
+  config_entry_t *grown = actor_grow(cfg->entries, &cfg->cap, cfg->n + 1, sizeof(*grown), 32);
+  if (grown == NULL)
+    goto nomem;
+  cfg->entries = grown;
   config_entry_t *e = &cfg->entries[cfg->n];
   e->section = strdup(section);
   e->key = strdup(key);
@@ -229,8 +226,15 @@ static int config_bad(const char *section, const char *key, const char *value, c
   return ACTOR_ECONFIG;
 }
 
-/* Copies v without surrounding blanks (environment values are raw). */
-static void config_trim(const char *v, char *buf, size_t buflen) {
+/* Looks section.key up like actor_config_get: NULL when it is not set, else
+ * the raw value, with a copy without surrounding blanks (environment values
+ * are raw) in buf and the environment variable it came from in var. */
+static const char *config_value(const actor_config_t *cfg, const char *section, const char *key,
+                                char *var, size_t varlen, char *buf, size_t buflen) {
+  const char *raw = config_lookup(cfg, section, key, var, varlen);
+  if (raw == NULL)
+    return NULL;
+  const char *v = raw;
   while (isspace((unsigned char)*v))
     v++;
   size_t n = strlen(v);
@@ -240,6 +244,7 @@ static void config_trim(const char *v, char *buf, size_t buflen) {
     n = buflen - 1;
   memcpy(buf, v, n);
   buf[n] = '\0';
+  return raw;
 }
 
 int actor_config_get_int(const actor_config_t *cfg, const char *section, const char *key,
@@ -248,10 +253,9 @@ int actor_config_get_int(const actor_config_t *cfg, const char *section, const c
   if (out == NULL)
     return ACTOR_EINVAL;
   *out = def;
-  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
   if (v == NULL)
     return 0;
-  config_trim(v, buf, sizeof(buf));
   char *end;
   errno = 0;
   long n = strtol(buf, &end, 10);
@@ -269,10 +273,9 @@ int actor_config_get_bool(const actor_config_t *cfg, const char *section, const 
   if (out == NULL)
     return ACTOR_EINVAL;
   *out = def;
-  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
   if (v == NULL)
     return 0;
-  config_trim(v, buf, sizeof(buf));
   for (size_t i = 0; yes[i] != NULL; i++) {
     if (strcasecmp(buf, yes[i]) == 0) {
       *out = true;
@@ -292,10 +295,9 @@ int actor_config_get_double(const actor_config_t *cfg, const char *section, cons
   if (out == NULL)
     return ACTOR_EINVAL;
   *out = def;
-  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
   if (v == NULL)
     return 0;
-  config_trim(v, buf, sizeof(buf));
   char *end;
   errno = 0;
   double d = strtod(buf, &end);
@@ -312,10 +314,9 @@ int actor_config_get_enum(const actor_config_t *cfg, const char *section, const 
   if (out == NULL || choices == NULL)
     return ACTOR_EINVAL;
   *out = def;
-  const char *v = config_lookup(cfg, section, key, var, sizeof(var));
+  const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
   if (v == NULL)
     return 0;
-  config_trim(v, buf, sizeof(buf));
   size_t w = 0;
   what[0] = '\0';
   for (size_t i = 0; choices[i] != NULL; i++) {

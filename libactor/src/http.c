@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "actor/errors.h"
+#include "actor/json.h"
 #include "actor/log.h"
 
 #define HTTP_MODULE "http"
@@ -62,14 +63,10 @@ const char *ahttp_kvs_get(const ahttp_kvs_t *kvs, const char *key, int icase) {
 
 int ahttp_kvs_add(ahttp_kvs_t *kvs, const char *key, size_t klen, const char *value,
                   size_t vlen) {
-  if (kvs->n == kvs->cap) {
-    size_t cap = kvs->cap ? kvs->cap * 2 : 8;
-    ahttp_kv_t *items = realloc(kvs->items, cap * sizeof(*items));
-    if (items == NULL)
-      return ACTOR_ENOMEM;
-    kvs->items = items;
-    kvs->cap = cap;
-  }
+  ahttp_kv_t *items = actor_grow(kvs->items, &kvs->cap, kvs->n + 1, sizeof(*items), 8);
+  if (items == NULL)
+    return ACTOR_ENOMEM;
+  kvs->items = items;
   ahttp_kv_t *kv = &kvs->items[kvs->n];
   kv->key = strndup(key, klen);
   kv->value = value ? strndup(value, vlen) : NULL;
@@ -186,16 +183,10 @@ static int append_body(http_job_t *job, const char *data, size_t len) {
     req->body[0] = '\0';
     return 0;
   }
-  if (req->body_len + len + 1 > job->body_cap) {
-    size_t cap = job->body_cap ? job->body_cap : 1024;
-    while (cap < req->body_len + len + 1)
-      cap *= 2;
-    char *grown = realloc(req->body, cap);
-    if (grown == NULL)
-      return ACTOR_ENOMEM;
-    req->body = grown;
-    job->body_cap = cap;
-  }
+  char *grown = actor_grow(req->body, &job->body_cap, req->body_len + len + 1, 1, 1024);
+  if (grown == NULL)
+    return ACTOR_ENOMEM;
+  req->body = grown;
   memcpy(req->body + req->body_len, data, len);
   req->body_len += len;
   req->body[req->body_len] = '\0';

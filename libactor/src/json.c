@@ -38,18 +38,26 @@ static void put(char *out, size_t outlen, size_t *o, char c) {
     out[(*o)++] = c;
 }
 
-void actor_case_to_camel(const char *in, char *out, size_t outlen) {
-  size_t o = 0;
+/* The cases both conversions leave alone: no room, no input, or a name
+ * starting with '_' (copied as it is). 1 when out is done. */
+static int case_trivial(const char *in, char *out, size_t outlen) {
   if (out == NULL || outlen == 0)
-    return;
+    return 1;
   if (in == NULL) {
     out[0] = '\0';
-    return;
+    return 1;
   }
   if (in[0] == '_') {
     snprintf(out, outlen, "%s", in);
-    return;
+    return 1;
   }
+  return 0;
+}
+
+void actor_case_to_camel(const char *in, char *out, size_t outlen) {
+  size_t o = 0;
+  if (case_trivial(in, out, outlen))
+    return;
   for (size_t i = 0; in[i]; i++) {
     if (in[i] == '_' && is_lower(in[i + 1])) {
       put(out, outlen, &o, (char)(in[i + 1] - 'a' + 'A'));
@@ -62,16 +70,8 @@ void actor_case_to_camel(const char *in, char *out, size_t outlen) {
 }
 
 void actor_case_to_snake(const char *in, char *out, size_t outlen) {
-  if (out == NULL || outlen == 0)
+  if (case_trivial(in, out, outlen))
     return;
-  if (in == NULL) {
-    out[0] = '\0';
-    return;
-  }
-  if (in[0] == '_') {
-    snprintf(out, outlen, "%s", in);
-    return;
-  }
   /* Pass 1: "(.)([A-Z][a-z]+)" -> "\1_\2", non-overlapping, left to right.
    * Each match adds one '_', so the result is at most twice as long. */
   size_t n = strlen(in);

@@ -29,35 +29,9 @@
 
 #define PYREPR_MAX_DEPTH 2048
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} pybuf_t;
-
 static bool is_printable(uint32_t c);
 
-static void pb_add(pybuf_t *b, const char *s, size_t n) {
-  if (b->failed)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (b->len + n + 1 > cap)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->failed = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void pb_str(pybuf_t *b, const char *s) { pb_add(b, s, strlen(s)); }
+static void pb_str(actor_buf_t *b, const char *s) { actor_buf_add(b, s, strlen(s)); }
 
 /* Decodes one UTF-8 sequence; returns its length (0 if invalid). */
 static size_t utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp) {
@@ -90,11 +64,11 @@ static size_t utf8_decode(const unsigned char *p, size_t avail, uint32_t *cp) {
   return n;
 }
 
-static void py_string(pybuf_t *b, const char *s, size_t len) {
+static void py_string(actor_buf_t *b, const char *s, size_t len) {
   char quote = '\'';
   if (memchr(s, '\'', len) != NULL && memchr(s, '"', len) == NULL)
     quote = '"';
-  pb_add(b, &quote, 1);
+  actor_buf_add(b, &quote, 1);
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end) {
     char esc[16];
@@ -109,15 +83,15 @@ static void py_string(pybuf_t *b, const char *s, size_t len) {
     if (c == (uint32_t)quote || c == '\\') {
       esc[0] = '\\';
       esc[1] = (char)c;
-      pb_add(b, esc, 2);
+      actor_buf_add(b, esc, 2);
     } else if (c == '\t') {
-      pb_add(b, "\\t", 2);
+      actor_buf_add(b, "\\t", 2);
     } else if (c == '\n') {
-      pb_add(b, "\\n", 2);
+      actor_buf_add(b, "\\n", 2);
     } else if (c == '\r') {
-      pb_add(b, "\\r", 2);
+      actor_buf_add(b, "\\r", 2);
     } else if (is_printable(c)) {
-      pb_add(b, (const char *)p, n);
+      actor_buf_add(b, (const char *)p, n);
     } else {
       if (c <= 0xff)
         snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)c);
@@ -129,7 +103,7 @@ static void py_string(pybuf_t *b, const char *s, size_t len) {
     }
     p += n;
   }
-  pb_add(b, &quote, 1);
+  actor_buf_add(b, &quote, 1);
 }
 
 /* Splits printf's "%.*e" output into significant digits and exponent. */
@@ -189,7 +163,7 @@ static void shortest_digits(double d, char *digits, size_t *nd, int *exp) {
     digits[--*nd] = '\0';
 }
 
-static void py_float(pybuf_t *b, double d) {
+static void py_float(actor_buf_t *b, double d) {
   char digits[24], out[64];
   size_t nd, o = 0;
   int exp;
@@ -240,7 +214,7 @@ static void py_float(pybuf_t *b, double d) {
   pb_str(b, out);
 }
 
-static void py_value(pybuf_t *b, const json_t *v, int depth) {
+static void py_value(actor_buf_t *b, const json_t *v, int depth) {
   char num[32];
   if (depth > PYREPR_MAX_DEPTH) {
     b->failed = true;
@@ -251,28 +225,28 @@ static void py_value(pybuf_t *b, const json_t *v, int depth) {
     const char *key;
     json_t *val;
     bool first = true;
-    pb_add(b, "{", 1);
+    actor_buf_add(b, "{", 1);
     json_object_foreach((json_t *)v, key, val) {
       if (!first)
-        pb_add(b, ", ", 2);
+        actor_buf_add(b, ", ", 2);
       first = false;
       py_string(b, key, strlen(key));
-      pb_add(b, ": ", 2);
+      actor_buf_add(b, ": ", 2);
       py_value(b, val, depth + 1);
     }
-    pb_add(b, "}", 1);
+    actor_buf_add(b, "}", 1);
     break;
   }
   case JSON_ARRAY: {
     size_t i;
     json_t *item;
-    pb_add(b, "[", 1);
+    actor_buf_add(b, "[", 1);
     json_array_foreach((json_t *)v, i, item) {
       if (i > 0)
-        pb_add(b, ", ", 2);
+        actor_buf_add(b, ", ", 2);
       py_value(b, item, depth + 1);
     }
-    pb_add(b, "]", 1);
+    actor_buf_add(b, "]", 1);
     break;
   }
   case JSON_STRING:
@@ -298,15 +272,15 @@ static void py_value(pybuf_t *b, const json_t *v, int depth) {
 }
 
 static char *pyrepr(const json_t *v, bool quote_top) {
-  pybuf_t b = {0};
+  actor_buf_t b = {0};
   if (v == NULL)
     return NULL;
   if (json_is_string(v) && !quote_top)
-    pb_add(&b, json_string_value(v), json_string_length(v));
+    actor_buf_add(&b, json_string_value(v), json_string_length(v));
   else
     py_value(&b, v, 0);
   if (b.p == NULL && !b.failed)
-    pb_add(&b, "", 0);
+    actor_buf_add(&b, "", 0);
   if (b.failed) {
     free(b.p);
     return NULL;

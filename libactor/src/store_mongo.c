@@ -285,6 +285,23 @@ static int to_bson(const store_mongo_t *m, const json_t *v, bson_t *b, const cha
   return rc;
 }
 
+/* The filter and update of an update or a find-and-modify; q and u are
+ * initialised (destroy them) whatever the result. ACTOR_EINVAL without a
+ * filter or with an update that is not an object. */
+static int to_bson_update(const store_mongo_t *m, const char *coll, const json_t *filter,
+                          const json_t *update, bson_t *q, bson_t *u) {
+  if (!filter || !json_is_object(update)) {
+    bson_init(q);
+    bson_init(u);
+    return ACTOR_EINVAL;
+  }
+  int rc = to_bson(m, filter, q, "filter", coll);
+  if (rc == 0)
+    return to_bson(m, update, u, "update", coll);
+  bson_init(u);
+  return rc;
+}
+
 typedef struct {
   mongoc_client_t *client;
   mongoc_collection_t *coll;
@@ -491,14 +508,7 @@ int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
 
   if (matched)
     *matched = 0;
-  if (!filter || !json_is_object(update))
-    return ACTOR_EINVAL;
-  rc = to_bson(m, filter, &q, "filter", coll);
-  bson_init(&u);
-  if (rc == 0) {
-    bson_destroy(&u);
-    rc = to_bson(m, update, &u, "update", coll);
-  }
+  rc = to_bson_update(m, coll, filter, update, &q, &u);
   if (rc != 0)
     goto cleanup;
   BSON_APPEND_BOOL(&opts, "upsert", upsert != 0);
@@ -580,14 +590,7 @@ int store_mongo_find_and_modify(store_mongo_t *m, const char *coll, const json_t
 
   if (out)
     *out = NULL;
-  if (!filter || !json_is_object(update))
-    return ACTOR_EINVAL;
-  rc = to_bson(m, filter, &q, "filter", coll);
-  bson_init(&u);
-  if (rc == 0) {
-    bson_destroy(&u);
-    rc = to_bson(m, update, &u, "update", coll);
-  }
+  rc = to_bson_update(m, coll, filter, update, &q, &u);
   if (rc != 0)
     goto cleanup;
   fam = mongoc_find_and_modify_opts_new();

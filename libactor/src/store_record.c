@@ -142,27 +142,27 @@ cleanup:
   return rc;
 }
 
-int store_record_put(store_redis_t *r, const char *key, const json_t *obj) {
+/* Runs script on key with the fields of obj; *res gets its result. */
+static int run_fields_script(store_redis_t *r, const char *script, const char *key,
+                             const json_t *obj, long long *res) {
   argv_t a = {0};
-  long long res = 0;
-  int rc = eval_prefix(&a, SCRIPT_PUT, key);
+  int rc = eval_prefix(&a, script, key);
   if (rc == 0)
     rc = argv_push_fields(&a, obj);
   if (rc == 0)
-    rc = run_script(r, SCRIPT_PUT, &a, &res);
+    rc = run_script(r, script, &a, res);
   argv_free(&a);
   return rc;
 }
 
-int store_record_update(store_redis_t *r, const char *key, const json_t *fields) {
-  argv_t a = {0};
+int store_record_put(store_redis_t *r, const char *key, const json_t *obj) {
   long long res = 0;
-  int rc = eval_prefix(&a, SCRIPT_UPDATE, key);
-  if (rc == 0)
-    rc = argv_push_fields(&a, fields);
-  if (rc == 0)
-    rc = run_script(r, SCRIPT_UPDATE, &a, &res);
-  argv_free(&a);
+  return run_fields_script(r, SCRIPT_PUT, key, obj, &res);
+}
+
+int store_record_update(store_redis_t *r, const char *key, const json_t *fields) {
+  long long res = 0;
+  int rc = run_fields_script(r, SCRIPT_UPDATE, key, fields, &res);
   if (rc == 0 && res == 0)
     return ACTOR_ENOTFOUND;
   return rc;

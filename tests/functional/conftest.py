@@ -50,15 +50,21 @@ class Client:
         fields.setdefault("name", "test-" + uuid.uuid4().hex[:8])
         return self.ok("POST", "/actors", json=dict(image=image, **fields))
 
-    def wait_actor_status(self, aid, statuses, timeout=30):
+    def wait_status(self, path, statuses, timeout, failure, interval=0.1):
+        """GETs path until its status is one of statuses; else fails with
+        `failure: <the last object>`."""
         deadline = time.time() + timeout
-        actor = None
+        obj = None
         while time.time() < deadline:
-            actor = self.ok("GET", f"/actors/{aid}")
-            if actor["status"] in statuses:
-                return actor
-            time.sleep(0.1)
-        raise AssertionError(f"actor {aid} never reached {statuses}: {actor}")
+            obj = self.ok("GET", path)
+            if obj["status"] in statuses:
+                return obj
+            time.sleep(interval)
+        raise AssertionError(f"{failure}: {obj}")
+
+    def wait_actor_status(self, aid, statuses, timeout=30):
+        return self.wait_status(f"/actors/{aid}", statuses, timeout,
+                                f"actor {aid} never reached {statuses}")
 
     def send(self, aid, message="hello", **kw):
         if "json" not in kw and "data" not in kw:
@@ -66,14 +72,8 @@ class Client:
         return self.ok("POST", f"/actors/{aid}/messages", **kw)
 
     def wait_execution(self, aid, eid, timeout=60):
-        deadline = time.time() + timeout
-        ex = None
-        while time.time() < deadline:
-            ex = self.ok("GET", f"/actors/{aid}/executions/{eid}")
-            if ex["status"] in ("COMPLETE", "ERROR"):
-                return ex
-            time.sleep(0.05)
-        raise AssertionError(f"execution {eid} did not finish: {ex}")
+        return self.wait_status(f"/actors/{aid}/executions/{eid}", ("COMPLETE", "ERROR"),
+                                timeout, f"execution {eid} did not finish", interval=0.05)
 
     def logs(self, aid, eid):
         return self.ok("GET", f"/actors/{aid}/executions/{eid}/logs")["logs"]

@@ -59,6 +59,16 @@ def hook():
     h.close()
 
 
+def echo_ran(client, actor_cleanup, url, message):
+    """A new echo actor with this webhook, once it has run `message`: (actor, execution id)."""
+    a = client.register("abaco/samples-echo", webhook=url)
+    actor_cleanup.append(a["id"])
+    client.wait_actor_status(a["id"], ["READY"])
+    eid = client.send(a["id"], message)["execution_id"]
+    assert client.wait_execution(a["id"], eid)["status"] == "COMPLETE"
+    return a, eid
+
+
 def test_link_turns_events_into_messages(client, actor_cleanup):
     b = client.register("abaco/samples-echo")
     actor_cleanup.append(b["id"])
@@ -84,11 +94,7 @@ def test_link_turns_events_into_messages(client, actor_cleanup):
 
 def test_webhook_receives_events(client, actor_cleanup, hook):
     url = f"http://127.0.0.1:{hook.port}/hook"
-    a = client.register("abaco/samples-echo", webhook=url)
-    actor_cleanup.append(a["id"])
-    client.wait_actor_status(a["id"], ["READY"])
-    eid = client.send(a["id"], "hooked")["execution_id"]
-    assert client.wait_execution(a["id"], eid)["status"] == "COMPLETE"
+    a, eid = echo_ran(client, actor_cleanup, url, "hooked")
 
     done = wait_for(lambda: hook.of_type(a["id"], "EXECUTION_COMPLETE"), timeout=30,
                     what="EXECUTION_COMPLETE at the webhook")
@@ -108,11 +114,7 @@ def test_webhook_receives_events(client, actor_cleanup, hook):
 def test_failing_webhook_is_dead_lettered(client, actor_cleanup):
     port = free_port()  # nothing listens there
     url = f"http://127.0.0.1:{port}/nobody-{uuid.uuid4().hex[:6]}"
-    a = client.register("abaco/samples-echo", webhook=url)
-    actor_cleanup.append(a["id"])
-    client.wait_actor_status(a["id"], ["READY"])
-    eid = client.send(a["id"], "lost")["execution_id"]
-    assert client.wait_execution(a["id"], eid)["status"] == "COMPLETE"
+    a, eid = echo_ran(client, actor_cleanup, url, "lost")
 
     def dead():
         for d in client.ok("GET", "/actors/admin/events/dead-letter"):

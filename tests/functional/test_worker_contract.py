@@ -67,14 +67,16 @@ def assert_cleaned(eid, timeout=10):
 
 
 def wait_status(client, aid, eid, statuses, timeout=60):
-    deadline = time.time() + timeout
-    ex = None
-    while time.time() < deadline:
-        ex = client.ok("GET", f"/actors/{aid}/executions/{eid}")
-        if ex["status"] in statuses:
-            return ex
-        time.sleep(0.1)
-    raise AssertionError(f"execution {eid} never reached {statuses}: {ex}")
+    return client.wait_status(f"/actors/{aid}/executions/{eid}", statuses, timeout,
+                              f"execution {eid} never reached {statuses}")
+
+
+def running_sleep(client, actor_cleanup, seconds):
+    """A new sleep actor's execution of `seconds`, once RUNNING: (aid, eid, execution)."""
+    aid = client.register("abaco/samples-sleep")["id"]
+    actor_cleanup.append(aid)
+    eid = client.send(aid, str(seconds))["execution_id"]
+    return aid, eid, wait_status(client, aid, eid, {"RUNNING"})
 
 
 def results(client, aid, eid, n):
@@ -163,11 +165,7 @@ def test_binary_message_nobody_reads_does_not_block(client, actor_cleanup):
 
 
 def test_logs_are_readable_while_running(client, actor_cleanup):
-    actor = client.register("abaco/samples-sleep")
-    aid = actor["id"]
-    actor_cleanup.append(aid)
-    eid = client.send(aid, "4")["execution_id"]
-    wait_status(client, aid, eid, {"RUNNING"})
+    aid, eid, _ = running_sleep(client, actor_cleanup, 4)
     deadline = time.time() + 30
     logs = ""
     while time.time() < deadline and "sleep: start" not in logs:
@@ -288,11 +286,7 @@ def test_a_worker_never_runs_a_message_of_a_newer_revision(client, actor_cleanup
 
 
 def test_stop_finishes_the_execution_in_hand(client, actor_cleanup):
-    actor = client.register("abaco/samples-sleep")
-    aid = actor["id"]
-    actor_cleanup.append(aid)
-    eid = client.send(aid, "3")["execution_id"]
-    ex = wait_status(client, aid, eid, {"RUNNING"})
+    aid, eid, ex = running_sleep(client, actor_cleanup, 3)
     wid = ex["worker_id"]
     client.ok("DELETE", f"/actors/{aid}/workers/{wid}")
     ex = client.wait_execution(aid, eid)
@@ -307,11 +301,7 @@ def test_stop_finishes_the_execution_in_hand(client, actor_cleanup):
 
 
 def test_force_quit_kills_the_container(client, actor_cleanup):
-    actor = client.register("abaco/samples-sleep")
-    aid = actor["id"]
-    actor_cleanup.append(aid)
-    eid = client.send(aid, "120")["execution_id"]
-    wait_status(client, aid, eid, {"RUNNING"})
+    aid, eid, _ = running_sleep(client, actor_cleanup, 120)
     running_container(eid)
     r = client.delete(f"/actors/{aid}/executions/{eid}")
     assert r.status_code == 200, r.text

@@ -55,4 +55,16 @@ static int test__checks;
     return test__failures == 0 ? 0 : 1;                                                       \
   } while (0)
 
+/* A JSON value from test text (NULL, said on stderr, if it does not
+ * parse). New reference. For tests that include <jansson.h> first. */
+#ifdef JANSSON_H
+static inline json_t *test_json(const char *text) {
+  json_error_t err;
+  json_t *v = json_loads(text, 0, &err);
+  if (v == NULL)
+    fprintf(stderr, "bad test JSON %s: %s\n", text, err.text);
+  return v;
+}
+#endif
+
 #endif

@@ -244,21 +244,21 @@ static void test_hs256_confusion(void) {
   /* "rs256" in lower case, and a header naming alg twice. */
   char payload[256];
   snprintf(payload, sizeof(payload), "{\"" ACTOR_CLAIM_ENDUSER "\": \"x\"}");
-  t = craft("{\"alg\":\"rs256\"}", payload, "c2ln");
-  expect_refused(t, "T1", "'rs256' is not accepted", "lower-case alg");
-  free(t);
-  t = craft("{\"alg\":\"RS\\n256\\u001b[31m\"}", payload, "c2ln");
-  expect_refused(t, "T1", "'RS?256??31m' is not accepted", "control characters in alg");
-  free(t);
-  t = craft("{\"alg\":\"RS256\",\"alg\":\"HS256\"}", payload, "c2ln");
-  expect_refused(t, "T1", "header is not a JSON object", "duplicate alg");
-  free(t);
-  t = craft("{\"alg\":\"RS256\",\"crit\":[\"exp\"]}", payload, "c2ln");
-  expect_refused(t, "T1", "critical", "crit");
-  free(t);
-  t = craft("{\"alg\":\"RS256\",\"typ\":\"JWE\"}", payload, "c2ln");
-  expect_refused(t, "T1", "type is not JWT", "typ");
-  free(t);
+  static const struct {
+    const char *header, *why, *what;
+  } bad[] = {
+      {"{\"alg\":\"rs256\"}", "'rs256' is not accepted", "lower-case alg"},
+      {"{\"alg\":\"RS\\n256\\u001b[31m\"}", "'RS?256??31m' is not accepted",
+       "control characters in alg"},
+      {"{\"alg\":\"RS256\",\"alg\":\"HS256\"}", "header is not a JSON object", "duplicate alg"},
+      {"{\"alg\":\"RS256\",\"crit\":[\"exp\"]}", "critical", "crit"},
+      {"{\"alg\":\"RS256\",\"typ\":\"JWE\"}", "type is not JWT", "typ"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    t = craft(bad[i].header, payload, "c2ln");
+    expect_refused(t, "T1", bad[i].why, bad[i].what);
+    free(t);
+  }
 }
 
 static void test_truncated_and_garbage(void) {

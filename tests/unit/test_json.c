@@ -48,30 +48,32 @@ static void test_case_words(void) {
     actor_case_to_snake(pairs[i].camel, out, sizeof(out));
     ASSERT_EQ_STR(out, pairs[i].snake);
   }
-  /* Keys starting with '_' are left as they are, both ways. */
-  actor_case_to_camel("_links", out, sizeof(out));
-  ASSERT_EQ_STR(out, "_links");
-  actor_case_to_camel("_abaco_actor_id", out, sizeof(out));
-  ASSERT_EQ_STR(out, "_abaco_actor_id");
-  actor_case_to_snake("_abacoActorId", out, sizeof(out));
-  ASSERT_EQ_STR(out, "_abacoActorId");
-  /* Abaco's camel_to_under on acronyms and digits (checked with Python:
-   * re.sub('([a-z0-9])([A-Z])', r'\1_\2', re.sub('(.)([A-Z][a-z]+)', r'\1_\2', s)).lower()). */
-  actor_case_to_snake("getHTTPResponseCode", out, sizeof(out));
-  ASSERT_EQ_STR(out, "get_http_response_code");
-  actor_case_to_snake("HTTPServer", out, sizeof(out));
-  ASSERT_EQ_STR(out, "http_server");
-  actor_case_to_snake("ab2Cd", out, sizeof(out));
-  ASSERT_EQ_STR(out, "ab2_cd");
-  actor_case_to_snake("already_snake", out, sizeof(out));
-  ASSERT_EQ_STR(out, "already_snake");
-  actor_case_to_snake("ABcDEf", out, sizeof(out));
-  ASSERT_EQ_STR(out, "a_bc_d_ef");
-  /* Not a letter after '_': kept, so conversion stays reversible. */
-  actor_case_to_camel("log_2x", out, sizeof(out));
-  ASSERT_EQ_STR(out, "log_2x");
-  actor_case_to_camel("a__b_", out, sizeof(out));
-  ASSERT_EQ_STR(out, "a_B_");
+  static const struct {
+    bool to_camel;
+    const char *in, *out;
+  } one_way[] = {
+      /* Keys starting with '_' are left as they are, both ways. */
+      {true, "_links", "_links"},
+      {true, "_abaco_actor_id", "_abaco_actor_id"},
+      {false, "_abacoActorId", "_abacoActorId"},
+      /* Abaco's camel_to_under on acronyms and digits (checked with Python:
+       * re.sub('([a-z0-9])([A-Z])', r'\1_\2', re.sub('(.)([A-Z][a-z]+)', r'\1_\2', s)).lower()). */
+      {false, "getHTTPResponseCode", "get_http_response_code"},
+      {false, "HTTPServer", "http_server"},
+      {false, "ab2Cd", "ab2_cd"},
+      {false, "already_snake", "already_snake"},
+      {false, "ABcDEf", "a_bc_d_ef"},
+      /* Not a letter after '_': kept, so conversion stays reversible. */
+      {true, "log_2x", "log_2x"},
+      {true, "a__b_", "a_B_"},
+  };
+  for (size_t i = 0; i < sizeof(one_way) / sizeof(one_way[0]); i++) {
+    if (one_way[i].to_camel)
+      actor_case_to_camel(one_way[i].in, out, sizeof(out));
+    else
+      actor_case_to_snake(one_way[i].in, out, sizeof(out));
+    ASSERT_EQ_STR(out, one_way[i].out);
+  }
   /* Truncation keeps a NUL inside the buffer. */
   char small[6];
   actor_case_to_camel("max_workers", small, sizeof(small));
@@ -130,8 +132,8 @@ static void test_convert_keys(void) {
 }
 
 static void test_getters(void) {
-  json_t *o = json_loads("{\"s\":\"x\",\"i\":7,\"r\":3.0,\"f\":2.5,\"b\":true,\"n\":null}", 0,
-                         NULL);
+  json_t *o =
+      json_loads("{\"s\":\"x\",\"i\":7,\"r\":3.0,\"f\":2.5,\"b\":true,\"n\":null}", 0, NULL);
   ASSERT_EQ_STR(actor_json_str(o, "s", "d"), "x");
   ASSERT_EQ_STR(actor_json_str(o, "i", "d"), "d");
   ASSERT_EQ_STR(actor_json_str(o, "missing", "d"), "d");

@@ -30,14 +30,6 @@ static store_redis_t *redis;
 static store_mongo_t *mongo;
 static char tenant_a[64], tenant_b[64], tenant_ab[72];
 
-static json_t *J(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, 0, &err);
-  if (v == NULL)
-    fprintf(stderr, "bad test JSON %s: %s\n", text, err.text);
-  return v;
-}
-
 static int is_time(const json_t *v) {
   int64_t ms = 0;
   const char *s = json_string_value(v);
@@ -245,7 +237,7 @@ static void test_worker_crud(void) {
   json_decref(list);
 
   /* update: given fields only, existing workers only */
-  json_t *f = J("{\"host_id\": \"h1\", \"pid\": 1234}");
+  json_t *f = test_json("{\"host_id\": \"h1\", \"pid\": 1234}");
   ASSERT_EQ_INT(model_worker_update(redis, a, "w1", f), 0);
   ASSERT_EQ_INT(model_worker_get(redis, a, "w1", &out), 0);
   ASSERT_EQ_STR(json_string_value(json_object_get(out, "host_id")), "h1");
@@ -259,7 +251,7 @@ static void test_worker_crud(void) {
   /* transitions: guarded, fields set along, the caller's fields untouched */
   const char *const from_req[] = {WORKER_REQUESTED, NULL};
   const char *const from_setup[] = {WORKER_SPAWNER_SETUP, WORKER_UPDATING_STORE, NULL};
-  f = J("{\"cid\": \"c0ffee\", \"location\": \"unix:///var/run/docker.sock\"}");
+  f = test_json("{\"cid\": \"c0ffee\", \"location\": \"unix:///var/run/docker.sock\"}");
   ASSERT_EQ_INT(model_worker_transition(redis, a, "w1", from_req, WORKER_SPAWNER_SETUP, f), 0);
   ASSERT_TRUE(json_object_get(f, "status") == NULL);
   ASSERT_EQ_INT(model_worker_get(redis, a, "w1", &out), 0);
@@ -364,8 +356,8 @@ static void test_exec(void) {
   ASSERT_EQ_STR(json_string_value(json_object_get(out, "worker_id")), "w1");
   ASSERT_EQ_STR(json_string_value(json_object_get(out, "executor")), "jdoe"); /* kept */
   json_decref(out);
-  f = J("{\"status\": \"COMPLETE\", \"exit_code\": 0, \"runtime\": 1.25,"
-        " \"final_state\": {\"ExitCode\": 0, \"Status\": \"exited\"}}");
+  f = test_json("{\"status\": \"COMPLETE\", \"exit_code\": 0, \"runtime\": 1.25,"
+                " \"final_state\": {\"ExitCode\": 0, \"Status\": \"exited\"}}");
   ASSERT_EQ_INT(model_exec_transition(mongo, "ex1", running, f), 0);
   ASSERT_EQ_INT(model_exec_transition(mongo, "ex2", running, f), ACTOR_ESTATE);
   json_decref(f);
@@ -383,7 +375,7 @@ static void test_exec(void) {
   json_decref(out);
 
   /* update: any status */
-  f = J("{\"cpu\": 12345, \"io\": 678, \"status\": \"ERROR\"}");
+  f = test_json("{\"cpu\": 12345, \"io\": 678, \"status\": \"ERROR\"}");
   ASSERT_EQ_INT(model_exec_update(mongo, "ex2", f), 0);
   ASSERT_EQ_INT(model_exec_update(mongo, "nosuch", f), ACTOR_ENOTFOUND);
   json_decref(f);
@@ -394,7 +386,7 @@ static void test_exec(void) {
   ASSERT_EQ_STR(json_string_value(json_object_get(out, "message_received_time")),
                 "2026-11-22T10:00:02.000Z");
   json_decref(out);
-  f = J("{\"status\": \"COMPLETE\"}");
+  f = test_json("{\"status\": \"COMPLETE\"}");
   const char *const none[] = {NULL};
   ASSERT_EQ_INT(model_exec_transition(mongo, "ex3", none, f), ACTOR_ESTATE); /* empty set */
   json_decref(f);

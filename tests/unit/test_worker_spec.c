@@ -11,14 +11,6 @@
 #include "../../services/worker/src/spec.c"
 #include "test.h"
 
-static json_t *J(const char *text) {
-  json_error_t err;
-  json_t *v = json_loads(text, 0, &err);
-  if (v == NULL)
-    fprintf(stderr, "bad test JSON %s: %s\n", text, err.text);
-  return v;
-}
-
 static worker_t config(void) {
   worker_t w;
   memset(&w, 0, sizeof(w));
@@ -36,7 +28,7 @@ static worker_t config(void) {
 
 /* The spec of actor (JSON text) with one env entry. */
 static json_t *spec_of(const worker_t *w, const char *actor_text, const char *fifo) {
-  json_t *actor = J(actor_text);
+  json_t *actor = test_json(actor_text);
   json_t *env = json_pack("[s]", "MSG=hi");
   worker_spec_in_t in = {.actor = actor,
                          .env = env,

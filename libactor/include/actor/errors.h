@@ -3,6 +3,8 @@
 #ifndef ACTOR_ERRORS_H
 #define ACTOR_ERRORS_H
 
+#include <stddef.h>
+
 #define ACTOR_ERRNO_MAP(XX)                                                   \
   XX(EINVAL, -1, "invalid argument")                                          \
   XX(ENOMEM, -2, "out of memory")                                             \
@@ -30,5 +32,11 @@ typedef enum {
 
 /* Returns a static string; never NULL. */
 const char *actor_strerror(int err);
+
+/* Formats a message into err (when err is not NULL and errlen > 0,
+ * truncating) and returns rc: `return actor_errorf(ACTOR_EINVAL, err,
+ * errlen, "bad %s", what);`. */
+int actor_errorf(int rc, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

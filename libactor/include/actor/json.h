@@ -34,6 +34,24 @@ char *actor_pyrepr(const json_t *v);
 /* Like actor_pyrepr but a top-level string is quoted too (repr()). */
 char *actor_pyrepr_quoted(const json_t *v);
 
+/* A growable NUL-terminated text buffer for rendering (start from {0}).
+ * After an allocation failure `failed` is set and appends do nothing; p
+ * (NULL until the first append) belongs to the caller: free() it. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+  bool failed;
+} actor_buf_t;
+
+/* Appends n bytes of s (keeping p NUL-terminated). */
+void actor_buf_add(actor_buf_t *b, const char *s, size_t n);
+
+/* Grows an array p of *cap elements of `size` bytes to hold at least
+ * `need`, doubling *cap from `first`. Returns the array (p itself when it
+ * is big enough), or NULL when out of memory: p and *cap are then
+ * unchanged. */
+void *actor_grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
+
 /* Borrowed getters with defaults, for readable model code. */
 const char *actor_json_str(const json_t *obj, const char *key, const char *def);
 long long actor_json_int(const json_t *obj, const char *key, long long def);

@@ -55,7 +55,9 @@ static json_t *workers_of(api_req_t *r, const json_t *actor, int *rc) {
   return out;
 }
 
-void api_admin_actors(api_req_t *r) {
+/* The tenant's actors each with its workers (by_actor), or all their
+ * workers in one list; a store error names `kind`. */
+static void answer_workers(api_req_t *r, bool by_actor, const char *kind, const char *msg) {
   json_t *recs = NULL;
   if (api_require_admin(r) != 0)
     return;
@@ -64,43 +66,33 @@ void api_admin_actors(api_req_t *r) {
   size_t i;
   json_t *a;
   json_array_foreach(recs, i, a) {
-    json_t *d = api_actor_display(r, a);
-    json_object_set_new(d, "workers", workers_of(r, a, &rc));
-    json_array_append_new(out, d);
+    if (by_actor) {
+      json_t *d = api_actor_display(r, a);
+      json_object_set_new(d, "workers", workers_of(r, a, &rc));
+      json_array_append_new(out, d);
+    } else {
+      json_t *ws = workers_of(r, a, &rc);
+      json_array_extend(out, ws);
+      json_decref(ws);
+    }
     if (rc != 0)
       break;
   }
   json_decref(recs);
   if (rc != 0) {
     json_decref(out);
-    api_store_error(r, rc, "actor");
+    api_store_error(r, rc, kind);
     return;
   }
-  api_ok(r, "Actors retrieved successfully.", out);
+  api_ok(r, msg, out);
+}
+
+void api_admin_actors(api_req_t *r) {
+  answer_workers(r, true, "actor", "Actors retrieved successfully.");
 }
 
 void api_admin_workers(api_req_t *r) {
-  json_t *recs = NULL;
-  if (api_require_admin(r) != 0)
-    return;
-  int rc = tenant_actors(r, &recs);
-  json_t *out = json_array();
-  size_t i;
-  json_t *a;
-  json_array_foreach(recs, i, a) {
-    json_t *ws = workers_of(r, a, &rc);
-    json_array_extend(out, ws);
-    json_decref(ws);
-    if (rc != 0)
-      break;
-  }
-  json_decref(recs);
-  if (rc != 0) {
-    json_decref(out);
-    api_store_error(r, rc, "worker");
-    return;
-  }
-  api_ok(r, "Workers retrieved successfully.", out);
+  answer_workers(r, false, "worker", "Workers retrieved successfully.");
 }
 
 /* Most execution documents summed by /actors/admin/executions. */

@@ -282,6 +282,29 @@ typedef enum {
   API_COUNT_MAX
 } api_count_t;
 void api_metrics_count(api_metrics_t *m, api_count_t which, long n);
+
+/* jobs.c: one tick of a leased job over the actors. It takes the job's
+ * leases (none held: another api process has this interval), counts the
+ * tick, acts as the user named after the job, scans up to max_actors from
+ * *cursor calling each(db_id, pass), and keeps the leases for the rest of
+ * the interval (interval_s seconds, less a margin for timer jitter). */
+typedef struct {
+  api_ctx_t *c;
+  api_req_t req; /* request-less, for the worker helpers (workers.c) */
+  api_leases_t leases;
+  int64_t now;   /* the job's clock at the start of the scan */
+} api_pass_t;
+typedef struct {
+  const char *name; /* lease job, user name and log prefix */
+  int64_t hold_ms;  /* how long a tick may hold its leases at most */
+  size_t max_actors;
+  api_count_t ticks;
+  int64_t (*now)(const api_ctx_t *c);
+  void (*each)(const char *db_id, void *pass);
+} api_job_t;
+void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
+                  unsigned long long *cursor);
+
 /* Execution transitions this process makes, counted cluster-wide in Redis
  * (HINCRBY abaco:metrics:executions <status> 1). */
 void api_metrics_execution(api_ctx_t *c, const char *status);

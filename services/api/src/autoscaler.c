@@ -51,13 +51,6 @@
 /* How long a tick may hold its leases at most (a tick stuck on a store). */
 #define AUTOSCALE_LEASE_HOLD_MS 30000
 
-typedef struct {
-  api_ctx_t *c;
-  api_req_t req; /* request-less, for the worker helpers (workers.c) */
-  api_leases_t leases;
-  int64_t now;
-} pass_t;
-
 static bool has_hint(const json_t *actor, const char *hint) {
   size_t i;
   json_t *h;
@@ -88,12 +81,12 @@ static int64_t idle_ms(const json_t *w, int64_t now) {
   return since < 0 || now < since ? 0 : now - since;
 }
 
-static long max_workers(const pass_t *p, const json_t *actor) {
+static long max_workers(const api_pass_t *p, const json_t *actor) {
   long long mw = actor_json_int(actor, "max_workers", 0);
   return mw > 0 ? (long)mw : p->c->max_workers_per_actor;
 }
 
-static void scale_up(pass_t *p, const json_t *actor, const json_t *live, long waiting) {
+static void scale_up(api_pass_t *p, const json_t *actor, const json_t *live, long waiting) {
   api_ctx_t *c = p->c;
   const char *db_id = actor_json_str(actor, "db_id", "");
   size_t n = json_array_size(live), ready = 0, coming = 0;
@@ -150,7 +143,7 @@ static void scale_up(pass_t *p, const json_t *actor, const json_t *live, long wa
 }
 
 /* READY -> SHUTDOWN_REQUESTED (only from READY), then "stop". */
-static void stop_idle(pass_t *p, const char *db_id, const char *wid, int64_t idle) {
+static void stop_idle(api_pass_t *p, const char *db_id, const char *wid, int64_t idle) {
   static const char *const IDLE[] = {WORKER_READY, NULL};
   static const char *const ASKED[] = {WORKER_SHUTDOWN_REQUESTED, NULL};
   api_ctx_t *c = p->c;
@@ -185,7 +178,7 @@ static int by_idle_desc(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void scale_down(pass_t *p, const json_t *actor, const json_t *live) {
+static void scale_down(api_pass_t *p, const json_t *actor, const json_t *live) {
   api_ctx_t *c = p->c;
   const char *db_id = actor_json_str(actor, "db_id", "");
   size_t n = json_array_size(live), k = 0;
@@ -234,7 +227,7 @@ static int actor_status(api_ctx_t *c, const char *db_id, char *out, size_t len) 
 }
 
 static void scale_actor(const char *db_id, void *ud) {
-  pass_t *p = ud;
+  api_pass_t *p = ud;
   api_ctx_t *c = p->c;
   char status[32];
   long waiting = 0;
@@ -287,23 +280,17 @@ cleanup:
   json_decref(actor);
 }
 
+static int64_t wall_now(const api_ctx_t *c) {
+  (void)c;
+  return actor_time_now_ms();
+}
+
 void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor) {
-  pass_t p;
-  memset(&p, 0, sizeof(p));
-  p.c = c;
-  int64_t t0 = actor_time_mono_ms();
-  if (api_leases_take(c, "autoscaler", AUTOSCALE_LEASE_HOLD_MS, &p.leases) == 0) {
-    api_leases_end(c, &p.leases, 0);
-    return; /* another api process has this interval */
-  }
-  api_metrics_count(c->metrics, API_COUNT_AUTOSCALE_TICKS, 1);
-  api_background_req(c, "autoscaler", &p.req);
-  p.now = actor_time_now_ms();
-  int rc = api_scan_actors(c, cursor, AUTOSCALE_MAX_ACTORS, scale_actor, &p);
-  if (rc != 0)
-    LOG_WARN("api", "autoscaler: cannot list the actors: %s", actor_strerror(rc));
-  /* Keep the leases for the rest of the interval (less a margin for timer
-   * jitter), so that no api process ticks again before it is over. */
-  int64_t keep = c->autoscale_interval * 900 - (actor_time_mono_ms() - t0);
-  api_leases_end(c, &p.leases, keep);
+  static const api_job_t JOB = {.name = "autoscaler",
+                                .hold_ms = AUTOSCALE_LEASE_HOLD_MS,
+                                .max_actors = AUTOSCALE_MAX_ACTORS,
+                                .ticks = API_COUNT_AUTOSCALE_TICKS,
+                                .now = wall_now,
+                                .each = scale_actor};
+  api_job_tick(c, &JOB, c->autoscale_interval, cursor);
 }

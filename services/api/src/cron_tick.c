@@ -32,13 +32,6 @@
 #define CRON_MESSAGE "This is your cron execution"
 #define CRON_EXECUTOR "cron"
 
-typedef struct {
-  api_ctx_t *c;
-  api_req_t req;
-  api_leases_t leases;
-  int64_t now; /* cron clock */
-} pass_t;
-
 /* Record fields are JSON texts; NULL when absent or unreadable. New reference. */
 static json_t *field(const redisReply *reply, size_t i) {
   if (reply->type != REDIS_REPLY_ARRAY || i >= reply->elements ||
@@ -58,7 +51,7 @@ static int move_next(api_ctx_t *c, const char *db_id, const char *from, const ch
   return rc;
 }
 
-static void fire(pass_t *p, const char *db_id, const char *next_ex, const char *following) {
+static void fire(api_pass_t *p, const char *db_id, const char *next_ex, const char *following) {
   api_ctx_t *c = p->c;
   int rc = move_next(c, db_id, next_ex, following);
   if (rc == ACTOR_ESTATE || rc == ACTOR_ENOTFOUND)
@@ -95,7 +88,7 @@ static void fire(pass_t *p, const char *db_id, const char *next_ex, const char *
 }
 
 static void check_actor(const char *db_id, void *ud) {
-  pass_t *p = ud;
+  api_pass_t *p = ud;
   api_ctx_t *c = p->c;
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
@@ -132,20 +125,11 @@ static void check_actor(const char *db_id, void *ud) {
 }
 
 void api_cron_tick(api_ctx_t *c, unsigned long long *cursor) {
-  pass_t p;
-  memset(&p, 0, sizeof(p));
-  p.c = c;
-  int64_t t0 = actor_time_mono_ms();
-  if (api_leases_take(c, "cron", CRON_LEASE_HOLD_MS, &p.leases) == 0) {
-    api_leases_end(c, &p.leases, 0);
-    return;
-  }
-  api_metrics_count(c->metrics, API_COUNT_CRON_TICKS, 1);
-  api_background_req(c, CRON_EXECUTOR, &p.req);
-  p.now = api_cron_now_ms(c);
-  int rc = api_scan_actors(c, cursor, CRON_MAX_ACTORS, check_actor, &p);
-  if (rc != 0)
-    LOG_WARN("api", "cron: cannot list the actors: %s", actor_strerror(rc));
-  int64_t keep = c->cron_interval * 900 - (actor_time_mono_ms() - t0);
-  api_leases_end(c, &p.leases, keep);
+  static const api_job_t JOB = {.name = CRON_EXECUTOR,
+                                .hold_ms = CRON_LEASE_HOLD_MS,
+                                .max_actors = CRON_MAX_ACTORS,
+                                .ticks = API_COUNT_CRON_TICKS,
+                                .now = api_cron_now_ms, /* the cron clock */
+                                .each = check_actor};
+  api_job_tick(c, &JOB, c->cron_interval, cursor);
 }

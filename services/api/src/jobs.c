@@ -25,6 +25,7 @@
 #include "actor/errors.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/timefmt.h"
 #include "api.h"
 
 /* ---- ticker ---- */
@@ -167,4 +168,28 @@ int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
     freeReplyObject(reply);
   } while (*cursor != 0 && seen < max);
   return 0;
+}
+
+/* ---- ticks ---- */
+
+void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
+                  unsigned long long *cursor) {
+  api_pass_t p;
+  memset(&p, 0, sizeof(p));
+  p.c = c;
+  int64_t t0 = actor_time_mono_ms();
+  if (api_leases_take(c, job->name, job->hold_ms, &p.leases) == 0) {
+    api_leases_end(c, &p.leases, 0);
+    return; /* another api process has this interval */
+  }
+  api_metrics_count(c->metrics, job->ticks, 1);
+  api_background_req(c, job->name, &p.req);
+  p.now = job->now(c);
+  int rc = api_scan_actors(c, cursor, job->max_actors, job->each, &p);
+  if (rc != 0)
+    LOG_WARN("api", "%s: cannot list the actors: %s", job->name, actor_strerror(rc));
+  /* Keep the leases for the rest of the interval (less a margin for timer
+   * jitter), so that no api process ticks again before it is over. */
+  int64_t keep = interval_s * 900 - (actor_time_mono_ms() - t0);
+  api_leases_end(c, &p.leases, keep);
 }

@@ -244,34 +244,8 @@ int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, 
 
 /* ---- text output ---- */
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(buf_t *b, const char *fmt, ...) {
+static void buf_printf(actor_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(actor_buf_t *b, const char *fmt, ...) {
   char small[512];
   va_list ap;
   va_start(ap, fmt);
@@ -280,41 +254,41 @@ static void buf_printf(buf_t *b, const char *fmt, ...) {
   if (n < 0)
     return;
   if ((size_t)n < sizeof(small)) {
-    buf_add(b, small, (size_t)n);
+    actor_buf_add(b, small, (size_t)n);
     return;
   }
   char *big = malloc((size_t)n + 1);
   if (big == NULL) {
-    b->oom = true;
+    b->failed = true;
     return;
   }
   va_start(ap, fmt);
   vsnprintf(big, (size_t)n + 1, fmt, ap);
   va_end(ap);
-  buf_add(b, big, (size_t)n);
+  actor_buf_add(b, big, (size_t)n);
   free(big);
 }
 
 /* A label value: backslash, double quote and newline escaped. */
-static void buf_label(buf_t *b, const char *v) {
+static void buf_label(actor_buf_t *b, const char *v) {
   for (const char *s = v ? v : ""; *s; s++) {
     if (*s == '\\')
-      buf_add(b, "\\\\", 2);
+      actor_buf_add(b, "\\\\", 2);
     else if (*s == '"')
-      buf_add(b, "\\\"", 2);
+      actor_buf_add(b, "\\\"", 2);
     else if (*s == '\n')
-      buf_add(b, "\\n", 2);
+      actor_buf_add(b, "\\n", 2);
     else
-      buf_add(b, s, 1);
+      actor_buf_add(b, s, 1);
   }
 }
 
-static void family(buf_t *b, const char *name, const char *type, const char *help) {
+static void family(actor_buf_t *b, const char *name, const char *type, const char *help) {
   buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{label="value"} n */
-static void sample1(buf_t *b, const char *name, const char *label, const char *value,
+static void sample1(actor_buf_t *b, const char *name, const char *label, const char *value,
                     unsigned long long n) {
   buf_printf(b, "%s{%s=\"", name, label);
   buf_label(b, value);
@@ -372,7 +346,8 @@ static json_t *zero_counts(const char *const *statuses) {
   return o;
 }
 
-static void render_counts(buf_t *b, const char *name, const char *label, const json_t *counts) {
+static void render_counts(actor_buf_t *b, const char *name, const char *label,
+                          const json_t *counts) {
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)counts, k, v)
@@ -479,7 +454,7 @@ static int status_counts(store_redis_t *rs, const json_t *ids, json_t *actors, j
   return rc;
 }
 
-static void render_mailboxes(api_ctx_t *c, buf_t *b, const json_t *ids) {
+static void render_mailboxes(api_ctx_t *c, actor_buf_t *b, const json_t *ids) {
   family(b, "abaco_actor_mailbox_messages", "gauge",
          "Messages waiting in an actor's mailbox (at most " STR(SCRAPE_MAX_ACTORS) " actors are "
                                                                                    "reported).");
@@ -500,9 +475,9 @@ static void render_mailboxes(api_ctx_t *c, buf_t *b, const json_t *ids) {
       return;
     }
     snprintf(tenant, sizeof(tenant), "%.*s", (int)(us - db), db);
-    buf_add(b, "abaco_actor_mailbox_messages{actor_id=\"", 39);
+    actor_buf_add(b, "abaco_actor_mailbox_messages{actor_id=\"", 39);
     buf_label(b, us + 1);
-    buf_add(b, "\",tenant=\"", 10);
+    actor_buf_add(b, "\",tenant=\"", 10);
     buf_label(b, tenant);
     buf_printf(b, "\"} %ld\n", n);
   }
@@ -515,7 +490,7 @@ static unsigned long long hash_count(const redisReply *hash, const char *field) 
   return 0;
 }
 
-static void render_executions(api_ctx_t *c, buf_t *b) {
+static void render_executions(api_ctx_t *c, actor_buf_t *b) {
   redisReply *execs = store_redis_cmd(c->redis, "HGETALL %s", KEY_EXECUTIONS);
   redisReply *rt = store_redis_cmd(c->redis, "HGETALL %s", KEY_RUNTIME);
   if (execs == NULL || rt == NULL)
@@ -557,7 +532,7 @@ static void render_executions(api_ctx_t *c, buf_t *b) {
     freeReplyObject(rt);
 }
 
-static void render_store_part(api_ctx_t *c, buf_t *b) {
+static void render_store_part(api_ctx_t *c, actor_buf_t *b) {
   json_t *ids = NULL, *actors = zero_counts(ACTOR_STATUSES),
          *workers = zero_counts(WORKER_STATUSES), *mailboxes = json_array();
   int rc = scan_actors(c, &ids);
@@ -587,14 +562,14 @@ static void render_store_part(api_ctx_t *c, buf_t *b) {
 }
 
 /* Appends the store-derived part, refreshed when older than SCRAPE_CACHE_MS. */
-static void add_store_part(api_ctx_t *c, buf_t *b) {
+static void add_store_part(api_ctx_t *c, actor_buf_t *b) {
   api_metrics_t *m = c->metrics;
   pthread_mutex_lock(&m->cache_lock);
   int64_t now = actor_time_mono_ms();
   if (m->cache == NULL || now - m->cache_at >= SCRAPE_CACHE_MS) {
-    buf_t fresh = {0};
+    actor_buf_t fresh = {0};
     render_store_part(c, &fresh);
-    if (!fresh.oom && fresh.p) {
+    if (!fresh.failed && fresh.p) {
       free(m->cache);
       m->cache = fresh.p;
       m->cache_len = fresh.len;
@@ -604,13 +579,13 @@ static void add_store_part(api_ctx_t *c, buf_t *b) {
     }
   }
   if (m->cache)
-    buf_add(b, m->cache, m->cache_len);
+    actor_buf_add(b, m->cache, m->cache_len);
   pthread_mutex_unlock(&m->cache_lock);
 }
 
 /* ---- this process's counters ---- */
 
-static void render_http(api_metrics_t *m, buf_t *b) {
+static void render_http(api_metrics_t *m, actor_buf_t *b) {
   family(b, "abaco_http_requests_total", "counter",
          "HTTP requests answered by this api process, by method, route pattern and status "
          "code.");
@@ -650,20 +625,40 @@ static void render_http(api_metrics_t *m, buf_t *b) {
   pthread_mutex_unlock(&m->http_lock);
 }
 
-static void render_atomics(buf_t *b, const char *name, const char *help, const char *label,
+static void render_atomics(actor_buf_t *b, const char *name, const char *help, const char *label,
                            const char *const *values, atomic_ullong *counts) {
   family(b, name, "counter", help);
   for (int i = 0; values[i]; i++)
     sample1(b, name, label, values[i], atomic_load(&counts[i]));
 }
 
-static void render_count(buf_t *b, api_metrics_t *m, const char *name, api_count_t which,
+static void render_count(actor_buf_t *b, api_metrics_t *m, const char *name, api_count_t which,
                          const char *help) {
   family(b, name, "counter", help);
   buf_printf(b, "%s %llu\n", name, atomic_load(&m->counts[which]));
 }
 
-static void render_process_part(api_ctx_t *c, buf_t *b) {
+/* The plain counters of this process, in the order they are rendered. */
+static const struct {
+  const char *name;
+  api_count_t which;
+  const char *help;
+} COUNTERS[] = {
+    {"abaco_autoscaler_ticks_total", API_COUNT_AUTOSCALE_TICKS,
+     "Autoscaler passes this api process made (holding the lease of a queue)."},
+    {"abaco_autoscaler_workers_requested_total", API_COUNT_WORKERS_REQUESTED,
+     "Workers the autoscaler of this api process requested."},
+    {"abaco_autoscaler_workers_stopped_total", API_COUNT_WORKERS_STOPPED,
+     "Idle workers the autoscaler of this api process stopped."},
+    {"abaco_autoscaler_scale_up_deferred_total", API_COUNT_SCALE_UP_DEFERRED,
+     "Scale-ups put off because the command queue was longer than max_cmd_length."},
+    {"abaco_cron_ticks_total", API_COUNT_CRON_TICKS,
+     "Cron passes this api process made (holding the lease of a queue)."},
+    {"abaco_cron_executions_total", API_COUNT_CRON_EXECUTIONS,
+     "Cron executions this api process sent."},
+};
+
+static void render_process_part(api_ctx_t *c, actor_buf_t *b) {
   api_metrics_t *m = c->metrics;
   render_http(m, b);
   render_atomics(b, "abaco_channel_messages_published_total",
@@ -679,31 +674,21 @@ static void render_process_part(api_ctx_t *c, buf_t *b) {
   render_atomics(b, "abaco_store_errors_total",
                  "Store calls of this api process that failed, by store.", "store", STORES,
                  m->store_errors);
-  render_count(b, m, "abaco_autoscaler_ticks_total", API_COUNT_AUTOSCALE_TICKS,
-               "Autoscaler passes this api process made (holding the lease of a queue).");
-  render_count(b, m, "abaco_autoscaler_workers_requested_total", API_COUNT_WORKERS_REQUESTED,
-               "Workers the autoscaler of this api process requested.");
-  render_count(b, m, "abaco_autoscaler_workers_stopped_total", API_COUNT_WORKERS_STOPPED,
-               "Idle workers the autoscaler of this api process stopped.");
-  render_count(b, m, "abaco_autoscaler_scale_up_deferred_total", API_COUNT_SCALE_UP_DEFERRED,
-               "Scale-ups put off because the command queue was longer than max_cmd_length.");
-  render_count(b, m, "abaco_cron_ticks_total", API_COUNT_CRON_TICKS,
-               "Cron passes this api process made (holding the lease of a queue).");
-  render_count(b, m, "abaco_cron_executions_total", API_COUNT_CRON_EXECUTIONS,
-               "Cron executions this api process sent.");
+  for (size_t i = 0; i < sizeof(COUNTERS) / sizeof(COUNTERS[0]); i++)
+    render_count(b, m, COUNTERS[i].name, COUNTERS[i].which, COUNTERS[i].help);
 }
 
 void api_metrics_get(api_req_t *r) {
   api_ctx_t *c = r->ctx;
-  buf_t b = {0};
+  actor_buf_t b = {0};
   family(&b, "abaco_build_info", "gauge",
          "The api's version ([general] TAG) as a label; the value is always 1.");
-  buf_add(&b, "abaco_build_info{version=\"", 26);
+  actor_buf_add(&b, "abaco_build_info{version=\"", 26);
   buf_label(&b, c->version);
-  buf_add(&b, "\"} 1\n", 5);
+  actor_buf_add(&b, "\"} 1\n", 5);
   add_store_part(c, &b);
   render_process_part(c, &b);
-  if (b.oom || b.p == NULL) {
+  if (b.failed || b.p == NULL) {
     free(b.p);
     static const char OOM[] = "out of memory\n";
     ahttp_respond(r->http, 500, "text/plain", OOM, sizeof(OOM) - 1);

@@ -17,15 +17,21 @@
 #include "actor/timefmt.h"
 #include "api.h"
 
-void api_messages_count(api_req_t *r) {
+/* How many messages wait in the actor's mailbox; answers the error. */
+static int mailbox_len(api_req_t *r, long *n) {
   char q[CHAN_NAME_MAX];
   chan_name_mailbox(r->db_id, q);
-  long n = 0;
-  int rc = chan_client_queue_len(r->ctx->chan, q, &n);
-  if (rc != 0) {
+  *n = 0;
+  int rc = chan_client_queue_len(r->ctx->chan, q, n);
+  if (rc != 0)
     api_store_error(r, rc, "message queue");
+  return rc;
+}
+
+void api_messages_count(api_req_t *r) {
+  long n;
+  if (mailbox_len(r, &n) != 0)
     return;
-  }
   const char *id = json_string_value(json_object_get(r->actor, "id"));
   const char *owner = json_string_value(json_object_get(r->actor, "owner"));
   char self[512];
@@ -84,8 +90,7 @@ static int read_message(api_req_t *r, api_message_t *m) {
 
   const char *text = h->is_form ? ahttp_kvs_get(&h->form, "message", 0) : NULL;
   json_t *field = json_is_object(doc) ? json_object_get(doc, "message") : NULL;
-  if (field && (json_is_null(field) ||
-                (json_is_string(field) && json_string_length(field) == 0)))
+  if (field && (json_is_null(field) || (json_is_string(field) && json_string_length(field) == 0)))
     field = NULL;
   if ((text == NULL || *text == '\0') && field == NULL)
     text = ahttp_kvs_get(&h->query, "message", 0);
@@ -124,8 +129,7 @@ static json_t *query_env(api_req_t *r) {
   const ahttp_kvs_t *q = &r->http->query;
   for (size_t i = 0; env && i < q->n; i++) {
     const char *k = q->items[i].key;
-    if (strcmp(k, "message") == 0 || strcmp(k, "x-nonce") == 0 ||
-        strncmp(k, "_abaco_", 7) == 0)
+    if (strcmp(k, "message") == 0 || strcmp(k, "x-nonce") == 0 || strncmp(k, "_abaco_", 7) == 0)
       continue;
     json_object_set_new(env, k, json_string(q->items[i].value ? q->items[i].value : ""));
   }
@@ -144,23 +148,21 @@ static bool wants_sync(api_req_t *r) {
 /* The checks before a synchronous send; on success the caller holds a
  * sync slot (api_sync_release). */
 static int sync_admit(api_req_t *r) {
-  char q[CHAN_NAME_MAX];
-  chan_name_mailbox(r->db_id, q);
-  long n = 0;
-  int rc = chan_client_queue_len(r->ctx->chan, q, &n);
-  if (rc != 0) {
-    api_store_error(r, rc, "message queue");
+  long n;
+  if (mailbox_len(r, &n) != 0)
     return -1;
-  }
   if (n > SYNC_MAILBOX_MAX) {
-    api_error(r, 400, "Synchronous messages are not allowed when the actor's mailbox holds "
-                      "more than %d messages; it holds %ld. Send the message asynchronously "
-                      "or try again later.", SYNC_MAILBOX_MAX, n);
+    api_error(r, 400,
+              "Synchronous messages are not allowed when the actor's mailbox holds "
+              "more than %d messages; it holds %ld. Send the message asynchronously "
+              "or try again later.",
+              SYNC_MAILBOX_MAX, n);
     return -1;
   }
   if (!api_sync_acquire(r->ctx)) {
-    api_error(r, 503, "Too many synchronous messages are being waited for on this server; "
-                      "try again later or send the message asynchronously.");
+    api_error(r, 503,
+              "Too many synchronous messages are being waited for on this server; "
+              "try again later or send the message asynchronously.");
     return -1;
   }
   return 0;
@@ -188,8 +190,9 @@ void api_messages_send(api_req_t *r) {
   const char *what = NULL;
   int rc = api_message_submit(r, r->actor, &m, eid, &what);
   if (rc != 0 && strcmp(what, "message queue") == 0) {
-    api_error(r, 503, "Service unavailable: the message queue could not take the message; "
-                      "try again.");
+    api_error(r, 503,
+              "Service unavailable: the message queue could not take the message; "
+              "try again.");
     goto cleanup;
   }
   if (rc != 0) {
@@ -211,9 +214,9 @@ void api_messages_send(api_req_t *r) {
   } else {
     json_object_set(res, "msg", m.message);
   }
-  json_object_set_new(res, "_links",
-                      api_links(r, self, json_string_value(json_object_get(r->actor, "owner")),
-                                "messages", msgs));
+  json_object_set_new(
+      res, "_links",
+      api_links(r, self, json_string_value(json_object_get(r->actor, "owner")), "messages", msgs));
   api_ok(r, "The request was successful", res);
 
 cleanup:

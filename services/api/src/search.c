@@ -406,30 +406,12 @@ static void answer_loaded(api_req_t *r, const query_t *q, json_t *cands) {
 static const char *const ACTOR_HIDDEN[] = {"db_id", "tenant",      "api_server", "executions",
                                            "_id",   "permissions", NULL};
 
-static void search_actors(api_req_t *r, const query_t *q) {
-  json_t *ids = NULL, *recs = NULL;
-  int rc = readable_actors(r, &ids, &recs);
-  if (rc != 0) {
-    api_store_error(r, rc, "actor");
-    return;
-  }
-  json_t *cands = json_array();
-  size_t i;
-  json_t *a;
-  json_array_foreach(recs, i, a) {
-    json_t *m = json_deep_copy(a);
-    for (int k = 0; ACTOR_HIDDEN[k]; k++)
-      json_object_del(m, ACTOR_HIDDEN[k]);
-    json_array_append_new(cands,
-                          json_pack("{s:o, s:o}", "match", m, "show", api_actor_display(r, a)));
-  }
-  answer_loaded(r, q, cands);
-  json_decref(cands);
-  json_decref(ids);
-  json_decref(recs);
-}
+/* Adds an actor's candidates to cands; non-zero stops the search. */
+typedef int (*add_cands_fn)(api_req_t *r, const json_t *actor, json_t *cands);
 
-static void search_workers(api_req_t *r, const query_t *q) {
+/* Answers a search over what add_cands finds in each readable actor; an
+ * error of add_cands is one of the workers' store. */
+static void search_readable(api_req_t *r, const query_t *q, add_cands_fn add_cands) {
   json_t *ids = NULL, *recs = NULL;
   int rc = readable_actors(r, &ids, &recs);
   if (rc != 0) {
@@ -440,26 +422,8 @@ static void search_workers(api_req_t *r, const query_t *q) {
   size_t i;
   json_t *a;
   json_array_foreach(recs, i, a) {
-    json_t *workers = NULL;
-    if ((rc = model_worker_list(r->ctx->redis, actor_json_str(a, "db_id", ""), &workers)) != 0)
+    if ((rc = add_cands(r, a, cands)) != 0)
       break;
-    size_t j;
-    json_t *w;
-    json_array_foreach(workers, j, w) {
-      json_t *show = api_worker_display(r, w);
-      json_object_set_new(show, "actor_id", json_string(actor_json_str(a, "id", "")));
-      json_t *m = json_deep_copy(show);
-      /* match on the stored times (null, not "None") */
-      const char *k;
-      json_t *v;
-      json_object_foreach(m, k, v) {
-        json_t *stored = json_object_get(w, k);
-        if (stored && json_is_null(stored))
-          json_object_set_new(m, k, json_null());
-      }
-      json_array_append_new(cands, json_pack("{s:o, s:o}", "match", m, "show", show));
-    }
-    json_decref(workers);
   }
   if (rc != 0)
     api_store_error(r, rc, "worker");
@@ -468,6 +432,40 @@ static void search_workers(api_req_t *r, const query_t *q) {
   json_decref(cands);
   json_decref(ids);
   json_decref(recs);
+}
+
+static int actor_cands(api_req_t *r, const json_t *a, json_t *cands) {
+  json_t *m = json_deep_copy(a);
+  for (int k = 0; ACTOR_HIDDEN[k]; k++)
+    json_object_del(m, ACTOR_HIDDEN[k]);
+  json_array_append_new(cands,
+                        json_pack("{s:o, s:o}", "match", m, "show", api_actor_display(r, a)));
+  return 0;
+}
+
+static int worker_cands(api_req_t *r, const json_t *a, json_t *cands) {
+  json_t *workers = NULL;
+  int rc = model_worker_list(r->ctx->redis, actor_json_str(a, "db_id", ""), &workers);
+  if (rc != 0)
+    return rc;
+  size_t j;
+  json_t *w;
+  json_array_foreach(workers, j, w) {
+    json_t *show = api_worker_display(r, w);
+    json_object_set_new(show, "actor_id", json_string(actor_json_str(a, "id", "")));
+    json_t *m = json_deep_copy(show);
+    /* match on the stored times (null, not "None") */
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v) {
+      json_t *stored = json_object_get(w, k);
+      if (stored && json_is_null(stored))
+        json_object_set_new(m, k, json_null());
+    }
+    json_array_append_new(cands, json_pack("{s:o, s:o}", "match", m, "show", show));
+  }
+  json_decref(workers);
+  return 0;
 }
 
 /* ---- MongoDB searches (executions, logs) ---- */
@@ -668,9 +666,9 @@ void api_search(api_req_t *r) {
     return;
   }
   if (strcmp(type, "actors") == 0)
-    search_actors(r, &q);
+    search_readable(r, &q, actor_cands);
   else if (strcmp(type, "workers") == 0)
-    search_workers(r, &q);
+    search_readable(r, &q, worker_cands);
   else if (strcmp(type, "executions") == 0)
     search_mongo(r, &q, &EXECS);
   else if (strcmp(type, "logs") == 0)

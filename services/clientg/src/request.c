@@ -13,19 +13,6 @@
 #include "actor/errors.h"
 #include "clientg.h"
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...) {
-  if (err != NULL && errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
-
 static bool secret_ok(const char *given, const char *want) {
   if (given == NULL || want == NULL || *want == '\0')
     return false;
@@ -45,20 +32,21 @@ static int field(const json_t *req, const char *name, bool required, int (*allow
   *out = '\0';
   if (v == NULL || json_is_null(v)) {
     if (required)
-      return fail(ACTOR_EINVAL, err, errlen, "missing %s", name);
+      return actor_errorf(ACTOR_EINVAL, err, errlen, "missing %s", name);
     return 0;
   }
   const char *s = json_string_value(v);
   if (s == NULL)
-    return fail(ACTOR_EINVAL, err, errlen, "%s is not a string", name);
+    return actor_errorf(ACTOR_EINVAL, err, errlen, "%s is not a string", name);
   size_t n = json_string_length(v);
   if (n == 0 && required)
-    return fail(ACTOR_EINVAL, err, errlen, "missing %s", name);
+    return actor_errorf(ACTOR_EINVAL, err, errlen, "missing %s", name);
   if (n >= size)
-    return fail(ACTOR_EINVAL, err, errlen, "%s is too long", name);
+    return actor_errorf(ACTOR_EINVAL, err, errlen, "%s is too long", name);
   for (size_t i = 0; i < n; i++)
     if (!allowed((unsigned char)s[i]))
-      return fail(ACTOR_EINVAL, err, errlen, "%s holds a character that is not allowed", name);
+      return actor_errorf(ACTOR_EINVAL, err, errlen, "%s holds a character that is not allowed",
+                          name);
   memcpy(out, s, n + 1);
   return 0;
 }
@@ -85,12 +73,12 @@ int clientg_request_parse(const void *body, size_t len, const char *secret, clie
   json_t *req = NULL;
   if (chan_json_decode(body, len, CLIENTG_MAX_BODY, &req) != 0 || !json_is_object(req)) {
     json_decref(req);
-    return fail(ACTOR_EINVAL, err, errlen, "the request is not a JSON object");
+    return actor_errorf(ACTOR_EINVAL, err, errlen, "the request is not a JSON object");
   }
   int rc = 0;
   if (!secret_ok(json_string_value(json_object_get(req, "secret")), secret)) {
-    rc = fail(ACTOR_EAUTH, err, errlen,
-              json_object_get(req, "secret") ? "bad secret" : "missing secret");
+    rc = actor_errorf(ACTOR_EAUTH, err, errlen,
+                      json_object_get(req, "secret") ? "bad secret" : "missing secret");
     /* For the log only: the ids it claims, when they are well formed. */
     if (field(req, "tenant", false, tenant_char, out->tenant, sizeof(out->tenant), NULL, 0))
       out->tenant[0] = '\0';
@@ -104,7 +92,7 @@ int clientg_request_parse(const void *body, size_t len, const char *secret, clie
   else if (cmd != NULL && strcmp(cmd, "delete") == 0)
     out->cmd = CLIENTG_DELETE;
   else {
-    rc = fail(ACTOR_EINVAL, err, errlen, "command must be \"new\" or \"delete\"");
+    rc = actor_errorf(ACTOR_EINVAL, err, errlen, "command must be \"new\" or \"delete\"");
     goto cleanup;
   }
   bool is_new = out->cmd == CLIENTG_NEW;

@@ -136,16 +136,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     b->too_big = true;
     return 0;
   }
-  if (b->len + add + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 16384;
-    while (cap < b->len + add + 1)
-      cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (d == NULL)
-      return 0;
-    b->data = d;
-    b->cap = cap;
-  }
+  char *d = actor_grow(b->data, &b->cap, b->len + add + 1, 1, 16384);
+  if (d == NULL)
+    return 0;
+  b->data = d;
   memcpy(b->data + b->len, p, add);
   b->len += add;
   b->data[b->len] = '\0';

@@ -57,14 +57,10 @@ static health_track_t *track_get(health_t *h, const char *wid, const char *statu
     }
     return tr;
   }
-  if (h->ntrack == h->captrack) {
-    size_t cap = h->captrack ? h->captrack * 2 : 32;
-    health_track_t *v = realloc(h->track, cap * sizeof(*v));
-    if (v == NULL)
-      return NULL;
-    h->track = v;
-    h->captrack = cap;
-  }
+  health_track_t *v = actor_grow(h->track, &h->captrack, h->ntrack + 1, sizeof(*v), 32);
+  if (v == NULL)
+    return NULL;
+  h->track = v;
   health_track_t *tr = &h->track[h->ntrack++];
   memset(tr, 0, sizeof(*tr));
   snprintf(tr->wid, sizeof(tr->wid), "%s", wid);
