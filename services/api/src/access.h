@@ -94,6 +94,12 @@ int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *ou
  * error) and returns -1. */
 int api_require_level(api_req_t *r, const char *kind, const char *id, api_level_t level,
                       const char *noun);
+/* The record of the path's alias or config once loaded (rc, rec: what the
+ * load gave; rec is taken): answers 404 "<Noun> <name> not found.", a
+ * store error, or 400 when the caller lacks `level` on the object whose id
+ * is rec[id_field], and returns NULL then; else returns rec. */
+json_t *api_checked_record(api_req_t *r, int rc, json_t *rec, const char *kind,
+                           const char *id_field, api_level_t level, const char *noun);
 int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *user,
                     api_level_t level);
 int api_perms_forget(api_req_t *r, const char *kind, const char *id);

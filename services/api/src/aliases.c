@@ -98,19 +98,7 @@ static json_t *alias_display(api_req_t *r, const json_t *rec) {
 static json_t *load_alias(api_req_t *r, api_level_t level) {
   json_t *rec = NULL;
   int rc = api_alias_get(r, r->params[0], &rec);
-  if (rc == ACTOR_ENOTFOUND) {
-    api_error(r, 404, "Alias %s not found.", r->params[0]);
-    return NULL;
-  }
-  if (rc != 0) {
-    api_store_error(r, rc, "alias");
-    return NULL;
-  }
-  if (api_require_level(r, "alias", actor_json_str(rec, "alias_id", ""), level, "alias") != 0) {
-    json_decref(rec);
-    return NULL;
-  }
-  return rec;
+  return api_checked_record(r, rc, rec, "alias", "alias_id", level, "Alias");
 }
 
 /* The actor an alias is to point at: an actor id (not an alias) of the

@@ -66,19 +66,7 @@ static json_t *load_config(api_req_t *r, api_level_t level) {
     actorcfg_key(id, key);
     rc = store_record_get(r->ctx->redis, key, &rec);
   }
-  if (rc == ACTOR_ENOTFOUND) {
-    api_error(r, 404, "Config %s not found.", r->params[0]);
-    return NULL;
-  }
-  if (rc != 0) {
-    api_store_error(r, rc, "config");
-    return NULL;
-  }
-  if (api_require_level(r, "config", actor_json_str(rec, "config_id", ""), level, "config") != 0) {
-    json_decref(rec);
-    return NULL;
-  }
-  return rec;
+  return api_checked_record(r, rc, rec, "config", "config_id", level, "Config");
 }
 
 /* "id1, alias2" -> the db_ids of those actors (new array), after checking

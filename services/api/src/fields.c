@@ -43,34 +43,29 @@ static json_t *decoded(json_t *v) {
   return json_incref(v);
 }
 
-int api_field_object(api_req_t *r, json_t *body, const char *field, json_t **out) {
+/* A field holding a JSON value of type `want`, possibly as JSON text. */
+static int typed_field(api_req_t *r, json_t *body, const char *field, json_type want,
+                       const char *what, json_t **out) {
   json_t *v = json_object_get(body, field);
   *out = NULL;
   if (absent(v))
     return 0;
   json_t *d = decoded(v);
-  if (json_is_object(d)) {
+  if (d != NULL && json_typeof(d) == want) {
     *out = d;
     return 0;
   }
   json_decref(d);
-  api_error(r, 400, "Invalid %s: the value must be a JSON object (dictionary).", field);
+  api_error(r, 400, "Invalid %s: the value must be a JSON %s.", field, what);
   return -1;
 }
 
+int api_field_object(api_req_t *r, json_t *body, const char *field, json_t **out) {
+  return typed_field(r, body, field, JSON_OBJECT, "object (dictionary)", out);
+}
+
 int api_field_list(api_req_t *r, json_t *body, const char *field, json_t **out) {
-  json_t *v = json_object_get(body, field);
-  *out = NULL;
-  if (absent(v))
-    return 0;
-  json_t *d = decoded(v);
-  if (json_is_array(d)) {
-    *out = d;
-    return 0;
-  }
-  json_decref(d);
-  api_error(r, 400, "Invalid %s: the value must be a JSON list.", field);
-  return -1;
+  return typed_field(r, body, field, JSON_ARRAY, "list", out);
 }
 
 int api_field_int(api_req_t *r, json_t *body, const char *field, long long min, bool *present,

@@ -296,3 +296,20 @@ int api_authorize(api_req_t *r, const char *pattern, bool actor_route) {
   }
   return api_nonce_redeem(r);
 }
+
+json_t *api_checked_record(api_req_t *r, int rc, json_t *rec, const char *kind,
+                           const char *id_field, api_level_t level, const char *noun) {
+  if (rc == ACTOR_ENOTFOUND) {
+    api_error(r, 404, "%s %s not found.", noun, r->params[0]);
+    return NULL;
+  }
+  if (rc != 0) {
+    api_store_error(r, rc, kind);
+    return NULL;
+  }
+  if (api_require_level(r, kind, actor_json_str(rec, id_field, ""), level, kind) != 0) {
+    json_decref(rec);
+    return NULL;
+  }
+  return rec;
+}
