@@ -22,6 +22,7 @@ deps:
 	bash scripts/deps.sh
 
 up:
+	bash scripts/deps.sh
 	bash scripts/up.sh
 
 down:

@@ -97,22 +97,43 @@ want busybox-static
 want wrk cmd:wrk
 want valgrind cmd:valgrind
 want curl cmd:curl
-want python3 cmd:python3
 # Prometheus (scrapes /metrics in the functional tests; ships promtool).
 want prometheus cmd:prometheus
 
-# pytest + requests (+ PyJWT and cryptography, which the identity tests use
-# to make and forge tokens): Debian's packages for Debian's own python3 (pip
-# refuses to install into it), PyPI for any other python3 (pyenv, venv) below.
-PY_NEEDS_PIP=0
-if ! command -v python3 >/dev/null 2>&1; then
-  MISSING+=(python3-pytest python3-requests python3-jwt python3-cryptography)
-elif ! python3 -c 'import pytest, requests, jwt, cryptography' >/dev/null 2>&1; then
-  case $(readlink -f "$(command -v python3)") in
-    /usr/bin/python3*) MISSING+=(python3-pytest python3-requests python3-jwt python3-cryptography) ;;
-    *) PY_NEEDS_PIP=1 ;;
-  esac
+# The test suite's Python modules: one list, tests/functional/requirements.txt,
+# installed
+# into a virtual environment of our own (var/venv) whatever kind of python3
+# the machine has (Debian's, pyenv's, a venv's). Nothing is taken from the
+# interpreter's own site-packages, so a module missing from the list fails
+# here on every machine, not only on a fresh one. lib.sh puts var/venv/bin
+# first on PATH, so `python3` in the scripts and tests is the venv's.
+# Debian's python3 needs python3-venv for `-m venv` (ensurepip).
+want python3 cmd:python3
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  MISSING+=(python3-venv)
 fi
+
+# setup_test_venv: (re)make var/venv when it is missing or broken, and
+# install REQUIREMENTS into it when the list or the interpreter changed.
+setup_test_venv() {
+  [[ -f $REQUIREMENTS ]] || die "the test suite's module list $REQUIREMENTS is missing"
+  local base_path=${PATH//"$VENV_DIR/bin:"/} stamp log="$LOG_DIR/pip.log"
+  mkdir -p "$LOG_DIR"
+  if ! "$VENV_DIR/bin/python3" -c '' >/dev/null 2>&1; then
+    rm -rf "$VENV_DIR"
+    say "python3 -m venv var/venv ($(PATH=$base_path python3 --version 2>&1), $(PATH=$base_path command -v python3))"
+    PATH=$base_path python3 -m venv "$VENV_DIR" >>"$log" 2>&1 ||
+      { log_tail "$log" 20; die "python3 -m venv $VENV_DIR failed"; }
+  fi
+  stamp="$(sha256sum <"$REQUIREMENTS" | cut -c1-16) $("$VENV_DIR/bin/python3" -c 'import sys; print(sys.version.split()[0])')"
+  if [[ $(cat "$VENV_DIR/.requirements" 2>/dev/null) != "$stamp" ]]; then
+    say "pip install -r tests/functional/requirements.txt (into var/venv; log var/log/pip.log)"
+    "$VENV_DIR/bin/python3" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" >>"$log" 2>&1 ||
+      { log_tail "$log" 30; die "pip install -r $REQUIREMENTS failed"; }
+    printf '%s\n' "$stamp" >"$VENV_DIR/.requirements"
+  fi
+  note "python: $("$VENV_DIR/bin/python3" --version 2>&1) in var/venv, pytest $("$VENV_DIR/bin/python3" -c 'import pytest; print(pytest.__version__)')"
+}
 
 if ((${#MISSING[@]} > 0)); then
   apt_install "${MISSING[@]}"
@@ -120,24 +141,7 @@ else
   note "all Debian packages present"
 fi
 
-pip_install() {
-  if ! python3 -m pip --version >/dev/null 2>&1; then
-    apt_install python3-pip
-  fi
-  python3 -m pip install -q "$@" ||
-    python3 -m pip install -q --break-system-packages "$@"
-}
-
-if ((PY_NEEDS_PIP)) || ! python3 -c 'import pytest, requests, jwt, cryptography' >/dev/null 2>&1; then
-  say "python3 -m pip install pytest requests PyJWT cryptography"
-  pip_install pytest requests PyJWT cryptography
-fi
-python3 -c 'import pytest, requests, jwt, cryptography' || die "pytest/requests/jwt/cryptography still not importable by $(command -v python3)"
-note "python: $(python3 --version 2>&1), pytest $(python3 -c 'import pytest; print(pytest.__version__)')"
-if [[ -f $ABACO_ROOT/tests/functional/requirements.txt ]]; then
-  say "python3 -m pip install -r tests/functional/requirements.txt"
-  pip_install -r "$ABACO_ROOT/tests/functional/requirements.txt"
-fi
+setup_test_venv
 
 # A Go toolchain new enough for FerretDB: /usr/local/go or Debian's
 # versioned packages. Debian 12's own golang-go is 1.19 (too old), so fall
@@ -153,8 +157,14 @@ install_go() {
   local codename
   codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
   [[ $codename == bookworm ]] || die "install Go >= 1.22 (e.g. into /usr/local/go) and rerun"
-  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+  # The archive that serves bookworm here (a site mirror, perhaps) serves
+  # its backports too.
+  if ! apt_suite_uri bookworm-backports >/dev/null; then
+    local uri
+    uri=$(apt_suite_uri bookworm) ||
+      die "no apt source of this machine serves bookworm; add bookworm-backports (or Go >= 1.22) by hand"
+    note "adding bookworm-backports from $uri"
+    echo "deb $uri bookworm-backports main" |
       $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
   fi
   say "apt-get update (bookworm-backports)"

@@ -36,6 +36,13 @@ else
 fi
 export ABACO_CONF
 
+# The test suite's Python environment (scripts/deps.sh makes it from
+# REQUIREMENTS); first on PATH, so `python3` in the scripts and the tests is
+# the venv's, never a machine's interpreter with modules installed by hand.
+VENV_DIR="$VAR_DIR/venv"
+REQUIREMENTS="$ABACO_ROOT/tests/functional/requirements.txt"
+case ":$PATH:" in *":$VENV_DIR/bin:"*) ;; *) PATH="$VENV_DIR/bin:$PATH" ;; esac
+
 # Sbin dirs (rabbitmq-server, dockerd, iptables) and a Go toolchain, if any.
 for _d in /usr/local/sbin /usr/sbin /sbin /usr/local/go/bin "${HOME:-/root}/go/bin"; do
   if [[ -d $_d && ":$PATH:" != *":$_d:"* ]]; then PATH="$PATH:$_d"; fi
@@ -178,6 +185,49 @@ conf_override_vars() {
   while read -r sec; do
     for v in $(compgen -e -- "${sec}_"); do echo "$v"; done
   done < <(sed -n 's/^[[:space:]]*\[\([A-Za-z0-9_]*\)\].*/\1/p' "$ABACO_CONF")
+}
+
+# apt_suite_uri SUITE: the first archive URI that this machine's own apt
+# sources (one-line .list files and deb822 .sources files under $APT_ETC,
+# default /etc/apt) use for SUITE, e.g. `apt_suite_uri bookworm`; fails when
+# none does. So a site mirror is followed rather than a hard-coded host.
+apt_suite_uri() {
+  local suite=$1 etc=${APT_ETC:-/etc/apt} f uri=""
+  for f in "$etc/sources.list" "$etc"/sources.list.d/*.list; do
+    [[ -r $f ]] || continue
+    uri=$(awk -v s="$suite" '
+      $1 == "deb" {
+        i = 2
+        if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == s) { print $i; exit }
+      }' "$f")
+    [[ -n $uri ]] && break
+  done
+  if [[ -z $uri ]]; then
+    for f in "$etc"/sources.list.d/*.sources; do
+      [[ -r $f ]] || continue
+      uri=$(awk -v s="$suite" '
+        function flush() {
+          if (on && types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ")) {
+            split(uris, u, " "); print u[1]; found = 1; exit
+          }
+          types = uris = suites = ""; on = 1
+        }
+        BEGIN { on = 1 }
+        /^[ \t]*$/ { flush(); next }
+        /^#/ { next }
+        {
+          k = tolower(substr($0, 1, index($0, ":") - 1)); v = substr($0, index($0, ":") + 1)
+          gsub(/^[ \t]+|[ \t]+$/, "", v)
+          if (k == "types") types = v; else if (k == "uris") uris = v
+          else if (k == "suites") suites = v; else if (k == "enabled" && tolower(v) == "no") on = 0
+        }
+        END { if (!found) flush() }' "$f")
+      [[ -n $uri ]] && break
+    done
+  fi
+  [[ -n $uri ]] || return 1
+  printf '%s\n' "$uri"
 }
 
 # run_unit_tests [BUILD_DIR]: ctest with the live servers' addresses

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh -- the whole test run from a fresh machine (`make test`):
-# deps -> build -> up (servers + services) -> samples -> unit tests (ctest,
+# deps -> imports (every module the tests import is installed and listed)
+# -> build -> up (servers + services) -> samples -> unit tests (ctest,
 # some against the live servers) -> functional tests (pytest over HTTP) ->
 # down, which runs always (trap), even after a failure or Ctrl-C. Prints a
 # per-stage summary and the total time; exits non-zero if any stage failed.
@@ -109,6 +110,8 @@ run_functional() {
 # A stage that everything after it depends on ends the run when it fails
 # (the EXIT trap still stops the stack and prints the summary).
 stage deps "$SCRIPTS/deps.sh" || exit 1
+hash -r # python3 is now var/venv's (lib.sh puts it first on PATH)
+stage imports python3 "$SCRIPTS/check_imports.py" || exit 1
 stage build abaco_build || exit 1
 UP_TRIED=1
 stage up env ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" || exit 1
