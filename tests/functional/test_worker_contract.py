@@ -275,7 +275,9 @@ def test_a_worker_never_runs_a_message_of_a_newer_revision(client, actor_cleanup
     assert worker_pids(old) == [], "the old worker did not stop"
     assert old not in [w["id"] for w in client.ok("GET", f"/actors/{aid}/workers")]
     ex = client.ok("GET", f"/actors/{aid}/executions/{eid}")
-    assert ex["status"] == "SUBMITTED", ex  # requeued, not run
+    # Requeued, not run by the old worker; a new-revision worker that the
+    # autoscaler started meanwhile may already have taken it.
+    assert ex["status"] == "SUBMITTED" or ex.get("worker_id") not in (None, "", old), ex
     client.ok("POST", f"/actors/{aid}/workers", json={"num": 1})
     ex = client.wait_execution(aid, eid)
     assert ex["status"] == "COMPLETE", ex
