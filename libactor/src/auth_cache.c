@@ -4,13 +4,15 @@
  * AUTH_CACHE_WAYS; the first 8 bytes of the digest pick the set. A lookup
  * compares at most 8 digests, an insert takes the same digest, else a free
  * or expired way, else the way inserted longest ago. So memory is bounded
- * (an identity is malloc'd per live entry, about 2.4 KiB) and every
+ * (a live entry holds a malloc'd copy of the identity up to the end of its
+ * role list: a few hundred bytes usually, 12 KiB at most) and every
  * operation is O(1) under one mutex that is never held across crypto: the
  * verification itself runs outside the lock, so two threads that miss on
  * the same token both verify it and the second put simply replaces the
  * first. The digests are SHA-256 outputs an attacker cannot steer into one
  * set without finding preimages, so set flooding is not a concern. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,11 @@ typedef struct {
   unsigned char digest[32];
   int64_t expires; /* 0: free way */
   uint64_t stamp;  /* insertion order */
-  actor_identity_t *id;
+  unsigned char *id; /* the identity's first `size` bytes (roles last) */
+  size_t size;
 } cache_entry_t;
+
+#define AUTH_ROLES_AT offsetof(actor_identity_t, roles)
 
 struct actor_jwt_cache_s {
   pthread_mutex_t mu;
@@ -104,7 +109,7 @@ int actor__jwt_cache_get(actor_jwt_cache_t *c, const unsigned char digest[32], i
       drop(c, e);
       break;
     }
-    *out = *e->id;
+    memcpy(out, e->id, e->size);
     found = 1;
     break;
   }
@@ -123,10 +128,12 @@ void actor__jwt_cache_put(actor_jwt_cache_t *c, const unsigned char digest[32], 
     expires = id->exp;
   if (expires <= now)
     return;
-  actor_identity_t *copy = malloc(sizeof(*copy));
+  size_t size = AUTH_ROLES_AT + strnlen(id->roles, sizeof(id->roles) - 1) + 1;
+  unsigned char *copy = malloc(size);
   if (copy == NULL)
     return; /* the cache is only an optimisation */
-  *copy = *id;
+  memcpy(copy, id, size - 1);
+  copy[size - 1] = '\0';
   pthread_mutex_lock(&c->mu);
   cache_entry_t *set = set_of(c, digest), *slot = NULL;
   for (int i = 0; i < AUTH_CACHE_WAYS && slot == NULL; i++)
@@ -147,6 +154,7 @@ void actor__jwt_cache_put(actor_jwt_cache_t *c, const unsigned char digest[32], 
   slot->expires = expires;
   slot->stamp = ++c->clock;
   slot->id = copy;
+  slot->size = size;
   c->live++;
   pthread_mutex_unlock(&c->mu);
 }

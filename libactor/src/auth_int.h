@@ -3,6 +3,8 @@
 #ifndef ACTOR_AUTH_INT_H
 #define ACTOR_AUTH_INT_H
 
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "actor/auth.h"
@@ -12,6 +14,8 @@ struct actor_jwt_key_s {
   size_t pem_len;
   unsigned char fp[32]; /* SHA-256 of the DER SubjectPublicKeyInfo */
   int bits;
+  EVP_PKEY *pkey; /* the key itself, only read once made (safe across threads) */
+  bool exp_ms;    /* actor_jwt_key_set_exp_ms */
 };
 
 /* 1 and *out filled when a live entry for digest exists, else 0. */

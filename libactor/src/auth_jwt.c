@@ -1,21 +1,26 @@
-/* JWT verification (see actor/auth.h).
+/* JWT verification (see actor/auth.h; docs/auth.md).
  *
- * Design note. libjwt 1.10 verifies with whatever algorithm the token's
- * header names, using the key bytes it is given: handed our PEM text, it
- * would accept an HS256 token whose HMAC key is that (public) PEM. So the
- * token is taken apart here first, strictly: at most ACTOR_JWT_MAX_LEN
- * bytes, exactly three non-empty base64url parts, a header and a payload
- * that are JSON objects without duplicate keys, `alg` exactly "RS256", no
- * `crit`. Only then does jwt_decode() check the RS256 signature over the
- * token text, and its idea of the algorithm is checked again afterwards.
- * The claims are read from the payload decoded here: it is the very text
- * the signature covers. The cache is consulted before any of this, keyed by
- * SHA-256 over the key fingerprint, the tenants and the token, so a hit
- * costs one hash and one mutex. */
+ * Design note. The token is taken apart here, strictly, and the signature
+ * is checked with OpenSSL directly: RSASSA-PKCS1-v1_5 over SHA-256, the
+ * only algorithm there is, whatever the header says. (A generic library
+ * verifies with the algorithm the token names: libjwt 1.10, handed our PEM
+ * text, accepts an HS256 token whose HMAC key is that public text.) At most
+ * ACTOR_JWT_MAX_LEN bytes, exactly three non-empty parts, a header and a
+ * payload that are JSON objects without duplicate keys, `alg` "RS256" (or
+ * WSO2's "SHA256withRSA"), no `crit`, then the signature over the text
+ * before the second dot, exactly as received.
+ *
+ * The parts may use either base64 alphabet and '=' padding: WSO2 API
+ * Manager writes the standard alphabet with padding, and Abaco's verifier
+ * (PyJWT over Python's lenient base64) takes that and also ignores what
+ * follows the signature's padding (Abaco's own test tokens end in such
+ * debris). That one leniency is kept for the signature only; the signed
+ * text is unaffected by it. The claims are read from the payload decoded
+ * here: it is the very text the signature covers. The cache is consulted
+ * before any of this, keyed by SHA-256 over the key fingerprint, the exp
+ * unit, the tenants and the token, so a hit costs one hash and one mutex. */
 #include <ctype.h>
-#include <errno.h>
 #include <jansson.h>
-#include <jwt.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -28,14 +33,11 @@
 #include "auth_int.h"
 #include "b64_int.h"
 
-/* exp values above this are milliseconds (1e11 s is the year 5138). */
-#define AUTH_EXP_MS_THRESHOLD 1e11
-
-bool actor_identity_has_role(const actor_identity_t *id, const char *role) {
-  size_t n = strlen(role);
-  if (n == 0)
+bool actor_roles_have(const char *roles, const char *role) {
+  size_t n = role ? strlen(role) : 0;
+  if (n == 0 || roles == NULL)
     return false;
-  for (const char *p = id->roles; *p;) {
+  for (const char *p = roles; *p;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
     if (len == n && memcmp(p, role, n) == 0)
@@ -47,29 +49,23 @@ bool actor_identity_has_role(const actor_identity_t *id, const char *role) {
   return false;
 }
 
-/* Upper-cases a tenant name into out; 0, or -1 when it is empty, too long
- * or holds anything but letters, digits, '-' and '.'. */
+bool actor_identity_has_role(const actor_identity_t *id, const char *role) {
+  return actor_roles_have(id->roles, role);
+}
+
 static int norm_tenant(const char *in, char out[ACTOR_AUTH_TENANT_MAX]) {
-  size_t i = 0;
-  for (; in[i]; i++) {
-    unsigned char c = (unsigned char)in[i];
-    if (i + 1 >= ACTOR_AUTH_TENANT_MAX || !(isalnum(c) || c == '-' || c == '.'))
-      return -1;
-    out[i] = (char)toupper(c);
-  }
-  out[i] = '\0';
-  return i == 0 ? -1 : 0;
+  return actor_tenant_norm(in, out, ACTOR_AUTH_TENANT_MAX) == 0 ? 0 : -1;
 }
 
-static int b64url_char(unsigned char c) {
-  return isalnum(c) || c == '-' || c == '_' || c == '=';
+static int b64_char(unsigned char c) {
+  return isalnum(c) || c == '-' || c == '_' || c == '+' || c == '/';
 }
 
-/* Decodes one base64url part into a JSON object (new reference) or NULL. */
+/* Decodes one base64 part into a JSON object (new reference) or NULL. */
 static json_t *part_json(const char *p, size_t len) {
   unsigned char *raw = NULL;
   size_t rlen = 0;
-  if (actor__b64_decode(p, len, 1, &raw, &rlen) != 0)
+  if (actor__b64_decode(p, len, ACTOR__B64_ANY, &raw, &rlen) != 0)
     return NULL;
   json_t *v = json_loadb((const char *)raw, rlen, JSON_REJECT_DUPLICATES, NULL);
   free(raw);
@@ -80,31 +76,59 @@ static json_t *part_json(const char *p, size_t len) {
   return v;
 }
 
-/* Splits token into its three parts; 0, or -1 when it is not
- * "<b64url>.<b64url>.<b64url>" with three non-empty parts. */
-static int split(const char *token, size_t len, size_t *d1, size_t *d2) {
-  int dots = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)token[i];
-    if (c == '.') {
-      if (dots == 0)
-        *d1 = i;
-      else if (dots == 1)
-        *d2 = i;
-      if (++dots > 2)
-        return -1;
-    } else if (!b64url_char(c)) {
+/* Splits token into header [0, d1), payload (d1, d2) and signature
+ * (d2, d2 + 1 + *slen), the signature with its padding; after a padded
+ * signature, any visible ASCII but '.' is ignored. 0, or -1 when the token
+ * is not three non-empty parts of base64 characters. The decoders check
+ * the rest (where '=' may stand, leftover bits). */
+static int split(const char *token, size_t len, size_t *d1, size_t *d2, size_t *slen) {
+  size_t i = 0, dot[2];
+  for (int k = 0; k < 2; k++) {
+    size_t start = i;
+    while (i < len && (b64_char((unsigned char)token[i]) || token[i] == '='))
+      i++;
+    if (i == start || i >= len || token[i] != '.')
       return -1;
-    }
+    dot[k] = i++;
   }
-  if (dots != 2 || *d1 == 0 || *d2 == *d1 + 1 || *d2 + 1 == len)
+  size_t s = i;
+  while (i < len && b64_char((unsigned char)token[i]))
+    i++;
+  size_t data = i - s;
+  if (data == 0)
     return -1;
+  if (i < len) { /* only the padding that completes the last quantum, then debris */
+    size_t want = (4 - data % 4) % 4;
+    if (token[i] != '=' || want == 0 || want > 2 || len - i < want ||
+        strspn(token + i, "=") < want)
+      return -1;
+    i += want;
+    for (size_t j = i; j < len; j++)
+      if (token[j] <= ' ' || token[j] >= 0x7f || token[j] == '.')
+        return -1;
+  }
+  *d1 = dot[0];
+  *d2 = dot[1];
+  *slen = i - s;
   return 0;
 }
 
-/* A time claim as seconds (milliseconds above the threshold are divided);
- * -1 when it is not a non-negative number. */
-static int64_t time_claim(const json_t *v) {
+/* RSASSA-PKCS1-v1_5 with SHA-256 of `signed_text` under key: 1 when the
+ * signature verifies, 0 when not, ACTOR_ENOMEM. */
+static int rs256_ok(const actor_jwt_key_t *key, const char *signed_text, size_t len,
+                    const unsigned char *sig, size_t slen) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL)
+    return ACTOR_ENOMEM;
+  int ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+           EVP_DigestVerify(ctx, sig, slen, (const unsigned char *)signed_text, len) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+/* A time claim as seconds (RFC 7519 NumericDate; divided by 1000 when the
+ * issuer writes milliseconds); -1 when it is not a non-negative number. */
+static int64_t time_claim(const json_t *v, bool ms) {
   double d;
   if (json_is_integer(v))
     d = (double)json_integer_value(v);
@@ -114,7 +138,7 @@ static int64_t time_claim(const json_t *v) {
     return -1;
   if (!isfinite(d) || d < 0 || d > 9e15)
     return -1;
-  if (d > AUTH_EXP_MS_THRESHOLD)
+  if (ms)
     d /= 1000.0;
   return (int64_t)d;
 }
@@ -149,11 +173,11 @@ static int add_roles(actor_identity_t *id, size_t *used, const char *text) {
 }
 
 /* Fills id from the verified claims; 0 or a refusal. */
-static int read_claims(const json_t *claims, const char *asserted, const char *def, int64_t now,
-                       actor_identity_t *id, char *reason, size_t rsize) {
+static int read_claims(const json_t *claims, bool exp_ms, const char *asserted, const char *def,
+                       int64_t now, actor_identity_t *id, char *reason, size_t rsize) {
   const json_t *exp = json_object_get(claims, "exp");
   if (exp != NULL && !json_is_null(exp)) {
-    int64_t t = time_claim(exp);
+    int64_t t = time_claim(exp, exp_ms);
     if (t < 0)
       return actor_errorf(ACTOR_EAUTH, reason, rsize, "the exp claim is not a number");
     if (t <= now)
@@ -221,8 +245,9 @@ static int cache_digest(const actor_jwt_key_t *key, const char *asserted, const 
                         const char *token, size_t len, unsigned char digest[32]) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   unsigned int dlen = 0;
+  unsigned char unit = key->exp_ms ? 'm' : 's';
   int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-           EVP_DigestUpdate(ctx, key->fp, sizeof(key->fp)) &&
+           EVP_DigestUpdate(ctx, key->fp, sizeof(key->fp)) && EVP_DigestUpdate(ctx, &unit, 1) &&
            EVP_DigestUpdate(ctx, asserted, strlen(asserted) + 1) &&
            EVP_DigestUpdate(ctx, def, strlen(def) + 1) && EVP_DigestUpdate(ctx, token, len) &&
            EVP_DigestFinal_ex(ctx, digest, &dlen);
@@ -233,22 +258,23 @@ static int cache_digest(const actor_jwt_key_t *key, const char *asserted, const 
 /* Everything but the cache. */
 static int verify(const actor_jwt_key_t *key, const char *token, size_t len, const char *asserted,
                   const char *def, int64_t now, actor_identity_t *out, char *reason, size_t rsize) {
-  size_t d1 = 0, d2 = 0;
-  if (split(token, len, &d1, &d2) != 0)
+  size_t d1 = 0, d2 = 0, s64 = 0;
+  if (split(token, len, &d1, &d2, &s64) != 0)
     return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token is not a well-formed JWT");
   json_t *head = part_json(token, d1);
   if (head == NULL)
     return actor_errorf(ACTOR_EAUTH, reason, rsize, "the token header is not a JSON object");
   int rc = 0;
   json_t *claims = NULL;
-  jwt_t *jwt = NULL;
+  unsigned char *sig = NULL;
+  size_t slen = 0;
   const char *alg = json_string_value(json_object_get(head, "alg"));
   const char *typ = json_string_value(json_object_get(head, "typ"));
   if (alg == NULL) {
     rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token header names no algorithm");
     goto cleanup;
   }
-  if (strcmp(alg, "RS256") != 0) {
+  if (strcmp(alg, "RS256") != 0 && strcasecmp(alg, "SHA256withRSA") != 0) {
     char shown[17]; /* the reason reaches responses and logs: letters only */
     size_t i = 0;
     for (; alg[i] && i + 1 < sizeof(shown); i++)
@@ -272,29 +298,23 @@ static int verify(const actor_jwt_key_t *key, const char *token, size_t len, con
     goto cleanup;
   }
   /* An RS256 signature is exactly as long as the modulus: a cheap test that
-   * spares libjwt's key parsing (most of its cost) for cut signatures. */
-  unsigned char *sig = NULL;
-  size_t slen = 0;
-  if (actor__b64_decode(token + d2 + 1, len - d2 - 1, 1, &sig, &slen) != 0 ||
+   * spares the RSA operation for cut signatures. */
+  if (actor__b64_decode(token + d2 + 1, s64, ACTOR__B64_ANY, &sig, &slen) != 0 ||
       slen != (size_t)(key->bits + 7) / 8) {
-    free(sig);
     rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token signature does not verify");
     goto cleanup;
   }
-  free(sig);
-  int jrc = jwt_decode(&jwt, token, (const unsigned char *)key->pem, (int)key->pem_len);
-  if (jrc == ENOMEM) {
-    rc = ACTOR_ENOMEM;
+  rc = rs256_ok(key, token, d2, sig, slen);
+  if (rc < 0)
     goto cleanup;
-  }
-  if (jrc != 0 || jwt == NULL || jwt_get_alg(jwt) != JWT_ALG_RS256) {
+  if (rc == 0) {
     rc = actor_errorf(ACTOR_EAUTH, reason, rsize, "the token signature does not verify");
     goto cleanup;
   }
-  rc = read_claims(claims, asserted, def, now, out, reason, rsize);
+  rc = read_claims(claims, key->exp_ms, asserted, def, now, out, reason, rsize);
 
 cleanup:
-  jwt_free(jwt);
+  free(sig);
   json_decref(claims);
   json_decref(head);
   return rc;
@@ -335,22 +355,47 @@ int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const
   return 0;
 }
 
-int actor_jwt_peek_kid(const char *token, char *kid, size_t size) {
+/* Part `which` (0 header, 1 payload) of a token as a JSON object, without
+ * verifying anything. 0, or ACTOR_EAUTH. */
+static int peek_part(const char *token, int which, json_t **out) {
+  *out = NULL;
+  size_t len = strnlen(token, ACTOR_JWT_MAX_LEN + 1);
+  size_t d1 = 0, d2 = 0, s64 = 0;
+  if (len > ACTOR_JWT_MAX_LEN || split(token, len, &d1, &d2, &s64) != 0)
+    return ACTOR_EAUTH;
+  *out = which == 0 ? part_json(token, d1) : part_json(token + d1 + 1, d2 - d1 - 1);
+  return *out ? 0 : ACTOR_EAUTH;
+}
+
+/* Copies the string member `name` of part `which` into out (truncated to
+ * size); ACTOR_ENOTFOUND when there is no such string. */
+static int peek_string(const char *token, int which, const char *name, char *out, size_t size) {
   if (size > 0)
-    *kid = '\0';
+    *out = '\0';
   if (token == NULL)
     return ACTOR_EINVAL;
-  size_t len = strnlen(token, ACTOR_JWT_MAX_LEN + 1);
-  size_t d1 = 0, d2 = 0;
-  if (len > ACTOR_JWT_MAX_LEN || split(token, len, &d1, &d2) != 0)
-    return ACTOR_EAUTH;
-  json_t *head = part_json(token, d1);
-  if (head == NULL)
-    return ACTOR_EAUTH;
-  const char *k = json_string_value(json_object_get(head, "kid"));
-  int rc = k ? 0 : ACTOR_ENOTFOUND;
-  if (k != NULL && size > 0)
-    snprintf(kid, size, "%s", k);
-  json_decref(head);
+  json_t *part = NULL;
+  int rc = peek_part(token, which, &part);
+  if (rc != 0)
+    return rc;
+  const json_t *v = json_object_get(part, name);
+  rc = json_is_string(v) ? 0 : ACTOR_ENOTFOUND;
+  if (rc == 0 && size > 0)
+    snprintf(out, size, "%s", json_string_value(v));
+  json_decref(part);
+  return rc;
+}
+
+int actor_jwt_peek_kid(const char *token, char *kid, size_t size) {
+  return peek_string(token, 0, "kid", kid, size);
+}
+
+int actor_jwt_peek_tenant(const char *token, char *tenant, size_t size) {
+  char raw[ACTOR_AUTH_TENANT_MAX + 1];
+  int rc = peek_string(token, 1, ACTOR_CLAIM_TENANT, raw, sizeof(raw));
+  if (size > 0)
+    *tenant = '\0';
+  if (rc == 0 && actor_tenant_norm(raw, tenant, size) != 0)
+    rc = ACTOR_EAUTH;
   return rc;
 }

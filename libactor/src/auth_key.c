@@ -1,7 +1,7 @@
 /* RSA public keys for JWT verification: the config's base64 DER
- * SubjectPublicKeyInfo (or PEM) validated with OpenSSL and re-written as the
- * canonical PEM text libjwt reads, plus the fingerprint that names the key
- * in the token cache and in platform-token kids. */
+ * SubjectPublicKeyInfo (or PEM) validated and kept by OpenSSL, with its
+ * canonical PEM text (what clientg publishes) and the fingerprint that
+ * names the key in the token cache and in platform-token kids. */
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -20,7 +20,7 @@
 #define AUTH_MAX_KEY_TEXT 65536
 
 /* Fills k from a parsed key: checks the type and size, writes the PEM and
- * the fingerprint. */
+ * the fingerprint, and keeps a reference to pkey. */
 static int key_from_pkey(EVP_PKEY *pkey, actor_jwt_key_t *k) {
   if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pkey) < AUTH_MIN_RSA_BITS)
     return ACTOR_EINVAL;
@@ -50,6 +50,11 @@ static int key_from_pkey(EVP_PKEY *pkey, actor_jwt_key_t *k) {
     }
   }
   BIO_free(b);
+  if (rc == 0) {
+    if (EVP_PKEY_up_ref(pkey) != 1)
+      return ACTOR_EIO;
+    k->pkey = pkey;
+  }
   return rc;
 }
 
@@ -63,7 +68,7 @@ static int decode_b64_text(const char *text, unsigned char **der, size_t *dlen) 
   for (size_t i = 0; i < n; i++)
     if (!isspace((unsigned char)text[i]))
       clean[j++] = text[i];
-  int rc = actor__b64_decode(clean, j, 0, der, dlen);
+  int rc = actor__b64_decode(clean, j, ACTOR__B64_STD, der, dlen);
   free(clean);
   return rc == ACTOR_EPARSE ? ACTOR_EINVAL : rc;
 }
@@ -115,7 +120,13 @@ void actor_jwt_key_free(actor_jwt_key_t *k) {
   if (k == NULL)
     return;
   free(k->pem);
+  EVP_PKEY_free(k->pkey);
   free(k);
+}
+
+void actor_jwt_key_set_exp_ms(actor_jwt_key_t *k, bool milliseconds) {
+  if (k != NULL)
+    k->exp_ms = milliseconds;
 }
 
 const char *actor_jwt_key_pem(const actor_jwt_key_t *k, size_t *len) {

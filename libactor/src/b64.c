@@ -40,28 +40,28 @@ int actor__b64_encode(const void *in, size_t len, int url, char **out) {
   return 0;
 }
 
-static int sextet(unsigned char c, int url) {
+static int sextet(unsigned char c, int mode) {
   if (c >= 'A' && c <= 'Z')
     return c - 'A';
   if (c >= 'a' && c <= 'z')
     return c - 'a' + 26;
   if (c >= '0' && c <= '9')
     return c - '0' + 52;
-  if (c == (url ? '-' : '+'))
+  if ((c == '+' && mode != ACTOR__B64_URL) || (c == '-' && mode != ACTOR__B64_STD))
     return 62;
-  if (c == (url ? '_' : '/'))
+  if ((c == '/' && mode != ACTOR__B64_URL) || (c == '_' && mode != ACTOR__B64_STD))
     return 63;
   return -1;
 }
 
-int actor__b64_decode(const char *in, size_t len, int url, unsigned char **out, size_t *out_len) {
+int actor__b64_decode(const char *in, size_t len, int mode, unsigned char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
   size_t pad = 0;
   while (pad < 2 && len > pad && in[len - 1 - pad] == '=')
     pad++;
   size_t n = len - pad; /* data characters */
-  if (n % 4 == 1 || (!url && len % 4 != 0) || (pad > 0 && (n + pad) % 4 != 0))
+  if (n % 4 == 1 || (mode == ACTOR__B64_STD && len % 4 != 0) || (pad > 0 && (n + pad) % 4 != 0))
     return ACTOR_EPARSE;
   unsigned char *o = malloc(n / 4 * 3 + 3);
   if (o == NULL)
@@ -70,7 +70,7 @@ int actor__b64_decode(const char *in, size_t len, int url, unsigned char **out, 
   uint32_t acc = 0;
   int bits = 0;
   for (size_t i = 0; i < n; i++) {
-    int s = sextet((unsigned char)in[i], url);
+    int s = sextet((unsigned char)in[i], mode);
     if (s < 0) {
       free(o);
       return ACTOR_EPARSE;

@@ -331,6 +331,27 @@ int actor_config_get_enum(const actor_config_t *cfg, const char *section, const 
   return config_bad(section, key, v, var, what);
 }
 
+static bool config_all_upper(const char *s) {
+  for (; *s; s++)
+    if (islower((unsigned char)*s))
+      return false;
+  return true;
+}
+
+/* Whether a variable `<section>_<k>` with the section in exact case and k
+ * in any case is set: then the exact-case pass of actor_config_each has
+ * reported that key already. */
+static bool config_env_exact(const char *section, const char *key) {
+  size_t slen = strlen(section), klen = strlen(key);
+  for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
+    const char *s = *ep;
+    if (strncmp(s, section, slen) == 0 && s[slen] == '_' &&
+        strncasecmp(s + slen + 1, key, klen) == 0 && s[slen + 1 + klen] == '=')
+      return true;
+  }
+  return false;
+}
+
 void actor_config_each(const actor_config_t *cfg, const char *section, actor_config_each_cb fn,
                        void *ud) {
   char var[256];
@@ -345,19 +366,33 @@ void actor_config_each(const actor_config_t *cfg, const char *section, actor_con
       fn(e->key, env != NULL ? env : e->value, ud);
     }
   }
-  /* Keys set only in the environment, as `<section>_<key>` in exact case. */
+  /* Keys set only in the environment: `<section>_<key>` with the section
+   * in exact case, then `<SECTION>_<KEY>` all upper case (the two forms
+   * actor_config_get reads), each key once, exact case first. */
+  char upper[64];
   size_t slen = strlen(section);
-  for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
-    const char *s = *ep, *eq = strchr(s, '=');
-    if (eq == NULL || strncmp(s, section, slen) != 0 || s[slen] != '_' || eq == s + slen + 1)
-      continue;
-    size_t klen = (size_t)(eq - (s + slen + 1));
-    if (klen >= sizeof(var))
-      continue;
-    memcpy(var, s + slen + 1, klen);
-    var[klen] = '\0';
-    if (cfg != NULL && config_find(cfg, section, var) >= 0)
-      continue;
-    fn(var, eq + 1, ud);
+  if (slen >= sizeof(upper))
+    return;
+  for (size_t i = 0; i <= slen; i++)
+    upper[i] = (char)toupper((unsigned char)section[i]);
+  for (int pass = 0; pass < 2; pass++) {
+    const char *prefix = pass == 0 ? section : upper;
+    if (pass == 1 && strcmp(upper, section) == 0)
+      break;
+    for (char **ep = environ; ep != NULL && *ep != NULL; ep++) {
+      const char *s = *ep, *eq = strchr(s, '=');
+      if (eq == NULL || strncmp(s, prefix, slen) != 0 || s[slen] != '_' || eq == s + slen + 1)
+        continue;
+      size_t klen = (size_t)(eq - (s + slen + 1));
+      if (klen >= sizeof(var))
+        continue;
+      memcpy(var, s + slen + 1, klen);
+      var[klen] = '\0';
+      if (cfg != NULL && config_find(cfg, section, var) >= 0)
+        continue;
+      if (pass == 1 && (!config_all_upper(var) || config_env_exact(section, var)))
+        continue;
+      fn(var, eq + 1, ud);
+    }
   }
 }

@@ -28,6 +28,17 @@ void model_db_id(const char *tenant, const char *id, char out[MODEL_KEY_MAX]) {
   snprintf(out, MODEL_KEY_MAX, "%s_%s", tenant, id);
 }
 
+const char *model_db_id_actor(const char *db_id) {
+  const char *us = strrchr(db_id, '_');
+  return us ? us + 1 : db_id;
+}
+
+bool model_db_id_in_tenant(const char *db_id, const char *tenant) {
+  size_t n = strlen(tenant);
+  return db_id != NULL && n > 0 && strncmp(db_id, tenant, n) == 0 && db_id[n] == '_' &&
+         db_id[n + 1] != '\0' && strchr(db_id + n + 1, '_') == NULL;
+}
+
 static int reply_ok(redisReply *reply) {
   if (reply == NULL)
     return ACTOR_ESTORE;
@@ -107,11 +118,10 @@ int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out) {
     freeReplyObject(reply);
     return ACTOR_ESTORE;
   }
-  size_t tlen = strlen(tenant);
   json_t *ids = json_array();
   for (size_t i = 0; ids && i < reply->elements; i++) {
     const char *id = reply->element[i]->str;
-    if (strncmp(id, tenant, tlen) == 0 && id[tlen] == '_')
+    if (model_db_id_in_tenant(id, tenant))
       json_array_append_new(ids, json_string(id));
   }
   freeReplyObject(reply);

@@ -15,8 +15,8 @@ import uuid
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from conftest import ApiProcess, Client
 
@@ -35,6 +35,14 @@ MISSING_ROLE = "Not authorized -- missing required role."
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def wso2_roles(user, n, role):
+    """n roles as WSO2 lists a user's application subscriptions, `role`
+    (an abaco role) in the middle."""
+    roles = [f"Internal/DEV_STAGING_{user}_client-{1496345350 + i}_PRODUCTION" for i in range(n)]
+    roles[n // 2] = role
+    return roles
 
 
 class KeyPair:
@@ -60,6 +68,34 @@ class KeyPair:
             body["tenant"] = tenant_claim
         body.update(claims or {})
         return jwt.encode(body, self.priv, algorithm="RS256", headers=headers)
+
+    def wso2_token(self, user, roles, exp_ms, alg="RS256", tenant_claim=None):
+        """A token exactly as WSO2 API Manager writes it: each part in the
+        standard base64 alphabet with '=' padding, an x5t header, its
+        claims (enduser user@carbon.super), exp in milliseconds."""
+        der = base64.b64decode(self.pub_der_b64())
+        x5t = base64.b64encode(hashlib.sha1(der).hexdigest().encode()).decode()
+        head = {"typ": "JWT", "alg": alg, "x5t": x5t}
+        body = {"iss": "wso2.org/products/am", "exp": exp_ms,
+                "http://wso2.org/claims/subscriber": f"DEV_STAGING/{user}",
+                "http://wso2.org/claims/applicationid": "236",
+                "http://wso2.org/claims/applicationname": "test",
+                "http://wso2.org/claims/applicationtier": "Unlimited",
+                "http://wso2.org/claims/apicontext": "/actors/v2",
+                "http://wso2.org/claims/version": "v2",
+                "http://wso2.org/claims/tier": "Unlimited",
+                "http://wso2.org/claims/keytype": "PRODUCTION",
+                "http://wso2.org/claims/usertype": "APPLICATION",
+                CLAIM_USER: f"{user}@carbon.super",
+                "http://wso2.org/claims/enduserTenantId": "-1234",
+                "http://wso2.org/claims/emailaddress": f"{user}@test.com",
+                CLAIM_ROLE: ",".join(roles)}
+        if tenant_claim:
+            body["tenant"] = tenant_claim
+        signed = (base64.b64encode(json.dumps(head, separators=(",", ":")).encode()) + b"." +
+                  base64.b64encode(json.dumps(body, separators=(",", ":")).encode()))
+        sig = self.priv.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        return (signed + b"." + base64.b64encode(sig)).decode()
 
 
 def claims_for(user, roles=(USER,)):

@@ -9,9 +9,11 @@ objects must be unchanged.
 
 Foreign tenants include "DEV" and "DEV-DEVELOPX", a prefix and an
 extension of the home tenant, which catch prefix comparisons of
-tenant-scoped ids. Routes that scan the executions collection in
-FerretDB (seconds each) are called with the admin role only: the admin's
-scope is the whole tenant, every other role's is narrower."""
+tenant-scoped ids, and "DEV-DEVELOP_X", whose ids start with the home
+tenant's id prefix "DEV-DEVELOP_" (tenant names may hold '_'). Routes that
+scan the executions collection in FerretDB (seconds each) are called with
+the admin role only: the admin's scope is the whole tenant, every other
+role's is narrower."""
 import concurrent.futures
 import json
 
@@ -23,7 +25,7 @@ from authkit import api  # noqa: F401 (a fixture)
 from conftest import API, Client, wait_for
 
 HOME = "DEV-DEVELOP"
-FOREIGN = ["MATRIXOTHER", "DEV", "DEV-DEVELOPX"]
+FOREIGN = ["MATRIXOTHER", "DEV", "DEV-DEVELOPX", "DEV-DEVELOP_X"]
 ROLES = {"user": (USER,), "limited": (LIMITED,), "privileged": (PRIVILEGED,), "admin": (ADMIN,)}
 SCANS = {"/actors/search/executions", "/actors/admin/executions"}
 

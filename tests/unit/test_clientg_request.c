@@ -33,6 +33,12 @@ static void test_parse_ok(void) {
   ASSERT_EQ_STR(req.actor_id, "DEV-DEVELOP_abc");
   ASSERT_EQ_STR(req.worker_id, "w1_x");
   ASSERT_EQ_STR(req.owner, "jdoe");
+  /* Abaco's own tenant name holds '_' (tenant_name: dev_staging) */
+  ASSERT_EQ_INT(parse("{\"command\":\"new\",\"tenant\":\"dev_staging\",\"actor_id\":"
+                      "\"DEV_STAGING_abc\",\"worker_id\":\"w1\",\"owner\":\"jdoe\","
+                      "\"secret\":\"s3cret\"}"),
+                0);
+  ASSERT_EQ_STR(req.tenant, "DEV_STAGING");
   /* delete needs neither owner nor actor id */
   ASSERT_EQ_INT(parse("{\"command\":\"delete\",\"tenant\":\"T\",\"worker_id\":\"w\","
                       "\"secret\":\"s3cret\"}"),
@@ -91,7 +97,7 @@ static void test_bad_requests(void) {
       {"{\"secret\":\"s3cret\",\"command\":\"new\",\"tenant\":\"T\",\"worker_id\":\"w\","
        "\"owner\":\"\",\"actor_id\":\"a\"}",
        "missing owner"},
-      {"{\"secret\":\"s3cret\",\"command\":\"new\",\"tenant\":\"T_1\",\"worker_id\":\"w\","
+      {"{\"secret\":\"s3cret\",\"command\":\"new\",\"tenant\":\"T/1\",\"worker_id\":\"w\","
        "\"owner\":\"o\",\"actor_id\":\"a\"}",
        "tenant holds"},
       {"{\"secret\":\"s3cret\",\"command\":\"new\",\"tenant\":\"T\",\"worker_id\":\"../w\","

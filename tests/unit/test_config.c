@@ -187,6 +187,21 @@ static void test_each(void) {
   s.text[0] = '\0';
   actor_config_each(cfg, "web", collect, &s);
   ASSERT_EQ_STR(s.text, "level.x=1;");
+  /* Upper-case variables too (what actor_config_get also reads), each key
+   * once, the exact-case one first; a key of the file only once. */
+  setenv("WEB_DEV_STAGING_APIM_PUBLIC_KEY", "u", 1);
+  setenv("web_both", "exact", 1);
+  setenv("WEB_BOTH", "upper", 1);
+  setenv("WEB_LEVEL.X", "2", 1);
+  setenv("WEB_mixed", "no", 1);
+  s.text[0] = '\0';
+  actor_config_each(cfg, "web", collect, &s);
+  ASSERT_EQ_STR(s.text, "level.x=2;both=exact;DEV_STAGING_APIM_PUBLIC_KEY=u;");
+  unsetenv("WEB_DEV_STAGING_APIM_PUBLIC_KEY");
+  unsetenv("web_both");
+  unsetenv("WEB_BOTH");
+  unsetenv("WEB_LEVEL.X");
+  unsetenv("WEB_mixed");
   actor_config_free(cfg);
 }
 

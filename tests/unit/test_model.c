@@ -1,8 +1,9 @@
 /* The domain models against live stores: Redis (REDIS_URL, default
  * redis://127.0.0.1:6379) for actors and workers, the MongoDB-wire server
  * (MONGO_URL, default mongodb://127.0.0.1:27017, FerretDB here) for
- * executions and logs. Actors: keys and ids, put/get, list_ids by tenant
- * (another tenant, even one whose name extends this one, is not listed),
+ * executions and logs. Actors: keys and ids (a tenant with '_' splits at
+ * the last '_'), put/get, list_ids by tenant (another tenant, even one
+ * whose name extends this one, with '_' or not, is not listed),
  * guarded transitions, set_status, delete. Workers: the fields of a new
  * worker, put/get/list/count, update, guarded transitions, a vanished
  * worker record, delete. Executions: insert, get (wrong actor db_id: not
@@ -28,7 +29,7 @@ int store__redis_parse_url(const char *url, char **host, int *port, char **user,
 
 static store_redis_t *redis;
 static store_mongo_t *mongo;
-static char tenant_a[64], tenant_b[64], tenant_ab[72];
+static char tenant_a[64], tenant_b[64], tenant_ab[72], tenant_us[80];
 
 static int is_time(const json_t *v) {
   int64_t ms = 0;
@@ -64,6 +65,18 @@ static void test_keys(void) {
   model_key_workers("TACC_x", out);
   ASSERT_EQ_STR(out, "abaco:workers:TACC_x");
   ASSERT_EQ_STR(MODEL_KEY_ACTORS, "abaco:actors");
+  /* Abaco's tenant_name dev_staging: a db_id splits at its last '_'. */
+  model_db_id("DEV_STAGING", "oA4rZ5m", out);
+  ASSERT_EQ_STR(out, "DEV_STAGING_oA4rZ5m");
+  ASSERT_EQ_STR(model_db_id_actor(out), "oA4rZ5m");
+  ASSERT_EQ_STR(model_db_id_actor("TACC_x"), "x");
+  ASSERT_EQ_STR(model_db_id_actor("noscore"), "noscore");
+  ASSERT_TRUE(model_db_id_in_tenant(out, "DEV_STAGING"));
+  ASSERT_TRUE(!model_db_id_in_tenant(out, "DEV"));
+  ASSERT_TRUE(!model_db_id_in_tenant(out, "DEV_STAGING_oA4rZ5m"));
+  ASSERT_TRUE(!model_db_id_in_tenant("DEV_", "DEV"));
+  ASSERT_TRUE(!model_db_id_in_tenant("DEV_x", ""));
+  ASSERT_TRUE(!model_db_id_in_tenant(NULL, "DEV"));
 }
 
 static json_t *new_actor(const char *tenant, const char *id) {
@@ -77,12 +90,15 @@ static json_t *new_actor(const char *tenant, const char *id) {
 
 static void test_actor_crud(void) {
   char a1[MODEL_KEY_MAX], a2[MODEL_KEY_MAX], b1[MODEL_KEY_MAX], ab1[MODEL_KEY_MAX];
+  char us1[MODEL_KEY_MAX];
   model_db_id(tenant_a, "act1", a1);
   model_db_id(tenant_a, "act2", a2);
   model_db_id(tenant_b, "act1", b1);
   model_db_id(tenant_ab, "act9", ab1);
+  model_db_id(tenant_us, "act7", us1);
   json_t *x1 = new_actor(tenant_a, "act1"), *x2 = new_actor(tenant_a, "act2");
   json_t *y1 = new_actor(tenant_b, "act1"), *z1 = new_actor(tenant_ab, "act9");
+  json_t *u1 = new_actor(tenant_us, "act7");
   json_t *out = NULL, *ids = NULL;
 
   ASSERT_EQ_INT(model_actor_get(redis, a1, &out), ACTOR_ENOTFOUND);
@@ -91,6 +107,7 @@ static void test_actor_crud(void) {
   ASSERT_EQ_INT(model_actor_put(redis, a2, x2), 0);
   ASSERT_EQ_INT(model_actor_put(redis, b1, y1), 0);
   ASSERT_EQ_INT(model_actor_put(redis, ab1, z1), 0);
+  ASSERT_EQ_INT(model_actor_put(redis, us1, u1), 0);
   ASSERT_EQ_INT(model_actor_get(redis, a1, &out), 0);
   ASSERT_TRUE(out != NULL && json_equal(out, x1));
   json_decref(out);
@@ -100,7 +117,11 @@ static void test_actor_crud(void) {
   ASSERT_EQ_INT(model_actor_list_ids(redis, tenant_a, &ids), 0);
   ASSERT_EQ_INT(json_array_size(ids), 2);
   ASSERT_TRUE(array_has_str(ids, a1) && array_has_str(ids, a2));
-  ASSERT_TRUE(!array_has_str(ids, b1) && !array_has_str(ids, ab1));
+  ASSERT_TRUE(!array_has_str(ids, b1) && !array_has_str(ids, ab1) && !array_has_str(ids, us1));
+  json_decref(ids);
+  ASSERT_EQ_INT(model_actor_list_ids(redis, tenant_us, &ids), 0); /* "<tenant_a>_STAGING" */
+  ASSERT_EQ_INT(json_array_size(ids), 1);
+  ASSERT_TRUE(array_has_str(ids, us1));
   json_decref(ids);
   ASSERT_EQ_INT(model_actor_list_ids(redis, tenant_b, &ids), 0);
   ASSERT_EQ_INT(json_array_size(ids), 1);
@@ -132,6 +153,8 @@ static void test_actor_crud(void) {
   ASSERT_EQ_INT(model_actor_delete(redis, a2), 0);
   ASSERT_EQ_INT(model_actor_delete(redis, b1), 0);
   ASSERT_EQ_INT(model_actor_delete(redis, ab1), 0);
+  ASSERT_EQ_INT(model_actor_delete(redis, us1), 0);
+  json_decref(u1);
   json_decref(x1);
   json_decref(x2);
   json_decref(y1);
@@ -470,9 +493,9 @@ static void test_logs(void) {
 /* Removes every Redis key and index entry of this run's tenants; returns
  * how many keys were still there. */
 static long long cleanup_redis(void) {
-  const char *tenants[] = {tenant_a, tenant_b, tenant_ab};
+  const char *tenants[] = {tenant_a, tenant_b, tenant_ab, tenant_us};
   long long n = 0;
-  for (size_t t = 0; t < 3; t++) {
+  for (size_t t = 0; t < 4; t++) {
     char pattern[128];
     snprintf(pattern, sizeof(pattern), "abaco:*:%s_*", tenants[t]);
     redisReply *rep = store_redis_cmd(redis, "KEYS %s", pattern);
@@ -545,6 +568,7 @@ int main(void) {
   snprintf(tenant_a, sizeof(tenant_a), "UT%ldX%ld", pid, now);
   snprintf(tenant_b, sizeof(tenant_b), "UT%ldY%ld", pid, now);
   snprintf(tenant_ab, sizeof(tenant_ab), "%sZ", tenant_a); /* tenant_a is a prefix of it */
+  snprintf(tenant_us, sizeof(tenant_us), "%s_STAGING", tenant_a); /* and of this, with '_' */
   if (open_stores() != 0) {
     store_redis_free(redis);
     store_mongo_free(mongo);

@@ -1,5 +1,5 @@
-/* Identity from JWTs (API.md §2): RS256 verification with libjwt on
- * OpenSSL, the WSO2 claims turned into an identity, a cache of verified
+/* Identity from JWTs (API.md §2; docs/auth.md): RS256 verification with
+ * OpenSSL, the WSO2 claims turned into an identity, tenant names, a cache of verified
  * tokens, the request-header helpers, and the platform tokens that clientg
  * issues to workers (signed with the platform key, revocable in Redis).
  * No HTTP types here: the API hands over header names and values.
@@ -13,9 +13,9 @@
  *   1. Find the token: actor_jwt_find_assertion() over the request headers
  *      (tenant = upper-cased suffix of `X-Jwt-Assertion-<TENANT>`), else
  *      actor_jwt_bearer() of `Authorization` (tenant NULL, default tenant
- *      [web] tenant_name).
+ *      [web] tenant_name, or the token's `tenant` claim: actor_jwt_peek_tenant).
  *   2. Pick the tenant's key: `<tenant>_apim_public_key` or
- *      `[web] apim_public_key`, parsed once with actor_jwt_key_parse().
+ *      `[web] apim_public_key`, parsed at start-up with actor_jwt_key_parse().
  *   3. actor_auth_verify(): platform tokens (header `kid` starting with
  *      ACTOR_PLATFORM_KID_PREFIX) are checked against the platform key named
  *      by that kid and must still be registered in Redis; every other token
@@ -40,27 +40,45 @@ struct store_redis_s;
 
 #define ACTOR_AUTH_TENANT_MAX 64
 #define ACTOR_AUTH_USER_MAX 128
-#define ACTOR_AUTH_ROLES_MAX 2048
+/* A role claim can never be longer than the decoded payload of the longest
+ * token (3 bytes per 4 characters): WSO2 lists every application
+ * subscription of the user there, thousands of bytes for an administrator. */
+#define ACTOR_AUTH_ROLES_MAX (ACTOR_JWT_MAX_LEN / 4 * 3)
 #define ACTOR_AUTH_JTI_MAX 128
 #define ACTOR_AUTH_KID_MAX 64
 /* Enough for every reason text this module writes. */
 #define ACTOR_AUTH_REASON_MAX 160
 
-/* Who a verified token says the caller is. Plain data: copy it freely. */
+/* Who a verified token says the caller is. Plain data: copy it freely
+ * (about 12.5 KiB: keep it off small stacks). */
 typedef struct {
   char tenant[ACTOR_AUTH_TENANT_MAX]; /* upper case, e.g. "DEV-DEVELOP" */
   char username[ACTOR_AUTH_USER_MAX]; /* enduser claim cut at the first '@' */
-  /* The role claim (a comma-separated string, or a JSON array of strings),
-   * re-joined with ',' after trimming blanks and dropping empty entries. */
-  char roles[ACTOR_AUTH_ROLES_MAX];
   int nroles;
   int64_t exp;                  /* seconds since the epoch; 0 = no exp claim */
   char jti[ACTOR_AUTH_JTI_MAX]; /* "" when absent */
   bool platform;                /* issued by clientg (actor_auth_verify only) */
+  /* The role claim (a comma-separated string, or a JSON array of strings),
+   * re-joined with ',' after trimming blanks and dropping empty entries.
+   * Last, so the cache keeps only the used part. */
+  char roles[ACTOR_AUTH_ROLES_MAX];
 } actor_identity_t;
 
 /* Exact, case-sensitive match of one role (as Abaco compares them). */
 bool actor_identity_has_role(const actor_identity_t *id, const char *role);
+/* The same over any comma-separated role list (no blanks around entries). */
+bool actor_roles_have(const char *roles, const char *role);
+
+/* ---- tenant names ----
+ * Letters, digits, '_', '-' and '.' (Abaco ships `tenant_name: dev_staging`),
+ * 1 to ACTOR_AUTH_TENANT_MAX - 1 characters, compared case-insensitively:
+ * everything here keeps them upper-cased. Storage keys put a tenant in
+ * front of an id ("<TENANT>_<id>"): split them at the last '_' (hashids
+ * never hold one), never the first. */
+/* Writes the upper-cased name into out (size bytes, truncated names are
+ * refused); 0, or ACTOR_EINVAL when `in` is NULL, empty, too long (or does
+ * not fit in size) or holds another character. out is "" on error. */
+int actor_tenant_norm(const char *in, char *out, size_t size);
 
 /* ---- public keys ----
  * An RSA public key (at least 1024 bits) kept as the PEM text libjwt wants,
@@ -75,6 +93,10 @@ int actor_jwt_key_parse(const char *text, actor_jwt_key_t **out);
 void actor_jwt_key_free(actor_jwt_key_t *k);
 /* PEM text (borrowed, valid while k lives) and its length. */
 const char *actor_jwt_key_pem(const actor_jwt_key_t *k, size_t *len);
+/* Whether tokens checked with k write `exp` in milliseconds (WSO2 API
+ * Manager does; RFC 7519 says seconds, the default). Set it once, before k
+ * is shared; platform keys never use it. */
+void actor_jwt_key_set_exp_ms(actor_jwt_key_t *k, bool milliseconds);
 /* "abaco-platform-" + the first 16 bytes of the fingerprint in hex: the
  * `kid` clientg puts in the tokens it signs with this key. */
 void actor_jwt_key_kid(const actor_jwt_key_t *k, char kid[ACTOR_AUTH_KID_MAX]);
@@ -107,13 +129,16 @@ void actor_jwt_cache_stats(actor_jwt_cache_t *c, uint64_t *hits, uint64_t *misse
  *   token made for one tenant is never accepted in another.
  *   now: seconds since the epoch.
  *   cache: may be NULL (no caching).
+ * Each part is base64 in either alphabet (base64url, or the standard one
+ * with '=' padding that WSO2 API Manager writes); after the signature's
+ * padding anything but a '.' is ignored, as PyJWT does.
  * Refused (ACTOR_EAUTH, with a one-line reason in `reason`, which may be
- * NULL): longer than ACTOR_JWT_MAX_LEN, not three base64url parts of JSON
- * objects, header `alg` other than exactly "RS256" (checked before libjwt
- * sees the token: libjwt 1.10 would verify an HS256 token using the PEM
- * text as the HMAC secret), a `crit` header, a bad signature, exp (seconds;
- * a value above 1e11 is read as milliseconds, as some WSO2 gateways send)
- * at or before now, no enduser claim, an unusable tenant.
+ * NULL): longer than ACTOR_JWT_MAX_LEN, not three such parts, a header or
+ * payload that is not a JSON object (duplicate keys included), header
+ * `alg` other than exactly "RS256" or WSO2's "SHA256withRSA" (any case), a
+ * `crit` header, a bad RSASSA-PKCS1-v1_5 SHA-256 signature, exp at or
+ * before now (seconds, or milliseconds for a key set so with
+ * actor_jwt_key_set_exp_ms), no enduser claim, an unusable tenant.
  * ACTOR_EINVAL for NULL token/key/out; ACTOR_ENOMEM. On error *out is
  * zeroed. The reason never contains the token. */
 int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const char *token,
@@ -124,6 +149,11 @@ int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const
  * the key). 0 and the kid; ACTOR_ENOTFOUND when the header has none;
  * ACTOR_EAUTH when the header does not decode. */
 int actor_jwt_peek_kid(const char *token, char *kid, size_t size);
+/* Reads the payload's `tenant` claim the same way, unverified (to pick the
+ * key of a Bearer token); upper-cased. 0; ACTOR_ENOTFOUND when there is
+ * none; ACTOR_EAUTH when the payload does not decode or the claim is not a
+ * tenant name. */
+int actor_jwt_peek_tenant(const char *token, char *tenant, size_t size);
 
 /* ---- finding the token in a request ---- */
 typedef struct {

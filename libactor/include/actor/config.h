@@ -40,9 +40,11 @@ int actor_config_get_enum(const actor_config_t *cfg, const char *section,
                           const char *const *choices, const char **out);
 
 /* Calls fn for each key of a section in file order (for [logs]
- * level.<module>), with environment overrides applied, then for each
- * variable `<section>_<key>` (exact case) whose key is not in the file.
- * key and value are valid during the call only. */
+ * level.<module>, [web] <tenant>_apim_public_key), with environment
+ * overrides applied, then for each variable `<section>_<key>` (section in
+ * exact case) whose key is not in the file, then for each `<SECTION>_<KEY>`
+ * (all upper case) whose key was in neither. key and value are valid
+ * during the call only. */
 typedef void (*actor_config_each_cb)(const char *key, const char *value, void *ud);
 void actor_config_each(const actor_config_t *cfg, const char *section,
                        actor_config_each_cb fn, void *ud);

@@ -2,7 +2,8 @@
  *
  * Redis (records, see store_record.h):
  *   abaco:actor:<db_id>            actor record
- *   abaco:actors                   set of every actor db_id (db_id starts with "<TENANT>_")
+ *   abaco:actors                   set of every actor db_id ("<TENANT>_<id>"; a tenant
+ *                                  may hold '_', an id never does)
  *   abaco:worker:<db_id>:<wid>     worker record
  *   abaco:workers:<db_id>          set of the actor's worker ids
  * MongoDB:
@@ -16,6 +17,7 @@
 #define ACTOR_MODEL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "actor/store.h"
@@ -56,6 +58,13 @@ void model_key_workers(const char *db_id, char out[MODEL_KEY_MAX]);
 
 /* "<TENANT>_<id>" */
 void model_db_id(const char *tenant, const char *id, char out[MODEL_KEY_MAX]);
+/* The actor id of a db_id: what follows its last '_' (hashids hold none,
+ * tenant names may: "DEV_STAGING_abc" -> "abc"); db_id itself when it has
+ * none. A pointer into db_id. */
+const char *model_db_id_actor(const char *db_id);
+/* Whether db_id is "<tenant>_<id>" of exactly this (upper-case) tenant,
+ * with an id holding no '_': tenant DEV never claims DEV_STAGING's actors. */
+bool model_db_id_in_tenant(const char *db_id, const char *tenant);
 
 /* ---- actors ---- */
 int model_actor_get(store_redis_t *r, const char *db_id, json_t **out);

@@ -2,8 +2,10 @@
  * auth.c (who is calling), perms.c (permission maps and the per-route
  * check), aliases.c, nonces.c, configs.c, search.c and admin.c.
  *
- * Redis layout (every id is tenant-scoped, "<TENANT>_<name>"; tenants
- * never contain '_', so the first '_' splits an id):
+ * Redis layout (every id is tenant-scoped, "<TENANT>_<name>"; tenants may
+ * contain '_' (dev_staging), so an actor db_id or a nonce id splits at its
+ * last '_' (hashids hold none), and an alias or config id, whose name may
+ * hold '_' too, is never split: its record's `tenant` says whose it is):
  *   abaco:perms:actor:<db_id>       hash user -> "READ" | "EXECUTE" | "UPDATE"
  *   abaco:perms:alias:<alias_id>    the same for an alias
  *   abaco:perms:config:<config_id>  the same for a config
@@ -60,7 +62,8 @@ struct api_access_s {
   actor_jwt_cache_t *jwt_cache;
   actor_platform_keys_t *platform_keys;
   actor_jwt_key_t *apim_key; /* [web] apim_public_key, or NULL */
-  pthread_mutex_t lock;      /* guards tenant_keys */
+  bool exp_ms;               /* [web] jwt_exp_milliseconds: APIM tokens' exp in ms */
+  /* [web] <tenant>_apim_public_key, filled at start-up, then only read */
   api_tenant_key_t tenant_keys[API_TENANT_KEYS_MAX];
   size_t ntenant_keys;
   actor_secret_key_t secret; /* [web] encryption_key; .set false when empty */
@@ -94,10 +97,14 @@ int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *ou
  * error) and returns -1. */
 int api_require_level(api_req_t *r, const char *kind, const char *id, api_level_t level,
                       const char *noun);
+/* Whether a record's `tenant` is the caller's: an alias or config id does
+ * not tell (see the top of this file). */
+bool api_record_in_tenant(api_req_t *r, const json_t *rec);
 /* The record of the path's alias or config once loaded (rc, rec: what the
- * load gave; rec is taken): answers 404 "<Noun> <name> not found.", a
- * store error, or 400 when the caller lacks `level` on the object whose id
- * is rec[id_field], and returns NULL then; else returns rec. */
+ * load gave; rec is taken): answers 404 "<Noun> <name> not found." (also
+ * for a record of another tenant), a store error, or 400 when the caller
+ * lacks `level` on the object whose id is rec[id_field], and returns NULL
+ * then; else returns rec. */
 json_t *api_checked_record(api_req_t *r, int rc, json_t *rec, const char *kind,
                            const char *id_field, api_level_t level, const char *noun);
 int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *user,

@@ -120,8 +120,7 @@ void api_admin_executions(api_req_t *r) {
   json_t *d;
   json_array_foreach(docs, i, d) {
     const char *db_id = actor_json_str(d, "actor_dbid", "");
-    const char *us = strchr(db_id, '_');
-    const char *aid = us ? us + 1 : db_id;
+    const char *aid = model_db_id_actor(db_id);
     json_t *t = json_object_get(per, aid);
     if (t == NULL) {
       t = json_pack("{s:s, s:I, s:I, s:I, s:I}", "actor_id", aid, "total_executions", (json_int_t)0,

@@ -80,7 +80,13 @@ int api_alias_get(api_req_t *r, const char *alias, json_t **out) {
   char id[MODEL_KEY_MAX], key[MODEL_KEY_MAX + 16];
   alias_id_of(r, alias, id);
   alias_key(id, key);
-  return store_record_get(r->ctx->redis, key, out);
+  int rc = store_record_get(r->ctx->redis, key, out);
+  if (rc == 0 && !api_record_in_tenant(r, *out)) { /* another tenant's (access.h) */
+    json_decref(*out);
+    *out = NULL;
+    rc = ACTOR_ENOTFOUND;
+  }
+  return rc;
 }
 
 static json_t *alias_display(api_req_t *r, const json_t *rec) {

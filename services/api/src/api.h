@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "actor/auth.h"
 #include "actor/config.h"
 #include "actor/http.h"
 #include "actor/ids.h"
@@ -36,7 +37,7 @@ typedef struct {
   bool camel;                 /* [web] case = camel */
   bool show_traceback;
   const char *access_control; /* "none" or "jwt" */
-  const char *tenant_name;
+  char tenant_name[ACTOR_AUTH_TENANT_MAX]; /* [web] tenant_name, upper-cased */
   const char *host_queues;    /* [spawner] host_queues */
   long init_count;
   long max_log_length;
@@ -71,7 +72,7 @@ typedef struct {
   char tenant[128];
   char username[256];
   bool admin, privileged;
-  char roles[2048];       /* comma-separated roles (auth.c) */
+  char roles[ACTOR_AUTH_ROLES_MAX]; /* comma-separated roles (auth.c) */
   /* Set when the caller authenticated with ?x-nonce= (nonces.c): the
    * request may only touch the nonce's actor or alias, up to its level. */
   char nonce[192];        /* the nonce id, "" otherwise */

@@ -11,9 +11,11 @@
  * A Bearer token names its tenant in its `tenant` claim (or none: then
  * [web] tenant_name); that claim is read before verification only to pick
  * the key, and the verified identity must carry the same tenant, so a key
- * of one tenant never vouches for another. */
-#include <ctype.h>
-#include <openssl/evp.h>
+ * of one tenant never vouches for another.
+ *
+ * Every key and tenant setting is read and checked at start-up (a bad one
+ * stops the api naming its key); afterwards the tenant key table is only
+ * read, by every request thread, without a lock. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,28 +29,13 @@
 
 /* ---- start-up ---- */
 
-/* Tenants are upper case letters, digits, '-' and '.' (never '_', which
- * splits tenant-scoped ids). Writes the upper-cased name; false if bad. */
-static bool tenant_name_ok(const char *in, char *out, size_t size) {
-  size_t i = 0;
-  if (in == NULL || *in == '\0')
-    return false;
-  for (; in[i]; i++) {
-    unsigned char c = (unsigned char)in[i];
-    if (i + 1 >= size || (!isalnum(c) && c != '-' && c != '.'))
-      return false;
-    out[i] = (char)toupper(c);
-  }
-  out[i] = '\0';
-  return true;
-}
-
 typedef struct {
   api_access_t *a;
   int rc;
 } key_scan_t;
 
-/* actor_config_each callback: one [web] <tenant>_apim_public_key. */
+/* actor_config_each callback: one [web] <tenant>_apim_public_key (from
+ * the file, or from the environment in either case). */
 static void scan_tenant_key(const char *key, const char *value, void *ud) {
   static const char SUFFIX[] = "_apim_public_key";
   key_scan_t *s = ud;
@@ -56,25 +43,33 @@ static void scan_tenant_key(const char *key, const char *value, void *ud) {
   if (n <= m || strcasecmp(key + n - m, SUFFIX) != 0 || value == NULL || *value == '\0')
     return;
   char raw[ACTOR_AUTH_TENANT_MAX], tenant[ACTOR_AUTH_TENANT_MAX];
-  if (n - m >= sizeof(raw)) {
-    LOG_ERROR("api", "[web] %s: the tenant name is too long", key);
-    s->rc = ACTOR_ECONFIG;
-    return;
+  size_t tl = n - m;
+  bool named = tl < sizeof(raw);
+  if (named) {
+    memcpy(raw, key, tl);
+    raw[tl] = '\0';
+    named = actor_tenant_norm(raw, tenant, sizeof(tenant)) == 0;
   }
-  memcpy(raw, key, n - m);
-  raw[n - m] = '\0';
-  actor_jwt_key_t *k = NULL;
-  if (!tenant_name_ok(raw, tenant, sizeof(tenant)) || actor_jwt_key_parse(value, &k) != 0) {
-    LOG_ERROR("api", "[web] %s: not a tenant name with an RSA public key (base64 DER or PEM)", key);
+  if (!named) {
+    LOG_ERROR("api",
+              "[web] %.120s: '%.*s' is not a tenant name (1 to %d letters, digits, '_', '-' "
+              "or '.')",
+              key, (int)(tl > 80 ? 80 : tl), key, ACTOR_AUTH_TENANT_MAX - 1);
     s->rc = ACTOR_ECONFIG;
     return;
   }
   api_access_t *a = s->a;
   for (size_t i = 0; i < a->ntenant_keys; i++)
-    if (strcmp(a->tenant_keys[i].tenant, tenant) == 0) { /* the environment already set it */
-      actor_jwt_key_free(k);
+    if (strcmp(a->tenant_keys[i].tenant, tenant) == 0) /* another spelling: the first wins */
       return;
-    }
+  actor_jwt_key_t *k = NULL;
+  if (actor_jwt_key_parse(value, &k) != 0) {
+    LOG_ERROR("api", "[web] %.120s: not an RSA public key (base64 of a DER "
+                     "SubjectPublicKeyInfo, or PEM)", key);
+    s->rc = ACTOR_ECONFIG;
+    return;
+  }
+  actor_jwt_key_set_exp_ms(k, a->exp_ms);
   if (a->ntenant_keys == API_TENANT_KEYS_MAX) {
     LOG_ERROR("api", "[web] %s: more than %d tenant keys", key, API_TENANT_KEYS_MAX);
     actor_jwt_key_free(k);
@@ -89,11 +84,11 @@ int api_access_init(api_ctx_t *c) {
   api_access_t *a = calloc(1, sizeof(*a));
   if (a == NULL)
     return ACTOR_ENOMEM;
-  pthread_mutex_init(&a->lock, NULL);
   c->access = a;
   a->jwt = strcmp(c->access_control, "jwt") == 0;
   a->user_role = actor_config_get(c->cfg, "web", "user_role", "Internal/abaco-user");
-  if (actor_config_get_bool(c->cfg, "web", "accept_nonce", true, &a->accept_nonce) != 0)
+  if (actor_config_get_bool(c->cfg, "web", "accept_nonce", true, &a->accept_nonce) != 0 ||
+      actor_config_get_bool(c->cfg, "web", "jwt_exp_milliseconds", false, &a->exp_ms) != 0)
     return ACTOR_ECONFIG;
   int rc = actor_jwt_cache_new(0, 0, &a->jwt_cache);
   if (rc == 0)
@@ -111,6 +106,7 @@ int api_access_init(api_ctx_t *c) {
                      "SubjectPublicKeyInfo, or PEM)");
     return ACTOR_ECONFIG;
   }
+  actor_jwt_key_set_exp_ms(a->apim_key, a->exp_ms);
   key_scan_t scan = {a, 0};
   actor_config_each(c->cfg, "web", scan_tenant_key, &scan);
   if (scan.rc != 0)
@@ -120,8 +116,10 @@ int api_access_init(api_ctx_t *c) {
                     "tokens and nonces can authenticate");
   /* An empty key leaves secret.set false: secret configs are refused. */
   actor_secret_key_init(&a->secret, actor_config_get(c->cfg, "web", "encryption_key", ""));
-  LOG_INFO("api", "access control %s%s", c->access_control,
-           a->jwt ? (a->accept_nonce ? " (nonces accepted)" : " (nonces refused)") : "");
+  LOG_INFO("api", "access control %s%s%s, default tenant %s", c->access_control,
+           a->jwt ? (a->accept_nonce ? " (nonces accepted)" : " (nonces refused)") : "",
+           a->jwt ? (a->exp_ms ? ", JWT exp in milliseconds" : ", JWT exp in seconds") : "",
+           c->tenant_name);
   return 0;
 }
 
@@ -136,116 +134,37 @@ void api_access_free(api_ctx_t *c) {
     actor_jwt_key_free(a->tenant_keys[i].key);
   actor_secret_key_wipe(&a->secret);
   actor_hashids_free(a->hashids);
-  pthread_mutex_destroy(&a->lock);
   free(a);
   c->access = NULL;
 }
 
-/* The APIM key of a tenant: its own <tenant>_apim_public_key (from the
- * file, found at start-up, or from the environment, parsed at first use
- * and kept), else [web] apim_public_key. NULL when there is none or the
- * tenant's key is unusable (logged). Tenants are checked names, and only
- * configured keys are kept, so the table cannot be filled by callers. */
+/* The APIM key of a tenant (upper case): its own <tenant>_apim_public_key,
+ * else [web] apim_public_key; NULL when there is none. */
 static const actor_jwt_key_t *key_for(api_ctx_t *c, const char *tenant) {
   api_access_t *a = c->access;
-  const actor_jwt_key_t *found = NULL;
-  pthread_mutex_lock(&a->lock);
-  for (size_t i = 0; i < a->ntenant_keys && !found; i++)
+  for (size_t i = 0; i < a->ntenant_keys; i++)
     if (strcmp(a->tenant_keys[i].tenant, tenant) == 0)
-      found = a->tenant_keys[i].key;
-  pthread_mutex_unlock(&a->lock);
-  if (found)
-    return found;
-  char name[ACTOR_AUTH_TENANT_MAX + 32];
-  size_t i = 0;
-  for (; tenant[i] && i < ACTOR_AUTH_TENANT_MAX; i++)
-    name[i] = (char)tolower((unsigned char)tenant[i]);
-  snprintf(name + i, sizeof(name) - i, "_apim_public_key");
-  const char *text = actor_config_get(c->cfg, "web", name, NULL);
-  if (text == NULL || *text == '\0')
-    return a->apim_key;
-  actor_jwt_key_t *k = NULL;
-  if (actor_jwt_key_parse(text, &k) != 0) {
-    LOG_ERROR("api", "[web] %s: not an RSA public key; tokens of tenant %s are refused", name,
-              tenant);
-    return NULL;
-  }
-  pthread_mutex_lock(&a->lock);
-  for (size_t j = 0; j < a->ntenant_keys && !found; j++)
-    if (strcmp(a->tenant_keys[j].tenant, tenant) == 0)
-      found = a->tenant_keys[j].key;
-  if (!found && a->ntenant_keys < API_TENANT_KEYS_MAX) {
-    snprintf(a->tenant_keys[a->ntenant_keys].tenant, ACTOR_AUTH_TENANT_MAX, "%s", tenant);
-    a->tenant_keys[a->ntenant_keys++].key = k;
-    found = k;
-    k = NULL;
-  }
-  pthread_mutex_unlock(&a->lock);
-  if (k != NULL) {
-    actor_jwt_key_free(k);
-    if (!found)
-      LOG_ERROR("api", "more than %d tenant keys: tokens of tenant %s are refused",
-                API_TENANT_KEYS_MAX, tenant);
-  }
-  return found;
-}
-
-/* The `tenant` claim of a token, read without verifying it (only to pick
- * the key); "" when there is none or the token does not decode. */
-static void peek_tenant(const char *token, char *out, size_t size) {
-  *out = '\0';
-  const char *p1 = strchr(token, '.');
-  const char *p2 = p1 ? strchr(p1 + 1, '.') : NULL;
-  if (p2 == NULL || (size_t)(p2 - p1) > ACTOR_JWT_MAX_LEN)
-    return;
-  size_t n = (size_t)(p2 - p1 - 1);
-  char *b64 = malloc(n + 4);
-  unsigned char *raw = malloc(n + 4);
-  if (b64 && raw) {
-    for (size_t i = 0; i < n; i++)
-      b64[i] = p1[1 + i] == '-' ? '+' : p1[1 + i] == '_' ? '/' : p1[1 + i];
-    while (n % 4)
-      b64[n++] = '=';
-    b64[n] = '\0';
-    int len = EVP_DecodeBlock(raw, (unsigned char *)b64, (int)n);
-    if (len > 0) {
-      while (len > 0 && raw[len - 1] == '\0') /* the padding decodes as zero bytes */
-        len--;
-      json_t *claims = json_loadb((const char *)raw, (size_t)len, 0, NULL);
-      const char *t = json_string_value(json_object_get(claims, ACTOR_CLAIM_TENANT));
-      if (t && strlen(t) < size)
-        snprintf(out, size, "%s", t);
-      json_decref(claims);
-    }
-  }
-  free(b64);
-  free(raw);
+      return a->tenant_keys[i].key;
+  return a->apim_key;
 }
 
 bool api_ident_roles(api_req_t *r) {
   api_ident_t *id = &r->ident;
   const char *user_role = r->ctx->access->user_role;
-  bool any = false;
-  id->admin = id->privileged = false;
-  char copy[sizeof(id->roles)];
-  snprintf(copy, sizeof(copy), "%s", id->roles);
-  for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    if (strcmp(t, API_ROLE_ADMIN) == 0)
-      id->admin = any = true;
-    else if (strcmp(t, API_ROLE_PRIVILEGED) == 0)
-      id->privileged = any = true;
-    else if (strcmp(t, user_role) == 0 || strcmp(t, API_ROLE_LIMITED) == 0)
-      any = true;
-  }
-  return any;
+  id->admin = actor_roles_have(id->roles, API_ROLE_ADMIN);
+  id->privileged = actor_roles_have(id->roles, API_ROLE_PRIVILEGED);
+  return id->admin || id->privileged || actor_roles_have(id->roles, user_role) ||
+         actor_roles_have(id->roles, API_ROLE_LIMITED);
 }
 
 static int authenticate_none(api_req_t *r) {
   const char *tenant = ahttp_kvs_get(&r->http->headers, "tenant", 1);
   if (tenant == NULL || *tenant == '\0')
     tenant = r->ctx->tenant_name;
-  if (!tenant_name_ok(tenant, r->ident.tenant, sizeof(r->ident.tenant))) {
-    api_error(r, 400, "Invalid tenant: '%s'.", tenant);
+  if (actor_tenant_norm(tenant, r->ident.tenant, sizeof(r->ident.tenant)) != 0) {
+    api_error(r, 400,
+              "Invalid tenant: '%.80s' (1 to %d letters, digits, '_', '-' or '.').", tenant,
+              ACTOR_AUTH_TENANT_MAX - 1);
     return -1;
   }
   snprintf(r->ident.username, sizeof(r->ident.username), "anonymous");
@@ -259,15 +178,15 @@ static int authenticate_none(api_req_t *r) {
 static int authenticate_jwt(api_req_t *r, const char *token, const char *asserted) {
   api_ctx_t *c = r->ctx;
   api_access_t *a = c->access;
-  char claimed[ACTOR_AUTH_TENANT_MAX], key_tenant[ACTOR_AUTH_TENANT_MAX];
-  const char *want = asserted;
-  if (want == NULL) {
-    peek_tenant(token, claimed, sizeof(claimed));
-    want = *claimed ? claimed : c->tenant_name;
-  }
-  if (!tenant_name_ok(want, key_tenant, sizeof(key_tenant))) {
-    api_error(r, 401, "Invalid JWT: the tenant '%.64s' is not a valid tenant name.", want);
-    return -1;
+  char key_tenant[ACTOR_AUTH_TENANT_MAX];
+  if (asserted != NULL) {
+    if (actor_tenant_norm(asserted, key_tenant, sizeof(key_tenant)) != 0) {
+      api_error(r, 401, "Invalid JWT: the tenant '%.64s' is not a valid tenant name.", asserted);
+      return -1;
+    }
+  } else if (actor_jwt_peek_tenant(token, key_tenant, sizeof(key_tenant)) != 0) {
+    /* no usable claim: the default tenant (verification refuses a bad one) */
+    snprintf(key_tenant, sizeof(key_tenant), "%s", c->tenant_name);
   }
   actor_auth_keys_t keys = {a->jwt_cache, key_for(c, key_tenant), a->platform_keys, c->redis};
   actor_identity_t id;
@@ -285,7 +204,7 @@ static int authenticate_jwt(api_req_t *r, const char *token, const char *asserte
   /* The key was chosen for key_tenant: the token must be of that tenant
    * (platform tokens are chosen by kid and tied to their tenant by their
    * client key in Redis). */
-  if (!tenant_name_ok(id.tenant, r->ident.tenant, sizeof(r->ident.tenant)) ||
+  if (actor_tenant_norm(id.tenant, r->ident.tenant, sizeof(r->ident.tenant)) != 0 ||
       (!id.platform && strcmp(r->ident.tenant, key_tenant) != 0)) {
     api_error(r, 401, "Invalid JWT: the token is not valid for tenant %s.", key_tenant);
     return -1;
@@ -303,7 +222,7 @@ int api_authenticate(api_req_t *r) {
   api_access_t *a = r->ctx->access;
   if (!a->jwt)
     return authenticate_none(r);
-  char asserted[ACTOR_AUTH_TENANT_MAX] = "";
+  char asserted[256] = ""; /* longer than a tenant name: an overlong one is refused, not cut */
   const char *token = NULL;
   const ahttp_kvs_t *h = &r->http->headers;
   for (size_t i = 0; i < h->n && token == NULL; i++)

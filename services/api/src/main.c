@@ -120,7 +120,12 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
   c->camel = strcmp(kase, "camel") == 0;
   c->show_traceback = show_tb;
   c->version = actor_config_get(cfg, "general", "TAG", "dev");
-  c->tenant_name = actor_config_get(cfg, "web", "tenant_name", "DEV-DEVELOP");
+  const char *tenant = actor_config_get(cfg, "web", "tenant_name", "DEV-DEVELOP");
+  if (actor_tenant_norm(tenant, c->tenant_name, sizeof(c->tenant_name)) != 0) {
+    LOG_ERROR("api", "[web] tenant_name: '%.80s' is not a tenant name (1 to %d letters, digits, "
+                     "'_', '-' or '.')", tenant, ACTOR_AUTH_TENANT_MAX - 1);
+    return ACTOR_ECONFIG;
+  }
   c->host_queues = actor_config_get(cfg, "spawner", "host_queues", "default");
   http->bind = actor_config_get(cfg, "web", "bind", "0.0.0.0");
   http->port = (int)port;

@@ -462,8 +462,8 @@ static void render_mailboxes(api_ctx_t *c, actor_buf_t *b, const json_t *ids) {
   json_t *id;
   json_array_foreach(ids, i, id) {
     const char *db = json_string_value(id);
-    const char *us = strrchr(db, '_'); /* "<TENANT>_<id>": ids never hold '_' */
-    if (us == NULL)
+    const char *aid = model_db_id_actor(db); /* "<TENANT>_<id>": split at the last '_' */
+    if (aid == db)
       continue;
     char q[CHAN_NAME_MAX], tenant[MODEL_KEY_MAX];
     chan_name_mailbox(db, q);
@@ -474,9 +474,9 @@ static void render_mailboxes(api_ctx_t *c, actor_buf_t *b, const json_t *ids) {
       LOG_WARN("api", "metrics: mailbox length of actor %s: %s", db, actor_strerror(rc));
       return;
     }
-    snprintf(tenant, sizeof(tenant), "%.*s", (int)(us - db), db);
+    snprintf(tenant, sizeof(tenant), "%.*s", (int)(aid - 1 - db), db);
     actor_buf_add(b, "abaco_actor_mailbox_messages{actor_id=\"", 39);
-    buf_label(b, us + 1);
+    buf_label(b, aid);
     actor_buf_add(b, "\",tenant=\"", 10);
     buf_label(b, tenant);
     buf_printf(b, "\"} %ld\n", n);

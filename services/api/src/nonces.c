@@ -1,6 +1,7 @@
 /* Nonces (API.md §2, §3): credentials made by a user for one actor or
  * alias, with a level and a number of uses, redeemed with ?x-nonce=.
- * The id is "<TENANT>_<hashid>", so a nonce names its own tenant; the
+ * The id is "<TENANT>_<hashid>", so a nonce names its own tenant (split at
+ * the last '_': a tenant may hold one, a hashid never does); the
  * request then runs as the nonce's owner with the nonce's roles, and the
  * router lets it reach only the nonce's actor or alias (api_authorize).
  *
@@ -45,15 +46,17 @@ static void scope_key(const char *scope, char out[MODEL_KEY_MAX + 32]) {
   snprintf(out, MODEL_KEY_MAX + 32, "abaco:nonces:%s", scope);
 }
 
-/* "<TENANT>_<hashid>": a tenant name, one '_', letters and digits. */
+/* "<TENANT>_<hashid>": an upper-case tenant name, '_', letters and digits. */
 static bool nonce_id_ok(const char *nid) {
   size_t n = nid ? strlen(nid) : 0;
-  const char *us = nid ? strchr(nid, '_') : NULL;
-  if (n == 0 || n >= NONCE_ID_MAX || us == NULL || us == nid || us[1] == '\0')
+  const char *us = nid ? strrchr(nid, '_') : NULL;
+  if (n == 0 || n >= NONCE_ID_MAX || us == NULL || us == nid || us[1] == '\0' ||
+      (size_t)(us - nid) >= ACTOR_AUTH_TENANT_MAX)
     return false;
-  for (const char *p = nid; p < us; p++)
-    if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-      return false;
+  char tenant[ACTOR_AUTH_TENANT_MAX], norm[ACTOR_AUTH_TENANT_MAX];
+  snprintf(tenant, sizeof(tenant), "%.*s", (int)(us - nid), nid);
+  if (actor_tenant_norm(tenant, norm, sizeof(norm)) != 0 || strcmp(tenant, norm) != 0)
+    return false;
   for (const char *p = us + 1; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
       return false;
@@ -67,11 +70,12 @@ static json_t *nonce_display(api_req_t *r, const json_t *rec) {
   const char *alias = actor_json_str(rec, "alias", NULL);
   const char *owner = actor_json_str(rec, "owner", "");
   json_t *roles = json_array();
-  char copy[2048];
-  snprintf(copy, sizeof(copy), "%s", actor_json_str(rec, "roles", ""));
-  for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && roles;
-       t = strtok_r(NULL, ",", &save))
-    json_array_append_new(roles, json_string(t));
+  for (const char *p = actor_json_str(rec, "roles", ""); roles && *p;) {
+    size_t len = strcspn(p, ",");
+    if (len > 0)
+      json_array_append_new(roles, json_stringn(p, len));
+    p += len + (p[len] == ',');
+  }
   json_t *last = json_object_get(rec, "last_use_time");
   json_t *last_v = json_is_string(last) ? json_incref(last) : json_string("None");
   char self[512];
@@ -117,7 +121,8 @@ int api_nonce_authenticate(api_req_t *r, const char *nonce_id) {
   const char *tenant = actor_json_str(rec, "tenant", "");
   int level = api_level_parse(actor_json_str(rec, "level", ""));
   size_t tl = strlen(tenant);
-  if (tl == 0 || strncmp(nonce_id, tenant, tl) != 0 || nonce_id[tl] != '_' || level < 0) {
+  if (tl == 0 || strncmp(nonce_id, tenant, tl) != 0 || strrchr(nonce_id, '_') != nonce_id + tl ||
+      level < 0) {
     json_decref(rec);
     api_error(r, 401, "Invalid nonce: the nonce record is damaged.");
     return -1;

@@ -36,15 +36,25 @@ void api_perms_key(const char *kind, const char *id, char *out, size_t size) {
   snprintf(out, size, "abaco:perms:%s:%s", kind, id);
 }
 
-/* Whether an object id ("<TENANT>_...") belongs to the caller's tenant. */
-static bool in_tenant(api_req_t *r, const char *id) {
+/* Whether an object id ("<TENANT>_...") may belong to the caller's tenant.
+ * An actor's db_id tells exactly (its hashid holds no '_'); an alias or
+ * config name may hold '_', so "DEV_STAGING_x" is both tenant DEV's
+ * "STAGING_x" and DEV_STAGING's "x": their records' `tenant` decides
+ * (api_record_in_tenant), which every load of one checks. */
+static bool in_tenant(api_req_t *r, const char *kind, const char *id) {
+  if (strcmp(kind, "actor") == 0)
+    return model_db_id_in_tenant(id, r->ident.tenant);
   size_t n = strlen(r->ident.tenant);
   return id && strncmp(id, r->ident.tenant, n) == 0 && id[n] == '_';
 }
 
+bool api_record_in_tenant(api_req_t *r, const json_t *rec) {
+  return strcmp(actor_json_str(rec, "tenant", ""), r->ident.tenant) == 0;
+}
+
 int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *out) {
   *out = API_NONE;
-  if (!in_tenant(r, id))
+  if (!in_tenant(r, kind, id))
     return 0;
   if (r->ident.admin) {
     *out = API_UPDATE;
@@ -234,8 +244,9 @@ void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t 
     json_t *rec = NULL;
     l->key(id, key);
     rc = store_record_get(r->ctx->redis, key, &rec);
-    if (rc == ACTOR_ENOTFOUND) { /* claimed but not written yet, or going */
-      rc = 0;
+    if (rc == ACTOR_ENOTFOUND || (rc == 0 && !api_record_in_tenant(r, rec))) {
+      rc = 0; /* claimed but not written yet, or going; or another tenant's */
+      json_decref(rec);
       continue;
     }
     if (rc == 0 && json_array_append_new(out, l->display(r, rec)) != 0)
@@ -299,6 +310,11 @@ int api_authorize(api_req_t *r, const char *pattern, bool actor_route) {
 
 json_t *api_checked_record(api_req_t *r, int rc, json_t *rec, const char *kind,
                            const char *id_field, api_level_t level, const char *noun) {
+  if (rc == 0 && !api_record_in_tenant(r, rec)) { /* the same id in another tenant */
+    json_decref(rec);
+    rec = NULL;
+    rc = ACTOR_ENOTFOUND;
+  }
   if (rc == ACTOR_ENOTFOUND) {
     api_error(r, 404, "%s %s not found.", noun, r->params[0]);
     return NULL;

@@ -562,9 +562,8 @@ static const char *const TIMES[] = {"message_received_time", "start_time", "fini
 static json_t *mongo_display(api_req_t *r, const mongo_kind_t *k, const json_t *doc) {
   if (k->logs) {
     const char *db_id = actor_json_str(doc, "actor_dbid", "");
-    const char *us = strchr(db_id, '_');
     return json_pack("{s:s, s:s, s:s}", "execution_id", actor_json_str(doc, "_id", ""), "actor_id",
-                     us ? us + 1 : db_id, "logs", actor_json_str(doc, "logs", ""));
+                     model_db_id_actor(db_id), "logs", actor_json_str(doc, "logs", ""));
   }
   json_t *out = json_deep_copy(doc);
   for (int i = 0; out && EXEC_HIDDEN[i]; i++)

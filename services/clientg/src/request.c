@@ -55,8 +55,9 @@ static int id_char(int c) {
   return isalnum(c) || c == '-' || c == '_' || c == '.';
 }
 
+/* Tenant names: letters, digits, '_', '-', '.' (actor_tenant_norm). */
 static int tenant_char(int c) {
-  return isalnum(c) || c == '-' || c == '.';
+  return id_char(c);
 }
 
 /* A user name: printable, not '@' (it ends the name in the enduser claim)
