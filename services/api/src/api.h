@@ -233,6 +233,10 @@ int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
 int api_request_workers(api_req_t *r, const json_t *actor, int n);
 /* Workers that are not on their way out (SHUTDOWN_REQUESTED, SHUTTING_DOWN). */
 int api_live_workers(api_req_t *r, const char *db_id, json_t **out, long long *n);
+/* The same with only the named fields of each worker (model_worker_list_fields;
+ * the list must hold "status"). */
+int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *fields,
+                            json_t **out, long long *n);
 /* Requests one worker when the actor has no live one (at most one request
  * per actor in flight across api processes). */
 int api_ensure_worker(api_req_t *r, const json_t *actor);
