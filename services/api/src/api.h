@@ -42,7 +42,8 @@ typedef struct {
   long max_log_length;
   long log_ex;
   long log_ex_limit;           /* [web] log_ex_limit: most an actor's log_ex may be */
-  long max_content_length;
+  long max_content_length;     /* [web] max_content_length: most bytes of a binary message */
+  long max_body_size;          /* [web] max_body_size: most bytes of any other body */
   long max_run_time;           /* [workers] max_run_time, seconds (0 = none) */
   long sync_max_idle_time;     /* [workers] sync_max_idle_time, seconds */
   atomic_int sync_waits;       /* synchronous messages being waited for (sync.c) */
@@ -95,6 +96,15 @@ typedef void (*api_handler_fn)(api_req_t *r);
 
 /* router.c */
 void api_dispatch(ahttp_req_t *http, void *ud);
+/* router.c: the body limit hooks of the HTTP server (ahttp_options_t; loop
+ * thread, no I/O). A request may send [web] max_body_size bytes of body;
+ * a binary message (POST /actors/{id}/messages, application/octet-stream,
+ * with a Content-Length) [web] max_content_length. Over its limit, the
+ * answer is 413 naming the limit and the key, or for a binary message
+ * Abaco's 400 "Message exceeds max content length of: <n>"; it is counted
+ * under its route like any other answer. */
+size_t api_body_limit(const ahttp_req_t *http, void *ud);
+void api_body_too_large(ahttp_req_t *http, size_t limit, void *ud);
 /* A request-less api_req_t for background jobs (autoscaler, cron): only
  * ctx is set, the caller is `username`. Such a request must never be
  * answered (api_ok/api_error). */
@@ -346,6 +356,8 @@ void api_state_set(api_req_t *r);
 void api_messages_count(api_req_t *r);
 void api_messages_send(api_req_t *r);
 void api_messages_purge(api_req_t *r);
+/* routes_messages.c: whether the body is application/octet-stream. */
+bool api_octet_stream(const ahttp_req_t *h);
 void api_executions_list(api_req_t *r);
 void api_executions_add(api_req_t *r);
 void api_execution_get(api_req_t *r);
