@@ -24,6 +24,7 @@
 #include "actor/http.h"
 #include "actor/ids.h"
 #include "actor/store.h"
+#include "bounds.h"
 #include "channels/chan.h"
 
 typedef struct {
@@ -155,6 +156,15 @@ int api_field_int(api_req_t *r, json_t *body, const char *field, long long min, 
                   long long *out);
 /* Strings: *out borrowed from body, or NULL when absent. */
 int api_field_string(api_req_t *r, json_t *body, const char *field, const char **out);
+/* Bounds (bounds.h): 0 when `have` (measured in the limit's unit) is
+ * within it, else a 400 "Invalid <field>: at most ..." and -1. The
+ * _text and _json forms measure a string (NULL passes) or a JSON value
+ * (NULL passes); api_field_text is api_field_string of the limit's field
+ * plus its check. */
+int api_check_limit(api_req_t *r, api_limit_t which, size_t have);
+int api_check_text(api_req_t *r, api_limit_t which, const char *s);
+int api_check_json(api_req_t *r, api_limit_t which, const json_t *v);
+int api_field_text(api_req_t *r, json_t *body, api_limit_t which, const char **out);
 
 /* display.c: store models -> what clients see (new references). */
 json_t *api_actor_display(api_req_t *r, const json_t *actor);
