@@ -6,10 +6,20 @@
  * DONE: the loop thread resumed the connection; MHD calls the access
  * handler once more and the response is queued. Nothing of MHD is touched
  * off the loop thread: headers and arguments are copied into the request
- * before the handler runs. */
+ * before the handler runs.
+ *
+ * Bodies are bounded (see http.h). A Content-Length over the request's
+ * limit is answered in MHD's first call, which is the one moment MHD lets
+ * a response go out before the body: it then refuses the body and closes
+ * the connection after the answer. A chunked body has no length to judge
+ * up front and MHD queues no response while a body is being read, so its
+ * bytes are counted as they come (raw bytes, forms included: decoding
+ * never makes a form larger); past the limit everything kept is freed and
+ * the rest is dropped as it arrives, and the answer goes out at the end. */
 #include "actor/http.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -34,6 +44,8 @@ struct ahttp_server_s {
   ahttp_handler_fn fn;
   void *ud;
   size_t max_body;
+  ahttp_limit_fn body_limit;
+  ahttp_too_large_fn too_large;
   unsigned inflight; /* handler started, response not yet fully sent */
   int stopping;
   void (*stop_cb)(void *);
@@ -47,6 +59,9 @@ typedef struct {
   ahttp_server_t *srv;
   struct MHD_PostProcessor *pp;
   size_t body_cap;
+  size_t limit;       /* of this request's body */
+  uint64_t received;  /* raw body bytes so far */
+  int too_large;      /* over the limit: nothing more is kept */
   int state;
 } http_job_t;
 
@@ -158,10 +173,6 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
   if (off > 0 && form->n > 0 && strcmp(form->items[form->n - 1].key, key) == 0) {
     ahttp_kv_t *kv = &form->items[form->n - 1];
     size_t have = kv->value ? strlen(kv->value) : 0;
-    if (have + size > job->srv->max_body) {
-      job->req.body_too_large = 1;
-      return MHD_YES;
-    }
     char *grown = realloc(kv->value, have + size + 1);
     if (grown == NULL)
       return MHD_NO;
@@ -177,12 +188,6 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
 
 static int append_body(http_job_t *job, const char *data, size_t len) {
   ahttp_req_t *req = &job->req;
-  if (req->body_too_large || req->body_len + len > job->srv->max_body) {
-    req->body_too_large = 1; /* and the body is empty, as http.h promises */
-    req->body_len = 0;
-    req->body[0] = '\0';
-    return 0;
-  }
   char *grown = actor_grow(req->body, &job->body_cap, req->body_len + len + 1, 1, 1024);
   if (grown == NULL)
     return ACTOR_ENOMEM;
@@ -191,6 +196,48 @@ static int append_body(http_job_t *job, const char *data, size_t len) {
   req->body_len += len;
   req->body[req->body_len] = '\0';
   return 0;
+}
+
+/* Frees what was kept of the body of a request found too large. */
+static void drop_body(http_job_t *job) {
+  ahttp_req_t *req = &job->req;
+  job->too_large = 1;
+  if (job->pp) {
+    MHD_destroy_post_processor(job->pp);
+    job->pp = NULL;
+  }
+  ahttp_kvs_free(&req->form);
+  char *small = realloc(req->body, 1);
+  if (small) {
+    req->body = small;
+    job->body_cap = 1;
+  }
+  req->body_len = 0;
+  req->body[0] = '\0';
+}
+
+/* The declared Content-Length; -1 when there is none (chunked) or MHD
+ * will refuse it anyway. */
+static long long declared_length(const ahttp_req_t *req) {
+  const char *cl = ahttp_kvs_get(&req->headers, MHD_HTTP_HEADER_CONTENT_LENGTH, 1);
+  if (cl == NULL || *cl < '0' || *cl > '9')
+    return -1;
+  char *end = NULL;
+  unsigned long long n = strtoull(cl, &end, 10);
+  while (*end == ' ' || *end == '\t')
+    end++;
+  if (*end != '\0')
+    return -1;
+  return n > (unsigned long long)LLONG_MAX ? LLONG_MAX : (long long)n;
+}
+
+static void default_too_large(ahttp_req_t *req, size_t limit) {
+  char msg[160];
+  int n = snprintf(msg, sizeof(msg),
+                   "{\"status\":\"error\",\"message\":\"Request body too large: the limit "
+                   "is %zu bytes.\",\"result\":null}",
+                   limit);
+  ahttp_respond(req, 413, "application/json", msg, (size_t)n);
 }
 
 static void server_pump(ahttp_server_t *s);
@@ -229,6 +276,20 @@ static enum MHD_Result queue_response(http_job_t *job) {
   enum MHD_Result r = MHD_queue_response(job->conn, (unsigned)req->status, resp);
   MHD_destroy_response(resp);
   return r;
+}
+
+/* Answers a request over its body limit without running the handler
+ * (loop thread). A DONE job counts as in flight until it is sent. */
+static enum MHD_Result answer_too_large(http_job_t *job) {
+  ahttp_server_t *s = job->srv;
+  drop_body(job);
+  if (s->too_large)
+    s->too_large(&job->req, job->limit, s->ud);
+  if (job->req.status == 0)
+    default_too_large(&job->req, job->limit);
+  job->state = JOB_DONE;
+  s->inflight++;
+  return queue_response(job);
 }
 
 static http_job_t *job_new(ahttp_server_t *s, struct MHD_Connection *conn, const char *url,
@@ -292,23 +353,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (job == NULL)
       return MHD_NO;
     *con_cls = job;
+    job->limit = s->body_limit ? s->body_limit(&job->req, s->ud) : s->max_body;
+    long long declared = declared_length(&job->req);
+    if (declared >= 0 && (unsigned long long)declared > job->limit)
+      return answer_too_large(job); /* MHD refuses the body, then closes */
     return MHD_YES;
   }
 
   if (job->state == JOB_READING && *upload_data_size > 0) {
-    if (job->pp && !job->req.body_too_large) {
-      if (MHD_post_process(job->pp, upload_data, *upload_data_size) != MHD_YES) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (job->too_large)
+      return MHD_YES; /* dropped */
+    job->received += n;
+    if (job->received > job->limit) {
+      drop_body(job);
+      return MHD_YES;
+    }
+    if (job->pp) {
+      if (MHD_post_process(job->pp, upload_data, n) != MHD_YES) {
         /* undecodable form: keep what was decoded, report a bad body */
         MHD_destroy_post_processor(job->pp);
         job->pp = NULL;
       }
-    } else if (append_body(job, upload_data, *upload_data_size) != 0) {
+    } else if (append_body(job, upload_data, n) != 0) {
       return MHD_NO;
     }
-    *upload_data_size = 0;
     return MHD_YES;
   }
 
+  if (job->state == JOB_READING && job->too_large)
+    return answer_too_large(job);
   if (job->state == JOB_READING) {
     job->state = JOB_RUNNING;
     MHD_suspend_connection(conn);
@@ -391,6 +466,8 @@ int ahttp_server_start(uv_loop_t *loop, const ahttp_options_t *opts, ahttp_handl
   s->fn = fn;
   s->ud = ud;
   s->max_body = opts->max_body ? opts->max_body : 1 << 20;
+  s->body_limit = opts->body_limit;
+  s->too_large = opts->too_large;
 
   s->mhd = MHD_start_daemon(
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,

@@ -170,7 +170,12 @@ int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_
 }
 
 int model_worker_list(store_redis_t *r, const char *db_id, json_t **out) {
-  char set[MODEL_KEY_MAX];
+  return model_worker_list_fields(r, db_id, NULL, out);
+}
+
+int model_worker_list_fields(store_redis_t *r, const char *db_id, const char *const *fields,
+                             json_t **out) {
+  char set[MODEL_KEY_MAX], key[MODEL_KEY_MAX];
   model_key_workers(db_id, set);
   redisReply *reply = store_redis_cmd(r, "SMEMBERS %s", set);
   if (reply == NULL)
@@ -183,7 +188,8 @@ int model_worker_list(store_redis_t *r, const char *db_id, json_t **out) {
   int rc = list ? 0 : ACTOR_ENOMEM;
   for (size_t i = 0; rc == 0 && i < reply->elements; i++) {
     json_t *w = NULL;
-    int wrc = model_worker_get(r, db_id, reply->element[i]->str, &w);
+    model_key_worker(db_id, reply->element[i]->str, key);
+    int wrc = fields ? store_record_fields(r, key, fields, &w) : store_record_get(r, key, &w);
     if (wrc == 0)
       json_array_append_new(list, w);
     else if (wrc != ACTOR_ENOTFOUND) /* a vanished worker is simply not listed */

@@ -111,6 +111,13 @@ static int eval_prefix(argv_t *a, const char *script, const char *key) {
   return 0;
 }
 
+/* A field's value: its JSON text decoded; text not written by us is kept
+ * as a string. New reference. */
+static json_t *field_value(const redisReply *v) {
+  json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+  return val ? val : json_stringn(v->str, v->len);
+}
+
 int store_record_get(store_redis_t *r, const char *key, json_t **out) {
   redisReply *reply = store_redis_cmd(r, "HGETALL %s", key);
   if (reply == NULL)
@@ -129,16 +136,50 @@ int store_record_get(store_redis_t *r, const char *key, json_t **out) {
     rc = ACTOR_ENOMEM;
     goto cleanup;
   }
-  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    redisReply *f = reply->element[i], *v = reply->element[i + 1];
-    json_t *val = json_loadb(v->str, v->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (val == NULL) /* not written by us: keep it as a string */
-      val = json_stringn(v->str, v->len);
-    json_object_set_new(obj, f->str, val);
-  }
+  for (size_t i = 0; i + 1 < reply->elements; i += 2)
+    json_object_set_new(obj, reply->element[i]->str, field_value(reply->element[i + 1]));
   *out = obj;
 cleanup:
   freeReplyObject(reply);
+  return rc;
+}
+
+int store_record_fields(store_redis_t *r, const char *key, const char *const *fields,
+                        json_t **out) {
+  argv_t a = {0};
+  redisReply *reply = NULL;
+  json_t *obj = NULL;
+  int rc = argv_push(&a, "HMGET", 5, 0);
+  if (rc == 0)
+    rc = argv_push(&a, key, strlen(key), 0);
+  for (size_t i = 0; rc == 0 && fields[i]; i++)
+    rc = argv_push(&a, fields[i], strlen(fields[i]), 0);
+  if (rc != 0)
+    goto cleanup;
+  reply = store_redis_cmdargv(r, a.argc, a.argv, a.lens);
+  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+      reply->elements != (size_t)a.argc - 2) {
+    rc = ACTOR_ESTORE;
+    goto cleanup;
+  }
+  if ((obj = json_object()) == NULL) {
+    rc = ACTOR_ENOMEM;
+    goto cleanup;
+  }
+  for (size_t i = 0; i < reply->elements; i++)
+    if (reply->element[i]->type == REDIS_REPLY_STRING)
+      json_object_set_new(obj, fields[i], field_value(reply->element[i]));
+  if (json_object_size(obj) == 0) {
+    rc = ACTOR_ENOTFOUND;
+    goto cleanup;
+  }
+  *out = obj;
+  obj = NULL;
+cleanup:
+  json_decref(obj);
+  if (reply)
+    freeReplyObject(reply);
+  argv_free(&a);
   return rc;
 }
 

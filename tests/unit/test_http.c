@@ -3,7 +3,9 @@
  * with libcurl. An echo handler returns what it was given as JSON, so the
  * checks cover decoded paths and query arguments (order, duplicates, a flag
  * without '='), raw bodies kept byte for byte, url-encoded and multipart
- * forms (a value > 64 KiB that arrives in pieces), max_body, CORS and custom
+ * forms (a value > 64 KiB that arrives in pieces), body limits (413 before
+ * the body is read, chunked bodies cut off, per-request limits and a custom
+ * answer from the hooks), CORS and custom
  * response headers, the default 500 of a handler that sets nothing, 32
  * concurrent requests from 4 threads, keep-alive reuse, and a stop while a
  * slow handler runs: the request still gets its whole (16 MiB) answer,
@@ -57,10 +59,9 @@ static void echo(ahttp_req_t *req, void *ud) {
   const char *ct = ahttp_kvs_get(&req->headers, "content-type", 1);
   const char *xt = ahttp_kvs_get(&req->headers, "X-Test", 1);
   json_t *o = json_pack(
-      "{s:s, s:s, s:o, s:o, s:b, s:I, s:b, s:s, s:b, s:s?, s:s?}", "method", req->method, "path",
+      "{s:s, s:s, s:o, s:o, s:b, s:I, s:s, s:b, s:s?, s:s?}", "method", req->method, "path",
       req->path, "query", kvs_pairs(&req->query), "form", kvs_pairs(&req->form), "is_form",
-      req->is_form, "body_len", (json_int_t)req->body_len, "body_too_large", req->body_too_large,
-      "client_ip", req->client_ip, "ud_ok", ud == &handler_magic, "content_type", ct, "x_test", xt);
+      req->is_form, "body_len", (json_int_t)req->body_len, "client_ip", req->client_ip, "ud_ok", ud == &handler_magic, "content_type", ct, "x_test", xt);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (text)
@@ -70,7 +71,7 @@ static void echo(ahttp_req_t *req, void *ud) {
 }
 
 static void handler(ahttp_req_t *req, void *ud) {
-  if (strcmp(req->path, "/raw") == 0) {
+  if (strcmp(req->path, "/raw") == 0 || strcmp(req->path, "/big/raw") == 0) {
     ahttp_respond(req, 200, "application/octet-stream", req->body, req->body_len);
   } else if (strcmp(req->path, "/hdr") == 0) {
     ahttp_kvs_add(&req->resp_headers, "X-Custom", 8, "yes", 3);
@@ -95,6 +96,21 @@ static void handler(ahttp_req_t *req, void *ud) {
   } else {
     echo(req, ud);
   }
+}
+
+/* ---- the body limit hooks (loop thread) ---- */
+
+static size_t body_limit(const ahttp_req_t *req, void *ud) {
+  (void)ud;
+  return strncmp(req->path, "/big/", 5) == 0 ? 2 * MAX_BODY : MAX_BODY;
+}
+
+static void too_large(ahttp_req_t *req, size_t limit, void *ud) {
+  if (strcmp(req->path, "/custom") != 0 || ud != &handler_magic || req->body_len != 0)
+    return; /* the default answer */
+  char text[64];
+  int n = snprintf(text, sizeof(text), "custom %zu %s", limit, req->path);
+  ahttp_respond(req, 400, "text/plain", text, (size_t)n);
 }
 
 /* ---- the loop side of stopping ---- */
@@ -179,6 +195,20 @@ static const char *resp_header(const resp_t *r, const char *name, char *out, siz
   return NULL;
 }
 
+/* Resets handle c for a request to url with headers h, its answer into r. */
+static void setup(CURL *c, resp_t *r, const char *url, struct curl_slist *h) {
+  curl_easy_reset(c);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+}
+
 /* One request on handle c (reused across calls for keep-alive). body NULL:
  * GET; ctype NULL: no Content-Type header; mime: a multipart body. */
 static resp_t request(CURL *c, const char *path, const char *ctype, const void *body, size_t blen,
@@ -194,16 +224,7 @@ static resp_t request(CURL *c, const char *path, const char *ctype, const void *
     h = curl_slist_append(h, cth);
   }
   h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
-  curl_easy_reset(c);
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_head);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  setup(c, &r, url, h);
   if (mime) {
     curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
   } else if (body) {
@@ -355,7 +376,6 @@ static void test_multipart_form(void) {
   ASSERT_EQ_INT(r.status, 200);
   check_cors(&r);
   ASSERT_TRUE(json_is_true(json_object_get(o, "is_form")));
-  ASSERT_TRUE(json_is_false(json_object_get(o, "body_too_large")));
   ASSERT_EQ_INT(json_array_size(json_object_get(o, "form")), 3);
   ASSERT_EQ_STR(pair_key(o, "form", 0), "message");
   ASSERT_EQ_STR(json_string_value(pair_val(o, "form", 0)), "hello world");
@@ -372,17 +392,89 @@ static void test_multipart_form(void) {
   curl_easy_cleanup(c);
 }
 
+/* The default answer to a body over the limit: a JSON 413 naming it. */
+static void check_413(const resp_t *r, size_t limit) {
+  char want[64];
+  snprintf(want, sizeof(want), "the limit is %zu bytes", limit);
+  ASSERT_EQ_INT(r->status, 413);
+  check_cors(r);
+  json_t *o = resp_json(r);
+  const char *msg = json_string_value(json_object_get(o, "message"));
+  ASSERT_EQ_STR(json_string_value(json_object_get(o, "status")), "error");
+  ASSERT_TRUE(msg && strstr(msg, want));
+  json_decref(o);
+}
+
+/* A body sent with Transfer-Encoding: chunked (no Content-Length). */
+typedef struct {
+  const char *data;
+  size_t len, off;
+} upload_t;
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
+  upload_t *u = ud;
+  size_t want = size * n, left = u->len - u->off;
+  if (want > left)
+    want = left;
+  if (want > 10000)
+    want = 10000; /* many chunks */
+  memcpy(buf, u->data + u->off, want);
+  u->off += want;
+  return want;
+}
+
+static resp_t chunked_post(CURL *c, const char *path, const char *data, size_t len) {
+  resp_t r = {0};
+  upload_t u = {data, len, 0};
+  char url[256];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+  struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+  h = curl_slist_append(h, "Content-Type: application/octet-stream");
+  h = curl_slist_append(h, "Expect:");
+  setup(c, &r, url, h);
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+  curl_easy_setopt(c, CURLOPT_READDATA, &u);
+  r.rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(h);
+  return r;
+}
+
+/* Sends only the head of a request declaring `declared` body bytes and
+ * reads the answer: what a server that waited for the body never gives. */
+static void check_head_only(const char *path, unsigned long long declared, int want_status) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct timeval tv = {.tv_sec = 5};
+  ASSERT_TRUE(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char head[256], got[2048];
+  int n = snprintf(head, sizeof(head),
+                   "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %llu\r\n\r\n",
+                   path, declared);
+  ASSERT_EQ_INT(send(fd, head, (size_t)n, 0), n);
+  size_t have = 0;
+  ssize_t k;
+  while (have + 1 < sizeof(got) && (k = recv(fd, got + have, sizeof(got) - 1 - have, 0)) > 0)
+    have += (size_t)k; /* until the server closes, or 5 s pass */
+  got[have] = '\0';
+  char want[32];
+  snprintf(want, sizeof(want), "HTTP/1.1 %d", want_status);
+  ASSERT_TRUE(strncmp(got, want, strlen(want)) == 0);
+  if (strncmp(got, want, strlen(want)) != 0)
+    fprintf(stderr, "  answer: %.200s\n", got);
+  close(fd);
+}
+
 static void test_too_large(void) {
   CURL *c = curl_easy_init();
   size_t len = MAX_BODY + 50 * 1024;
   char *big = pattern(len, 1);
   resp_t r = request(c, "/echo", "application/octet-stream", big, len, NULL, NULL);
-  json_t *o = resp_json(&r);
-  ASSERT_EQ_INT(r.status, 200);
-  check_cors(&r);
-  ASSERT_TRUE(json_is_true(json_object_get(o, "body_too_large")));
-  ASSERT_EQ_INT(json_integer_value(json_object_get(o, "body_len")), 0); /* "body is empty" */
-  json_decref(o);
+  check_413(&r, MAX_BODY);
   resp_free(&r);
 
   /* exactly max_body is accepted */
@@ -392,26 +484,57 @@ static void test_too_large(void) {
   ASSERT_TRUE(r.body && memcmp(r.body, big, MAX_BODY) == 0);
   resp_free(&r);
 
-  /* a multipart value over max_body */
+  /* a multipart body over max_body */
   curl_mime *mime = curl_mime_init(c);
   curl_mimepart *part = curl_mime_addpart(mime);
   curl_mime_name(part, "huge");
   curl_mime_data(part, big, len);
   r = request(c, "/multi", NULL, NULL, 0, mime, NULL);
-  o = resp_json(&r);
-  ASSERT_EQ_INT(r.status, 200);
-  ASSERT_TRUE(json_is_true(json_object_get(o, "body_too_large")));
-  ASSERT_EQ_INT(json_integer_value(json_object_get(o, "body_len")), 0);
-  json_decref(o);
+  check_413(&r, MAX_BODY);
   resp_free(&r);
   curl_mime_free(mime);
 
-  /* the server still answers, on the same connection too */
+  /* a url-encoded form over max_body, in many small fields */
+  r = request(c, "/form", "application/x-www-form-urlencoded", big, len, NULL, NULL);
+  check_413(&r, MAX_BODY);
+  resp_free(&r);
+
+  /* answered from the head alone: 100 MB are announced, none sent */
+  check_head_only("/echo", 100000000ULL, 413);
+
+  /* chunked, no Content-Length: cut off at the limit, answered at the end */
+  r = chunked_post(c, "/echo", big, len);
+  ASSERT_EQ_INT(r.rc, CURLE_OK);
+  check_413(&r, MAX_BODY);
+  resp_free(&r);
+  r = chunked_post(c, "/raw", big, MAX_BODY);
+  ASSERT_EQ_INT(r.status, 200);
+  ASSERT_EQ_INT(r.len, MAX_BODY);
+  ASSERT_TRUE(r.body && memcmp(r.body, big, MAX_BODY) == 0);
+  resp_free(&r);
+
+  /* the hooks: /big may send twice as much, /custom answers its own way */
+  r = request(c, "/big/raw", "application/octet-stream", big, len, NULL, NULL);
+  ASSERT_EQ_INT(r.status, 200);
+  ASSERT_EQ_INT(r.len, len);
+  resp_free(&r);
+  r = request(c, "/custom", "application/octet-stream", big, len, NULL, NULL);
+  ASSERT_EQ_INT(r.status, 400);
+  check_cors(&r);
+  char want[64];
+  snprintf(want, sizeof(want), "custom %d /custom", MAX_BODY);
+  ASSERT_EQ_STR(r.body, want);
+  resp_free(&r);
+  r = chunked_post(c, "/custom", big, len);
+  ASSERT_EQ_INT(r.status, 400);
+  ASSERT_EQ_STR(r.body, want);
+  resp_free(&r);
+
+  /* the server still answers */
   r = request(c, "/after?ok=1", NULL, NULL, 0, NULL, NULL);
-  o = resp_json(&r);
+  json_t *o = resp_json(&r);
   ASSERT_EQ_INT(r.status, 200);
   ASSERT_EQ_STR(json_string_value(json_object_get(o, "path")), "/after");
-  ASSERT_TRUE(json_is_false(json_object_get(o, "body_too_large")));
   json_decref(o);
   resp_free(&r);
   free(big);
@@ -686,7 +809,8 @@ int main(void) {
   port = free_port();
   ASSERT_TRUE(port > 0);
   ahttp_options_t opts = {
-      .bind = "127.0.0.1", .port = port, .max_body = MAX_BODY, .max_connections = 64};
+      .bind = "127.0.0.1", .port = port, .max_body = MAX_BODY, .body_limit = body_limit,
+      .too_large = too_large, .max_connections = 64};
   int rc = ahttp_server_start(&loop, &opts, handler, &handler_magic, &server);
   ASSERT_EQ_INT(rc, 0);
   if (rc != 0) {

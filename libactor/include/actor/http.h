@@ -8,6 +8,13 @@
  * thread resumes the connection and sends the response. So handlers are
  * plain synchronous functions of a request, testable without a server.
  *
+ * Every request has a body limit (ahttp_options_t). A request that
+ * declares a larger Content-Length is answered at once, before any of its
+ * body is read (the connection is then closed); a chunked body is kept
+ * only up to the limit, the rest is read and dropped, and the request is
+ * answered once it ends. Either way the handler never runs for it: the
+ * too_large hook writes the answer (by default a plain JSON 413).
+ *
  * Every response carries Access-Control-Allow-Origin: *. */
 #ifndef ACTOR_HTTP_H
 #define ACTOR_HTTP_H
@@ -41,7 +48,6 @@ typedef struct ahttp_req_s {
   int is_form;         /* body was form-encoded or multipart */
   char *body;          /* raw body (NUL-terminated), empty for forms */
   size_t body_len;
-  int body_too_large;  /* body exceeded max_body; body is empty */
   char client_ip[64];
 
   /* response: set by the handler */
@@ -54,15 +60,26 @@ typedef struct ahttp_req_s {
   void *server_data;   /* private */
 } ahttp_req_t;
 
-/* Runs on the thread pool. Must set status and body. */
+/* Runs on the thread pool. Must set status and body. ud (here and in the
+ * hooks of ahttp_options_t) is the ud given to ahttp_server_start. */
 typedef void (*ahttp_handler_fn)(ahttp_req_t *req, void *ud);
 
 typedef struct ahttp_server_s ahttp_server_t;
 
+/* The body limit of one request (bytes), from its method, path, query and
+ * headers; its body is not read yet. Runs on the loop thread: must not
+ * block. */
+typedef size_t (*ahttp_limit_fn)(const ahttp_req_t *req, void *ud);
+/* Answers (ahttp_respond*) a request whose body is over `limit`; req has
+ * no body nor form. Runs on the loop thread: must not block. */
+typedef void (*ahttp_too_large_fn)(ahttp_req_t *req, size_t limit, void *ud);
+
 typedef struct {
   const char *bind;   /* "127.0.0.1", "0.0.0.0"; NULL = any */
   int port;
-  size_t max_body;   /* bytes kept of a body; more sets body_too_large */
+  size_t max_body;    /* body limit of every request (0: 1 MiB) ... */
+  ahttp_limit_fn body_limit;    /* ... unless this says otherwise (may be NULL) */
+  ahttp_too_large_fn too_large; /* NULL: a plain JSON 413 naming the limit */
   unsigned max_connections;
 } ahttp_options_t;
 

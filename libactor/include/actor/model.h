@@ -92,6 +92,10 @@ int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
 int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out);
 /* Every worker of an actor (new array). */
 int model_worker_list(store_redis_t *r, const char *db_id, json_t **out);
+/* The same with only the named fields of each (NULL-terminated list;
+ * NULL: all), for readers that must not decode whole records. */
+int model_worker_list_fields(store_redis_t *r, const char *db_id, const char *const *fields,
+                             json_t **out);
 int model_worker_count(store_redis_t *r, const char *db_id, long long *n);
 int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
                         const json_t *fields);

@@ -12,6 +12,12 @@
 
 /* *out: a new object of all fields, or ACTOR_ENOTFOUND. */
 int store_record_get(store_redis_t *r, const char *key, json_t **out);
+/* Only the named fields (a NULL-terminated list): a new object of those
+ * the record has, or ACTOR_ENOTFOUND when it has none of them (or does not
+ * exist). For readers that must not decode a whole record, whose other
+ * fields may be large. */
+int store_record_fields(store_redis_t *r, const char *key, const char *const *fields,
+                        json_t **out);
 /* Replaces the whole record with the fields of obj. */
 int store_record_put(store_redis_t *r, const char *key, const json_t *obj);
 /* Sets the given fields of an existing record; ACTOR_ENOTFOUND if absent. */

@@ -47,9 +47,6 @@
 /* Tenant keys found in the config ([web] <tenant>_apim_public_key). */
 #define API_TENANT_KEYS_MAX 64
 
-/* Longest alias or config name. */
-#define API_NAME_MAX 128
-
 typedef struct {
   char tenant[ACTOR_AUTH_TENANT_MAX];
   actor_jwt_key_t *key;

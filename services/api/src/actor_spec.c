@@ -58,6 +58,10 @@ static int read_hints(api_req_t *r, json_t *body, json_t **out) {
     api_error(r, 400, "Invalid hints: hints must be a list of strings.");
     return -1;
   }
+  if (api_check_limit(r, API_LIM_HINTS, json_array_size(list)) != 0) {
+    json_decref(list);
+    return -1;
+  }
   size_t i;
   json_t *h;
   json_array_foreach(list, i, h) {
@@ -65,6 +69,10 @@ static int read_hints(api_req_t *r, json_t *body, json_t **out) {
       continue;
     const char *s = json_string_value(h);
     const char *bad = s ? strpbrk(s, "\"'{}[]") : NULL;
+    if (api_check_text(r, API_LIM_HINT, s) != 0) {
+      json_decref(list);
+      return -1;
+    }
     if (s == NULL || bad) {
       json_decref(list);
       if (bad)
@@ -116,6 +124,8 @@ static int read_mem_limit(api_req_t *r, json_t *body, json_t **out) {
     return 0;
   char num[32];
   const char *s = json_string_value(v);
+  if (api_check_text(r, API_LIM_MEM_LIMIT, s) != 0)
+    return -1;
   if (json_is_integer(v)) {
     snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
     s = num;
@@ -171,19 +181,32 @@ static int check_link(api_req_t *r, const char *link, const char *self_db_id) {
   return 0;
 }
 
-/* Reads every client field of the body into `a`; 0 or -1 after a 400. */
-static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_t *a) {
-  const char *image, *name, *desc, *link, *webhook, *queue, *cron;
-  if (api_field_string(r, body, "image", &image))
+/* The image: required, and a Docker image reference (bounds.h). */
+static int read_image(api_req_t *r, json_t *body, const char **image) {
+  char why[256];
+  if (api_field_text(r, body, API_LIM_IMAGE, image))
     return -1;
-  if (image == NULL || *image == '\0') {
+  if (*image == NULL || **image == '\0') {
     api_error(r, 400, "image is required: the Docker image of the actor.");
     return -1;
   }
-  if (api_field_string(r, body, "name", &name) || api_field_string(r, body, "description", &desc) ||
-      api_field_string(r, body, "link", &link) || api_field_string(r, body, "webhook", &webhook) ||
+  if (api_image_ref_check(*image, why, sizeof(why)) != 0) {
+    api_error(r, 400, "Invalid image: %s", why);
+    return -1;
+  }
+  return 0;
+}
+
+/* Reads every client field of the body into `a`; 0 or -1 after a 400.
+ * Every text is bounded (bounds.c) before it is looked up or parsed. */
+static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_t *a) {
+  const char *image, *name, *desc, *link, *webhook, *queue, *cron;
+  if (read_image(r, body, &image) || api_field_text(r, body, API_LIM_NAME, &name) ||
+      api_field_text(r, body, API_LIM_DESCRIPTION, &desc) ||
+      api_field_text(r, body, API_LIM_LINK, &link) ||
+      api_field_text(r, body, API_LIM_WEBHOOK, &webhook) ||
       api_field_string(r, body, "queue", &queue) ||
-      api_field_string(r, body, "cron_schedule", &cron))
+      api_field_text(r, body, API_LIM_CRON_SCHEDULE, &cron))
     return -1;
 
   bool stateless, privileged, use_uid, token, cron_on;
@@ -245,8 +268,10 @@ static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_
       (strcmp(queue, "default") != 0 && api_require_privileged(r, "queue")))
     return -1;
   json_t *env = NULL, *hints = NULL, *mounts = NULL, *mem = NULL;
-  if (api_field_object(r, body, "default_environment", &env) || read_hints(r, body, &hints) ||
-      api_field_list(r, body, "mounts", &mounts) || read_mem_limit(r, body, &mem)) {
+  if (api_field_object(r, body, "default_environment", &env) ||
+      api_check_json(r, API_LIM_DEFAULT_ENV, env) || read_hints(r, body, &hints) ||
+      api_field_list(r, body, "mounts", &mounts) || api_check_json(r, API_LIM_MOUNTS, mounts) ||
+      read_mem_limit(r, body, &mem)) {
     json_decref(env);
     json_decref(hints);
     json_decref(mounts);

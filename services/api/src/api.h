@@ -25,6 +25,7 @@
 #include "actor/http.h"
 #include "actor/ids.h"
 #include "actor/store.h"
+#include "bounds.h"
 #include "channels/chan.h"
 
 typedef struct {
@@ -43,7 +44,8 @@ typedef struct {
   long max_log_length;
   long log_ex;
   long log_ex_limit;           /* [web] log_ex_limit: most an actor's log_ex may be */
-  long max_content_length;
+  long max_content_length;     /* [web] max_content_length: most bytes of a binary message */
+  long max_body_size;          /* [web] max_body_size: most bytes of any other body */
   long max_run_time;           /* [workers] max_run_time, seconds (0 = none) */
   long sync_max_idle_time;     /* [workers] sync_max_idle_time, seconds */
   atomic_int sync_waits;       /* synchronous messages being waited for (sync.c) */
@@ -96,6 +98,15 @@ typedef void (*api_handler_fn)(api_req_t *r);
 
 /* router.c */
 void api_dispatch(ahttp_req_t *http, void *ud);
+/* router.c: the body limit hooks of the HTTP server (ahttp_options_t; loop
+ * thread, no I/O). A request may send [web] max_body_size bytes of body;
+ * a binary message (POST /actors/{id}/messages, application/octet-stream,
+ * with a Content-Length) [web] max_content_length. Over its limit, the
+ * answer is 413 naming the limit and the key, or for a binary message
+ * Abaco's 400 "Message exceeds max content length of: <n>"; it is counted
+ * under its route like any other answer. */
+size_t api_body_limit(const ahttp_req_t *http, void *ud);
+void api_body_too_large(ahttp_req_t *http, size_t limit, void *ud);
 /* A request-less api_req_t for background jobs (autoscaler, cron): only
  * ctx is set, the caller is `username`. Such a request must never be
  * answered (api_ok/api_error). */
@@ -146,6 +157,15 @@ int api_field_int(api_req_t *r, json_t *body, const char *field, long long min, 
                   long long *out);
 /* Strings: *out borrowed from body, or NULL when absent. */
 int api_field_string(api_req_t *r, json_t *body, const char *field, const char **out);
+/* Bounds (bounds.h): 0 when `have` (measured in the limit's unit) is
+ * within it, else a 400 "Invalid <field>: at most ..." and -1. The
+ * _text and _json forms measure a string (NULL passes) or a JSON value
+ * (NULL passes); api_field_text is api_field_string of the limit's field
+ * plus its check. */
+int api_check_limit(api_req_t *r, api_limit_t which, size_t have);
+int api_check_text(api_req_t *r, api_limit_t which, const char *s);
+int api_check_json(api_req_t *r, api_limit_t which, const json_t *v);
+int api_field_text(api_req_t *r, json_t *body, api_limit_t which, const char **out);
 
 /* display.c: store models -> what clients see (new references). */
 json_t *api_actor_display(api_req_t *r, const json_t *actor);
@@ -234,6 +254,10 @@ int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
 int api_request_workers(api_req_t *r, const json_t *actor, int n);
 /* Workers that are not on their way out (SHUTDOWN_REQUESTED, SHUTTING_DOWN). */
 int api_live_workers(api_req_t *r, const char *db_id, json_t **out, long long *n);
+/* The same with only the named fields of each worker (model_worker_list_fields;
+ * the list must hold "status"). */
+int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *fields,
+                            json_t **out, long long *n);
 /* Requests one worker when the actor has no live one (at most one request
  * per actor in flight across api processes). */
 int api_ensure_worker(api_req_t *r, const json_t *actor);
@@ -343,6 +367,8 @@ void api_state_set(api_req_t *r);
 void api_messages_count(api_req_t *r);
 void api_messages_send(api_req_t *r);
 void api_messages_purge(api_req_t *r);
+/* routes_messages.c: whether the body is application/octet-stream. */
+bool api_octet_stream(const ahttp_req_t *h);
 void api_executions_list(api_req_t *r);
 void api_executions_add(api_req_t *r);
 void api_execution_get(api_req_t *r);

@@ -32,8 +32,12 @@
  * the mailbox, which the next tick sees (with no live worker: one is
  * requested).
  * Cost per actor: its status, one SCARD and one AMQP queue length (none
- * for an actor in ERROR or being deleted); the actor and its workers are
- * read only when it has messages or workers. At most
+ * for an actor in ERROR or being deleted); when it has messages or
+ * workers, the few fields of the actor and of its workers that the
+ * decision needs (one HMGET each), never whole records: those hold client
+ * data (image, description, environment, state) that an older release let
+ * grow without bound, and decoding them every tick would cost as much.
+ * The whole actor is read only to request a worker. At most
  * AUTOSCALE_MAX_ACTORS actors per tick; the scan goes on from there on the
  * next tick. Stateful actors keep their one worker. */
 #include <stdio.h>
@@ -44,6 +48,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_record.h"
 #include "actor/timefmt.h"
 #include "api.h"
 
@@ -51,14 +56,38 @@
 /* How long a tick may hold its leases at most (a tick stuck on a store). */
 #define AUTOSCALE_LEASE_HOLD_MS 30000
 
-static bool has_hint(const json_t *actor, const char *hint) {
+/* What a tick reads of an actor and of each of its workers. */
+static const char *const ACTOR_VIEW[] = {"status", "queue", "stateless", "max_workers", NULL};
+static const char *const WORKER_VIEW[] = {"id", "status", "last_execution_time", "start_time",
+                                          "create_time", NULL};
+
+/* Whether the actor has the hint (its hints read on their own). */
+static bool has_hint(api_ctx_t *c, const char *db_id, const char *hint) {
+  static const char *const HINTS[] = {"hints", NULL};
+  char key[MODEL_KEY_MAX];
+  json_t *rec = NULL, *h;
+  bool found = false;
   size_t i;
-  json_t *h;
-  json_array_foreach(json_object_get(actor, "hints"), i, h) {
+  model_key_actor(db_id, key);
+  if (store_record_fields(c->redis, key, HINTS, &rec) != 0)
+    return false;
+  json_array_foreach(json_object_get(rec, "hints"), i, h) {
     if (json_is_string(h) && strcmp(json_string_value(h), hint) == 0)
-      return true;
+      found = true;
   }
-  return false;
+  json_decref(rec);
+  return found;
+}
+
+/* The whole actor, to request a worker for it (new reference or NULL). */
+static json_t *whole_actor(api_pass_t *p, const char *db_id) {
+  json_t *actor = NULL;
+  int rc = model_actor_get(p->c->redis, db_id, &actor);
+  if (rc != 0 && rc != ACTOR_ENOTFOUND) {
+    api_metrics_store_error(p->c->metrics, "redis");
+    LOG_WARN("api", "autoscaler: actor %s: %s", db_id, actor_strerror(rc));
+  }
+  return rc == 0 ? actor : NULL;
 }
 
 static bool coming_up(const char *st) {
@@ -86,9 +115,9 @@ static long max_workers(const api_pass_t *p, const json_t *actor) {
   return mw > 0 ? (long)mw : p->c->max_workers_per_actor;
 }
 
-static void scale_up(api_pass_t *p, const json_t *actor, const json_t *live, long waiting) {
+static void scale_up(api_pass_t *p, const char *db_id, const json_t *actor, const json_t *live,
+                     long waiting) {
   api_ctx_t *c = p->c;
-  const char *db_id = actor_json_str(actor, "db_id", "");
   size_t n = json_array_size(live), ready = 0, coming = 0;
   size_t i;
   json_t *w;
@@ -101,7 +130,9 @@ static void scale_up(api_pass_t *p, const json_t *actor, const json_t *live, lon
   }
   if (n == 0) {
     LOG_INFO("api", "autoscaler: actor %s: %ld message(s) waiting and no worker", db_id, waiting);
-    int rc = api_ensure_worker(&p->req, actor);
+    json_t *whole = whole_actor(p, db_id);
+    int rc = whole ? api_ensure_worker(&p->req, whole) : 0;
+    json_decref(whole);
     if (rc != 0)
       LOG_WARN("api", "autoscaler: actor %s: cannot request a worker: %s", db_id,
                actor_strerror(rc));
@@ -130,7 +161,11 @@ static void scale_up(api_pass_t *p, const json_t *actor, const json_t *live, lon
               db_id, cmdq, queued, c->max_cmd_length);
     return;
   }
-  rc = api_request_workers(&p->req, actor, 1);
+  json_t *whole = whole_actor(p, db_id);
+  if (whole == NULL)
+    return;
+  rc = api_request_workers(&p->req, whole, 1);
+  json_decref(whole);
   if (rc != 0) {
     LOG_WARN("api", "autoscaler: actor %s: cannot request a worker: %s", db_id, actor_strerror(rc));
     return;
@@ -178,9 +213,8 @@ static int by_idle_desc(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void scale_down(api_pass_t *p, const json_t *actor, const json_t *live) {
+static void scale_down(api_pass_t *p, const char *db_id, const json_t *live) {
   api_ctx_t *c = p->c;
-  const char *db_id = actor_json_str(actor, "db_id", "");
   size_t n = json_array_size(live), k = 0;
   idle_worker_t *idle = calloc(n + 1, sizeof(*idle));
   if (idle == NULL)
@@ -200,7 +234,8 @@ static void scale_down(api_pass_t *p, const json_t *actor, const json_t *live) {
   qsort(idle, k, sizeof(*idle), by_idle_desc);
   /* `sync`: the last live worker is the warm one; the least idle of the
    * candidates stays while it has been idle less than sync_max_idle_time. */
-  if (k > 0 && k == n && has_hint(actor, "sync") && idle[k - 1].idle < c->sync_max_idle_time * 1000)
+  if (k > 0 && k == n && idle[k - 1].idle < c->sync_max_idle_time * 1000 &&
+      has_hint(c, db_id, "sync"))
     k--;
   for (i = 0; i < k; i++)
     stop_idle(p, db_id, idle[i].wid, idle[i].idle);
@@ -255,7 +290,9 @@ static void scale_actor(const char *db_id, void *ud) {
     return; /* the common case of an idle actor: three round trips */
 
   json_t *actor = NULL, *live = NULL;
-  rc = model_actor_get(c->redis, db_id, &actor);
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  rc = store_record_fields(c->redis, key, ACTOR_VIEW, &actor);
   if (rc != 0) {
     if (rc != ACTOR_ENOTFOUND)
       api_metrics_store_error(c->metrics, "redis");
@@ -265,15 +302,15 @@ static void scale_actor(const char *db_id, void *ud) {
   if (!api_leases_cover(&p->leases, actor_json_str(actor, "queue", "default")) ||
       (strcmp(status, ACTOR_READY) != 0 && strcmp(status, ACTOR_SUBMITTED) != 0))
     goto cleanup;
-  rc = api_live_workers(&p->req, db_id, &live, NULL);
+  rc = api_live_workers_fields(c, db_id, WORKER_VIEW, &live, NULL);
   if (rc != 0) {
     api_metrics_store_error(c->metrics, "redis");
     goto cleanup;
   }
   if (waiting > 0)
-    scale_up(p, actor, live, waiting);
+    scale_up(p, db_id, actor, live, waiting);
   else if (actor_json_bool(actor, "stateless", true) && strcmp(status, ACTOR_READY) == 0)
-    scale_down(p, actor, live);
+    scale_down(p, db_id, live);
 
 cleanup:
   json_decref(live);

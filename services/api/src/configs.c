@@ -26,9 +26,6 @@
 
 #define KEY_CONFIGS "abaco:configs"
 #define SECRET_SHOWN "*****"
-/* Most actors one config may list, and the longest value (JSON text). */
-#define CONFIG_ACTORS_MAX 64
-#define CONFIG_VALUE_MAX (256 * 1024)
 
 static bool name_ok(const char *name) {
   size_t n = name ? strlen(name) : 0;
@@ -106,11 +103,8 @@ static json_t *resolve_actors(api_req_t *r, const char *list) {
       json_array_foreach(db_ids, i, d) seen = seen || strcmp(json_string_value(d), db_id) == 0;
       if (!seen)
         json_array_append_new(db_ids, json_string(db_id));
-      if (json_array_size(db_ids) > CONFIG_ACTORS_MAX) {
-        api_error(r, 400, "Invalid actors: a config may list at most %d actors.",
-                  CONFIG_ACTORS_MAX);
+      if (api_check_limit(r, API_LIM_CONFIG_ACTOR_COUNT, json_array_size(db_ids)) != 0)
         ok = false;
-      }
     }
     json_decref(actor);
   }
@@ -133,7 +127,7 @@ static json_t *config_from_body(api_req_t *r, const char *name, const char *conf
   bool secret = false;
   json_t *value = json_object_get(body, "value");
   json_t *is_secret = json_object_get(body, "is_secret");
-  if (api_field_string(r, body, "actors", &actors))
+  if (api_field_text(r, body, API_LIM_CONFIG_ACTORS, &actors))
     goto cleanup;
   if (is_secret == NULL || json_is_null(is_secret)) {
     api_error(r, 400, "is_secret is required: true or false.");
@@ -145,6 +139,8 @@ static json_t *config_from_body(api_req_t *r, const char *name, const char *conf
     api_error(r, 400, "value is required: the value of the config.");
     goto cleanup;
   }
+  if (api_check_json(r, API_LIM_CONFIG_VALUE, value) != 0)
+    goto cleanup;
   if (secret && !r->ctx->access->secret.set) {
     api_error(r, 400,
               "Secret configs are not available: this server has no [web] "
@@ -154,10 +150,8 @@ static json_t *config_from_body(api_req_t *r, const char *name, const char *conf
   if ((db_ids = resolve_actors(r, actors)) == NULL)
     goto cleanup;
   char *text = actor_json_dumps(value);
-  if (text == NULL || strlen(text) > CONFIG_VALUE_MAX) {
-    if (text)
-      actor_secret_free(text, 0);
-    api_error(r, 400, "Invalid value: at most %d bytes of JSON text.", CONFIG_VALUE_MAX);
+  if (text == NULL) {
+    api_error(r, 500, "out of memory");
     goto cleanup;
   }
   json_t *stored = NULL;

@@ -113,3 +113,30 @@ int api_field_string(api_req_t *r, json_t *body, const char *field, const char *
   *out = json_string_value(v);
   return 0;
 }
+
+int api_check_limit(api_req_t *r, api_limit_t which, size_t have) {
+  static const char *const UNITS[] = {[API_UNIT_CHARS] = "characters",
+                                      [API_UNIT_JSON] = "bytes of JSON text",
+                                      [API_UNIT_ITEMS] = "entries"};
+  const api_limit_def_t *l = api_limit(which);
+  if (have <= l->max)
+    return 0;
+  api_error(r, 400, "Invalid %s: at most %zu %s are allowed; this one has %zu.", l->field, l->max,
+            UNITS[l->unit], have);
+  return -1;
+}
+
+int api_check_text(api_req_t *r, api_limit_t which, const char *s) {
+  return s ? api_check_limit(r, which, api_utf8_chars(s)) : 0;
+}
+
+int api_check_json(api_req_t *r, api_limit_t which, const json_t *v) {
+  return v ? api_check_limit(r, which, json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY))
+           : 0;
+}
+
+int api_field_text(api_req_t *r, json_t *body, api_limit_t which, const char **out) {
+  if (api_field_string(r, body, api_limit(which)->field, out) != 0)
+    return -1;
+  return api_check_text(r, which, *out);
+}

@@ -84,6 +84,7 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
       actor_config_get_bool(cfg, "web", "show_traceback", false, &show_tb) ||
       actor_config_get_int(cfg, "web", "max_content_length", 500000000,
                            &c->max_content_length) ||
+      actor_config_get_int(cfg, "web", "max_body_size", 1L << 20, &c->max_body_size) ||
       actor_config_get_int(cfg, "web", "max_log_length", 1000000, &c->max_log_length) ||
       actor_config_get_int(cfg, "web", "log_ex", 86400, &c->log_ex) ||
       actor_config_get_int(cfg, "web", "log_ex_limit", 86400, &c->log_ex_limit) ||
@@ -104,6 +105,11 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
   if (c->max_content_length <= 0) {
     LOG_ERROR("api", "[web] max_content_length: %ld must be a positive number of bytes",
               c->max_content_length);
+    return ACTOR_ECONFIG;
+  }
+  if (c->max_body_size < 1024 || c->max_body_size > (1L << 30)) {
+    LOG_ERROR("api", "[web] max_body_size: %ld is out of range 1024..%ld bytes",
+              c->max_body_size, 1L << 30);
     return ACTOR_ECONFIG;
   }
   if (c->sync_max_idle_time <= 0) {
@@ -129,7 +135,9 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
   c->host_queues = actor_config_get(cfg, "spawner", "host_queues", "default");
   http->bind = actor_config_get(cfg, "web", "bind", "0.0.0.0");
   http->port = (int)port;
-  http->max_body = (size_t)c->max_content_length;
+  http->max_body = (size_t)c->max_body_size;
+  http->body_limit = api_body_limit;
+  http->too_large = api_body_too_large;
   return 0;
 }
 

@@ -222,10 +222,8 @@ static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, 
               "unlimited uses.");
     goto cleanup;
   }
-  if (desc && strlen(desc) > 4096) {
-    api_error(r, 400, "Invalid description: at most 4096 characters.");
+  if (api_check_text(r, API_LIM_NONCE_DESCRIPTION, desc) != 0)
     goto cleanup;
-  }
   char hid[ACTOR_ID_MAX], nid[NONCE_ID_MAX], key[MODEL_KEY_MAX], skey[MODEL_KEY_MAX + 32],
       now[ACTOR_TIME_MAX];
   if (actor_id_new(hid) != 0) {

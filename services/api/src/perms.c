@@ -160,10 +160,12 @@ static void perms_update(api_req_t *r, const char *kind, const char *id) {
   const char *user = NULL, *level = NULL;
   if (api_field_string(r, body, "user", &user) || api_field_string(r, body, "level", &level))
     goto cleanup;
-  if (user == NULL || *user == '\0' || strlen(user) > 255) {
+  if (user == NULL || *user == '\0') {
     api_error(r, 400, "user is required: the user to give the permission to.");
     goto cleanup;
   }
+  if (api_check_text(r, API_LIM_PERM_USER, user) != 0)
+    goto cleanup;
   int l = api_level_parse(level);
   if (l < 0) {
     api_error(r, 400,

@@ -73,10 +73,6 @@ void api_store_error(api_req_t *r, int rc, const char *what) {
 json_t *api_body_object(api_req_t *r) {
   ahttp_req_t *h = r->http;
   json_t *obj = NULL;
-  if (h->body_too_large) {
-    api_error(r, 400, "Request body is larger than the allowed maximum.");
-    return NULL;
-  }
   if (h->is_form) {
     obj = json_object();
     for (size_t i = 0; obj && i < h->form.n; i++)

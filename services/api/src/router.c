@@ -78,6 +78,8 @@ static const api_route_t ROUTES[] = {
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
 #define MAX_SEGMENTS 8
+/* Longest path that can match a route. */
+#define PATH_BUF 2048
 
 /* Splits a path into segments in place (buf is a copy of the path). */
 static int split_path(char *buf, char **segs) {
@@ -142,6 +144,63 @@ void api_background_req(api_ctx_t *c, const char *username, api_req_t *r) {
   snprintf(r->ident.username, sizeof(r->ident.username), "%s", username);
 }
 
+/* The route of the request (NULL: none for its method) and the pattern
+ * its path matches whatever the method (NULL: none). r->params point into
+ * buf, a copy of the path. */
+static const api_route_t *find_route(api_req_t *r, char buf[PATH_BUF], const char **pattern) {
+  const ahttp_req_t *http = r->http;
+  char *segs[MAX_SEGMENTS];
+  int nsegs = -1;
+  size_t len = strlen(http->path);
+  *pattern = NULL;
+  if (len < PATH_BUF) {
+    memcpy(buf, http->path, len + 1);
+    nsegs = split_path(buf, segs);
+  }
+  for (size_t i = 0; nsegs >= 0 && i < NROUTES; i++) {
+    if (!match(ROUTES[i].pattern, segs, nsegs, r))
+      continue;
+    if (*pattern == NULL)
+      *pattern = ROUTES[i].pattern;
+    if (strcmp(ROUTES[i].method, http->method) == 0)
+      return &ROUTES[i];
+  }
+  return NULL;
+}
+
+/* A binary message: its limit is [web] max_content_length (Abaco's). */
+static bool binary_message(const api_route_t *route, const ahttp_req_t *http) {
+  return route && route->fn == api_messages_send && api_octet_stream(http) &&
+         ahttp_kvs_get(&http->headers, "Content-Length", 1) != NULL;
+}
+
+size_t api_body_limit(const ahttp_req_t *http, void *ud) {
+  api_ctx_t *c = ud;
+  api_req_t r = {.ctx = c, .http = (ahttp_req_t *)http};
+  char buf[PATH_BUF];
+  const char *pattern;
+  if (binary_message(find_route(&r, buf, &pattern), http))
+    return (size_t)c->max_content_length;
+  return (size_t)c->max_body_size;
+}
+
+void api_body_too_large(ahttp_req_t *http, size_t limit, void *ud) {
+  api_ctx_t *c = ud;
+  api_req_t r = {.ctx = c, .http = http};
+  char buf[PATH_BUF];
+  const char *pattern;
+  const api_route_t *route = find_route(&r, buf, &pattern);
+  if (binary_message(route, http))
+    api_error(&r, 400, "Message exceeds max content length of: %ld", c->max_content_length);
+  else
+    api_error(&r, 413,
+              "Request body too large: at most %zu bytes are accepted ([web] max_body_size).",
+              limit);
+  LOG_INFO("api", "%s %s from %s: body over %zu bytes refused (%d)", http->method, http->path,
+           http->client_ip, limit, http->status);
+  api_metrics_http(c->metrics, http->method, pattern ? pattern : "unmatched", http->status, 0);
+}
+
 void api_dispatch(ahttp_req_t *http, void *ud) {
   int64_t t0 = mono_us();
   api_req_t r;
@@ -150,26 +209,9 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
   r.http = http;
   api_server_of(&r);
 
-  char buf[2048];
-  char *segs[MAX_SEGMENTS];
-  int nsegs = -1;
-  if (strlen(http->path) < sizeof(buf)) {
-    memcpy(buf, http->path, strlen(http->path) + 1);
-    nsegs = split_path(buf, segs);
-  }
-
-  const api_route_t *route = NULL;
+  char buf[PATH_BUF];
   const char *pattern = NULL; /* of the path, whatever the method */
-  for (size_t i = 0; nsegs >= 0 && i < NROUTES; i++) {
-    if (!match(ROUTES[i].pattern, segs, nsegs, &r))
-      continue;
-    if (pattern == NULL)
-      pattern = ROUTES[i].pattern;
-    if (strcmp(ROUTES[i].method, http->method) == 0) {
-      route = &ROUTES[i];
-      break;
-    }
-  }
+  const api_route_t *route = find_route(&r, buf, &pattern);
 
   if (pattern && strcmp(http->method, "OPTIONS") == 0) {
     answer_options(&r);

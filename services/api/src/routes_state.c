@@ -25,13 +25,10 @@ void api_state_get(api_req_t *r) {
   api_ok(r, "Actor state retrieved successfully.", res);
 }
 
-/* The body: any JSON value; a form becomes an object of its fields. */
+/* The body: any JSON value; a form becomes an object of its fields. Its
+ * size is bounded by [web] max_body_size (router.c). */
 static json_t *read_state(api_req_t *r) {
   ahttp_req_t *h = r->http;
-  if (h->body_too_large) {
-    api_error(r, 400, "Request body is larger than the allowed maximum.");
-    return NULL;
-  }
   if (h->is_form) {
     json_t *obj = json_object();
     for (size_t i = 0; obj && i < h->form.n; i++)

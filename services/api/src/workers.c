@@ -51,8 +51,13 @@ static bool leaving(const json_t *w) {
 }
 
 int api_live_workers(api_req_t *r, const char *db_id, json_t **out, long long *n) {
+  return api_live_workers_fields(r->ctx, db_id, NULL, out, n);
+}
+
+int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *fields,
+                            json_t **out, long long *n) {
   json_t *all = NULL;
-  int rc = model_worker_list(r->ctx->redis, db_id, &all);
+  int rc = model_worker_list_fields(c->redis, db_id, fields, &all);
   if (rc != 0)
     return rc;
   json_t *live = json_array();
