@@ -177,15 +177,20 @@ cleanup:
 }
 
 int chan__amqp_declare(amqp_connection_state_t st, const char *queue, int passive,
-                       int64_t expires_ms, uint32_t *count, char *err, size_t errlen) {
-  amqp_table_entry_t arg;
-  amqp_table_t args = amqp_empty_table;
-  if (expires_ms > 0 && !passive) {
-    arg.key = amqp_cstring_bytes("x-expires");
-    arg.value.kind = AMQP_FIELD_KIND_I64;
-    arg.value.value.i64 = expires_ms;
-    args.num_entries = 1;
-    args.entries = &arg;
+                       const chan_queue_opts_t *o, uint32_t *count, char *err, size_t errlen) {
+  amqp_table_entry_t arg[2];
+  amqp_table_t args = {0, arg};
+  if (o && o->expires_ms > 0 && !passive) {
+    arg[args.num_entries].key = amqp_cstring_bytes("x-expires");
+    arg[args.num_entries].value.kind = AMQP_FIELD_KIND_I64;
+    arg[args.num_entries].value.value.i64 = o->expires_ms;
+    args.num_entries++;
+  }
+  if (o && o->single_active && !passive) {
+    arg[args.num_entries].key = amqp_cstring_bytes("x-single-active-consumer");
+    arg[args.num_entries].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    arg[args.num_entries].value.value.boolean = 1;
+    args.num_entries++;
   }
   amqp_queue_declare_ok_t *ok =
       amqp_queue_declare(st, CHAN__CH_ADMIN, amqp_cstring_bytes(queue), passive, 1, 0, 0, args);

@@ -185,7 +185,7 @@ static int admin_result(chan__cconn_t *cc, int *code, char *err, size_t errlen) 
 /* The end of a purge, delete or get on the admin channel: a queue the broker
  * does not know gives `missing`, a timeout counts as a lost connection, and
  * only a lost connection is worth a retry. */
-static int admin_done(chan__cconn_t *cc, int missing, int *retry) {
+int chan__client_admin_done(chan__cconn_t *cc, int missing, int *retry) {
   char err[CHAN__ERR_MAX];
   int code = 0;
   int rc = admin_result(cc, &code, err, sizeof(err));
@@ -196,7 +196,7 @@ static int admin_done(chan__cconn_t *cc, int missing, int *retry) {
   return rc;
 }
 
-static int admin_ready(chan__cconn_t *cc) {
+int chan__client_admin_ready(chan__cconn_t *cc) {
   char err[CHAN__ERR_MAX];
   if (!cc->admin_closed)
     return 0;
@@ -208,26 +208,33 @@ static int admin_ready(chan__cconn_t *cc) {
   return 0;
 }
 
-int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires_ms) {
+/* Declares queue for real: 0, ACTOR_EEXIST (exists with other
+ * arguments), ACTOR_ECONN (cc is broken) or ACTOR_ECHANNEL. */
+static int declare(chan__cconn_t *cc, const char *queue, const chan_queue_opts_t *o) {
   char err[CHAN__ERR_MAX];
-  if (cache_has(cc, queue))
-    return 0;
-  int rc = admin_ready(cc);
+  int rc = chan__client_admin_ready(cc);
   if (rc)
     return rc;
-  rc = chan__amqp_declare(cc->st, queue, 0, expires_ms, NULL, err, sizeof(err));
-  if (rc == ACTOR_EEXIST)
-    rc = 0;
+  rc = chan__amqp_declare(cc->st, queue, 0, o, NULL, err, sizeof(err));
   if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT) {
     cc->broken = 1;
     return ACTOR_ECONN;
   }
-  if (rc) {
+  if (rc == ACTOR_EEXIST) {
+    LOG_DEBUG(CHAN__LOG, "client: queue %s exists with other arguments", queue);
+  } else if (rc) {
     LOG_DEBUG(CHAN__LOG, "client: declare %s refused: %s", queue, err);
     return ACTOR_ECHANNEL;
   }
   cache_add(cc, queue);
-  return 0;
+  return rc;
+}
+
+int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, const chan_queue_opts_t *o) {
+  if (cache_has(cc, queue))
+    return 0;
+  int rc = declare(cc, queue, o);
+  return rc == ACTOR_EEXIST ? 0 : rc;
 }
 
 /* Waits for the next main-channel event until deadline (ms, monotonic).
@@ -301,19 +308,24 @@ int chan__client_covers(const chan__cev_t *ev, uint64_t seq) {
 }
 
 /* Writes one mandatory publish on the main channel; *seq gets its tag. */
-int chan__client_send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
-                              const chan_props_t *props, uint64_t *seq) {
-  chan__props_t pr;
-  chan__msg_props(props, &pr);
-  amqp_bytes_t b = {len, (void *)body};
+int chan__client_send_raw(chan__cconn_t *cc, const char *queue, amqp_bytes_t body,
+                          const amqp_basic_properties_t *props, uint64_t *seq) {
   int r = amqp_basic_publish(cc->st, CHAN__CH_MAIN, amqp_empty_bytes, amqp_cstring_bytes(queue),
-                             chan__amqp_mandatory(queue), 0, &pr.p, b);
+                             chan__amqp_mandatory(queue), 0, props, body);
   if (r != AMQP_STATUS_OK) {
     cc->broken = 1;
     return ACTOR_ECONN;
   }
   *seq = ++cc->seq;
   return 0;
+}
+
+int chan__client_send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
+                              const chan_props_t *props, uint64_t *seq) {
+  chan__props_t pr;
+  chan__msg_props(props, &pr);
+  amqp_bytes_t b = {len, (void *)body};
+  return chan__client_send_raw(cc, queue, b, &pr.p, seq);
 }
 
 /* ---- operations ---- */
@@ -326,33 +338,14 @@ int chan__client_check_send(const chan_client_t *cl, const char *queue, const vo
   return 0;
 }
 
-typedef struct {
-  const char *queue;
-  const void *body;
-  size_t len;
-  const chan_props_t *props;
-  int timeout_ms;
-} publish_arg_t;
-
-static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
-  publish_arg_t *a = arg;
-  int64_t deadline = chan__client_now_ms() + a->timeout_ms;
-  *retry = 1;
-  int rc = chan__client_ensure_declared(cc, a->queue, 0);
-  uint64_t seq;
-  if (rc == 0)
-    rc = chan__client_send_publish(cc, a->queue, a->body, a->len, a->props, &seq);
-  if (rc)
-    return rc;
+int chan__client_await_confirm(chan__cconn_t *cc, const char *queue, uint64_t seq,
+                               int64_t deadline) {
   int returned = 0;
   for (;;) {
     chan__cev_t ev;
-    rc = chan__client_next_event(cc, deadline, &ev);
-    if (rc == ACTOR_ETIMEDOUT) {
-      *retry = 0;     /* it may still arrive: do not send it twice */
-      cc->broken = 1; /* and forget this connection's confirm state */
-      return rc;
-    }
+    int rc = chan__client_next_event(cc, deadline, &ev);
+    if (rc == ACTOR_ETIMEDOUT)
+      cc->broken = 1; /* forget this connection's confirm state */
     if (rc)
       return rc;
     if (ev.type == CHAN__EV_MSG) {
@@ -363,7 +356,7 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
       if (ev.type == CHAN__EV_NACK)
         return ACTOR_ECHANNEL;
       if (returned) {
-        chan__client_cache_forget(cc, a->queue);
+        chan__client_cache_forget(cc, queue);
         return ACTOR_ENOTFOUND;
       }
       return 0;
@@ -371,27 +364,58 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
   }
 }
 
-int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
-                        const chan_props_t *props, int timeout_ms) {
+typedef struct {
+  const char *queue;
+  const chan_queue_opts_t *qo;
+  const void *body;
+  size_t len;
+  const chan_props_t *props;
+  int timeout_ms;
+} publish_arg_t;
+
+static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
+  publish_arg_t *a = arg;
+  int64_t deadline = chan__client_now_ms() + a->timeout_ms;
+  *retry = 1;
+  int rc = chan__client_ensure_declared(cc, a->queue, a->qo);
+  uint64_t seq;
+  if (rc == 0)
+    rc = chan__client_send_publish(cc, a->queue, a->body, a->len, a->props, &seq);
+  if (rc == 0)
+    rc = chan__client_await_confirm(cc, a->queue, seq, deadline);
+  if (rc == ACTOR_ETIMEDOUT)
+    *retry = 0; /* it may still arrive: do not send it twice */
+  return rc;
+}
+
+int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
+                           const void *body, size_t len, const chan_props_t *props,
+                           int timeout_ms) {
   if (chan__client_check_send(cl, queue, body, len, timeout_ms))
     return ACTOR_EINVAL;
-  publish_arg_t a = {queue, body ? body : "", len, props, timeout_ms};
+  publish_arg_t a = {queue, qo, body ? body : "", len, props, timeout_ms};
   int rc = chan__client_run(cl, op_publish, &a);
   return rc == ACTOR_ENOTFOUND ? ACTOR_ECHANNEL : rc;
 }
 
+int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms) {
+  return chan_client_publish_to(cl, queue, NULL, body, len, props, timeout_ms);
+}
+
 typedef struct {
   const char *queue;
-  int64_t expires_ms;
+  chan_queue_opts_t qo;
   long count;
   char *body;
   size_t len;
 } admin_arg_t;
 
+/* 0, or ACTOR_EEXIST when the queue exists with other arguments. */
 static int op_declare(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
   chan__client_cache_forget(cc, a->queue); /* declare for real */
-  int rc = chan__client_ensure_declared(cc, a->queue, a->expires_ms);
+  int rc = declare(cc, a->queue, &a->qo);
   *retry = rc == ACTOR_ECONN;
   return rc;
 }
@@ -400,7 +424,7 @@ static int op_queue_len(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *re
   admin_arg_t *a = arg;
   char err[CHAN__ERR_MAX];
   uint32_t n = 0;
-  int rc = admin_ready(cc);
+  int rc = chan__client_admin_ready(cc);
   if (rc == 0)
     rc = chan__amqp_declare(cc->st, a->queue, 1, 0, &n, err, sizeof(err));
   if (rc == ACTOR_ENOTFOUND)
@@ -414,22 +438,31 @@ static int op_queue_len(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *re
 
 static int op_purge(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  int rc = admin_ready(cc);
+  int rc = chan__client_admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
     return rc;
   amqp_queue_purge(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue));
-  return admin_done(cc, 0, retry);
+  return chan__client_admin_done(cc, 0, retry);
 }
 
+/* a->count: 1 for if-empty. */
 static int op_delete(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  int rc = admin_ready(cc);
+  int rc = chan__client_admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
     return rc;
-  amqp_queue_delete(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue), 0, 0);
-  rc = admin_done(cc, 0, retry);
+  amqp_queue_delete(cc->st, CHAN__CH_ADMIN, amqp_cstring_bytes(a->queue), 0, a->count == 1);
+  int code = 0;
+  char err[CHAN__ERR_MAX];
+  rc = admin_result(cc, &code, err, sizeof(err));
+  if (rc == ACTOR_ECHANNEL && code == AMQP_NOT_FOUND)
+    rc = 0;
+  else if (rc == ACTOR_ECHANNEL && code == AMQP_PRECONDITION_FAILED)
+    rc = ACTOR_ESTATE; /* if-empty: it holds messages */
+  rc = rc == ACTOR_ETIMEDOUT ? ACTOR_ECONN : rc;
+  *retry = rc == ACTOR_ECONN;
   if (rc == 0) {
     chan__client_cache_forget(cc, a->queue);
     pthread_mutex_lock(&cl->mu);
@@ -442,7 +475,7 @@ static int op_delete(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry
 
 static int op_get(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
   admin_arg_t *a = arg;
-  int rc = admin_ready(cc);
+  int rc = chan__client_admin_ready(cc);
   *retry = rc == ACTOR_ECONN;
   if (rc)
     return rc;
@@ -469,7 +502,7 @@ static int op_get(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
     amqp_maybe_release_buffers_on_channel(cc->st, CHAN__CH_ADMIN);
     return a->body ? 0 : ACTOR_ENOMEM;
   }
-  return admin_done(cc, ACTOR_ENOTFOUND, retry);
+  return chan__client_admin_done(cc, ACTOR_ENOTFOUND, retry);
 }
 
 static int admin_op(chan_client_t *cl, const char *queue, chan__client_op_fn op, admin_arg_t *a) {
@@ -479,11 +512,19 @@ static int admin_op(chan_client_t *cl, const char *queue, chan__client_op_fn op,
   return chan__client_run(cl, op, a);
 }
 
-int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms) {
-  admin_arg_t a = {.expires_ms = expires_ms};
-  if (expires_ms < 0)
+int chan_client_declare_opts(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo) {
+  admin_arg_t a = {0};
+  if (qo)
+    a.qo = *qo;
+  if (a.qo.expires_ms < 0)
     return ACTOR_EINVAL;
   return admin_op(cl, queue, op_declare, &a);
+}
+
+int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms) {
+  chan_queue_opts_t qo = {.expires_ms = expires_ms};
+  int rc = chan_client_declare_opts(cl, queue, &qo);
+  return rc == ACTOR_EEXIST ? 0 : rc;
 }
 
 int chan_client_queue_len(chan_client_t *cl, const char *queue, long *count) {
@@ -504,6 +545,11 @@ int chan_client_purge(chan_client_t *cl, const char *queue) {
 
 int chan_client_delete_queue(chan_client_t *cl, const char *queue) {
   admin_arg_t a = {0};
+  return admin_op(cl, queue, op_delete, &a);
+}
+
+int chan_client_delete_queue_if_empty(chan_client_t *cl, const char *queue) {
+  admin_arg_t a = {.count = 1};
   return admin_op(cl, queue, op_delete, &a);
 }
 

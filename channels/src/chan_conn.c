@@ -125,7 +125,7 @@ static void flush_outbox(chan_conn_t *c) {
 
 /* ---- broker-side setup ---- */
 
-static int admin_declare(chan_conn_t *c, const char *queue, int64_t expires_ms) {
+static int admin_declare(chan_conn_t *c, const char *queue, const chan_queue_opts_t *o) {
   char err[CHAN__ERR_MAX] = "";
   if (c->admin_closed) {
     int rc = chan__amqp_reopen(c->st, CHAN__CH_ADMIN, err, sizeof(err));
@@ -135,7 +135,7 @@ static int admin_declare(chan_conn_t *c, const char *queue, int64_t expires_ms) 
     }
     c->admin_closed = 0;
   }
-  int rc = chan__amqp_declare(c->st, queue, 0, expires_ms, NULL, err, sizeof(err));
+  int rc = chan__amqp_declare(c->st, queue, 0, o, NULL, err, sizeof(err));
   if (rc == ACTOR_EEXIST)
     LOG_INFO(CHAN__LOG, "%s: queue %s exists with other arguments; using it", c->name, queue);
   else if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT)
@@ -151,7 +151,7 @@ static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
   char err[CHAN__ERR_MAX];
   if (strncmp(k->queue, "amq.", 4) != 0) {
     chan__queue_t *q = find_queue(c, k->queue);
-    int rc = admin_declare(c, k->queue, q ? q->expires_ms : 0);
+    int rc = admin_declare(c, k->queue, q ? &q->opts : NULL);
     if (rc)
       return rc;
   }
@@ -253,7 +253,7 @@ static int connect_once(chan_conn_t *c) {
   c->busy++; /* no user code runs here, but keep teardown out of the way */
   for (chan__queue_t *q = c->queues, *next; q && !c->failed; q = next) {
     next = q->next;
-    if (admin_declare(c, q->name, q->expires_ms) != 0 && !c->failed)
+    if (admin_declare(c, q->name, &q->opts) != 0 && !c->failed)
       remove_queue(c, q->name); /* refused: logged, forget it */
   }
   for (chan__consumer_t *k = c->consumers; k && !c->failed; k = k->next)
@@ -456,8 +456,11 @@ uint64_t chan__conn_generation(const chan_conn_t *c) {
   return c ? c->generation : 0;
 }
 
-int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms) {
-  if (c == NULL || chan__name_check(queue) || expires_ms < 0)
+int chan_declare_opts(chan_conn_t *c, const char *queue, const chan_queue_opts_t *o) {
+  chan_queue_opts_t none = {0};
+  if (o == NULL)
+    o = &none;
+  if (c == NULL || chan__name_check(queue) || o->expires_ms < 0)
     return ACTOR_EINVAL;
   if (c->closing)
     return ACTOR_ECLOSED;
@@ -470,10 +473,10 @@ int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms)
     q->next = c->queues;
     c->queues = q;
   }
-  q->expires_ms = expires_ms;
+  q->opts = *o;
   if (!usable(c))
     return 0;
-  int rc = admin_declare(c, queue, expires_ms);
+  int rc = admin_declare(c, queue, o);
   kick(c);
   if (rc == ACTOR_ECONN || rc == ACTOR_ETIMEDOUT)
     return 0; /* declared again on reconnect */
@@ -484,8 +487,13 @@ int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms)
   return 0;
 }
 
+int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms) {
+  chan_queue_opts_t o = {.expires_ms = expires_ms};
+  return chan_declare_opts(c, queue, &o);
+}
+
 int chan_declare(chan_conn_t *c, const char *queue) {
-  return chan_declare_expiring(c, queue, 0);
+  return chan_declare_opts(c, queue, NULL);
 }
 
 int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud) {

@@ -60,14 +60,14 @@ int chan__amqp_check(amqp_connection_state_t st, amqp_channel_t ch, amqp_rpc_rep
 /* Re-opens a channel the broker closed. 0 or ACTOR_ECONN/ETIMEDOUT. */
 int chan__amqp_reopen(amqp_connection_state_t st, amqp_channel_t ch, char *err, size_t errlen);
 
-/* Declares a durable queue on CHAN__CH_ADMIN (x-expires when expires_ms > 0),
- * or with passive only checks that it exists; *count (may be NULL) gets its
- * ready messages. Returns 0; ACTOR_EEXIST when it exists with other
- * arguments; ACTOR_ENOTFOUND (passive, missing); ACTOR_ECHANNEL for another
- * refusal — the admin channel is open again after all of these — or
- * ACTOR_ECONN/ETIMEDOUT when the connection is unusable. */
+/* Declares a durable queue on CHAN__CH_ADMIN with the arguments o (NULL:
+ * none), or with passive only checks that it exists; *count (may be NULL)
+ * gets its ready messages. Returns 0; ACTOR_EEXIST when it exists with
+ * other arguments; ACTOR_ENOTFOUND (passive, missing); ACTOR_ECHANNEL for
+ * another refusal — the admin channel is open again after all of these —
+ * or ACTOR_ECONN/ETIMEDOUT when the connection is unusable. */
 int chan__amqp_declare(amqp_connection_state_t st, const char *queue, int passive,
-                       int64_t expires_ms, uint32_t *count, char *err, size_t errlen);
+                       const chan_queue_opts_t *o, uint32_t *count, char *err, size_t errlen);
 
 /* Whether a publish to `queue` is sent mandatory. Not for direct replies
  * (amq.rabbitmq.reply-to.*): they bypass queues, and RabbitMQ returns them
@@ -142,7 +142,7 @@ void chan__msg_asm_free(chan__asm_t *a);
 
 typedef struct chan__queue_s {
   struct chan__queue_s *next;
-  int64_t expires_ms;
+  chan_queue_opts_t opts;
   char name[CHAN_NAME_MAX];
 } chan__queue_t;
 
@@ -296,8 +296,16 @@ int64_t chan__client_now_ms(void);
 int chan__client_run(chan_client_t *cl, chan__client_op_fn op, void *arg);
 /* Drops queue from cc's declare cache (it vanished, or is re-declared). */
 void chan__client_cache_forget(chan__cconn_t *cc, const char *queue);
-/* Declares queue on the admin channel unless cc's cache knows it. */
-int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, int64_t expires_ms);
+/* Declares queue (arguments o, NULL: none) on the admin channel unless
+ * cc's cache knows it; a queue that exists with other arguments is taken
+ * as declared. */
+int chan__client_ensure_declared(chan__cconn_t *cc, const char *queue, const chan_queue_opts_t *o);
+/* Re-opens cc's admin channel if the broker closed it. */
+int chan__client_admin_ready(chan__cconn_t *cc);
+/* Classifies an admin-channel RPC's outcome like a purge, delete or get
+ * (admin_done in chan_client.c): a queue the broker does not know gives
+ * `missing`; a timeout counts as a lost connection. */
+int chan__client_admin_done(chan__cconn_t *cc, int missing, int *retry);
 /* Waits for the next main-channel event until deadline (ms, monotonic).
  * CHAN__EV_MSG leaves a complete message in cc->asm_ (reset it when done). */
 int chan__client_next_event(chan__cconn_t *cc, int64_t deadline, chan__cev_t *ev);
@@ -306,6 +314,15 @@ int chan__client_covers(const chan__cev_t *ev, uint64_t seq);
 /* Writes one mandatory publish on the main channel; *seq gets its tag. */
 int chan__client_send_publish(chan__cconn_t *cc, const char *queue, const void *body, size_t len,
                               const chan_props_t *props, uint64_t *seq);
+/* The same with rabbitmq-c's own properties (a message passed on as it came). */
+int chan__client_send_raw(chan__cconn_t *cc, const char *queue, amqp_bytes_t body,
+                          const amqp_basic_properties_t *props, uint64_t *seq);
+/* Waits for the confirm of the publish with tag seq to `queue` until
+ * deadline: 0, ACTOR_ECHANNEL (nacked), ACTOR_ENOTFOUND (returned: the
+ * queue vanished, and leaves cc's declare cache), ACTOR_ETIMEDOUT (cc is
+ * then broken: its confirm state is unknown) or a connection error. */
+int chan__client_await_confirm(chan__cconn_t *cc, const char *queue, uint64_t seq,
+                               int64_t deadline);
 /* ACTOR_EINVAL unless the arguments chan_client_publish and
  * chan_client_call have in common are valid. */
 int chan__client_check_send(const chan_client_t *cl, const char *queue, const void *body,

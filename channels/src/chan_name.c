@@ -21,6 +21,10 @@ void chan_name_mailbox(const char *actor_dbid, char *out) {
   snprintf(out, CHAN_NAME_MAX, "actor_msg_%s", actor_dbid ? actor_dbid : "");
 }
 
+void chan_name_mailbox_parking(const char *actor_dbid, char *out) {
+  snprintf(out, CHAN_NAME_MAX, "mailbox_upgrade_%s", actor_dbid ? actor_dbid : "");
+}
+
 void chan_name_worker(const char *worker_id, char *out) {
   snprintf(out, CHAN_NAME_MAX, "worker_%s", worker_id ? worker_id : "");
 }

@@ -75,7 +75,7 @@ static int op_call(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) 
   char ctag[256], corr[64];
   int64_t deadline = chan__client_now_ms() + a->timeout_ms;
   *retry = 1; /* until the request is out */
-  int rc = chan__client_ensure_declared(cc, a->queue, 0);
+  int rc = chan__client_ensure_declared(cc, a->queue, NULL);
   if (rc)
     return rc;
   if ((rc = consume_reply_to(cc, ctag, sizeof(ctag))) != 0)

@@ -239,3 +239,67 @@ def worker_pids(wid):
     """Pids of the worker processes of worker id wid."""
     out = _subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+import urllib.parse
+
+
+# ---- RabbitMQ management API (tests of queues the API cannot show) ----
+
+def mgmt():
+    """(base URL, auth, quoted vhost) of the management API, as health reads them."""
+    url = conf("rabbit", "management_url", "http://127.0.0.1:15672").rstrip("/")
+    uri = urllib.parse.urlsplit(conf("rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f"))
+    user = conf("rabbit", "management_user", "") or urllib.parse.unquote(uri.username or "guest")
+    password = (conf("rabbit", "management_password", "") if conf("rabbit", "management_user", "")
+                else urllib.parse.unquote(uri.password or ("" if uri.username else "guest")))
+    vhost = urllib.parse.unquote(uri.path[1:]) if len(uri.path) > 1 else "/"
+    return url, (user, password), urllib.parse.quote(vhost, safe="")
+
+
+def mgmt_reachable():
+    url, auth, _ = mgmt()
+    try:
+        return requests.get(f"{url}/api/overview", auth=auth, timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+needs_mgmt = pytest.mark.skipif(
+    not mgmt_reachable(), reason="RabbitMQ management API not reachable ([rabbit] management_url;"
+                                 " scripts/up.sh enables the plugin at the broker's next start)")
+
+
+def queue_exists(name):
+    url, auth, vh = mgmt()
+    r = requests.get(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                     timeout=10)
+    assert r.status_code in (200, 404), r.text
+    return r.status_code == 200
+
+
+def declare_queue(name, message=None):
+    url, auth, vh = mgmt()
+    r = requests.put(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                     json={"durable": True, "auto_delete": False}, timeout=10)
+    assert r.status_code in (201, 204), r.text
+    if message is not None:
+        r = requests.post(f"{url}/api/exchanges/{vh}/amq.default/publish", auth=auth, timeout=10,
+                          json={"properties": {"delivery_mode": 2}, "routing_key": name,
+                                "payload": message, "payload_encoding": "string"})
+        assert r.status_code == 200 and r.json()["routed"], r.text
+
+
+def delete_queue(name):
+    url, auth, vh = mgmt()
+    requests.delete(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                    timeout=10)
+
+
+def queue_info(name):
+    """The management API's record of a queue (its arguments, messages...)."""
+    url, auth, vh = mgmt()
+    r = requests.get(f"{url}/api/queues/{vh}/{urllib.parse.quote(name, safe='')}", auth=auth,
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()

@@ -107,5 +107,8 @@ def test_messages_and_executions_in_camel_case(camel, client, cleanup):
     assert "messageReceivedTime" in listing["executions"][0]
     camel.ok("POST", f"/actors/{aid}/workers", json={"num": 1})   # at least one to show
     ws = camel.ok("GET", f"/actors/{aid}/workers")
-    assert snake_keys(ws) == [] and "chName" in ws[0] and "lastHealthCheckTime" in ws[0]
+    assert snake_keys(ws) == []
+    assert set(ws[0]) == {"id", "status", "image", "location", "cid", "chName", "tenant",
+                          "hostId", "hostIp", "createTime", "lastExecutionTime",
+                          "lastHealthCheckTime"}
     assert "logs" in camel.ok("GET", f"/actors/{aid}/executions/{eid}/logs")

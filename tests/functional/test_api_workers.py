@@ -1,11 +1,14 @@
-"""API.md §3 Workers: list and detail, "make sure there are at least num",
-stopping one worker, and the one-worker rules (a message always has a
-worker; a stateful actor never gets more than one)."""
+"""API.md §3 Workers: list and detail (every field Abaco's clients read,
+`cid` naming the worker for its whole life), "make sure there are at least
+num" (a stateful actor too; test_stateful_workers.py shows it still runs
+one execution at a time), stopping one worker, and a message always
+having a worker."""
 import pytest
 
-from conftest import wait_for
+from conftest import wait_for, worker_pids
 
 ECHO = "abaco/samples-echo"
+SLEEP = "abaco/samples-sleep"
 SHOWN = {"id", "status", "image", "location", "cid", "tenant", "ch_name", "host_id", "host_ip",
          "create_time", "last_execution_time", "last_health_check_time"}
 
@@ -21,15 +24,34 @@ def workers(client, aid):
     return client.ok("GET", f"/actors/{aid}/workers")
 
 
+def ready(client, aid):
+    """The actor's first READY worker once its cid is recorded."""
+    return wait_for(lambda: [w for w in workers(client, aid)
+                             if w["status"] == "READY" and w["cid"]], what="a READY worker")[0]
+
+
 def test_init_count_worker_and_fields(client, echo_actor):
     aid = echo_actor["id"]
-    ws = wait_for(lambda: [w for w in workers(client, aid) if w["status"] == "READY"],
-                  what="a READY worker")
+    w = ready(client, aid)
     assert len(workers(client, aid)) == 1   # [workers] init_count = 1
-    w = ws[0]
     assert set(w) == SHOWN
     assert w["image"] == ECHO and w["ch_name"] == f"worker_{w['id']}"
+    assert w["tenant"] == "DEV-DEVELOP" and w["host_id"] and w["host_ip"]
+    # no container of its own (process backend): cid names its process
+    assert w["cid"] == f"process:{worker_pids(w['id'])[0]}@{w['host_id']}"
     assert client.ok("GET", f"/actors/{aid}/workers/{w['id']}") == w
+
+
+def test_cid_names_the_worker_for_its_life(client, actor_cleanup):
+    aid = client.register(SLEEP)["id"]
+    actor_cleanup.append(aid)
+    w = ready(client, aid)
+    eid = client.send(aid, "2")["execution_id"]
+    client.wait_status(f"/actors/{aid}/executions/{eid}", ("RUNNING",), 60, "never RUNNING")
+    assert client.ok("GET", f"/actors/{aid}/workers/{w['id']}")["cid"] == w["cid"]
+    assert client.wait_execution(aid, eid)["status"] == "COMPLETE"
+    after = client.ok("GET", f"/actors/{aid}/workers/{w['id']}")
+    assert after["cid"] == w["cid"] and after["last_execution_time"] != "None"
 
 
 def test_unknown_worker_is_404(client, echo_actor):
@@ -60,14 +82,17 @@ def test_ensure_workers_validation(client, echo_actor, body):
     assert "num" in error(client.post(f"/actors/{echo_actor['id']}/workers", json=body))
 
 
-def test_stateful_actor_has_one_worker(client, actor_cleanup):
+def test_stateful_actor_gets_more_workers(client, actor_cleanup):
+    """As in Abaco, an admin may add workers to a stateful actor."""
     a = client.register(ECHO, stateless=False)
     actor_cleanup.append(a["id"])
     aid = a["id"]
-    msg = error(client.post(f"/actors/{aid}/workers", json={"num": 2}))
-    assert "stateful actors can only have 1 worker" in msg
     assert client.ok("POST", f"/actors/{aid}/workers", json={"num": 1}) is None
-    assert len(workers(client, aid)) == 1
+    r = client.post(f"/actors/{aid}/workers", json={"num": 2})
+    assert r.status_code == 200, r.text
+    assert r.json()["message"] == ("Scheduled 1 new worker(s) to start. Previously, there were 1 "
+                                   "workers.")
+    assert len(workers(client, aid)) == 2
 
 
 def test_stop_a_worker_and_messages_still_run(client, echo_actor):

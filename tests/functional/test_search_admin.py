@@ -1,17 +1,23 @@
 """API.md §3 search, admin and utilization: every operator on actors
 (filtered in the api) and on executions (a Mongo filter), dotted fields,
-time comparison, skip/limit and the _metadata block, internal fields
-removed, results limited to what the caller may READ in its own tenant;
-/actors/admin* for admins only; /actors/utilization."""
+time comparison, skip/limit and the _metadata block, the internal fields
+Abaco strips removed, results scoped as Abaco scopes them (the caller's
+tenant, and actors on which the caller has a permission entry of their
+own: administrators are not widened, ABACO_WORLD does not count, deleted
+actors' executions and logs never come back); /actors/admin* for admins
+only; /actors/utilization."""
 import json
 import time
 
 import pytest
 
 from authkit import ADMIN, IMAGE, MISSING_ROLE, JwtApi, KeyPair, error, register, unique
+from conftest import wait_for
 
 HIDDEN_ACTOR = {"db_id", "tenant", "api_server", "executions", "_id", "permissions"}
-HIDDEN_EXEC = {"_id", "actor_dbid", "tenant", "exp"}
+HIDDEN_EXEC = {"_id", "actor_dbid", "tenant", "exp", "permissions", "api_server"}
+HIDDEN_WORKER = {"_id", "permissions", "tenant"}
+HIDDEN_LOG = {"_id", "permissions", "tenant", "exp", "actor_dbid"}
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +73,13 @@ def test_result_shape(world):
         assert a["owner"] == world["owner_name"]
 
 
-def test_only_readable_actors(world):
+def test_only_actors_with_an_entry_of_ones_own(world):
     t = world["tag"]
     assert names(search(world["other"], "actors", search=t)) == [f"{t}-other"]
-    assert len(search(world["admin"], "actors", search=t)["search"]) == 4
+    # Abaco does not widen search for administrators: only their own entries
+    admin = world["admin"]
+    assert search(admin, "actors", search=t)["search"] == []
+    assert admin.ok("GET", f"/actors/{world['b1']['id']}")["id"] == world["b1"]["id"]
     world["other"].ok("POST", f"/actors/{world['b1']['id']}/permissions",
                       json={"user": world["owner_name"], "level": "READ"})
     try:
@@ -79,6 +88,18 @@ def test_only_readable_actors(world):
         world["other"].ok("POST", f"/actors/{world['b1']['id']}/permissions",
                           json={"user": world["owner_name"], "level": "NONE"})
     assert len(search(world["owner"], "actors", search=t)["search"]) == 3
+    # an ABACO_WORLD grant lets the owner read b1, but is not an entry of its own
+    world["other"].ok("POST", f"/actors/{world['b1']['id']}/permissions",
+                      json={"user": "ABACO_WORLD", "level": "READ"})
+    try:
+        assert world["owner"].ok("GET", f"/actors/{world['b1']['id']}")["name"] == f"{t}-other"
+        assert names(search(world["owner"], "actors", search=t)) == [
+            f"{t}-alpha", f"{t}-beta", f"{t}-gamma"]
+        assert search(world["owner"], "executions",
+                      actor_id=world["b1"]["id"])["_metadata"]["total_count"] == 0
+    finally:
+        world["other"].ok("POST", f"/actors/{world['b1']['id']}/permissions",
+                          json={"user": "ABACO_WORLD", "level": "NONE"})
 
 
 @pytest.mark.parametrize("params,expect", [
@@ -161,6 +182,9 @@ def test_executions(world):
     e = res["search"][0]
     assert not HIDDEN_EXEC & set(e), e
     assert e["executor"] == world["owner_name"] and e["runtime"] == 20
+    assert e["_links"]["self"].endswith(f"/actors/v2/{a2}/executions/{e['id']}")
+    assert e["_links"]["owner"].endswith(f"/profiles/v2/{world['owner_name']}")
+    assert e["_links"]["logs"].endswith(f"/actors/v2/{a2}/executions/{e['id']}/logs")
     assert res["_metadata"] == {"total_count": 1, "records_skipped": 0, "record_limit": 100,
                                 "count_returned": 1}
     assert exec_ids(search(o, "executions", **{
@@ -186,9 +210,17 @@ def test_executions_are_scoped(world, api):
     got = search(o, "executions", tenant="DEV-DEVELOP",
                  **{"actor_dbid": f"DEV-DEVELOP_{world['a1']['id']}"})
     assert got["search"] == [] and got["_metadata"]["total_count"] == 0
-    got = search(world["admin"], "executions", **{"actor_id.in": json.dumps(
-        [world["a1"]["id"], world["b1"]["id"]])})
-    assert exec_ids(got) == sorted([world["a1"]["id"], world["b1"]["id"]])
+    both = {"actor_id.in": json.dumps([world["a1"]["id"], world["b1"]["id"]])}
+    assert exec_ids(search(o, "executions", **both)) == [world["b1"]["id"]]
+    # an administrator sees what it has an entry on, like anyone
+    assert search(world["admin"], "executions", **both)["search"] == []
+    world["owner"].ok("POST", f"/actors/{world['a1']['id']}/permissions",
+                      json={"user": "sadmin", "level": "READ"})
+    try:
+        assert exec_ids(search(world["admin"], "executions", **both)) == [world["a1"]["id"]]
+    finally:
+        world["owner"].ok("POST", f"/actors/{world['a1']['id']}/permissions",
+                          json={"user": "sadmin", "level": "NONE"})
     foreign = api.client("sadmin", (ADMIN,), tenant="SEARCHTENANT")
     for kind in ("actors", "workers", "logs"):
         assert search(foreign, kind, search=world["tag"])["search"] == [], kind
@@ -198,10 +230,20 @@ def test_executions_are_scoped(world, api):
 
 def test_workers_search(world, api):
     o = world["owner"]
-    res = search(o, "workers")
-    for w in res["search"]:
-        assert w["tenant"] == "DEV-DEVELOP"
-    assert res["_metadata"]["count_returned"] == len(res["search"])
+    aid = register(o, name=unique("workers-"))["id"]
+    try:
+        o.ok("POST", f"/actors/{aid}/messages", data={"message": "a worker, please"})
+        res = wait_for(lambda: search(o, "workers", actor_id=aid)["search"], what="a worker")
+        for w in res:
+            assert not HIDDEN_WORKER & set(w), w
+            assert w["actor_id"] == aid
+            assert {"id", "status", "image", "location", "cid", "ch_name", "host_id", "host_ip",
+                    "create_time", "last_execution_time", "last_health_check_time"} <= set(w)
+        assert search(o, "workers", id=res[0]["id"])["_metadata"]["count_returned"] == 1
+        assert search(world["other"], "workers", actor_id=aid)["search"] == []
+        assert search(world["admin"], "workers", actor_id=aid)["search"] == []
+    finally:
+        world["admin"].delete(f"/actors/{aid}")
     error(o.get("/actors/search/workers", params={"status.in": "READY"}), 400)
 
 
@@ -214,15 +256,39 @@ def test_logs_search(world):
         o.wait_execution(a["id"], eid, timeout=120)
         res = search(o, "logs", search=marker)
         assert [x["execution_id"] for x in res["search"]] == [eid]
-        assert res["search"][0]["actor_id"] == a["id"] and marker in res["search"][0]["logs"]
+        log = res["search"][0]
+        assert log["actor_id"] == a["id"] and marker in log["logs"]
+        assert not HIDDEN_LOG & set(log), log
+        assert log["_links"]["self"].endswith(f"/actors/v2/{a['id']}/executions/{eid}/logs")
+        assert log["_links"]["execution"].endswith(f"/actors/v2/{a['id']}/executions/{eid}")
+        assert log["_links"]["owner"].endswith(f"/profiles/v2/{world['owner_name']}")
         assert search(o, "logs", actor_id=a["id"])["_metadata"]["total_count"] == 1
         assert search(world["other"], "logs", search=marker)["search"] == []
+        assert search(world["admin"], "logs", search=marker)["search"] == []
         # dotted fields into the container's final state, compared as times
         got = search(o, "executions", **{"id": eid, "final_state.StartedAt.gt": "2000-01-01",
                                          "final_state.FinishedAt.lt": "2999-01-01"})["search"]
         assert [e["id"] for e in got] == [eid] and got[0]["status"] == "COMPLETE"
     finally:
         world["admin"].delete(f"/actors/{a['id']}")
+
+
+def test_deleted_actors_leave_search(world):
+    """A deleted actor's permissions go with it: its executions and logs
+    (which stay stored) never come back in a search, for anyone."""
+    o = world["owner"]
+    a = register(o, name=unique("gone-"))
+    marker = unique("gonemark")
+    eid = o.ok("POST", f"/actors/{a['id']}/messages", data={"message": marker})["execution_id"]
+    o.wait_execution(a["id"], eid, timeout=120)
+    assert search(o, "executions", id=eid)["_metadata"]["total_count"] == 1
+    assert search(o, "logs", search=marker)["_metadata"]["total_count"] == 1
+    o.ok("DELETE", f"/actors/{a['id']}")
+    for c in (o, world["admin"]):
+        assert search(c, "executions", id=eid)["search"] == []
+        assert search(c, "executions", actor_id=a["id"])["search"] == []
+        assert search(c, "logs", search=marker)["search"] == []
+        assert search(c, "actors", id=a["id"])["search"] == []
 
 
 # ---- admin and utilization ----

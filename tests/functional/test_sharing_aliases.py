@@ -71,14 +71,41 @@ def test_alias_needs_fields_and_a_real_actor(owner, actor):
 
 
 def test_naming_needs_update_on_the_actor(owner, other, actor):
+    """Abaco's own denial when creating: it names the actor."""
     name = unique("n")
+    denied = f"Not authorized -- you do not have access to {actor['id']}."
     error(other.post("/actors/aliases", json={"alias": name, "actor_id": actor["id"]}), 400,
-          DENIED)
+          denied)
     owner.ok("POST", f"/actors/{actor['id']}/permissions", json={"user": other.name, "level": "EXECUTE"})
     error(other.post("/actors/aliases", json={"alias": name, "actor_id": actor["id"]}), 400,
-          DENIED)
+          denied)
     owner.ok("POST", f"/actors/{actor['id']}/permissions", json={"user": other.name, "level": "UPDATE"})
-    assert make(other, name, actor["id"])["owner"] == other.name
+    made = other.post("/actors/aliases", json={"alias": name, "actor_id": actor["id"]})
+    assert made.json()["message"] == "Actor alias created successfully.", made.text
+    assert made.json()["result"]["owner"] == other.name
+
+
+def test_moving_needs_update_on_the_new_actor(owner, other, actor, admin):
+    """Abaco's own denial when updating: UPDATE on the alias, and on the
+    actor it is to name."""
+    name, mine = unique("mvd"), register(other)
+    try:
+        make(other, name, mine["id"])
+        owner.ok("POST", f"/actors/{actor['id']}/permissions",
+                 json={"user": other.name, "level": "READ"})
+        error(other.request("PUT", f"/actors/aliases/{name}", json={"actor_id": actor["id"]}),
+              400, "Not authorized -- you do not have UPDATE access to the actor you want to "
+                   "associate with this alias.")
+        owner.ok("POST", f"/actors/{actor['id']}/permissions",
+                 json={"user": other.name, "level": "UPDATE"})
+        r = other.request("PUT", f"/actors/aliases/{name}", json={"actor_id": actor["id"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["message"] == "Actor alias updated successfully."
+        assert r.json()["result"]["actor_id"] == actor["id"]
+        r = other.delete(f"/actors/aliases/{name}")
+        assert r.json()["message"] == f"Alias {name} deleted successfully.", r.text
+    finally:
+        admin.delete(f"/actors/{mine['id']}")
 
 
 def test_id_resolves_aliases_everywhere(owner, actor):

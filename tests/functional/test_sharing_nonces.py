@@ -7,7 +7,7 @@ import concurrent.futures
 import pytest
 import requests
 
-from authkit import DENIED, DENIED_ALIAS, IMAGE, JwtApi, KeyPair, error, register, unique
+from authkit import DENIED, IMAGE, JwtApi, KeyPair, error, register, unique
 from authkit import actor, admin, api, other, owner  # noqa: F401 (fixtures)
 
 USER_PREFIX = "n"
@@ -22,11 +22,12 @@ def use(api, method, path, nonce, **kw):
                             **kw)
 
 
-def test_nonce_record(owner, actor):
+def test_nonce_record(api, owner, actor):
     n = make(owner, actor["id"], description="for the test")
-    assert set(n) >= {"id", "owner", "roles", "level", "max_uses", "current_uses",
+    assert set(n) == {"id", "owner", "roles", "level", "max_uses", "current_uses",
                       "remaining_uses", "actor_id", "create_time", "last_use_time",
-                      "description", "_links"}
+                      "description", "api_server", "_links"}
+    assert n["api_server"] == api.base
     assert n["id"].startswith("DEV-DEVELOP_")
     assert n["owner"] == owner.name and n["actor_id"] == actor["id"]
     assert n["level"] == "EXECUTE" and n["max_uses"] == -1 and n["remaining_uses"] == -1
@@ -203,8 +204,11 @@ def alias(owner, actor):
 
 
 def test_alias_nonce(api, owner, actor, alias):
-    n = owner.ok("POST", f"/actors/aliases/{alias}/nonces", json={"level": "READ"})
+    r = owner.post(f"/actors/aliases/{alias}/nonces", json={"level": "READ"})
+    assert r.status_code == 200 and r.json()["message"] == "Alias nonce created successfully."
+    n = r.json()["result"]
     assert n["actor_id"] == actor["id"] and n["alias"] == alias
+    assert n["api_server"] == api.base
     assert n["_links"]["self"].endswith(f"/actors/v2/aliases/{alias}/nonces/{n['id']}")
     assert use(api, "GET", f"/actors/{alias}", n["id"]).status_code == 200
     # made for the alias: not valid through the actor id
@@ -224,15 +228,18 @@ def test_actor_nonce_through_an_alias(api, owner, actor, alias):
 
 
 def test_alias_nonces_need_both_alias_and_actor(owner, other, actor, alias):
+    denied = "Not authorized -- you do not have access to this alias and actor."
+    error(other.get(f"/actors/aliases/{alias}/nonces"), 400, denied)
     # UPDATE on the actor only
     owner.ok("POST", f"/actors/{actor['id']}/permissions",
              json={"user": other.name, "level": "UPDATE"})
-    error(other.get(f"/actors/aliases/{alias}/nonces"), 400, DENIED_ALIAS)
+    error(other.get(f"/actors/aliases/{alias}/nonces"), 400, denied)
     # UPDATE on the alias only
     owner.ok("POST", f"/actors/{actor['id']}/permissions", json={"user": other.name, "level": "NONE"})
     owner.ok("POST", f"/actors/aliases/{alias}/permissions",
              json={"user": other.name, "level": "UPDATE"})
-    error(other.post(f"/actors/aliases/{alias}/nonces", json={}), 400, DENIED)
+    error(other.post(f"/actors/aliases/{alias}/nonces", json={}), 400, denied)
+    error(other.get(f"/actors/aliases/nosuchalias{alias}/nonces"), 404)
     # both
     owner.ok("POST", f"/actors/{actor['id']}/permissions",
              json={"user": other.name, "level": "UPDATE"})

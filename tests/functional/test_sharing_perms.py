@@ -162,6 +162,13 @@ def test_admin_holds_update_on_every_actor(admin, actor):
     admin.ok("PUT", f"/actors/{aid}", json={"image": IMAGE, "description": "x"})
 
 
+def test_only_admins_add_workers(owner, admin, actor):
+    """UPDATE is not enough: Abaco's own message."""
+    error(owner.post(f"/actors/{actor['id']}/workers", json={"num": 1}), 400,
+          "Not authorized -- only admins are authorized to update workers.")
+    assert admin.ok("POST", f"/actors/{actor['id']}/workers", json={"num": 1}) is None
+
+
 def test_permissions_go_with_the_actor(owner, admin, api):
     from authkit import redis
     a = register(owner)

@@ -4,7 +4,8 @@
  * redelivery, prefetch, publisher confirms and returns, outbox, reconnect
  * after the socket dies or the broker cancels a consumer, close) and the
  * blocking client (publish, call, many calls at once, get, queue length,
- * purge, delete). Queue
+ * purge, delete, delete-if-empty, moving messages), and queue arguments
+ * (single-active-consumer, a declare with other arguments). Queue
  * names are unique per run and deleted at the end. */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -578,6 +579,91 @@ static void test_reconnect(void) {
   close_conn(c);
 }
 
+/* Queue arguments are fixed: a declare with others is told apart; the
+ * if-empty delete; moving messages keeps their order and properties. */
+static void test_queue_args_and_move(void) {
+  const char *q = qname("sac"), *to = qname("sac_to");
+  chan_queue_opts_t sac = {.single_active = 1}, plain = {0};
+  ASSERT_EQ_INT(chan_client_declare_opts(client, q, &sac), 0);
+  ASSERT_EQ_INT(chan_client_declare_opts(client, q, &sac), 0);
+  ASSERT_EQ_INT(chan_client_declare_opts(client, q, &plain), ACTOR_EEXIST);
+  ASSERT_EQ_INT(chan_client_declare_opts(client, q, NULL), ACTOR_EEXIST);
+  ASSERT_EQ_INT(chan_client_declare(client, q, 0), 0); /* used as it is */
+  /* Publishing with other arguments still reaches the queue. */
+  chan_props_t props = {.content_type = "application/octet-stream", .nheaders = 1};
+  props.headers[0] = (chan_header_t){"h1", "meta"};
+  for (int i = 0; i < 3; i++) {
+    char b[8];
+    snprintf(b, sizeof(b), "[%d]", i);
+    ASSERT_EQ_INT(chan_client_publish_to(client, q, i ? &plain : &sac, b, 3, &props, 3000), 0);
+  }
+  ASSERT_EQ_INT(qlen(q), 3);
+  ASSERT_EQ_INT(chan_client_delete_queue_if_empty(client, q), ACTOR_ESTATE);
+  ASSERT_EQ_INT(qlen(q), 3);
+
+  long moved = -1;
+  ASSERT_EQ_INT(chan_client_move(client, q, to, &sac, 1, &moved), 0);
+  ASSERT_EQ_INT(moved, 1);
+  ASSERT_EQ_INT(chan_client_move(client, q, to, &sac, 0, &moved), 0);
+  ASSERT_EQ_INT(moved, 2);
+  ASSERT_EQ_INT(qlen(q), 0);
+  ASSERT_EQ_INT(qlen(to), 3);
+  ASSERT_EQ_INT(chan_client_declare_opts(client, to, &sac), 0); /* made with the arguments */
+  ASSERT_EQ_INT(chan_client_move(client, q, to, &sac, 0, &moved), 0); /* nothing left */
+  ASSERT_EQ_INT(moved, 0);
+  ASSERT_EQ_INT(chan_client_delete_queue_if_empty(client, q), 0);
+  ASSERT_EQ_INT(chan_client_declare_opts(client, q, &plain), 0); /* gone: made anew */
+  ASSERT_EQ_INT(chan_client_delete_queue_if_empty(client, q), 0);
+  ASSERT_EQ_INT(chan_client_delete_queue_if_empty(client, q), 0); /* missing is fine */
+  ASSERT_EQ_INT(chan_client_move(client, q, to, &sac, 0, &moved), 0); /* missing: none */
+  ASSERT_EQ_INT(chan_client_move(client, q, q, NULL, 0, &moved), ACTOR_EINVAL);
+
+  chan_conn_t *c = open_conn("test-moved");
+  sink_t s = {.autoack = 1};
+  ASSERT_EQ_INT(chan_consume(c, to, 10, on_msg, &s), 0);
+  ASSERT_TRUE(RUN_UNTIL(s.n == 3, 5000));
+  ASSERT_EQ_STR(s.body[0], "[0]");
+  ASSERT_EQ_STR(s.body[1], "[1]");
+  ASSERT_EQ_STR(s.body[2], "[2]");
+  ASSERT_EQ_STR(s.ctype, "application/octet-stream");
+  ASSERT_EQ_STR(s.hdr, "meta");
+  close_conn(c);
+}
+
+/* Two consumers of a single-active-consumer queue: one gets everything;
+ * when it goes, the other takes over, its unacked message first. */
+static void test_single_active_consumer(void) {
+  const char *q = qname("sac_consume");
+  chan_queue_opts_t sac = {.single_active = 1};
+  chan_conn_t *a = open_conn("test-sac-a"), *b = open_conn("test-sac-b");
+  sink_t sa = {0}, sb = {0};
+  ASSERT_EQ_INT(chan_declare_opts(a, q, &sac), 0);
+  ASSERT_EQ_INT(chan_consume(a, q, 1, on_msg, &sa), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(a), 5000));
+  ASSERT_EQ_INT(chan_declare_opts(b, q, &sac), 0);
+  ASSERT_EQ_INT(chan_consume(b, q, 1, on_msg, &sb), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(b), 5000));
+  for (int i = 0; i < 3; i++) {
+    char m[8];
+    snprintf(m, sizeof(m), "[%d]", i);
+    ASSERT_EQ_INT(chan_client_publish_to(client, q, &sac, m, 3, NULL, 3000), 0);
+  }
+  ASSERT_TRUE(RUN_UNTIL(sa.n == 1, 5000));
+  ASSERT_EQ_INT(chan_ack(a, sa.tag[0]), 0);
+  ASSERT_TRUE(RUN_UNTIL(sa.n == 2, 5000));
+  RUN_UNTIL(0, 200);
+  ASSERT_EQ_INT(sb.n, 0); /* standing by, though it has room */
+  close_conn(a);          /* leaves [1] unacked */
+  ASSERT_TRUE(RUN_UNTIL(sb.n == 1, 5000));
+  ASSERT_EQ_STR(sb.body[0], "[1]");
+  ASSERT_EQ_INT(sb.redelivered[0], 1);
+  ASSERT_EQ_INT(chan_ack(b, sb.tag[0]), 0);
+  ASSERT_TRUE(RUN_UNTIL(sb.n == 2, 5000));
+  ASSERT_EQ_STR(sb.body[1], "[2]");
+  ASSERT_EQ_INT(chan_ack(b, sb.tag[1]), 0);
+  close_conn(b);
+}
+
 static void cleanup_queues(void) {
   for (int i = 0; i < nqueues; i++)
     chan_client_delete_queue(client, queues[i]);
@@ -609,6 +695,8 @@ int main(void) {
     RUN_TEST(test_request_reply);
     RUN_TEST(test_request_reply_many);
     RUN_TEST(test_reconnect);
+    RUN_TEST(test_queue_args_and_move);
+    RUN_TEST(test_single_active_consumer);
     cleanup_queues();
   } else {
     fprintf(stderr, "FAIL test_broker_reachable\n");

@@ -31,6 +31,9 @@ void chan_name_worker(const char *worker_id, char *out);         /* worker_<wid>
 void chan_name_spawner_worker(const char *worker_id, char *out); /* spawner_worker_<wid> */
 /* results_<db_id>_<eid> */
 void chan_name_results(const char *actor_dbid, const char *eid, char *out);
+/* mailbox_upgrade_<db_id>: where a mailbox's messages wait while it is
+ * re-made with new arguments (the api's mailbox.c). */
+void chan_name_mailbox_parking(const char *actor_dbid, char *out);
 #define CHAN_CLIENTS "clients"
 #define CHAN_EVENTS "events"
 
@@ -38,6 +41,17 @@ typedef struct {
   const char *key;
   const char *value;
 } chan_header_t;
+
+/* How a queue is declared. A queue's arguments are fixed when it is
+ * created: the broker refuses a declare with other arguments
+ * (PRECONDITION_FAILED), so every declarer of a queue passes the same. */
+typedef struct {
+  int64_t expires_ms; /* x-expires: deleted after this long unused; 0 = never */
+  /* x-single-active-consumer: of the queue's consumers one at a time gets
+   * messages; when it goes (its channel closes), the next one takes over
+   * and its unacked messages go to that one first. */
+  int single_active;
+} chan_queue_opts_t;
 
 /* Message properties for publishing; all fields optional. */
 typedef struct {
@@ -111,11 +125,14 @@ int chan_conn_is_open(const chan_conn_t *c);
 /* Declares a durable queue (re-declared after every reconnect). While the
  * connection is open the declare happens now: ACTOR_ECHANNEL when the broker
  * refuses it (the queue is then forgotten). A queue that already exists with
- * other arguments (e.g. an expiry) is used as it is. */
+ * other arguments (e.g. an expiry) is used as it is (logged). */
 int chan_declare(chan_conn_t *c, const char *queue);
 /* Same, with x-expires: the broker deletes the queue after expires_ms
  * without consumers or use (results queues). expires_ms 0 = never. */
 int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms);
+/* Same, with the given arguments (NULL: none); chan_consume then declares
+ * the queue with them too. */
+int chan_declare_opts(chan_conn_t *c, const char *queue, const chan_queue_opts_t *o);
 /* Consume `queue` (declared if needed; names starting "amq." are not
  * declared) with the given prefetch (0 = unlimited). cb runs on the loop for
  * each delivery; ack or nack it later with its tag. One consumer per queue
@@ -159,6 +176,12 @@ void chan_client_free(chan_client_t *cl);
  * is retried once on a fresh connection. */
 int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
                         const chan_props_t *props, int timeout_ms);
+/* Same, declaring the queue (when this connection has not yet) with the
+ * arguments qo (NULL: none); a queue that exists with other arguments
+ * takes the message all the same. */
+int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
+                           const void *body, size_t len, const chan_props_t *props,
+                           int timeout_ms);
 /* Request/reply: publishes to `queue` (declared durable) with RabbitMQ's
  * direct reply-to (amq.rabbitmq.reply-to, private to the connection) and a
  * fresh correlation id, expiring after timeout_ms; waits for the matching
@@ -190,6 +213,10 @@ int chan_client_call_many(chan_client_t *cl, chan_call_t *calls, size_t n, const
 /* Declares `queue` durable with x-expires (0 = never), like
  * chan_declare_expiring. */
 int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms);
+/* Declares `queue` durable with the arguments qo (NULL: none): 0, or
+ * ACTOR_EEXIST when the queue exists with other arguments (it is left as
+ * it is). */
+int chan_client_declare_opts(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo);
 /* Takes the next message off `queue` (basic.get, acked at once): *body is
  * malloc'd and NUL-terminated (transferred). ACTOR_ENOTFOUND when the queue
  * is empty or does not exist. */
@@ -199,5 +226,17 @@ int chan_client_queue_len(chan_client_t *cl, const char *queue, long *count);
 /* Purge/delete of a queue that does not exist succeed. */
 int chan_client_purge(chan_client_t *cl, const char *queue);
 int chan_client_delete_queue(chan_client_t *cl, const char *queue);
+/* Deletes `queue` only when no message is ready in it (AMQP if-empty; a
+ * message a consumer holds unacked does not count, and its consumers are
+ * cancelled): 0, or ACTOR_ESTATE when it holds messages. */
+int chan_client_delete_queue_if_empty(chan_client_t *cl, const char *queue);
+/* Moves the ready messages of `from` to `to` (declared with qo, NULL: no
+ * arguments), one at a time and in order, each with its body and
+ * properties: taken unacked, published, confirmed, then acked -- so a
+ * message is never lost (a failure in between may leave it in both).
+ * Stops when `from` is empty or missing, or after max messages (0: no
+ * limit); *moved (may be NULL) counts what moved. */
+int chan_client_move(chan_client_t *cl, const char *from, const char *to,
+                     const chan_queue_opts_t *qo, long max, long *moved);
 
 #endif

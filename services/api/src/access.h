@@ -15,7 +15,7 @@
  *   abaco:aliases_of:<db_id>        set of the alias_ids of an actor
  *   abaco:nonce:<nonce_id>          record {id, owner, roles, level, max_uses, current_uses,
  *                                   actor_id, alias, scope, tenant, create_time,
- *                                   last_use_time, description}
+ *                                   last_use_time, description, api_server}
  *   abaco:nonces:<scope>            set of the nonce ids of "actor:<db_id>" or
  *                                   "alias:<alias_id>"
  *   abaco:config:<config_id>        record {name, value, is_secret, actors, db_ids, owner,
@@ -89,6 +89,9 @@ int api_level_parse(const char *text);
 void api_perms_key(const char *kind, const char *id, char *out, size_t size);
 /* The level the caller holds on an object (admins: UPDATE). */
 int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *out);
+/* Whether the caller's own user name has an entry in the object's map
+ * (no ABACO_WORLD, no admin rule): how Abaco scopes search. */
+int api_own_entry(api_req_t *r, const char *kind, const char *id, bool *out);
 /* 0 when the caller holds `level` on the object; else answers 400
  * "Not authorized -- you do not have access to this <noun>." (or a store
  * error) and returns -1. */

@@ -109,8 +109,9 @@ static json_t *load_alias(api_req_t *r, api_level_t level) {
 
 /* The actor an alias is to point at: an actor id (not an alias) of the
  * caller's tenant on which the caller holds UPDATE. New reference, or
- * NULL after answering. */
-static json_t *target_actor(api_req_t *r, const char *actor_id) {
+ * NULL after answering. A denial says what Abaco says: creating names the
+ * actor, updating names the association. */
+static json_t *target_actor(api_req_t *r, const char *actor_id, bool update) {
   if (actor_id == NULL || *actor_id == '\0') {
     api_error(r, 400, "actor_id is required: the id of the actor the alias names.");
     return NULL;
@@ -130,11 +131,20 @@ static json_t *target_actor(api_req_t *r, const char *actor_id) {
     api_store_error(r, rc, "actor");
     return NULL;
   }
-  if (api_require_level(r, "actor", db_id, API_UPDATE, "actor") != 0) {
-    json_decref(actor);
-    return NULL;
-  }
-  return actor;
+  api_level_t have = API_NONE;
+  rc = api_level_of(r, "actor", db_id, &have);
+  if (rc != 0)
+    api_store_error(r, rc, "permission");
+  else if (have < API_UPDATE && update)
+    api_error(r, 400,
+              "Not authorized -- you do not have UPDATE access to the actor you want to "
+              "associate with this alias.");
+  else if (have < API_UPDATE)
+    api_error(r, 400, "Not authorized -- you do not have access to %s.", actor_id);
+  else
+    return actor;
+  json_decref(actor);
+  return NULL;
 }
 
 void api_aliases_list(api_req_t *r) {
@@ -159,7 +169,7 @@ void api_alias_create(api_req_t *r) {
     api_error(r, 400, "Invalid alias: %s", why);
     goto cleanup;
   }
-  if ((actor = target_actor(r, actor_id)) == NULL)
+  if ((actor = target_actor(r, actor_id, false)) == NULL)
     goto cleanup;
   char id[MODEL_KEY_MAX], key[MODEL_KEY_MAX + 16], now[ACTOR_TIME_MAX];
   alias_id_of(r, alias, id);
@@ -197,7 +207,7 @@ void api_alias_create(api_req_t *r) {
     goto cleanup;
   }
   LOG_INFO("api", "alias %s -> actor %s (by %s)", id, db_id, r->ident.username);
-  api_ok(r, "Alias created successfully.", alias_display(r, rec));
+  api_ok(r, "Actor alias created successfully.", alias_display(r, rec));
 
 cleanup:
   json_decref(rec);
@@ -219,7 +229,7 @@ void api_alias_update(api_req_t *r) {
     return;
   const char *actor_id = NULL;
   if ((body = api_body_object(r)) == NULL || api_field_string(r, body, "actor_id", &actor_id) ||
-      (actor = target_actor(r, actor_id)) == NULL)
+      (actor = target_actor(r, actor_id, true)) == NULL)
     goto cleanup;
   const char *id = actor_json_str(rec, "alias_id", "");
   const char *old_db = actor_json_str(rec, "db_id", "");
@@ -243,7 +253,7 @@ void api_alias_update(api_req_t *r) {
     goto cleanup;
   }
   json_object_update(rec, fields);
-  api_ok(r, "Alias updated successfully.", alias_display(r, rec));
+  api_ok(r, "Actor alias updated successfully.", alias_display(r, rec));
 
 cleanup:
   json_decref(fields);
@@ -277,10 +287,12 @@ void api_alias_delete(api_req_t *r) {
   if (rec == NULL)
     return;
   int rc = forget_alias(r, actor_json_str(rec, "alias_id", ""), actor_json_str(rec, "db_id", ""));
+  char msg[API_NAME_MAX + 64];
+  snprintf(msg, sizeof(msg), "Alias %s deleted successfully.", actor_json_str(rec, "alias", ""));
   if (rc != 0)
     api_store_error(r, rc, "alias");
   else
-    api_ok(r, "Alias deleted successfully.", NULL);
+    api_ok(r, msg, NULL);
   json_decref(rec);
 }
 
@@ -304,21 +316,36 @@ void api_alias_perms(api_req_t *r) {
   api_perms_route(r, "alias", load_alias, "alias_id");
 }
 
-/* Nonces of an alias need UPDATE on the alias and on its actor. Returns
- * the alias record (new reference) and its nonce scope, or NULL. */
+/* Nonces of an alias need UPDATE on the alias and on its actor (one
+ * denial for both, as Abaco words it). Returns the alias record (new
+ * reference) and its nonce scope, or NULL. */
 static json_t *nonce_alias(api_req_t *r, char scope[MODEL_KEY_MAX + 16]) {
-  json_t *rec = load_alias(r, API_UPDATE);
-  if (rec == NULL)
+  json_t *rec = NULL;
+  int rc = api_alias_get(r, r->params[0], &rec);
+  if (rc == ACTOR_ENOTFOUND) {
+    api_error(r, 404, "Alias %s not found.", r->params[0]);
     return NULL;
+  }
+  if (rc != 0) {
+    api_store_error(r, rc, "alias");
+    return NULL;
+  }
   const char *db_id = actor_json_str(rec, "db_id", "");
   json_t *actor = NULL;
-  int rc = model_actor_get(r->ctx->redis, db_id, &actor);
+  api_level_t on_alias = API_NONE, on_actor = API_NONE;
+  rc = model_actor_get(r->ctx->redis, db_id, &actor);
   json_decref(actor);
+  if (rc == 0)
+    rc = api_level_of(r, "alias", actor_json_str(rec, "alias_id", ""), &on_alias);
+  if (rc == 0)
+    rc = api_level_of(r, "actor", db_id, &on_actor);
   if (rc == ACTOR_ENOTFOUND) {
     api_error(r, 404, "Actor with identifier '%s' not found", actor_json_str(rec, "actor_id", ""));
   } else if (rc != 0) {
     api_store_error(r, rc, "actor");
-  } else if (api_require_level(r, "actor", db_id, API_UPDATE, "actor") == 0) {
+  } else if (on_alias < API_UPDATE || on_actor < API_UPDATE) {
+    api_error(r, 400, "Not authorized -- you do not have access to this alias and actor.");
+  } else {
     snprintf(scope, MODEL_KEY_MAX + 16, "alias:%s", actor_json_str(rec, "alias_id", ""));
     return rec;
   }

@@ -266,6 +266,20 @@ int api_stop_worker(api_req_t *r, const char *db_id, const char *wid);
 /* Publishes a control message ("stop", "force_quit") on worker_<wid>. */
 int api_worker_control(api_req_t *r, const char *wid, const char *command);
 
+/* mailbox.c: the arguments an actor's mailbox is declared with (a stateful
+ * actor's: single-active-consumer), and keeping every declare in line. */
+void api_mailbox_opts(const json_t *actor, chan_queue_opts_t *out);
+/* Publishes to the actor's mailbox, declaring it with its arguments. */
+int api_mailbox_publish(api_ctx_t *c, const json_t *actor, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms);
+/* Declares the actor's mailbox with its arguments. A stateful actor's
+ * mailbox that exists without x-single-active-consumer is re-made with it,
+ * its messages kept (see the design note), and messages parked by an
+ * interrupted re-make go back. 0, or an error (logged). Blocks. */
+int api_mailbox_prepare(api_ctx_t *c, const json_t *actor);
+/* Deletes the actor's mailbox (and its parking queue). */
+int api_mailbox_delete(api_ctx_t *c, const char *db_id);
+
 /* submit.c: one message to an actor, for POST .../messages and the cron. */
 typedef struct {
   json_t *message;          /* str or any JSON value (borrowed); NULL for bytes */
@@ -338,6 +352,9 @@ void api_metrics_execution(api_ctx_t *c, const char *status);
  * and chan_client_get. */
 int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *body, size_t len,
                 const chan_props_t *props, int timeout_ms);
+/* The same, declaring the queue with the arguments qo (chan_client_publish_to). */
+int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan_queue_opts_t *qo,
+                   const void *body, size_t len, const chan_props_t *props, int timeout_ms);
 int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len);
 
 /* sync.c: synchronous messages (?_abaco_synchronous=true). */

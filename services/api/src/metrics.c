@@ -227,7 +227,12 @@ void api_metrics_execution(api_ctx_t *c, const char *status) {
 
 int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *body, size_t len,
                 const chan_props_t *props, int timeout_ms) {
-  int rc = chan_client_publish(c->chan, queue, body, len, props, timeout_ms);
+  return api_publish_to(c, kind, queue, NULL, body, len, props, timeout_ms);
+}
+
+int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan_queue_opts_t *qo,
+                   const void *body, size_t len, const chan_props_t *props, int timeout_ms) {
+  int rc = chan_client_publish_to(c->chan, queue, qo, body, len, props, timeout_ms);
   if (c->metrics) {
     int k = index_of(CHANNELS, kind);
     atomic_fetch_add(rc == 0 ? &c->metrics->published[k] : &c->metrics->publish_errors[k], 1);

@@ -83,13 +83,16 @@ static json_t *nonce_display(api_req_t *r, const json_t *rec) {
     snprintf(self, sizeof(self), "aliases/%s/nonces/%s", alias, nid);
   else
     snprintf(self, sizeof(self), "%s/nonces/%s", actor_id, nid);
+  /* api_server: where the nonce was made (records from before it was
+   * kept: this request's). */
   json_t *out = json_pack(
-      "{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:o}", "id", nid, "owner", owner,
-      "roles", roles ? roles : json_array(), "level", actor_json_str(rec, "level", "EXECUTE"),
-      "max_uses", (json_int_t)max, "current_uses", (json_int_t)cur, "remaining_uses",
-      (json_int_t)(max == -1 ? -1 : (max > cur ? max - cur : 0)), "actor_id", actor_id,
-      "create_time", actor_json_str(rec, "create_time", "None"), "last_use_time", last_v,
-      "description", actor_json_str(rec, "description", ""), "_links",
+      "{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:o}", "id", nid, "owner",
+      owner, "roles", roles ? roles : json_array(), "level",
+      actor_json_str(rec, "level", "EXECUTE"), "max_uses", (json_int_t)max, "current_uses",
+      (json_int_t)cur, "remaining_uses", (json_int_t)(max == -1 ? -1 : (max > cur ? max - cur : 0)),
+      "actor_id", actor_id, "create_time", actor_json_str(rec, "create_time", "None"),
+      "last_use_time", last_v, "description", actor_json_str(rec, "description", ""), "api_server",
+      actor_json_str(rec, "api_server", r->api_server), "_links",
       api_links(r, self, owner, "actor", alias ? alias : actor_id));
   if (out && alias)
     json_object_set_new(out, "alias", json_string(alias));
@@ -189,13 +192,28 @@ int api_nonces_forget(api_req_t *r, const char *scope) {
   return rc;
 }
 
+/* Whether a scope is an alias' ("alias:<alias_id>"): Abaco's messages
+ * then say "Alias nonce..." instead of "Actor nonce...". */
+static bool alias_scope(const char *scope) {
+  return strncmp(scope, "alias:", 6) == 0;
+}
+
 static void nonces_list(api_req_t *r, const char *scope) {
   /* The nonce routes need UPDATE on the whole scope (api_authorize). */
-  static const api_listing_t NONCES = {NULL, "nonce", "Actor nonces retrieved successfully.",
-                                       nonce_key, nonce_display};
+  static const api_listing_t ACTOR_NONCES = {
+      NULL, "nonce", "Actor nonces retrieved successfully.", nonce_key, nonce_display};
+  static const api_listing_t ALIAS_NONCES = {
+      NULL, "nonce", "Alias nonces retrieved successfully.", nonce_key, nonce_display};
   char skey[MODEL_KEY_MAX + 32];
   scope_key(scope, skey);
-  api_list_readable(r, skey, &NONCES);
+  api_list_readable(r, skey, alias_scope(scope) ? &ALIAS_NONCES : &ACTOR_NONCES);
+}
+
+static void nonce_ok(api_req_t *r, const char *scope, const char *done, json_t *result) {
+  char msg[64];
+  snprintf(msg, sizeof(msg), "%s nonce %s successfully.", alias_scope(scope) ? "Alias" : "Actor",
+           done);
+  api_ok(r, msg, result);
 }
 
 static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, const char *alias) {
@@ -234,11 +252,12 @@ static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, 
   nonce_key(nid, key);
   scope_key(scope, skey);
   actor_time_format(actor_time_now_ms(), now);
-  rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:n, s:s}", "id", nid,
-                  "owner", r->ident.username, "roles", r->ident.roles, "level",
+  rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:n, s:s, s:s}", "id",
+                  nid, "owner", r->ident.username, "roles", r->ident.roles, "level",
                   api_level_name((api_level_t)l), "max_uses", (json_int_t)max_uses, "current_uses",
                   (json_int_t)0, "actor_id", actor_id, "scope", scope, "tenant", r->ident.tenant,
-                  "create_time", now, "last_use_time", "description", desc ? desc : "");
+                  "create_time", now, "last_use_time", "description", desc ? desc : "",
+                  "api_server", r->api_server);
   if (rec && alias)
     json_object_set_new(rec, "alias", json_string(alias));
   int rc = rec ? store_record_put(r->ctx->redis, key, rec) : ACTOR_ENOMEM;
@@ -251,7 +270,7 @@ static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, 
   }
   LOG_INFO("api", "nonce %s for %s (level %s, max_uses %lld) by %s", nid, scope,
            api_level_name((api_level_t)l), max_uses, r->ident.username);
-  api_ok(r, "Actor nonce created successfully.", nonce_display(r, rec));
+  nonce_ok(r, scope, "created", nonce_display(r, rec));
 
 cleanup:
   json_decref(rec);
@@ -280,7 +299,7 @@ static void nonce_get_route(api_req_t *r, const char *scope, const char *nid) {
   json_t *rec = load_nonce(r, scope, nid);
   if (rec == NULL)
     return;
-  api_ok(r, "Actor nonce retrieved successfully.", nonce_display(r, rec));
+  nonce_ok(r, scope, "retrieved", nonce_display(r, rec));
   json_decref(rec);
 }
 
@@ -300,7 +319,7 @@ static void nonce_delete(api_req_t *r, const char *scope, const char *nid) {
     return;
   }
   LOG_INFO("api", "nonce %s deleted by %s", nid, r->ident.username);
-  api_ok(r, "Actor nonce deleted successfully.", NULL);
+  nonce_ok(r, scope, "deleted", NULL);
 }
 
 void api_nonce_route(api_req_t *r, const char *scope, const char *actor_id, const char *alias) {

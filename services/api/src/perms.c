@@ -81,6 +81,21 @@ int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *ou
   return rc;
 }
 
+int api_own_entry(api_req_t *r, const char *kind, const char *id, bool *out) {
+  *out = false;
+  if (!in_tenant(r, kind, id))
+    return 0;
+  char key[MODEL_KEY_MAX + 32];
+  api_perms_key(kind, id, key, sizeof(key));
+  redisReply *rep = store_redis_cmd(r->ctx->redis, "HEXISTS %s %s", key, r->ident.username);
+  if (rep == NULL)
+    return ACTOR_ECONN;
+  int rc = rep->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
+  *out = rc == 0 && rep->integer == 1;
+  freeReplyObject(rep);
+  return rc;
+}
+
 bool api_has_level(api_req_t *r, const json_t *actor, api_level_t level) {
   const char *db_id = json_string_value(json_object_get(actor, "db_id"));
   api_level_t have = API_NONE;

@@ -62,6 +62,12 @@ void api_actors_create(api_req_t *r) {
     api_store_error(r, rc, "actor");
     return;
   }
+  /* The mailbox gets its arguments now (a stateful actor's is single-
+   * active-consumer); if the broker is away, the first publish or worker
+   * declares it with the same ones. */
+  rc = api_mailbox_prepare(r->ctx, actor);
+  if (rc != 0)
+    LOG_WARN("api", "actor %s: mailbox not declared yet: %s", db_id, actor_strerror(rc));
   rc = api_request_workers(r, actor, (int)r->ctx->init_count);
   if (rc != 0) {
     /* The actor exists but no worker could be requested: the first message
@@ -133,6 +139,10 @@ void api_actor_update(api_req_t *r) {
     api_store_error(r, rc, "actor");
     goto cleanup;
   }
+  /* Stateful now (perhaps newly): its mailbox must be single-active-
+   * consumer before new workers come (logged when it cannot be yet). */
+  if (!actor_json_bool(actor, "stateless", true))
+    api_mailbox_prepare(r->ctx, actor);
   if (bump) {
     LOG_INFO("api", "actor %s updated to revision %lld (image %s)", r->db_id,
              actor_json_int(actor, "revision", 0), actor_json_str(actor, "image", ""));
@@ -213,9 +223,7 @@ void api_actor_delete(api_req_t *r) {
   }
   json_decref(workers);
 
-  char mailbox[CHAN_NAME_MAX];
-  chan_name_mailbox(r->db_id, mailbox);
-  rc = chan_client_delete_queue(c->chan, mailbox);
+  rc = api_mailbox_delete(c, r->db_id);
   if (rc != 0)
     LOG_WARN("api", "actor %s: could not delete mailbox: %s", r->db_id, actor_strerror(rc));
   rc = api_forget_actor(r, r->db_id);

@@ -42,14 +42,17 @@ static int read_num(api_req_t *r, long long *num) {
   return 0;
 }
 
+/* A stateful actor may get more workers too (as in Abaco): its mailbox is
+ * a single-active-consumer queue (mailbox.c), so one of them at a time
+ * runs its messages and another takes over if it goes. */
 void api_workers_ensure(api_req_t *r) {
   long long num = 1, have = 0;
-  if (api_require_admin(r) != 0 || read_num(r, &num) != 0)
-    return;
-  if (num > 1 && !actor_json_bool(r->actor, "stateless", true)) {
-    api_error(r, 400, "Invalid num: stateful actors can only have 1 worker.");
+  if (!r->ident.admin) {
+    api_error(r, 400, "Not authorized -- only admins are authorized to update workers.");
     return;
   }
+  if (read_num(r, &num) != 0)
+    return;
   if (num > 100) {
     api_error(r, 400, "Invalid num: at most 100 workers may be requested at once.");
     return;
@@ -64,6 +67,14 @@ void api_workers_ensure(api_req_t *r) {
   if (have >= num) {
     snprintf(msg, sizeof(msg), "Actor %s already had %lld worker(s).", aid, have);
     api_ok(r, msg, NULL);
+    return;
+  }
+  if (!actor_json_bool(r->actor, "stateless", true) &&
+      (rc = api_mailbox_prepare(r->ctx, r->actor)) != 0) {
+    api_error(r, 503,
+              "Could not add workers: the mailbox of stateful actor %s could not be made "
+              "single-active-consumer yet (%s); try again.",
+              aid, actor_strerror(rc));
     return;
   }
   rc = api_request_workers(r, r->actor, (int)(num - have));

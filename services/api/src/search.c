@@ -2,15 +2,21 @@
  * with `search` (substring, any case), `exactsearch`, `skip`, `limit` and
  * conditions `<field>=<v>` or `<field>.<op>=<v>`, op one of eq neq gt gte
  * lt lte in nin like nlike between; fields may be dotted paths into
- * objects. Only objects the caller may READ are searched, and internal
- * fields never come out.
+ * objects. The scope is Abaco's: the caller's tenant, and only actors on
+ * which the caller's own user name has a permission entry (and their
+ * workers, executions and logs) -- an ABACO_WORLD grant does not count,
+ * administrators are not widened, and what belongs to a deleted actor
+ * (its permissions are gone) never comes back. The internal fields Abaco
+ * strips never come out: _id, permissions, tenant everywhere, plus
+ * api_server, db_id and executions of actors and exp of logs (and our own
+ * actor_dbid).
  *
  * Design note. Actors and workers live in Redis: they are loaded (the
- * caller's readable actors, as GET /actors does) and filtered here by
+ * actors of the scope and their workers) and filtered here by
  * match_item(). Executions and logs live in MongoDB, where a collection
  * can be large: the conditions become one Mongo filter (comparisons,
  * $in/$nin, $regex on an escaped substring; never $text or $where) ANDed
- * with the caller's scope {tenant, actor_dbid in readable actors}.
+ * with the caller's scope {tenant, actor_dbid in the scope's actors}.
  * FerretDB v1 scans the whole collection for any filter but a bare _id
  * (seconds over tens of thousands of executions), so a search makes that
  * scan once, asking only for the _ids of the matches (the total count),
@@ -332,11 +338,12 @@ static bool match_item(const json_t *obj, const query_t *q) {
   return true;
 }
 
-/* ---- the caller's readable actors ---- */
+/* ---- the actors in the caller's scope ---- */
 
-/* The db_ids (array) and, when want_records, the records (array, same
- * order) of the actors of the tenant the caller may READ. */
-static int readable_actors(api_req_t *r, json_t **ids_out, json_t **recs_out) {
+/* The db_ids (array) and, when recs_out is not NULL, the records (array,
+ * same order) of the actors of the caller's tenant on which the caller
+ * has a permission entry of their own (api_own_entry). */
+static int scope_actors(api_req_t *r, json_t **ids_out, json_t **recs_out) {
   json_t *ids = NULL;
   int rc = model_actor_list_ids(r->ctx->redis, r->ident.tenant, &ids);
   if (rc != 0)
@@ -346,10 +353,10 @@ static int readable_actors(api_req_t *r, json_t **ids_out, json_t **recs_out) {
   json_t *id;
   json_array_foreach(ids, i, id) {
     const char *db_id = json_string_value(id);
-    api_level_t have = API_NONE;
-    if ((rc = api_level_of(r, "actor", db_id, &have)) != 0)
+    bool mine = false;
+    if ((rc = api_own_entry(r, "actor", db_id, &mine)) != 0)
       break;
-    if (have < API_READ)
+    if (!mine)
       continue;
     if (recs) {
       json_t *actor = NULL;
@@ -365,6 +372,8 @@ static int readable_actors(api_req_t *r, json_t **ids_out, json_t **recs_out) {
     json_array_append(keep, id);
   }
   json_decref(ids);
+  if (rc == 0 && (keep == NULL || (recs_out && recs == NULL)))
+    rc = ACTOR_ENOMEM;
   if (rc != 0) {
     json_decref(keep);
     json_decref(recs);
@@ -409,11 +418,11 @@ static const char *const ACTOR_HIDDEN[] = {"db_id", "tenant",      "api_server",
 /* Adds an actor's candidates to cands; non-zero stops the search. */
 typedef int (*add_cands_fn)(api_req_t *r, const json_t *actor, json_t *cands);
 
-/* Answers a search over what add_cands finds in each readable actor; an
- * error of add_cands is one of the workers' store. */
-static void search_readable(api_req_t *r, const query_t *q, add_cands_fn add_cands) {
+/* Answers a search over what add_cands finds in each actor of the
+ * scope; an error of add_cands is one of the workers' store. */
+static void search_loaded(api_req_t *r, const query_t *q, add_cands_fn add_cands) {
   json_t *ids = NULL, *recs = NULL;
-  int rc = readable_actors(r, &ids, &recs);
+  int rc = scope_actors(r, &ids, &recs);
   if (rc != 0) {
     api_store_error(r, rc, "actor");
     return;
@@ -452,6 +461,7 @@ static int worker_cands(api_req_t *r, const json_t *a, json_t *cands) {
   json_t *w;
   json_array_foreach(workers, j, w) {
     json_t *show = api_worker_display(r, w);
+    json_object_del(show, "tenant"); /* Abaco strips it from search results */
     json_object_set_new(show, "actor_id", json_string(actor_json_str(a, "id", "")));
     json_t *m = json_deep_copy(show);
     /* match on the stored times (null, not "None") */
@@ -556,14 +566,28 @@ static json_t *text_filter(const mongo_kind_t *k, const char *text, bool exact) 
   return json_pack("{s:o}", "$or", any);
 }
 
-static const char *const EXEC_HIDDEN[] = {"_id", "actor_dbid", "tenant", "exp", NULL};
+static const char *const EXEC_HIDDEN[] = {"_id", "actor_dbid", "tenant", "exp", "permissions",
+                                          "api_server", NULL};
 static const char *const TIMES[] = {"message_received_time", "start_time", "finish_time", NULL};
 
+/* A found execution or log as shown, with Abaco's _links: an execution
+ * links itself, its executor and its logs; a log its own path, the
+ * actor's owner and the execution. */
 static json_t *mongo_display(api_req_t *r, const mongo_kind_t *k, const json_t *doc) {
+  const char *db_id = actor_json_str(doc, "actor_dbid", "");
+  const char *aid = model_db_id_actor(db_id), *eid = actor_json_str(doc, "_id", "");
+  char self[512], rel[600];
+  snprintf(self, sizeof(self), "%s/executions/%s", aid, eid);
   if (k->logs) {
-    const char *db_id = actor_json_str(doc, "actor_dbid", "");
-    return json_pack("{s:s, s:s, s:s}", "execution_id", actor_json_str(doc, "_id", ""), "actor_id",
-                     model_db_id_actor(db_id), "logs", actor_json_str(doc, "logs", ""));
+    json_t *actor = NULL; /* for its owner; gone meanwhile: no owner */
+    model_actor_get(r->ctx->redis, db_id, &actor);
+    snprintf(rel, sizeof(rel), "%s/logs", self);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "execution_id", eid, "actor_id", aid, "logs",
+                            actor_json_str(doc, "logs", ""), "_links",
+                            api_links(r, rel, actor_json_str(actor, "owner", ""), "execution",
+                                      self));
+    json_decref(actor);
+    return out;
   }
   json_t *out = json_deep_copy(doc);
   for (int i = 0; out && EXEC_HIDDEN[i]; i++)
@@ -571,7 +595,10 @@ static json_t *mongo_display(api_req_t *r, const mongo_kind_t *k, const json_t *
   for (int i = 0; out && TIMES[i]; i++)
     if (json_is_null(json_object_get(out, TIMES[i])))
       json_object_set_new(out, TIMES[i], json_string("None"));
-  (void)r;
+  snprintf(rel, sizeof(rel), "%s/logs", self);
+  if (out)
+    json_object_set_new(out, "_links",
+                        api_links(r, self, actor_json_str(doc, "executor", ""), "logs", rel));
   return out;
 }
 
@@ -581,15 +608,14 @@ static int cmp_str(const void *a, const void *b) {
 
 static void search_mongo(api_req_t *r, const query_t *q, const mongo_kind_t *k) {
   json_t *ids = NULL, *filter = NULL, *opts = NULL, *docs = NULL;
-  int rc = readable_actors(r, &ids, NULL);
+  int rc = scope_actors(r, &ids, NULL);
   if (rc != 0) {
     api_store_error(r, rc, "actor");
     return;
   }
   json_t *all = json_array();
   json_array_append_new(all, json_pack("{s:s}", "tenant", r->ident.tenant));
-  if (!r->ident.admin)
-    json_array_append_new(all, json_pack("{s:{s:O}}", "actor_dbid", "$in", ids));
+  json_array_append_new(all, json_pack("{s:{s:O}}", "actor_dbid", "$in", ids));
   if (q->search)
     json_array_append_new(all, text_filter(k, q->search, false));
   if (q->exact)
@@ -665,9 +691,9 @@ void api_search(api_req_t *r) {
     return;
   }
   if (strcmp(type, "actors") == 0)
-    search_readable(r, &q, actor_cands);
+    search_loaded(r, &q, actor_cands);
   else if (strcmp(type, "workers") == 0)
-    search_readable(r, &q, worker_cands);
+    search_loaded(r, &q, worker_cands);
   else if (strcmp(type, "executions") == 0)
     search_mongo(r, &q, &EXECS);
   else if (strcmp(type, "logs") == 0)

@@ -30,21 +30,20 @@ static json_t *mailbox_meta(const json_t *actor, const api_message_t *m, const c
   return meta;
 }
 
-static int publish(api_req_t *r, const char *db_id, const api_message_t *m, json_t *meta) {
-  char q[CHAN_NAME_MAX];
-  chan_name_mailbox(db_id, q);
+static int publish(api_req_t *r, const json_t *actor, const api_message_t *m, json_t *meta) {
   int rc;
   if (m->bytes) {
     char *text = json_dumps(meta, JSON_COMPACT);
     chan_props_t props = {.content_type = "application/octet-stream", .nheaders = 1};
     props.headers[0].key = "abaco_meta";
     props.headers[0].value = text;
-    rc = text ? api_publish(r->ctx, "mailbox", q, m->bytes, m->nbytes, &props, 5000) : ACTOR_ENOMEM;
+    rc = text ? api_mailbox_publish(r->ctx, actor, m->bytes, m->nbytes, &props, 5000)
+              : ACTOR_ENOMEM;
     free(text);
   } else {
     json_object_set(meta, "message", m->message);
     char *text = json_dumps(meta, JSON_COMPACT);
-    rc = text ? api_publish(r->ctx, "mailbox", q, text, strlen(text), NULL, 5000) : ACTOR_ENOMEM;
+    rc = text ? api_mailbox_publish(r->ctx, actor, text, strlen(text), NULL, 5000) : ACTOR_ENOMEM;
     free(text);
   }
   return rc;
@@ -78,7 +77,7 @@ int api_message_submit(api_req_t *r, const json_t *actor, const api_message_t *m
   rc = store_batch_insert(c->exec_batch, exec);
   if (rc != 0)
     goto cleanup;
-  rc = publish(r, db_id, m, meta);
+  rc = publish(r, actor, m, meta);
   if (rc != 0) {
     *what = "message queue";
     LOG_ERROR("api", "actor %s execution %s: mailbox publish failed: %s", db_id, eid,

@@ -209,11 +209,15 @@ static void prepare(uv_work_t *w) {
   json_decref(actor);
 }
 
+/* The worker's cid is what Abaco's clients read as the worker's container
+ * id; a worker of the process backend has no container, so its cid names
+ * its process: "process:<pid>@<host_id>", fixed for the worker's life. */
 static void record_pid(uv_work_t *w) {
   command_t *c = w->data;
-  char location[128];
+  char location[128], cid[192];
   snprintf(location, sizeof(location), "process:%d", c->pid);
-  json_t *f = json_pack("{s:i, s:s}", "pid", c->pid, "location", location);
+  snprintf(cid, sizeof(cid), "process:%d@%s", c->pid, c->sp->host_id);
+  json_t *f = json_pack("{s:i, s:s, s:s}", "pid", c->pid, "location", location, "cid", cid);
   int rc = model_worker_update(c->sp->redis, c->db_id, c->wid, f);
   json_decref(f);
   /* The worker may already have finished and removed itself: fine. */

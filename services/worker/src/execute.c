@@ -17,11 +17,25 @@
  * puts the actor in ERROR ("Error on host <host>: <reason>"), marks the
  * execution ERROR with that reason and acks the message.
  * A message for an execution that already finished (a redelivery after a
- * crash between store and ack) is acked without running it again. */
+ * crash between store and ack) is acked without running it again.
+ *
+ * A stateful actor runs one execution at a time. Its mailbox is single-
+ * active-consumer, so this worker gets messages only while it is the one
+ * consumer that does; but the worker that had them before may still be
+ * running one: it died holding a message (which comes here redelivered)
+ * and its container lives until the spawner or the health agent removes
+ * it and its record, or the mailbox was just re-made (the api's
+ * mailbox.c) under a worker busy with a message of the old one. So an
+ * execution of a stateful actor first waits until no other worker of the
+ * actor is BUSY (or asked to stop while busy, SHUTDOWN_REQUESTED) -- at
+ * most [workers] max_run_time + 60 s, or 10 minutes without a
+ * max_run_time: a record that stays BUSY longer belongs to a worker that
+ * cannot be running any more (its host is gone). */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/errors.h"
 #include "actor/json.h"
@@ -32,6 +46,8 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 10000
+#define SIBLING_WAIT_DEFAULT_MS (600 * 1000)
+#define SIBLING_POLL_MS 250
 
 enum {
   OUT_ACK,     /* settled: ack */
@@ -116,6 +132,48 @@ static int start_failed(worker_t *w, const json_t *actor, const char *eid, const
   return OUT_ACK;
 }
 
+/* Another worker of the actor that may be running an execution (its id
+ * into busy, "" for none); a platform fault counts as one. */
+static int busy_sibling(worker_t *w, char busy[64]) {
+  json_t *all = NULL;
+  busy[0] = '\0';
+  int rc = model_worker_list(w->redis, w->db_id, &all);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(all, i, rec) {
+    const char *wid = actor_json_str(rec, "id", ""), *st = actor_json_str(rec, "status", "");
+    if (strcmp(wid, w->wid) != 0 &&
+        (strcmp(st, WORKER_BUSY) == 0 || strcmp(st, WORKER_SHUTDOWN_REQUESTED) == 0)) {
+      snprintf(busy, 64, "%s", wid);
+      break;
+    }
+  }
+  json_decref(all);
+  return rc;
+}
+
+/* See the file's note: one execution of a stateful actor at a time. */
+static void wait_for_siblings(worker_t *w, const char *eid) {
+  int64_t limit = w->max_run_time > 0 ? (w->max_run_time + 60) * 1000LL : SIBLING_WAIT_DEFAULT_MS;
+  int64_t start = actor_time_mono_ms();
+  char busy[64];
+  for (;;) {
+    int rc = busy_sibling(w, busy);
+    if (rc == 0 && busy[0] == '\0')
+      break;
+    if (actor_time_mono_ms() - start >= limit) {
+      LOG_WARN("worker", "actor %s execution %s: worker %s still looks busy after %lld s; "
+               "running it anyway", w->db_id, eid, busy[0] ? busy : "?", (long long)limit / 1000);
+      return;
+    }
+    usleep(SIBLING_POLL_MS * 1000);
+  }
+  int64_t waited = actor_time_mono_ms() - start;
+  if (waited >= SIBLING_POLL_MS)
+    LOG_INFO("worker", "actor %s execution %s: waited %lld ms for another worker's execution",
+             w->db_id, eid, (long long)waited);
+}
+
 static void execute(uv_work_t *wk) {
   job_t *j = wk->data;
   worker_t *w = j->w;
@@ -162,6 +220,8 @@ static void execute(uv_work_t *wk) {
     goto cleanup;
   }
 
+  if (!actor_json_bool(actor, "stateless", true)) /* as it is now: it may have become stateful */
+    wait_for_siblings(w, eid);
   char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
   static const char *const RUNNABLE[] = {EXEC_SUBMITTED, EXEC_RUNNING, NULL};
@@ -205,7 +265,7 @@ static void execute(uv_work_t *wk) {
 
   actor_time_format(actor_time_now_ms(), now);
   static const char *const BUSY[] = {WORKER_BUSY, NULL};
-  json_t *wf = json_pack("{s:s, s:n}", "last_execution_time", now, "cid");
+  json_t *wf = json_pack("{s:s}", "last_execution_time", now);
   rc = wf ? model_worker_transition(w->redis, w->db_id, w->wid, BUSY, WORKER_READY, wf)
           : ACTOR_ENOMEM;
   json_decref(wf);
@@ -229,6 +289,10 @@ static void job_done(job_t *j) {
   job_free(j);
   malloc_trim(0); /* give back what the execution used (a big binary message) */
   w->busy = false;
+  if (w->held) { /* now it may come back, to this worker or another */
+    w->held = false;
+    chan_nack(w->conn, w->held_tag, 1);
+  }
   if (w->stopping)
     worker_shutdown(w);
 }
@@ -290,9 +354,19 @@ static void after_execute(uv_work_t *wk, int status) {
 
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   worker_t *w = ud;
-  if (w->stopping || w->busy) {
-    /* busy cannot happen with prefetch 1; stopping: leave it to another worker */
+  if (w->stopping) { /* leave it to another worker */
     chan_nack(c, msg->tag, 1);
+    return;
+  }
+  if (w->busy) {
+    /* Only after a reconnect in the middle of an execution (prefetch 1
+     * otherwise keeps deliveries away). Given back at once, it would come
+     * straight back here when this worker is its queue's single active
+     * consumer: it is held, unacked, until the execution ends. */
+    if (w->held)
+      chan_nack(c, w->held_tag, 1); /* one of an earlier connection: a no-op */
+    w->held = true;
+    w->held_tag = msg->tag;
     return;
   }
   job_t *j = calloc(1, sizeof(*j));

@@ -41,6 +41,7 @@ static void start_work(uv_work_t *req) {
     return;
   }
   snprintf(w->tenant, sizeof(w->tenant), "%s", actor_json_str(actor, "tenant", ""));
+  w->stateful = !actor_json_bool(actor, "stateless", true);
   /* A record without a revision belongs to the actor as it is now. */
   long long current = actor_json_int(actor, "revision", 1);
   w->revision = actor_json_int(rec, "revision", current);
@@ -90,6 +91,13 @@ static void after_start(uv_work_t *req, int status) {
     return;
   }
   w->started = true;
+  /* The api declares a stateful actor's mailbox with the same argument
+   * (api mailbox.c): of this actor's workers one at a time consumes. */
+  chan_queue_opts_t mailbox_opts = {.single_active = w->stateful};
+  int rc = chan_declare_opts(w->conn, w->mailbox, &mailbox_opts);
+  if (rc != 0)
+    LOG_WARN("worker", "worker %s: declaring mailbox %s: %s (consuming declares it again)", w->wid,
+             w->mailbox, actor_strerror(rc));
   chan_consume(w->conn, w->control, 10, on_control, w);
   chan_consume(w->conn, w->mailbox, 1, worker_on_message, w);
   LOG_INFO("worker", "worker %s of actor %s ready", w->wid, w->db_id);
@@ -159,9 +167,7 @@ static void remove_work(uv_work_t *req) {
   worker_t *w = req->data;
   int rc;
   if (w->keep_record) {
-    json_t *f = json_pack("{s:n}", "cid");
-    rc = model_worker_transition(w->redis, w->db_id, w->wid, NULL, WORKER_SHUTTING_DOWN, f);
-    json_decref(f);
+    rc = model_worker_transition(w->redis, w->db_id, w->wid, NULL, WORKER_SHUTTING_DOWN, NULL);
   } else {
     rc = model_worker_delete(w->redis, w->db_id, w->wid);
   }

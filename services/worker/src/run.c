@@ -312,9 +312,6 @@ int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char 
     goto cleanup;
   }
   set_running(w, eid, cid);
-  json_t *wf = json_pack("{s:s}", "cid", cid);
-  model_worker_update(w->redis, w->db_id, w->wid, wf);
-  json_decref(wf);
 
   rc = dkr_container_start(w->docker, cid, &err);
   if (rc != 0) {

@@ -61,6 +61,9 @@ typedef struct {
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
   char tenant[64];                            /* the actor's, read at start */
+  /* A stateful actor's (read at start; it never becomes stateless): its
+   * mailbox is single-active-consumer. */
+  bool stateful;
 
   /* The access token (token.c): execution thread, then the stop work. */
   char *token;
@@ -73,6 +76,8 @@ typedef struct {
   bool stopping;                  /* no new messages; exit when idle */
   bool keep_record;               /* stop-no-delete: leave the record (as SHUTTING_DOWN) */
   bool started;                   /* consumers are running */
+  bool held;                      /* a delivery that came while busy (execute.c) */
+  chan_tag_t held_tag;
   unsigned fault_streak;          /* consecutive requeues (back-off) */
   struct worker_job_s *retry_job; /* the message waiting out a retry pause */
   /* Touched only by the message in hand (one at a time). */
