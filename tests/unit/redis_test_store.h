@@ -1,8 +1,8 @@
-/* A Redis store for unit tests, on database 15 of REDIS_URL (default
- * redis://127.0.0.1:6379) so that fixed platform keys (abaco:metrics:...,
- * abaco:config:...) written by a test never meet the running platform's
- * (database 0). Returns NULL (after saying why) when Redis is unreachable:
- * the test must then fail, not skip. */
+/* A Redis store for unit tests, on database 15 of REDIS_URL so that fixed
+ * platform keys (abaco:metrics:..., abaco:config:...) written by a test
+ * never meet the running platform's (database 0). REDIS_URL unset: the
+ * test is skipped (test_server_env). Returns NULL (after saying why) when
+ * Redis is unreachable: the test must then fail, not skip. */
 #ifndef ABACO_REDIS_TEST_STORE_H
 #define ABACO_REDIS_TEST_STORE_H
 
@@ -11,14 +11,13 @@
 
 #include "actor/config.h"
 #include "actor/store.h"
+#include "test.h"
 
 int store__redis_parse_url(const char *url, char **host, int *port, char **user, char **password,
                            int *db);
 
 static store_redis_t *redis_test_store(void) {
-  const char *url = getenv("REDIS_URL");
-  if (url == NULL || *url == '\0')
-    url = "redis://127.0.0.1:6379";
+  const char *url = test_server_env("REDIS_URL");
   char *host = NULL, *user = NULL, *pass = NULL;
   int port = 0, db = 0;
   if (store__redis_parse_url(url, &host, &port, &user, &pass, &db) != 0) {

@@ -1,6 +1,5 @@
-/* clientg end to end against the real RabbitMQ (AMQP_URI, default
- * amqp://guest:guest@127.0.0.1:5672/%2f) and Redis (REDIS_URL, default
- * redis://127.0.0.1:6379): starts the clientg binary (CLIENTG_BIN, else the
+/* clientg end to end against the real RabbitMQ (AMQP_URI) and Redis
+ * (REDIS_URL): each test starts the clientg binary (CLIENTG_BIN, else the
  * one built with this test) on abaco.conf with environment overrides (its
  * own queue, secret, key file and TTL), asks it for a token with
  * chan_client_call, verifies that token with the published platform key
@@ -9,8 +8,10 @@
  * or empty secret and garbage bodies, which must be refused while the
  * service keeps serving. Also the Redis side of actor_auth_verify: a key
  * stored under another key's kid, platform tokens refused without a
- * keyring, APIM tokens without a tenant key. Ends with SIGTERM: clientg must
- * exit 0. Fails, never skips, when a server is missing. */
+ * keyring, APIM tokens without a tenant key; on SIGTERM clientg must exit
+ * 0. The platform key each clientg publishes is removed at the end.
+ * Skipped when AMQP_URI or REDIS_URL is unset; fails when a server does
+ * not answer. */
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include "actor/errors.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "clientg.h"
 #include "test.h"
 
 extern char **environ;
@@ -42,7 +44,7 @@ static const char *env_or(const char *name, const char *def) {
   return v && *v ? v : def;
 }
 
-static int start_clientg(void) {
+static int start_clientg(const char *redis_url, const char *amqp_uri) {
   const char *bin = env_or("CLIENTG_BIN", CLIENTG_BIN);
   char conf[512];
   snprintf(conf, sizeof(conf), "%s/abaco.conf", env_or("ABACO_SOURCE_DIR", ABACO_SOURCE_DIR));
@@ -52,8 +54,8 @@ static int start_clientg(void) {
   setenv("clientg_secret", SECRET, 1);
   setenv("clientg_private_key_file", key_path, 1);
   setenv("clientg_token_ttl", ttl, 1);
-  setenv("rabbit_uri", env_or("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/%2f"), 1);
-  setenv("store_redis_url", env_or("REDIS_URL", "redis://127.0.0.1:6379"), 1);
+  setenv("rabbit_uri", amqp_uri, 1);
+  setenv("store_redis_url", redis_url, 1);
   setenv("web_user_role", "Internal/abaco-user", 1);
   setenv("logs_directory", "", 1);
   char *argv[] = {(char *)bin, "-c", conf, NULL};
@@ -105,6 +107,18 @@ static long long redis_ttl(const char *key) {
 }
 
 static char token[ACTOR_JWT_MAX_LEN];
+
+/* A new token for wid into tok (size ACTOR_JWT_MAX_LEN), its key's kid into
+ * kid, and the keyring that has that key into ring. */
+static void new_token(const char *wid, char *tok) {
+  json_t *r = call_fmt("new", wid, SECRET);
+  ASSERT_EQ_STR(str(r, "status"), "ok");
+  snprintf(tok, ACTOR_JWT_MAX_LEN, "%s", str(r, "access_token"));
+  json_decref(r);
+  ASSERT_EQ_INT(actor_jwt_peek_kid(tok, kid, sizeof(kid)), 0);
+  if (ring == NULL)
+    ASSERT_EQ_INT(actor_platform_keys_new(redis, &ring), 0);
+}
 
 static void test_new(void) {
   json_t *r = call_fmt("new", "wid-1", SECRET);
@@ -173,10 +187,18 @@ static void test_new(void) {
                                   reason, sizeof(reason)),
                 ACTOR_EAUTH);
   ASSERT_TRUE(strstr(reason, "no public key") != NULL);
+  json_decref(call_fmt("delete", "wid-1", SECRET));
+
+  /* clientg made its key file private. */
+  struct stat st;
+  ASSERT_EQ_INT(stat(key_path, &st), 0);
+  ASSERT_EQ_INT(st.st_mode & 0777, 0600);
 }
 
 static void test_delete(void) {
   int64_t now = (int64_t)time(NULL);
+  new_token("wid-1", token);
+  ASSERT_EQ_INT(actor_client_active(redis, tenant, "wid-1"), 1);
   json_t *r = call_fmt("delete", "wid-1", SECRET);
   ASSERT_EQ_STR(str(r, "status"), "ok");
   ASSERT_TRUE(json_is_true(json_object_get(r, "deleted")));
@@ -256,6 +278,9 @@ static void test_refused(void) {
 
 /* A key stored under another key's kid is refused by the keyring. */
 static void test_keyring_mismatch(void) {
+  char tok[ACTOR_JWT_MAX_LEN];
+  new_token("wid-6", tok);
+  json_decref(call_fmt("delete", "wid-6", SECRET));
   char fake[ACTOR_AUTH_KID_MAX];
   snprintf(fake, sizeof(fake), "%s%s", ACTOR_PLATFORM_KID_PREFIX,
            "00112233445566778899aabbccddeeff");
@@ -279,6 +304,9 @@ static void test_keyring_mismatch(void) {
 }
 
 static void test_stop(void) {
+  json_t *r = call_fmt("delete", "wid-7", SECRET); /* serving: its handlers are set */
+  ASSERT_EQ_STR(str(r, "status"), "ok");
+  json_decref(r);
   ASSERT_EQ_INT(kill(child, SIGTERM), 0);
   int status = -1;
   for (int i = 0; i < 100 && waitpid(child, &status, WNOHANG) == 0; i++)
@@ -288,7 +316,20 @@ static void test_stop(void) {
   child = -1;
 }
 
+/* Removes the platform key this process's clientg published (its kid is
+ * derived from the key file it wrote). */
+static void unpublish_key(void) {
+  clientg_key_t k;
+  if (access(key_path, F_OK) != 0 || clientg_key_load(key_path, &k, NULL) != 0)
+    return;
+  redisReply *r = store_redis_cmd(redis, "HDEL %s %s", ACTOR_PLATFORM_KEYS_HASH, k.kid);
+  if (r)
+    freeReplyObject(r);
+  clientg_key_free(&k);
+}
+
 int main(void) {
+  const char *redis_url = test_server_env("REDIS_URL"), *amqp_uri = test_server_env("AMQP_URI");
   snprintf(queue, sizeof(queue), "test_clients_%d_%ld", (int)getpid(), (long)time(NULL));
   snprintf(tenant, sizeof(tenant), "TEST-%d", (int)getpid());
   snprintf(dir, sizeof(dir), "/tmp/test_clientg.XXXXXX");
@@ -298,38 +339,33 @@ int main(void) {
 
   actor_config_t *cfg = NULL;
   char ini[256];
-  snprintf(ini, sizeof(ini), "[store]\nredis_url = %s\n",
-           env_or("REDIS_URL", "redis://127.0.0.1:6379"));
+  snprintf(ini, sizeof(ini), "[store]\nredis_url = %s\n", redis_url);
   ASSERT_EQ_INT(actor_config_parse(ini, &cfg), 0);
   ASSERT_EQ_INT(store_redis_new(cfg, 2, &redis), 0);
   actor_config_free(cfg);
-  redisReply *ping = store_redis_cmd(redis, "PING");
+  redisReply *ping = redis ? store_redis_cmd(redis, "PING") : NULL;
+  if (ping == NULL)
+    fprintf(stderr, "no Redis at %s\n", redis_url);
   ASSERT_TRUE(ping != NULL);
   if (ping)
     freeReplyObject(ping);
-  ASSERT_EQ_INT(
-      chan_client_new(env_or("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/%2f"), 2, &chan), 0);
-  if (ping != NULL && start_clientg() == 0) {
-    RUN_TEST(test_new);
-    RUN_TEST(test_delete);
-    RUN_TEST(test_refused);
-    RUN_TEST(test_keyring_mismatch);
-    RUN_TEST(test_stop);
-    struct stat st;
-    ASSERT_EQ_INT(stat(key_path, &st), 0);
-    ASSERT_EQ_INT(st.st_mode & 0777, 0600);
-  }
+  ASSERT_EQ_INT(chan_client_new(amqp_uri, 2, &chan), 0);
+  ASSERT_EQ_INT(start_clientg(redis_url, amqp_uri), 0);
+  RUN_TEST(test_new);
+  RUN_TEST(test_delete);
+  RUN_TEST(test_refused);
+  RUN_TEST(test_keyring_mismatch);
+  RUN_TEST(test_stop);
   if (child > 0) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
   }
-  chan_client_delete_queue(chan, queue);
-  chan_client_free(chan);
-  if (kid[0]) {
-    redisReply *r = store_redis_cmd(redis, "HDEL %s %s", ACTOR_PLATFORM_KEYS_HASH, kid);
-    if (r)
-      freeReplyObject(r);
+  if (chan) {
+    chan_client_delete_queue(chan, queue);
+    chan_client_free(chan);
   }
+  if (redis)
+    unpublish_key();
   actor_platform_keys_free(ring);
   store_redis_free(redis);
   unlink(key_path);

@@ -4,13 +4,14 @@
  * worker_ttl), which workers the status round asks, the orphan-queue rules
  * (queue names, the two-pass verdict, the management API's listing) and the
  * command-line parsing that tells a worker process by its worker id
- * (procs.c). Both files are compiled into this test; they do no I/O on
- * these paths. */
+ * (procs.c). Both do no I/O on these paths; the test links them from
+ * health_core. */
 #include <jansson.h>
 
-#include "../../services/health/src/judge.c"
-#include "../../services/health/src/procs.c"
+#include "actor/errors.h"
+#include "actor/model.h"
 #include "actor/timefmt.h"
+#include "health.h"
 #include "test.h"
 
 #define NOW 1800000000000LL /* 2027-01-15 */

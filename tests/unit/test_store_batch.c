@@ -1,7 +1,8 @@
 /* Group commit (store_batch_*) against the real MongoDB-wire server at
- * MONGO_URL (default mongodb://127.0.0.1:27017) in a database unique to
- * the run: concurrent inserts all land exactly once, a duplicate id fails
- * only its own caller, and concurrent callers share batches. */
+ * MONGO_URL in a database unique to the run: concurrent inserts all land
+ * exactly once, a duplicate id fails only its own caller, and concurrent
+ * callers share batches. Skipped when MONGO_URL is unset; fails when the
+ * server is unreachable. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +54,9 @@ static void test_concurrent_inserts_land_once(void) {
 }
 
 static void test_duplicate_fails_only_its_caller(void) {
-  json_t *dup = json_pack("{s:s}", "_id", "t0-0");
+  json_t *dup = json_pack("{s:s}", "_id", "dup-one");
   json_t *fresh = json_pack("{s:s}", "_id", "fresh-one");
+  ASSERT_EQ_INT(store_batch_insert(batch, dup), 0);
   ASSERT_EQ_INT(store_batch_insert(batch, dup), ACTOR_EEXIST);
   ASSERT_EQ_INT(store_batch_insert(batch, fresh), 0);
   json_t *found = NULL;
@@ -67,7 +69,10 @@ static void test_duplicate_fails_only_its_caller(void) {
 }
 
 static void test_insert_many_reports_per_document(void) {
-  json_t *docs = json_pack("[{s:s}, {s:s}, {s:s}]", "_id", "m1", "_id", "t0-1", "_id", "m2");
+  json_t *docs = json_pack("[{s:s}, {s:s}, {s:s}]", "_id", "m1", "_id", "there", "_id", "m2");
+  json_t *there = json_pack("{s:s}", "_id", "there");
+  ASSERT_EQ_INT(store_mongo_insert(mongo, "batched", there), 0);
+  json_decref(there);
   int results[3] = {9, 9, 9};
   ASSERT_EQ_INT(store_mongo_insert_many(mongo, "batched", docs, results), 0);
   ASSERT_EQ_INT(results[0], 0);
@@ -77,14 +82,14 @@ static void test_insert_many_reports_per_document(void) {
 }
 
 int main(void) {
-  const char *url = getenv("MONGO_URL");
+  const char *url = test_server_env("MONGO_URL");
   char text[512];
-  snprintf(text, sizeof(text), "[store]\nmongo_url = %s\nmongo_db = test_batch_%d\n",
-           url ? url : "mongodb://127.0.0.1:27017", (int)getpid());
+  snprintf(text, sizeof(text), "[store]\nmongo_url = %s\nmongo_db = test_batch_%d\n", url,
+           (int)getpid());
   actor_config_t *cfg = NULL;
   if (actor_config_parse(text, &cfg) != 0 || store_mongo_new(cfg, &mongo) != 0 ||
       store_mongo_ping(mongo) != 0) {
-    fprintf(stderr, "the MongoDB-wire server at %s is not reachable\n", url ? url : "default");
+    fprintf(stderr, "the MongoDB-wire server at %s is not reachable\n", url);
     return 1;
   }
   if (store_batch_new(mongo, "batched", 64, &batch) != 0)

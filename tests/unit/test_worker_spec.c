@@ -4,12 +4,13 @@
  * use_container_uid), memory and CPU limits (the actor's, else config),
  * the results socket and binary FIFO mounts, never privileged and without
  * the engine's socket unless the actor is privileged, the labels the
- * platform finds its containers by; and the memory size parser. The
- * worker's spec.c is compiled into this test (it does no I/O). */
+ * platform finds its containers by; and the memory size parser. spec.c
+ * does no I/O; the test links it from worker_core. */
 #include <jansson.h>
+#include <string.h>
 
-#include "../../services/worker/src/spec.c"
 #include "test.h"
+#include "worker.h"
 
 static worker_t config(void) {
   worker_t w;

@@ -1,6 +1,6 @@
 /* The health agent's decisions, from what a tick observed: pure, so every
  * rule is unit-tested without servers (tests/unit/test_health_judge.c
- * compiles this file). First one worker record, then one broker queue.
+ * links it from health_core). First one worker record, then one broker queue.
  *
  * Rules, in order:
  *  - Ours only: the record's host_id is ours, or it has no host yet, is
