@@ -253,7 +253,7 @@ static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_
   if (cron && existing && strcmp(cron, actor_json_str(existing, "cron_schedule", "")) == 0) {
     snprintf(next, sizeof(next), "%s", actor_json_str(existing, "cron_next_ex", ""));
   } else if (cron) {
-    char err[512];
+    char err[API_CRON_ERR_MAX];
     if (api_cron_parse(cron, api_cron_now_ms(r->ctx), next, err, sizeof(err)) != 0) {
       api_error(r, 400, "%s", err);
       return -1;

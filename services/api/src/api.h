@@ -180,15 +180,18 @@ json_t *api_links(api_req_t *r, const char *self_path, const char *owner,
  * For an update, *bump (may be NULL) tells whether the revision moved. */
 json_t *api_actor_from_body(api_req_t *r, json_t *body, const json_t *existing, bool *bump);
 
-/* cron.c: "YYYY-MM-DD HH + <n> <hour|day|week|month>[s]" or
- * "now + <n> <unit>[s]" (API.md §5). On success fills next
- * ("YYYY-MM-DD HH", the first run) and returns 0; otherwise writes the
- * reason into err and returns ACTOR_EPARSE (bad format) or ACTOR_EINVAL
- * (start time in the past). Pure: no I/O. */
+/* cron.c: Abaco's "<Y-M-D H | now> + <n> <hour|day|week|month>[s]" (API.md
+ * §5; numbers with or without leading zeros). On success fills next
+ * ("YYYY-MM-DD HH", the first run) and returns 0; otherwise writes
+ * Abaco's message (or ours where Abaco fails with a 500) into err, at
+ * most API_CRON_ERR_MAX bytes are needed, and returns ACTOR_EPARSE (bad
+ * text) or ACTOR_EINVAL (start time in the past). Pure: no I/O. */
 #define API_CRON_NEXT_MAX 32
+#define API_CRON_ERR_MAX 700
 int api_cron_parse(const char *schedule, int64_t now_ms, char next[API_CRON_NEXT_MAX],
                    char *err, size_t errlen);
-/* "YYYY-MM-DD HH" (a cron_next_ex) -> ms since the epoch; ACTOR_EPARSE. */
+/* "YYYY-MM-DD HH" (a cron_next_ex; also Abaco's unpadded "Y-M-D H") -> ms
+ * since the epoch; ACTOR_EPARSE. */
 int api_cron_time(const char *next_ex, int64_t *ms);
 /* The run after a due one: next_ms advanced by whole increments of the
  * schedule until it lies after now_ms, written "YYYY-MM-DD HH" into out.
