@@ -11,15 +11,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actor/config.h"
+
 typedef struct dkr_s dkr_t;
 
-/* Parses `dd`; ACTOR_EINVAL for an unknown scheme. */
+/* Parses `dd`; ACTOR_EINVAL for an unknown scheme. "unix://var/run/x.sock"
+ * (two slashes, as in Abaco's abaco.conf) is the absolute /var/run/x.sock,
+ * as docker-py, which Abaco used, reads it. */
 int dkr_new(const char *dd, dkr_t **out);
+/* dkr_new of [docker] dd (default unix:///var/run/docker.sock), logging a
+ * start-up error naming the key when it is not usable. */
+int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out);
+/* The engine's socket path for a unix:// dd, else NULL (borrowed). */
+const char *dkr_unix_path(const dkr_t *d);
 void dkr_free(dkr_t *d);
 
 /* Each `json_t **out` receives a new reference on success. */
 int dkr_ping(dkr_t *d, char **err);
 int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err);
+int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err);
 /* spec: the ContainerCreate body (Image, Env, HostConfig, ...). name may be NULL.
  * *id is malloc'd. A missing image is ACTOR_ENOTFOUND, a taken name
  * ACTOR_EEXIST. */

@@ -25,7 +25,9 @@ struct actor_service_s {
   uv_signal_t sigterm, sigint;
 };
 
-/* Parses argv (-c PATH, -h), loads the config, initialises logging and ids.
+/* Parses argv (-c PATH, -h), loads the config, initialises logging and ids,
+ * and warns once per key of the file the platform does not use
+ * (actor_config_warn_unused; not in a worker, whose spawner did).
  * Prints a start-up error to stderr and returns non-zero on failure: the
  * caller exits with status 1. Options after `--` are left for the service
  * in s->argc/s->argv. */

@@ -214,7 +214,7 @@ static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_
   if (api_field_bool(r, body, "stateless", was_stateless, &stateless) ||
       api_field_bool(r, body, "privileged", false, &privileged) ||
       api_field_bool(r, body, "use_container_uid", false, &use_uid) ||
-      api_field_bool(r, body, "token", false, &token) ||
+      api_field_bool(r, body, "token", api_default_token(r->ctx, r->ident.tenant), &token) ||
       api_field_bool(r, body, "cron_on", cron != NULL, &cron_on))
     return -1;
   if (existing && !was_stateless && stateless) {
@@ -232,11 +232,12 @@ static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_
     api_error(r, 400, "stateful actors can only have 1 worker.");
     return -1;
   }
-  if (has_log_ex && log_ex > r->ctx->log_ex_limit) {
+  long log_ex_limit = api_log_ex_limit(r->ctx, r->ident.tenant);
+  if (has_log_ex && log_ex > log_ex_limit) {
     api_error(r, 400,
               "Invalid log_ex: the value must be a positive integer of at most %ld "
               "(seconds).",
-              r->ctx->log_ex_limit);
+              log_ex_limit);
     return -1;
   }
   if (queue == NULL || *queue == '\0')

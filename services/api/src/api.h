@@ -42,8 +42,6 @@ typedef struct {
   const char *host_queues;    /* [spawner] host_queues */
   long init_count;
   long max_log_length;
-  long log_ex;
-  long log_ex_limit;           /* [web] log_ex_limit: most an actor's log_ex may be */
   long max_content_length;     /* [web] max_content_length: most bytes of a binary message */
   long max_body_size;          /* [web] max_body_size: most bytes of any other body */
   long max_run_time;           /* [workers] max_run_time, seconds (0 = none) */
@@ -179,6 +177,13 @@ json_t *api_links(api_req_t *r, const char *self_path, const char *owner,
  * the actor record to store (new reference); NULL after answering 400.
  * For an update, *bump (may be NULL) tells whether the revision moved. */
 json_t *api_actor_from_body(api_req_t *r, json_t *body, const json_t *existing, bool *bump);
+
+/* tenant_conf.c: [web] log_ex_limit and default_token, or the tenant's own
+ * <tenant>_log_ex_limit / <tenant>_default_token. The check runs at
+ * start-up (ACTOR_ECONFIG, each bad key logged); the lookups cannot fail. */
+int api_tenant_conf_check(const actor_config_t *cfg);
+long api_log_ex_limit(const api_ctx_t *c, const char *tenant);
+bool api_default_token(const api_ctx_t *c, const char *tenant);
 
 /* cron.c: Abaco's "<Y-M-D H | now> + <n> <hour|day|week|month>[s]" (API.md
  * §5; numbers with or without leading zeros). On success fills next

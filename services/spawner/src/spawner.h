@@ -30,7 +30,8 @@ struct spawner_s {
   char socket_dir[4096]; /* [workers] socket_host_path_dir, absolute */
   char fifo_dir[4096];   /* [workers] fifo_host_path_dir, absolute */
   long max_workers_per_host;
-  bool generate_clients;                      /* [workers] generate_clients */
+  const actor_config_t *cfg;
+  bool generate_clients; /* [workers] generate_clients, on globally or for some tenant */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   chan_client_t *clients;                     /* requests to clientg (thread pool) */
   spawner_child_t *children;                  /* live worker processes */
@@ -51,11 +52,12 @@ int spawner_start_worker(spawner_t *sp, const char *db_id, const char *wid, cons
                          int64_t token_exp, int *pid);
 
 /* clients.c */
-/* Reads [workers] generate_clients and [clientg]; ACTOR_ECONFIG (logged,
- * naming the key) when tokens are on without a secret. */
+/* Reads [workers] generate_clients (any tenant's) and [clientg];
+ * ACTOR_ECONFIG (logged, naming the key) when tokens are on without a
+ * secret. */
 int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *uri);
 /* A token for a new worker when the actor has `token` true and
- * generate_clients is on (*token malloc'd, else NULL). ACTOR_EAUTH when
+ * generate_clients is on for its tenant (*token malloc'd, else NULL). ACTOR_EAUTH when
  * clientg refused, ACTOR_ETIMEDOUT/ACTOR_ECONN when it did not answer
  * (logged). Thread pool. */
 int spawner_token_new(spawner_t *sp, const json_t *actor, const char *db_id, const char *wid,

@@ -154,7 +154,7 @@ static int busy_sibling(worker_t *w, char busy[64]) {
 
 /* See the file's note: one execution of a stateful actor at a time. */
 static void wait_for_siblings(worker_t *w, const char *eid) {
-  int64_t limit = w->max_run_time > 0 ? (w->max_run_time + 60) * 1000LL : SIBLING_WAIT_DEFAULT_MS;
+  int64_t limit = w->exec.max_run_time > 0 ? (w->exec.max_run_time + 60) * 1000LL : SIBLING_WAIT_DEFAULT_MS;
   int64_t start = actor_time_mono_ms();
   char busy[64];
   for (;;) {

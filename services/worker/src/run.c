@@ -152,9 +152,11 @@ static int store_logs(monitor_t *m, char **err) {
     stored += sizeof(LOG_MARK) - 1;
   }
   const json_t *actor = m->in->actor;
-  long long log_ex = actor_json_int(actor, "log_ex", w->log_ex);
+  /* The actor's own log_ex, else its tenant's [web] log_ex (0: kept forever). */
+  long long log_ex = actor_json_int(actor, "log_ex", w->exec.log_ex);
+  int64_t exp = log_ex > 0 ? actor_time_now_ms() + log_ex * 1000 : WORKER_LOGS_FOREVER_MS;
   rc = model_logs_set(w->mongo, w->db_id, actor_json_str(actor, "tenant", ""), m->in->eid, logs,
-                      stored, actor_time_now_ms() + log_ex * 1000);
+                      stored, exp);
   free(logs);
   if (rc == 0) {
     m->logs_len = len;
@@ -254,7 +256,7 @@ int worker_run(worker_t *w, const worker_run_in_t *in, bool *start_failed, char 
   int pipefd[2] = {-1, -1};
   pthread_t waiter;
   bool stopped = false; /* the container ran to its end */
-  waiter_t wt = {.docker = w->docker, .eid = eid, .max_run_ms = w->max_run_time * 1000};
+  waiter_t wt = {.docker = w->docker, .eid = eid, .max_run_ms = w->exec.max_run_time * 1000};
   monitor_t m = {.w = w, .in = in, .logs_len = (size_t)-1, .runtime_s = -1};
   *start_failed = false;
   set_running(w, eid, NULL);

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "actor/docker.h"
+#include "actor/execconf.h"
 #include "actor/secret.h"
 #include "actor/service.h"
 #include "actor/store.h"
@@ -29,6 +30,8 @@
 /* Consecutive container create/start failures (actor-caused) after which
  * the actor goes to ERROR. */
 #define WORKER_MAX_START_FAILURES 5
+/* The expiry of logs kept forever ([web] log_ex -1): 9999-12-31T23:59:59Z. */
+#define WORKER_LOGS_FOREVER_MS 253402300799000LL
 /* Results queues are deleted by the broker after this much disuse. */
 #define WORKER_RESULTS_EXPIRE_MS (24LL * 3600 * 1000)
 
@@ -47,17 +50,12 @@ typedef struct {
   long long revision; /* the worker record's revision */
 
   /* [workers] / [web] / [spawner] settings */
-  long max_run_time;   /* seconds, 0 = none */
-  long max_log_length; /* bytes */
-  long log_ex;         /* seconds logs are kept */
-  const char *mem_limit;
-  long max_cpus; /* nano-CPUs, 0 = none */
+  actor_execconf_t exec; /* limits, log_ex, user, generate_clients: the actor's tenant's */
+  long max_log_length;   /* bytes */
   bool leave_containers;
-  const char *actor_uid, *actor_gid;
   const char *network;     /* [spawner] docker_network, "" = engine default */
   const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
   char *socket_dir;        /* absolute (malloc'd) */
-  bool generate_clients;   /* [workers] generate_clients */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
   char tenant[64];                            /* the actor's, read at start */
@@ -136,8 +134,6 @@ typedef struct {
  * image, env, labels, user, limits, mounts, never privileged unless the
  * actor is. No I/O. */
 json_t *worker_spec(const worker_t *w, const worker_spec_in_t *in);
-/* Parses a memory size like "2g", "512m", "1024" into bytes; -1 if invalid. */
-long long worker_parse_bytes(const char *s);
 
 /* ---- results.c ---- */
 typedef struct {
