@@ -96,6 +96,8 @@ static const key_def_t KEYS[] = {
     {"web", "default_token", true, PER_TENANT},
     {"web", "case", true, PER_NONE},
     {"web", "max_content_length", true, PER_NONE},
+    {"web", "max_body_size", true, PER_NONE},
+    {"web", "jwt_exp_milliseconds", true, PER_NONE},
     {"web", "max_log_length", true, PER_NONE},
     {"web", "log_ex", true, PER_TENANT},
     {"web", "log_ex_limit", true, PER_TENANT},
