@@ -55,40 +55,41 @@ static spawner_reap_t *a_reaping(spawner_t *sp, const char *command) {
   return r;
 }
 
-/* Publishes into the outbox, closes the connection: the callback runs. */
-static void test_failed_request_names_the_actor(void) {
+/* Runs the requests (commands, NULL for none; stopping after the first
+ * `before_stop`) against a connection nobody answers, closes it so every
+ * publish callback runs, and returns the log. */
+static char *request(const char *const *commands, int n, int before_stop) {
   uv_loop_t loop;
   ASSERT_EQ_INT(uv_loop_init(&loop), 0);
   spawner_t sp;
   memset(&sp, 0, sizeof(sp));
   ASSERT_EQ_INT(chan_conn_new(&loop, NOBODY, "test", &sp.conn), 0);
   capture_log();
-  spawner__request_replacement(a_reaping(&sp, "{\"actor_id\": \"a1\"}"));
+  for (int i = 0; i < n; i++) {
+    sp.stopping = i >= before_stop;
+    spawner__request_replacement(a_reaping(&sp, commands[i]));
+  }
   chan_conn_close(sp.conn, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   char *log = log_text();
+  ASSERT_EQ_INT(uv_loop_close(&loop), 0);
+  return log;
+}
+
+/* Published into the outbox; the close fails it: the callback names the actor. */
+static void test_failed_request_names_the_actor(void) {
+  const char *const commands[] = {"{\"actor_id\": \"a1\"}"};
+  char *log = request(commands, 1, 1);
   ASSERT_TRUE(strstr(log, "requested a replacement for dead worker w1") != NULL);
   ASSERT_TRUE(strstr(log, "could not request a replacement worker (TENANT_a1): ") != NULL);
   ASSERT_TRUE(strstr(log, "(null)") == NULL);
-  ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
 
 /* Nothing to publish, or stopping: nothing is published, r is freed. */
 static void test_nothing_to_request(void) {
-  uv_loop_t loop;
-  ASSERT_EQ_INT(uv_loop_init(&loop), 0);
-  spawner_t sp;
-  memset(&sp, 0, sizeof(sp));
-  ASSERT_EQ_INT(chan_conn_new(&loop, NOBODY, "test", &sp.conn), 0);
-  capture_log();
-  spawner__request_replacement(a_reaping(&sp, NULL));
-  sp.stopping = true;
-  spawner__request_replacement(a_reaping(&sp, "{}"));
-  chan_conn_close(sp.conn, NULL, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  char *log = log_text();
+  const char *const commands[] = {NULL, "{}"};
+  char *log = request(commands, 2, 1);
   ASSERT_TRUE(strstr(log, "replacement") == NULL);
-  ASSERT_EQ_INT(uv_loop_close(&loop), 0);
 }
 
 int main(void) {
