@@ -28,7 +28,8 @@
 static void remove_containers(spawner_t *sp, const char *wid) {
   actor_cleanup_t c = {.module = "spawner", .socket_dir = sp->socket_dir, .fifo_dir = sp->fifo_dir};
   json_t *eids = json_array();
-  actor_cleanup_containers(sp->docker, &c, wid, eids);
+  /* Each failure is logged by it; what is left health removes later. */
+  ACTOR_IGNORE(actor_cleanup_containers(sp->docker, &c, wid, eids));
   size_t i;
   json_t *e;
   json_array_foreach(eids, i, e) actor_cleanup_exec_files(&c, json_string_value(e));

@@ -61,7 +61,7 @@ int worker__exec_start(worker_exec_t *x) {
     LOG_INFO("worker", "execution %s: force quit before it started: killing it", x->in->eid);
     /* Its end shows in the wait stage; a kill that fails leaves it running
      * to its own end. */
-    (void)dkr_container_kill(w->docker, x->cid, "SIGKILL", NULL);
+    ACTOR_IGNORE(dkr_container_kill(w->docker, x->cid, "SIGKILL", NULL));
   }
   if (x->fifo && worker_fifo_start(x->fifo, x->in->binary, x->in->binary_len) != 0)
     return ACTOR_ENOMEM;

@@ -85,6 +85,9 @@ static unsigned backoff_ms(unsigned streak) {
   return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
+/* ack, nack and cancel results are dropped (ACTOR_IGNORE) throughout: they fail
+ * only for a delivery of an earlier connection or after close, and the broker
+ * has requeued such a delivery already (chan.h). */
 static void job_done(worker_job_t *j) {
   worker_t *w = j->w;
   worker__job_free(j);
@@ -92,7 +95,7 @@ static void job_done(worker_job_t *j) {
   w->busy = false;
   if (w->held) { /* now it may come back, to this worker or another */
     w->held = false;
-    chan_nack(w->conn, w->held_tag, 1);
+    ACTOR_IGNORE(chan_nack(w->conn, w->held_tag, 1));
   }
   if (w->stopping)
     worker_shutdown(w);
@@ -105,7 +108,7 @@ static void on_retry_closed(uv_handle_t *h) {
 static void on_retry(uv_timer_t *t) {
   worker_job_t *j = t->data;
   j->w->retry_job = NULL;
-  chan_nack(j->w->conn, j->tag, 1);
+  ACTOR_IGNORE(chan_nack(j->w->conn, j->tag, 1));
   uv_close((uv_handle_t *)&j->retry, on_retry_closed);
 }
 
@@ -126,14 +129,14 @@ static void after_execute(uv_work_t *wk, int status) {
   switch (j->outcome) {
   case WORKER_OUT_ACK:
     w->fault_streak = 0;
-    chan_ack(w->conn, j->tag);
+    ACTOR_IGNORE(chan_ack(w->conn, j->tag));
     break;
   case WORKER_OUT_OBSOLETE:
     /* Stop consuming first, so the requeued message goes to another worker. */
     w->stopping = true;
     if (w->started)
-      chan_cancel(w->conn, w->mailbox);
-    chan_nack(w->conn, j->tag, 1);
+      ACTOR_IGNORE(chan_cancel(w->conn, w->mailbox));
+    ACTOR_IGNORE(chan_nack(w->conn, j->tag, 1));
     break;
   default: {
     unsigned pause = backoff_ms(w->fault_streak);
@@ -150,7 +153,7 @@ static void after_execute(uv_work_t *wk, int status) {
   }
   }
   if (j->outcome == WORKER_OUT_RETRY)
-    chan_nack(w->conn, j->tag, 1);
+    ACTOR_IGNORE(chan_nack(w->conn, j->tag, 1));
   job_done(j);
 }
 
@@ -159,11 +162,11 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   worker_job_t *j = NULL;
   switch (worker__delivery_take(w, msg, &j)) {
   case WORKER_DELIVERY_NACK:
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     return;
   case WORKER_DELIVERY_HOLD:
     if (w->held)
-      chan_nack(c, w->held_tag, 1); /* one of an earlier connection: a no-op */
+      ACTOR_IGNORE(chan_nack(c, w->held_tag, 1)); /* one of an earlier connection: a no-op */
     w->held = true;
     w->held_tag = msg->tag;
     return;
@@ -174,7 +177,7 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   w->busy = true;
   if (uv_queue_work(&w->svc->loop, &j->work, worker__execute, after_execute) != 0) {
     w->busy = false;
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     worker__job_free(j);
   }
 }
