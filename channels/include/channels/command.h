@@ -8,6 +8,8 @@
 #ifndef CHANNELS_COMMAND_H
 #define CHANNELS_COMMAND_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 #include "actor/ids.h"
@@ -23,6 +25,7 @@ typedef struct {
 /* Makes a new worker id for `actor` (its record), stores the worker's
  * REQUESTED record and builds the command. 0, or the store's error (then
  * nothing is stored). Release with chan_command_done. */
+ACTOR_MUST_CHECK
 int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out);
 /* Frees the body; when `published` is false also removes the REQUESTED
  * record again, so no worker waits for a spawner that was never told. */

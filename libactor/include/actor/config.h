@@ -10,6 +10,8 @@
 #ifndef ACTOR_CONFIG_H
 #define ACTOR_CONFIG_H
 
+#include "actor/errors.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,9 +19,9 @@ typedef struct actor_config_s actor_config_t;
 
 /* Loads `path` (NULL: $ABACO_CONF, else ./abaco.conf). A missing file is an
  * error; a syntax error reports its line. *out is owned by the caller. */
-int actor_config_load(const char *path, actor_config_t **out);
+ACTOR_MUST_CHECK int actor_config_load(const char *path, actor_config_t **out);
 /* Builds a config from INI text in memory (tests, fuzzing). */
-int actor_config_parse(const char *text, actor_config_t **out);
+ACTOR_MUST_CHECK int actor_config_parse(const char *text, actor_config_t **out);
 void actor_config_free(actor_config_t *cfg);
 
 /* Section and key names compare case-insensitively (configparser). cfg may
@@ -28,20 +30,20 @@ void actor_config_free(actor_config_t *cfg);
  * changed; `def` when unset. A variable set to "" counts as set. */
 const char *actor_config_get(const actor_config_t *cfg, const char *section,
                              const char *key, const char *def);
-int actor_config_get_int(const actor_config_t *cfg, const char *section,
-                         const char *key, long def, long *out);
-int actor_config_get_bool(const actor_config_t *cfg, const char *section,
-                          const char *key, bool def, bool *out);
-int actor_config_get_double(const actor_config_t *cfg, const char *section,
-                            const char *key, double def, double *out);
+ACTOR_MUST_CHECK int actor_config_get_int(const actor_config_t *cfg, const char *section,
+                                          const char *key, long def, long *out);
+ACTOR_MUST_CHECK int actor_config_get_bool(const actor_config_t *cfg, const char *section,
+                                           const char *key, bool def, bool *out);
+ACTOR_MUST_CHECK int actor_config_get_double(const actor_config_t *cfg, const char *section,
+                                             const char *key, double def, double *out);
 /* The typed getters set *out to `def` when the key is unset (return 0) or
  * bad (return ACTOR_ECONFIG, logged). Booleans: true/false, yes/no, on/off,
  * 1/0 in any case. Surrounding blanks are ignored.
  * Enum: value must be one of the NULL-terminated `choices`
  * (case-insensitive); *out then points at the matching choices[] entry. */
-int actor_config_get_enum(const actor_config_t *cfg, const char *section,
-                          const char *key, const char *def,
-                          const char *const *choices, const char **out);
+ACTOR_MUST_CHECK int actor_config_get_enum(const actor_config_t *cfg, const char *section,
+                                           const char *key, const char *def,
+                                           const char *const *choices, const char **out);
 
 /* Limits in Abaco's convention: an integer >= -1 where -1 ("unlimited")
  * and 0 both mean no limit, reported as 0 in *out. Below -1 is an error. */

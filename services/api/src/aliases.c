@@ -200,9 +200,12 @@ void api_alias_create(api_req_t *r) {
   if (rc == 0)
     rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of, id));
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed (the store is
+     * likely down); the client gets that failure and may retry. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_perms_forget(r, "alias", id);
-    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
+    ACTOR_IGNORE(
+        store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id)));
     api_store_error(r, rc, "alias");
     goto cleanup;
   }

@@ -195,7 +195,8 @@ static void stop_idle(api_pass_t *p, const char *db_id, const char *wid, int64_t
     /* Not told: give it back its READY so it is not left half-stopped. */
     LOG_WARN("api", "autoscaler: actor %s: cannot send stop to worker %s: %s", db_id, wid,
              actor_strerror(rc));
-    model_worker_transition(c->redis, db_id, wid, ASKED, WORKER_READY, NULL);
+    /* Best effort: failing, the record stays asked and health settles it. */
+    ACTOR_IGNORE(model_worker_transition(c->redis, db_id, wid, ASKED, WORKER_READY, NULL));
     return;
   }
   api_metrics_count(c->metrics, API_COUNT_WORKERS_STOPPED, 1);

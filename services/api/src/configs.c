@@ -259,9 +259,12 @@ void api_config_create(api_req_t *r) {
   if (rc == 0)
     rc = index_update(r, json_object_get(rec, "db_ids"), id, true);
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed (the store is
+     * likely down); the client gets that failure and may retry. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_perms_forget(r, "config", id);
-    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
+    ACTOR_IGNORE(
+        store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id)));
     api_store_error(r, rc, "config");
     goto cleanup;
   }

@@ -287,6 +287,9 @@ static void on_timer(uv_timer_t *t) {
   uv_close((uv_handle_t *)&j->timer, on_timer_closed);
 }
 
+/* ack, nack and cancel results are dropped (ACTOR_IGNORE) throughout: they fail
+ * only for a delivery of an earlier connection or after close, and the broker
+ * has requeued such a delivery already (chan.h). */
 static void after_deliver(uv_work_t *w, int status) {
   event_job_t *j = w->data;
   bool pending = j->targets[0].pending || j->targets[1].pending || (!j->loaded && j->event);
@@ -295,7 +298,7 @@ static void after_deliver(uv_work_t *w, int status) {
     return;
   }
   if (!pending) {
-    chan_ack(ev.conn, j->tag);
+    ACTOR_IGNORE(chan_ack(ev.conn, j->tag));
     job_free(j);
     return;
   }
@@ -315,7 +318,7 @@ static void on_event(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     j->body = malloc(msg->len + 1);
   if (j == NULL || j->body == NULL) {
     free(j);
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     return;
   }
   memcpy(j->body, msg->body, msg->len);
@@ -327,7 +330,7 @@ static void on_event(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     ev.jobs->prev = j;
   ev.jobs = j;
   if (uv_queue_work(ev.loop, &j->work, deliver, after_deliver) != 0) {
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     job_free(j);
   }
 }

@@ -22,7 +22,7 @@
  * again), declares it with the argument and moves the parked messages
  * back. A message a worker holds unacked at that moment is not lost: the
  * worker finishes it (its ack then goes nowhere), and the next execution
- * waits for it (the worker's execute.c). Consumers of the old
+ * waits for it (the worker's exec_admit.c). Consumers of the old
  * queue are cancelled and re-declare it when they reconnect; a publisher
  * racing the swap gets its message returned and publishes again, declaring
  * the new queue. Messages published during the swap may overtake parked

@@ -264,7 +264,8 @@ static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, 
   if (rc == 0)
     rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", skey, nid));
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_store_error(r, rc, "nonce");
     goto cleanup;
   }

@@ -239,7 +239,8 @@ static int request_worker(health_t *h, const char *db_id, const json_t *actor) {
             : ACTOR_ENOMEM;
   free(text);
   if (rc != 0) {
-    model_worker_delete(h->redis, db_id, wid);
+    /* Best effort: a REQUESTED record left behind expires after spawn_timeout. */
+    ACTOR_IGNORE(model_worker_delete(h->redis, db_id, wid));
     return rc;
   }
   LOG_INFO("health", "actor %s: requested worker %s to replace a dead one", db_id, wid);

@@ -40,7 +40,8 @@ static void on_stop(actor_service_t *svc) {
   for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
     char name[CHAN_NAME_MAX];
     chan_name_command(q, name);
-    chan_cancel(sp.conn, name);
+    /* Fails only without a consumer (or after close): nothing to stop. */
+    ACTOR_IGNORE(chan_cancel(sp.conn, name));
   }
   free(copy);
   if (sp.inflight == 0)
@@ -179,8 +180,11 @@ int main(int argc, char **argv) {
   for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
     char name[CHAN_NAME_MAX];
     chan_name_command(q, name);
-    chan_consume(sp.conn, name, 4, spawner_on_command, &sp);
-    LOG_INFO("spawner", "host %s serving %s", sp.host_id, name);
+    int crc = chan_consume(sp.conn, name, 4, spawner_on_command, &sp);
+    if (crc != 0)
+      LOG_ERROR("spawner", "host %s cannot serve %s: %s", sp.host_id, name, actor_strerror(crc));
+    else
+      LOG_INFO("spawner", "host %s serving %s", sp.host_id, name);
   }
   free(copy);
   actor_service_run(&svc, on_stop);

@@ -68,6 +68,23 @@ void spawner_token_revoke(spawner_t *sp, const char *tenant, const char *wid);
  * replacement. */
 void spawner_worker_died(spawner_t *sp, const char *db_id, const char *wid);
 
+/* One dead worker's reaping (reaper.c). */
+typedef struct {
+  spawner_t *sp;
+  uv_work_t work;
+  char db_id[256];
+  char wid[64];
+  char queue[CHAN_NAME_MAX]; /* command queue of the replacement; "" for none */
+  char *command;             /* replacement command (JSON text, malloc'd), NULL for none */
+} spawner_reap_t;
+
+/* Publishes r's replacement command (loop thread) and takes r: it is freed
+ * at once when there is nothing to publish (or the spawner is stopping)
+ * or the publish is refused, else by the publish's confirm callback, which
+ * logs a failure with the actor's id. */
+void spawner__request_replacement(spawner_reap_t *r);
+void spawner__reap_free(spawner_reap_t *r);
+
 /* Sends SIGTERM to every worker; done() runs when all have exited (SIGKILL after 10 s). */
 void spawner_stop_workers(spawner_t *sp, void (*done)(spawner_t *));
 

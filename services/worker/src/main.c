@@ -105,8 +105,16 @@ static void after_start(uv_work_t *req, int status) {
   if (rc != 0)
     LOG_WARN("worker", "worker %s: declaring mailbox %s: %s (consuming declares it again)", w->wid,
              w->mailbox, actor_strerror(rc));
-  chan_consume(w->conn, w->control, 10, on_control, w);
-  chan_consume(w->conn, w->mailbox, 1, worker_on_message, w);
+  rc = chan_consume(w->conn, w->control, 10, on_control, w);
+  if (rc == 0)
+    rc = chan_consume(w->conn, w->mailbox, 1, worker_on_message, w);
+  if (rc != 0) { /* a worker that takes no messages: gone, health replaces it */
+    LOG_ERROR("worker", "worker %s: cannot consume its queues: %s: stopping", w->wid,
+              actor_strerror(rc));
+    w->stopping = true;
+    worker_shutdown(w);
+    return;
+  }
   LOG_INFO("worker", "worker %s of actor %s ready", w->wid, w->db_id);
 }
 
@@ -163,7 +171,8 @@ static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     LOG_WARN("worker", "worker %s: unknown control message '%s'", w->wid, what);
   }
   json_decref(cmd);
-  chan_ack(c, msg->tag);
+  /* A failed ack: a delivery of an earlier connection, requeued already. */
+  ACTOR_IGNORE(chan_ack(c, msg->tag));
   if (w->stopping && !w->busy)
     worker_shutdown(w);
 }
@@ -202,8 +211,9 @@ void worker_shutdown(worker_t *w) {
     return;
   once = true;
   if (w->started) {
-    chan_cancel(w->conn, w->mailbox);
-    chan_cancel(w->conn, w->control);
+    /* Fails only without a consumer (or after close): nothing to stop. */
+    ACTOR_IGNORE(chan_cancel(w->conn, w->mailbox));
+    ACTOR_IGNORE(chan_cancel(w->conn, w->control));
   }
   lifecycle.data = w;
   if (uv_queue_work(&w->svc->loop, &lifecycle, remove_work, after_remove) != 0)

@@ -6,10 +6,14 @@
  * the results socket) runs on libuv's thread pool; the loop thread owns the
  * broker connection.
  *
- * Files: main.c wiring, start, control and stop; execute.c one mailbox
- * message (checks, retries, the failure rules); run.c one container run;
- * spec.c the container's create body; events.c platform events; results.c the results socket;
- * fifo.c the binary-message FIFO. */
+ * Files: main.c wiring, start, control and stop; quit.c force_quit; one
+ * mailbox message in stages, each file with its failure rule (the map is
+ * in exec.h): exec_delivery.c (loop: take, ack, requeue), execute.c (the
+ * message's sequence), exec_admit.c, run.c (the container's sequence),
+ * exec_prepare.c, exec_container.c, exec_wait.c, exec_collect.c,
+ * exec_record.c; spec.c the container's create body; events.c platform
+ * events; results.c the results socket; fifo.c the binary-message FIFO;
+ * token.c the access token; metrics.c execution figures. */
 #ifndef WORKER_H
 #define WORKER_H
 
@@ -74,7 +78,7 @@ typedef struct {
   bool stopping;                  /* no new messages; exit when idle */
   bool keep_record;               /* stop-no-delete: leave the record (as SHUTTING_DOWN) */
   bool started;                   /* consumers are running */
-  bool held;                      /* a delivery that came while busy (execute.c) */
+  bool held;                      /* a delivery that came while busy (exec_delivery.c) */
   chan_tag_t held_tag;
   unsigned fault_streak;          /* consecutive requeues (back-off) */
   struct worker_job_s *retry_job; /* the message waiting out a retry pause */
@@ -88,14 +92,18 @@ typedef struct {
   bool quit_pending; /* force_quit came before the container started, guarded */
 } worker_t;
 
-/* ---- execute.c ---- */
+/* ---- exec_delivery.c ---- */
 /* Handles one mailbox message (loop thread). */
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
-/* Kills the running container (of execution `eid`, NULL for whichever). */
-void worker_force_quit(worker_t *w, const char *eid);
 /* Ends a retry pause now (the message goes back to the queue): a stop
  * need not wait for it. */
 void worker_retry_now(worker_t *w);
+
+/* ---- quit.c ---- */
+/* Kills the running container (of execution `eid`, NULL for whichever). */
+void worker_force_quit(worker_t *w, const char *eid);
+
+/* ---- exec_record.c ---- */
 /* Marks an execution ERROR with a reason (thread pool). */
 void worker_exec_error(worker_t *w, const char *eid, const char *why);
 
