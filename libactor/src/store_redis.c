@@ -11,7 +11,7 @@
  * fate: a server restart) and the command is sent once more on a freshly
  * dialled connection. A read timeout is not retried: the server may have run
  * the command, and running INCR twice is worse than reporting an error. */
-#include "actor/store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -419,6 +419,23 @@ redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...) {
   return reply;
 }
 
+int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t n,
+                          redisReply **replies) {
+  memset(replies, 0, n * sizeof(*replies));
+  if (n == 0)
+    return 0;
+  redisContext *c = store_redis_acquire(r);
+  if (c == NULL)
+    return ACTOR_ECONN;
+  int broken = 0;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisAppendCommandArgv(c, argc, argv + i * (size_t)argc, NULL) != REDIS_OK;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisGetReply(c, (void **)&replies[i]) != REDIS_OK;
+  store_redis_release(r, c, broken);
+  return broken ? ACTOR_ECONN : 0;
+}
+
 int store_redis_reply_rc(redisReply *rep) {
   if (rep == NULL)
     return ACTOR_ECONN;
@@ -443,15 +460,21 @@ redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
 
 /* ---- JSON in hashes ---- */
 
-/* Maps a reply that is not the expected type to an error code (logged). */
-static int reply_error(const redisReply *reply, const char *what, const char *key) {
+int store__redis_expect(const redisReply *reply, int type, const char *what, const char *key) {
   if (!reply)
     return ACTOR_ECONN;
+  if (reply->type == type)
+    return 0;
   if (reply->type == REDIS_REPLY_ERROR)
     LOG_ERROR("store", "redis %s %s: %s", what, key, reply->str);
   else
     LOG_ERROR("store", "redis %s %s: unexpected reply type %d", what, key, reply->type);
   return ACTOR_ESTORE;
+}
+
+/* The rule for a reply that is neither the expected type nor NIL. */
+static int reply_error(const redisReply *reply, const char *what, const char *key) {
+  return store__redis_expect(reply, -1, what, key);
 }
 
 int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, json_t **out) {
