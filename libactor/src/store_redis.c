@@ -472,11 +472,6 @@ int store__redis_expect(const redisReply *reply, int type, const char *what, con
   return ACTOR_ESTORE;
 }
 
-/* The rule for a reply that is neither the expected type nor NIL. */
-static int reply_error(const redisReply *reply, const char *what, const char *key) {
-  return store__redis_expect(reply, -1, what, key);
-}
-
 int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, json_t **out) {
   redisReply *reply;
   json_error_t jerr;
@@ -493,7 +488,7 @@ int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, 
       rc = ACTOR_EPARSE;
     }
   } else {
-    rc = reply_error(reply, "HGET", key);
+    rc = store__redis_expect(reply, REDIS_REPLY_STRING, "HGET", key); /* neither NIL nor a string */
   }
   if (reply)
     freeReplyObject(reply);
@@ -503,7 +498,6 @@ int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, 
 int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, const json_t *v) {
   redisReply *reply;
   char *text;
-  int rc = 0;
 
   if (!v)
     return ACTOR_EINVAL;
@@ -512,11 +506,7 @@ int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, 
     return ACTOR_ENOMEM;
   reply = store_redis_cmd(r, "HSET %s %s %b", key, field, text, strlen(text));
   free(text);
-  if (!reply || reply->type != REDIS_REPLY_INTEGER)
-    rc = reply_error(reply, "HSET", key);
-  if (reply)
-    freeReplyObject(reply);
-  return rc;
+  return store__redis_integer(reply, "HSET", key, NULL);
 }
 
 int store_redis_hdel(store_redis_t *r, const char *key, const char *field) {
@@ -525,7 +515,7 @@ int store_redis_hdel(store_redis_t *r, const char *key, const char *field) {
   if (reply && reply->type == REDIS_REPLY_INTEGER)
     rc = reply->integer > 0 ? 0 : ACTOR_ENOTFOUND;
   else
-    rc = reply_error(reply, "HDEL", key);
+    rc = store__redis_expect(reply, REDIS_REPLY_INTEGER, "HDEL", key);
   if (reply)
     freeReplyObject(reply);
   return rc;
@@ -538,10 +528,9 @@ int store_redis_hvals_json(store_redis_t *r, const char *key, json_t **out) {
 
   *out = NULL;
   reply = store_redis_cmd(r, "HVALS %s", key);
-  if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-    rc = reply_error(reply, "HVALS", key);
+  rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HVALS", key);
+  if (rc != 0)
     goto cleanup;
-  }
   arr = json_array();
   if (!arr) {
     rc = ACTOR_ENOMEM;
