@@ -11,6 +11,7 @@
 #include "actor/store_record.h"
 #include "redis_test_store.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 static store_redis_t *store;
 static actor_secret_key_t key, other_key;

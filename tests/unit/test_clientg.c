@@ -26,6 +26,7 @@
 #include "channels/chan.h"
 #include "clientg.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 extern char **environ;
 

@@ -6,6 +6,8 @@
  *                                  may hold '_', an id never does)
  *   abaco:worker:<db_id>:<wid>     worker record
  *   abaco:workers:<db_id>          set of the actor's worker ids
+ *   abaco:ensure_worker:<db_id>    short lease: who requests the worker an
+ *                                  actor with waiting messages lacks
  * MongoDB:
  *   executions   {_id: eid, id, actor_id, actor_dbid, tenant, worker_id, executor,
  *                 status, message_received_time, start_time, finish_time, runtime,
@@ -85,6 +87,14 @@ int model_actor_transition(store_redis_t *r, const char *db_id, const char *cons
 ACTOR_MUST_CHECK int model_actor_delete(store_redis_t *r, const char *db_id);
 /* All actor db_ids of a tenant, as a new JSON array of strings. */
 ACTOR_MUST_CHECK int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out);
+/* Every actor db_id of every tenant (the abaco:actors index). */
+ACTOR_MUST_CHECK int model_actor_all_ids(store_redis_t *r, json_t **out);
+/* Whether the actor's record exists now. */
+ACTOR_MUST_CHECK int model_actor_exists(store_redis_t *r, const char *db_id, bool *out);
+/* Takes the actor's "ensure a worker" lease for hold_ms (the api's message
+ * path and health both request a missing worker; only the one that gets
+ * *mine does). */
+ACTOR_MUST_CHECK int model_ensure_worker_claim(store_redis_t *r, const char *db_id, int64_t hold_ms, bool *mine);
 
 /* ---- workers ---- */
 /* A new worker record in REQUESTED state (new reference). */

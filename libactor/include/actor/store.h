@@ -12,18 +12,37 @@
  *
  * MongoDB: mongoc_client_pool_t (thread safe, reconnecting); documents go in
  * and out as jansson objects, converted to and from BSON directly (JSON
- * integers are int64, reals are doubles; see store_mongo_bson_to_json for
- * the other BSON types).
+ * integers are int64, reals are doubles; other BSON types as extended
+ * JSON, see src/store_int.h).
  *
  * hiredis writes with write(2): a process using the store must ignore
- * SIGPIPE (every service does in main). */
+ * SIGPIPE (every service does in main).
+ *
+ * Opaque, like libuv's include/uv.h: no public header of libactor includes
+ * hiredis, libbson, mongo-c, libcurl, libmicrohttpd or OpenSSL, or shows
+ * their types; the raw layer (redisReply, bson_t) lives in src/store_int.h
+ * and only libactor uses it. Services get typed operations: records
+ * (store_record.h), the models (model.h), sets, string hashes, counters,
+ * lists and leases (store_kv.h). Two third-party types are public on
+ * purpose: jansson's json_t is the project's JSON value (documents go in and
+ * out as json_t) and libuv's uv_loop_t its event loop.
+ *
+ * One error rule for every store call (Redis and MongoDB alike):
+ *   ACTOR_ECONN     no answer: the server cannot be reached, the connection
+ *                   was lost, or no reply came in time;
+ *   ACTOR_ESTORE    the server answered, but with an error, or with a reply
+ *                   of a type the operation does not expect (a key of the
+ *                   wrong type, say); logged;
+ *   ACTOR_ENOTFOUND the key (or field, or document) is absent, only where a
+ *                   miss means something to the caller; a listing of an
+ *                   absent set or hash is simply empty.
+ * Both ECONN and ESTORE mean "the store failed": a caller that only cares
+ * about that treats them alike (the api answers 503 for either). */
 #ifndef ACTOR_STORE_H
 #define ACTOR_STORE_H
 
 #include "actor/errors.h"
 
-#include <bson/bson.h>
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -40,25 +59,6 @@ typedef struct store_redis_s store_redis_t;
 ACTOR_MUST_CHECK
 int store_redis_new(const struct actor_config_s *cfg, size_t pool_size, store_redis_t **out);
 void store_redis_free(store_redis_t *r);
-/* Runs one command (printf-like, hiredis format). Returns a reply the caller
- * frees with freeReplyObject(), or NULL when the server cannot be reached
- * (logged). A REDIS_REPLY_ERROR reply is returned as is. */
-redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...);
-redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
-                                const size_t *argvlen);
-/* For commands whose answer does not matter beyond success: frees the reply
- * and returns 0, ACTOR_ECONN (NULL: unreachable) or ACTOR_ESTORE (an error
- * reply). Use as store_redis_reply_rc(store_redis_cmd(...)). */
-ACTOR_MUST_CHECK int store_redis_reply_rc(redisReply *rep);
-/* Borrow one connection for a multi-command sequence (WATCH/MULTI/EXEC).
- * Returns NULL if none can be made (logged). Give it back with
- * store_redis_release; broken=1 closes it instead of pooling it: pass 1
- * unless the sequence ended cleanly (after EXEC, DISCARD or UNWATCH, no
- * unread replies, no SELECT). A connection with c->err set is always
- * closed. */
-redisContext *store_redis_acquire(store_redis_t *r);
-void store_redis_release(store_redis_t *r, redisContext *c, int broken);
-
 /* JSON documents in hashes: HGET/HSET of compact JSON text. Errors:
  * ACTOR_ECONN (server unreachable), ACTOR_ESTORE (error reply), and for
  * hget ACTOR_ENOTFOUND (no such field) or ACTOR_EPARSE (not JSON).
@@ -163,23 +163,5 @@ int store_mongo_create_index(store_mongo_t *m, const char *coll, const json_t *k
                              const json_t *opts);
 /* Drops the whole database (tests). */
 ACTOR_MUST_CHECK int store_mongo_drop_database(store_mongo_t *m);
-
-/* JSON <-> BSON, exact for the JSON types: integers <-> int64 (int32 is read
- * as an integer too), reals <-> double, strings, booleans, null, objects,
- * arrays. A single-key object naming an extended-JSON type goes in as that
- * type: {"$oid": "<24 hex>"} an ObjectId, {"$date": <ms since the epoch>}
- * a date, others ({"$numberDecimal": ...}, {"$binary": ...}, ...) as libbson
- * reads extended JSON. Out, an ObjectId is {"$oid": "<hex>"}, a date
- * {"$date": <ms>} and every other BSON type its canonical extended JSON, so
- * what comes out goes back in unchanged. Nesting is limited to 100 levels
- * (ACTOR_ETOOBIG).
- *
- * Appends the members of obj (a JSON object) to out, an initialised bson_t
- * owned by the caller. ACTOR_EINVAL if obj is not an object, a key holds a
- * NUL, or an extended-JSON value is malformed. */
-ACTOR_MUST_CHECK int store_mongo_json_to_bson(const json_t *obj, bson_t *out);
-/* *out: a new JSON object. ACTOR_EPARSE on corrupt BSON or a string that is
- * not UTF-8. */
-ACTOR_MUST_CHECK int store_mongo_bson_to_json(const bson_t *doc, json_t **out);
 
 #endif

@@ -29,6 +29,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "health.h"
 
@@ -101,18 +102,16 @@ static void list_containers(health_tick_t *t) {
  * cannot be read at all. t->known is left NULL when some actor's workers
  * could not be read. */
 static json_t *read_workers(health_tick_t *t) {
-  redisReply *reply = store_redis_cmd(t->h->redis, "SMEMBERS %s", MODEL_KEY_ACTORS);
-  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+  json_t *ids = NULL;
+  if (model_actor_all_ids(t->h->redis, &ids) != 0) {
     LOG_WARN("health", "Redis unavailable: skipping this tick");
-    if (reply)
-      freeReplyObject(reply);
     return NULL;
   }
   json_t *all = json_array();
   json_t *known = json_object();
   bool complete = all && known;
-  for (size_t i = 0; all && i < reply->elements; i++) {
-    const char *db_id = reply->element[i]->str;
+  for (size_t i = 0; all && i < json_array_size(ids); i++) {
+    const char *db_id = json_string_value(json_array_get(ids, i));
     json_t *workers = NULL;
     int rc = db_id ? model_worker_list(t->h->redis, db_id, &workers) : ACTOR_EINVAL;
     if (rc != 0) {
@@ -132,7 +131,7 @@ static json_t *read_workers(health_tick_t *t) {
     }
     json_array_append_new(all, json_pack("[s,o]", db_id, workers));
   }
-  freeReplyObject(reply);
+  json_decref(ids);
   if (all == NULL || !complete) {
     json_decref(known);
     known = NULL;
