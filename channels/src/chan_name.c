@@ -1,4 +1,4 @@
-/* The parts of channels that need no broker: queue names (DESIGN.md
+/* The parts of channels that need no broker: queue names (docs/architecture.md
  * "Channels"), bounded JSON decoding of message bodies and the reconnect
  * back-off curve. Kept apart so they are unit-testable and fuzzable. */
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Python str()/repr() of a JSON value, for the MSG an actor container sees
- * (API.md §4: Abaco passes a JSON message through Python's str(), and
+ * (docs/api.md "What a container sees": Abaco passes a JSON message through Python's str(), and
  * client libraries parse that text back).
  *
  * Design note. Mapping: object -> dict {'k': v} in insertion order,

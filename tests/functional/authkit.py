@@ -1,4 +1,4 @@
-"""Helpers of the identity and sharing tests (API.md §2): an RSA key pair
+"""Helpers of the identity and sharing tests (docs/auth.md): an RSA key pair
 made per test module, tokens as WSO2 API Manager makes them, the forged
 tokens a verifier must refuse, and a second api process run with
 access_control = jwt on the same stores (conftest.ApiProcess).

@@ -1,4 +1,4 @@
-"""Abaco's own configuration files start every service (API.md §6).
+"""Abaco's own configuration files start every service (docs/configuration.md).
 
 fixtures/abaco-shipped.conf and fixtures/abaco-local-dev.conf carry every
 key and value of Abaco's abaco.conf and local-dev.conf (`key: value`,

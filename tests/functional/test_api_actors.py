@@ -1,4 +1,4 @@
-"""API.md §3 Actors: registration (every field, every validation, JSON and
+"""docs/api.md "Routes" Actors: registration (every field, every validation, JSON and
 form bodies), read, 405, full update with revisions and worker replacement,
 links, cron validation, delete, and the state routes."""
 import datetime

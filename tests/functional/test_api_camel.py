@@ -1,4 +1,4 @@
-"""API.md §1 Case: a second api of the same stack with `[web] case = camel`
+"""docs/api.md "Conventions" Case: a second api of the same stack with `[web] case = camel`
 (environment override web_case=camel) takes camelCase input and converts
 every output key, leaving `_links` and user data (environment, state,
 messages) as they are; storage stays snake_case, so both apis see the same

@@ -1,4 +1,4 @@
-"""API.md §1: envelope, status codes, CORS, unknown routes."""
+"""docs/api.md "Conventions": envelope, status codes, CORS, unknown routes."""
 def test_envelope_on_list(client):
     r = client.get("/actors")
     assert r.status_code == 200

@@ -1,4 +1,4 @@
-"""API.md §1 conventions on every route of §3: 405 for methods a route does
+"""docs/api.md "Conventions" conventions on every route of §3: 405 for methods a route does
 not allow, OPTIONS answered everywhere without credentials, CORS on every
 response (errors and raw bodies too), 500 with the envelope for what
 cannot be handled, and hostile bodies that must never bring the api down."""

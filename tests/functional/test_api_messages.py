@@ -1,4 +1,4 @@
-"""API.md §3 Messages and executions: every way to send a message (text from
+"""docs/api.md "Routes" Messages and executions: every way to send a message (text from
 a form, JSON or the query string; a JSON document; binary bytes), the
 binary size rule, purge, synchronous messages, accounting records,
 force-quit, and results."""

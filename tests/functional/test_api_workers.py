@@ -1,4 +1,4 @@
-"""API.md §3 Workers: list and detail (every field Abaco's clients read,
+"""docs/api.md "Routes" Workers: list and detail (every field Abaco's clients read,
 `cid` naming the worker for its whole life), "make sure there are at least
 num" (a stateful actor too; test_stateful_workers.py shows it still runs
 one execution at a time), stopping one worker, and a message always

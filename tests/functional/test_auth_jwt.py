@@ -1,4 +1,4 @@
-"""API.md §2 identity: access_control = jwt on a second api process.
+"""docs/auth.md identity: access_control = jwt on a second api process.
 Every way a token can be wrong is a 401 with a message (never a crash),
 roles decide what a caller may set and reach, and access_control = none
 keeps the anonymous behaviour (the rest of the suite runs against it).

@@ -1,4 +1,4 @@
-"""Per-worker access tokens and actor configs inside containers (API.md §4,
+"""Per-worker access tokens and actor configs inside containers (docs/api.md "What a container sees",
 issue 4 "clientg"): with [workers] generate_clients on, the spawner asks a
 clientg for a token for each new worker of an actor with `token` true, the
 worker hands it to the container as `_abaco_access_token`, the container

@@ -1,4 +1,4 @@
-"""Crash safety (DESIGN.md "Channels"): a worker or spawner killed with
+"""Crash safety (docs/architecture.md "Channels"): a worker or spawner killed with
 SIGKILL loses no message and leaves nothing RUNNING forever; the dead
 worker's container is removed and a replacement takes over."""
 import os

@@ -1,4 +1,4 @@
-"""Cron (API.md §5, issue 5 "Cron") on a private api + spawner pair (see
+"""Cron (docs/api.md "Events, links, webhooks, cron", issue 5 "Cron") on a private api + spawner pair (see
 private_stack.py) whose cron tick runs every second. The clock is shifted
 with [web] cron_clock_offset (seconds added to the clock of cron schedules)
 by restarting the pair's api, instead of waiting hours:

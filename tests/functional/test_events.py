@@ -1,4 +1,4 @@
-"""Events (API.md §5): ACTOR_READY / EXECUTION_COMPLETE reach a linked actor
+"""Events (docs/api.md "Events, links, webhooks, cron"): ACTOR_READY / EXECUTION_COMPLETE reach a linked actor
 as messages (executor "Abaco Event") and a webhook as JSON POSTs; a webhook
 that keeps failing ends in the dead-letter listing.
 

@@ -1,4 +1,4 @@
-"""The health agent (DESIGN.md "Processes", issue 5 "health"), each fault
+"""The health agent (docs/architecture.md "Processes", issue 5 "health"), each fault
 created for real against the running stack: a worker killed while its
 spawner cannot reap it, a worker alive but stopped (SIGSTOP: it no longer
 answers `status`), a container killed under a running execution, an orphan

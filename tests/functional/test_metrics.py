@@ -1,4 +1,4 @@
-"""GET /metrics (API.md §3, issue 5 "Autoscaler and /metrics"): the
+"""GET /metrics (docs/api.md "Routes", issue 5 "Autoscaler and /metrics"): the
 Prometheus text exposition format, checked by promtool (Debian's prometheus
 package), and a real Prometheus that scrapes the api while messages are
 sent and then answers queries for the series.

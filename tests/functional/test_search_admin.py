@@ -1,4 +1,4 @@
-"""API.md §3 search, admin and utilization: every operator on actors
+"""docs/api.md "Routes" search, admin and utilization: every operator on actors
 (filtered in the api) and on executions (a Mongo filter), dotted fields,
 time comparison, skip/limit and the _metadata block, the internal fields
 Abaco strips removed, results scoped as Abaco scopes them (the caller's

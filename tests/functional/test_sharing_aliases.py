@@ -1,4 +1,4 @@
-"""API.md §3 aliases: naming rules, uniqueness per tenant (also under
+"""docs/api.md "Routes" aliases: naming rules, uniqueness per tenant (also under
 concurrent creation), UPDATE on the actor to name it, the alias' own
 permissions, {id} resolving aliases on every actor route, and aliases
 going away with their actor."""

@@ -1,4 +1,4 @@
-"""API.md §3 configs: the fields and their checks, UPDATE on every listed
+"""docs/api.md "Routes" configs: the fields and their checks, UPDATE on every listed
 actor (ids or aliases), secrets encrypted at rest and never shown, the
 per-actor index the worker reads, config permissions, and tenancy."""
 import json

@@ -1,4 +1,4 @@
-"""API.md §2/§3 nonces: creation rules, the record shown, ?x-nonce=
+"""docs/auth.md/§3 nonces: creation rules, the record shown, ?x-nonce=
 authenticating as the owner for one actor or alias up to the nonce's
 level, exactly max_uses uses even under 50 concurrent requests, and
 nonces going away with their actor or alias."""

@@ -1,4 +1,4 @@
-"""API.md §2 permissions: NONE < READ < EXECUTE < UPDATE per actor, the
+"""docs/auth.md permissions: NONE < READ < EXECUTE < UPDATE per actor, the
 creator's UPDATE, ABACO_WORLD, the level each route needs, the exact
 denial message, /actors listing only what the caller can READ, and the
 /actors/{id}/permissions routes. Runs on a jwt api (authkit.JwtApi)."""

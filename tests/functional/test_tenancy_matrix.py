@@ -1,4 +1,4 @@
-"""Tenancy (API.md §2): nothing of one tenant is visible or reachable from
+"""Tenancy (docs/auth.md): nothing of one tenant is visible or reachable from
 another. One tenant (DEV-DEVELOP) holds an actor with state, an
 execution, a worker, an alias, nonces of both, and a config; then every
 route is called by callers of other tenants, each role, and the answer

@@ -1,4 +1,4 @@
-"""The worker's side of the container contract (API.md §4) and its failure
+"""The worker's side of the container contract (docs/api.md "What a container sees") and its failure
 rules, checked as a client sees them: results, binary messages, logs of a
 running execution, exit codes, force quit, stop, limits and privileges,
 cleanup, the five-failures rule and revisions.

@@ -1,4 +1,4 @@
-/* The environment of an actor container (actor_execenv_build, API.md §4):
+/* The environment of an actor container (actor_execenv_build, docs/api.md "What a container sees"):
  * the exact order and override rules (default_environment < the message's
  * query parameters < MSG < _abaco_*), a JSON message and non-string
  * default_environment values rendered the way Python's str() prints them,

@@ -1,5 +1,5 @@
 /* The ContainerCreate body the worker sends for an execution (worker_spec
- * in services/worker/src/spec.c, API.md §4): who the container runs as
+ * in services/worker/src/spec.c, docs/api.md "What a container sees"): who the container runs as
  * (the actor's own uid/gid, else [workers] actor_uid/actor_gid, none with
  * use_container_uid), memory and CPU limits (the actor's, else config),
  * the results socket and binary FIFO mounts, never privileged and without

@@ -1,6 +1,6 @@
 /* The `clients` channel seen from its callers (the spawner asks for a
  * worker's access token, the worker renews it and revokes it when it goes):
- * request/reply with clientg (DESIGN.md "Channels").
+ * request/reply with clientg (docs/architecture.md "Channels").
  *
  *   request  {command: "new"|"delete", tenant, actor_id, worker_id, owner, secret}
  *   reply    {status: "ok", client_id, access_token, expires_in}   (new)

@@ -1,4 +1,4 @@
-/* Platform events (API.md §5) on the durable `events` queue (CHAN_EVENTS):
+/* Platform events (docs/api.md "Events, links, webhooks, cron") on the durable `events` queue (CHAN_EVENTS):
  * ACTOR_READY, ACTOR_ERROR and EXECUTION_COMPLETE, as JSON
  * {tenant_id, event_type, event_time_utc, event_time_display, actor_id,
  * actor_dbid, execution_id?, status?, exit_code?, status_message?}.

@@ -1,5 +1,5 @@
 /* Sample actor "binary": reads the FIFO /_abaco_binary_data (a binary
- * message, API.md §4) to EOF and prints `bytes: N`. Exits 1 when the FIFO
+ * message, docs/api.md "What a container sees") to EOF and prints `bytes: N`. Exits 1 when the FIFO
  * cannot be opened or read. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* Sample actor "echo": prints `Contents of MSG: $MSG`, then its whole
  * environment sorted, one VAR=value per line, so tests can check both the
- * message and every variable the worker passed (API.md §4). Built static
+ * message and every variable the worker passed (docs/api.md "What a container sees"). Built static
  * for a FROM scratch image by scripts/samples.sh. */
 #include <stdio.h>
 #include <stdlib.h>

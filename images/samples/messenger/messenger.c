@@ -1,6 +1,6 @@
 /* Sample actor "messenger": sends a message to another actor through the
  * API, with the container's own credentials, the way an Abaco actor uses
- * its `_abaco_access_token` (API.md §4):
+ * its `_abaco_access_token` (docs/api.md "What a container sees"):
  *   MSG = "<actor id> <text>"
  *   POST $_abaco_api_server/actors/<actor id>/messages   {"message": "<text>"}
  *   Authorization: Bearer $_abaco_access_token   (left out when unset)

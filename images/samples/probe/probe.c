@@ -1,4 +1,4 @@
-/* Sample actor "probe": reports what the container was given (API.md §4),
+/* Sample actor "probe": reports what the container was given (docs/api.md "What a container sees"),
  * one `key=value` line each, for tests of the worker's container contract:
  *   uid=<uid> gid=<gid>           who it runs as
  *   results_sock=yes|no           /_abaco_results.sock is there

@@ -1,6 +1,6 @@
 /* Sample actor "results": sends $MSG (or "result" when empty/unset) as one
  * datagram to the unix datagram socket /_abaco_results.sock, where the
- * worker turns each datagram into one execution result (API.md §4).
+ * worker turns each datagram into one execution result (docs/api.md "What a container sees").
  * RESULTS_COUNT=N sends N datagrams; with RESULTS_NUMBERED=1 the i-th
  * (from 1) carries "<msg> <i>" so ordering can be checked. Prints each
  * datagram it sent; exits 1 when the socket is missing or refuses. */

@@ -1,4 +1,4 @@
-/* Actor configs (API.md §3 "configs") as the containers see them: the
+/* Actor configs (docs/api.md "configs") as the containers see them: the
  * value of `_actor_configs`. The api writes them (services/api/src/configs.c,
  * layout in services/api/src/access.h); a worker reads them here for each
  * execution, so an update shows in the next one.

@@ -1,4 +1,4 @@
-/* Identity from JWTs (API.md §2; docs/auth.md): RS256 verification with
+/* Identity from JWTs (docs/auth.md; docs/auth.md): RS256 verification with
  * OpenSSL, the WSO2 claims turned into an identity, tenant names, a cache of verified
  * tokens, the request-header helpers, and the platform tokens that clientg
  * issues to workers (signed with the platform key, revocable in Redis).

@@ -1,4 +1,4 @@
-/* The environment of an actor container (API.md §4), built without I/O:
+/* The environment of an actor container (docs/api.md "What a container sees"), built without I/O:
  * the actor's default_environment, then the message's extra query
  * parameters, then MSG and the _abaco_* variables. A JSON message is
  * rendered into MSG the way Python's str() prints it. */
@@ -11,7 +11,7 @@
 
 typedef struct {
   const json_t *actor;   /* the actor record */
-  const json_t *meta;    /* the mailbox message's metadata (see DESIGN.md) */
+  const json_t *meta;    /* the mailbox message's metadata (see docs/architecture.md) */
   const json_t *message; /* the message value; NULL for binary messages */
   const char *worker_id;
   const char *access_token; /* NULL when the actor has none */

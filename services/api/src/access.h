@@ -1,4 +1,4 @@
-/* Identity and sharing (API.md §2 and the sharing routes of §3), shared by
+/* Identity and sharing (docs/auth.md and the sharing routes of §3), shared by
  * auth.c (who is calling), perms.c (permission maps and the per-route
  * check), aliases.c, nonces.c, configs.c, search.c and admin.c.
  *

@@ -1,6 +1,6 @@
 /* What a client may say about an actor: reading a registration (POST
  * /actors) or a full update (PUT /actors/{id}) body into the record that is
- * stored, with every check of API.md §3 "Actors". A PUT is a full
+ * stored, with every check of docs/api.md "Actors". A PUT is a full
  * description: a field it leaves out takes its default, except `name` and
  * `stateless`, which keep their values (a PUT need not repeat them), and
  * the server's fields (id, owner, create_time, state, ...), which a client
@@ -287,7 +287,7 @@ static int next_cron(api_req_t *r, const json_t *existing, fields_t *f) {
   return 0;
 }
 
-/* Fields only privileged callers may set (API.md §2 roles). */
+/* Fields only privileged callers may set (docs/auth.md roles). */
 static int check_privileged(api_req_t *r, json_t *body, const fields_t *f) {
   if ((f->privileged && api_require_privileged(r, "privileged")) ||
       (f->has_mw && api_require_privileged(r, "max_workers")) ||

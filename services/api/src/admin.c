@@ -1,4 +1,4 @@
-/* Admin and utilization routes (API.md §3). /actors/admin* need the admin
+/* Admin and utilization routes (docs/api.md "Routes"). /actors/admin* need the admin
  * role and show everything of the caller's tenant: the actors with their
  * workers, all workers, and the executions' accounting per actor.
  * /actors/utilization is open to every role and counts the caller's

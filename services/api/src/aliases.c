@@ -1,4 +1,4 @@
-/* Aliases (API.md §3): a tenant-unique name for an actor, usable wherever
+/* Aliases (docs/api.md "Routes"): a tenant-unique name for an actor, usable wherever
  * an actor id is ({id} resolves aliases, see api_lookup_actor), with its
  * own permission map and nonces. A name is claimed atomically with SADD
  * on abaco:aliases, so two concurrent creations cannot both win. Names are

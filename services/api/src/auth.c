@@ -1,4 +1,4 @@
-/* Who is calling (API.md §2), and the actor lookups every route shares.
+/* Who is calling (docs/auth.md), and the actor lookups every route shares.
  * With [web] access_control = none the caller is `anonymous` with every
  * role, in the tenant named by the `tenant` header (or [web] tenant_name).
  * With jwt, the first `X-Jwt-Assertion-<TENANT>` header, else an

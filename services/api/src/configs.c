@@ -1,4 +1,4 @@
-/* Actor configs (API.md §3): named values shared with a list of actors,
+/* Actor configs (docs/api.md "Routes"): named values shared with a list of actors,
  * with their own permission map. Creating or changing one needs UPDATE on
  * every actor it lists (ids or aliases, resolved when the config is
  * saved). The set abaco:actor_configs:<db_id> indexes, per actor, the

@@ -1,4 +1,4 @@
-/* Cron schedules (API.md §5), in Abaco's grammar: "<start> + <n> <unit>"
+/* Cron schedules (docs/api.md "Events, links, webhooks, cron"), in Abaco's grammar: "<start> + <n> <unit>"
  * where <start> is "now" (or "Now") or "Y-M-D H" (UTC, numbers with or
  * without leading zeros: "2078-09-6 20"), <n> a whole number and <unit>
  * one of hour(s), day(s), week(s), month(s), exactly as written (case

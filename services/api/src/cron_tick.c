@@ -1,4 +1,4 @@
-/* The cron tick (API.md §5): actors with cron_on get the message "This is
+/* The cron tick (docs/api.md "Events, links, webhooks, cron"): actors with cron_on get the message "This is
  * your cron execution" from executor "cron" when their cron_next_ex is due.
  *
  * Design note. Every [web] cron_interval seconds (jobs.c ticker), for the

@@ -1,4 +1,4 @@
-/* Platform events -> links and webhooks (API.md §5). The api consumes the
+/* Platform events -> links and webhooks (docs/api.md "Events, links, webhooks, cron"). The api consumes the
  * durable `events` queue on its own loop-driven connection (prefetch
  * API_EVENTS_PREFETCH); everything that blocks runs on the thread pool.
  *

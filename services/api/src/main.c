@@ -1,4 +1,4 @@
-/* api: the REST API (API.md). Wires config, stores, the channel client,
+/* api: the REST API (docs/api.md). Wires config, stores, the channel client,
  * the metrics, the HTTP server and the periodic jobs (autoscaler, cron)
  * together; the request pipeline is in router.c. */
 #include <stdio.h>

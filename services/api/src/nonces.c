@@ -1,4 +1,4 @@
-/* Nonces (API.md §2, §3): credentials made by a user for one actor or
+/* Nonces (docs/auth.md, §3): credentials made by a user for one actor or
  * alias, with a level and a number of uses, redeemed with ?x-nonce=.
  * The id is "<TENANT>_<hashid>", so a nonce names its own tenant (split at
  * the last '_': a tenant may hold one, a hashid never does); the

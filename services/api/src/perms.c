@@ -1,4 +1,4 @@
-/* Permissions (API.md §2): one map {user: LEVEL} per actor, alias and
+/* Permissions (docs/auth.md): one map {user: LEVEL} per actor, alias and
  * config in a Redis hash, the one check every actor route passes through
  * (api_authorize, called by the router once {id} is resolved), the
  * /permissions routes, and the listings that show only what the caller
@@ -253,7 +253,7 @@ void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t 
   api_ok(r, l->message, out);
 }
 
-/* What a request on an actor route needs (API.md §2). */
+/* What a request on an actor route needs (docs/auth.md). */
 static api_level_t required_level(const char *method, const char *pattern) {
   size_t n = strlen(pattern);
   if (strstr(pattern, "/nonces") != NULL)

@@ -1,4 +1,4 @@
-/* Search (API.md §3): GET /actors/search/{actors|workers|executions|logs}
+/* Search (docs/api.md "Routes"): GET /actors/search/{actors|workers|executions|logs}
  * with `search` (substring, any case), `exactsearch`, `skip`, `limit` and
  * conditions `<field>=<v>` or `<field>.<op>=<v>`, op one of eq neq gt gte
  * lt lte in nin like nlike between; fields may be dotted paths into

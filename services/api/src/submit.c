@@ -15,7 +15,7 @@
 #include "actor/timefmt.h"
 #include "api.h"
 
-/* The mailbox message (DESIGN.md "Channels"): metadata, then the extra
+/* The mailbox message (docs/architecture.md "Channels"): metadata, then the extra
  * environment variables, then (text and JSON messages) the message. */
 static json_t *mailbox_meta(const json_t *actor, const api_message_t *m, const char *eid) {
   json_t *meta =

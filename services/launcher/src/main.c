@@ -1,5 +1,5 @@
 /* launcher: for now it only starts, logs and stops cleanly on SIGTERM; its
- * work arrives with a later issue (see DESIGN.md "Processes"). */
+ * work arrives with a later issue (see docs/architecture.md "Processes"). */
 #include "actor/log.h"
 #include "actor/service.h"
 

@@ -1,4 +1,4 @@
-/* A binary message's bytes (API.md §4): a FIFO on the host, bind-mounted
+/* A binary message's bytes (docs/api.md "What a container sees"): a FIFO on the host, bind-mounted
  * into the container at /_abaco_binary_data, fed by a thread of its own.
  *
  * The writer never blocks for long: opening a FIFO for writing without a

@@ -1,4 +1,4 @@
-/* An execution's results (API.md §4): a unix datagram socket on the host,
+/* An execution's results (docs/api.md "What a container sees"): a unix datagram socket on the host,
  * bind-mounted into the container at /_abaco_results.sock. Every datagram
  * the container sends becomes one result: its raw bytes are published
  * (persistent, application/octet-stream) to results_<db_id>_<eid>, a queue

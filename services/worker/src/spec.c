@@ -1,4 +1,4 @@
-/* The ContainerCreate body of an execution (API.md §4), built without I/O
+/* The ContainerCreate body of an execution (docs/api.md "What a container sees"), built without I/O
  * from the actor record, the worker's settings and the execution's files:
  * who the container runs as, its memory and CPU limits, the results socket
  * and binary FIFO mounts, and privilege (with the engine's socket) only
