@@ -84,9 +84,10 @@ int model_actor_delete(store_redis_t *r, const char *db_id);
 int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out);
 
 /* ---- workers ---- */
-/* A new worker record in REQUESTED state (new reference). */
-json_t *model_worker_new(const char *db_id, const char *wid, const char *image,
-                         const char *tenant, long long revision);
+/* A new worker record in REQUESTED state (new reference). ch_name is its
+ * control queue's name (chan_name_worker; the protocol names queues). */
+json_t *model_worker_new(const char *db_id, const char *wid, const char *ch_name,
+                         const char *image, const char *tenant, long long revision);
 int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
                      const json_t *worker);
 int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out);

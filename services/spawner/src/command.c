@@ -9,7 +9,7 @@
  *   loop:  ack the command
  * The command is acked only once its effect is stored. An actor put in
  * ERROR (missing image) is announced with an ACTOR_ERROR event
- * (channels/event.h), built on the pool and published from the loop
+ * (channels/proto/event.h), built on the pool and published from the loop
  * without waiting: the ack never waits for it. A platform fault
  * (store or engine unreachable) requeues it after a pause instead. */
 #include <stdio.h>
@@ -20,8 +20,8 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/clients.h"
-#include "channels/event.h"
+#include "channels/proto/clients.h"
+#include "channels/proto/event.h"
 #include "spawner.h"
 
 #define RETRY_DELAY_MS 1000

@@ -16,7 +16,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/command.h"
+#include "channels/proto/command.h"
 #include "spawner.h"
 
 typedef struct {

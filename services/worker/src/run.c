@@ -35,7 +35,7 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
 #include "worker.h"
 
 #define FIRST_TICK_MS 250

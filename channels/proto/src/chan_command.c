@@ -1,4 +1,5 @@
-/* Spawner commands and the records behind them (channels/command.h). */
+/* Spawner commands and the worker records behind them
+ * (channels/proto/command.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,7 +7,8 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/command.h"
+#include "channels/proto/command.h"
+#include "channels/proto/name.h"
 
 int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out) {
   memset(out, 0, sizeof(*out));
@@ -18,7 +20,9 @@ int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *
   int rc = actor_id_new(out->worker_id);
   if (rc != 0)
     return rc;
-  json_t *w = model_worker_new(db_id, out->worker_id, image, tenant, revision);
+  char control[CHAN_NAME_MAX];
+  chan_name_worker(out->worker_id, control);
+  json_t *w = model_worker_new(db_id, out->worker_id, control, image, tenant, revision);
   if (w == NULL)
     return ACTOR_ENOMEM;
   rc = model_worker_put(r, db_id, out->worker_id, w);

@@ -8,13 +8,14 @@
  *            {status: "error", message}
  *
  * Blocking: call from libuv's thread pool. */
-#ifndef CHANNELS_CLIENTS_H
-#define CHANNELS_CLIENTS_H
+#ifndef CHANNELS_PROTO_CLIENTS_H
+#define CHANNELS_PROTO_CLIENTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 /* How long a caller waits for clientg's reply. */
 #define CHAN_CLIENTS_TIMEOUT_MS 10000

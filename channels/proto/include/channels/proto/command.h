@@ -1,12 +1,13 @@
-/* Spawner commands (DESIGN.md "Channels": command_channel_<queue>): what
- * every requester of a worker shares (the api for a message or the
- * autoscaler, the spawner for a replacement of a dead worker):
+/* Spawner commands on command_channel_<queue>: what every requester of a
+ * worker shares (the api for a message or the autoscaler, the spawner for
+ * a replacement of a dead worker, health for an actor whose messages wait
+ * without a worker):
  *   {actor_id (db_id), worker_id, image, revision, tenant, stop_existing}
  * The worker's REQUESTED record is written before the command exists, so
  * the spawner always finds what it is asked to start. Publishing is the
  * caller's (blocking client or loop connection). */
-#ifndef CHANNELS_COMMAND_H
-#define CHANNELS_COMMAND_H
+#ifndef CHANNELS_PROTO_COMMAND_H
+#define CHANNELS_PROTO_COMMAND_H
 
 #include <jansson.h>
 
@@ -20,9 +21,9 @@ typedef struct {
   char *body;                /* the command, JSON text (malloc'd) */
 } chan_command_t;
 
-/* Makes a new worker id for `actor` (its record), stores the worker's
- * REQUESTED record and builds the command. 0, or the store's error (then
- * nothing is stored). Release with chan_command_done. */
+/* Makes a new worker id for `actor` (its record, borrowed), stores the
+ * worker's REQUESTED record and builds the command. 0, or the store's error
+ * (then nothing is stored). Release with chan_command_done. */
 int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out);
 /* Frees the body; when `published` is false also removes the REQUESTED
  * record again, so no worker waits for a spawner that was never told. */
