@@ -7,6 +7,7 @@
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/log.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 
 void actorcfg_key(const char *config_id, char out[ACTORCFG_KEY_MAX]) {
@@ -52,21 +53,15 @@ int actorcfg_for_actor(store_redis_t *r, const actor_secret_key_t *key, const ch
   *out = NULL;
   char index[ACTORCFG_KEY_MAX];
   actorcfg_index_key(db_id, index);
-  redisReply *rep = store_redis_cmd(r, "SMEMBERS %s", index);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  if (rep->type != REDIS_REPLY_ARRAY) {
-    freeReplyObject(rep);
-    return ACTOR_ESTORE;
-  }
+  json_t *ids = NULL;
+  int rc = store_set_members(r, index, &ids);
+  if (rc != 0)
+    return rc;
   json_t *all = json_object();
-  int rc = all ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
-    const redisReply *e = rep->element[i];
-    if (e->type != REDIS_REPLY_STRING)
-      continue;
+  rc = all ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++) {
     char key_name[ACTORCFG_KEY_MAX];
-    actorcfg_key(e->str, key_name);
+    actorcfg_key(json_string_value(json_array_get(ids, i)), key_name);
     json_t *rec = NULL;
     rc = store_record_get(r, key_name, &rec);
     if (rc == ACTOR_ENOTFOUND) {
@@ -81,7 +76,7 @@ int actorcfg_for_actor(store_redis_t *r, const actor_secret_key_t *key, const ch
       rc = ACTOR_ENOMEM;
     json_decref(rec);
   }
-  freeReplyObject(rep);
+  json_decref(ids);
   if (rc != 0) {
     json_decref(all);
     return rc;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "actor/errors.h"
-#include "actor/store.h"
+#include "actor/store_kv.h"
 #include "auth_int.h"
 
 /* Keys kept in memory; more kids than this (key rotations) are read from
@@ -22,24 +22,15 @@ void actor_client_key(const char *tenant, const char *client_id, char *out, size
 int actor_client_active(store_redis_t *r, const char *tenant, const char *client_id) {
   char key[256];
   actor_client_key(tenant, client_id, key, sizeof(key));
-  redisReply *rep = store_redis_cmd(r, "EXISTS %s", key);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_INTEGER ? rep->integer > 0 : ACTOR_ESTORE;
-  freeReplyObject(rep);
-  return rc;
+  bool active = false;
+  int rc = store_key_exists(r, key, &active);
+  return rc != 0 ? rc : active;
 }
 
 int actor_platform_key_publish(store_redis_t *r, const actor_jwt_key_t *pub) {
   char kid[ACTOR_AUTH_KID_MAX];
   actor_jwt_key_kid(pub, kid);
-  redisReply *rep =
-      store_redis_cmd(r, "HSET %s %s %b", ACTOR_PLATFORM_KEYS_HASH, kid, pub->pem, pub->pem_len);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
-  freeReplyObject(rep);
-  return rc;
+  return store_hash_set(r, ACTOR_PLATFORM_KEYS_HASH, kid, pub->pem, pub->pem_len);
 }
 
 typedef struct {
@@ -95,18 +86,12 @@ int actor_platform_keys_get(actor_platform_keys_t *pk, const char *kid,
   if (*out != NULL)
     return 0;
 
-  redisReply *rep = store_redis_cmd(pk->redis, "HGET %s %s", ACTOR_PLATFORM_KEYS_HASH, kid);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = 0;
+  char *pem = NULL;
   actor_jwt_key_t *key = NULL;
-  if (rep->type == REDIS_REPLY_NIL)
-    rc = ACTOR_ENOTFOUND;
-  else if (rep->type != REDIS_REPLY_STRING)
-    rc = ACTOR_ESTORE;
-  else
-    rc = actor_jwt_key_parse(rep->str, &key);
-  freeReplyObject(rep);
+  int rc = store_hash_get(pk->redis, ACTOR_PLATFORM_KEYS_HASH, kid, &pem);
+  if (rc == 0)
+    rc = actor_jwt_key_parse(pem, &key);
+  free(pem);
   if (rc != 0)
     return rc;
   char real[ACTOR_AUTH_KID_MAX];

@@ -308,6 +308,78 @@ int actor_config_get_double(const actor_config_t *cfg, const char *section, cons
   return 0;
 }
 
+/* Abaco's -1 for "no limit", and 0 likewise. */
+int actor_config_get_limit(const actor_config_t *cfg, const char *section, const char *key,
+                           long def, long *out) {
+  char var[256], buf[64];
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  long n = 0;
+  int rc = actor_config_get_int(cfg, section, key, def, &n);
+  if (rc != 0) {
+    *out = def < 0 ? 0 : def;
+    return rc;
+  }
+  if (n < -1) {
+    const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
+    *out = def < 0 ? 0 : def;
+    return config_bad(section, key, v ? v : "", var, "an integer >= -1 (-1 or 0: no limit)");
+  }
+  *out = n < 0 ? 0 : n;
+  return 0;
+}
+
+long long actor_parse_bytes(const char *s) {
+  if (s == NULL || !(isdigit((unsigned char)*s) || (*s == '.' && isdigit((unsigned char)s[1]))))
+    return -1;
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end);
+  /* strtod also reads hex, exponents, "inf": only digits and a point here. */
+  if (end != s + strspn(s, "0123456789.") || errno == ERANGE || !isfinite(v))
+    return -1;
+  double mult = 1;
+  switch (*end) {
+  case '\0': break;
+  case 'b':
+  case 'B': mult = 1; break;
+  case 'k':
+  case 'K': mult = 1024.0; break;
+  case 'm':
+  case 'M': mult = 1024.0 * 1024; break;
+  case 'g':
+  case 'G': mult = 1024.0 * 1024 * 1024; break;
+  default: return -1;
+  }
+  if (*end != '\0' && end[1] != '\0' && (strcasecmp(end + 1, "b") != 0 || tolower(*end) == 'b'))
+    return -1;
+  v *= mult;
+  if (v >= 4611686018427387904.0) /* 2^62 bytes: not a memory size */
+    return -1;
+  return (long long)v;
+}
+
+int actor_config_get_size(const actor_config_t *cfg, const char *section, const char *key,
+                          long long def, long long *out) {
+  char var[256], buf[64];
+  if (out == NULL)
+    return ACTOR_EINVAL;
+  *out = def < 0 ? 0 : def;
+  const char *v = config_value(cfg, section, key, var, sizeof(var), buf, sizeof(buf));
+  if (v == NULL)
+    return 0;
+  if (buf[0] == '\0' || strcmp(buf, "-1") == 0) {
+    *out = 0;
+    return 0;
+  }
+  long long n = strlen(v) < sizeof(buf) ? actor_parse_bytes(buf) : -1;
+  if (n < 0)
+    return config_bad(section, key, v, var,
+                      "a size such as 512m, 2g or a number of bytes (-1: no limit)");
+  *out = n;
+  return 0;
+}
+
 int actor_config_get_enum(const actor_config_t *cfg, const char *section, const char *key,
                           const char *def, const char *const *choices, const char **out) {
   char var[256], buf[128], what[512];
@@ -395,4 +467,11 @@ void actor_config_each(const actor_config_t *cfg, const char *section, actor_con
       fn(var, eq + 1, ud);
     }
   }
+}
+
+void actor_config_each_entry(const actor_config_t *cfg, actor_config_entry_cb fn, void *ud) {
+  if (cfg == NULL || fn == NULL)
+    return;
+  for (size_t i = 0; i < cfg->n; i++)
+    fn(cfg->entries[i].section, cfg->entries[i].key, cfg->entries[i].value, ud);
 }

@@ -172,11 +172,15 @@ int dkr_new(const char *dd, dkr_t **out) {
     goto fail;
   if (strncmp(dd, "unix://", 7) == 0) {
     const char *path = dd + 7;
-    if (*path != '/') {
+    if (*path == '\0') {
       rc = ACTOR_EINVAL;
       goto fail;
     }
-    if (!(d->unix_path = strdup(path)) || !(d->base = strdup("http://localhost")))
+    if (asprintf(&d->unix_path, "%s%s", *path == '/' ? "" : "/", path) < 0) {
+      d->unix_path = NULL;
+      goto fail;
+    }
+    if (!(d->base = strdup("http://localhost")))
       goto fail;
   } else if (strncmp(dd, "tcp://", 6) == 0 || strncmp(dd, "http://", 7) == 0) {
     const char *host = dd + (dd[0] == 't' ? 6 : 7);
@@ -200,6 +204,20 @@ int dkr_new(const char *dd, dkr_t **out) {
 fail:
   dkr_free(d);
   return rc;
+}
+
+int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out) {
+  const char *dd = actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock");
+  int rc = dkr_new(dd, out);
+  if (rc == ACTOR_EINVAL)
+    actor_log(ACTOR_LOG_ERROR, "config",
+              "[docker] dd: bad value '%s': expected unix:///path/to/docker.sock, "
+              "tcp://host:port or http://host:port", dd);
+  return rc == ACTOR_EINVAL ? ACTOR_ECONFIG : rc;
+}
+
+const char *dkr_unix_path(const dkr_t *d) {
+  return d ? d->unix_path : NULL;
 }
 
 void dkr_free(dkr_t *d) {
@@ -469,6 +487,10 @@ int dkr_ping(dkr_t *d, char **err) {
 
 int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err) {
   return dkr__get_json(d, "/images/", image, "/json", out, err);
+}
+
+int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err) {
+  return dkr__get_json(d, "/networks/", network, "", out, err);
 }
 
 int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,

@@ -4,6 +4,8 @@
 
 #include "actor/errors.h"
 #include "actor/execstats.h"
+#include "actor/store_kv.h"
+#include "store_int.h"
 
 const char *const ACTOR_RUNTIME_BUCKETS[] = {"0.1", "0.5", "1",   "2.5", "5",    "10",   "30",
                                              "60",  "120", "300", "600", "1800", "3600", NULL};
@@ -21,8 +23,7 @@ static const char RUNTIME_SCRIPT[] =
     "return 1";
 
 int actor_execstats_status(store_redis_t *r, const char *status) {
-  return store_redis_reply_rc(
-      store_redis_cmd(r, "HINCRBY %s %s 1", ACTOR_METRICS_EXECUTIONS, status));
+  return store_counter_add(r, ACTOR_METRICS_EXECUTIONS, status, 1, NULL);
 }
 
 int actor_execstats_runtime(store_redis_t *r, double seconds) {

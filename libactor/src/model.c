@@ -9,6 +9,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 
@@ -39,17 +40,9 @@ bool model_db_id_in_tenant(const char *db_id, const char *tenant) {
          db_id[n + 1] != '\0' && strchr(db_id + n + 1, '_') == NULL;
 }
 
-static int reply_ok(redisReply *reply) {
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  int rc = reply->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(reply);
-  return rc;
-}
-
 /* Removes `member` from the index set `set`, then the record at `key`. */
 static int delete_indexed(store_redis_t *r, const char *set, const char *member, const char *key) {
-  int rc = reply_ok(store_redis_cmd(r, "SREM %s %s", set, member));
+  int rc = store_set_remove(r, set, member);
   if (rc == 0)
     rc = store_record_delete(r, key);
   return rc;
@@ -69,7 +62,7 @@ int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor) {
   int rc = store_record_put(r, key, actor);
   if (rc != 0)
     return rc;
-  return reply_ok(store_redis_cmd(r, "SADD %s %s", MODEL_KEY_ACTORS, db_id));
+  return store_set_add(r, MODEL_KEY_ACTORS, db_id, NULL);
 }
 
 int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields) {
@@ -110,25 +103,39 @@ int model_actor_delete(store_redis_t *r, const char *db_id) {
   return delete_indexed(r, MODEL_KEY_ACTORS, db_id, key);
 }
 
+int model_actor_all_ids(store_redis_t *r, json_t **out) {
+  return store_set_members(r, MODEL_KEY_ACTORS, out);
+}
+
 int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out) {
-  redisReply *reply = store_redis_cmd(r, "SMEMBERS %s", MODEL_KEY_ACTORS);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  if (reply->type != REDIS_REPLY_ARRAY) {
-    freeReplyObject(reply);
-    return ACTOR_ESTORE;
-  }
+  json_t *all = NULL;
+  int rc = model_actor_all_ids(r, &all);
+  if (rc != 0)
+    return rc;
   json_t *ids = json_array();
-  for (size_t i = 0; ids && i < reply->elements; i++) {
-    const char *id = reply->element[i]->str;
-    if (model_db_id_in_tenant(id, tenant))
-      json_array_append_new(ids, json_string(id));
+  size_t i;
+  json_t *id;
+  json_array_foreach(all, i, id) {
+    if (ids && model_db_id_in_tenant(json_string_value(id), tenant))
+      json_array_append(ids, id);
   }
-  freeReplyObject(reply);
+  json_decref(all);
   if (ids == NULL)
     return ACTOR_ENOMEM;
   *out = ids;
   return 0;
+}
+
+int model_actor_exists(store_redis_t *r, const char *db_id, bool *out) {
+  char key[MODEL_KEY_MAX];
+  model_key_actor(db_id, key);
+  return store_key_exists(r, key, out);
+}
+
+int model_ensure_worker_claim(store_redis_t *r, const char *db_id, int64_t hold_ms, bool *mine) {
+  char key[MODEL_KEY_MAX];
+  snprintf(key, sizeof(key), "abaco:ensure_worker:%s", db_id);
+  return store_lease_take(r, key, "1", hold_ms, mine);
 }
 
 /* ---- workers ---- */
@@ -158,7 +165,7 @@ int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
   model_key_workers(db_id, set);
   int rc = store_record_put(r, key, worker);
   if (rc == 0)
-    rc = reply_ok(store_redis_cmd(r, "SADD %s %s", set, wid));
+    rc = store_set_add(r, set, wid, NULL);
   return rc;
 }
 
@@ -176,25 +183,22 @@ int model_worker_list_fields(store_redis_t *r, const char *db_id, const char *co
                              json_t **out) {
   char set[MODEL_KEY_MAX], key[MODEL_KEY_MAX];
   model_key_workers(db_id, set);
-  redisReply *reply = store_redis_cmd(r, "SMEMBERS %s", set);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  if (reply->type != REDIS_REPLY_ARRAY) {
-    freeReplyObject(reply);
-    return ACTOR_ESTORE;
-  }
+  json_t *wids = NULL;
+  int rc = store_set_members(r, set, &wids);
+  if (rc != 0)
+    return rc;
   json_t *list = json_array();
-  int rc = list ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < reply->elements; i++) {
+  rc = list ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < json_array_size(wids); i++) {
     json_t *w = NULL;
-    model_key_worker(db_id, reply->element[i]->str, key);
+    model_key_worker(db_id, json_string_value(json_array_get(wids, i)), key);
     int wrc = fields ? store_record_fields(r, key, fields, &w) : store_record_get(r, key, &w);
     if (wrc == 0)
       json_array_append_new(list, w);
     else if (wrc != ACTOR_ENOTFOUND) /* a vanished worker is simply not listed */
       rc = wrc;
   }
-  freeReplyObject(reply);
+  json_decref(wids);
   if (rc != 0) {
     json_decref(list);
     return rc;
@@ -206,14 +210,7 @@ int model_worker_list_fields(store_redis_t *r, const char *db_id, const char *co
 int model_worker_count(store_redis_t *r, const char *db_id, long long *n) {
   char set[MODEL_KEY_MAX];
   model_key_workers(db_id, set);
-  redisReply *reply = store_redis_cmd(r, "SCARD %s", set);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  int rc = reply->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
-  if (rc == 0)
-    *n = reply->integer;
-  freeReplyObject(reply);
-  return rc;
+  return store_set_count(r, set, n);
 }
 
 int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,

@@ -45,6 +45,10 @@ int actor_service_init(actor_service_t *s, const char *name, int argc, char **ar
     fprintf(stderr, "%s: bad [logs] configuration (see the message above)\n", name);
     return 1;
   }
+  /* Workers are started by the spawner from the same file, which it has
+   * reported on already: one report per host, not one per worker. */
+  if (strcmp(name, "worker") != 0)
+    actor_config_warn_unused(s->cfg);
   const char *salt = actor_config_get(s->cfg, "general", "id_salt", ACTOR_DEFAULT_SALT);
   if (actor_ids_init(salt) != 0) {
     fprintf(stderr, "%s: bad [general] id_salt\n", name);

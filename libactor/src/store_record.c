@@ -7,6 +7,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "store_int.h"
 
 #define REC_MODULE "store"
 
@@ -88,20 +89,9 @@ static int argv_push_fields(argv_t *a, const json_t *obj) {
 }
 
 static int run_script(store_redis_t *r, const char *script, argv_t *a, long long *result) {
-  redisReply *reply = store_redis_cmdargv(r, a->argc, a->argv, a->lens);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  int rc = 0;
-  if (reply->type == REDIS_REPLY_INTEGER) {
-    *result = reply->integer;
-  } else {
-    LOG_ERROR(REC_MODULE, "script failed: %s",
-              reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-    rc = ACTOR_ESTORE;
-  }
   (void)script;
-  freeReplyObject(reply);
-  return rc;
+  return store__redis_integer(store_redis_cmdargv(r, a->argc, a->argv, a->lens), "EVAL (record)",
+                              a->argv[3], result);
 }
 
 static int eval_prefix(argv_t *a, const char *script, const char *key) {
@@ -120,13 +110,9 @@ static json_t *field_value(const redisReply *v) {
 
 int store_record_get(store_redis_t *r, const char *key, json_t **out) {
   redisReply *reply = store_redis_cmd(r, "HGETALL %s", key);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  int rc = 0;
-  if (reply->type != REDIS_REPLY_ARRAY) {
-    rc = ACTOR_ESTORE;
+  int rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HGETALL", key);
+  if (rc != 0)
     goto cleanup;
-  }
   if (reply->elements == 0) {
     rc = ACTOR_ENOTFOUND;
     goto cleanup;
@@ -140,7 +126,8 @@ int store_record_get(store_redis_t *r, const char *key, json_t **out) {
     json_object_set_new(obj, reply->element[i]->str, field_value(reply->element[i + 1]));
   *out = obj;
 cleanup:
-  freeReplyObject(reply);
+  if (reply)
+    freeReplyObject(reply);
   return rc;
 }
 
@@ -157,11 +144,11 @@ int store_record_fields(store_redis_t *r, const char *key, const char *const *fi
   if (rc != 0)
     goto cleanup;
   reply = store_redis_cmdargv(r, a.argc, a.argv, a.lens);
-  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-      reply->elements != (size_t)a.argc - 2) {
-    rc = ACTOR_ESTORE;
+  rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HMGET", key);
+  if (rc == 0 && reply->elements != (size_t)a.argc - 2)
+    rc = store__redis_expect(reply, -1, "HMGET", key); /* not one value per field */
+  if (rc != 0)
     goto cleanup;
-  }
   if ((obj = json_object()) == NULL) {
     rc = ACTOR_ENOMEM;
     goto cleanup;
@@ -245,10 +232,5 @@ int store_record_transition(store_redis_t *r, const char *key, const char *field
 }
 
 int store_record_delete(store_redis_t *r, const char *key) {
-  redisReply *reply = store_redis_cmd(r, "DEL %s", key);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  int rc = reply->type == REDIS_REPLY_ERROR ? ACTOR_ESTORE : 0;
-  freeReplyObject(reply);
-  return rc;
+  return store__redis_integer(store_redis_cmd(r, "DEL %s", key), "DEL", key, NULL);
 }

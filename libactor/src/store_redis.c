@@ -11,7 +11,7 @@
  * fate: a server restart) and the command is sent once more on a freshly
  * dialled connection. A read timeout is not retried: the server may have run
  * the command, and running INCR twice is worse than reporting an error. */
-#include "actor/store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -419,6 +419,23 @@ redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...) {
   return reply;
 }
 
+int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t n,
+                          redisReply **replies) {
+  memset(replies, 0, n * sizeof(*replies));
+  if (n == 0)
+    return 0;
+  redisContext *c = store_redis_acquire(r);
+  if (c == NULL)
+    return ACTOR_ECONN;
+  int broken = 0;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisAppendCommandArgv(c, argc, argv + i * (size_t)argc, NULL) != REDIS_OK;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisGetReply(c, (void **)&replies[i]) != REDIS_OK;
+  store_redis_release(r, c, broken);
+  return broken ? ACTOR_ECONN : 0;
+}
+
 int store_redis_reply_rc(redisReply *rep) {
   if (rep == NULL)
     return ACTOR_ECONN;
@@ -443,10 +460,11 @@ redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
 
 /* ---- JSON in hashes ---- */
 
-/* Maps a reply that is not the expected type to an error code (logged). */
-static int reply_error(const redisReply *reply, const char *what, const char *key) {
+int store__redis_expect(const redisReply *reply, int type, const char *what, const char *key) {
   if (!reply)
     return ACTOR_ECONN;
+  if (reply->type == type)
+    return 0;
   if (reply->type == REDIS_REPLY_ERROR)
     LOG_ERROR("store", "redis %s %s: %s", what, key, reply->str);
   else
@@ -470,7 +488,7 @@ int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, 
       rc = ACTOR_EPARSE;
     }
   } else {
-    rc = reply_error(reply, "HGET", key);
+    rc = store__redis_expect(reply, REDIS_REPLY_STRING, "HGET", key); /* neither NIL nor a string */
   }
   if (reply)
     freeReplyObject(reply);
@@ -480,7 +498,6 @@ int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, 
 int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, const json_t *v) {
   redisReply *reply;
   char *text;
-  int rc = 0;
 
   if (!v)
     return ACTOR_EINVAL;
@@ -489,11 +506,7 @@ int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, 
     return ACTOR_ENOMEM;
   reply = store_redis_cmd(r, "HSET %s %s %b", key, field, text, strlen(text));
   free(text);
-  if (!reply || reply->type != REDIS_REPLY_INTEGER)
-    rc = reply_error(reply, "HSET", key);
-  if (reply)
-    freeReplyObject(reply);
-  return rc;
+  return store__redis_integer(reply, "HSET", key, NULL);
 }
 
 int store_redis_hdel(store_redis_t *r, const char *key, const char *field) {
@@ -502,7 +515,7 @@ int store_redis_hdel(store_redis_t *r, const char *key, const char *field) {
   if (reply && reply->type == REDIS_REPLY_INTEGER)
     rc = reply->integer > 0 ? 0 : ACTOR_ENOTFOUND;
   else
-    rc = reply_error(reply, "HDEL", key);
+    rc = store__redis_expect(reply, REDIS_REPLY_INTEGER, "HDEL", key);
   if (reply)
     freeReplyObject(reply);
   return rc;
@@ -515,10 +528,9 @@ int store_redis_hvals_json(store_redis_t *r, const char *key, json_t **out) {
 
   *out = NULL;
   reply = store_redis_cmd(r, "HVALS %s", key);
-  if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-    rc = reply_error(reply, "HVALS", key);
+  rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HVALS", key);
+  if (rc != 0)
     goto cleanup;
-  }
   arr = json_array();
   if (!arr) {
     rc = ACTOR_ENOMEM;

@@ -46,8 +46,9 @@ def wso2_roles(user, n, role):
 
 
 class KeyPair:
-    def __init__(self):
-        self.priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    def __init__(self, priv=None):
+        """A new RSA-2048 pair, or the pair of an existing private key."""
+        self.priv = priv or rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def pub_der_b64(self):
         der = self.priv.public_key().public_bytes(

@@ -10,7 +10,8 @@ by restarting the pair's api, instead of waiting hours:
 - after a long downtime (clock +10 h more) exactly one execution fires, not
   the ten missed ones, and cron_next_ex is the first hour after "now";
 - with cron_on false nothing fires even when due;
-- validation: a bad schedule and a start in the past are 400s.
+- validation: Abaco's grammar (unpadded numbers, plural units) and its messages for a
+  bad schedule, a start in the past and a bad unit (400s).
 """
 import time
 from datetime import datetime, timedelta, timezone
@@ -58,15 +59,32 @@ def settle(c, aid, n, seconds=3):
 
 
 def test_validation(stack):
+    """Abaco's grammar and messages (the forms one by one are in
+    tests/unit/test_api_cron.c)."""
     c = stack.client
-    r = c.post("/actors", json={"image": "abaco/samples-echo", "queue": stack.queue,
-                                "cron_schedule": "every hour", "cron_on": True})
-    assert r.status_code == 400 and "cron_schedule" in r.json()["message"]
+
+    def register(schedule):
+        return c.post("/actors", json={"image": "abaco/samples-echo", "queue": stack.queue,
+                                       "cron_schedule": schedule, "cron_on": True})
+
+    r = register("every hour")
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "The cron is not in the correct format"
     past = datetime.now(timezone.utc) - timedelta(hours=2)
-    r = c.post("/actors", json={"image": "abaco/samples-echo", "queue": stack.queue,
-                                "cron_schedule": f"{hour_str(past)} + 1 hour",
-                                "cron_on": True})
-    assert r.status_code == 400 and "past" in r.json()["message"]
+    r = register(f"{hour_str(past)} + 1 hour")
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith(
+        "The starting datetime is old. The current UTC time is "), r.text
+    r = register("now + 1 fortnight")
+    assert r.status_code == 400 and r.json()["message"] == "fortnight is an invalid unit of time"
+    # Numbers without leading zeros, plural units: accepted, the next run
+    # written with its zeros.
+    later = datetime.now(timezone.utc) + timedelta(days=400)
+    later = later.replace(month=9, day=6)
+    actor = stack.register("abaco/samples-echo", cron_schedule=f"{later.year}-09-6 5 + 3 months",
+                           cron_on=False)
+    assert actor["cron_schedule"] == f"{later.year}-09-6 5 + 3 months", actor
+    assert actor["cron_next_ex"] == f"{later.year}-09-06 05", actor
 
 
 def test_cron_runs_once_per_due_time_and_never_in_bulk(stack):

@@ -187,7 +187,7 @@ def test_logs_are_readable_while_running(client, actor_cleanup):
     workers = ready_workers(client, aid, timeout=5)  # BUSY -> READY right after the record
     assert len(workers) == 1, workers
     assert workers[0]["last_execution_time"] >= ex["start_time"]
-    assert workers[0]["cid"] is None
+    assert workers[0]["cid"] == f"process:{worker_pids(workers[0]['id'])[0]}@{workers[0]['host_id']}"
     assert_cleaned(eid)
 
 

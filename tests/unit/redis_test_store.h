@@ -12,6 +12,7 @@
 #include "actor/config.h"
 #include "actor/store.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 int store__redis_parse_url(const char *url, char **host, int *port, char **user, char **password,
                            int *db);

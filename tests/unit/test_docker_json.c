@@ -269,7 +269,7 @@ static void test_stats_totals(void) {
 /* ---- dd parsing and argument checks ---- */
 
 static void test_dd_parsing(void) {
-  const char *bad[] = {"", "ftp://host", "unix://relative/path", "unix://", "tcp://",
+  const char *bad[] = {"", "ftp://host", "unix://", "tcp://",
                        "http://", "http:///x", "/var/run/docker.sock", "npipe:////./pipe/docker"};
   dkr_t *d = (dkr_t *)1;
   ASSERT_EQ_INT(dkr_new(NULL, &d), ACTOR_EINVAL);
@@ -290,6 +290,20 @@ static void test_dd_parsing(void) {
     ASSERT_TRUE(d != NULL);
     dkr_free(d);
   }
+  /* Abaco's abaco.conf says unix://var/run/docker.sock: docker-py, which
+   * Abaco used, reads unix://path as the absolute /path. */
+  const char *unix_dd[][2] = {{"unix://var/run/docker.sock", "/var/run/docker.sock"},
+                              {"unix:///var/run/docker.sock", "/var/run/docker.sock"},
+                              {"unix://relative/path", "/relative/path"}};
+  for (size_t i = 0; i < sizeof unix_dd / sizeof *unix_dd; i++) {
+    d = NULL;
+    ASSERT_EQ_INT(dkr_new(unix_dd[i][0], &d), 0);
+    ASSERT_EQ_STR(dkr_unix_path(d), unix_dd[i][1]);
+    dkr_free(d);
+  }
+  ASSERT_EQ_INT(dkr_new("tcp://127.0.0.1:2375", &d), 0);
+  ASSERT_TRUE(dkr_unix_path(d) == NULL);
+  dkr_free(d);
   dkr_free(NULL);
 }
 

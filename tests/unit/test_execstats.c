@@ -8,6 +8,7 @@
 #include "actor/execstats.h"
 #include "redis_test_store.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 static store_redis_t *store;
 

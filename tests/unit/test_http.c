@@ -74,8 +74,8 @@ static void handler(ahttp_req_t *req, void *ud) {
   if (strcmp(req->path, "/raw") == 0 || strcmp(req->path, "/big/raw") == 0) {
     ahttp_respond(req, 200, "application/octet-stream", req->body, req->body_len);
   } else if (strcmp(req->path, "/hdr") == 0) {
-    ahttp_kvs_add(&req->resp_headers, "X-Custom", 8, "yes", 3);
-    ahttp_kvs_add(&req->resp_headers, "X-Other", 7, "2", 1);
+    ASSERT_EQ_INT(ahttp_kvs_add(&req->resp_headers, "X-Custom", 8, "yes", 3), 0);
+    ASSERT_EQ_INT(ahttp_kvs_add(&req->resp_headers, "X-Other", 7, "2", 1), 0);
     ahttp_respond(req, 201, "text/plain", "hdr", 3);
   } else if (strcmp(req->path, "/none") == 0) {
     /* sets nothing: the server answers 500 */

@@ -8,6 +8,7 @@
 #include "actor/errors.h"
 #include "actor/store.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 /* json -> bson -> json; returns the result (new reference) or NULL. */
 static json_t *roundtrip(const json_t *in) {

@@ -17,6 +17,7 @@
 #include "actor/store.h"
 #include "actor/store_record.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 /* internal, from store_redis.c */
 int store__redis_parse_url(const char *url, char **host, int *port, char **user, char **password,

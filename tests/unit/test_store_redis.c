@@ -15,7 +15,10 @@
 #include "actor/config.h"
 #include "actor/errors.h"
 #include "actor/store.h"
+#include "actor/store_kv.h"
+#include "actor/store_record.h"
 #include "test.h"
+#include "store_int.h" /* the raw layer, to set up and inspect keys */
 
 /* internal, from store_redis.c */
 int store__redis_parse_url(const char *url, char **host, int *port, char **user, char **password,
@@ -391,6 +394,29 @@ static void test_timeout_not_retried(void) {
   fake_stop(&f);
 }
 
+/* The error rule (store.h) on the wire: a server that closes the
+ * connection on every command is ECONN; one that answers, but not with the
+ * reply the operation expects (the fake says +OK to everything), is
+ * ESTORE; and the typed operations say so rather than crash. */
+static void test_error_rule(void) {
+  json_t *out = NULL;
+  bool added = false;
+  fake_t f = {.script = {FAKE_CLOSE, FAKE_CLOSE, 0}};
+  fake_start(&f);
+  store_redis_t *r = fake_store(&f, "");
+  ASSERT_EQ_INT(store_set_members(r, "k", &out), ACTOR_ECONN);
+  ASSERT_TRUE(out == NULL);
+  ASSERT_EQ_INT(f.accepted, 2); /* retried once, on a new connection */
+  ASSERT_EQ_INT(store_set_members(r, "k", &out), ACTOR_ESTORE);
+  ASSERT_EQ_INT(store_set_add(r, "k", "m", &added), ACTOR_ESTORE);
+  ASSERT_TRUE(!added);
+  ASSERT_EQ_INT(store_hash_get_all(r, "k", &out), ACTOR_ESTORE);
+  ASSERT_EQ_INT(store_record_get(r, "k", &out), ACTOR_ESTORE);
+  ASSERT_TRUE(out == NULL);
+  store_redis_free(r);
+  fake_stop(&f);
+}
+
 static void test_unreachable(void) {
   store_redis_t *r = new_store("[store]\nredis_host = 127.0.0.1\nredis_port = 1\n", 2);
   json_t *out = NULL;
@@ -436,6 +462,7 @@ int main(void) {
   RUN_TEST(test_reconnect);
   RUN_TEST(test_retry_once);
   RUN_TEST(test_timeout_not_retried);
+  RUN_TEST(test_error_rule);
   RUN_TEST(test_unreachable);
   cleanup_keys();
   store_redis_free(store);

@@ -21,6 +21,8 @@
 #ifndef CHANNELS_CHAN_H
 #define CHANNELS_CHAN_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,7 +92,7 @@ const char *chan_msg_header(const chan_msg_t *msg, const char *key);
  * included); *out is NULL on error. */
 #define CHAN_JSON_MAX_DEPTH 64
 #define CHAN_JSON_MAX_DEFAULT (1024 * 1024)
-int chan_json_decode(const void *body, size_t len, size_t max, json_t **out);
+ACTOR_MUST_CHECK int chan_json_decode(const void *body, size_t len, size_t max, json_t **out);
 
 /* Reconnect back-off: attempt 0,1,2... -> 100ms doubling, capped at 5000ms,
  * with +-20% jitter from `rnd` in [0,1) applied to that base (so the result
@@ -107,6 +109,7 @@ typedef void (*chan_close_cb)(chan_conn_t *c, void *ud);
  * Connects in the background: the call returns at once (the first attempt
  * runs on the next loop iteration) and consumers start when the broker
  * answers. `name` is used in logs and as the AMQP connection name. */
+ACTOR_MUST_CHECK
 int chan_conn_new(uv_loop_t *loop, const char *uri, const char *name, chan_conn_t **out);
 /* Stops consuming, closes, frees; cb (may be NULL) runs when done, from the
  * loop; c is invalid after it. Pending and outbox publish callbacks get
@@ -120,12 +123,13 @@ int chan_conn_is_open(const chan_conn_t *c);
  * connection is open the declare happens now: ACTOR_ECHANNEL when the broker
  * refuses it (the queue is then forgotten). A queue that already exists with
  * other arguments (e.g. an expiry) is used as it is (logged). */
-int chan_declare(chan_conn_t *c, const char *queue);
+ACTOR_MUST_CHECK int chan_declare(chan_conn_t *c, const char *queue);
 /* Same, with x-expires: the broker deletes the queue after expires_ms
  * without consumers or use (results queues). expires_ms 0 = never. */
-int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms);
+ACTOR_MUST_CHECK int chan_declare_expiring(chan_conn_t *c, const char *queue, int64_t expires_ms);
 /* Same, with the given arguments (NULL: none); chan_consume then declares
  * the queue with them too. */
+ACTOR_MUST_CHECK
 int chan_declare_opts(chan_conn_t *c, const char *queue, const chan_queue_opts_t *o);
 /* Consume `queue` (declared if needed; names starting "amq." are not
  * declared) with the given prefetch (0 = unlimited). cb runs on the loop for
@@ -133,14 +137,15 @@ int chan_declare_opts(chan_conn_t *c, const char *queue, const chan_queue_opts_t
  * and connection: ACTOR_EEXIST for a second one. Consumers are re-started
  * after every reconnect; a consumer the broker cancels (its queue was
  * deleted) makes the connection reconnect, which re-declares the queue. */
+ACTOR_MUST_CHECK
 int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_cb cb, void *ud);
 /* Stops the consumer of `queue` (no more deliveries; unacked ones stay). */
-int chan_cancel(chan_conn_t *c, const char *queue);
+ACTOR_MUST_CHECK int chan_cancel(chan_conn_t *c, const char *queue);
 /* ack/nack return ACTOR_ESTATE for a tag from an earlier connection (or
  * while disconnected): nothing is sent, the broker has already requeued
  * that delivery. ACTOR_ECLOSED after chan_conn_close. */
-int chan_ack(chan_conn_t *c, chan_tag_t tag);
-int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
+ACTOR_MUST_CHECK int chan_ack(chan_conn_t *c, chan_tag_t tag);
+ACTOR_MUST_CHECK int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
 /* Publishes persistently to the default exchange with routing key `queue`.
  * cb (may be NULL) gets 0 when the broker confirms, or an error: ACTOR_ECHANNEL
  * (nack), ACTOR_ENOTFOUND (no such queue: the message is published mandatory
@@ -152,8 +157,8 @@ int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
  * outbox (up to CHAN_OUTBOX_MAX, then ACTOR_ECONN) and go out on reconnect.
  * The callback never runs inside chan_publish itself. */
 #define CHAN_OUTBOX_MAX 10000
-int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
-                 const chan_props_t *props, chan_done_cb cb, void *ud);
+ACTOR_MUST_CHECK int chan_publish(chan_conn_t *c, const char *queue, const void *body, size_t len,
+                                  const chan_props_t *props, chan_done_cb cb, void *ud);
 
 /* ---- blocking client pool (thread safe) ---- */
 typedef struct chan_client_s chan_client_t;
@@ -161,18 +166,20 @@ typedef struct chan_client_s chan_client_t;
 /* pool_size: most connections open at once (0 = 4); a caller waits for a
  * free one. Connects lazily: an unreachable broker shows on first use.
  * chan_client_free closes everything; no call may be running then. */
-int chan_client_new(const char *uri, size_t pool_size, chan_client_t **out);
+ACTOR_MUST_CHECK int chan_client_new(const char *uri, size_t pool_size, chan_client_t **out);
 void chan_client_free(chan_client_t *cl);
 /* Declares `queue` durable (once per connection) and publishes persistently;
  * returns 0 only after the broker confirmed. ACTOR_ECONN when the broker is
  * unreachable, ACTOR_ETIMEDOUT when no confirm came within timeout_ms,
  * ACTOR_ECHANNEL when the broker refused it. A failure other than a timeout
  * is retried once on a fresh connection. */
+ACTOR_MUST_CHECK
 int chan_client_publish(chan_client_t *cl, const char *queue, const void *body, size_t len,
                         const chan_props_t *props, int timeout_ms);
 /* Same, declaring the queue (when this connection has not yet) with the
  * arguments qo (NULL: none); a queue that exists with other arguments
  * takes the message all the same. */
+ACTOR_MUST_CHECK
 int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                            const void *body, size_t len, const chan_props_t *props,
                            int timeout_ms);
@@ -182,6 +189,7 @@ int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queu
  * reply. The replier publishes to the request's reply_to with its
  * correlation_id. *reply is malloc'd and NUL-terminated (transferred);
  * ACTOR_ETIMEDOUT when no reply came in time. */
+ACTOR_MUST_CHECK
 int chan_client_call(chan_client_t *cl, const char *queue, const void *body, size_t len,
                      int timeout_ms, char **reply, size_t *reply_len);
 /* One request of chan_client_call_many. */
@@ -202,35 +210,38 @@ typedef struct {
  * that does not exist comes back as ACTOR_ENOTFOUND instead of creating it.
  * Returns 0 when the requests went out (each rc says how its call went), or
  * an error that is then also every rc. */
+ACTOR_MUST_CHECK
 int chan_client_call_many(chan_client_t *cl, chan_call_t *calls, size_t n, const void *body,
                           size_t len, int timeout_ms);
 /* Declares `queue` durable with x-expires (0 = never), like
  * chan_declare_expiring. */
-int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms);
+ACTOR_MUST_CHECK int chan_client_declare(chan_client_t *cl, const char *queue, int64_t expires_ms);
 /* Declares `queue` durable with the arguments qo (NULL: none): 0, or
  * ACTOR_EEXIST when the queue exists with other arguments (it is left as
  * it is). */
+ACTOR_MUST_CHECK
 int chan_client_declare_opts(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo);
 /* Takes the next message off `queue` (basic.get, acked at once): *body is
  * malloc'd and NUL-terminated (transferred). ACTOR_ENOTFOUND when the queue
  * is empty or does not exist. */
+ACTOR_MUST_CHECK
 int chan_client_get(chan_client_t *cl, const char *queue, char **body, size_t *len);
 /* Messages ready in the queue (0 for a queue that does not exist). */
-int chan_client_queue_len(chan_client_t *cl, const char *queue, long *count);
+ACTOR_MUST_CHECK int chan_client_queue_len(chan_client_t *cl, const char *queue, long *count);
 /* Purge/delete of a queue that does not exist succeed. */
-int chan_client_purge(chan_client_t *cl, const char *queue);
-int chan_client_delete_queue(chan_client_t *cl, const char *queue);
+ACTOR_MUST_CHECK int chan_client_purge(chan_client_t *cl, const char *queue);
+ACTOR_MUST_CHECK int chan_client_delete_queue(chan_client_t *cl, const char *queue);
 /* Deletes `queue` only when no message is ready in it (AMQP if-empty; a
  * message a consumer holds unacked does not count, and its consumers are
  * cancelled): 0, or ACTOR_ESTATE when it holds messages. */
-int chan_client_delete_queue_if_empty(chan_client_t *cl, const char *queue);
+ACTOR_MUST_CHECK int chan_client_delete_queue_if_empty(chan_client_t *cl, const char *queue);
 /* Moves the ready messages of `from` to `to` (declared with qo, NULL: no
  * arguments), one at a time and in order, each with its body and
  * properties: taken unacked, published, confirmed, then acked -- so a
  * message is never lost (a failure in between may leave it in both).
  * Stops when `from` is empty or missing, or after max messages (0: no
  * limit); *moved (may be NULL) counts what moved. */
-int chan_client_move(chan_client_t *cl, const char *from, const char *to,
-                     const chan_queue_opts_t *qo, long max, long *moved);
+ACTOR_MUST_CHECK int chan_client_move(chan_client_t *cl, const char *from, const char *to,
+                                      const chan_queue_opts_t *qo, long max, long *moved);
 
 #endif

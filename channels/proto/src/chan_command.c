@@ -36,7 +36,9 @@ int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *
   out->body = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
   json_decref(cmd);
   if (out->body == NULL) {
-    model_worker_delete(r, db_id, out->worker_id);
+    /* Best effort: a REQUESTED record left behind is removed by the health
+     * agent after spawn_timeout. */
+    ACTOR_IGNORE(model_worker_delete(r, db_id, out->worker_id));
     return ACTOR_ENOMEM;
   }
   return 0;

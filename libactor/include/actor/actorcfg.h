@@ -10,6 +10,8 @@
 #ifndef ACTOR_ACTORCFG_H
 #define ACTOR_ACTORCFG_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 #include "actor/model.h"
@@ -27,6 +29,7 @@ void actorcfg_index_key(const char *db_id, char out[ACTORCFG_KEY_MAX]);
  * log, never passed on in its encrypted form. A config id in the index
  * whose record is gone is skipped. ACTOR_ECONN/ACTOR_ESTORE when Redis
  * fails. key may be NULL or unset (then every secret is left out). */
+ACTOR_MUST_CHECK
 int actorcfg_for_actor(store_redis_t *r, const actor_secret_key_t *key, const char *db_id,
                        json_t **out);
 

@@ -24,6 +24,8 @@
 #ifndef ACTOR_AUTH_H
 #define ACTOR_AUTH_H
 
+#include "actor/errors.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,7 +80,7 @@ bool actor_roles_have(const char *roles, const char *role);
 /* Writes the upper-cased name into out (size bytes, truncated names are
  * refused); 0, or ACTOR_EINVAL when `in` is NULL, empty, too long (or does
  * not fit in size) or holds another character. out is "" on error. */
-int actor_tenant_norm(const char *in, char *out, size_t size);
+ACTOR_MUST_CHECK int actor_tenant_norm(const char *in, char *out, size_t size);
 
 /* ---- public keys ----
  * An RSA public key (at least 1024 bits) kept as the PEM text libjwt wants,
@@ -89,7 +91,7 @@ typedef struct actor_jwt_key_s actor_jwt_key_t;
  * (blanks and newlines ignored), or a PEM "-----BEGIN PUBLIC KEY-----"
  * block. ACTOR_EINVAL when it is neither, not RSA, or too short;
  * ACTOR_ENOMEM. *out is NULL on error. */
-int actor_jwt_key_parse(const char *text, actor_jwt_key_t **out);
+ACTOR_MUST_CHECK int actor_jwt_key_parse(const char *text, actor_jwt_key_t **out);
 void actor_jwt_key_free(actor_jwt_key_t *k);
 /* PEM text (borrowed, valid while k lives) and its length. */
 const char *actor_jwt_key_pem(const actor_jwt_key_t *k, size_t *len);
@@ -102,8 +104,8 @@ void actor_jwt_key_set_exp_ms(actor_jwt_key_t *k, bool milliseconds);
 void actor_jwt_key_kid(const actor_jwt_key_t *k, char kid[ACTOR_AUTH_KID_MAX]);
 /* The converters on their own: *out is malloc'd text (transferred).
  * der_b64_to_pem validates the key the same way actor_jwt_key_parse does. */
-int actor_pubkey_der_b64_to_pem(const char *b64, char **out);
-int actor_pubkey_pem_to_der_b64(const char *pem, char **out);
+ACTOR_MUST_CHECK int actor_pubkey_der_b64_to_pem(const char *b64, char **out);
+ACTOR_MUST_CHECK int actor_pubkey_pem_to_der_b64(const char *pem, char **out);
 
 /* ---- verified-token cache ----
  * Maps SHA-256(key fingerprint, tenant, default tenant, token) to the
@@ -115,7 +117,7 @@ typedef struct actor_jwt_cache_s actor_jwt_cache_t;
 #define ACTOR_JWT_CACHE_CAPACITY 1024
 #define ACTOR_JWT_CACHE_MAX_AGE 300
 /* capacity 0 / max_age_s 0 take the defaults above. */
-int actor_jwt_cache_new(size_t capacity, int max_age_s, actor_jwt_cache_t **out);
+ACTOR_MUST_CHECK int actor_jwt_cache_new(size_t capacity, int max_age_s, actor_jwt_cache_t **out);
 void actor_jwt_cache_free(actor_jwt_cache_t *c);
 void actor_jwt_cache_stats(actor_jwt_cache_t *c, uint64_t *hits, uint64_t *misses, size_t *entries);
 
@@ -141,6 +143,7 @@ void actor_jwt_cache_stats(actor_jwt_cache_t *c, uint64_t *hits, uint64_t *misse
  * actor_jwt_key_set_exp_ms), no enduser claim, an unusable tenant.
  * ACTOR_EINVAL for NULL token/key/out; ACTOR_ENOMEM. On error *out is
  * zeroed. The reason never contains the token. */
+ACTOR_MUST_CHECK
 int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const char *token,
                      const char *tenant, const char *default_tenant, int64_t now,
                      actor_identity_t *out, char *reason, size_t reason_size);
@@ -148,12 +151,12 @@ int actor_jwt_verify(actor_jwt_cache_t *cache, const actor_jwt_key_t *key, const
 /* Reads the `kid` of a token's header without verifying anything (to pick
  * the key). 0 and the kid; ACTOR_ENOTFOUND when the header has none;
  * ACTOR_EAUTH when the header does not decode. */
-int actor_jwt_peek_kid(const char *token, char *kid, size_t size);
+ACTOR_MUST_CHECK int actor_jwt_peek_kid(const char *token, char *kid, size_t size);
 /* Reads the payload's `tenant` claim the same way, unverified (to pick the
  * key of a Bearer token); upper-cased. 0; ACTOR_ENOTFOUND when there is
  * none; ACTOR_EAUTH when the payload does not decode or the claim is not a
  * tenant name. */
-int actor_jwt_peek_tenant(const char *token, char *tenant, size_t size);
+ACTOR_MUST_CHECK int actor_jwt_peek_tenant(const char *token, char *tenant, size_t size);
 
 /* ---- finding the token in a request ---- */
 typedef struct {
@@ -164,7 +167,7 @@ typedef struct {
 /* 1 when `name` is `X-Jwt-Assertion-<TENANT>` (any case) with a non-empty
  * suffix, which is written upper-cased into tenant (truncated to size);
  * else 0. */
-int actor_jwt_assertion_tenant(const char *name, char *tenant, size_t size);
+ACTOR_MUST_CHECK int actor_jwt_assertion_tenant(const char *name, char *tenant, size_t size);
 /* The value of the first such header among n pairs (borrowed from kv), its
  * tenant in `tenant`; NULL when there is none. */
 const char *actor_jwt_find_assertion(const actor_auth_kv_t *kv, size_t n, char *tenant,
@@ -191,20 +194,22 @@ const char *actor_jwt_bearer(const char *authorization);
 /* "abaco:client:<TENANT>:<client_id>" into out (truncated to size). */
 void actor_client_key(const char *tenant, const char *client_id, char *out, size_t size);
 /* 1 when the key exists, 0 when not, ACTOR_ECONN/ACTOR_ESTORE. */
+ACTOR_MUST_CHECK
 int actor_client_active(struct store_redis_s *r, const char *tenant, const char *client_id);
 /* Stores pub under its kid in ACTOR_PLATFORM_KEYS_HASH (clientg). */
+ACTOR_MUST_CHECK
 int actor_platform_key_publish(struct store_redis_s *r, const actor_jwt_key_t *pub);
 
 /* Platform public keys read from Redis and kept in memory by kid (a kid is
  * the key's fingerprint, so an entry never goes stale). A key read from
  * Redis whose fingerprint does not match its kid is refused. */
 typedef struct actor_platform_keys_s actor_platform_keys_t;
-int actor_platform_keys_new(struct store_redis_s *r, actor_platform_keys_t **out);
+ACTOR_MUST_CHECK int actor_platform_keys_new(struct store_redis_s *r, actor_platform_keys_t **out);
 void actor_platform_keys_free(actor_platform_keys_t *pk);
 /* *out is borrowed, valid while pk lives. ACTOR_ENOTFOUND for an unknown
  * kid, ACTOR_EINVAL for a bad stored key, ACTOR_ECONN/ACTOR_ESTORE. */
-int actor_platform_keys_get(actor_platform_keys_t *pk, const char *kid,
-                            const actor_jwt_key_t **out);
+ACTOR_MUST_CHECK int actor_platform_keys_get(actor_platform_keys_t *pk, const char *kid,
+                                             const actor_jwt_key_t **out);
 
 /* What actor_auth_verify needs; every member may be NULL. */
 typedef struct {
@@ -221,6 +226,7 @@ typedef struct {
  * tells them apart. The verified-token cache never hides a revocation: the
  * Redis check runs on every call. Return codes as actor_jwt_verify, plus ACTOR_ECONN/ACTOR_ESTORE
  * when Redis cannot answer (a 500, not a 401). */
+ACTOR_MUST_CHECK
 int actor_auth_verify(const actor_auth_keys_t *keys, const char *token, const char *tenant,
                       const char *default_tenant, int64_t now, actor_identity_t *out, char *reason,
                       size_t reason_size);

@@ -6,6 +6,8 @@
 #ifndef ACTOR_CLEANUP_H
 #define ACTOR_CLEANUP_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 #include "actor/docker.h"
@@ -23,6 +25,7 @@ typedef struct {
  * each (removed or not) to eids, which may be NULL. Returns 0, the listing's
  * error (nothing was removed), or the last removal error (the others were
  * still tried). Logs each removal and failure. */
+ACTOR_MUST_CHECK
 int actor_cleanup_containers(dkr_t *docker, const actor_cleanup_t *c, const char *wid,
                              json_t *eids);
 

@@ -7,43 +7,58 @@
 #ifndef ACTOR_DOCKER_H
 #define ACTOR_DOCKER_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actor/config.h"
+
 typedef struct dkr_s dkr_t;
 
-/* Parses `dd`; ACTOR_EINVAL for an unknown scheme. */
-int dkr_new(const char *dd, dkr_t **out);
+/* Parses `dd`; ACTOR_EINVAL for an unknown scheme. "unix://var/run/x.sock"
+ * (two slashes, as in Abaco's abaco.conf) is the absolute /var/run/x.sock,
+ * as docker-py, which Abaco used, reads it. */
+ACTOR_MUST_CHECK int dkr_new(const char *dd, dkr_t **out);
+/* dkr_new of [docker] dd (default unix:///var/run/docker.sock), logging a
+ * start-up error naming the key when it is not usable. */
+ACTOR_MUST_CHECK int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out);
+/* The engine's socket path for a unix:// dd, else NULL (borrowed). */
+const char *dkr_unix_path(const dkr_t *d);
 void dkr_free(dkr_t *d);
 
 /* Each `json_t **out` receives a new reference on success. */
-int dkr_ping(dkr_t *d, char **err);
-int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err);
+ACTOR_MUST_CHECK int dkr_ping(dkr_t *d, char **err);
+ACTOR_MUST_CHECK int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err);
+ACTOR_MUST_CHECK int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err);
 /* spec: the ContainerCreate body (Image, Env, HostConfig, ...). name may be NULL.
  * *id is malloc'd. A missing image is ACTOR_ENOTFOUND, a taken name
  * ACTOR_EEXIST. */
-int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
-                         char **err);
-int dkr_container_start(dkr_t *d, const char *id, char **err);
+ACTOR_MUST_CHECK int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
+                                          char **err);
+ACTOR_MUST_CHECK int dkr_container_start(dkr_t *d, const char *id, char **err);
 /* Blocks until the container stops (timeout_ms <= 0: no limit; then
  * ACTOR_ETIMEDOUT). *status_code gets the exit code. */
+ACTOR_MUST_CHECK
 int dkr_container_wait(dkr_t *d, const char *id, long timeout_ms, int64_t *status_code,
                        char **err);
 /* stdout+stderr, demultiplexed from the engine's stream framing, in order.
  * *out is malloc'd and NUL-terminated, *len its length. At most max bytes
  * (0 = no limit) are kept; *truncated tells whether more existed. */
+ACTOR_MUST_CHECK
 int dkr_container_logs(dkr_t *d, const char *id, size_t max, char **out, size_t *len,
                        int *truncated, char **err);
-int dkr_container_inspect(dkr_t *d, const char *id, json_t **out, char **err);
+ACTOR_MUST_CHECK int dkr_container_inspect(dkr_t *d, const char *id, json_t **out, char **err);
 /* One-shot stats (stream=false). */
-int dkr_container_stats(dkr_t *d, const char *id, json_t **out, char **err);
-int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err);
+ACTOR_MUST_CHECK int dkr_container_stats(dkr_t *d, const char *id, json_t **out, char **err);
+ACTOR_MUST_CHECK int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err);
 /* force + remove volumes. Not-found (and a removal already in progress)
  * counts as success. */
-int dkr_container_remove(dkr_t *d, const char *id, char **err);
+ACTOR_MUST_CHECK int dkr_container_remove(dkr_t *d, const char *id, char **err);
 /* filters: JSON text for the `filters` query (e.g. {"label":["abaco.actor=x"]}),
  * NULL for none. *out is an array of container summaries. */
+ACTOR_MUST_CHECK
 int dkr_container_list(dkr_t *d, const char *filters, int all, json_t **out, char **err);
 
 /* Parser, no I/O: demultiplexes the engine's log stream framing (8-byte

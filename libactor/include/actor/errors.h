@@ -30,6 +30,14 @@ typedef enum {
 #undef ACTOR__ERR_ENUM
 } actor_errno_t;
 
+/* Marks a function whose status a caller must look at: an ignored result
+ * stops the build (-Werror=unused-result). Every status-returning function
+ * of the public headers carries it. */
+#define ACTOR_MUST_CHECK __attribute__((warn_unused_result))
+/* Drops such a status on purpose; a comment beside it says why that is
+ * safe. (A (void) cast does not silence GCC's warn_unused_result.) */
+#define ACTOR_IGNORE(expr) ((void)!(expr))
+
 /* Returns a static string; never NULL. */
 const char *actor_strerror(int err);
 

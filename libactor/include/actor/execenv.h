@@ -5,6 +5,8 @@
 #ifndef ACTOR_EXECENV_H
 #define ACTOR_EXECENV_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 typedef struct {
@@ -17,6 +19,6 @@ typedef struct {
 } actor_execenv_in_t;
 
 /* *out: a new JSON array of "KEY=value" strings, ready for the engine. */
-int actor_execenv_build(const actor_execenv_in_t *in, json_t **out);
+ACTOR_MUST_CHECK int actor_execenv_build(const actor_execenv_in_t *in, json_t **out);
 
 #endif

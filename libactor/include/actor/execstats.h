@@ -10,6 +10,8 @@
 #ifndef ACTOR_EXECSTATS_H
 #define ACTOR_EXECSTATS_H
 
+#include "actor/errors.h"
+
 #include "actor/store.h"
 
 #define ACTOR_METRICS_EXECUTIONS "abaco:metrics:executions"
@@ -19,9 +21,9 @@
 extern const char *const ACTOR_RUNTIME_BUCKETS[];
 
 /* One more execution that reached `status`. */
-int actor_execstats_status(store_redis_t *r, const char *status);
+ACTOR_MUST_CHECK int actor_execstats_status(store_redis_t *r, const char *status);
 /* One more finished execution that ran `seconds`: every bucket, the count
  * and the sum in one atomic step. */
-int actor_execstats_runtime(store_redis_t *r, double seconds);
+ACTOR_MUST_CHECK int actor_execstats_runtime(store_redis_t *r, double seconds);
 
 #endif

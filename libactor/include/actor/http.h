@@ -19,6 +19,8 @@
 #ifndef ACTOR_HTTP_H
 #define ACTOR_HTTP_H
 
+#include "actor/errors.h"
+
 #include <stddef.h>
 #include <uv.h>
 
@@ -34,6 +36,7 @@ typedef struct {
 
 /* Returns the first value for key (case-sensitive unless icase), or NULL. */
 const char *ahttp_kvs_get(const ahttp_kvs_t *kvs, const char *key, int icase);
+ACTOR_MUST_CHECK
 int ahttp_kvs_add(ahttp_kvs_t *kvs, const char *key, size_t klen, const char *value,
                   size_t vlen);
 void ahttp_kvs_free(ahttp_kvs_t *kvs);
@@ -83,6 +86,7 @@ typedef struct {
   unsigned max_connections;
 } ahttp_options_t;
 
+ACTOR_MUST_CHECK
 int ahttp_server_start(uv_loop_t *loop, const ahttp_options_t *opts, ahttp_handler_fn fn,
                        void *ud, ahttp_server_t **out);
 /* Stops listening; requests in flight finish first. cb runs on the loop

@@ -7,6 +7,8 @@
 #ifndef ACTOR_LOG_H
 #define ACTOR_LOG_H
 
+#include "actor/errors.h"
+
 #include <stdarg.h>
 
 struct actor_config_s;
@@ -22,14 +24,14 @@ typedef enum {
 /* Configure from [logs]; `service` names the process (e.g. "api").
  * `cfg` may be NULL (stderr, INFO). Returns 0 or ACTOR_ECONFIG after logging
  * which key was bad. Safe to call again (re-opens files). */
-int actor_log_init(const struct actor_config_s *cfg, const char *service);
+ACTOR_MUST_CHECK int actor_log_init(const struct actor_config_s *cfg, const char *service);
 void actor_log_shutdown(void);
 
 /* Effective level for a module (module may be NULL for the global level). */
 int actor_log_level(const char *module);
 
 /* Parses "DEBUG", "info", "WARNING", "ERROR", "CRITICAL" (case-insensitive). */
-int actor_log_parse_level(const char *s, int *out);
+ACTOR_MUST_CHECK int actor_log_parse_level(const char *s, int *out);
 
 /* Text line: `2026-11-22T14:45:41.591Z INFO api[module]: message`
  * (`api: message` when module is NULL); JSON line: {"time","level",

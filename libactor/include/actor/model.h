@@ -6,6 +6,8 @@
  *                                  may hold '_', an id never does)
  *   abaco:worker:<db_id>:<wid>     worker record
  *   abaco:workers:<db_id>          set of the actor's worker ids
+ *   abaco:ensure_worker:<db_id>    short lease: who requests the worker an
+ *                                  actor with waiting messages lacks
  * MongoDB:
  *   executions   {_id: eid, id, actor_id, actor_dbid, tenant, worker_id, executor,
  *                 status, message_received_time, start_time, finish_time, runtime,
@@ -15,6 +17,8 @@
  * sort and compare correctly as strings; an unset time is JSON null. */
 #ifndef ACTOR_MODEL_H
 #define ACTOR_MODEL_H
+
+#include "actor/errors.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -67,63 +71,79 @@ const char *model_db_id_actor(const char *db_id);
 bool model_db_id_in_tenant(const char *db_id, const char *tenant);
 
 /* ---- actors ---- */
-int model_actor_get(store_redis_t *r, const char *db_id, json_t **out);
+ACTOR_MUST_CHECK int model_actor_get(store_redis_t *r, const char *db_id, json_t **out);
 /* Stores a new or replaced actor and indexes it. */
-int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor);
+ACTOR_MUST_CHECK int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor);
 /* Sets the given fields of an existing actor (others untouched);
  * ACTOR_ENOTFOUND if there is none. */
-int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields);
+ACTOR_MUST_CHECK int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields);
 /* Sets status (and status_message when msg != NULL) of an existing actor. */
-int model_actor_set_status(store_redis_t *r, const char *db_id, const char *status,
-                           const char *msg);
+ACTOR_MUST_CHECK int model_actor_set_status(store_redis_t *r, const char *db_id, const char *status,
+                                            const char *msg);
 /* Guarded: only from the listed statuses (NULL-terminated). */
+ACTOR_MUST_CHECK
 int model_actor_transition(store_redis_t *r, const char *db_id, const char *const *from,
                            const char *status, const char *msg);
-int model_actor_delete(store_redis_t *r, const char *db_id);
+ACTOR_MUST_CHECK int model_actor_delete(store_redis_t *r, const char *db_id);
 /* All actor db_ids of a tenant, as a new JSON array of strings. */
-int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out);
+ACTOR_MUST_CHECK int model_actor_list_ids(store_redis_t *r, const char *tenant, json_t **out);
+/* Every actor db_id of every tenant (the abaco:actors index). */
+ACTOR_MUST_CHECK int model_actor_all_ids(store_redis_t *r, json_t **out);
+/* Whether the actor's record exists now. */
+ACTOR_MUST_CHECK int model_actor_exists(store_redis_t *r, const char *db_id, bool *out);
+/* Takes the actor's "ensure a worker" lease for hold_ms (the api's message
+ * path and health both request a missing worker; only the one that gets
+ * *mine does). */
+ACTOR_MUST_CHECK int model_ensure_worker_claim(store_redis_t *r, const char *db_id, int64_t hold_ms, bool *mine);
 
 /* ---- workers ---- */
 /* A new worker record in REQUESTED state (new reference). ch_name is its
  * control queue's name (chan_name_worker; the protocol names queues). */
 json_t *model_worker_new(const char *db_id, const char *wid, const char *ch_name,
                          const char *image, const char *tenant, long long revision);
-int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
-                     const json_t *worker);
+ACTOR_MUST_CHECK int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
+                                      const json_t *worker);
+ACTOR_MUST_CHECK
 int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out);
 /* Every worker of an actor (new array). */
-int model_worker_list(store_redis_t *r, const char *db_id, json_t **out);
+ACTOR_MUST_CHECK int model_worker_list(store_redis_t *r, const char *db_id, json_t **out);
 /* The same with only the named fields of each (NULL-terminated list;
  * NULL: all), for readers that must not decode whole records. */
+ACTOR_MUST_CHECK
 int model_worker_list_fields(store_redis_t *r, const char *db_id, const char *const *fields,
                              json_t **out);
-int model_worker_count(store_redis_t *r, const char *db_id, long long *n);
-int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
-                        const json_t *fields);
+ACTOR_MUST_CHECK int model_worker_count(store_redis_t *r, const char *db_id, long long *n);
+ACTOR_MUST_CHECK int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
+                                         const json_t *fields);
 /* Guarded status change; `fields` (may be NULL) is set along with status. */
+ACTOR_MUST_CHECK
 int model_worker_transition(store_redis_t *r, const char *db_id, const char *wid,
                             const char *const *from, const char *status, json_t *fields);
-int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid);
+ACTOR_MUST_CHECK int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid);
 
 /* ---- executions and logs ---- */
-int model_exec_insert(store_mongo_t *m, const json_t *exec);
+ACTOR_MUST_CHECK int model_exec_insert(store_mongo_t *m, const json_t *exec);
+ACTOR_MUST_CHECK
 int model_exec_get(store_mongo_t *m, const char *db_id, const char *eid, json_t **out);
 /* Every execution of an actor, oldest first (new array). */
-int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out);
-int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields);
+ACTOR_MUST_CHECK int model_exec_list(store_mongo_t *m, const char *db_id, json_t **out);
+ACTOR_MUST_CHECK int model_exec_update(store_mongo_t *m, const char *eid, const json_t *fields);
 /* Guarded: only if the execution's status is one of `from`. ACTOR_ESTATE if not. */
+ACTOR_MUST_CHECK
 int model_exec_transition(store_mongo_t *m, const char *eid, const char *const *from,
                           const json_t *fields);
-int model_exec_delete_actor(store_mongo_t *m, const char *db_id);
+ACTOR_MUST_CHECK int model_exec_delete_actor(store_mongo_t *m, const char *db_id);
 
+ACTOR_MUST_CHECK
 int model_logs_set(store_mongo_t *m, const char *db_id, const char *tenant, const char *eid,
                    const char *text, size_t len, int64_t exp_ms);
 /* *out malloc'd text ("" when none stored yet). */
+ACTOR_MUST_CHECK
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out);
-int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
+ACTOR_MUST_CHECK int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
 
 /* Indexes the models rely on (executions by actor, a TTL index on log
  * expiry where the server supports it). Idempotent. */
-int model_ensure_indexes(store_mongo_t *m);
+ACTOR_MUST_CHECK int model_ensure_indexes(store_mongo_t *m);
 
 #endif

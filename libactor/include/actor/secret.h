@@ -11,6 +11,8 @@
 #ifndef ACTOR_SECRET_H
 #define ACTOR_SECRET_H
 
+#include "actor/errors.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,7 +28,7 @@ typedef struct {
 /* Derives the key from the configured text. ACTOR_ECONFIG when the text is
  * NULL or empty (secret configs cannot be stored then: the API should say
  * so rather than store them in clear). */
-int actor_secret_key_init(actor_secret_key_t *key, const char *key_text);
+ACTOR_MUST_CHECK int actor_secret_key_init(actor_secret_key_t *key, const char *key_text);
 /* Wipes the key. */
 void actor_secret_key_wipe(actor_secret_key_t *key);
 
@@ -36,6 +38,7 @@ void actor_secret_key_wipe(actor_secret_key_t *key);
  * decrypt there. *out: malloc'd NUL-terminated text (transferred).
  * ACTOR_EINVAL (no key, NULL plain), ACTOR_ETOOBIG, ACTOR_ENOMEM, ACTOR_EIO
  * (no randomness or cipher failure). */
+ACTOR_MUST_CHECK
 int actor_secret_encrypt(const actor_secret_key_t *key, const void *plain, size_t len,
                          const char *aad, char **out);
 /* Reverses actor_secret_encrypt with the same aad. *out: malloc'd, NUL
@@ -43,6 +46,7 @@ int actor_secret_encrypt(const actor_secret_key_t *key, const void *plain, size_
  * NULL) its length; free it with actor_secret_free. ACTOR_EPARSE when the
  * text is not a "v1:" value, ACTOR_EAUTH when the tag does not verify
  * (wrong key, tampering, other aad), ACTOR_EINVAL, ACTOR_ENOMEM. */
+ACTOR_MUST_CHECK
 int actor_secret_decrypt(const actor_secret_key_t *key, const char *text, const char *aad,
                          char **out, size_t *out_len);
 /* Wipes len bytes (strlen when len is 0) and frees; NULL is fine. */

@@ -5,6 +5,8 @@
 #ifndef ACTOR_SERVICE_H
 #define ACTOR_SERVICE_H
 
+#include "actor/errors.h"
+
 #include <uv.h>
 
 #include "actor/config.h"
@@ -25,13 +27,17 @@ struct actor_service_s {
   uv_signal_t sigterm, sigint;
 };
 
-/* Parses argv (-c PATH, -h), loads the config, initialises logging and ids.
+/* Parses argv (-c PATH, -h), loads the config, initialises logging and ids,
+ * and warns once per key of the file the platform does not use
+ * (actor_config_warn_unused; not in a worker, whose spawner did).
  * Prints a start-up error to stderr and returns non-zero on failure: the
  * caller exits with status 1. Options after `--` are left for the service
  * in s->argc/s->argv. */
+ACTOR_MUST_CHECK
 int actor_service_init(actor_service_t *s, const char *name, int argc, char **argv);
 /* Runs the loop until every handle is closed. on_stop runs once, on the
- * first SIGTERM/SIGINT, and must close the service's handles. */
+ * first SIGTERM/SIGINT, and must close the service's handles. Returns
+ * uv_run's result (not a status: nonzero only when handles are left). */
 int actor_service_run(actor_service_t *s, actor_service_stop_fn on_stop);
 /* Closes the signal watchers (call from on_stop). */
 void actor_service_close_signals(actor_service_t *s);

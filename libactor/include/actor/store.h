@@ -12,16 +12,37 @@
  *
  * MongoDB: mongoc_client_pool_t (thread safe, reconnecting); documents go in
  * and out as jansson objects, converted to and from BSON directly (JSON
- * integers are int64, reals are doubles; see store_mongo_bson_to_json for
- * the other BSON types).
+ * integers are int64, reals are doubles; other BSON types as extended
+ * JSON, see src/store_int.h).
  *
  * hiredis writes with write(2): a process using the store must ignore
- * SIGPIPE (every service does in main). */
+ * SIGPIPE (every service does in main).
+ *
+ * Opaque, like libuv's include/uv.h: no public header of libactor includes
+ * hiredis, libbson, mongo-c, libcurl, libmicrohttpd or OpenSSL, or shows
+ * their types; the raw layer (redisReply, bson_t) lives in src/store_int.h
+ * and only libactor uses it. Services get typed operations: records
+ * (store_record.h), the models (model.h), sets, string hashes, counters,
+ * lists and leases (store_kv.h). Two third-party types are public on
+ * purpose: jansson's json_t is the project's JSON value (documents go in and
+ * out as json_t) and libuv's uv_loop_t its event loop.
+ *
+ * One error rule for every store call (Redis and MongoDB alike):
+ *   ACTOR_ECONN     no answer: the server cannot be reached, the connection
+ *                   was lost, or no reply came in time;
+ *   ACTOR_ESTORE    the server answered, but with an error, or with a reply
+ *                   of a type the operation does not expect (a key of the
+ *                   wrong type, say); logged;
+ *   ACTOR_ENOTFOUND the key (or field, or document) is absent, only where a
+ *                   miss means something to the caller; a listing of an
+ *                   absent set or hash is simply empty.
+ * Both ECONN and ESTORE mean "the store failed": a caller that only cares
+ * about that treats them alike (the api answers 503 for either). */
 #ifndef ACTOR_STORE_H
 #define ACTOR_STORE_H
 
-#include <bson/bson.h>
-#include <hiredis/hiredis.h>
+#include "actor/errors.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -35,38 +56,22 @@ typedef struct store_redis_s store_redis_t;
  * '/' is a unix socket). pool_size (0: 8) is how many idle connections are
  * kept; connections are dialled lazily, so this never fails because the
  * server is down. *out is owned by the caller. */
+ACTOR_MUST_CHECK
 int store_redis_new(const struct actor_config_s *cfg, size_t pool_size, store_redis_t **out);
 void store_redis_free(store_redis_t *r);
-/* Runs one command (printf-like, hiredis format). Returns a reply the caller
- * frees with freeReplyObject(), or NULL when the server cannot be reached
- * (logged). A REDIS_REPLY_ERROR reply is returned as is. */
-redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...);
-redisReply *store_redis_cmdargv(store_redis_t *r, int argc, const char **argv,
-                                const size_t *argvlen);
-/* For commands whose answer does not matter beyond success: frees the reply
- * and returns 0, ACTOR_ECONN (NULL: unreachable) or ACTOR_ESTORE (an error
- * reply). Use as store_redis_reply_rc(store_redis_cmd(...)). */
-int store_redis_reply_rc(redisReply *rep);
-/* Borrow one connection for a multi-command sequence (WATCH/MULTI/EXEC).
- * Returns NULL if none can be made (logged). Give it back with
- * store_redis_release; broken=1 closes it instead of pooling it: pass 1
- * unless the sequence ended cleanly (after EXEC, DISCARD or UNWATCH, no
- * unread replies, no SELECT). A connection with c->err set is always
- * closed. */
-redisContext *store_redis_acquire(store_redis_t *r);
-void store_redis_release(store_redis_t *r, redisContext *c, int broken);
-
 /* JSON documents in hashes: HGET/HSET of compact JSON text. Errors:
  * ACTOR_ECONN (server unreachable), ACTOR_ESTORE (error reply), and for
  * hget ACTOR_ENOTFOUND (no such field) or ACTOR_EPARSE (not JSON).
  * hget's *out is a new reference. */
+ACTOR_MUST_CHECK
 int store_redis_hget_json(store_redis_t *r, const char *key, const char *field, json_t **out);
+ACTOR_MUST_CHECK
 int store_redis_hset_json(store_redis_t *r, const char *key, const char *field, const json_t *v);
 /* 0 when the field was removed, ACTOR_ENOTFOUND when it was not there. */
-int store_redis_hdel(store_redis_t *r, const char *key, const char *field);
+ACTOR_MUST_CHECK int store_redis_hdel(store_redis_t *r, const char *key, const char *field);
 /* All values of a hash as a JSON array (new reference; empty when the key
  * does not exist). Values that are not JSON are skipped with a warning. */
-int store_redis_hvals_json(store_redis_t *r, const char *key, json_t **out);
+ACTOR_MUST_CHECK int store_redis_hvals_json(store_redis_t *r, const char *key, json_t **out);
 
 /* ---- MongoDB ----
  * FerretDB v1 (SQLite) measured here: only _id lookups use an index (about
@@ -81,7 +86,7 @@ typedef struct store_mongo_s store_mongo_t;
  * connectTimeoutMS=2000 and socketTimeoutMS=60000, so an unreachable server
  * fails a call with ACTOR_ECONN in about 3 s instead of hanging. Connects
  * lazily: only a bad URL fails here (ACTOR_ECONFIG). */
-int store_mongo_new(const struct actor_config_s *cfg, store_mongo_t **out);
+ACTOR_MUST_CHECK int store_mongo_new(const struct actor_config_s *cfg, store_mongo_t **out);
 void store_mongo_free(store_mongo_t *m);
 /* Releases the driver's global state (mongoc_cleanup). Call at process exit,
  * after every store_mongo_free (also when no store was made: the driver may
@@ -89,17 +94,18 @@ void store_mongo_free(store_mongo_t *m);
 void store_mongo_cleanup(void);
 /* The database name in use (borrowed, valid while m lives). */
 const char *store_mongo_db(const store_mongo_t *m);
-int store_mongo_ping(store_mongo_t *m);
+ACTOR_MUST_CHECK int store_mongo_ping(store_mongo_t *m);
 
 /* All calls: 0, or ACTOR_ECONN (server unreachable), ACTOR_EINVAL (bad
  * document or operator), ACTOR_EEXIST (duplicate key), ACTOR_ESTORE (other
  * server errors); failures other than ENOTFOUND/EEXIST are logged.
  * Documents are json objects (borrowed); results are new references.
  * Integers stay int64. */
-int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc);
+ACTOR_MUST_CHECK int store_mongo_insert(store_mongo_t *m, const char *coll, const json_t *doc);
 /* Inserts an array of documents in one unordered insert. The return code
  * concerns the whole batch (e.g. ACTOR_ECONN); results[i] (n entries)
  * gets each document's own outcome (0, or ACTOR_EEXIST for a duplicate). */
+ACTOR_MUST_CHECK
 int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *docs, int *results);
 
 /* Group commit: concurrent store_batch_insert() calls from many threads are
@@ -109,65 +115,53 @@ int store_mongo_insert_many(store_mongo_t *m, const char *coll, const json_t *do
  * timer, so a lone caller pays no extra latency, while under load the
  * number of round trips drops by the batch size. */
 typedef struct store_batch_s store_batch_t;
+ACTOR_MUST_CHECK
 int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_batch_t **out);
 void store_batch_free(store_batch_t *b);
 /* Blocks until the document is written (or failed). Thread safe. */
-int store_batch_insert(store_batch_t *b, const json_t *doc);
+ACTOR_MUST_CHECK int store_batch_insert(store_batch_t *b, const json_t *doc);
 /* Batches and documents written so far (for metrics and tests). */
 void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned long long *docs);
 
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
-int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
-                         const json_t *projection, json_t **out);
+ACTOR_MUST_CHECK int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
+                                          const json_t *projection, json_t **out);
 /* opts as mongoc find opts ({"sort":..., "skip":..., "limit":..., "projection":...}); *out array.
  */
+ACTOR_MUST_CHECK
 int store_mongo_find(store_mongo_t *m, const char *coll, const json_t *filter, const json_t *opts,
                      json_t **out);
 /* update is an update document ({"$set": {...}}) applied to every matching
  * document (updateMany). upsert=1 inserts if absent. *matched (may be NULL)
  * gets the matched count (0 after an upsert inserted). */
-int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
-                       const json_t *update, int upsert, long long *matched);
+ACTOR_MUST_CHECK int store_mongo_update(store_mongo_t *m, const char *coll, const json_t *filter,
+                                        const json_t *update, int upsert, long long *matched);
 /* Deletes every matching document; filter must not be NULL ({} is all). */
-int store_mongo_delete(store_mongo_t *m, const char *coll, const json_t *filter,
-                       long long *deleted);
+ACTOR_MUST_CHECK int store_mongo_delete(store_mongo_t *m, const char *coll, const json_t *filter,
+                                        long long *deleted);
 /* filter NULL counts all documents. */
+ACTOR_MUST_CHECK
 int store_mongo_count(store_mongo_t *m, const char *coll, const json_t *filter, long long *count);
 /* findAndModify of the first matching document: *out (may be NULL) gets the
  * document after the update (return_new=1) or before it.
  * ACTOR_ENOTFOUND when nothing matched and upsert=0 (or, with return_new=0,
  * when the upsert inserted). */
+ACTOR_MUST_CHECK
 int store_mongo_find_and_modify(store_mongo_t *m, const char *coll, const json_t *filter,
                                 const json_t *update, int upsert, int return_new, json_t **out);
 /* pipeline: a JSON array of stages; *out: the array of results. FerretDB
  * v1.24 computes only the first accumulator of a $group (the others come
  * back 0): use one accumulator per $group. */
+ACTOR_MUST_CHECK
 int store_mongo_aggregate(store_mongo_t *m, const char *coll, const json_t *pipeline, json_t **out);
 /* createIndexes for one index. keys: {"field": 1, ...}; opts (may be NULL)
  * are merged into the index spec ({"expireAfterSeconds": 0, "unique": true,
  * "name": ...}; the name defaults to field_1_...). FerretDB v1 refuses TTL
  * indexes: that is ACTOR_ESTORE, logged as a warning only. */
+ACTOR_MUST_CHECK
 int store_mongo_create_index(store_mongo_t *m, const char *coll, const json_t *keys,
                              const json_t *opts);
 /* Drops the whole database (tests). */
-int store_mongo_drop_database(store_mongo_t *m);
-
-/* JSON <-> BSON, exact for the JSON types: integers <-> int64 (int32 is read
- * as an integer too), reals <-> double, strings, booleans, null, objects,
- * arrays. A single-key object naming an extended-JSON type goes in as that
- * type: {"$oid": "<24 hex>"} an ObjectId, {"$date": <ms since the epoch>}
- * a date, others ({"$numberDecimal": ...}, {"$binary": ...}, ...) as libbson
- * reads extended JSON. Out, an ObjectId is {"$oid": "<hex>"}, a date
- * {"$date": <ms>} and every other BSON type its canonical extended JSON, so
- * what comes out goes back in unchanged. Nesting is limited to 100 levels
- * (ACTOR_ETOOBIG).
- *
- * Appends the members of obj (a JSON object) to out, an initialised bson_t
- * owned by the caller. ACTOR_EINVAL if obj is not an object, a key holds a
- * NUL, or an extended-JSON value is malformed. */
-int store_mongo_json_to_bson(const json_t *obj, bson_t *out);
-/* *out: a new JSON object. ACTOR_EPARSE on corrupt BSON or a string that is
- * not UTF-8. */
-int store_mongo_bson_to_json(const bson_t *doc, json_t **out);
+ACTOR_MUST_CHECK int store_mongo_drop_database(store_mongo_t *m);
 
 #endif

@@ -6,27 +6,30 @@
 #ifndef ACTOR_STORE_RECORD_H
 #define ACTOR_STORE_RECORD_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 #include "actor/store.h"
 
 /* *out: a new object of all fields, or ACTOR_ENOTFOUND. */
-int store_record_get(store_redis_t *r, const char *key, json_t **out);
+ACTOR_MUST_CHECK int store_record_get(store_redis_t *r, const char *key, json_t **out);
 /* Only the named fields (a NULL-terminated list): a new object of those
  * the record has, or ACTOR_ENOTFOUND when it has none of them (or does not
  * exist). For readers that must not decode a whole record, whose other
  * fields may be large. */
+ACTOR_MUST_CHECK
 int store_record_fields(store_redis_t *r, const char *key, const char *const *fields,
                         json_t **out);
 /* Replaces the whole record with the fields of obj. */
-int store_record_put(store_redis_t *r, const char *key, const json_t *obj);
+ACTOR_MUST_CHECK int store_record_put(store_redis_t *r, const char *key, const json_t *obj);
 /* Sets the given fields of an existing record; ACTOR_ENOTFOUND if absent. */
-int store_record_update(store_redis_t *r, const char *key, const json_t *fields);
+ACTOR_MUST_CHECK int store_record_update(store_redis_t *r, const char *key, const json_t *fields);
 /* Sets `fields` only if the record exists and its string field `field` is
  * one of `from` (NULL-terminated; NULL = any). ACTOR_ENOTFOUND if absent,
  * ACTOR_ESTATE if the guard fails. */
-int store_record_transition(store_redis_t *r, const char *key, const char *field,
-                            const char *const *from, const json_t *fields);
-int store_record_delete(store_redis_t *r, const char *key);
+ACTOR_MUST_CHECK int store_record_transition(store_redis_t *r, const char *key, const char *field,
+                                             const char *const *from, const json_t *fields);
+ACTOR_MUST_CHECK int store_record_delete(store_redis_t *r, const char *key);
 
 #endif

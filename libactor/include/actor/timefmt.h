@@ -3,6 +3,8 @@
 #ifndef ACTOR_TIMEFMT_H
 #define ACTOR_TIMEFMT_H
 
+#include "actor/errors.h"
+
 #include <stdint.h>
 
 #define ACTOR_TIME_MAX 32
@@ -17,6 +19,6 @@ void actor_time_format(int64_t ms, char out[ACTOR_TIME_MAX]);
  * "2026-11-22 14:45:41.591", "2026-11-22", with or without 'Z' or "+00:00",
  * and Docker's nanosecond form "2026-11-22T14:45:41.591234567Z").
  * Returns 0 and sets *ms, or ACTOR_EPARSE. */
-int actor_time_parse(const char *s, int64_t *ms);
+ACTOR_MUST_CHECK int actor_time_parse(const char *s, int64_t *ms);
 
 #endif

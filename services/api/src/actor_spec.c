@@ -197,109 +197,156 @@ static int read_image(api_req_t *r, json_t *body, const char **image) {
   return 0;
 }
 
-/* Reads every client field of the body into `a`; 0 or -1 after a 400.
- * Every text is bounded (bounds.c) before it is looked up or parsed. */
-static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_t *a) {
+/* The client fields of an actor, as read from a body. Texts are borrowed
+ * from the body (or the existing record); the JSON values are owned. */
+typedef struct {
   const char *image, *name, *desc, *link, *webhook, *queue, *cron;
-  if (read_image(r, body, &image) || api_field_text(r, body, API_LIM_NAME, &name) ||
-      api_field_text(r, body, API_LIM_DESCRIPTION, &desc) ||
-      api_field_text(r, body, API_LIM_LINK, &link) ||
-      api_field_text(r, body, API_LIM_WEBHOOK, &webhook) ||
-      api_field_string(r, body, "queue", &queue) ||
-      api_field_text(r, body, API_LIM_CRON_SCHEDULE, &cron))
-    return -1;
-
   bool stateless, privileged, use_uid, token, cron_on;
-  bool was_stateless = actor_json_bool(existing, "stateless", true);
-  if (api_field_bool(r, body, "stateless", was_stateless, &stateless) ||
-      api_field_bool(r, body, "privileged", false, &privileged) ||
-      api_field_bool(r, body, "use_container_uid", false, &use_uid) ||
-      api_field_bool(r, body, "token", false, &token) ||
-      api_field_bool(r, body, "cron_on", cron != NULL, &cron_on))
+  long long max_workers, max_cpus, log_ex;
+  bool has_mw, has_cpus, has_log_ex;
+  char next[API_CRON_NEXT_MAX]; /* cron_next_ex, "" for none */
+  json_t *env, *hints, *mounts, *mem;
+} fields_t;
+
+/* The steps below run in this order, each 0 or -1 after a 400: the first
+ * bad field is the one a client is told about. */
+
+/* Every text is bounded (bounds.c) before it is looked up or parsed. */
+static int read_texts(api_req_t *r, json_t *body, fields_t *f) {
+  if (read_image(r, body, &f->image) || api_field_text(r, body, API_LIM_NAME, &f->name) ||
+      api_field_text(r, body, API_LIM_DESCRIPTION, &f->desc) ||
+      api_field_text(r, body, API_LIM_LINK, &f->link) ||
+      api_field_text(r, body, API_LIM_WEBHOOK, &f->webhook) ||
+      api_field_string(r, body, "queue", &f->queue) ||
+      api_field_text(r, body, API_LIM_CRON_SCHEDULE, &f->cron))
     return -1;
-  if (existing && !was_stateless && stateless) {
+  return 0;
+}
+
+static int read_flags(api_req_t *r, json_t *body, const json_t *existing, fields_t *f) {
+  bool was_stateless = actor_json_bool(existing, "stateless", true);
+  if (api_field_bool(r, body, "stateless", was_stateless, &f->stateless) ||
+      api_field_bool(r, body, "privileged", false, &f->privileged) ||
+      api_field_bool(r, body, "use_container_uid", false, &f->use_uid) ||
+      api_field_bool(r, body, "token", api_default_token(r->ctx, r->ident.tenant), &f->token) ||
+      api_field_bool(r, body, "cron_on", f->cron != NULL, &f->cron_on))
+    return -1;
+  if (existing && !was_stateless && f->stateless) {
     api_error(r, 400, "Invalid stateless: a stateful actor cannot be made stateless.");
     return -1;
   }
+  return 0;
+}
 
-  long long max_workers = 0, max_cpus = 0, log_ex = 0;
-  bool has_mw, has_cpus, has_log_ex;
-  if (api_field_int(r, body, "max_workers", 1, &has_mw, &max_workers) ||
-      api_field_int(r, body, "max_cpus", 1, &has_cpus, &max_cpus) ||
-      api_field_int(r, body, "log_ex", 1, &has_log_ex, &log_ex))
+static int read_numbers(api_req_t *r, json_t *body, fields_t *f) {
+  if (api_field_int(r, body, "max_workers", 1, &f->has_mw, &f->max_workers) ||
+      api_field_int(r, body, "max_cpus", 1, &f->has_cpus, &f->max_cpus) ||
+      api_field_int(r, body, "log_ex", 1, &f->has_log_ex, &f->log_ex))
     return -1;
-  if (!stateless && has_mw && max_workers > 1) {
+  if (!f->stateless && f->has_mw && f->max_workers > 1) {
     api_error(r, 400, "stateful actors can only have 1 worker.");
     return -1;
   }
-  if (has_log_ex && log_ex > r->ctx->log_ex_limit) {
+  long log_ex_limit = api_log_ex_limit(r->ctx, r->ident.tenant);
+  if (f->has_log_ex && f->log_ex > log_ex_limit) {
     api_error(r, 400,
               "Invalid log_ex: the value must be a positive integer of at most %ld "
               "(seconds).",
-              r->ctx->log_ex_limit);
+              log_ex_limit);
     return -1;
   }
-  if (queue == NULL || *queue == '\0')
-    queue = "default";
-  if (!queue_allowed(r->ctx->host_queues, queue)) {
+  return 0;
+}
+
+/* The queue (default "default") this host's api takes, and the link. */
+static int check_queue_and_link(api_req_t *r, const json_t *existing, fields_t *f) {
+  if (f->queue == NULL || *f->queue == '\0')
+    f->queue = "default";
+  if (!queue_allowed(r->ctx->host_queues, f->queue)) {
     api_error(r, 400, "Invalid queue name.");
     return -1;
   }
   const char *self_db_id = existing ? actor_json_str(existing, "db_id", NULL) : NULL;
-  if (link && *link && check_link(r, link, self_db_id) != 0)
+  if (f->link && *f->link && check_link(r, f->link, self_db_id) != 0)
     return -1;
+  return 0;
+}
 
-  char next[API_CRON_NEXT_MAX] = "";
+/* cron_next_ex: kept while the schedule is the same, else computed. */
+static int next_cron(api_req_t *r, const json_t *existing, fields_t *f) {
+  const char *cron = f->cron;
   if (cron && existing && strcmp(cron, actor_json_str(existing, "cron_schedule", "")) == 0) {
-    snprintf(next, sizeof(next), "%s", actor_json_str(existing, "cron_next_ex", ""));
+    snprintf(f->next, sizeof(f->next), "%s", actor_json_str(existing, "cron_next_ex", ""));
   } else if (cron) {
-    char err[512];
-    if (api_cron_parse(cron, api_cron_now_ms(r->ctx), next, err, sizeof(err)) != 0) {
+    char err[API_CRON_ERR_MAX];
+    if (api_cron_parse(cron, api_cron_now_ms(r->ctx), f->next, err, sizeof(err)) != 0) {
       api_error(r, 400, "%s", err);
       return -1;
     }
   }
+  return 0;
+}
 
-  /* Fields only privileged callers may set (API.md §2 roles). */
-  if ((privileged && api_require_privileged(r, "privileged")) ||
-      (has_mw && api_require_privileged(r, "max_workers")) ||
-      (has_cpus && api_require_privileged(r, "max_cpus")) ||
+/* Fields only privileged callers may set (API.md §2 roles). */
+static int check_privileged(api_req_t *r, json_t *body, const fields_t *f) {
+  if ((f->privileged && api_require_privileged(r, "privileged")) ||
+      (f->has_mw && api_require_privileged(r, "max_workers")) ||
+      (f->has_cpus && api_require_privileged(r, "max_cpus")) ||
       (json_object_get(body, "mem_limit") && api_require_privileged(r, "mem_limit")) ||
-      (strcmp(queue, "default") != 0 && api_require_privileged(r, "queue")))
+      (strcmp(f->queue, "default") != 0 && api_require_privileged(r, "queue")))
     return -1;
-  json_t *env = NULL, *hints = NULL, *mounts = NULL, *mem = NULL;
-  if (api_field_object(r, body, "default_environment", &env) ||
-      api_check_json(r, API_LIM_DEFAULT_ENV, env) || read_hints(r, body, &hints) ||
-      api_field_list(r, body, "mounts", &mounts) || api_check_json(r, API_LIM_MOUNTS, mounts) ||
-      read_mem_limit(r, body, &mem)) {
-    json_decref(env);
-    json_decref(hints);
-    json_decref(mounts);
+  return 0;
+}
+
+/* The JSON-valued fields; nothing is kept after a failure. */
+static int read_objects(api_req_t *r, json_t *body, fields_t *f) {
+  if (api_field_object(r, body, "default_environment", &f->env) ||
+      api_check_json(r, API_LIM_DEFAULT_ENV, f->env) || read_hints(r, body, &f->hints) ||
+      api_field_list(r, body, "mounts", &f->mounts) ||
+      api_check_json(r, API_LIM_MOUNTS, f->mounts) || read_mem_limit(r, body, &f->mem)) {
+    json_decref(f->env);
+    json_decref(f->hints);
+    json_decref(f->mounts);
     return -1;
   }
-  if (name == NULL && existing)
-    name = actor_json_str(existing, "name", NULL);
+  return 0;
+}
 
-  json_object_set_new(a, "image", json_string(image));
-  json_object_set_new(a, "name", name ? json_string(name) : json_null());
-  json_object_set_new(a, "description", json_string(desc ? desc : ""));
-  json_object_set_new(a, "stateless", json_boolean(stateless));
-  json_object_set_new(a, "privileged", json_boolean(privileged));
-  json_object_set_new(a, "use_container_uid", json_boolean(use_uid));
-  json_object_set_new(a, "token", json_boolean(token));
-  json_object_set_new(a, "default_environment", env ? env : json_object());
-  json_object_set_new(a, "hints", hints);
-  json_object_set_new(a, "link", json_string(link ? link : ""));
-  json_object_set_new(a, "webhook", json_string(webhook ? webhook : ""));
-  json_object_set_new(a, "max_workers", has_mw ? json_integer(max_workers) : json_null());
-  json_object_set_new(a, "mem_limit", mem);
-  json_object_set_new(a, "max_cpus", has_cpus ? json_integer(max_cpus) : json_null());
-  json_object_set_new(a, "queue", json_string(queue));
-  json_object_set_new(a, "log_ex", has_log_ex ? json_integer(log_ex) : json_null());
-  json_object_set_new(a, "cron_schedule", cron ? json_string(cron) : json_null());
-  json_object_set_new(a, "cron_on", json_boolean(cron_on));
-  json_object_set_new(a, "cron_next_ex", *next ? json_string(next) : json_null());
-  json_object_set_new(a, "mounts", mounts ? mounts : json_array());
+/* Into the record; takes the JSON values. */
+static void write_fields(json_t *a, fields_t *f) {
+  json_object_set_new(a, "image", json_string(f->image));
+  json_object_set_new(a, "name", f->name ? json_string(f->name) : json_null());
+  json_object_set_new(a, "description", json_string(f->desc ? f->desc : ""));
+  json_object_set_new(a, "stateless", json_boolean(f->stateless));
+  json_object_set_new(a, "privileged", json_boolean(f->privileged));
+  json_object_set_new(a, "use_container_uid", json_boolean(f->use_uid));
+  json_object_set_new(a, "token", json_boolean(f->token));
+  json_object_set_new(a, "default_environment", f->env ? f->env : json_object());
+  json_object_set_new(a, "hints", f->hints);
+  json_object_set_new(a, "link", json_string(f->link ? f->link : ""));
+  json_object_set_new(a, "webhook", json_string(f->webhook ? f->webhook : ""));
+  json_object_set_new(a, "max_workers", f->has_mw ? json_integer(f->max_workers) : json_null());
+  json_object_set_new(a, "mem_limit", f->mem);
+  json_object_set_new(a, "max_cpus", f->has_cpus ? json_integer(f->max_cpus) : json_null());
+  json_object_set_new(a, "queue", json_string(f->queue));
+  json_object_set_new(a, "log_ex", f->has_log_ex ? json_integer(f->log_ex) : json_null());
+  json_object_set_new(a, "cron_schedule", f->cron ? json_string(f->cron) : json_null());
+  json_object_set_new(a, "cron_on", json_boolean(f->cron_on));
+  json_object_set_new(a, "cron_next_ex", *f->next ? json_string(f->next) : json_null());
+  json_object_set_new(a, "mounts", f->mounts ? f->mounts : json_array());
+}
+
+/* Reads every client field of the body into `a`; 0 or -1 after a 400. */
+static int read_fields(api_req_t *r, json_t *body, const json_t *existing, json_t *a) {
+  fields_t f;
+  memset(&f, 0, sizeof(f));
+  if (read_texts(r, body, &f) || read_flags(r, body, existing, &f) ||
+      read_numbers(r, body, &f) || check_queue_and_link(r, existing, &f) ||
+      next_cron(r, existing, &f) || check_privileged(r, body, &f) || read_objects(r, body, &f))
+    return -1;
+  if (f.name == NULL && existing)
+    f.name = actor_json_str(existing, "name", NULL);
+  write_fields(a, &f);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 
 /* Every actor record of the tenant (new array). */
 static int tenant_actors(api_req_t *r, json_t **out) {
@@ -168,15 +169,8 @@ void api_utilization(api_req_t *r) {
     workers += rc == 0 ? n : 0;
   }
   long long total = 0;
-  redisReply *rep =
-      rc == 0 ? store_redis_cmd(r->ctx->redis, "HGET %s %s", API_KEY_ACTORS_TOTAL, r->ident.tenant)
-              : NULL;
-  if (rc == 0 && (rep == NULL || rep->type == REDIS_REPLY_ERROR))
-    rc = ACTOR_ESTORE;
-  else if (rep && rep->type == REDIS_REPLY_STRING)
-    total = strtoll(rep->str, NULL, 10);
-  if (rep)
-    freeReplyObject(rep);
+  if (rc == 0)
+    rc = store_counter_get(r->ctx->redis, API_KEY_ACTORS_TOTAL, r->ident.tenant, &total);
   if (rc != 0) {
     json_decref(ids);
     api_store_error(r, rc, "utilization");

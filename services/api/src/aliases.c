@@ -17,6 +17,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 
@@ -67,6 +68,11 @@ static void alias_id_of(api_req_t *r, const char *alias, char out[MODEL_KEY_MAX]
 
 static void alias_key(const char *alias_id, char out[MODEL_KEY_MAX + 16]) {
   snprintf(out, MODEL_KEY_MAX + 16, "abaco:alias:%s", alias_id);
+}
+
+/* The set of the aliases naming an actor. */
+static void aliases_of_key(const char *db_id, char out[MODEL_KEY_MAX + 32]) {
+  snprintf(out, MODEL_KEY_MAX + 32, "abaco:aliases_of:%s", db_id);
 }
 
 int api_alias_get(api_req_t *r, const char *alias, json_t **out) {
@@ -174,16 +180,13 @@ void api_alias_create(api_req_t *r) {
   char id[MODEL_KEY_MAX], key[MODEL_KEY_MAX + 16], now[ACTOR_TIME_MAX];
   alias_id_of(r, alias, id);
   alias_key(id, key);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SADD %s %s", KEY_ALIASES, id);
-  if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "alias");
+  bool added = false;
+  int rc = store_set_add(r->ctx->redis, KEY_ALIASES, id, &added);
+  if (rc != 0) {
+    api_store_error(r, rc, "alias");
     goto cleanup;
   }
-  long long added = rep->integer;
-  freeReplyObject(rep);
-  if (added == 0) {
+  if (!added) {
     api_error(r, 400, "Alias %s already exists.", alias);
     goto cleanup;
   }
@@ -193,16 +196,18 @@ void api_alias_create(api_req_t *r) {
                   actor_json_str(actor, "id", ""), "db_id", db_id, "owner", r->ident.username,
                   "tenant", r->ident.tenant, "create_time", now);
   char of[MODEL_KEY_MAX + 32];
-  snprintf(of, sizeof(of), "abaco:aliases_of:%s", db_id);
-  int rc = rec ? api_perms_grant(r, "alias", id, r->ident.username, API_UPDATE) : ACTOR_ENOMEM;
+  aliases_of_key(db_id, of);
+  rc = rec ? api_perms_grant(r, "alias", id, r->ident.username, API_UPDATE) : ACTOR_ENOMEM;
   if (rc == 0)
     rc = store_record_put(r->ctx->redis, key, rec);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of, id));
+    rc = store_set_add(r->ctx->redis, of, id, NULL);
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed (the store is
+     * likely down); the client gets that failure and may retry. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_perms_forget(r, "alias", id);
-    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
+    ACTOR_IGNORE(store_set_remove(r->ctx->redis, KEY_ALIASES, id));
     api_store_error(r, rc, "alias");
     goto cleanup;
   }
@@ -236,14 +241,14 @@ void api_alias_update(api_req_t *r) {
   const char *new_db = actor_json_str(actor, "db_id", "");
   char key[MODEL_KEY_MAX + 16], of_old[MODEL_KEY_MAX + 32], of_new[MODEL_KEY_MAX + 32];
   alias_key(id, key);
-  snprintf(of_old, sizeof(of_old), "abaco:aliases_of:%s", old_db);
-  snprintf(of_new, sizeof(of_new), "abaco:aliases_of:%s", new_db);
+  aliases_of_key(old_db, of_old);
+  aliases_of_key(new_db, of_new);
   fields = json_pack("{s:s, s:s}", "actor_id", actor_json_str(actor, "id", ""), "db_id", new_db);
   int rc = fields ? store_record_update(r->ctx->redis, key, fields) : ACTOR_ENOMEM;
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of_old, id));
+    rc = store_set_remove(r->ctx->redis, of_old, id);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", of_new, id));
+    rc = store_set_add(r->ctx->redis, of_new, id, NULL);
   if (rc == ACTOR_ENOTFOUND) {
     api_error(r, 404, "Alias %s not found.", r->params[0]);
     goto cleanup;
@@ -266,7 +271,7 @@ cleanup:
 static int forget_alias(api_req_t *r, const char *id, const char *db_id) {
   char key[MODEL_KEY_MAX + 16], of[MODEL_KEY_MAX + 32], scope[MODEL_KEY_MAX + 16];
   alias_key(id, key);
-  snprintf(of, sizeof(of), "abaco:aliases_of:%s", db_id);
+  aliases_of_key(db_id, of);
   snprintf(scope, sizeof(scope), "alias:%s", id);
   int rc = store_record_delete(r->ctx->redis, key);
   if (rc == ACTOR_ENOTFOUND)
@@ -276,9 +281,9 @@ static int forget_alias(api_req_t *r, const char *id, const char *db_id) {
   if (rc == 0)
     rc = api_perms_forget(r, "alias", id);
   if (rc == 0 && db_id)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", of, id));
+    rc = store_set_remove(r->ctx->redis, of, id);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_ALIASES, id));
+    rc = store_set_remove(r->ctx->redis, KEY_ALIASES, id);
   return rc;
 }
 
@@ -298,17 +303,14 @@ void api_alias_delete(api_req_t *r) {
 
 int api_aliases_forget_actor(api_req_t *r, const char *db_id) {
   char of[MODEL_KEY_MAX + 32];
-  snprintf(of, sizeof(of), "abaco:aliases_of:%s", db_id);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", of);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ARRAY ? 0 : ACTOR_ESTORE;
-  for (size_t i = 0; rc == 0 && i < rep->elements; i++)
-    if (rep->element[i]->str)
-      rc = forget_alias(r, rep->element[i]->str, db_id);
-  freeReplyObject(rep);
+  aliases_of_key(db_id, of);
+  json_t *ids = NULL;
+  int rc = store_set_members(r->ctx->redis, of, &ids);
+  for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++)
+    rc = forget_alias(r, json_string_value(json_array_get(ids, i)), db_id);
+  json_decref(ids);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", of));
+    rc = store_key_delete(r->ctx->redis, of, NULL);
   return rc;
 }
 

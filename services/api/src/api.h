@@ -43,8 +43,6 @@ typedef struct {
   const char *host_queues;    /* [spawner] host_queues */
   long init_count;
   long max_log_length;
-  long log_ex;
-  long log_ex_limit;           /* [web] log_ex_limit: most an actor's log_ex may be */
   long max_content_length;     /* [web] max_content_length: most bytes of a binary message */
   long max_body_size;          /* [web] max_body_size: most bytes of any other body */
   long max_run_time;           /* [workers] max_run_time, seconds (0 = none) */
@@ -181,15 +179,25 @@ json_t *api_links(api_req_t *r, const char *self_path, const char *owner,
  * For an update, *bump (may be NULL) tells whether the revision moved. */
 json_t *api_actor_from_body(api_req_t *r, json_t *body, const json_t *existing, bool *bump);
 
-/* cron.c: "YYYY-MM-DD HH + <n> <hour|day|week|month>[s]" or
- * "now + <n> <unit>[s]" (API.md §5). On success fills next
- * ("YYYY-MM-DD HH", the first run) and returns 0; otherwise writes the
- * reason into err and returns ACTOR_EPARSE (bad format) or ACTOR_EINVAL
- * (start time in the past). Pure: no I/O. */
+/* tenant_conf.c: [web] log_ex_limit and default_token, or the tenant's own
+ * <tenant>_log_ex_limit / <tenant>_default_token. The check runs at
+ * start-up (ACTOR_ECONFIG, each bad key logged); the lookups cannot fail. */
+int api_tenant_conf_check(const actor_config_t *cfg);
+long api_log_ex_limit(const api_ctx_t *c, const char *tenant);
+bool api_default_token(const api_ctx_t *c, const char *tenant);
+
+/* cron.c: Abaco's "<Y-M-D H | now> + <n> <hour|day|week|month>[s]" (API.md
+ * §5; numbers with or without leading zeros). On success fills next
+ * ("YYYY-MM-DD HH", the first run) and returns 0; otherwise writes
+ * Abaco's message (or ours where Abaco fails with a 500) into err, at
+ * most API_CRON_ERR_MAX bytes are needed, and returns ACTOR_EPARSE (bad
+ * text) or ACTOR_EINVAL (start time in the past). Pure: no I/O. */
 #define API_CRON_NEXT_MAX 32
+#define API_CRON_ERR_MAX 700
 int api_cron_parse(const char *schedule, int64_t now_ms, char next[API_CRON_NEXT_MAX],
                    char *err, size_t errlen);
-/* "YYYY-MM-DD HH" (a cron_next_ex) -> ms since the epoch; ACTOR_EPARSE. */
+/* "YYYY-MM-DD HH" (a cron_next_ex; also Abaco's unpadded "Y-M-D H") -> ms
+ * since the epoch; ACTOR_EPARSE. */
 int api_cron_time(const char *next_ex, int64_t *ms);
 /* The run after a due one: next_ms advanced by whole increments of the
  * schedule until it lies after now_ms, written "YYYY-MM-DD HH" into out.

@@ -114,8 +114,10 @@ int api_access_init(api_ctx_t *c) {
   if (a->jwt && a->apim_key == NULL && a->ntenant_keys == 0)
     LOG_WARN("api", "[web] access_control = jwt but no apim_public_key is set: only clientg "
                     "tokens and nonces can authenticate");
-  /* An empty key leaves secret.set false: secret configs are refused. */
-  actor_secret_key_init(&a->secret, actor_config_get(c->cfg, "web", "encryption_key", ""));
+  /* ACTOR_ECONFIG only for an empty key, which leaves secret.set false:
+   * secret configs are then refused. */
+  ACTOR_IGNORE(
+      actor_secret_key_init(&a->secret, actor_config_get(c->cfg, "web", "encryption_key", "")));
   LOG_INFO("api", "access control %s%s%s, default tenant %s", c->access_control,
            a->jwt ? (a->accept_nonce ? " (nonces accepted)" : " (nonces refused)") : "",
            a->jwt ? (a->exp_ms ? ", JWT exp in milliseconds" : ", JWT exp in seconds") : "",

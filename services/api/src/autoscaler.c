@@ -48,6 +48,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 #include "api.h"
@@ -195,7 +196,8 @@ static void stop_idle(api_pass_t *p, const char *db_id, const char *wid, int64_t
     /* Not told: give it back its READY so it is not left half-stopped. */
     LOG_WARN("api", "autoscaler: actor %s: cannot send stop to worker %s: %s", db_id, wid,
              actor_strerror(rc));
-    model_worker_transition(c->redis, db_id, wid, ASKED, WORKER_READY, NULL);
+    /* Best effort: failing, the record stays asked and health settles it. */
+    ACTOR_IGNORE(model_worker_transition(c->redis, db_id, wid, ASKED, WORKER_READY, NULL));
     return;
   }
   api_metrics_count(c->metrics, API_COUNT_WORKERS_STOPPED, 1);
@@ -246,19 +248,11 @@ static void scale_down(api_pass_t *p, const char *db_id, const json_t *live) {
 static int actor_status(api_ctx_t *c, const char *db_id, char *out, size_t len) {
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
-  redisReply *reply = store_redis_cmd(c->redis, "HGET %s status", key);
-  if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-    if (reply)
-      freeReplyObject(reply);
-    return ACTOR_ESTORE;
-  }
-  json_t *v = reply->type == REDIS_REPLY_STRING
-                  ? json_loadb(reply->str, reply->len, JSON_DECODE_ANY, NULL)
-                  : NULL;
+  json_t *v = NULL;
+  int rc = store_redis_hget_json(c->redis, key, "status", &v);
   snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
   json_decref(v);
-  freeReplyObject(reply);
-  return 0;
+  return rc == ACTOR_ENOTFOUND || rc == ACTOR_EPARSE ? 0 : rc;
 }
 
 static void scale_actor(const char *db_id, void *ud) {

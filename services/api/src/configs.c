@@ -21,6 +21,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 
@@ -196,8 +197,8 @@ static int index_update(api_req_t *r, const json_t *db_ids, const char *config_i
     if (!json_is_string(d))
       continue;
     actorcfg_index_key(json_string_value(d), key);
-    rc = store_redis_reply_rc(
-        store_redis_cmd(r->ctx->redis, add ? "SADD %s %s" : "SREM %s %s", key, config_id));
+    rc = add ? store_set_add(r->ctx->redis, key, config_id, NULL)
+             : store_set_remove(r->ctx->redis, key, config_id);
     if (rc != 0)
       break;
   }
@@ -240,28 +241,27 @@ void api_config_create(api_req_t *r) {
   actorcfg_key(id, key);
   if ((rec = config_from_body(r, name, id, NULL)) == NULL)
     return;
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SADD %s %s", KEY_CONFIGS, id);
-  if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "config");
+  bool added = false;
+  int rc = store_set_add(r->ctx->redis, KEY_CONFIGS, id, &added);
+  if (rc != 0) {
+    api_store_error(r, rc, "config");
     goto cleanup;
   }
-  long long added = rep->integer;
-  freeReplyObject(rep);
-  if (added == 0) {
+  if (!added) {
     api_error(r, 400, "Config %s already exists.", name);
     goto cleanup;
   }
-  int rc = api_perms_grant(r, "config", id, r->ident.username, API_UPDATE);
+  rc = api_perms_grant(r, "config", id, r->ident.username, API_UPDATE);
   if (rc == 0)
     rc = store_record_put(r->ctx->redis, key, rec);
   if (rc == 0)
     rc = index_update(r, json_object_get(rec, "db_ids"), id, true);
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed (the store is
+     * likely down); the client gets that failure and may retry. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_perms_forget(r, "config", id);
-    store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
+    ACTOR_IGNORE(store_set_remove(r->ctx->redis, KEY_CONFIGS, id));
     api_store_error(r, rc, "config");
     goto cleanup;
   }
@@ -319,7 +319,7 @@ void api_config_delete(api_req_t *r) {
   if (rc == 0 || rc == ACTOR_ENOTFOUND)
     rc = api_perms_forget(r, "config", id);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", KEY_CONFIGS, id));
+    rc = store_set_remove(r->ctx->redis, KEY_CONFIGS, id);
   if (rc != 0)
     api_store_error(r, rc, "config");
   else
@@ -334,5 +334,5 @@ void api_config_perms(api_req_t *r) {
 int api_configs_forget_actor(api_req_t *r, const char *db_id) {
   char key[ACTORCFG_KEY_MAX];
   actorcfg_index_key(db_id, key);
-  return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+  return store_key_delete(r->ctx->redis, key, NULL);
 }

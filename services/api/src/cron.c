@@ -1,10 +1,21 @@
-/* Cron schedules (API.md §5): "YYYY-MM-DD HH + <n> <hour|day|week|month>[s]"
- * or "now + <n> <unit>[s]", where the time is UTC and names the first run
- * (whole hours). Validation, the first run (cron_next_ex, written
- * "YYYY-MM-DD HH" as Abaco does) and the step from a due run to the next
- * live here, without I/O; the tick that fires executions is cron_tick.c.
- * A start earlier than the current hour is in the past; the current hour
- * itself is allowed, so "now + ..." always is (and is due at once).
+/* Cron schedules (API.md §5), in Abaco's grammar: "<start> + <n> <unit>"
+ * where <start> is "now" (or "Now") or "Y-M-D H" (UTC, numbers with or
+ * without leading zeros: "2078-09-6 20"), <n> a whole number and <unit>
+ * one of hour(s), day(s), week(s), month(s), exactly as written (case
+ * matters, as in Abaco). Validation, the first run (cron_next_ex, written
+ * "YYYY-MM-DD HH") and the step from a due run to the next live here,
+ * without I/O; the tick that fires executions is cron_tick.c. A start
+ * earlier than the current hour is in the past; the current hour itself is
+ * allowed, so "now + ..." always is (and is due at once).
+ *
+ * Design note on the grammar: Abaco splits the text with the `parse`
+ * library's "{} + {} {}" (then the start with "{}-{}-{} {}"): each field
+ * is at least one character, the shortest that lets the rest match, and
+ * the literals are single spaces. fields_split() does the same, so the
+ * same texts are accepted and the same parts reach the same checks, in
+ * Abaco's order and with Abaco's messages. Where Abaco fails with a 500
+ * (a field that is not a number, a date that does not exist, a zero or
+ * negative increment that would fire forever) the message is ours.
  *
  * Stepping: hours, days and weeks are fixed lengths (UTC has no DST), so
  * the next run after a long downtime is computed in one division. Months
@@ -24,57 +35,96 @@
 #include "api.h"
 
 #define HOUR_MS (3600LL * 1000)
+/* Longer texts are refused before splitting (the split backtracks). */
+#define CRON_TEXT_MAX 256
 
-static const char *const UNITS[] = {"hour", "day", "week", "month", NULL};
+typedef struct {
+  const char *p;
+  size_t len;
+} span_t;
 
-/* Splits on blanks into at most max tokens (in place); -1 when more. */
-static int tokens(char *s, char **tok, int max) {
-  int n = 0;
-  for (char *save = NULL, *t = strtok_r(s, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-    if (n == max)
-      return -1;
-    tok[n++] = t;
+/* The units Abaco accepts, exactly as written, and what they step by. */
+static const struct {
+  const char *name;
+  char unit; /* 'h', 'd', 'w' or 'm' */
+} UNITS[] = {{"hour", 'h'},  {"hours", 'h'}, {"day", 'd'},    {"days", 'd'},
+             {"week", 'w'},  {"weeks", 'w'}, {"month", 'm'}, {"months", 'm'}};
+
+/* Matches s[0..len) against "{}L0{}L1...{}" (nlits literals) the way
+ * parse's \A(.+?)L0(.+?)...(.+?)\Z does: every field non-empty, each the
+ * shortest that lets the rest match. Fills out[0..nlits]. */
+static bool fields_split(const char *s, size_t len, const char *const *lits, size_t nlits,
+                         span_t *out) {
+  if (nlits == 0) {
+    out[0] = (span_t){s, len};
+    return len > 0;
   }
-  return n;
+  size_t l = strlen(lits[0]);
+  for (size_t i = 1; i + l <= len; i++)
+    if (memcmp(s + i, lits[0], l) == 0 &&
+        fields_split(s + i + l, len - i - l, lits + 1, nlits - 1, out + 1)) {
+      out[0] = (span_t){s, i};
+      return true;
+    }
+  return false;
 }
 
-static bool all_digits(const char *s, size_t len) {
-  if (strlen(s) != len)
+static bool span_is(span_t s, const char *text) {
+  return s.len == strlen(text) && memcmp(s.p, text, s.len) == 0;
+}
+
+/* A whole number as Python's int() reads the ASCII ones: blanks around,
+ * an optional sign, decimal digits (leading zeros allowed). */
+static bool span_int(span_t s, long long max, long long *out) {
+  size_t i = 0, end = s.len;
+  while (i < end && isspace((unsigned char)s.p[i]))
+    i++;
+  while (end > i && isspace((unsigned char)s.p[end - 1]))
+    end--;
+  bool neg = false;
+  if (i < end && (s.p[i] == '+' || s.p[i] == '-'))
+    neg = s.p[i++] == '-';
+  if (i == end)
     return false;
-  for (size_t i = 0; i < len; i++)
-    if (!isdigit((unsigned char)s[i]))
+  long long v = 0;
+  for (; i < end; i++) {
+    if (!isdigit((unsigned char)s.p[i]))
       return false;
+    if (v > max)
+      return false; /* keep going would overflow; far beyond any use anyway */
+    v = v * 10 + (s.p[i] - '0');
+  }
+  *out = neg ? -v : v;
   return true;
 }
 
-/* "YYYY-MM-DD" and "HH" -> ms since the epoch; -1 when not a real date. */
-static int64_t start_ms(const char *date, const char *hour) {
-  if (strlen(date) != 10 || date[4] != '-' || date[7] != '-' || !all_digits(hour, 2))
-    return -1;
-  char y[5], m[3], d[3];
-  memcpy(y, date, 4);
-  y[4] = '\0';
-  memcpy(m, date + 5, 2);
-  m[2] = '\0';
-  memcpy(d, date + 8, 2);
-  d[2] = '\0';
-  if (!all_digits(y, 4) || !all_digits(m, 2) || !all_digits(d, 2))
-    return -1;
+/* "Y-M-D H" (any of its numbers with or without leading zeros) -> ms since
+ * the epoch. ACTOR_EPARSE when it does not split into four parts,
+ * ACTOR_EINVAL when a part is not a number or the date does not exist. */
+static int start_ms(span_t text, int64_t *ms) {
+  static const char *const LITS[] = {"-", "-", " "};
+  span_t f[4];
+  long long v[4];
+  if (!fields_split(text.p, text.len, LITS, 3, f))
+    return ACTOR_EPARSE;
+  for (int i = 0; i < 4; i++)
+    if (!span_int(f[i], 100000, &v[i]))
+      return ACTOR_EINVAL;
+  if (v[0] < 1 || v[0] > 9999 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] < 0 ||
+      v[3] > 23)
+    return ACTOR_EINVAL;
   struct tm tm;
   memset(&tm, 0, sizeof(tm));
-  tm.tm_year = atoi(y) - 1900;
-  tm.tm_mon = atoi(m) - 1;
-  tm.tm_mday = atoi(d);
-  tm.tm_hour = atoi(hour);
-  int want_mon = tm.tm_mon, want_mday = tm.tm_mday, want_hour = tm.tm_hour;
-  if (want_mon < 0 || want_mon > 11 || want_mday < 1 || want_hour > 23)
-    return -1;
+  tm.tm_year = (int)v[0] - 1900;
+  tm.tm_mon = (int)v[1] - 1;
+  tm.tm_mday = (int)v[2];
+  tm.tm_hour = (int)v[3];
   time_t t = timegm(&tm);
   /* timegm normalises 2026-02-30 into March: refuse what moved. */
-  if (t == (time_t)-1 || tm.tm_mon != want_mon || tm.tm_mday != want_mday ||
-      tm.tm_hour != want_hour)
-    return -1;
-  return (int64_t)t * 1000;
+  if (tm.tm_mon != (int)v[1] - 1 || tm.tm_mday != (int)v[2])
+    return ACTOR_EINVAL;
+  *ms = (int64_t)t * 1000;
+  return 0;
 }
 
 static void format_hour(int64_t ms, char out[API_CRON_NEXT_MAX]) {
@@ -84,74 +134,85 @@ static void format_hour(int64_t ms, char out[API_CRON_NEXT_MAX]) {
   strftime(out, API_CRON_NEXT_MAX, "%Y-%m-%d %H", &tm);
 }
 
-/* The parts of a schedule: start (ms; -1 when not a real date), the
- * count and unit ('h', 'd', 'w', 'm') of the increment. False when the
- * text is not a schedule. */
-static bool split_schedule(const char *schedule, int64_t now_ms, int64_t *start, long *n,
-                           char *unit) {
-  char buf[128];
-  char *tok[6];
-  int ntok = -1;
-  if (schedule && strlen(schedule) < sizeof(buf)) {
-    memcpy(buf, schedule, strlen(schedule) + 1);
-    ntok = tokens(buf, tok, 6);
+typedef struct {
+  int64_t start; /* ms of the first run */
+  long n;        /* the increment, in units */
+  char unit;     /* 'h', 'd', 'w', 'm' */
+} schedule_t;
+
+/* Reads a schedule as Abaco's set_cron() and the unit check after it do,
+ * in their order. now_ms: the clock ("now" and the check for the past).
+ * past: whether a start before the current hour is refused (validation)
+ * or taken (stepping a stored schedule). 0, or an error with its message
+ * in err: ACTOR_EINVAL for a start in the past, else ACTOR_EPARSE. */
+static int schedule_read(const char *text, int64_t now_ms, bool past, schedule_t *out,
+                         char *err, size_t errlen) {
+  static const char *const LITS[] = {" + ", " "};
+  span_t f[3];
+  size_t len = text ? strlen(text) : 0;
+  if (text == NULL || len > CRON_TEXT_MAX || !fields_split(text, len, LITS, 2, f)) {
+    snprintf(err, errlen, "The cron is not in the correct format");
+    return ACTOR_EPARSE;
   }
-  int at = 0;
-  *start = -1;
-  if (ntok == 4 && strcasecmp(tok[0], "now") == 0) {
-    *start = now_ms - now_ms % HOUR_MS;
-    at = 1;
-  } else if (ntok == 5) {
-    *start = start_ms(tok[0], tok[1]);
-    at = 2;
-  }
-  if (*start < 0 || strcmp(tok[at], "+") != 0)
-    return false;
-  const char *num = tok[at + 1];
-  if (!*num || strspn(num, "0123456789") != strlen(num) || strlen(num) > 6 || atol(num) <= 0)
-    return false;
-  *n = atol(num);
-  const char *word = tok[at + 2];
-  size_t ulen = strlen(word);
-  if (ulen > 1 && word[ulen - 1] == 's')
-    ulen--;
-  for (int i = 0; UNITS[i]; i++)
-    if (strlen(UNITS[i]) == ulen && strncmp(UNITS[i], word, ulen) == 0) {
-      *unit = UNITS[i][0];
-      return true;
+  long long n = 0;
+  bool n_ok = span_int(f[1], 1000000, &n);
+  int64_t now_hour = now_ms - now_ms % HOUR_MS;
+  if (span_is(f[0], "now") || span_is(f[0], "Now")) {
+    out->start = now_hour;
+  } else {
+    int rc = start_ms(f[0], &out->start);
+    if (rc == ACTOR_EPARSE) {
+      snprintf(err, errlen, "The starting date %.*s is not in the correct format", (int)f[0].len,
+               f[0].p);
+      return ACTOR_EPARSE;
     }
-  return false;
+    if (rc != 0) {
+      snprintf(err, errlen,
+               "The starting date %.*s is not a valid date and hour (year-month-day hour, UTC)",
+               (int)f[0].len, f[0].p);
+      return ACTOR_EPARSE;
+    }
+    if (past && out->start < now_hour) {
+      char when[API_CRON_NEXT_MAX];
+      format_hour(now_hour, when);
+      snprintf(err, errlen, "The starting datetime is old. The current UTC time is %s:00:00",
+               when);
+      return ACTOR_EINVAL;
+    }
+  }
+  out->unit = 0;
+  for (size_t i = 0; i < sizeof(UNITS) / sizeof(UNITS[0]) && !out->unit; i++)
+    if (span_is(f[2], UNITS[i].name))
+      out->unit = UNITS[i].unit;
+  if (!out->unit) {
+    snprintf(err, errlen, "%.*s is an invalid unit of time", (int)f[2].len, f[2].p);
+    return ACTOR_EPARSE;
+  }
+  if (!n_ok || n <= 0 || n > 1000000) {
+    snprintf(err, errlen,
+             "The increment %.*s is not a whole number of %.*s between 1 and 1000000",
+             (int)f[1].len, f[1].p, (int)f[2].len, f[2].p);
+    return ACTOR_EPARSE;
+  }
+  out->n = (long)n;
+  return 0;
 }
 
 int api_cron_parse(const char *schedule, int64_t now_ms, char next[API_CRON_NEXT_MAX], char *err,
                    size_t errlen) {
-  int64_t start = -1, now_hour = now_ms - now_ms % HOUR_MS;
-  long n = 0;
-  char unit = 0;
-  if (!split_schedule(schedule, now_ms, &start, &n, &unit)) {
-    snprintf(err, errlen,
-             "Invalid cron_schedule: '%s' is not of the form 'YYYY-MM-DD HH + <n> "
-             "<hour|day|week|month>' or 'now + <n> <hour|day|week|month>' (UTC).",
-             schedule ? schedule : "");
-    return ACTOR_EPARSE;
-  }
-  if (start < now_hour) {
-    char when[API_CRON_NEXT_MAX];
-    format_hour(start, when);
-    snprintf(err, errlen, "Invalid cron_schedule: the start time %s is in the past.", when);
-    return ACTOR_EINVAL;
-  }
-  format_hour(start, next);
-  return 0;
+  schedule_t s;
+  int rc = schedule_read(schedule, now_ms, true, &s, err, errlen);
+  if (rc == 0)
+    format_hour(s.start, next);
+  return rc;
 }
 
 int api_cron_time(const char *next_ex, int64_t *ms) {
-  char date[16], hour[8];
-  if (next_ex == NULL || sscanf(next_ex, "%15s %7s", date, hour) != 2 ||
-      strlen(next_ex) != 13)
+  /* Ours are "YYYY-MM-DD HH"; Abaco wrote its own without leading zeros. */
+  if (next_ex == NULL || strlen(next_ex) > 32)
     return ACTOR_EPARSE;
-  int64_t t = start_ms(date, hour);
-  if (t < 0)
+  int64_t t = 0;
+  if (start_ms((span_t){next_ex, strlen(next_ex)}, &t) != 0)
     return ACTOR_EPARSE;
   *ms = t;
   return 0;
@@ -182,12 +243,14 @@ static int64_t add_months(int64_t from_ms, long months) {
 
 int api_cron_advance(const char *schedule, int64_t next_ms, int64_t now_ms,
                      char out[API_CRON_NEXT_MAX]) {
-  int64_t start = 0, next = next_ms;
-  long n = 0;
-  char unit = 0;
+  schedule_t s;
+  char err[API_CRON_ERR_MAX];
+  int64_t next = next_ms;
   /* The start of a dated schedule may be long past now; only the step counts. */
-  if (!split_schedule(schedule, now_ms, &start, &n, &unit))
+  if (schedule_read(schedule, now_ms, false, &s, err, sizeof(err)) != 0)
     return ACTOR_EPARSE;
+  long n = s.n;
+  char unit = s.unit;
   if (unit == 'm') {
     long k = 1;
     while ((next = add_months(next_ms, k * n)) <= now_ms && k < MONTH_STEPS_MAX)

@@ -23,6 +23,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 #include "api.h"
@@ -31,14 +32,6 @@
 #define CRON_LEASE_HOLD_MS 60000
 #define CRON_MESSAGE "This is your cron execution"
 #define CRON_EXECUTOR "cron"
-
-/* Record fields are JSON texts; NULL when absent or unreadable. New reference. */
-static json_t *field(const redisReply *reply, size_t i) {
-  if (reply->type != REDIS_REPLY_ARRAY || i >= reply->elements ||
-      reply->element[i]->type != REDIS_REPLY_STRING)
-    return NULL;
-  return json_loadb(reply->element[i]->str, reply->element[i]->len, JSON_DECODE_ANY, NULL);
-}
 
 /* cron_next_ex from `from` to `to`, only if it still is `from`. */
 static int move_next(api_ctx_t *c, const char *db_id, const char *from, const char *to) {
@@ -92,19 +85,18 @@ static void check_actor(const char *db_id, void *ud) {
   api_ctx_t *c = p->c;
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
-  redisReply *reply = store_redis_cmd(c->redis,
-                                      "HMGET %s cron_on cron_next_ex cron_schedule "
-                                      "queue status",
-                                      key);
-  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-    api_metrics_store_error(c->metrics, "redis");
-    if (reply)
-      freeReplyObject(reply);
+  static const char *const FIELDS[] = {"cron_on", "cron_next_ex", "cron_schedule", "queue",
+                                       "status", NULL};
+  json_t *rec = NULL;
+  int rc = store_record_fields(c->redis, key, FIELDS, &rec);
+  if (rc != 0) {
+    if (rc != ACTOR_ENOTFOUND) /* gone meanwhile */
+      api_metrics_store_error(c->metrics, "redis");
     return;
   }
-  json_t *on = field(reply, 0), *next = field(reply, 1), *sched = field(reply, 2),
-         *queue = field(reply, 3), *status = field(reply, 4);
-  freeReplyObject(reply);
+  json_t *on = json_object_get(rec, "cron_on"), *next = json_object_get(rec, "cron_next_ex"),
+         *sched = json_object_get(rec, "cron_schedule"), *queue = json_object_get(rec, "queue"),
+         *status = json_object_get(rec, "status");
   int64_t due = 0;
   char following[API_CRON_NEXT_MAX];
   if (json_is_true(on) && json_is_string(next) && json_is_string(sched) &&
@@ -117,11 +109,7 @@ static void check_actor(const char *db_id, void *ud) {
       LOG_WARN("api", "cron: actor %s: unreadable cron_schedule '%s'", db_id,
                json_string_value(sched));
   }
-  json_decref(on);
-  json_decref(next);
-  json_decref(sched);
-  json_decref(queue);
-  json_decref(status);
+  json_decref(rec);
 }
 
 void api_cron_tick(api_ctx_t *c, unsigned long long *cursor) {

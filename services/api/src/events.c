@@ -30,6 +30,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
 
@@ -167,16 +168,8 @@ static int dead_letter(event_job_t *j, const target_t *t) {
     return ACTOR_ENOMEM;
   char key[MODEL_KEY_MAX];
   snprintf(key, sizeof(key), API_EVENTS_DEAD_KEY, actor_json_str(j->event, "tenant_id", ""));
-  int rc = ACTOR_ECONN;
-  redisReply *rep = store_redis_cmd(ev.ctx->redis, "LPUSH %s %s", key, text);
-  if (rep && rep->type != REDIS_REPLY_ERROR)
-    rc = 0;
-  if (rep)
-    freeReplyObject(rep);
+  int rc = store_list_push_capped(ev.ctx->redis, key, text, API_EVENTS_DEAD_MAX);
   if (rc == 0) {
-    rep = store_redis_cmd(ev.ctx->redis, "LTRIM %s 0 %d", key, API_EVENTS_DEAD_MAX - 1);
-    if (rep)
-      freeReplyObject(rep);
     LOG_WARN("api", "event %s of actor %s: %s %s failed %d times (%s): dead-lettered",
              actor_json_str(j->event, "event_type", ""), actor_json_str(j->event, "actor_id", ""),
              t->kind, t->target, j->attempts, t->error);
@@ -287,6 +280,9 @@ static void on_timer(uv_timer_t *t) {
   uv_close((uv_handle_t *)&j->timer, on_timer_closed);
 }
 
+/* ack, nack and cancel results are dropped (ACTOR_IGNORE) throughout: they fail
+ * only for a delivery of an earlier connection or after close, and the broker
+ * has requeued such a delivery already (chan.h). */
 static void after_deliver(uv_work_t *w, int status) {
   event_job_t *j = w->data;
   bool pending = j->targets[0].pending || j->targets[1].pending || (!j->loaded && j->event);
@@ -295,7 +291,7 @@ static void after_deliver(uv_work_t *w, int status) {
     return;
   }
   if (!pending) {
-    chan_ack(ev.conn, j->tag);
+    ACTOR_IGNORE(chan_ack(ev.conn, j->tag));
     job_free(j);
     return;
   }
@@ -315,7 +311,7 @@ static void on_event(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     j->body = malloc(msg->len + 1);
   if (j == NULL || j->body == NULL) {
     free(j);
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     return;
   }
   memcpy(j->body, msg->body, msg->len);
@@ -327,7 +323,7 @@ static void on_event(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     ev.jobs->prev = j;
   ev.jobs = j;
   if (uv_queue_work(ev.loop, &j->work, deliver, after_deliver) != 0) {
-    chan_nack(c, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, msg->tag, 1));
     job_free(j);
   }
 }
@@ -363,20 +359,20 @@ void api_events_dead_letter(api_req_t *r) {
     return;
   char key[MODEL_KEY_MAX];
   snprintf(key, sizeof(key), API_EVENTS_DEAD_KEY, r->ident.tenant);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "LRANGE %s 0 %d", key, API_EVENTS_DEAD_MAX - 1);
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "dead letters");
+  json_t *texts = NULL;
+  int rc = store_list_range(r->ctx->redis, key, API_EVENTS_DEAD_MAX, &texts);
+  if (rc != 0) {
+    api_store_error(r, rc, "dead letters");
     return;
   }
   json_t *out = json_array();
-  for (size_t i = 0; out && i < rep->elements; i++) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(texts, i, t) {
     json_t *d = NULL;
-    if (rep->element[i]->type == REDIS_REPLY_STRING &&
-        chan_json_decode(rep->element[i]->str, rep->element[i]->len, 0, &d) == 0)
+    if (out && chan_json_decode(json_string_value(t), json_string_length(t), 0, &d) == 0)
       json_array_append_new(out, d);
   }
-  freeReplyObject(rep);
+  json_decref(texts);
   api_ok(r, "Dead-lettered events retrieved successfully.", out);
 }

@@ -25,6 +25,7 @@
 #include "actor/errors.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
 
@@ -76,11 +77,6 @@ void api_ticker_stop(api_ticker_t *t) {
 
 /* ---- leases ---- */
 
-static const char END_SCRIPT[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
-    "if tonumber(ARGV[2]) > 0 then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-    "return redis.call('DEL', KEYS[1])";
-
 static atomic_ullong serial;
 
 static void lease_key(const char *job, const char *queue, char out[MODEL_KEY_MAX]) {
@@ -103,14 +99,11 @@ int api_leases_take(api_ctx_t *c, const char *job, int64_t hold_ms, api_leases_t
   for (char *q = strtok_r(copy, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
     char key[MODEL_KEY_MAX];
     lease_key(job, q, key);
-    redisReply *reply =
-        store_redis_cmd(c->redis, "SET %s %s NX PX %lld", key, l->token, (long long)hold_ms);
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+    bool mine = false;
+    if (store_lease_take(c->redis, key, l->token, hold_ms, &mine) != 0)
       api_metrics_store_error(c->metrics, "redis");
-    else if (reply->type == REDIS_REPLY_STATUS)
+    else if (mine)
       json_array_append_new(l->queues, json_string(q));
-    if (reply)
-      freeReplyObject(reply);
   }
   free(copy);
   return (int)json_array_size(l->queues);
@@ -132,15 +125,11 @@ void api_leases_end(api_ctx_t *c, api_leases_t *l, int64_t keep_ms) {
   json_array_foreach(l->queues, i, q) {
     char key[MODEL_KEY_MAX];
     lease_key(l->job, json_string_value(q), key);
-    redisReply *reply = store_redis_cmd(c->redis, "EVAL %s 1 %s %s %lld", END_SCRIPT, key, l->token,
-                                        (long long)(keep_ms > 0 ? keep_ms : 0));
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (store_lease_end(c->redis, key, l->token, keep_ms) != 0) {
       /* it expires by itself after hold_ms */
       api_metrics_store_error(c->metrics, "redis");
       LOG_DEBUG("api", "%s lease of queue %s: could not end it", l->job, json_string_value(q));
     }
-    if (reply)
-      freeReplyObject(reply);
   }
   json_decref(l->queues);
   l->queues = NULL;
@@ -152,20 +141,15 @@ int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
                     void (*fn)(const char *db_id, void *ud), void *ud) {
   size_t seen = 0;
   do {
-    redisReply *reply =
-        store_redis_cmd(c->redis, "SSCAN %s %llu COUNT 100", MODEL_KEY_ACTORS, *cursor);
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY) {
-      if (reply)
-        freeReplyObject(reply);
+    json_t *ids = NULL;
+    int rc = store_set_scan(c->redis, MODEL_KEY_ACTORS, cursor, &ids);
+    if (rc != 0) {
       api_metrics_store_error(c->metrics, "redis");
-      return ACTOR_ESTORE;
+      return rc;
     }
-    *cursor = strtoull(reply->element[0]->str, NULL, 10);
-    redisReply *ids = reply->element[1];
-    for (size_t i = 0; i < ids->elements; i++, seen++)
-      fn(ids->element[i]->str, ud);
-    freeReplyObject(reply);
+    for (size_t i = 0; i < json_array_size(ids); i++, seen++)
+      fn(json_string_value(json_array_get(ids, i)), ud);
+    json_decref(ids);
   } while (*cursor != 0 && seen < max);
   return 0;
 }

@@ -22,7 +22,7 @@
  * again), declares it with the argument and moves the parked messages
  * back. A message a worker holds unacked at that moment is not lost: the
  * worker finishes it (its ack then goes nowhere), and the next execution
- * waits for it (the worker's execute.c). Consumers of the old
+ * waits for it (the worker's exec_admit.c). Consumers of the old
  * queue are cancelled and re-declare it when they reconnect; a publisher
  * racing the swap gets its message returned and publishes again, declaring
  * the new queue. Messages published during the swap may overtake parked
@@ -39,6 +39,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
 #include "channels/proto/mailbox.h"
@@ -47,11 +48,6 @@
 #define UPGRADE_WAIT_MS 15000
 #define UPGRADE_POLL_MS 100
 #define UPGRADE_ATTEMPTS 5
-
-/* KEYS[1] the lock, ARGV[1] its owner's token. */
-static const char UNLOCK_LUA[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
-    "return 0\n";
 
 void api_mailbox_opts(const json_t *actor, chan_queue_opts_t *out) {
   chan_mailbox_opts(!actor_json_bool(actor, "stateless", true), out);
@@ -103,14 +99,10 @@ static int swap(api_ctx_t *c, const char *db_id, const char *mailbox, const char
 static int lock_take(api_ctx_t *c, const char *key, const char *token) {
   int64_t deadline = actor_time_mono_ms() + UPGRADE_WAIT_MS;
   for (;;) {
-    redisReply *rep = store_redis_cmd(c->redis, "SET %s %s NX PX %d", key, token, UPGRADE_LOCK_MS);
-    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-      if (rep)
-        freeReplyObject(rep);
-      return ACTOR_ESTORE;
-    }
-    bool mine = rep->type == REDIS_REPLY_STATUS;
-    freeReplyObject(rep);
+    bool mine = false;
+    int rc = store_lease_take(c->redis, key, token, UPGRADE_LOCK_MS, &mine);
+    if (rc != 0)
+      return rc;
     if (mine)
       return 0;
     if (actor_time_mono_ms() >= deadline)
@@ -120,9 +112,8 @@ static int lock_take(api_ctx_t *c, const char *key, const char *token) {
 }
 
 static void lock_release(api_ctx_t *c, const char *key, const char *token) {
-  redisReply *rep = store_redis_cmd(c->redis, "EVAL %s 1 %s %s", UNLOCK_LUA, key, token);
-  if (rep)
-    freeReplyObject(rep); /* else it expires by itself */
+  if (store_lease_end(c->redis, key, token, 0) != 0)
+    LOG_DEBUG("api", "mailbox lock %s: could not release it; it expires by itself", key);
 }
 
 int api_mailbox_prepare(api_ctx_t *c, const json_t *actor) {

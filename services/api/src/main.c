@@ -86,20 +86,13 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
                            &c->max_content_length) ||
       actor_config_get_int(cfg, "web", "max_body_size", 1L << 20, &c->max_body_size) ||
       actor_config_get_int(cfg, "web", "max_log_length", 1000000, &c->max_log_length) ||
-      actor_config_get_int(cfg, "web", "log_ex", 86400, &c->log_ex) ||
-      actor_config_get_int(cfg, "web", "log_ex_limit", 86400, &c->log_ex_limit) ||
       actor_config_get_int(cfg, "workers", "init_count", 1, &c->init_count) ||
-      actor_config_get_int(cfg, "workers", "max_run_time", 0, &c->max_run_time) ||
+      actor_config_get_limit(cfg, "workers", "max_run_time", 0, &c->max_run_time) ||
       actor_config_get_int(cfg, "workers", "sync_max_idle_time", 600,
                            &c->sync_max_idle_time))
     return ACTOR_ECONFIG;
   if (port <= 0 || port > 65535) {
     LOG_ERROR("api", "[web] port: %ld is not a TCP port", port);
-    return ACTOR_ECONFIG;
-  }
-  if (c->log_ex_limit <= 0) {
-    LOG_ERROR("api", "[web] log_ex_limit: %ld must be a positive number of seconds",
-              c->log_ex_limit);
     return ACTOR_ECONFIG;
   }
   if (c->max_content_length <= 0) {
@@ -121,7 +114,7 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
     LOG_ERROR("api", "[workers] init_count: %ld is out of range 0..100", c->init_count);
     return ACTOR_ECONFIG;
   }
-  if (read_jobs_config(cfg, c) != 0)
+  if (read_jobs_config(cfg, c) != 0 || api_tenant_conf_check(cfg) != 0)
     return ACTOR_ECONFIG;
   c->camel = strcmp(kase, "camel") == 0;
   c->show_traceback = show_tb;

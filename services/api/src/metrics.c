@@ -36,6 +36,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
 
@@ -302,39 +303,9 @@ static void sample1(actor_buf_t *b, const char *name, const char *label, const c
 
 /* ---- the store-derived part ---- */
 
-/* Runs n commands on one connection in one round trip. replies[i] is
- * NULL for a command that got no reply (the connection broke). */
-static int pipeline(store_redis_t *rs, int argc, const char **argv, size_t n,
-                    redisReply **replies) {
-  memset(replies, 0, n * sizeof(*replies));
-  if (n == 0)
-    return 0;
-  redisContext *rc = store_redis_acquire(rs);
-  if (rc == NULL)
-    return ACTOR_ECONN;
-  int broken = 0;
-  for (size_t i = 0; i < n && !broken; i++)
-    broken = redisAppendCommandArgv(rc, argc, argv + i * (size_t)argc, NULL) != REDIS_OK;
-  for (size_t i = 0; i < n && !broken; i++)
-    broken = redisGetReply(rc, (void **)&replies[i]) != REDIS_OK;
-  store_redis_release(rs, rc, broken);
-  return broken ? ACTOR_ECONN : 0;
-}
-
-static void free_replies(redisReply **replies, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (replies[i])
-      freeReplyObject(replies[i]);
-}
-
-/* A record field holds JSON text: the string inside, or NULL. */
-static char *record_string(const redisReply *reply) {
-  if (reply == NULL || reply->type != REDIS_REPLY_STRING)
-    return NULL;
-  json_t *v = json_loadb(reply->str, reply->len, JSON_DECODE_ANY, NULL);
-  char *s = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
-  json_decref(v);
-  return s;
+/* A status read by store_record_field_many: the string, or NULL. */
+static const char *status_of(const json_t *statuses, size_t i) {
+  return json_string_value(json_array_get(statuses, i));
 }
 
 static void tally(json_t *counts, const char *status) {
@@ -378,81 +349,61 @@ static int scan_actors(api_ctx_t *c, json_t **out) {
   return 0;
 }
 
-/* Actors and workers by status, in two pipelined round trips; the ids of
- * actors whose mailbox is worth a look (not being deleted) go to mailboxes. */
+/* Actors and workers by status, in three pipelined round trips; the ids
+ * of actors whose mailbox is worth a look (not being deleted) go to
+ * mailboxes. */
 static int status_counts(store_redis_t *rs, const json_t *ids, json_t *actors, json_t *workers,
                          json_t *mailboxes) {
-  size_t n = json_array_size(ids);
-  const char **argv = calloc(n * 3 + 1, sizeof(*argv));
-  const char **argv2 = calloc(n * 2 + 1, sizeof(*argv2));
+  size_t n = json_array_size(ids), nw = 0;
   char(*keys)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*keys));
   char(*sets)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*sets));
-  redisReply **r1 = calloc(n + 1, sizeof(*r1)), **r2 = calloc(n + 1, sizeof(*r2));
-  json_t *wkeys = json_array();
-  const char **wargv = NULL;
-  redisReply **r3 = NULL;
-  size_t nw = 0;
-  int rc = (argv && argv2 && keys && sets && r1 && r2 && wkeys) ? 0 : ACTOR_ENOMEM;
+  const char **kp = calloc(n + 1, sizeof(*kp)), **sp = calloc(n + 1, sizeof(*sp));
+  const char **wp = NULL;
+  json_t *wkeys = json_array(), *st = NULL, *members = NULL, *wst = NULL;
+  int rc = (keys && sets && kp && sp && wkeys) ? 0 : ACTOR_ENOMEM;
   for (size_t i = 0; rc == 0 && i < n; i++) {
     const char *db = json_string_value(json_array_get(ids, i));
     model_key_actor(db, keys[i]);
     model_key_workers(db, sets[i]);
-    argv[i * 3] = "HGET";
-    argv[i * 3 + 1] = keys[i];
-    argv[i * 3 + 2] = "status";
-    argv2[i * 2] = "SMEMBERS";
-    argv2[i * 2 + 1] = sets[i];
+    kp[i] = keys[i];
+    sp[i] = sets[i];
   }
   if (rc == 0)
-    rc = pipeline(rs, 3, argv, n, r1);
+    rc = store_record_field_many(rs, kp, n, "status", &st);
   if (rc == 0)
-    rc = pipeline(rs, 2, argv2, n, r2);
+    rc = store_set_members_many(rs, sp, n, &members);
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    char *st = record_string(r1[i]);
-    tally(actors, st);
+    const char *status = status_of(st, i);
+    tally(actors, status);
     /* a mailbox is reported for actors that may have one */
-    if (st && strcmp(st, ACTOR_SHUTTING_DOWN) != 0)
+    if (status && strcmp(status, ACTOR_SHUTTING_DOWN) != 0)
       json_array_append_new(mailboxes, json_string(json_string_value(json_array_get(ids, i))));
-    free(st);
     const char *db = json_string_value(json_array_get(ids, i));
-    for (size_t j = 0; r2[i] && r2[i]->type == REDIS_REPLY_ARRAY && j < r2[i]->elements &&
-                       json_array_size(wkeys) < SCRAPE_MAX_WORKERS;
+    const json_t *wids = json_array_get(members, i);
+    for (size_t j = 0; j < json_array_size(wids) && json_array_size(wkeys) < SCRAPE_MAX_WORKERS;
          j++) {
       char key[MODEL_KEY_MAX];
-      model_key_worker(db, r2[i]->element[j]->str, key);
+      model_key_worker(db, json_string_value(json_array_get(wids, j)), key);
       json_array_append_new(wkeys, json_string(key));
     }
   }
   nw = json_array_size(wkeys);
   if (rc == 0 && nw > 0) {
-    wargv = calloc(nw * 3, sizeof(*wargv));
-    r3 = calloc(nw, sizeof(*r3));
-    rc = (wargv && r3) ? 0 : ACTOR_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < nw; i++) {
-      wargv[i * 3] = "HGET";
-      wargv[i * 3 + 1] = json_string_value(json_array_get(wkeys, i));
-      wargv[i * 3 + 2] = "status";
-    }
+    wp = calloc(nw, sizeof(*wp));
+    rc = wp ? 0 : ACTOR_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nw; i++)
+      wp[i] = json_string_value(json_array_get(wkeys, i));
     if (rc == 0)
-      rc = pipeline(rs, 3, wargv, nw, r3);
-    for (size_t i = 0; rc == 0 && i < nw; i++) {
-      char *st = record_string(r3[i]); /* NULL: the worker went meanwhile */
-      tally(workers, st);
-      free(st);
-    }
+      rc = store_record_field_many(rs, wp, nw, "status", &wst);
+    for (size_t i = 0; rc == 0 && i < nw; i++)
+      tally(workers, status_of(wst, i)); /* NULL: the worker went meanwhile */
   }
-  if (r1)
-    free_replies(r1, n);
-  if (r2)
-    free_replies(r2, n);
-  if (r3)
-    free_replies(r3, nw);
-  free(r1);
-  free(r2);
-  free(r3);
-  free(wargv);
-  free(argv);
-  free(argv2);
+  json_decref(st);
+  json_decref(members);
+  json_decref(wst);
+  free(wp);
+  free(kp);
+  free(sp);
   free(keys);
   free(sets);
   json_decref(wkeys);
@@ -488,36 +439,36 @@ static void render_mailboxes(api_ctx_t *c, actor_buf_t *b, const json_t *ids) {
   }
 }
 
-static unsigned long long hash_count(const redisReply *hash, const char *field) {
-  for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
-    if (strcmp(hash->element[i]->str, field) == 0)
-      return strtoull(hash->element[i + 1]->str, NULL, 10);
-  return 0;
+/* A counter of a hash read with store_hash_get_all (0 when absent). */
+static unsigned long long hash_count(const json_t *hash, const char *field) {
+  const char *v = json_string_value(json_object_get(hash, field));
+  return v ? strtoull(v, NULL, 10) : 0;
 }
 
 static void render_executions(api_ctx_t *c, actor_buf_t *b) {
-  redisReply *execs = store_redis_cmd(c->redis, "HGETALL %s", KEY_EXECUTIONS);
-  redisReply *rt = store_redis_cmd(c->redis, "HGETALL %s", KEY_RUNTIME);
-  if (execs == NULL || rt == NULL)
+  json_t *execs = NULL, *rt = NULL;
+  int rc1 = store_hash_get_all(c->redis, KEY_EXECUTIONS, &execs);
+  int rc2 = store_hash_get_all(c->redis, KEY_RUNTIME, &rt);
+  if (rc1 != 0 || rc2 != 0)
     api_metrics_store_error(c->metrics, "redis");
   family(b, "abaco_executions_total", "counter",
          "Executions that reached each status, cluster-wide (kept in Redis: every api shows "
          "the same value).");
   json_t *counts = zero_counts(EXEC_STATUSES);
-  for (size_t i = 0; execs && execs->type == REDIS_REPLY_ARRAY && i + 1 < execs->elements; i += 2)
-    json_object_set_new(counts, execs->element[i]->str,
-                        json_integer((json_int_t)strtoll(execs->element[i + 1]->str, NULL, 10)));
-  if (execs && execs->type == REDIS_REPLY_ARRAY) /* no zeros for what could not be read */
+  const char *status;
+  json_t *n;
+  json_object_foreach(execs, status, n) {
+    json_object_set_new(counts, status,
+                        json_integer((json_int_t)strtoll(json_string_value(n), NULL, 10)));
+  }
+  if (execs) /* no zeros for what could not be read */
     render_counts(b, "abaco_executions_total", "status", counts);
   json_decref(counts);
 
   family(b, "abaco_execution_runtime_seconds", "histogram",
          "Runtime of finished executions, cluster-wide (kept in Redis).");
-  if (rt == NULL || rt->type != REDIS_REPLY_ARRAY) {
-    if (execs)
-      freeReplyObject(execs);
-    if (rt)
-      freeReplyObject(rt);
+  if (rt == NULL) {
+    json_decref(execs);
     return;
   }
   for (int i = 0; RUNTIME_BUCKETS[i]; i++)
@@ -525,16 +476,11 @@ static void render_executions(api_ctx_t *c, actor_buf_t *b) {
                hash_count(rt, RUNTIME_BUCKETS[i]));
   buf_printf(b, "abaco_execution_runtime_seconds_bucket{le=\"+Inf\"} %llu\n",
              hash_count(rt, "+Inf"));
-  const char *sum = "0";
-  for (size_t i = 0; rt && rt->type == REDIS_REPLY_ARRAY && i + 1 < rt->elements; i += 2)
-    if (strcmp(rt->element[i]->str, "sum") == 0)
-      sum = rt->element[i + 1]->str;
-  buf_printf(b, "abaco_execution_runtime_seconds_sum %.3f\n", strtod(sum, NULL));
+  const char *sum = json_string_value(json_object_get(rt, "sum"));
+  buf_printf(b, "abaco_execution_runtime_seconds_sum %.3f\n", strtod(sum ? sum : "0", NULL));
   buf_printf(b, "abaco_execution_runtime_seconds_count %llu\n", hash_count(rt, "count"));
-  if (execs)
-    freeReplyObject(execs);
-  if (rt)
-    freeReplyObject(rt);
+  json_decref(execs);
+  json_decref(rt);
 }
 
 static void render_store_part(api_ctx_t *c, actor_buf_t *b) {

@@ -20,6 +20,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "actor/timefmt.h"
 
@@ -150,17 +151,12 @@ int api_nonce_redeem(api_req_t *r) {
   nonce_key(r->ident.nonce, key);
   actor_time_format(actor_time_now_ms(), now);
   snprintf(now_json, sizeof(now_json), "\"%s\"", now);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "EVAL %s 1 %s %s", REDEEM_LUA, key, now_json);
-  if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-    if (rep && rep->type == REDIS_REPLY_ERROR)
-      LOG_ERROR("api", "nonce %s: redeem script failed: %s", r->ident.nonce, rep->str);
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, "nonce");
+  long long uses = 0;
+  int rc = store_script_int(r->ctx->redis, REDEEM_LUA, key, now_json, &uses);
+  if (rc != 0) {
+    api_store_error(r, rc, "nonce");
     return -1;
   }
-  long long uses = rep->integer;
-  freeReplyObject(rep);
   if (uses == -2) {
     api_error(r, 401, "Invalid nonce: no such nonce.");
     return -1;
@@ -176,19 +172,15 @@ int api_nonce_redeem(api_req_t *r) {
 int api_nonces_forget(api_req_t *r, const char *scope) {
   char skey[MODEL_KEY_MAX + 32], key[MODEL_KEY_MAX];
   scope_key(scope, skey);
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", skey);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_ARRAY ? 0 : ACTOR_ESTORE;
-  for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
-    if (rep->element[i]->str == NULL)
-      continue;
-    nonce_key(rep->element[i]->str, key);
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+  json_t *ids = NULL;
+  int rc = store_set_members(r->ctx->redis, skey, &ids);
+  for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++) {
+    nonce_key(json_string_value(json_array_get(ids, i)), key);
+    rc = store_key_delete(r->ctx->redis, key, NULL);
   }
-  freeReplyObject(rep);
+  json_decref(ids);
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", skey));
+    rc = store_key_delete(r->ctx->redis, skey, NULL);
   return rc;
 }
 
@@ -262,9 +254,10 @@ static void nonce_create(api_req_t *r, const char *scope, const char *actor_id, 
     json_object_set_new(rec, "alias", json_string(alias));
   int rc = rec ? store_record_put(r->ctx->redis, key, rec) : ACTOR_ENOMEM;
   if (rc == 0)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SADD %s %s", skey, nid));
+    rc = store_set_add(r->ctx->redis, skey, nid, NULL);
   if (rc != 0) {
-    store_record_delete(r->ctx->redis, key);
+    /* Best-effort rollback of a create that already failed. */
+    ACTOR_IGNORE(store_record_delete(r->ctx->redis, key));
     api_store_error(r, rc, "nonce");
     goto cleanup;
   }
@@ -313,7 +306,7 @@ static void nonce_delete(api_req_t *r, const char *scope, const char *nid) {
   scope_key(scope, skey);
   int rc = store_record_delete(r->ctx->redis, key);
   if (rc == 0 || rc == ACTOR_ENOTFOUND)
-    rc = store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "SREM %s %s", skey, nid));
+    rc = store_set_remove(r->ctx->redis, skey, nid);
   if (rc != 0) {
     api_store_error(r, rc, "nonce");
     return;

@@ -17,6 +17,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/store_record.h"
 
 static const char *const LEVEL_NAMES[] = {"NONE", "READ", "EXECUTE", "UPDATE"};
@@ -62,22 +63,17 @@ int api_level_of(api_req_t *r, const char *kind, const char *id, api_level_t *ou
   }
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  redisReply *rep =
-      store_redis_cmd(r->ctx->redis, "HMGET %s %s %s", key, r->ident.username, API_WORLD_USER);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = 0;
-  if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-    rc = ACTOR_ESTORE;
-  } else {
-    for (size_t i = 0; i < 2; i++) {
-      redisReply *e = rep->element[i];
-      int l = e->type == REDIS_REPLY_STRING ? api_level_parse(e->str) : -1;
-      if (l > (int)*out)
-        *out = (api_level_t)l;
-    }
+  const char *users[] = {r->ident.username, API_WORLD_USER, NULL};
+  json_t *levels = NULL;
+  int rc = store_hash_get_fields(r->ctx->redis, key, users, &levels);
+  const char *user;
+  json_t *v;
+  json_object_foreach(levels, user, v) {
+    int l = api_level_parse(json_string_value(v));
+    if (l > (int)*out)
+      *out = (api_level_t)l;
   }
-  freeReplyObject(rep);
+  json_decref(levels);
   return rc;
 }
 
@@ -87,13 +83,7 @@ int api_own_entry(api_req_t *r, const char *kind, const char *id, bool *out) {
     return 0;
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "HEXISTS %s %s", key, r->ident.username);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_INTEGER ? 0 : ACTOR_ESTORE;
-  *out = rc == 0 && rep->integer == 1;
-  freeReplyObject(rep);
-  return rc;
+  return store_hash_exists(r->ctx->redis, key, r->ident.username, out);
 }
 
 bool api_has_level(api_req_t *r, const json_t *actor, api_level_t level) {
@@ -126,36 +116,24 @@ int api_perms_grant(api_req_t *r, const char *kind, const char *id, const char *
                     api_level_t level) {
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  if (level == API_NONE)
-    return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "HDEL %s %s", key, user));
-  return store_redis_reply_rc(
-      store_redis_cmd(r->ctx->redis, "HSET %s %s %s", key, user, api_level_name(level)));
+  if (level == API_NONE) {
+    int rc = store_redis_hdel(r->ctx->redis, key, user);
+    return rc == ACTOR_ENOTFOUND ? 0 : rc;
+  }
+  const char *name = api_level_name(level);
+  return store_hash_set(r->ctx->redis, key, user, name, strlen(name));
 }
 
 int api_perms_forget(api_req_t *r, const char *kind, const char *id) {
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  return store_redis_reply_rc(store_redis_cmd(r->ctx->redis, "DEL %s", key));
+  return store_key_delete(r->ctx->redis, key, NULL);
 }
 
 static int perms_map(api_req_t *r, const char *kind, const char *id, json_t **out) {
   char key[MODEL_KEY_MAX + 32];
   api_perms_key(kind, id, key, sizeof(key));
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "HGETALL %s", key);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  if (rep->type != REDIS_REPLY_ARRAY) {
-    freeReplyObject(rep);
-    return ACTOR_ESTORE;
-  }
-  json_t *map = json_object();
-  for (size_t i = 0; map && i + 1 < rep->elements; i += 2)
-    if (rep->element[i]->type == REDIS_REPLY_STRING &&
-        rep->element[i + 1]->type == REDIS_REPLY_STRING)
-      json_object_set_new(map, rep->element[i]->str, json_string(rep->element[i + 1]->str));
-  freeReplyObject(rep);
-  *out = map;
-  return map ? 0 : ACTOR_ENOMEM;
+  return store_hash_get_all(r->ctx->redis, key, out);
 }
 
 static void perms_answer(api_req_t *r, const char *kind, const char *id) {
@@ -208,8 +186,7 @@ cleanup:
 int api_actor_registered(api_req_t *r, const char *db_id) {
   int rc = api_perms_grant(r, "actor", db_id, r->ident.username, API_UPDATE);
   if (rc == 0)
-    rc = store_redis_reply_rc(
-        store_redis_cmd(r->ctx->redis, "HINCRBY %s %s 1", API_KEY_ACTORS_TOTAL, r->ident.tenant));
+    rc = store_counter_add(r->ctx->redis, API_KEY_ACTORS_TOTAL, r->ident.tenant, 1, NULL);
   return rc;
 }
 
@@ -238,19 +215,16 @@ void api_actor_perms(api_req_t *r) {
 }
 
 void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t *l) {
-  redisReply *rep = store_redis_cmd(r->ctx->redis, "SMEMBERS %s", index_key);
-  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-    if (rep)
-      freeReplyObject(rep);
-    api_store_error(r, ACTOR_ESTORE, l->noun);
+  json_t *ids = NULL;
+  int rc = store_set_members(r->ctx->redis, index_key, &ids);
+  if (rc != 0) {
+    api_store_error(r, rc, l->noun);
     return;
   }
   json_t *out = json_array();
-  int rc = out ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
-    const char *id = rep->element[i]->str;
-    if (id == NULL)
-      continue;
+  rc = out ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++) {
+    const char *id = json_string_value(json_array_get(ids, i));
     if (l->kind) { /* api_level_of: NONE outside the caller's tenant */
       api_level_t have = API_NONE;
       rc = api_level_of(r, l->kind, id, &have);
@@ -270,7 +244,7 @@ void api_list_readable(api_req_t *r, const char *index_key, const api_listing_t 
       rc = ACTOR_ENOMEM;
     json_decref(rec);
   }
-  freeReplyObject(rep);
+  json_decref(ids);
   if (rc != 0) {
     json_decref(out);
     api_store_error(r, rc, l->noun);

@@ -579,8 +579,8 @@ static json_t *mongo_display(api_req_t *r, const mongo_kind_t *k, const json_t *
   char self[512], rel[600];
   snprintf(self, sizeof(self), "%s/executions/%s", aid, eid);
   if (k->logs) {
-    json_t *actor = NULL; /* for its owner; gone meanwhile: no owner */
-    model_actor_get(r->ctx->redis, db_id, &actor);
+    json_t *actor = NULL; /* for its owner; gone meanwhile (or unreadable): no owner */
+    ACTOR_IGNORE(model_actor_get(r->ctx->redis, db_id, &actor));
     snprintf(rel, sizeof(rel), "%s/logs", self);
     json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "execution_id", eid, "actor_id", aid, "logs",
                             actor_json_str(doc, "logs", ""), "_links",

@@ -20,6 +20,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "api.h"
 #include "channels/proto/command.h"
 
@@ -85,13 +86,10 @@ int api_ensure_worker(api_req_t *r, const json_t *actor) {
   int rc = api_live_workers(r, db_id, NULL, &n);
   if (rc != 0 || n > 0)
     return rc;
-  char key[MODEL_KEY_MAX];
-  snprintf(key, sizeof(key), "abaco:ensure_worker:%s", db_id);
-  redisReply *reply = store_redis_cmd(r->ctx->redis, "SET %s 1 NX PX %d", key, ENSURE_LEASE_MS);
-  if (reply == NULL)
-    return ACTOR_ESTORE;
-  bool mine = reply->type == REDIS_REPLY_STATUS;
-  freeReplyObject(reply);
+  bool mine = false;
+  rc = model_ensure_worker_claim(r->ctx->redis, db_id, ENSURE_LEASE_MS, &mine);
+  if (rc != 0)
+    return rc;
   if (!mine)
     return 0; /* another request is adding it */
   return api_request_workers(r, actor, 1);

@@ -12,6 +12,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "actor/store_kv.h"
 #include "clientg.h"
 
 static json_t *reply_error(const char *message) {
@@ -28,12 +29,8 @@ static int record_client(clientg_t *g, const clientg_req_t *req, int64_t now) {
   json_decref(v);
   if (text == NULL)
     return ACTOR_ENOMEM;
-  redisReply *rep = store_redis_cmd(g->redis, "SET %s %s EX %ld", key, text, g->conf.token_ttl);
+  int rc = store_value_set_ttl(g->redis, key, text, g->conf.token_ttl);
   free(text);
-  if (rep == NULL)
-    return ACTOR_ECONN;
-  int rc = rep->type == REDIS_REPLY_STATUS ? 0 : ACTOR_ESTORE;
-  freeReplyObject(rep);
   return rc;
 }
 
@@ -64,19 +61,16 @@ static json_t *do_new(clientg_t *g, const clientg_req_t *req, int64_t now) {
 static json_t *do_delete(clientg_t *g, const clientg_req_t *req) {
   char key[256];
   actor_client_key(req->tenant, req->worker_id, key, sizeof(key));
-  redisReply *rep = store_redis_cmd(g->redis, "DEL %s", key);
-  if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
+  bool deleted = false;
+  int rc = store_key_delete(g->redis, key, &deleted);
+  if (rc != 0) {
     LOG_ERROR(CLIENTG_LOG, "tenant %s worker %s: cannot revoke the client: %s", req->tenant,
-              req->worker_id, rep ? "store error" : "store unreachable");
-    if (rep)
-      freeReplyObject(rep);
+              req->worker_id, actor_strerror(rc));
     return reply_error("the store is unavailable");
   }
-  long long n = rep->integer;
-  freeReplyObject(rep);
   LOG_INFO(CLIENTG_LOG, "tenant %s worker %s: client %s", req->tenant, req->worker_id,
-           n ? "revoked" : "was not there");
-  return json_pack("{s:s, s:b}", "status", "ok", "deleted", n > 0);
+           deleted ? "revoked" : "was not there");
+  return json_pack("{s:s, s:b}", "status", "ok", "deleted", deleted);
 }
 
 json_t *clientg_handle(clientg_t *g, const void *body, size_t len, int64_t now) {

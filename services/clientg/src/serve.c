@@ -49,6 +49,9 @@ static void work(uv_work_t *w) {
   OPENSSL_thread_stop();
 }
 
+/* ack, nack and cancel results are dropped (ACTOR_IGNORE) throughout: they fail
+ * only for a delivery of an earlier connection or after close, and the broker
+ * has requeued such a delivery already (chan.h). */
 static void after_work(uv_work_t *w, int status) {
   job_t *j = w->data;
   clientg_t *g = j->g;
@@ -62,7 +65,7 @@ static void after_work(uv_work_t *w, int status) {
   } else {
     LOG_WARN(CLIENTG_LOG, "a request without reply_to was handled; its reply is dropped");
   }
-  chan_ack(g->conn, j->tag);
+  ACTOR_IGNORE(chan_ack(g->conn, j->tag));
   job_free(j);
 }
 
@@ -74,7 +77,7 @@ static void on_request(chan_conn_t *c, const chan_msg_t *m, void *ud) {
   clientg_t *g = ud;
   job_t *j = calloc(1, sizeof(*j));
   if (j == NULL) {
-    chan_nack(c, m->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, m->tag, 1));
     return;
   }
   j->g = g;
@@ -85,7 +88,7 @@ static void on_request(chan_conn_t *c, const chan_msg_t *m, void *ud) {
   j->corr = dup_or_null(m->correlation_id);
   g->inflight++;
   if (j->body == NULL || (m->reply_to && !j->reply_to) || (m->correlation_id && !j->corr)) {
-    chan_nack(c, m->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, m->tag, 1));
     job_free(j);
     return;
   }
@@ -93,7 +96,7 @@ static void on_request(chan_conn_t *c, const chan_msg_t *m, void *ud) {
   j->body[m->len] = '\0';
   j->work.data = j;
   if (uv_queue_work(&g->svc->loop, &j->work, work, after_work) != 0) {
-    chan_nack(c, m->tag, 1);
+    ACTOR_IGNORE(chan_nack(c, m->tag, 1));
     job_free(j);
   }
 }
@@ -107,7 +110,7 @@ int clientg_serve_start(clientg_t *g) {
 
 void clientg_serve_stop(clientg_t *g, clientg_idle_fn done) {
   g->stopping = true;
-  chan_cancel(g->conn, g->conf.queue);
+  ACTOR_IGNORE(chan_cancel(g->conn, g->conf.queue));
   if (g->inflight == 0)
     done(g);
   else

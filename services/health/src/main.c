@@ -161,11 +161,11 @@ int main(int argc, char **argv) {
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
   if (read_config(cfg) != 0 || health_queues_config(&hl, cfg, uri) != 0)
     goto cleanup;
+  if (dkr_new_from_config(cfg, &hl.docker) != 0)
+    goto cleanup;
   if (store_redis_new(cfg, 2, &hl.redis) != 0 || store_mongo_new(cfg, &hl.mongo) != 0 ||
-      dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"), &hl.docker) !=
-          0 ||
       chan_client_new(uri, 1, &hl.chan) != 0) {
-    LOG_ERROR("health", "cannot set up the store, engine or broker clients");
+    LOG_ERROR("health", "cannot set up the store or broker clients");
     goto cleanup;
   }
   uv_timer_init(&svc.loop, &hl.timer);

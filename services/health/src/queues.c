@@ -31,6 +31,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "health.h"
 
 #define LOCK_KEY "abaco:health:queue_sweep"
@@ -245,47 +246,34 @@ static int delete_queue(health_t *h, const char *name) {
 /* ---- the lock ---- */
 
 static bool lock_take(health_t *h) {
-  redisReply *r = store_redis_cmd(h->redis, "SET %s %s NX PX %d", LOCK_KEY, h->lock_owner, LOCK_MS);
-  bool mine = r && r->type == REDIS_REPLY_STATUS;
-  if (r)
-    freeReplyObject(r);
-  return mine;
+  bool mine = false;
+  return store_lease_take(h->redis, LOCK_KEY, h->lock_owner, LOCK_MS, &mine) == 0 && mine;
 }
 
 /* Only its owner deletes it: a pass that outlived the expiry must not
  * release the next owner's lock. */
 static void lock_release(health_t *h) {
-  static const char SCRIPT[] =
-      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-      "return 0";
-  redisReply *r = store_redis_cmd(h->redis, "EVAL %s 1 %s %s", SCRIPT, LOCK_KEY, h->lock_owner);
-  if (r)
-    freeReplyObject(r);
+  if (store_lease_end(h->redis, LOCK_KEY, h->lock_owner, 0) != 0)
+    LOG_DEBUG("health", "queue sweep lock: could not release it; it expires by itself");
 }
 
 /* ---- the sweep ---- */
 
 /* Every actor db_id, as a set; NULL when Redis cannot be read. */
 static json_t *read_actors(health_t *h) {
-  redisReply *r = store_redis_cmd(h->redis, "SMEMBERS %s", MODEL_KEY_ACTORS);
-  json_t *set = r && r->type == REDIS_REPLY_ARRAY ? json_object() : NULL;
-  for (size_t i = 0; set && i < r->elements; i++)
-    if (r->element[i]->str)
-      json_object_set_new(set, r->element[i]->str, json_true());
-  if (r)
-    freeReplyObject(r);
+  json_t *ids = NULL;
+  json_t *set = model_actor_all_ids(h->redis, &ids) == 0 ? json_object() : NULL;
+  for (size_t i = 0; set && i < json_array_size(ids); i++)
+    json_object_set_new(set, json_string_value(json_array_get(ids, i)), json_true());
+  json_decref(ids);
   return set;
 }
 
 /* 1 when the actor's record exists now, 0 when not, < 0 unknown. */
 static int actor_exists(health_t *h, const char *db_id) {
-  char key[MODEL_KEY_MAX];
-  model_key_actor(db_id, key);
-  redisReply *r = store_redis_cmd(h->redis, "EXISTS %s", key);
-  int rc = r && r->type == REDIS_REPLY_INTEGER ? (r->integer > 0) : ACTOR_ESTORE;
-  if (r)
-    freeReplyObject(r);
-  return rc;
+  bool exists = false;
+  int rc = model_actor_exists(h->redis, db_id, &exists);
+  return rc != 0 ? rc : exists;
 }
 
 static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors) {

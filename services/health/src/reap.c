@@ -38,6 +38,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "channels/proto/command.h"
 #include "health.h"
@@ -245,17 +246,13 @@ void health_replace(health_tick_t *t, const char *db_id) {
     if (!health_status_leaving(actor_json_str(w, "status", "")))
       goto cleanup; /* it still has a worker */
   }
-  char mailbox[CHAN_NAME_MAX], lease[MODEL_KEY_MAX];
+  char mailbox[CHAN_NAME_MAX];
   chan_name_mailbox(db_id, mailbox);
   long waiting = 0;
   if (chan_client_queue_len(h->chan, mailbox, &waiting) != 0 || waiting == 0)
     goto cleanup;
-  snprintf(lease, sizeof(lease), "abaco:ensure_worker:%s", db_id);
-  redisReply *reply = store_redis_cmd(h->redis, "SET %s 1 NX PX %d", lease, ENSURE_LEASE_MS);
-  bool mine = reply && reply->type == REDIS_REPLY_STATUS;
-  if (reply)
-    freeReplyObject(reply);
-  if (!mine)
+  bool mine = false;
+  if (model_ensure_worker_claim(h->redis, db_id, ENSURE_LEASE_MS, &mine) != 0 || !mine)
     goto cleanup;
   int rc = request_worker(h, db_id, actor);
   if (rc != 0)

@@ -29,6 +29,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "health.h"
 
@@ -101,18 +102,16 @@ static void list_containers(health_tick_t *t) {
  * cannot be read at all. t->known is left NULL when some actor's workers
  * could not be read. */
 static json_t *read_workers(health_tick_t *t) {
-  redisReply *reply = store_redis_cmd(t->h->redis, "SMEMBERS %s", MODEL_KEY_ACTORS);
-  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+  json_t *ids = NULL;
+  if (model_actor_all_ids(t->h->redis, &ids) != 0) {
     LOG_WARN("health", "Redis unavailable: skipping this tick");
-    if (reply)
-      freeReplyObject(reply);
     return NULL;
   }
   json_t *all = json_array();
   json_t *known = json_object();
   bool complete = all && known;
-  for (size_t i = 0; all && i < reply->elements; i++) {
-    const char *db_id = reply->element[i]->str;
+  for (size_t i = 0; all && i < json_array_size(ids); i++) {
+    const char *db_id = json_string_value(json_array_get(ids, i));
     json_t *workers = NULL;
     int rc = db_id ? model_worker_list(t->h->redis, db_id, &workers) : ACTOR_EINVAL;
     if (rc != 0) {
@@ -132,7 +131,7 @@ static json_t *read_workers(health_tick_t *t) {
     }
     json_array_append_new(all, json_pack("[s,o]", db_id, workers));
   }
-  freeReplyObject(reply);
+  json_decref(ids);
   if (all == NULL || !complete) {
     json_decref(known);
     known = NULL;
@@ -185,114 +184,152 @@ static void note_check(health_tick_t *t, const char *db_id, const char *wid, int
     health_status_record(t, db_id, wid, answered, reply, misses);
 }
 
-static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, const char **queue,
-                         json_t **actor) {
+/* One worker as this tick sees it. */
+typedef struct {
+  const char *db_id, *wid, *status;
+  health_track_t *tr;
+  int pid;             /* its process, 0 when none */
+  int answered;        /* health_status_answer's, or NOT_ASKED */
+  const json_t *reply; /* its status answer (borrowed) */
+  bool serves;         /* a REQUESTED worker of a queue this host serves */
+} seen_t;
+
+/* Whether this host tracks the worker: its own, or a REQUESTED one (no
+ * host yet) of a queue it serves. */
+static bool is_ours(health_tick_t *t, const json_t *w, seen_t *s, const char **queue,
+                    json_t **actor) {
   health_t *h = t->h;
-  const char *wid = actor_json_str(w, "id", NULL);
-  const char *status = actor_json_str(w, "status", "");
   const char *host = actor_json_str(w, "host_id", NULL);
-  if (wid == NULL || (host && strcmp(host, h->host_id) != 0))
-    return; /* another host's: not even tracked */
-  if (host == NULL && strcmp(status, WORKER_REQUESTED) != 0)
-    return;
-  bool serves = false;
-  if (host == NULL) {
-    if (*actor == NULL && model_actor_get(h->redis, db_id, actor) != 0)
-      return;
-    if (*queue == NULL)
-      *queue = actor_json_str(*actor, "queue", "default");
-    serves = health_serves_queue(h, *queue);
-    if (!serves)
-      return;
-  }
-  health_track_t *tr = track_get(h, wid, status, t->now_ms);
-  if (tr == NULL)
-    return;
-  int pid = health_procs_find(&t->procs, wid, actor_json_int(w, "pid", 0));
+  if (s->wid == NULL || (host && strcmp(host, h->host_id) != 0))
+    return false; /* another host's: not even tracked */
+  if (host != NULL)
+    return true;
+  if (strcmp(s->status, WORKER_REQUESTED) != 0)
+    return false;
+  if (*actor == NULL && model_actor_get(h->redis, s->db_id, actor) != 0)
+    return false;
+  if (*queue == NULL)
+    *queue = actor_json_str(*actor, "queue", "default");
+  s->serves = health_serves_queue(h, *queue);
+  return s->serves;
+}
+
+/* Its process, and its answer to status when it is asked. */
+static void observe(health_tick_t *t, const json_t *w, seen_t *s) {
+  health_t *h = t->h;
+  health_track_t *tr = s->tr;
+  s->pid = health_procs_find(&t->procs, s->wid, actor_json_int(w, "pid", 0));
   tr->seen_tick = h->tick;
-  tr->dead_ticks = pid ? 0 : tr->dead_ticks + 1;
+  tr->dead_ticks = s->pid ? 0 : tr->dead_ticks + 1;
   /* Not asked: its status is not one that answers; its process counts. */
-  int answered = NOT_ASKED;
-  const json_t *reply = NULL;
-  if (health_status_asked(w, h->host_id, pid != 0)) {
-    answered = health_status_answer(t, wid, &reply);
-    if (answered == 1)
+  s->answered = NOT_ASKED;
+  if (health_status_asked(w, h->host_id, s->pid != 0)) {
+    s->answered = health_status_answer(t, s->wid, &s->reply);
+    if (s->answered == 1)
       tr->status_misses = 0;
-    else if (answered == 0)
+    else if (s->answered == 0)
       tr->status_misses++;
   }
-  if (answered == 0)
-    LOG_INFO("health", "worker %s of actor %s (%s, pid %d): no answer to status (%u in a row)", wid,
-             db_id, status, pid, tr->status_misses);
-  health_obs_t o = {.host_id = h->host_id,
-                    .serves_queue = serves,
-                    .alive = pid != 0,
-                    .running_container = running_container(t, wid),
-                    .now_ms = t->now_ms,
-                    .since_ms = tr->since_ms,
-                    .dead_ticks = tr->dead_ticks,
-                    .term_ms = tr->term_ms,
-                    .status_misses = tr->status_misses};
-  health_verdict_t v = health_judge(w, &o, &h->limits);
-  LOG_DEBUG("health", "worker %s of actor %s (%s, pid %d): %s", wid, db_id, status, pid,
-            health_verdict_name(v));
+  if (s->answered == 0)
+    LOG_INFO("health", "worker %s of actor %s (%s, pid %d): no answer to status (%u in a row)",
+             s->wid, s->db_id, s->status, s->pid, tr->status_misses);
+}
+
+/* Dead, stuck, expired or unresponsive: queued for health_reap (reap_all),
+ * once its containers can be listed. */
+static void remove_worker(health_tick_t *t, const seen_t *s, health_verdict_t v) {
+  const health_t *h = t->h;
+  const char *wid = s->wid, *db_id = s->db_id, *status = s->status;
+  if (v == HEALTH_UNRESPONSIVE)
+    note_check(t, db_id, wid, s->answered, s->reply, s->tr->status_misses);
+  if (t->containers == NULL)
+    return; /* its containers cannot be removed now: next tick */
+  health_reap_why_t why = HEALTH_REAP_EXPIRED;
+  if (v == HEALTH_UNRESPONSIVE) {
+    /* Killed by health_reap once its executions are settled: killed
+     * first, its unacked message would go to a replacement worker that
+     * may start it again before the execution is marked ERROR. */
+    LOG_WARN("health",
+             "worker %s of actor %s (%s, pid %d): no answer to %u status requests in a row: "
+             "removing it",
+             wid, db_id, status, s->pid, s->tr->status_misses);
+    why = HEALTH_REAP_UNRESPONSIVE;
+  } else if (v == HEALTH_KILL) {
+    LOG_WARN("health", "worker %s of actor %s: still alive after SIGTERM: killing it", wid, db_id);
+    if (s->pid > 0)
+      kill(s->pid, SIGKILL);
+    why = HEALTH_REAP_STUCK;
+  } else if (v == HEALTH_DEAD) {
+    LOG_WARN("health", "worker %s of actor %s (%s): its process is gone", wid, db_id, status);
+    why = HEALTH_REAP_DEAD;
+  } else {
+    LOG_WARN("health",
+             "worker %s of actor %s: %s for more than %llds without a process: "
+             "removing it",
+             wid, db_id, status, (long long)(h->limits.spawn_timeout_ms / 1000));
+  }
+  json_array_append_new(t->reaps, json_pack("{s:s, s:s, s:i, s:s, s:i}", "db_id", db_id, "wid",
+                                            wid, "why", why, "status", status, "pid",
+                                            v == HEALTH_UNRESPONSIVE ? s->pid : 0));
+}
+
+/* What the verdict asks for. */
+static void act(health_tick_t *t, const seen_t *s, health_verdict_t v) {
+  const health_t *h = t->h;
   switch (v) {
   case HEALTH_FOREIGN:
   case HEALTH_LEAVE: break;
-  case HEALTH_OK: note_check(t, db_id, wid, answered, reply, tr->status_misses); break;
+  case HEALTH_OK:
+    note_check(t, s->db_id, s->wid, s->answered, s->reply, s->tr->status_misses);
+    break;
   case HEALTH_SUSPECT:
-    LOG_INFO("health", "worker %s of actor %s (%s): no process; checking again next tick", wid,
-             db_id, status);
+    LOG_INFO("health", "worker %s of actor %s (%s): no process; checking again next tick", s->wid,
+             s->db_id, s->status);
     break;
   case HEALTH_IDLE:
-    note_check(t, db_id, wid, answered, reply, tr->status_misses);
-    health_stop_idle(t, db_id, wid);
+    note_check(t, s->db_id, s->wid, s->answered, s->reply, s->tr->status_misses);
+    health_stop_idle(t, s->db_id, s->wid);
     break;
   case HEALTH_TERMINATE:
-    LOG_WARN("health", "worker %s of actor %s: %s for more than %llds: sending SIGTERM", wid, db_id,
-             status, (long long)(h->limits.shutdown_timeout_ms / 1000));
-    if (pid > 0)
-      kill(pid, SIGTERM);
-    tr->term_ms = t->now_ms;
+    LOG_WARN("health", "worker %s of actor %s: %s for more than %llds: sending SIGTERM", s->wid,
+             s->db_id, s->status, (long long)(h->limits.shutdown_timeout_ms / 1000));
+    if (s->pid > 0)
+      kill(s->pid, SIGTERM);
+    s->tr->term_ms = t->now_ms;
     break;
   case HEALTH_KILL:
   case HEALTH_DEAD:
   case HEALTH_EXPIRED:
-  case HEALTH_UNRESPONSIVE:
-    if (v == HEALTH_UNRESPONSIVE)
-      note_check(t, db_id, wid, answered, reply, tr->status_misses);
-    if (t->containers == NULL)
-      break; /* its containers cannot be removed now: next tick */
-    if (v == HEALTH_UNRESPONSIVE) {
-      /* Killed by health_reap once its executions are settled: killed
-       * first, its unacked message would go to a replacement worker that
-       * may start it again before the execution is marked ERROR. */
-      LOG_WARN("health",
-               "worker %s of actor %s (%s, pid %d): no answer to %u status requests in a row: "
-               "removing it",
-               wid, db_id, status, pid, tr->status_misses);
-    } else if (v == HEALTH_KILL) {
-      LOG_WARN("health", "worker %s of actor %s: still alive after SIGTERM: killing it", wid,
-               db_id);
-      if (pid > 0)
-        kill(pid, SIGKILL);
-    } else if (v == HEALTH_DEAD) {
-      LOG_WARN("health", "worker %s of actor %s (%s): its process is gone", wid, db_id, status);
-    } else {
-      LOG_WARN("health",
-               "worker %s of actor %s: %s for more than %llds without a process: "
-               "removing it",
-               wid, db_id, status, (long long)(h->limits.spawn_timeout_ms / 1000));
-    }
-    json_array_append_new(t->reaps,
-                          json_pack("{s:s, s:s, s:i, s:s, s:i}", "db_id", db_id, "wid", wid, "why",
-                                    v == HEALTH_KILL           ? HEALTH_REAP_STUCK
-                                    : v == HEALTH_DEAD         ? HEALTH_REAP_DEAD
-                                    : v == HEALTH_UNRESPONSIVE ? HEALTH_REAP_UNRESPONSIVE
-                                                               : HEALTH_REAP_EXPIRED,
-                                    "status", status, "pid", v == HEALTH_UNRESPONSIVE ? pid : 0));
-    break;
+  case HEALTH_UNRESPONSIVE: remove_worker(t, s, v); break;
   }
+}
+
+/* One worker record: whose it is, what its process and status answer
+ * show, the verdict (judge.c), and what it asks for. */
+static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, const char **queue,
+                         json_t **actor) {
+  health_t *h = t->h;
+  seen_t s = {.db_id = db_id,
+              .wid = actor_json_str(w, "id", NULL),
+              .status = actor_json_str(w, "status", "")};
+  if (!is_ours(t, w, &s, queue, actor))
+    return;
+  if ((s.tr = track_get(h, s.wid, s.status, t->now_ms)) == NULL)
+    return;
+  observe(t, w, &s);
+  health_obs_t o = {.host_id = h->host_id,
+                    .serves_queue = s.serves,
+                    .alive = s.pid != 0,
+                    .running_container = running_container(t, s.wid),
+                    .now_ms = t->now_ms,
+                    .since_ms = s.tr->since_ms,
+                    .dead_ticks = s.tr->dead_ticks,
+                    .term_ms = s.tr->term_ms,
+                    .status_misses = s.tr->status_misses};
+  health_verdict_t v = health_judge(w, &o, &h->limits);
+  LOG_DEBUG("health", "worker %s of actor %s (%s, pid %d): %s", s.wid, db_id, s.status, s.pid,
+            health_verdict_name(v));
+  act(t, &s, v);
 }
 
 /* The workers judged dead, stuck or expired in this pass. */

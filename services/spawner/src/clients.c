@@ -10,13 +10,16 @@
 #include <time.h>
 
 #include "actor/errors.h"
+#include "actor/execconf.h"
 #include "actor/json.h"
 #include "actor/log.h"
 #include "channels/proto/clients.h"
 #include "spawner.h"
 
 int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *uri) {
-  if (actor_config_get_bool(cfg, "workers", "generate_clients", false, &sp->generate_clients))
+  sp->cfg = cfg;
+  /* Checks every execution setting, for every tenant (actor/execconf.h). */
+  if (actor_execconf_check(cfg, &sp->generate_clients) != 0)
     return ACTOR_ECONFIG;
   sp->clientg_queue = actor_config_get(cfg, "clientg", "queue", CHAN_CLIENTS);
   sp->clientg_secret = actor_config_get(cfg, "clientg", "secret", "");
@@ -24,7 +27,7 @@ int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *u
     return 0;
   if (*sp->clientg_secret == '\0') {
     LOG_ERROR("spawner", "[clientg] secret: must be set when [workers] generate_clients is on "
-                         "(clientg refuses requests without it)");
+                         "(for some tenant or all; clientg refuses requests without it)");
     return ACTOR_ECONFIG;
   }
   return chan_client_new(uri, 2, &sp->clients);
@@ -33,7 +36,11 @@ int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *u
 int spawner_token_new(spawner_t *sp, const json_t *actor, const char *db_id, const char *wid,
                       char **token, int64_t *expires_at) {
   *token = NULL;
-  if (!sp->generate_clients || !actor_json_bool(actor, "token", false))
+  bool on = false;
+  if (!sp->generate_clients || !actor_json_bool(actor, "token", false) ||
+      actor_config_get_tenant_bool(sp->cfg, "workers", actor_json_str(actor, "tenant", ""),
+                                   "generate_clients", false, &on) != 0 ||
+      !on)
     return 0;
   chan_clients_req_t req = {.queue = sp->clientg_queue,
                             .secret = sp->clientg_secret,

@@ -57,9 +57,12 @@ static void on_retry_closed(uv_handle_t *h) {
   command_free(h->data);
 }
 
+/* ack, nack and cancel results are dropped (ACTOR_IGNORE) throughout: they fail
+ * only for a delivery of an earlier connection or after close, and the broker
+ * has requeued such a delivery already (chan.h). */
 static void on_retry(uv_timer_t *t) {
   command_t *c = t->data;
-  chan_nack(c->sp->conn, c->tag, 1);
+  ACTOR_IGNORE(chan_nack(c->sp->conn, c->tag, 1));
   uv_close((uv_handle_t *)&c->retry, on_retry_closed);
 }
 
@@ -94,7 +97,7 @@ static void finish(command_t *c) {
     uv_timer_start(&c->retry, on_retry, RETRY_DELAY_MS, 0);
     return;
   }
-  chan_ack(c->sp->conn, c->tag);
+  ACTOR_IGNORE(chan_ack(c->sp->conn, c->tag));
   command_free(c);
 }
 
@@ -104,7 +107,8 @@ static bool is_platform_fault(int rc) {
 
 static void fail_worker(spawner_t *sp, command_t *c, const char *why) {
   json_t *f = json_pack("{s:s}", "status_message", why);
-  model_worker_transition(sp->redis, c->db_id, c->wid, NULL, WORKER_ERROR, f);
+  /* Best effort: a record left as it was is judged by health (spawn_timeout). */
+  ACTOR_IGNORE(model_worker_transition(sp->redis, c->db_id, c->wid, NULL, WORKER_ERROR, f));
   json_decref(f);
 }
 
@@ -202,7 +206,9 @@ static void prepare(uv_work_t *w) {
   }
   if (c->outcome == CMD_RETRY) {
     static const char *const BACK_FROM[] = {WORKER_SPAWNER_SETUP, NULL};
-    model_worker_transition(sp->redis, c->db_id, c->wid, BACK_FROM, WORKER_REQUESTED, NULL);
+    /* The command is retried either way; the record only shows it. */
+    ACTOR_IGNORE(
+        model_worker_transition(sp->redis, c->db_id, c->wid, BACK_FROM, WORKER_REQUESTED, NULL));
   }
   free(err);
   json_decref(actor);
@@ -260,12 +266,12 @@ void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
     else
       LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue,
                 msg->len);
-    chan_ack(conn, msg->tag);
+    ACTOR_IGNORE(chan_ack(conn, msg->tag));
     return;
   }
   command_t *c = sp->stopping ? NULL : calloc(1, sizeof(*c));
   if (c == NULL) {
-    chan_nack(conn, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(conn, msg->tag, 1));
     return;
   }
   c->sp = sp;
@@ -276,7 +282,7 @@ void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
   snprintf(c->db_id, sizeof(c->db_id), "%s", req.db_id);
   snprintf(c->wid, sizeof(c->wid), "%s", req.worker_id);
   if (uv_queue_work(&sp->svc->loop, &c->work, prepare, after_prepare) != 0) {
-    chan_nack(conn, msg->tag, 1);
+    ACTOR_IGNORE(chan_nack(conn, msg->tag, 1));
     command_free(c);
   }
 }

@@ -1,7 +1,9 @@
 /* spawner: starts workers for the actors whose queues this host serves.
  * Shutdown order: stop consuming, let commands in flight finish, stop the
  * worker processes, then close the broker connection. */
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,8 @@ static void on_stop(actor_service_t *svc) {
   for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
     char name[CHAN_NAME_MAX];
     chan_name_command(q, name);
-    chan_cancel(sp.conn, name);
+    /* Fails only without a consumer (or after close): nothing to stop. */
+    ACTOR_IGNORE(chan_cancel(sp.conn, name));
   }
   free(copy);
   if (sp.inflight == 0)
@@ -74,9 +77,11 @@ static int find_worker(const actor_config_t *cfg, char *out, size_t len) {
   return 0;
 }
 
-/* A directory from config, made absolute against the working directory
- * (workers and containers need absolute paths for bind mounts). */
-static void abs_dir(const actor_config_t *cfg, const char *key, const char *def, char *out,
+/* A [workers] directory from config, made absolute against the working
+ * directory (workers and containers need absolute paths for bind mounts)
+ * and created now, so that one the workers cannot use stops the spawner
+ * instead of failing every execution. */
+static int work_dir(const actor_config_t *cfg, const char *key, const char *def, char *out,
                     size_t len) {
   const char *dir = actor_config_get(cfg, "workers", key, def);
   char cwd[PATH_MAX];
@@ -85,8 +90,45 @@ static void abs_dir(const actor_config_t *cfg, const char *key, const char *def,
     n = snprintf(out, len, "%s", dir);
   else
     n = snprintf(out, len, "%s/%s", cwd, dir);
-  if (n < 0 || (size_t)n >= len)
-    out[0] = '\0'; /* too long to use: no cleanup of those files */
+  if (dir[0] == '\0' || n < 0 || (size_t)n >= len) {
+    LOG_ERROR("spawner", "[workers] %s: '%s' is not a usable directory path", key, dir);
+    return ACTOR_ECONFIG;
+  }
+  for (char *p = out + 1;; p++) { /* mkdir -p */
+    char c = *p;
+    if (c != '/' && c != '\0')
+      continue;
+    *p = '\0';
+    int made = mkdir(out, 0755) == 0 || errno == EEXIST;
+    *p = c;
+    if (!made || c == '\0') {
+      if (made && access(out, W_OK | X_OK) == 0)
+        return 0;
+      LOG_ERROR("spawner", "[workers] %s: cannot use the directory %s: %s", key, out,
+                strerror(made ? EACCES : errno));
+      return ACTOR_ECONFIG;
+    }
+  }
+}
+
+/* [spawner] docker_network must name a network of the engine (else every
+ * container would fail to start); an engine that does not answer yet only
+ * earns a warning. */
+static int check_network(const actor_config_t *cfg, dkr_t *docker) {
+  const char *net = actor_config_get(cfg, "spawner", "docker_network", "");
+  if (*net == '\0')
+    return 0;
+  json_t *info = NULL;
+  char *err = NULL;
+  int rc = dkr_network_inspect(docker, net, &info, &err);
+  json_decref(info);
+  if (rc == ACTOR_ENOTFOUND || rc == ACTOR_EINVAL)
+    LOG_ERROR("spawner", "[spawner] docker_network: the Docker engine has no network '%s'", net);
+  else if (rc != 0)
+    LOG_WARN("spawner", "[spawner] docker_network: cannot check the network '%s' now: %s", net,
+             err ? err : actor_strerror(rc));
+  free(err);
+  return rc == ACTOR_ENOTFOUND || rc == ACTOR_EINVAL ? ACTOR_ECONFIG : 0;
 }
 
 int main(int argc, char **argv) {
@@ -117,12 +159,14 @@ int main(int argc, char **argv) {
   sp.config_path = config_abs;
   if (find_worker(cfg, sp.worker_path, sizeof(sp.worker_path)) != 0)
     goto cleanup;
-  abs_dir(cfg, "socket_host_path_dir", "var/run/sockets", sp.socket_dir, sizeof(sp.socket_dir));
-  abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos", sp.fifo_dir, sizeof(sp.fifo_dir));
-  if (store_redis_new(cfg, 4, &sp.redis) != 0 ||
-      dkr_new(actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock"), &sp.docker) !=
-          0) {
-    LOG_ERROR("spawner", "cannot set up the store or the docker client");
+  if (work_dir(cfg, "socket_host_path_dir", "var/run/sockets", sp.socket_dir,
+               sizeof(sp.socket_dir)) != 0 ||
+      work_dir(cfg, "fifo_host_path_dir", "var/run/fifos", sp.fifo_dir, sizeof(sp.fifo_dir)) != 0)
+    goto cleanup;
+  if (dkr_new_from_config(cfg, &sp.docker) != 0 || check_network(cfg, sp.docker) != 0)
+    goto cleanup;
+  if (store_redis_new(cfg, 4, &sp.redis) != 0) {
+    LOG_ERROR("spawner", "cannot set up the store");
     goto cleanup;
   }
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
@@ -136,8 +180,11 @@ int main(int argc, char **argv) {
   for (char *q = copy ? strtok_r(copy, ", ", &save) : NULL; q; q = strtok_r(NULL, ", ", &save)) {
     char name[CHAN_NAME_MAX];
     chan_name_command(q, name);
-    chan_consume(sp.conn, name, 4, spawner_on_command, &sp);
-    LOG_INFO("spawner", "host %s serving %s", sp.host_id, name);
+    int crc = chan_consume(sp.conn, name, 4, spawner_on_command, &sp);
+    if (crc != 0)
+      LOG_ERROR("spawner", "host %s cannot serve %s: %s", sp.host_id, name, actor_strerror(crc));
+    else
+      LOG_INFO("spawner", "host %s serving %s", sp.host_id, name);
   }
   free(copy);
   actor_service_run(&svc, on_stop);

@@ -5,7 +5,11 @@
  * a replacement worker is requested for the actor through the command
  * channel. The message it was running was never acked, so the broker
  * redelivers it and the replacement runs it (an execution may go from
- * RUNNING to RUNNING again; see the worker). */
+ * RUNNING to RUNNING again; see the worker).
+ *
+ * The request's record (the actor's id for the log) travels with the
+ * publish and is freed by its confirm callback: nothing is allocated
+ * between the decision to publish and the publish. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +23,13 @@
 #include "channels/proto/command.h"
 #include "spawner.h"
 
-typedef struct {
-  spawner_t *sp;
-  uv_work_t work;
-  char db_id[256];
-  char wid[64];
-  char queue[CHAN_NAME_MAX]; /* command queue of the replacement; "" for none */
-  char *command;             /* replacement command (JSON text) */
-} reap_t;
-
 /* Removes the worker's containers, then the files their executions shared
  * with it. */
 static void remove_containers(spawner_t *sp, const char *wid) {
   actor_cleanup_t c = {.module = "spawner", .socket_dir = sp->socket_dir, .fifo_dir = sp->fifo_dir};
   json_t *eids = json_array();
-  actor_cleanup_containers(sp->docker, &c, wid, eids);
+  /* Each failure is logged by it; what is left health removes later. */
+  ACTOR_IGNORE(actor_cleanup_containers(sp->docker, &c, wid, eids));
   size_t i;
   json_t *e;
   json_array_foreach(eids, i, e) actor_cleanup_exec_files(&c, json_string_value(e));
@@ -41,7 +37,7 @@ static void remove_containers(spawner_t *sp, const char *wid) {
 }
 
 /* Builds the command for a replacement worker, with its REQUESTED record. */
-static void prepare_replacement(reap_t *r) {
+static void prepare_replacement(spawner_reap_t *r) {
   spawner_t *sp = r->sp;
   json_t *actor = NULL;
   if (model_actor_get(sp->redis, r->db_id, &actor) != 0)
@@ -57,7 +53,7 @@ static void prepare_replacement(reap_t *r) {
 }
 
 static void reap_work(uv_work_t *wk) {
-  reap_t *r = wk->data;
+  spawner_reap_t *r = wk->data;
   remove_containers(r->sp, r->wid);
   json_t *rec = NULL;
   if (model_worker_get(r->sp->redis, r->db_id, r->wid, &rec) == 0)
@@ -71,31 +67,48 @@ static void reap_work(uv_work_t *wk) {
 
 static void on_published(chan_conn_t *c, int status, void *ud) {
   (void)c;
-  char *what = ud;
+  spawner_reap_t *r = ud;
   if (status != 0)
-    LOG_ERROR("spawner", "could not request a replacement worker (%s): %s", what,
+    LOG_ERROR("spawner", "could not request a replacement worker (%s): %s", r->db_id,
               actor_strerror(status));
-  free(what);
+  free(r);
 }
 
-static void reap_done(uv_work_t *wk, int status) {
-  reap_t *r = wk->data;
-  if (status == 0 && r->command && !r->sp->stopping) {
-    char *what = strdup(r->db_id);
-    if (chan_publish(r->sp->conn, r->queue, r->command, strlen(r->command), NULL, on_published,
-                     what) != 0) {
-      LOG_ERROR("spawner", "actor %s: could not request a replacement worker", r->db_id);
-      free(what);
-    } else {
-      LOG_INFO("spawner", "actor %s: requested a replacement for dead worker %s", r->db_id, r->wid);
-    }
-  }
+void spawner__reap_free(spawner_reap_t *r) {
+  if (r == NULL)
+    return;
   free(r->command);
   free(r);
 }
 
+void spawner__request_replacement(spawner_reap_t *r) {
+  spawner_t *sp = r->sp;
+  if (r->command == NULL || sp->stopping) {
+    spawner__reap_free(r);
+    return;
+  }
+  char *command = r->command; /* chan_publish copies it */
+  r->command = NULL;
+  if (chan_publish(sp->conn, r->queue, command, strlen(command), NULL, on_published, r) != 0) {
+    LOG_ERROR("spawner", "actor %s: could not request a replacement worker", r->db_id);
+    free(r);
+  } else {
+    LOG_INFO("spawner", "actor %s: requested a replacement for dead worker %s", r->db_id, r->wid);
+  }
+  free(command);
+}
+
+static void reap_done(uv_work_t *wk, int status) {
+  spawner_reap_t *r = wk->data;
+  if (status != 0) {
+    spawner__reap_free(r);
+    return;
+  }
+  spawner__request_replacement(r);
+}
+
 void spawner_worker_died(spawner_t *sp, const char *db_id, const char *wid) {
-  reap_t *r = calloc(1, sizeof(*r));
+  spawner_reap_t *r = calloc(1, sizeof(*r));
   if (r == NULL)
     return;
   r->sp = sp;

@@ -43,6 +43,13 @@ static void start_work(uv_work_t *req) {
   }
   snprintf(w->tenant, sizeof(w->tenant), "%s", actor_json_str(actor, "tenant", ""));
   w->stateful = !actor_json_bool(actor, "stateless", true);
+  /* Checked by the spawner at its start, for every tenant: cannot fail here. */
+  start_rc = actor_execconf_read(w->svc->cfg, w->tenant, &w->exec);
+  if (start_rc != 0) {
+    json_decref(rec);
+    json_decref(actor);
+    return;
+  }
   /* A record without a revision belongs to the actor as it is now. */
   long long current = actor_json_int(actor, "revision", 1);
   w->revision = actor_json_int(rec, "revision", current);
@@ -100,8 +107,16 @@ static void after_start(uv_work_t *req, int status) {
   if (rc != 0)
     LOG_WARN("worker", "worker %s: declaring mailbox %s: %s (consuming declares it again)", w->wid,
              w->mailbox, actor_strerror(rc));
-  chan_consume(w->conn, w->control, 10, on_control, w);
-  chan_consume(w->conn, w->mailbox, 1, worker_on_message, w);
+  rc = chan_consume(w->conn, w->control, 10, on_control, w);
+  if (rc == 0)
+    rc = chan_consume(w->conn, w->mailbox, 1, worker_on_message, w);
+  if (rc != 0) { /* a worker that takes no messages: gone, health replaces it */
+    LOG_ERROR("worker", "worker %s: cannot consume its queues: %s: stopping", w->wid,
+              actor_strerror(rc));
+    w->stopping = true;
+    worker_shutdown(w);
+    return;
+  }
   LOG_INFO("worker", "worker %s of actor %s ready", w->wid, w->db_id);
 }
 
@@ -158,7 +173,8 @@ static void on_control(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
     LOG_WARN("worker", "worker %s: unknown control message '%s'", w->wid, what);
   }
   json_decref(cmd);
-  chan_ack(c, msg->tag);
+  /* A failed ack: a delivery of an earlier connection, requeued already. */
+  ACTOR_IGNORE(chan_ack(c, msg->tag));
   if (w->stopping && !w->busy)
     worker_shutdown(w);
 }
@@ -197,8 +213,9 @@ void worker_shutdown(worker_t *w) {
     return;
   once = true;
   if (w->started) {
-    chan_cancel(w->conn, w->mailbox);
-    chan_cancel(w->conn, w->control);
+    /* Fails only without a consumer (or after close): nothing to stop. */
+    ACTOR_IGNORE(chan_cancel(w->conn, w->mailbox));
+    ACTOR_IGNORE(chan_cancel(w->conn, w->control));
   }
   lifecycle.data = w;
   if (uv_queue_work(&w->svc->loop, &lifecycle, remove_work, after_remove) != 0)
@@ -229,18 +246,10 @@ static char *abs_dir(const actor_config_t *cfg, const char *key, const char *def
 }
 
 static int read_config(const actor_config_t *cfg, worker_t *w) {
-  if (actor_config_get_int(cfg, "workers", "max_run_time", 0, &w->max_run_time) ||
+  /* The global values now (the tenant's once the actor is read). */
+  if (actor_execconf_read(cfg, NULL, &w->exec) ||
       actor_config_get_int(cfg, "web", "max_log_length", 1000000, &w->max_log_length) ||
-      actor_config_get_int(cfg, "web", "log_ex", 86400, &w->log_ex) ||
-      actor_config_get_int(cfg, "workers", "max_cpus", 0, &w->max_cpus) ||
       actor_config_get_bool(cfg, "workers", "leave_containers", false, &w->leave_containers))
-    return ACTOR_ECONFIG;
-  w->mem_limit = actor_config_get(cfg, "workers", "mem_limit", "");
-  if (*w->mem_limit && worker_parse_bytes(w->mem_limit) < 0) {
-    LOG_ERROR("worker", "[workers] mem_limit: '%s' is not a size like 512m or 2g", w->mem_limit);
-    return ACTOR_ECONFIG;
-  }
-  if (actor_config_get_bool(cfg, "workers", "generate_clients", false, &w->generate_clients))
     return ACTOR_ECONFIG;
   w->clientg_queue = actor_config_get(cfg, "clientg", "queue", CHAN_CLIENTS);
   w->clientg_secret = actor_config_get(cfg, "clientg", "secret", "");
@@ -250,12 +259,8 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
     LOG_ERROR("worker", "[web] encryption_key: cannot derive a key from it");
     return ACTOR_ECONFIG;
   }
-  w->actor_uid = actor_config_get(cfg, "workers", "actor_uid", "");
-  w->actor_gid = actor_config_get(cfg, "workers", "actor_gid", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   w->network = actor_config_get(cfg, "spawner", "docker_network", "");
-  const char *dd = actor_config_get(cfg, "docker", "dd", "unix:///var/run/docker.sock");
-  w->docker_sock = strncmp(dd, "unix://", 7) == 0 ? dd + 7 : NULL;
   w->socket_dir = abs_dir(cfg, "socket_host_path_dir", "var/run/sockets");
   w->fifo_dir = abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos");
   if (w->socket_dir == NULL || w->fifo_dir == NULL)
@@ -286,12 +291,13 @@ int main(int argc, char **argv) {
     goto cleanup;
   const char *uri =
       actor_config_get(svc.cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  if (dkr_new_from_config(svc.cfg, &wk.docker) != 0)
+    goto cleanup;
+  wk.docker_sock = dkr_unix_path(wk.docker);
   if (store_redis_new(svc.cfg, 2, &wk.redis) != 0 || store_mongo_new(svc.cfg, &wk.mongo) != 0 ||
-      dkr_new(actor_config_get(svc.cfg, "docker", "dd", "unix:///var/run/docker.sock"),
-              &wk.docker) != 0 ||
       chan_client_new(uri, 1, &wk.results) != 0 ||
       chan_conn_new(&svc.loop, uri, "worker", &wk.conn) != 0) {
-    LOG_ERROR("worker", "worker %s: cannot set up stores, engine client or channel", wk.wid);
+    LOG_ERROR("worker", "worker %s: cannot set up stores or channel", wk.wid);
     goto cleanup;
   }
   lifecycle.data = &wk;

@@ -15,29 +15,6 @@
 #define FIFO_TARGET "/_abaco_binary_data"
 #define DOCKER_SOCK "/var/run/docker.sock"
 
-long long worker_parse_bytes(const char *s) {
-  if (s == NULL || *s == '\0')
-    return -1;
-  char *end = NULL;
-  double v = strtod(s, &end);
-  if (end == s || v < 0)
-    return -1;
-  long long mult = 1;
-  switch (*end) {
-  case '\0': break;
-  case 'k':
-  case 'K': mult = 1024LL; break;
-  case 'm':
-  case 'M': mult = 1024LL * 1024; break;
-  case 'g':
-  case 'G': mult = 1024LL * 1024 * 1024; break;
-  default: return -1;
-  }
-  if (*end && end[1] != '\0' && strcasecmp(end + 1, "b") != 0)
-    return -1;
-  return (long long)(v * (double)mult);
-}
-
 /* An id field that may be a number or a string; "" when unset. */
 static void id_text(const json_t *v, char *out, size_t len) {
   out[0] = '\0';
@@ -57,8 +34,8 @@ static void container_user(const worker_t *w, const json_t *actor, char *out, si
   id_text(json_object_get(actor, "uid"), uid, sizeof(uid));
   id_text(json_object_get(actor, "gid"), gid, sizeof(gid));
   if (uid[0] == '\0') {
-    snprintf(uid, sizeof(uid), "%s", w->actor_uid ? w->actor_uid : "");
-    snprintf(gid, sizeof(gid), "%s", w->actor_gid ? w->actor_gid : "");
+    snprintf(uid, sizeof(uid), "%s", w->exec.uid ? w->exec.uid : "");
+    snprintf(gid, sizeof(gid), "%s", w->exec.gid ? w->exec.gid : "");
   }
   if (uid[0] != '\0')
     snprintf(out, len, "%s%s%s", uid, gid[0] ? ":" : "", gid);
@@ -70,8 +47,8 @@ static long long memory_bytes(const worker_t *w, const json_t *actor) {
   if (json_is_integer(v) && json_integer_value(v) > 0)
     return (long long)json_integer_value(v);
   if (json_is_string(v) && *json_string_value(v))
-    return worker_parse_bytes(json_string_value(v));
-  return worker_parse_bytes(w->mem_limit);
+    return actor_parse_bytes(json_string_value(v));
+  return w->exec.mem_bytes;
 }
 
 static long long nano_cpus(const worker_t *w, const json_t *actor) {
@@ -84,7 +61,7 @@ static long long nano_cpus(const worker_t *w, const json_t *actor) {
     if (end && *end == '\0' && n > 0)
       return n;
   }
-  return w->max_cpus;
+  return w->exec.max_cpus;
 }
 
 static int add_bind(json_t *binds, const char *src, const char *dst) {

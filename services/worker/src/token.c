@@ -41,7 +41,7 @@ static chan_clients_req_t request_of(const worker_t *w, const json_t *actor) {
 
 int worker_token_get(worker_t *w, const json_t *actor, char **out) {
   *out = NULL;
-  if (!w->generate_clients || !actor_json_bool(actor, "token", false))
+  if (!w->exec.generate_clients || !actor_json_bool(actor, "token", false))
     return 0;
   int64_t now = (int64_t)time(NULL);
   int64_t lead = w->token_life / 4 > RENEW_MIN_S ? w->token_life / 4 : RENEW_MIN_S;

@@ -6,10 +6,14 @@
  * the results socket) runs on libuv's thread pool; the loop thread owns the
  * broker connection.
  *
- * Files: main.c wiring, start, control and stop; execute.c one mailbox
- * message (checks, retries, the failure rules); run.c one container run;
- * spec.c the container's create body; events.c platform events; results.c the results socket;
- * fifo.c the binary-message FIFO. */
+ * Files: main.c wiring, start, control and stop; quit.c force_quit; one
+ * mailbox message in stages, each file with its failure rule (the map is
+ * in exec.h): exec_delivery.c (loop: take, ack, requeue), execute.c (the
+ * message's sequence), exec_admit.c, run.c (the container's sequence),
+ * exec_prepare.c, exec_container.c, exec_wait.c, exec_collect.c,
+ * exec_record.c; spec.c the container's create body; events.c platform
+ * events; results.c the results socket; fifo.c the binary-message FIFO;
+ * token.c the access token; metrics.c execution figures. */
 #ifndef WORKER_H
 #define WORKER_H
 
@@ -20,6 +24,7 @@
 #include <uv.h>
 
 #include "actor/docker.h"
+#include "actor/execconf.h"
 #include "actor/secret.h"
 #include "actor/service.h"
 #include "actor/store.h"
@@ -30,6 +35,8 @@
 /* Consecutive container create/start failures (actor-caused) after which
  * the actor goes to ERROR. */
 #define WORKER_MAX_START_FAILURES 5
+/* The expiry of logs kept forever ([web] log_ex -1): 9999-12-31T23:59:59Z. */
+#define WORKER_LOGS_FOREVER_MS 253402300799000LL
 /* Results queues are deleted by the broker after this much disuse. */
 #define WORKER_RESULTS_EXPIRE_MS (24LL * 3600 * 1000)
 
@@ -48,17 +55,12 @@ typedef struct {
   long long revision; /* the worker record's revision */
 
   /* [workers] / [web] / [spawner] settings */
-  long max_run_time;   /* seconds, 0 = none */
-  long max_log_length; /* bytes */
-  long log_ex;         /* seconds logs are kept */
-  const char *mem_limit;
-  long max_cpus; /* nano-CPUs, 0 = none */
+  actor_execconf_t exec; /* limits, log_ex, user, generate_clients: the actor's tenant's */
+  long max_log_length;   /* bytes */
   bool leave_containers;
-  const char *actor_uid, *actor_gid;
   const char *network;     /* [spawner] docker_network, "" = engine default */
   const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
   char *socket_dir;        /* absolute (malloc'd) */
-  bool generate_clients;   /* [workers] generate_clients */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
   char tenant[64];                            /* the actor's, read at start */
@@ -77,7 +79,7 @@ typedef struct {
   bool stopping;                  /* no new messages; exit when idle */
   bool keep_record;               /* stop-no-delete: leave the record (as SHUTTING_DOWN) */
   bool started;                   /* consumers are running */
-  bool held;                      /* a delivery that came while busy (execute.c) */
+  bool held;                      /* a delivery that came while busy (exec_delivery.c) */
   chan_tag_t held_tag;
   unsigned fault_streak;          /* consecutive requeues (back-off) */
   struct worker_job_s *retry_job; /* the message waiting out a retry pause */
@@ -91,14 +93,18 @@ typedef struct {
   bool quit_pending; /* force_quit came before the container started, guarded */
 } worker_t;
 
-/* ---- execute.c ---- */
+/* ---- exec_delivery.c ---- */
 /* Handles one mailbox message (loop thread). */
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
-/* Kills the running container (of execution `eid`, NULL for whichever). */
-void worker_force_quit(worker_t *w, const char *eid);
 /* Ends a retry pause now (the message goes back to the queue): a stop
  * need not wait for it. */
 void worker_retry_now(worker_t *w);
+
+/* ---- quit.c ---- */
+/* Kills the running container (of execution `eid`, NULL for whichever). */
+void worker_force_quit(worker_t *w, const char *eid);
+
+/* ---- exec_record.c ---- */
 /* Marks an execution ERROR with a reason (thread pool). */
 void worker_exec_error(worker_t *w, const char *eid, const char *why);
 
@@ -137,8 +143,6 @@ typedef struct {
  * image, env, labels, user, limits, mounts, never privileged unless the
  * actor is. No I/O. */
 json_t *worker_spec(const worker_t *w, const worker_spec_in_t *in);
-/* Parses a memory size like "2g", "512m", "1024" into bytes; -1 if invalid. */
-long long worker_parse_bytes(const char *s);
 
 /* ---- results.c ---- */
 typedef struct {

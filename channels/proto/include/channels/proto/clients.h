@@ -11,6 +11,8 @@
 #ifndef CHANNELS_PROTO_CLIENTS_H
 #define CHANNELS_PROTO_CLIENTS_H
 
+#include "actor/errors.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,9 +37,11 @@ typedef struct {
  * 0; ACTOR_EAUTH when clientg refused (err gets its message);
  * ACTOR_ETIMEDOUT or ACTOR_ECONN when it did not answer; ACTOR_EPROTO for
  * an unreadable reply. */
+ACTOR_MUST_CHECK
 int chan_clients_new(chan_client_t *cl, const chan_clients_req_t *req, int64_t now, char **token,
                      int64_t *expires_at, char *err, size_t errlen);
 /* Revokes the worker's token (the API refuses it from then on). Same codes. */
+ACTOR_MUST_CHECK
 int chan_clients_delete(chan_client_t *cl, const chan_clients_req_t *req, char *err, size_t errlen);
 /* Wipes and frees a token; NULL is fine. */
 void chan_clients_token_free(char *token);

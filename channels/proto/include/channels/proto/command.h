@@ -10,6 +10,8 @@
 #ifndef CHANNELS_PROTO_COMMAND_H
 #define CHANNELS_PROTO_COMMAND_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 
 #include "actor/ids.h"
@@ -25,6 +27,7 @@ typedef struct {
 /* Makes a new worker id for `actor` (its record, borrowed), stores the
  * worker's REQUESTED record and builds the command. 0, or the store's error
  * (then nothing is stored). Release with chan_command_done. */
+ACTOR_MUST_CHECK
 int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out);
 /* Frees the body; when `published` is false also removes the REQUESTED
  * record again, so no worker waits for a spawner that was never told. */
@@ -40,6 +43,6 @@ typedef struct {
 /* Reads a command body (longer ids are cut to fit). 0; ACTOR_EPARSE when it
  * is not one JSON object (ACTOR_ETOOBIG over CHAN_COMMAND_MAX bytes),
  * ACTOR_EINVAL when actor_id or worker_id is missing. */
-int chan_command_parse(const void *body, size_t len, chan_command_req_t *out);
+ACTOR_MUST_CHECK int chan_command_parse(const void *body, size_t len, chan_command_req_t *out);
 
 #endif

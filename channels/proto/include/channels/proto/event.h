@@ -7,6 +7,8 @@
 #ifndef CHANNELS_PROTO_EVENT_H
 #define CHANNELS_PROTO_EVENT_H
 
+#include "actor/errors.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -34,6 +36,6 @@ json_t *chan_event_body(const chan_event_t *e);
 /* Publishes the event on CHAN_EVENTS and waits for the broker's confirm,
  * at most timeout_ms per try; a failed try is retried once. 0, or the
  * last chan_client_publish error. */
-int chan_event_publish(chan_client_t *cl, const chan_event_t *e, int timeout_ms);
+ACTOR_MUST_CHECK int chan_event_publish(chan_client_t *cl, const chan_event_t *e, int timeout_ms);
 
 #endif
