@@ -81,7 +81,7 @@ void chan__amqp_close_ok(amqp_connection_state_t st, amqp_channel_t ch, int conn
 /* Formats the reply text of a connection.close/channel.close method. */
 void chan__amqp_close_reason(const amqp_method_t *m, int *code, char *err, size_t errlen);
 
-/* ---- chan_name.c ---- */
+/* ---- chan_util.c ---- */
 
 /* ACTOR_EINVAL unless `queue` can name a queue: not NULL, not empty,
  * shorter than CHAN_NAME_MAX. */

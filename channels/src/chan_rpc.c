@@ -166,87 +166,120 @@ static size_t many_index(const char *corr, const char *prefix, size_t n) {
   return end && end != corr + plen && *end == '\0' && i < n ? (size_t)i : n;
 }
 
-static int op_call_many(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
-  many_arg_t *a = arg;
-  char ctag[256] = "", prefix[64], corr[96];
-  int64_t deadline = chan__client_now_ms() + a->timeout_ms;
-  *retry = 1; /* until a request is out */
-  unsigned char *confirmed = calloc(a->n, 1);
-  if (confirmed == NULL)
-    return ACTOR_ENOMEM;
-  int rc = consume_reply_to(cc, ctag, sizeof(ctag));
-  if (rc) {
-    free(confirmed);
-    return rc;
-  }
-  next_corr(cl, ".", prefix, sizeof(prefix));
+/* One run of op_call_many: call i's request is the publish with tag
+ * first_seq + i; `replies` and `confirms` count what is still awaited. */
+typedef struct {
+  many_arg_t *a;
+  char prefix[64];
+  uint64_t first_seq;
+  size_t sent, replies, confirms;
+  unsigned char *confirmed; /* per call: its confirm came */
+} many_run_t;
 
-  /* Publish i gets tag first_seq + i. */
-  uint64_t first_seq = cc->seq + 1;
-  size_t sent = 0;
-  for (; sent < a->n; sent++) {
-    snprintf(corr, sizeof(corr), "%s%zu", prefix, sent);
+/* Publishes the requests in order until one fails; the calls that went out
+ * wait (ACTOR_ETIMEDOUT until answered), the others get ACTOR_ECONN. */
+static void many_send(chan__cconn_t *cc, many_run_t *r) {
+  many_arg_t *a = r->a;
+  char corr[96];
+  r->first_seq = cc->seq + 1;
+  for (r->sent = 0; r->sent < a->n; r->sent++) {
+    snprintf(corr, sizeof(corr), "%s%zu", r->prefix, r->sent);
     chan_props_t props = request_props(corr, a->timeout_ms);
     uint64_t seq;
-    if (chan__client_send_publish(cc, a->calls[sent].queue, a->body, a->len, &props, &seq) != 0)
+    if (chan__client_send_publish(cc, a->calls[r->sent].queue, a->body, a->len, &props, &seq) != 0)
       break;
-    a->calls[sent].rc = ACTOR_ETIMEDOUT;
+    a->calls[r->sent].rc = ACTOR_ETIMEDOUT;
   }
-  if (sent == 0) {
-    free(confirmed);
-    return ACTOR_ECONN; /* nothing went out: may be retried */
-  }
-  *retry = 0;
-  int fail = sent < a->n ? ACTOR_ECONN : 0; /* what the calls still pending get */
-  for (size_t i = sent; i < a->n; i++)
+  for (size_t i = r->sent; i < a->n; i++)
     a->calls[i].rc = ACTOR_ECONN;
-  /* Wait for every reply and every confirm: a return or a confirm left on
-   * the connection would be taken by its next user for its own. */
-  size_t replies = sent, confirms = sent;
-  while (!cc->broken && (replies > 0 || confirms > 0)) {
+  r->replies = r->confirms = r->sent;
+}
+
+/* A confirm (ack or nack, maybe `multiple`) settles the publishes it
+ * covers; a nacked request will get no reply. */
+static void many_confirm(many_run_t *r, const chan__cev_t *ev) {
+  for (size_t i = 0; i < r->sent; i++) {
+    if (r->confirmed[i] || !chan__client_covers(ev, r->first_seq + i))
+      continue;
+    r->confirmed[i] = 1;
+    r->confirms--;
+    if (ev->type == CHAN__EV_NACK && r->a->calls[i].rc == ACTOR_ETIMEDOUT) {
+      r->a->calls[i].rc = ACTOR_ECHANNEL;
+      r->replies--;
+    }
+  }
+}
+
+/* A reply (delivered to reply-to) or a return (no such queue) answers the
+ * call its correlation id names; anything else is a late reply to an
+ * earlier call. Leaves the assembler reset. */
+static void many_message(many_run_t *r, chan__asm_t *m) {
+  size_t i = many_index(chan__msg_asm_str(m, m->correlation_id), r->prefix, r->sent);
+  chan_call_t *call = i < r->sent ? &r->a->calls[i] : NULL;
+  if (call && call->rc == ACTOR_ETIMEDOUT) {
+    if (m->kind == CHAN__KIND_RETURN) {
+      call->rc = ACTOR_ENOTFOUND;
+      r->replies--;
+    } else if (m->kind == CHAN__KIND_DELIVER) {
+      call->rc = 0;
+      call->reply = m->body; /* handed over, not copied */
+      call->reply_len = (size_t)m->got;
+      m->body = NULL;
+      r->replies--;
+    }
+  }
+  chan__msg_asm_reset(m);
+}
+
+/* Waits for every reply and every confirm until the deadline: a return or
+ * a confirm left on the connection would be taken by its next user for its
+ * own. Returns what the calls still unanswered get: 0 (they keep
+ * ACTOR_ETIMEDOUT) or a connection error. */
+static int many_collect(chan__cconn_t *cc, many_run_t *r, int64_t deadline) {
+  int fail = r->sent < r->a->n ? ACTOR_ECONN : 0;
+  while (!cc->broken && (r->replies > 0 || r->confirms > 0)) {
     chan__cev_t ev;
-    rc = chan__client_next_event(cc, deadline, &ev);
+    int rc = chan__client_next_event(cc, deadline, &ev);
     if (rc) {
       if (rc != ACTOR_ETIMEDOUT)
         fail = rc;
       break;
     }
-    if (ev.type == CHAN__EV_ACK || ev.type == CHAN__EV_NACK) {
-      for (size_t i = 0; i < sent; i++) {
-        uint64_t seq = first_seq + i;
-        if (confirmed[i] || !chan__client_covers(&ev, seq))
-          continue;
-        confirmed[i] = 1;
-        confirms--;
-        if (ev.type == CHAN__EV_NACK && a->calls[i].rc == ACTOR_ETIMEDOUT) {
-          a->calls[i].rc = ACTOR_ECHANNEL;
-          replies--;
-        }
-      }
-      continue;
-    }
-    chan__asm_t *m = &cc->asm_;
-    size_t i = many_index(chan__msg_asm_str(m, m->correlation_id), prefix, sent);
-    if (i < sent && a->calls[i].rc == ACTOR_ETIMEDOUT) {
-      if (m->kind == CHAN__KIND_RETURN) {
-        a->calls[i].rc = ACTOR_ENOTFOUND;
-        replies--;
-      } else if (m->kind == CHAN__KIND_DELIVER) {
-        a->calls[i].rc = 0;
-        a->calls[i].reply = m->body; /* handed over, not copied */
-        a->calls[i].reply_len = (size_t)m->got;
-        m->body = NULL;
-        replies--;
-      }
-    }
-    chan__msg_asm_reset(m); /* also a late reply to an earlier call */
+    if (ev.type == CHAN__EV_ACK || ev.type == CHAN__EV_NACK)
+      many_confirm(r, &ev);
+    else
+      many_message(r, &cc->asm_);
   }
-  free(confirmed);
-  if (confirms > 0)
+  if (r->confirms > 0)
     cc->broken = 1; /* forget this connection's confirm state */
-  for (size_t i = 0; fail && i < sent; i++)
-    if (a->calls[i].rc == ACTOR_ETIMEDOUT)
-      a->calls[i].rc = fail;
+  return fail;
+}
+
+static int op_call_many(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
+  many_run_t r = {.a = arg};
+  char ctag[256] = "";
+  int64_t deadline = chan__client_now_ms() + r.a->timeout_ms;
+  *retry = 1; /* until a request is out */
+  r.confirmed = calloc(r.a->n, 1);
+  if (r.confirmed == NULL)
+    return ACTOR_ENOMEM;
+  int rc = consume_reply_to(cc, ctag, sizeof(ctag));
+  if (rc) {
+    free(r.confirmed);
+    return rc;
+  }
+  next_corr(cl, ".", r.prefix, sizeof(r.prefix));
+  many_send(cc, &r);
+  if (r.sent == 0) {
+    free(r.confirmed);
+    return ACTOR_ECONN; /* nothing went out: may be retried */
+  }
+  *retry = 0;
+  int fail = many_collect(cc, &r, deadline);
+  free(r.confirmed);
+  for (size_t i = 0; fail && i < r.sent; i++)
+    if (r.a->calls[i].rc == ACTOR_ETIMEDOUT)
+      r.a->calls[i].rc = fail;
   cancel_reply_to(cc, ctag);
   return 0; /* the requests went out: each call says how it went */
 }

@@ -140,14 +140,13 @@ int model_ensure_worker_claim(store_redis_t *r, const char *db_id, int64_t hold_
 
 /* ---- workers ---- */
 
-json_t *model_worker_new(const char *db_id, const char *wid, const char *image,
-                         const char *tenant, long long revision) {
-  char now[ACTOR_TIME_MAX], ch[MODEL_KEY_MAX];
+json_t *model_worker_new(const char *db_id, const char *wid, const char *ch_name,
+                         const char *image, const char *tenant, long long revision) {
+  char now[ACTOR_TIME_MAX];
   actor_time_format(actor_time_now_ms(), now);
-  snprintf(ch, sizeof(ch), "worker_%s", wid);
   json_t *w = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", wid, "actor_id",
                         db_id, "status", WORKER_REQUESTED, "image", image, "tenant", tenant,
-                        "ch_name", ch, "create_time", now, "revision", (json_int_t)revision);
+                        "ch_name", ch_name, "create_time", now, "revision", (json_int_t)revision);
   if (w == NULL)
     return NULL;
   /* Filled in by the spawner and the worker as it comes up. */

@@ -1,4 +1,4 @@
-/* channels without a broker: queue names, bounded JSON decoding, the
+/* The channels transport without a broker: bounded JSON decoding, the
  * back-off curve, header lookup, publish properties and the assembler that
  * turns deliver/header/body frames into a message (fed synthetic frames). */
 #include <jansson.h>
@@ -9,32 +9,6 @@
 #include "chan_int.h"
 #include "channels/chan.h"
 #include "test.h"
-
-static void test_names(void) {
-  char out[CHAN_NAME_MAX];
-  chan_name_command("default", out);
-  ASSERT_EQ_STR(out, "command_channel_default");
-  chan_name_mailbox("TACC-PROD_abc", out);
-  ASSERT_EQ_STR(out, "actor_msg_TACC-PROD_abc");
-  chan_name_worker("w1", out);
-  ASSERT_EQ_STR(out, "worker_w1");
-  chan_name_spawner_worker("w1", out);
-  ASSERT_EQ_STR(out, "spawner_worker_w1");
-  chan_name_results("a1", "e1", out);
-  ASSERT_EQ_STR(out, "results_a1_e1");
-  ASSERT_EQ_STR(CHAN_CLIENTS, "clients");
-  ASSERT_EQ_STR(CHAN_EVENTS, "events");
-
-  /* Too long for AMQP: truncated to 255 bytes, never overflowing. */
-  char big[600];
-  memset(big, 'x', sizeof(big) - 1);
-  big[sizeof(big) - 1] = '\0';
-  chan_name_mailbox(big, out);
-  ASSERT_EQ_INT(strlen(out), CHAN_NAME_MAX - 1);
-  ASSERT_TRUE(strncmp(out, "actor_msg_xxx", 13) == 0);
-  chan_name_worker(NULL, out);
-  ASSERT_EQ_STR(out, "worker_");
-}
 
 static char *nested(int depth, const char *open, const char *close) {
   char *s = malloc((size_t)depth * 2 + 2);
@@ -340,7 +314,6 @@ static void test_uri(void) {
 }
 
 int main(void) {
-  RUN_TEST(test_names);
   RUN_TEST(test_json_decode);
   RUN_TEST(test_backoff);
   RUN_TEST(test_header_lookup);

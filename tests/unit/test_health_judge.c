@@ -217,31 +217,27 @@ static void test_who_is_asked_for_status(void) {
   json_decref(w);
 }
 
-static void test_queue_names(void) {
-  char owner[CHAN_NAME_MAX];
+static void test_queue_kinds(void) {
+  /* Health judges the queues an actor or a worker owns, read back by the
+   * protocol's parser (its own cases: test_chan_name.c). */
   char name[CHAN_NAME_MAX];
-  /* Every name channels makes is recognised, with its owner. */
+  chan_qname_t q;
   chan_name_mailbox("DEV-DEVELOP_6Ab1kQ3xYz", name);
-  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_MAILBOX);
-  ASSERT_EQ_STR(owner, "DEV-DEVELOP_6Ab1kQ3xYz");
-  chan_name_worker("Wk42xYz", name);
-  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_WORKER);
-  ASSERT_EQ_STR(owner, "Wk42xYz");
-  chan_name_spawner_worker("Wk42xYz", name);
-  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_SPAWNER_WORKER);
-  ASSERT_EQ_STR(owner, "Wk42xYz");
-  chan_name_results("DEV-DEVELOP_6Ab1kQ3xYz", "E9x", name);
-  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_RESULTS);
-  ASSERT_EQ_STR(owner, "DEV-DEVELOP_6Ab1kQ3xYz");
-  /* A tenant with '_' in it: the execution id is after the last one. */
+  ASSERT_TRUE(health_queue_judged(chan_name_parse(name, &q)) && health_queue_of_actor(q.kind));
+  ASSERT_EQ_STR(q.id, "DEV-DEVELOP_6Ab1kQ3xYz");
   chan_name_results("MY_TENANT_abc", "E9x", name);
-  ASSERT_EQ_INT(health_queue_kind(name, owner, sizeof(owner)), HEALTH_Q_RESULTS);
-  ASSERT_EQ_STR(owner, "MY_TENANT_abc");
-  ASSERT_TRUE(health_queue_of_actor(HEALTH_Q_MAILBOX) && health_queue_of_actor(HEALTH_Q_RESULTS));
-  ASSERT_TRUE(!health_queue_of_actor(HEALTH_Q_WORKER) &&
-              !health_queue_of_actor(HEALTH_Q_SPAWNER_WORKER));
-  /* Everything else is left alone. */
+  ASSERT_TRUE(health_queue_judged(chan_name_parse(name, &q)) && health_queue_of_actor(q.kind));
+  ASSERT_EQ_STR(q.id, "MY_TENANT_abc");
+  chan_name_worker("Wk42xYz", name);
+  ASSERT_TRUE(health_queue_judged(chan_name_parse(name, &q)) && !health_queue_of_actor(q.kind));
+  ASSERT_EQ_STR(q.id, "Wk42xYz");
+  chan_name_spawner_worker("Wk42xYz", name);
+  ASSERT_TRUE(health_queue_judged(chan_name_parse(name, &q)) && !health_queue_of_actor(q.kind));
+  ASSERT_EQ_STR(q.id, "Wk42xYz");
+  /* Everything else is left alone: commands, parked mailboxes (an upgrade
+   * in progress), clients, events, and what is not ours. */
   static const char *const OTHERS[] = {"command_channel_default",
+                                       "mailbox_upgrade_T_a",
                                        "clients",
                                        "events",
                                        "launch",
@@ -255,30 +251,27 @@ static void test_queue_names(void) {
                                        "Worker_x",
                                        "xactor_msg_T_a",
                                        NULL};
-  for (int i = 0; OTHERS[i]; i++) {
-    ASSERT_EQ_INT(health_queue_kind(OTHERS[i], owner, sizeof(owner)), HEALTH_Q_OTHER);
-    ASSERT_EQ_STR(owner, "");
-  }
-  /* An owner that does not fit is not guessed at. */
-  char small[4];
-  ASSERT_EQ_INT(health_queue_kind("worker_abcdef", small, sizeof(small)), HEALTH_Q_OTHER);
-  ASSERT_EQ_INT(health_queue_kind(NULL, owner, sizeof(owner)), HEALTH_Q_OTHER);
+  for (int i = 0; OTHERS[i]; i++)
+    ASSERT_TRUE(!health_queue_judged(chan_name_parse(OTHERS[i], &q)));
+  ASSERT_TRUE(!health_queue_judged(chan_name_parse(NULL, &q)));
 }
 
 static void test_queue_verdict(void) {
   /* An orphan is deleted only at its second pass. */
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 0, false), HEALTH_QUEUE_SUSPECT);
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 0, true), HEALTH_QUEUE_DELETE);
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_WORKER, false, -1, true), HEALTH_QUEUE_DELETE);
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_SPAWNER_WORKER, false, 0, true), HEALTH_QUEUE_DELETE);
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_RESULTS, false, 0, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_MAILBOX, false, 0, false), HEALTH_QUEUE_SUSPECT);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_MAILBOX, false, 0, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_WORKER, false, -1, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_SPAWNER_WORKER, false, 0, true), HEALTH_QUEUE_DELETE);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_RESULTS, false, 0, true), HEALTH_QUEUE_DELETE);
   /* The owner exists: never, whatever it holds and however long seen. */
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, true, 0, true), HEALTH_QUEUE_KEEP);
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_WORKER, true, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_MAILBOX, true, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_WORKER, true, 0, true), HEALTH_QUEUE_KEEP);
   /* Someone consumes it: theirs to fix. */
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_MAILBOX, false, 1, true), HEALTH_QUEUE_KEEP);
-  /* Not ours. */
-  ASSERT_EQ_INT(health_queue_judge(HEALTH_Q_OTHER, false, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_MAILBOX, false, 1, true), HEALTH_QUEUE_KEEP);
+  /* Not ours, or not health's to judge. */
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_OTHER, false, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_COMMAND, false, 0, true), HEALTH_QUEUE_KEEP);
+  ASSERT_EQ_INT(health_queue_judge(CHAN_Q_MAILBOX_PARKING, false, 0, true), HEALTH_QUEUE_KEEP);
   ASSERT_EQ_STR(health_qverdict_name(HEALTH_QUEUE_DELETE), "delete");
 }
 
@@ -357,7 +350,7 @@ int main(void) {
   RUN_TEST(test_worker_ttl);
   RUN_TEST(test_not_answering_status);
   RUN_TEST(test_who_is_asked_for_status);
-  RUN_TEST(test_queue_names);
+  RUN_TEST(test_queue_kinds);
   RUN_TEST(test_queue_verdict);
   RUN_TEST(test_queue_listing);
   RUN_TEST(test_record_time);

@@ -202,7 +202,7 @@ static void test_actor_transition(void) {
 /* ---- workers ---- */
 
 static void test_worker_new(void) {
-  json_t *w = model_worker_new("T_a", "wid1", "me/img:3", "T", 4);
+  json_t *w = model_worker_new("T_a", "wid1", "worker_wid1", "me/img:3", "T", 4);
   ASSERT_TRUE(w != NULL);
   ASSERT_EQ_STR(json_string_value(json_object_get(w, "id")), "wid1");
   ASSERT_EQ_STR(json_string_value(json_object_get(w, "actor_id")), "T_a");
@@ -230,8 +230,8 @@ static void test_worker_crud(void) {
   char a[MODEL_KEY_MAX], set[MODEL_KEY_MAX], k2[MODEL_KEY_MAX];
   model_db_id(tenant_a, "wact", a);
   model_key_workers(a, set);
-  json_t *w1 = model_worker_new(a, "w1", "img", tenant_a, 1);
-  json_t *w2 = model_worker_new(a, "w2", "img", tenant_a, 1);
+  json_t *w1 = model_worker_new(a, "w1", "worker_w1", "img", tenant_a, 1);
+  json_t *w2 = model_worker_new(a, "w2", "worker_w2", "img", tenant_a, 1);
   json_t *out = NULL, *list = NULL;
   long long n = -1;
 

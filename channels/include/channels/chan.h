@@ -10,9 +10,14 @@
  *    (API handlers, worker jobs): publish-and-wait-for-confirm, request/reply
  *    (reply-to + correlation id), queue length, purge, delete. Thread safe.
  *
- * Every queue is durable and every message persistent, except reply and
- * results queues, which expire. Bodies are JSON text unless a message says
- * otherwise in its content type (binary mailbox messages). */
+ * Every queue is durable and every message persistent; a queue may be
+ * declared to expire. Bodies are JSON text unless a message says otherwise
+ * in its content type (binary mailbox messages).
+ *
+ * This is the transport only: it knows no queue names, message formats or
+ * stores. The protocols spoken over it (queue names, spawner commands,
+ * clientg requests, events, mailbox arguments) are the library chanproto,
+ * headers under channels/proto/. rabbitmq-c's types stay in src/chan_int.h. */
 #ifndef CHANNELS_CHAN_H
 #define CHANNELS_CHAN_H
 
@@ -23,21 +28,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* Most bytes in a queue name, NUL included (AMQP allows 255). The names
+ * of the platform's queues are the protocol's (channels/proto/name.h). */
 #define CHAN_NAME_MAX 256
 #define CHAN_MAX_HEADERS 8
-
-/* Queue names (DESIGN.md "Channels"). Write into out (size CHAN_NAME_MAX). */
-void chan_name_command(const char *queue, char *out);            /* command_channel_<queue> */
-void chan_name_mailbox(const char *actor_dbid, char *out);       /* actor_msg_<db_id> */
-void chan_name_worker(const char *worker_id, char *out);         /* worker_<wid> */
-void chan_name_spawner_worker(const char *worker_id, char *out); /* spawner_worker_<wid> */
-/* results_<db_id>_<eid> */
-void chan_name_results(const char *actor_dbid, const char *eid, char *out);
-/* mailbox_upgrade_<db_id>: where a mailbox's messages wait while it is
- * re-made with new arguments (the api's mailbox.c). */
-void chan_name_mailbox_parking(const char *actor_dbid, char *out);
-#define CHAN_CLIENTS "clients"
-#define CHAN_EVENTS "events"
 
 typedef struct {
   const char *key;

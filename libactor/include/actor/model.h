@@ -97,9 +97,10 @@ ACTOR_MUST_CHECK int model_actor_exists(store_redis_t *r, const char *db_id, boo
 ACTOR_MUST_CHECK int model_ensure_worker_claim(store_redis_t *r, const char *db_id, int64_t hold_ms, bool *mine);
 
 /* ---- workers ---- */
-/* A new worker record in REQUESTED state (new reference). */
-json_t *model_worker_new(const char *db_id, const char *wid, const char *image,
-                         const char *tenant, long long revision);
+/* A new worker record in REQUESTED state (new reference). ch_name is its
+ * control queue's name (chan_name_worker; the protocol names queues). */
+json_t *model_worker_new(const char *db_id, const char *wid, const char *ch_name,
+                         const char *image, const char *tenant, long long revision);
 ACTOR_MUST_CHECK int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
                                       const json_t *worker);
 ACTOR_MUST_CHECK

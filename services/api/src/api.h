@@ -27,6 +27,7 @@
 #include "actor/store.h"
 #include "bounds.h"
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 typedef struct {
   const actor_config_t *cfg;

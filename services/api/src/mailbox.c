@@ -42,6 +42,7 @@
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
+#include "channels/proto/mailbox.h"
 
 #define UPGRADE_LOCK_MS 60000
 #define UPGRADE_WAIT_MS 15000
@@ -49,8 +50,7 @@
 #define UPGRADE_ATTEMPTS 5
 
 void api_mailbox_opts(const json_t *actor, chan_queue_opts_t *out) {
-  memset(out, 0, sizeof(*out));
-  out->single_active = !actor_json_bool(actor, "stateless", true);
+  chan_mailbox_opts(!actor_json_bool(actor, "stateless", true), out);
 }
 
 int api_mailbox_publish(api_ctx_t *c, const json_t *actor, const void *body, size_t len,

@@ -22,7 +22,7 @@
 #include "actor/model.h"
 #include "actor/store_kv.h"
 #include "api.h"
-#include "channels/command.h"
+#include "channels/proto/command.h"
 
 int api_request_workers(api_req_t *r, const json_t *actor, int n) {
   api_ctx_t *c = r->ctx;

@@ -21,6 +21,7 @@
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 #define CLIENTG_LOG "clientg"
 #define CLIENTG_DEFAULT_KEY_FILE "var/clientg/platform_key.pem"

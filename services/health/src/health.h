@@ -29,6 +29,7 @@
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 /* Consecutive ticks a worker must be seen without its process before it
  * counts as dead: one /proc miss never costs a worker its execution. */
@@ -91,20 +92,12 @@ bool health_status_leaving(const char *status);
  * (host_id), READY or BUSY, and its process alive. */
 bool health_status_asked(const json_t *worker, const char *host_id, bool alive);
 
-/* Orphan queues. Ours are named as in channels/src/chan_name.c. */
-typedef enum {
-  HEALTH_Q_OTHER,          /* not one health judges (command, clients, events, ...) */
-  HEALTH_Q_MAILBOX,        /* actor_msg_<db_id> */
-  HEALTH_Q_RESULTS,        /* results_<db_id>_<eid> */
-  HEALTH_Q_WORKER,         /* worker_<wid> */
-  HEALTH_Q_SPAWNER_WORKER, /* spawner_worker_<wid> */
-} health_qkind_t;
-
-/* The kind of a queue and the id of what owns it (an actor db_id for
- * mailbox and results queues, a worker id for control queues), copied into
- * owner (size ownerlen; "" for HEALTH_Q_OTHER). */
-health_qkind_t health_queue_kind(const char *name, char *owner, size_t ownerlen);
-bool health_queue_of_actor(health_qkind_t kind);
+/* Orphan queues, read with chan_name_parse (channels/proto/name.h). Health
+ * judges mailbox and results queues (owned by an actor: its db_id) and the
+ * worker control queues (owned by a worker: its id); every other kind
+ * (commands, parked mailboxes, clients, events, not ours) is left alone. */
+bool health_queue_judged(chan_qkind_t kind);
+bool health_queue_of_actor(chan_qkind_t kind);
 
 typedef enum {
   HEALTH_QUEUE_KEEP,    /* its owner exists (or it is not ours to judge) */
@@ -115,7 +108,7 @@ typedef enum {
 /* owner_exists: its actor or worker has a record (true when unknown);
  * consumers: from the listing, < 0 when unknown; was_suspect: it was an
  * orphan at this agent's previous pass. */
-health_qverdict_t health_queue_judge(health_qkind_t kind, bool owner_exists, long consumers,
+health_qverdict_t health_queue_judge(chan_qkind_t kind, bool owner_exists, long consumers,
                                      bool was_suspect);
 const char *health_qverdict_name(health_qverdict_t v);
 /* Parses the management API's queue listing (a JSON array of objects with

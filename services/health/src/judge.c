@@ -150,48 +150,18 @@ const char *health_verdict_name(health_verdict_t v) {
 
 /* ---- queues ---- */
 
-/* Copies what follows prefix in name into out; false when name does not
- * start with it or nothing follows. */
-static bool after_prefix(const char *name, const char *prefix, char *out, size_t outlen) {
-  size_t plen = strlen(prefix);
-  if (strncmp(name, prefix, plen) != 0 || name[plen] == '\0')
-    return false;
-  int n = snprintf(out, outlen, "%s", name + plen);
-  return n > 0 && (size_t)n < outlen;
+bool health_queue_judged(chan_qkind_t kind) {
+  return kind == CHAN_Q_MAILBOX || kind == CHAN_Q_RESULTS || kind == CHAN_Q_WORKER ||
+         kind == CHAN_Q_SPAWNER_WORKER;
 }
 
-health_qkind_t health_queue_kind(const char *name, char *owner, size_t ownerlen) {
-  if (ownerlen == 0)
-    return HEALTH_Q_OTHER;
-  owner[0] = '\0';
-  if (name == NULL)
-    return HEALTH_Q_OTHER;
-  if (after_prefix(name, "actor_msg_", owner, ownerlen))
-    return HEALTH_Q_MAILBOX;
-  if (after_prefix(name, "worker_", owner, ownerlen))
-    return HEALTH_Q_WORKER;
-  if (after_prefix(name, "spawner_worker_", owner, ownerlen))
-    return HEALTH_Q_SPAWNER_WORKER;
-  if (after_prefix(name, "results_", owner, ownerlen)) {
-    /* results_<db_id>_<eid>: execution ids (hashids) have no '_', a db_id
-     * (<TENANT>_<id>) has at least one. */
-    char *cut = strrchr(owner, '_');
-    if (cut && cut != owner && cut[1] != '\0' && memchr(owner, '_', (size_t)(cut - owner))) {
-      *cut = '\0';
-      return HEALTH_Q_RESULTS;
-    }
-  }
-  owner[0] = '\0';
-  return HEALTH_Q_OTHER;
+bool health_queue_of_actor(chan_qkind_t kind) {
+  return kind == CHAN_Q_MAILBOX || kind == CHAN_Q_RESULTS;
 }
 
-bool health_queue_of_actor(health_qkind_t kind) {
-  return kind == HEALTH_Q_MAILBOX || kind == HEALTH_Q_RESULTS;
-}
-
-health_qverdict_t health_queue_judge(health_qkind_t kind, bool owner_exists, long consumers,
+health_qverdict_t health_queue_judge(chan_qkind_t kind, bool owner_exists, long consumers,
                                      bool was_suspect) {
-  if (kind == HEALTH_Q_OTHER || owner_exists || consumers > 0)
+  if (!health_queue_judged(kind) || owner_exists || consumers > 0)
     return HEALTH_QUEUE_KEEP;
   return was_suspect ? HEALTH_QUEUE_DELETE : HEALTH_QUEUE_SUSPECT;
 }

@@ -1,4 +1,4 @@
-/* Orphan queues: the platform's queues (channels/src/chan_name.c) whose
+/* Orphan queues: the platform's queues (channels/proto/name.h) whose
  * actor or worker no longer has a record -- left by a crash between the
  * record's removal and the queue's, by a message published to a worker that
  * had just gone (a publish declares its queue), or by anything else that
@@ -287,14 +287,15 @@ static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors) 
   json_object_foreach((json_t *)queues, name, v) {
     if (h->stopping)
       break;
-    char owner[CHAN_NAME_MAX];
-    health_qkind_t kind = health_queue_kind(name, owner, sizeof(owner));
-    if (kind == HEALTH_Q_OTHER)
+    chan_qname_t q;
+    if (!health_queue_judged(chan_name_parse(name, &q)))
       continue;
-    bool of_actor = health_queue_of_actor(kind);
+    const char *owner = q.id;
+    bool of_actor = health_queue_of_actor(q.kind);
     bool exists = json_object_get(of_actor ? actors : t->known, owner) != NULL;
     bool was = h->queue_suspects && json_object_get(h->queue_suspects, name);
-    health_qverdict_t verdict = health_queue_judge(kind, exists, (long)json_integer_value(v), was);
+    health_qverdict_t verdict =
+        health_queue_judge(q.kind, exists, (long)json_integer_value(v), was);
     if (verdict == HEALTH_QUEUE_KEEP)
       continue;
     if (verdict == HEALTH_QUEUE_SUSPECT || tried >= DELETE_MAX) {

@@ -40,6 +40,7 @@
 #include "actor/model.h"
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
+#include "channels/proto/command.h"
 #include "health.h"
 
 #define PUBLISH_TIMEOUT_MS 5000
@@ -218,34 +219,17 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
 /* ---- replacement ---- */
 
 static int request_worker(health_t *h, const char *db_id, const json_t *actor) {
-  const char *image = actor_json_str(actor, "image", "");
-  const char *tenant = actor_json_str(actor, "tenant", "");
-  json_int_t revision = actor_json_int(actor, "revision", 1);
-  char wid[ACTOR_ID_MAX], cmdq[CHAN_NAME_MAX];
-  chan_name_command(actor_json_str(actor, "queue", "default"), cmdq);
-  int rc = actor_id_new(wid);
+  chan_command_t cmd;
+  int rc = chan_command_prepare(h->redis, actor, &cmd);
   if (rc != 0)
     return rc;
-  json_t *w = model_worker_new(db_id, wid, image, tenant, revision);
-  rc = w ? model_worker_put(h->redis, db_id, wid, w) : ACTOR_ENOMEM;
-  json_decref(w);
-  if (rc != 0)
-    return rc;
-  json_t *cmd =
-      json_pack("{s:s, s:s, s:s, s:I, s:s, s:b}", "actor_id", db_id, "worker_id", wid, "image",
-                image, "revision", revision, "tenant", tenant, "stop_existing", 0);
-  char *text = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
-  json_decref(cmd);
-  rc = text ? chan_client_publish(h->chan, cmdq, text, strlen(text), NULL, PUBLISH_TIMEOUT_MS)
-            : ACTOR_ENOMEM;
-  free(text);
-  if (rc != 0) {
-    /* Best effort: a REQUESTED record left behind expires after spawn_timeout. */
-    ACTOR_IGNORE(model_worker_delete(h->redis, db_id, wid));
-    return rc;
-  }
-  LOG_INFO("health", "actor %s: requested worker %s to replace a dead one", db_id, wid);
-  return 0;
+  rc = chan_client_publish(h->chan, cmd.queue, cmd.body, strlen(cmd.body), NULL,
+                           PUBLISH_TIMEOUT_MS);
+  chan_command_done(h->redis, actor, &cmd, rc == 0);
+  if (rc == 0)
+    LOG_INFO("health", "actor %s: requested worker %s to replace a dead one", db_id,
+             cmd.worker_id);
+  return rc;
 }
 
 void health_replace(health_tick_t *t, const char *db_id) {

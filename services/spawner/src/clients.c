@@ -1,6 +1,6 @@
 /* Access tokens for new workers ([workers] generate_clients): before a
  * worker of an actor with `token` true starts, the spawner asks clientg for
- * a token for the actor's owner (channels/clients.h) and hands it to the
+ * a token for the actor's owner (channels/proto/clients.h) and hands it to the
  * worker process in its environment (never on its command line, which any
  * local user can read). When a worker dies by a signal, its token is
  * revoked here; a worker that stops revokes its own. */
@@ -13,7 +13,7 @@
 #include "actor/execconf.h"
 #include "actor/json.h"
 #include "actor/log.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
 #include "spawner.h"
 
 int spawner_clients_init(spawner_t *sp, const actor_config_t *cfg, const char *uri) {

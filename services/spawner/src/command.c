@@ -9,7 +9,7 @@
  *   loop:  ack the command
  * The command is acked only once its effect is stored. An actor put in
  * ERROR (missing image) is announced with an ACTOR_ERROR event
- * (channels/event.h), built on the pool and published from the loop
+ * (channels/proto/event.h), built on the pool and published from the loop
  * without waiting: the ack never waits for it. A platform fault
  * (store or engine unreachable) requeues it after a pause instead. */
 #include <stdio.h>
@@ -20,8 +20,9 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/clients.h"
-#include "channels/event.h"
+#include "channels/proto/clients.h"
+#include "channels/proto/command.h"
+#include "channels/proto/event.h"
 #include "spawner.h"
 
 #define RETRY_DELAY_MS 1000
@@ -33,7 +34,6 @@ typedef struct {
   uv_work_t work;
   uv_timer_t retry;
   chan_tag_t tag;
-  json_t *cmd;
   char db_id[256];
   char wid[64];
   int pid;
@@ -46,7 +46,6 @@ typedef struct {
 
 static void command_free(command_t *c) {
   spawner_t *sp = c->sp;
-  json_decref(c->cmd);
   free(c->event);
   chan_clients_token_free(c->token);
   free(c);
@@ -259,24 +258,19 @@ static void after_prepare(uv_work_t *w, int status) {
 
 void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
   spawner_t *sp = ud;
-  json_t *cmd = NULL;
-  if (chan_json_decode(msg->body, msg->len, 64 * 1024, &cmd) != 0 || !json_is_object(cmd)) {
-    LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue, msg->len);
-    json_decref(cmd);
-    ACTOR_IGNORE(chan_ack(conn, msg->tag));
-    return;
-  }
-  const char *db_id = actor_json_str(cmd, "actor_id", NULL);
-  const char *wid = actor_json_str(cmd, "worker_id", NULL);
-  if (db_id == NULL || wid == NULL) {
-    LOG_ERROR("spawner", "dropping a command without actor_id or worker_id on %s", msg->queue);
-    json_decref(cmd);
+  chan_command_req_t req;
+  int rc = chan_command_parse(msg->body, msg->len, &req);
+  if (rc != 0) {
+    if (rc == ACTOR_EINVAL)
+      LOG_ERROR("spawner", "dropping a command without actor_id or worker_id on %s", msg->queue);
+    else
+      LOG_ERROR("spawner", "dropping an unreadable command on %s (%zu bytes)", msg->queue,
+                msg->len);
     ACTOR_IGNORE(chan_ack(conn, msg->tag));
     return;
   }
   command_t *c = sp->stopping ? NULL : calloc(1, sizeof(*c));
   if (c == NULL) {
-    json_decref(cmd);
     ACTOR_IGNORE(chan_nack(conn, msg->tag, 1));
     return;
   }
@@ -284,10 +278,9 @@ void spawner_on_command(chan_conn_t *conn, const chan_msg_t *msg, void *ud) {
   sp->inflight++;
   c->tag = msg->tag;
   c->redelivered = msg->redelivered;
-  c->cmd = cmd;
   c->work.data = c;
-  snprintf(c->db_id, sizeof(c->db_id), "%s", db_id);
-  snprintf(c->wid, sizeof(c->wid), "%s", wid);
+  snprintf(c->db_id, sizeof(c->db_id), "%s", req.db_id);
+  snprintf(c->wid, sizeof(c->wid), "%s", req.worker_id);
   if (uv_queue_work(&sp->svc->loop, &c->work, prepare, after_prepare) != 0) {
     ACTOR_IGNORE(chan_nack(conn, msg->tag, 1));
     command_free(c);

@@ -20,7 +20,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/command.h"
+#include "channels/proto/command.h"
 #include "spawner.h"
 
 /* Removes the worker's containers, then the files their executions shared

@@ -13,6 +13,7 @@
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 typedef struct spawner_child_s spawner_child_t;
 

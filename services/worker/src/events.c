@@ -1,4 +1,4 @@
-/* The worker's platform events (channels/event.h): ACTOR_READY when it
+/* The worker's platform events (channels/proto/event.h): ACTOR_READY when it
  * brings a new actor up, ACTOR_ERROR when the failure rule puts the actor
  * in ERROR, EXECUTION_COMPLETE once an execution is stored COMPLETE. Each
  * is published after its effect is stored, on the blocking channel client,
@@ -7,7 +7,7 @@
  * only logged as lost (the stored state is the truth; events are hints). */
 #include "actor/errors.h"
 #include "actor/log.h"
-#include "channels/event.h"
+#include "channels/proto/event.h"
 #include "worker.h"
 
 /* Per try; with the one retry the ack waits at most twice this. */

@@ -15,7 +15,8 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/timefmt.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
+#include "channels/proto/mailbox.h"
 #include "worker.h"
 
 static worker_t wk;
@@ -98,9 +99,10 @@ static void after_start(uv_work_t *req, int status) {
     return;
   }
   w->started = true;
-  /* The api declares a stateful actor's mailbox with the same argument
-   * (api mailbox.c): of this actor's workers one at a time consumes. */
-  chan_queue_opts_t mailbox_opts = {.single_active = w->stateful};
+  /* Declared as the api declares it: of a stateful actor's workers one at
+   * a time consumes. */
+  chan_queue_opts_t mailbox_opts;
+  chan_mailbox_opts(w->stateful, &mailbox_opts);
   int rc = chan_declare_opts(w->conn, w->mailbox, &mailbox_opts);
   if (rc != 0)
     LOG_WARN("worker", "worker %s: declaring mailbox %s: %s (consuming declares it again)", w->wid,

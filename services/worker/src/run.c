@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "actor/secret.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
 #include "exec.h"
 
 void worker__exec_init(worker_exec_t *x, worker_t *w, const worker_run_in_t *in, char *why,

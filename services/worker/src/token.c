@@ -13,7 +13,7 @@
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/log.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
 #include "worker.h"
 
 /* Smallest lead time before expiry at which a token is renewed. */

@@ -29,7 +29,8 @@
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
-#include "channels/event.h"
+#include "channels/proto/name.h"
+#include "channels/proto/event.h"
 
 /* Consecutive container create/start failures (actor-caused) after which
  * the actor goes to ERROR. */
@@ -175,7 +176,7 @@ int worker_fifo_start(worker_fifo_t *f, const void *data, size_t len);
 void worker_fifo_close(worker_fifo_t *f);
 
 /* ---- events.c ---- */
-/* Publishes a platform event (see channels/event.h); a failure is logged,
+/* Publishes a platform event (see channels/proto/event.h); a failure is logged,
  * never returned: the effect is stored already. Thread pool. */
 void worker_event(worker_t *w, const chan_event_t *e);
 

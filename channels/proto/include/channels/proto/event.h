@@ -4,8 +4,8 @@
  * actor_dbid, execution_id?, status?, exit_code?, status_message?}.
  * Producers (worker, spawner) publish an event only after its effect is
  * stored; the api consumes them (link messages and webhooks). */
-#ifndef CHANNELS_EVENT_H
-#define CHANNELS_EVENT_H
+#ifndef CHANNELS_PROTO_EVENT_H
+#define CHANNELS_PROTO_EVENT_H
 
 #include "actor/errors.h"
 
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 #define CHAN_EVENT_ACTOR_READY "ACTOR_READY"
 #define CHAN_EVENT_ACTOR_ERROR "ACTOR_ERROR"

@@ -1,4 +1,6 @@
-/* Spawner commands and the records behind them (channels/command.h). */
+/* Spawner commands and the worker records behind them
+ * (channels/proto/command.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,7 +8,8 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
-#include "channels/command.h"
+#include "channels/proto/command.h"
+#include "channels/proto/name.h"
 
 int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *out) {
   memset(out, 0, sizeof(*out));
@@ -18,7 +21,9 @@ int chan_command_prepare(store_redis_t *r, const json_t *actor, chan_command_t *
   int rc = actor_id_new(out->worker_id);
   if (rc != 0)
     return rc;
-  json_t *w = model_worker_new(db_id, out->worker_id, image, tenant, revision);
+  char control[CHAN_NAME_MAX];
+  chan_name_worker(out->worker_id, control);
+  json_t *w = model_worker_new(db_id, out->worker_id, control, image, tenant, revision);
   if (w == NULL)
     return ACTOR_ENOMEM;
   rc = model_worker_put(r, db_id, out->worker_id, w);
@@ -49,4 +54,22 @@ void chan_command_done(store_redis_t *r, const json_t *actor, chan_command_t *cm
   }
   free(cmd->body);
   cmd->body = NULL;
+}
+
+int chan_command_parse(const void *body, size_t len, chan_command_req_t *out) {
+  memset(out, 0, sizeof(*out));
+  json_t *cmd = NULL;
+  int rc = chan_json_decode(body, len, CHAN_COMMAND_MAX, &cmd);
+  if (rc == 0 && !json_is_object(cmd))
+    rc = ACTOR_EPARSE;
+  const char *db_id = rc == 0 ? actor_json_str(cmd, "actor_id", NULL) : NULL;
+  const char *wid = rc == 0 ? actor_json_str(cmd, "worker_id", NULL) : NULL;
+  if (rc == 0 && (db_id == NULL || wid == NULL))
+    rc = ACTOR_EINVAL;
+  if (rc == 0) {
+    snprintf(out->db_id, sizeof(out->db_id), "%s", db_id);
+    snprintf(out->worker_id, sizeof(out->worker_id), "%s", wid);
+  }
+  json_decref(cmd);
+  return rc;
 }

@@ -1,12 +1,12 @@
-/* Building and publishing platform events (event.h). The body is built
- * here, once, so the worker and the spawner cannot drift apart on the
- * fields the api's link and webhook consumers rely on. */
+/* Building and publishing platform events (channels/proto/event.h). The
+ * body is built here, once, so the worker and the spawner cannot drift
+ * apart on the fields the api's link and webhook consumers rely on. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "actor/errors.h"
 #include "actor/timefmt.h"
-#include "channels/event.h"
+#include "channels/proto/event.h"
 
 static const char *str_field(const json_t *o, const char *key) {
   const char *s = json_string_value(json_object_get(o, key));

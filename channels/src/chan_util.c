@@ -1,7 +1,7 @@
-/* The parts of channels that need no broker: queue names (docs/architecture.md
- * "Channels"), bounded JSON decoding of message bodies and the reconnect
- * back-off curve. Kept apart so they are unit-testable and fuzzable. */
-#include <stdio.h>
+/* The parts of the transport that need no broker: the queue-name check,
+ * bounded JSON decoding of message bodies and the reconnect back-off curve.
+ * Kept apart so they are unit-testable and fuzzable. (The names of our
+ * queues are the protocol's: proto/src/chan_name.c.) */
 #include <string.h>
 
 #include "actor/errors.h"
@@ -9,32 +9,6 @@
 
 int chan__name_check(const char *queue) {
   return queue == NULL || *queue == '\0' || strlen(queue) >= CHAN_NAME_MAX ? ACTOR_EINVAL : 0;
-}
-
-/* snprintf truncates at CHAN_NAME_MAX - 1, which is also AMQP's 255-byte
- * limit on a queue name. */
-void chan_name_command(const char *queue, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "command_channel_%s", queue ? queue : "");
-}
-
-void chan_name_mailbox(const char *actor_dbid, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "actor_msg_%s", actor_dbid ? actor_dbid : "");
-}
-
-void chan_name_mailbox_parking(const char *actor_dbid, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "mailbox_upgrade_%s", actor_dbid ? actor_dbid : "");
-}
-
-void chan_name_worker(const char *worker_id, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "worker_%s", worker_id ? worker_id : "");
-}
-
-void chan_name_spawner_worker(const char *worker_id, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "spawner_worker_%s", worker_id ? worker_id : "");
-}
-
-void chan_name_results(const char *actor_dbid, const char *eid, char *out) {
-  snprintf(out, CHAN_NAME_MAX, "results_%s_%s", actor_dbid ? actor_dbid : "", eid ? eid : "");
 }
 
 /* jansson's own nesting limit is 2048; ours is checked by a scan that only

@@ -8,8 +8,8 @@
  *            {status: "error", message}
  *
  * Blocking: call from libuv's thread pool. */
-#ifndef CHANNELS_CLIENTS_H
-#define CHANNELS_CLIENTS_H
+#ifndef CHANNELS_PROTO_CLIENTS_H
+#define CHANNELS_PROTO_CLIENTS_H
 
 #include "actor/errors.h"
 
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "channels/chan.h"
+#include "channels/proto/name.h"
 
 /* How long a caller waits for clientg's reply. */
 #define CHAN_CLIENTS_TIMEOUT_MS 10000

@@ -1,4 +1,4 @@
-/* Requests to clientg on the `clients` channel (channels/clients.h). The
+/* Requests to clientg on the `clients` channel (channels/proto/clients.h). The
  * body carries the shared secret, so it is wiped before it is freed; the
  * secret and the tokens never reach a log line from here. */
 #include <openssl/crypto.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "actor/errors.h"
-#include "channels/clients.h"
+#include "channels/proto/clients.h"
 
 static int fail(int rc, char *err, size_t errlen, const char *msg) {
   if (err != NULL && errlen > 0)
