@@ -146,8 +146,22 @@ static int admin_declare(chan_conn_t *c, const char *queue, const chan_queue_opt
 }
 
 /* basic.qos + basic.consume on the main channel; a refusal there closes
- * the main channel, so any error ends this connection. */
+ * the main channel, so any error ends this connection.
+ *
+ * x-cancel-on-ha-failover: when a consumer's queue goes away, RabbitMQ
+ * consumes again from a queue of the same name if one exists by the time
+ * the consumer's channel hears of it (meant for a mirror taking over, but
+ * a queue deleted and declared again at once, as the api re-makes a
+ * mailbox, looks the same). The consumer then silently takes messages of
+ * the new queue while the channel's unacked deliveries, which it files by
+ * queue name, point at the new queue too: an ack of a delivery of the old
+ * queue settles a message of the new one, never run. With the argument
+ * the broker always cancels the consumer (basic.cancel), and the
+ * connection starts over (chan_frames.c). */
 static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
+  amqp_table_entry_t arg = {.key = amqp_cstring_bytes("x-cancel-on-ha-failover"),
+                            .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value = {.boolean = 1}}};
+  amqp_table_t args = {1, &arg};
   char err[CHAN__ERR_MAX];
   if (strncmp(k->queue, "amq.", 4) != 0) {
     chan__queue_t *q = find_queue(c, k->queue);
@@ -160,7 +174,7 @@ static int start_consumer(chan_conn_t *c, chan__consumer_t *k) {
       chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
   if (rc == 0) {
     amqp_basic_consume(c->st, CHAN__CH_MAIN, amqp_cstring_bytes(k->queue),
-                       amqp_cstring_bytes(k->tag), 0, 0, 0, amqp_empty_table);
+                       amqp_cstring_bytes(k->tag), 0, 0, 0, args);
     rc = chan__amqp_check(c->st, CHAN__CH_MAIN, amqp_get_rpc_reply(c->st), NULL, err, sizeof(err));
   }
   if (rc) {
@@ -507,7 +521,8 @@ int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_
   if (k == NULL)
     return ACTOR_ENOMEM;
   snprintf(k->queue, sizeof(k->queue), "%s", queue);
-  snprintf(k->tag, sizeof(k->tag), "%.40s.%u", c->name, ++c->tag_counter);
+  k->serial = ++c->tag_counter;
+  snprintf(k->tag, sizeof(k->tag), "%.40s.%u", c->name, k->serial);
   k->prefetch = prefetch;
   k->cb = cb;
   k->ud = ud;
@@ -545,11 +560,30 @@ int chan_cancel(chan_conn_t *c, const char *queue) {
   return 0;
 }
 
+void chan__conn_dropped(chan_conn_t *c, const chan__consumer_t *k) {
+  unsigned i = c->ndropped++ % CHAN__DROPPED_MAX;
+  c->dropped[i].generation = c->generation;
+  c->dropped[i].consumer = k->serial;
+}
+
+static int was_dropped(const chan_conn_t *c, chan_tag_t tag) {
+  unsigned n = c->ndropped < CHAN__DROPPED_MAX ? c->ndropped : CHAN__DROPPED_MAX;
+  for (unsigned i = 0; i < n; i++)
+    if (c->dropped[i].generation == tag.generation && c->dropped[i].consumer == tag.consumer)
+      return 1;
+  return 0;
+}
+
 static int settle(chan_conn_t *c, chan_tag_t tag, int ack, int requeue) {
   if (c == NULL)
     return ACTOR_EINVAL;
   if (c->closing)
     return ACTOR_ECLOSED;
+  if (was_dropped(c, tag)) { /* the connection is over, or about to be */
+    LOG_DEBUG(CHAN__LOG, "%s: %s of a delivery whose queue was deleted: gone", c->name,
+              ack ? "ack" : "nack");
+    return ACTOR_ENOTFOUND;
+  }
   if (!usable(c) || tag.generation != c->generation) {
     LOG_DEBUG(CHAN__LOG, "%s: %s of a delivery from an earlier connection ignored", c->name,
               ack ? "ack" : "nack");

@@ -216,6 +216,7 @@ static void dispatch(chan_conn_t *c) {
   chan__msg_asm_view(a, &m);
   m.queue = queue;
   m.tag.generation = c->generation;
+  m.tag.consumer = k->serial;
   c->busy++;
   k->cb(c, &m, k->ud); /* may cancel k */
   c->busy--;
@@ -249,6 +250,12 @@ void chan__frames_handle(chan_conn_t *c, const amqp_frame_t *f) {
   }
   case AMQP_BASIC_CANCEL_METHOD: {
     const amqp_basic_cancel_t *x = m->decoded;
+    char ctag[sizeof(((chan__consumer_t *)0)->tag)];
+    snprintf(ctag, sizeof(ctag), "%.*s", (int)x->consumer_tag.len,
+             (const char *)x->consumer_tag.bytes);
+    chan__consumer_t *k = find_consumer_tag(c, ctag);
+    if (k)
+      chan__conn_dropped(c, k);
     chan__conn_fail(c, "the broker cancelled consumer %.*s (queue deleted?)",
                     (int)x->consumer_tag.len, (const char *)x->consumer_tag.bytes);
     break;

@@ -140,6 +140,8 @@ void chan__msg_asm_free(chan__asm_t *a);
 
 /* ---- the loop-driven connection: chan_conn.c and chan_frames.c ---- */
 
+#define CHAN__DROPPED_MAX 8
+
 typedef struct chan__queue_s {
   struct chan__queue_s *next;
   chan_queue_opts_t opts;
@@ -153,7 +155,8 @@ typedef struct chan__consumer_s {
   uint16_t prefetch;
   chan_msg_cb cb;
   void *ud;
-  int active; /* consuming on the current connection */
+  int active;      /* consuming on the current connection */
+  unsigned serial; /* chan_tag_t.consumer of its deliveries */
 } chan__consumer_t;
 
 /* One allocation: the struct, then the routing key, body and property
@@ -204,6 +207,13 @@ struct chan_conn_s {
   uint64_t last_rx;
   unsigned tag_counter;
   uint64_t rng;
+  /* The last consumers the broker cancelled (their queue was deleted, and
+   * their unacked deliveries with it), by generation; a ring. */
+  struct {
+    uint64_t generation;
+    unsigned consumer;
+  } dropped[CHAN__DROPPED_MAX];
+  unsigned ndropped;
 
   chan__asm_t asm_;
   chan__queue_t *queues;
@@ -227,6 +237,8 @@ void chan__conn_fail(chan_conn_t *c, const char *fmt, ...) __attribute__((format
 /* For tests: the socket of the current connection, or -1 while
  * disconnected. */
 int chan__conn_fd(const chan_conn_t *c);
+/* The broker cancelled consumer k: its queue was deleted (chan_frames.c). */
+void chan__conn_dropped(chan_conn_t *c, const chan__consumer_t *k);
 /* For tests: counts successful connects; a tag's generation. */
 uint64_t chan__conn_generation(const chan_conn_t *c);
 

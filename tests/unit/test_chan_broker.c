@@ -662,6 +662,72 @@ static void test_single_active_consumer(void) {
   close_conn(b);
 }
 
+/* Deletes q and declares it again with no round trip in between, as the
+ * api re-making a mailbox does (mailbox.c), only faster. */
+static void remake_queue_at_once(const char *q) {
+  chan__uri_t u;
+  amqp_connection_state_t st = NULL;
+  char err[CHAN__ERR_MAX];
+  ASSERT_EQ_INT(chan__amqp_uri_parse(broker_uri(), &u), 0);
+  ASSERT_EQ_INT(chan__amqp_open(&u, "test-remake", 0, 3000, &st, err, sizeof(err)), 0);
+  amqp_queue_delete_t del = {.queue = amqp_cstring_bytes(q), .if_empty = 1};
+  amqp_queue_declare_t dec = {.queue = amqp_cstring_bytes(q), .durable = 1};
+  ASSERT_EQ_INT(amqp_send_method(st, CHAN__CH_ADMIN, AMQP_QUEUE_DELETE_METHOD, &del), 0);
+  ASSERT_EQ_INT(amqp_send_method(st, CHAN__CH_ADMIN, AMQP_QUEUE_DECLARE_METHOD, &dec), 0);
+  amqp_method_number_t want[] = {AMQP_QUEUE_DELETE_OK_METHOD, AMQP_QUEUE_DECLARE_OK_METHOD};
+  for (int i = 0; i < 2; i++) {
+    amqp_method_t m;
+    ASSERT_EQ_INT(amqp_simple_wait_method(st, CHAN__CH_ADMIN, want[i], &m), 0);
+  }
+  amqp_connection_close(st, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(st);
+  chan__amqp_uri_free(&u);
+}
+
+/* A queue deleted and declared again at once under a consumer that holds
+ * a delivery (a worker running a message while the api re-makes its
+ * mailbox). RabbitMQ moves a consumer of a deleted queue onto a new queue
+ * of the same name when that exists by the time the consumer's channel
+ * hears of the deletion, and the channel's unacked deliveries then name
+ * the new queue: the old delivery's ack settles a message of the new one,
+ * which is lost. Our consumers ask to be cancelled instead: the connection
+ * starts over, the old tag is refused, and each message of the new queue
+ * is delivered. Repeated, since the race is inside the broker. */
+static void test_queue_remade_under_consumer(void) {
+  const char *q = qname("remade"), *noise = qname("remade_noise");
+  ASSERT_EQ_INT(chan_client_declare(client, noise, 0), 0);
+  for (int round = 0; round < 20; round++) {
+    chan_conn_t *c = open_conn("test-remade");
+    sink_t s = {0};
+    ASSERT_EQ_INT(chan_declare(c, q), 0);
+    ASSERT_EQ_INT(chan_consume(c, q, 1, on_msg, &s), 0);
+    ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+    ASSERT_EQ_INT(chan_client_publish(client, q, "[old]", 5, NULL, 3000), 0);
+    ASSERT_TRUE(RUN_UNTIL(s.n == 1, 5000));
+    /* Publishes keep the consumer's channel busy, so that the news of the
+     * deletion reaches it after the new queue exists. */
+    for (int i = 0; i < 2000; i++)
+      ASSERT_EQ_INT(chan_publish(c, noise, "{}", 2, NULL, NULL, NULL), 0);
+    uint64_t gen = chan__conn_generation(c);
+    remake_queue_at_once(q);
+    ASSERT_EQ_INT(chan_client_publish(client, q, "[new]", 5, NULL, 3000), 0);
+    if (!RUN_UNTIL(chan__conn_generation(c) > gen && chan_conn_is_open(c), 3000))
+      fprintf(stderr, "round %d: the consumer was moved onto the new queue (%d deliveries)\n",
+              round, s.n);
+    ASSERT_TRUE(chan__conn_generation(c) > gen);
+    /* Gone with the old queue: told apart from a delivery the broker requeued. */
+    ASSERT_EQ_INT(chan_nack(c, s.tag[0], 1), ACTOR_ENOTFOUND);
+    ASSERT_EQ_INT(chan_ack(c, s.tag[0]), ACTOR_ENOTFOUND);
+    ASSERT_TRUE(RUN_UNTIL(s.n == 2, 5000));
+    ASSERT_EQ_STR(s.body[1], "[new]");
+    ASSERT_EQ_INT(chan_ack(c, s.tag[1]), 0);
+    close_conn(c);
+    ASSERT_EQ_INT(qlen(q), 0);
+    ASSERT_EQ_INT(chan_client_delete_queue(client, q), 0);
+    ASSERT_EQ_INT(chan_client_purge(client, noise), 0);
+  }
+}
+
 static void cleanup_queues(void) {
   for (int i = 0; i < nqueues; i++)
     ACTOR_IGNORE(chan_client_delete_queue(client, queues[i])); /* cleanup */
@@ -695,6 +761,7 @@ int main(void) {
   RUN_TEST(test_reconnect);
   RUN_TEST(test_queue_args_and_move);
   RUN_TEST(test_single_active_consumer);
+  RUN_TEST(test_queue_remade_under_consumer);
   cleanup_queues();
   chan_client_free(client);
   uv_close((uv_handle_t *)&ticker, NULL);

@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
   uint64_t delivery_tag;
   uint64_t generation;
+  unsigned consumer; /* which consumer of the connection it came to */
 } chan_tag_t;
 
 typedef struct {
@@ -143,7 +144,11 @@ int chan_consume(chan_conn_t *c, const char *queue, uint16_t prefetch, chan_msg_
 ACTOR_MUST_CHECK int chan_cancel(chan_conn_t *c, const char *queue);
 /* ack/nack return ACTOR_ESTATE for a tag from an earlier connection (or
  * while disconnected): nothing is sent, the broker has already requeued
- * that delivery. ACTOR_ECLOSED after chan_conn_close. */
+ * that delivery. Except when that connection ended because the broker
+ * cancelled the delivery's consumer: its queue was deleted, and the
+ * delivery with it (nothing requeues it, even into a queue of the same
+ * name made since); then ACTOR_ENOTFOUND, and a caller that wanted the
+ * message back publishes it again. ACTOR_ECLOSED after chan_conn_close. */
 ACTOR_MUST_CHECK int chan_ack(chan_conn_t *c, chan_tag_t tag);
 ACTOR_MUST_CHECK int chan_nack(chan_conn_t *c, chan_tag_t tag, int requeue);
 /* Publishes persistently to the default exchange with routing key `queue`.

@@ -20,10 +20,13 @@
  * parking queue (mailbox_upgrade_<db_id>), deletes the mailbox only if it
  * is empty (AMQP if-empty: a message that arrived meanwhile makes it try
  * again), declares it with the argument and moves the parked messages
- * back. A message a worker holds unacked at that moment is not lost: the
- * worker finishes it (its ack then goes nowhere), and the next execution
- * waits for it (the worker's exec_admit.c). Consumers of the old
- * queue are cancelled and re-declare it when they reconnect; a publisher
+ * back. The broker drops a message a worker holds unacked at that moment
+ * with the old queue, but the worker still has it: it finishes it (its ack
+ * then goes nowhere) or, when it has to give it back, publishes it again
+ * (the worker's exec_delivery.c); the next execution waits for it. Consumers of
+ * the old queue are cancelled (channels ask the broker never to move them
+ * onto the new queue silently, chan_conn.c) and consume the new one when
+ * they reconnect; a publisher
  * racing the swap gets its message returned and publishes again, declaring
  * the new queue. Messages published during the swap may overtake parked
  * ones. A swap interrupted by a crash leaves messages parked: the next

@@ -2,7 +2,9 @@
  * (copy it for the thread pool, or hold or give it back), queue the
  * execution (execute.c), and when it is done ack the message or requeue it
  * after a back-off pause (0.5 s doubling to 10 s, reset by a message that
- * settles).
+ * settles). A message to requeue whose mailbox was deleted under it (the
+ * api re-made it) is published again: the broker dropped it with the old
+ * queue.
  *
  * Failure rule: a delivery that cannot be copied (no memory for the job,
  * the body or a binary message's metadata) or queued is nacked and
@@ -101,6 +103,36 @@ static void job_done(worker_job_t *j) {
     worker_shutdown(w);
 }
 
+static void on_republished(chan_conn_t *c, int status, void *ud) {
+  (void)c;
+  worker_t *w = ud;
+  if (status != 0)
+    LOG_ERROR("worker", "worker %s: a message of actor %s could not be put back in its mailbox: %s",
+              w->wid, w->db_id, actor_strerror(status));
+}
+
+/* Back to the mailbox. When the mailbox was deleted under the delivery
+ * (the api re-made it, mailbox.c), the broker dropped the message with
+ * the old queue (chan_nack says ACTOR_ENOTFOUND): it is published again,
+ * into the new one. */
+static void give_back(worker_t *w, const worker_job_t *j) {
+  if (chan_nack(w->conn, j->tag, 1) != ACTOR_ENOTFOUND)
+    return;
+  chan_props_t props = {0};
+  if (j->binary) {
+    props.content_type = "application/octet-stream";
+    if (j->meta_text) {
+      props.headers[0] = (chan_header_t){"abaco_meta", j->meta_text};
+      props.nheaders = 1;
+    }
+  }
+  LOG_INFO("worker", "worker %s: its mailbox was re-made under the message in hand: "
+           "publishing it again", w->wid);
+  int rc = chan_publish(w->conn, w->mailbox, j->body, j->len, &props, on_republished, w);
+  if (rc != 0)
+    on_republished(w->conn, rc, w);
+}
+
 static void on_retry_closed(uv_handle_t *h) {
   job_done(h->data);
 }
@@ -108,7 +140,7 @@ static void on_retry_closed(uv_handle_t *h) {
 static void on_retry(uv_timer_t *t) {
   worker_job_t *j = t->data;
   j->w->retry_job = NULL;
-  ACTOR_IGNORE(chan_nack(j->w->conn, j->tag, 1));
+  give_back(j->w, j);
   uv_close((uv_handle_t *)&j->retry, on_retry_closed);
 }
 
@@ -136,7 +168,7 @@ static void after_execute(uv_work_t *wk, int status) {
     w->stopping = true;
     if (w->started)
       ACTOR_IGNORE(chan_cancel(w->conn, w->mailbox));
-    ACTOR_IGNORE(chan_nack(w->conn, j->tag, 1));
+    give_back(w, j);
     break;
   default: {
     unsigned pause = backoff_ms(w->fault_streak);
@@ -153,7 +185,7 @@ static void after_execute(uv_work_t *wk, int status) {
   }
   }
   if (j->outcome == WORKER_OUT_RETRY)
-    ACTOR_IGNORE(chan_nack(w->conn, j->tag, 1));
+    give_back(w, j);
   job_done(j);
 }
 
