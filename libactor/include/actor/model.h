@@ -34,7 +34,7 @@
 #define ACTOR_ERROR "ERROR"
 #define ACTOR_SHUTTING_DOWN "SHUTTING_DOWN"
 
-/* Worker statuses (API.md "Workers"). */
+/* Worker statuses (docs/api.md "Workers"). */
 #define WORKER_REQUESTED "REQUESTED"
 #define WORKER_SPAWNER_SETUP "SPAWNER SETUP"
 #define WORKER_PULLING_IMAGE "PULLING IMAGE"

@@ -112,7 +112,7 @@ void api_body_too_large(ahttp_req_t *http, size_t limit, void *ud);
 void api_background_req(api_ctx_t *c, const char *username, api_req_t *r);
 
 /* auth.c */
-/* Permission levels (API.md §2), in order. */
+/* Permission levels (docs/auth.md), in order. */
 typedef enum { API_NONE, API_READ, API_EXECUTE, API_UPDATE } api_level_t;
 
 int api_authenticate(api_req_t *r);
@@ -186,7 +186,7 @@ int api_tenant_conf_check(const actor_config_t *cfg);
 long api_log_ex_limit(const api_ctx_t *c, const char *tenant);
 bool api_default_token(const api_ctx_t *c, const char *tenant);
 
-/* cron.c: Abaco's "<Y-M-D H | now> + <n> <hour|day|week|month>[s]" (API.md
+/* cron.c: Abaco's "<Y-M-D H | now> + <n> <hour|day|week|month>[s]" (docs/api.md
  * §5; numbers with or without leading zeros). On success fills next
  * ("YYYY-MM-DD HH", the first run) and returns 0; otherwise writes
  * Abaco's message (or ours where Abaco fails with a 500) into err, at

@@ -1,4 +1,4 @@
-/* clientg: issues per-worker access tokens and revokes them (DESIGN.md
+/* clientg: issues per-worker access tokens and revokes them (docs/architecture.md
  * "Processes", the `clients` channel). Private to the service.
  *
  *   config.c   [clientg] and [web] keys it needs

@@ -1,4 +1,4 @@
-/* The worker's access token (`_abaco_access_token`, API.md §4): issued by
+/* The worker's access token (`_abaco_access_token`, docs/api.md "What a container sees"): issued by
  * clientg for the actor's owner when the spawner starts the worker (handed
  * over in the environment, see spawner/src/clients.c), renewed here when a
  * quarter of its lifetime is left, and revoked when the worker stops, so

@@ -1,5 +1,5 @@
 /* The worker: one per (actor, worker id). Takes one message at a time from
- * the actor's mailbox, runs one container for it (API.md §4: environment,
+ * the actor's mailbox, runs one container for it (docs/api.md "What a container sees": environment,
  * results socket, binary FIFO, logs, limits), records the execution, and
  * only then acks the message. Also listens on its control queue (`stop`,
  * `stop-no-delete`, `force_quit`, `status`). Blocking work (stores, Docker,
