@@ -254,4 +254,14 @@ static inline json_t *test_json(const char *text) {
 }
 #endif
 
+/* prefix + name, for keys and queues unique to one test run. Four
+ * rotating buffers, so a few can be used in one expression. */
+static inline char *test_prefixed(const char *prefix, const char *name) {
+  static char buf[4][192];
+  static int n;
+  char *b = buf[n++ % 4];
+  snprintf(b, sizeof(buf[0]), "%s%s", prefix, name);
+  return b;
+}
+
 #endif

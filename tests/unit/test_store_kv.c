@@ -17,11 +17,7 @@ static store_redis_t *store;
 static char prefix[64];
 
 static char *key(const char *name) {
-  static char buf[4][128];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, sizeof(buf[0]), "%s%s", prefix, name);
-  return b;
+  return test_prefixed(prefix, name);
 }
 
 static long long pttl(const char *k) {

@@ -30,11 +30,7 @@ static store_redis_t *store;
 static char prefix[96];
 
 static const char *key(const char *name) {
-  static char buf[4][160];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, sizeof(buf[0]), "%s%s", prefix, name);
-  return b;
+  return test_prefixed(prefix, name);
 }
 
 static json_t *J(const char *text) {

@@ -29,11 +29,7 @@ static char prefix[64];
 static store_redis_t *store;
 
 static char *key(const char *name) {
-  static char buf[4][128];
-  static int n;
-  char *b = buf[n++ % 4];
-  snprintf(b, sizeof(buf[0]), "%s%s", prefix, name);
-  return b;
+  return test_prefixed(prefix, name);
 }
 
 static store_redis_t *new_store(const char *ini, size_t pool) {
