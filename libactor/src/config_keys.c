@@ -110,6 +110,30 @@ static const key_def_t KEYS[] = {
     {"clientg", "secret", true, PER_NONE},
     {"clientg", "private_key_file", true, PER_NONE},
     {"clientg", "token_ttl", true, PER_NONE},
+    {"cloud", "endpoint", true, PER_NONE},
+    {"cloud", "region", true, PER_NONE},
+    {"cloud", "access_key_id", true, PER_NONE},
+    {"cloud", "secret_access_key", true, PER_NONE},
+    {"cloud", "session_token", true, PER_NONE},
+    {"cloud", "tag", true, PER_NONE},
+    {"cloud", "max_count", true, PER_NONE},
+    {"cloud", "update_interval", true, PER_NONE},
+    {"cloud", "stale_guard", true, PER_NONE},
+    {"cloud", "gone_grace", true, PER_NONE},
+    {"cloud", "launch_queue", true, PER_NONE},
+    {"cloud", "command_queue", true, PER_NONE},
+    {"cloud", "poll_initial_ms", true, PER_NONE},
+    {"cloud", "poll_step_ms", true, PER_NONE},
+    {"cloud", "poll_max_ms", true, PER_NONE},
+    {"cloud", "poll_max_count", true, PER_NONE},
+    {"cloud", "max_retries", true, PER_NONE},
+    {"cloud", "retry_base_ms", true, PER_NONE},
+    {"cloud", "retry_cap_ms", true, PER_NONE},
+    {"cloud", "timeout_ms", true, PER_NONE},
+    {"cloud", "describe_rate", true, PER_NONE},
+    {"cloud", "describe_burst", true, PER_NONE},
+    {"cloud", "progress_url", true, PER_NONE},
+    {"cloud", "pricing_file", true, PER_NONE},
 };
 
 /* Keys that are a prefix and a free part: [logs] level.<module> (read),
@@ -121,7 +145,8 @@ static const struct {
 } PATTERNS[] = {{"logs", "level.", true, false},
                 {"logs", "file.", false, false},
                 {"docker", "dockerhub_username_", false, true},
-                {"docker", "dockerhub_password_", false, true}};
+                {"docker", "dockerhub_password_", false, true},
+                {"cloud_tokens", "", true, false}};
 
 static bool pattern_match(const char *key, const char *prefix, bool digits) {
   size_t n = strlen(prefix);

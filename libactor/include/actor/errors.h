@@ -22,7 +22,8 @@
   XX(ECHANNEL, -14, "channel error")                                          \
   XX(ESTATE, -15, "unexpected state")                                         \
   XX(ECLOSED, -16, "closed")                                                  \
-  XX(EAUTH, -17, "authentication failed")
+  XX(EAUTH, -17, "authentication failed")                                     \
+  XX(EAWS, -18, "cloud API error")
 
 typedef enum {
 #define ACTOR__ERR_ENUM(name, code, _) ACTOR_##name = (code),
