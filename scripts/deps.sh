@@ -87,6 +87,8 @@ want libcurl4-openssl-dev pc:libcurl
 want libssl-dev pc:openssl
 want libinih-dev pc:inih
 want libjwt-dev pc:libjwt
+want libxml2-dev pc:libxml-2.0
+want libyaml-dev pc:yaml-0.1
 # Servers.
 want rabbitmq-server cmd:rabbitmq-server
 want redis-server cmd:redis-server
