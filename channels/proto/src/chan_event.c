@@ -33,6 +33,23 @@ json_t *chan_event_body(const chan_event_t *e) {
   return b;
 }
 
+json_t *chan_instance_event_body(const char *type, const json_t *rec) {
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "tenant_id", str_field(rec, "tenant"),
+                        "tenant", str_field(rec, "tenant"), "event_type", type, "event_time_utc",
+                        now, "event_time_display", now, "instance_id", str_field(rec, "id"));
+  if (b == NULL)
+    return NULL;
+  static const char *const KEYS[] = {"ec2_instance_id", "name", "owner", "config", "state",
+                                     "error", NULL};
+  for (int i = 0; KEYS[i]; i++) {
+    const json_t *v = json_object_get(rec, KEYS[i]);
+    json_object_set_new(b, KEYS[i], json_is_string(v) ? json_copy((json_t *)v) : json_null());
+  }
+  return b;
+}
+
 int chan_event_publish(chan_client_t *cl, const chan_event_t *e, int timeout_ms) {
   json_t *b = chan_event_body(e);
   char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;

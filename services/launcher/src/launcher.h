@@ -100,14 +100,43 @@ launcher_stack_phase_t launcher_stack_phase(const char *status);
  * or NULL when no event tells. */
 const char *launcher_failure_reason(const json_t *events);
 
+/* Copies private_ip, public_ip, launch_time, availability_zone of an
+ * aws.h instance into fields (null when absent). fields may be NULL. */
+void launcher_copy_observed(json_t *fields, const json_t *inst);
+
 /* Standard base64 (with padding); malloc'd, or NULL. */
 char *launcher_b64(const void *data, size_t len);
 
 /* ---- launch.c, actions.c ---- */
+
+/* How a command ends. */
+typedef enum {
+  LAUNCHER_ACK,  /* its outcome is stored (or there is nothing to do) */
+  LAUNCHER_RETRY /* a platform fault: back to its queue after a pause */
+} launcher_outcome_t;
+
+/* One delivery of the launch or command queue, from its delivery to its
+ * ack (or its nack after LAUNCHER_RETRY_DELAY_MS). */
+typedef struct {
+  launcher_t *l;
+  uv_work_t work;
+  uv_timer_t retry;
+  chan_tag_t tag;
+  launcher_cmd_t cmd;
+  launcher_outcome_t outcome;
+  char *event;    /* INSTANCE_* event to publish at the end, or NULL */
+  bool poll;      /* start polling `stack` at the end */
+  char stack[256];
+} launcher_job_t;
+
 void launcher_on_launch(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 void launcher_on_command(chan_conn_t *c, const chan_msg_t *msg, void *ud);
-/* One job fewer in flight (calls on_idle when stopping and idle). */
-void launcher_job_done(launcher_t *l);
+/* Takes a delivery: parses it (a bad one is logged and acked), then runs
+ * work on the pool and ends the job (event, poller, ack or delayed nack). */
+void launcher_job_run(launcher_t *l, const chan_msg_t *msg, bool need_action,
+                      uv_work_cb work);
+/* Calls on_idle once stopping and nothing is left in flight. */
+void launcher_check_idle(launcher_t *l);
 
 /* ---- poll.c ---- */
 /* Polls the stack of an instance (nothing when one is polling it). */
@@ -124,8 +153,19 @@ bool launcher_idle(const launcher_t *l);
 char *launcher_event_text(const char *type, const json_t *rec);
 /* Publishes (takes text) on the events channel without waiting. */
 void launcher_event_publish(launcher_t *l, char *text);
-/* The audit of a launch or action (best effort, logged when it fails). */
+/* The audit of a launch or action (pool thread; best effort, logged when
+ * it fails). who "" or NULL: the record's owner. code NULL: outcome ok. */
 void launcher_audit(launcher_t *l, const json_t *rec, const char *who, const char *action,
-                    const aws_result_t *res, const char *message, const char *request_id);
+                    const char *code, const char *message, const char *request_id);
+/* Records a failure on rec: backend_status (op, code, request_id) and
+ * error; with from (NULL-terminated states) also state failed when rec is
+ * in one of them (from NULL: the state stays, as after a failed action).
+ * Audits `action` and returns the
+ * INSTANCE_ERROR event text (or NULL). Pool thread. Updates rec. */
+char *launcher_fail(launcher_t *l, json_t *rec, const char *const *from, const char *who,
+                    const char *action, const char *op, const char *code, const char *message,
+                    const char *request_id);
+/* The observer of every AWS call: counts it in abaco:metrics:aws_calls. */
+void launcher_observe_aws(void *data, const char *op, const aws_result_t *res);
 
 #endif

@@ -316,6 +316,17 @@ const char *launcher_failure_reason(const json_t *events) {
   return found;
 }
 
+void launcher_copy_observed(json_t *fields, const json_t *inst) {
+  static const char *const KEYS[] = {"private_ip", "public_ip", "launch_time",
+                                     "availability_zone", NULL};
+  if (fields == NULL)
+    return;
+  for (int i = 0; KEYS[i]; i++) {
+    json_t *v = json_object_get(inst, KEYS[i]);
+    json_object_set_new(fields, KEYS[i], v ? json_incref(v) : json_null());
+  }
+}
+
 char *launcher_b64(const void *data, size_t len) {
   static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const unsigned char *in = data;

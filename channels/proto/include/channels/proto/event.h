@@ -18,6 +18,11 @@
 #define CHAN_EVENT_ACTOR_READY "ACTOR_READY"
 #define CHAN_EVENT_ACTOR_ERROR "ACTOR_ERROR"
 #define CHAN_EVENT_EXECUTION_COMPLETE "EXECUTION_COMPLETE"
+/* Cloud instances (docs/cloud.md "Channels"): the launcher and the updater. */
+#define CHAN_EVENT_INSTANCE_READY "INSTANCE_READY"
+#define CHAN_EVENT_INSTANCE_ERROR "INSTANCE_ERROR"
+#define CHAN_EVENT_INSTANCE_STOPPED "INSTANCE_STOPPED"
+#define CHAN_EVENT_INSTANCE_TERMINATED "INSTANCE_TERMINATED"
 
 /* What an event says; every pointer is borrowed for the call. */
 typedef struct {
@@ -33,6 +38,12 @@ typedef struct {
 /* The event's JSON body, stamped now (new reference; NULL when out of
  * memory). */
 json_t *chan_event_body(const chan_event_t *e);
+/* An instance event's body, stamped now: {tenant_id, tenant, event_type,
+ * event_time_utc, event_time_display, instance_id, ec2_instance_id, name,
+ * owner, config, state, error} from the instance record `rec` (borrowed;
+ * absent fields are null). No actor_dbid: the api's link and webhook
+ * consumer passes it by. New reference, or NULL when out of memory. */
+json_t *chan_instance_event_body(const char *type, const json_t *rec);
 /* Publishes the event on CHAN_EVENTS and waits for the broker's confirm,
  * at most timeout_ms per try; a failed try is retried once. 0, or the
  * last chan_client_publish error. */

@@ -1,0 +1,198 @@
+/* One launch command {tenant, instance_id, request_id} (docs/cloud.md
+ * "Channels"), on the pool: the instance record, its software
+ * configuration and launch group, the user data rendered (the api's
+ * `user_data_rendered` when it stored one, else here from the platform's
+ * tokens, the tenant's params and [cloud_tokens]), then CreateStack with
+ * MLiy's parameters (only those the template declares), the stack's tags
+ * and ClientRequestToken = the instance id, and the stack recorded.
+ *
+ * Idempotent: a record that already has a stack_id only resumes polling;
+ * a redelivery after CreateStack but before the record was written sends
+ * the same token and name again, and aws.h answers with the existing
+ * stack. Throttling and transient faults (already retried inside aws.h)
+ * requeue the command; capacity, auth and permanent errors fail the
+ * instance with AWS's words, and the command is done. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/json.h"
+#include "actor/log.h"
+#include "actor/timefmt.h"
+#include "launcher.h"
+
+static const char *const FROM_LAUNCHING[] = {"launching", NULL};
+
+static bool store_fault(int rc) {
+  return rc != 0 && rc != ACTOR_ENOTFOUND;
+}
+
+/* The user data to send: the api's rendering, or ours (ACTOR_ENOTFOUND
+ * with the token's name in missing). */
+static int user_data(launcher_t *l, const json_t *rec, const json_t *config, char **out,
+                     char *missing, size_t mlen) {
+  const char *done = json_string_value(json_object_get(rec, "user_data_rendered"));
+  if (done) {
+    *out = strdup(done);
+    return *out ? 0 : ACTOR_ENOMEM;
+  }
+  json_t *params = NULL;
+  int rc = cloud_params_get(l->redis, actor_json_str(rec, "tenant", ""), &params);
+  if (rc != 0)
+    return rc;
+  json_t *platform = launcher_platform_tokens(rec, l->cs.progress_url);
+  const json_t *sources[] = {platform, params, l->config_tokens, NULL};
+  rc = platform ? cloud_render_tokens(actor_json_str(config, "user_data", ""), sources, out,
+                                      missing, mlen)
+                : ACTOR_ENOMEM;
+  json_decref(platform);
+  json_decref(params);
+  return rc;
+}
+
+static void launch_work(uv_work_t *w) {
+  launcher_job_t *j = w->data;
+  launcher_t *l = j->l;
+  const launcher_cmd_t *c = &j->cmd;
+  json_t *rec = NULL, *config = NULL, *group = NULL, *declared = NULL, *params = NULL,
+         *tags = NULL, *fields = NULL;
+  char *ud = NULL, *ud64 = NULL, *stack_id = NULL;
+  char why[700];
+  const char *code = "LaunchError";
+  why[0] = '\0';
+  j->outcome = LAUNCHER_ACK;
+
+  int rc = cloud_instance_get(l->redis, c->tenant, c->instance_id, &rec);
+  if (rc == ACTOR_ENOTFOUND) {
+    LOG_INFO("launcher", "instance %s:%s is gone: dropping its launch", c->tenant,
+             c->instance_id);
+    goto cleanup;
+  }
+  if (rc != 0)
+    goto fault;
+  const char *stack = actor_json_str(rec, "stack_id", "");
+  const char *state = actor_json_str(rec, "state", "");
+  if (*stack) {
+    j->poll = strcmp(state, "launching") == 0 || strcmp(state, "pending") == 0;
+    snprintf(j->stack, sizeof(j->stack), "%s", stack);
+    LOG_INFO("launcher", "instance %s:%s has its stack already: %s", c->tenant, c->instance_id,
+             j->poll ? "resuming its polling" : "nothing to do");
+    goto cleanup;
+  }
+  if (strcmp(state, "launching") != 0) {
+    LOG_INFO("launcher", "instance %s:%s is %s, not launching: dropping its launch", c->tenant,
+             c->instance_id, state);
+    goto cleanup;
+  }
+
+  const char *cname = actor_json_str(rec, "config", "");
+  rc = cloud_swconfig_get(l->redis, c->tenant, cname, &config);
+  if (rc == ACTOR_ENOTFOUND) {
+    snprintf(why, sizeof(why), "unknown configuration: %s", cname);
+    goto failed;
+  }
+  if (rc != 0)
+    goto fault;
+  const char *gname = actor_json_str(rec, "group", "");
+  rc = *gname ? cloud_group_get(l->redis, c->tenant, gname, &group)
+              : cloud_group_for(l->redis, c->tenant, actor_json_str(rec, "owner", ""), NULL,
+                                &group);
+  if (rc == ACTOR_ENOTFOUND && *gname) {
+    snprintf(why, sizeof(why), "unknown launch group: %s", gname);
+    goto failed;
+  }
+  if (store_fault(rc))
+    goto fault;
+
+  char missing[128] = "";
+  rc = user_data(l, rec, config, &ud, missing, sizeof(missing));
+  if (rc == ACTOR_ENOTFOUND) {
+    snprintf(why, sizeof(why), "no value for token {{{%s}}}", missing);
+    goto failed;
+  }
+  if (rc != 0)
+    goto fault;
+  ud64 = launcher_b64(ud, strlen(ud));
+  const char *tmpl = actor_json_str(config, "template", "");
+  if (launcher_template_params(tmpl, &declared) != 0) {
+    snprintf(why, sizeof(why), "template of configuration %s: Parameters is not an object",
+             cname);
+    goto failed;
+  }
+  params = launcher_stack_params(config, group, rec, ud64 ? ud64 : "", declared);
+  tags = launcher_stack_tags(l->cs.tag, rec);
+  char name[160];
+  if (ud64 == NULL || params == NULL || tags == NULL) {
+    rc = ACTOR_ENOMEM;
+    goto fault;
+  }
+  if (cloud_stack_name(name, sizeof(name), l->cs.tag, c->tenant, c->instance_id) != 0) {
+    snprintf(why, sizeof(why), "no stack name for tag %s, tenant %s and id %s", l->cs.tag,
+             c->tenant, c->instance_id);
+    goto failed;
+  }
+
+  aws_stack_req_t req = {.stack_name = name,
+                         .template_body = tmpl,
+                         .parameters = params,
+                         .tags = tags,
+                         .client_request_token = c->instance_id};
+  aws_result_t res;
+  memset(&res, 0, sizeof(res));
+  rc = aws_cfn_create_stack(l->aws, &req, &stack_id, &res);
+  if (rc != 0) {
+    if (res.cls == AWS_THROTTLE || res.cls == AWS_TRANSIENT) {
+      LOG_WARN("launcher", "instance %s:%s: CreateStack %s (%s: %s); will retry", c->tenant,
+               c->instance_id, aws_class_name(res.cls), res.code, res.message);
+      j->outcome = LAUNCHER_RETRY;
+      goto cleanup;
+    }
+    j->event = launcher_fail(l, rec, FROM_LAUNCHING, c->who, "launch", "CreateStack", res.code,
+                             res.message[0] ? res.message : res.code,
+                             res.request_id[0] ? res.request_id : c->request_id);
+    goto cleanup;
+  }
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  fields = json_pack("{s:s, s:s, s:s, s:s}", "stack_name", name, "stack_id", stack_id,
+                     "stack_status", "CREATE_IN_PROGRESS", "enacted", now);
+  rc = fields ? cloud_instance_update(l->redis, c->tenant, c->instance_id, fields) : ACTOR_ENOMEM;
+  if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile: the updater finds the tagged instance */
+    LOG_WARN("launcher", "instance %s:%s went away while its stack %s was made", c->tenant,
+             c->instance_id, stack_id);
+    goto cleanup;
+  }
+  if (rc != 0)
+    goto fault; /* the redelivery gets the same stack back (ClientRequestToken) */
+  json_object_update(rec, fields);
+  LOG_INFO("launcher", "instance %s:%s: stack %s created", c->tenant, c->instance_id, stack_id);
+  launcher_audit(l, rec, c->who, "launch", NULL, stack_id, c->request_id);
+  j->poll = true;
+  snprintf(j->stack, sizeof(j->stack), "%s", stack_id);
+  goto cleanup;
+
+failed:
+  j->event = launcher_fail(l, rec, FROM_LAUNCHING, c->who, "launch", "launch", code, why,
+                           c->request_id);
+  goto cleanup;
+fault:
+  LOG_WARN("launcher", "instance %s:%s: launch meets a platform fault (%s); will retry",
+           c->tenant, c->instance_id, actor_strerror(rc));
+  j->outcome = LAUNCHER_RETRY;
+cleanup:
+  free(stack_id);
+  free(ud64);
+  free(ud);
+  json_decref(fields);
+  json_decref(tags);
+  json_decref(params);
+  json_decref(declared);
+  json_decref(group);
+  json_decref(config);
+  json_decref(rec);
+}
+
+void launcher_on_launch(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
+  (void)c;
+  launcher_job_run(ud, msg, false, launch_work);
+}
