@@ -110,6 +110,11 @@ static void launch_work(uv_work_t *w) {
     snprintf(why, sizeof(why), "no value for token {{{%s}}}", missing);
     goto failed;
   }
+  if (rc == ACTOR_ETOOBIG) {
+    snprintf(why, sizeof(why), "the rendered user data is longer than %d bytes",
+             CLOUD_USER_DATA_MAX);
+    goto failed;
+  }
   if (rc != 0)
     goto fault;
   ud64 = launcher_b64(ud, strlen(ud));
