@@ -10,21 +10,30 @@ enacted and observed; a user-data token without a value and a template
 CloudFormation refuses fail the instance with the reason; bad commands are
 dropped. moto is checked directly with boto3.
 """
+import base64
 import json
+import os
+import signal
 import statistics
+import subprocess
+import tempfile
 import time
 import uuid
 
 import boto3
 import pytest
 
-from conftest import conf, declare_queue, needs_mgmt, redis_cmd, wait_for
+from awsproxy import AwsProxy
+from conftest import BUILD, CONF, conf, declare_queue, delete_queue, needs_mgmt, redis_cmd, \
+    wait_for
 
 TENANT = "launchtest"
 TAG = conf("cloud", "tag", "ABACO")
 LAUNCH_Q = conf("cloud", "launch_queue", "launch")
 COMMAND_Q = conf("cloud", "command_queue", "instance_cmd")
 ENDPOINT = conf("cloud", "endpoint", "")
+# The private launcher's tag and queues (the fault tests).
+PTAG = "LT" + uuid.uuid4().hex[:6]
 
 pytestmark = [needs_mgmt,
               pytest.mark.skipif(not ENDPOINT, reason="[cloud] endpoint is not a moto server")]
@@ -82,14 +91,14 @@ def put_config(name, ami, user_data="#!/bin/sh\necho {{{instance_name}}} {{{prog
     redis_cmd("SADD", f"abaco:swconfigs:{TENANT}", name)
 
 
-def new_instance(config):
+def new_instance(config, tag=TAG):
     iid = "I" + uuid.uuid4().hex[:12]
     hset_json(f"abaco:instance:{TENANT}:{iid}", {
         "id": iid, "tenant": TENANT, "owner": "alice", "name": f"box-{iid}", "config": config,
-        "group": None, "instance_type": "t3.micro", "tag": TAG, "state": "launching",
+        "group": None, "instance_type": "t3.micro", "tag": tag, "state": "launching",
         "desired_state": "running", "progress_token": "tok-" + iid, "backend_status": []})
     redis_cmd("SADD", f"abaco:instances:{TENANT}", iid)
-    redis_cmd("SADD", f"abaco:cloud:index:{TAG}", f"{TENANT}:{iid}")
+    redis_cmd("SADD", f"abaco:cloud:index:{tag}", f"{TENANT}:{iid}")
     return iid
 
 
@@ -102,8 +111,8 @@ def publish(queue, **msg):
     declare_queue(queue, json.dumps(msg))
 
 
-def launch(iid):
-    publish(LAUNCH_Q, tenant=TENANT, instance_id=iid, request_id="req-" + iid)
+def launch(iid, queue=LAUNCH_Q):
+    publish(queue, tenant=TENANT, instance_id=iid, request_id="req-" + iid)
 
 
 def command(iid, action):
@@ -111,8 +120,8 @@ def command(iid, action):
             request_id=f"req-{action}-{iid}", who="bob")
 
 
-def stack_name(iid):
-    return "".join(c if c.isalnum() or c == "-" else "-" for c in f"{TAG}-{TENANT}-{iid}")
+def stack_name(iid, tag=TAG):
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in f"{tag}-{TENANT}-{iid}")
 
 
 def stacks_named(cfn, name):
@@ -130,7 +139,8 @@ def cleanup():
         ec2 = record(iid).get("ec2_instance_id")
         redis_cmd("DEL", f"abaco:instance:{TENANT}:{iid}")
         redis_cmd("SREM", f"abaco:instances:{TENANT}", iid)
-        redis_cmd("SREM", f"abaco:cloud:index:{TAG}", f"{TENANT}:{iid}")
+        for tag in (TAG, PTAG):
+            redis_cmd("SREM", f"abaco:cloud:index:{tag}", f"{TENANT}:{iid}")
         if ec2:
             redis_cmd("DEL", f"abaco:cloud:ec2:{ec2}")
 
@@ -163,7 +173,6 @@ def test_launch_records_instance_and_runs(aws, ami, cleanup):
     st = cfn.describe_stacks(StackName=rec["stack_id"])["Stacks"][0]
     params = {p["ParameterKey"]: p["ParameterValue"] for p in st["Parameters"]}
     assert params["ImageId"] == ami and params["VolumeSize"] == "2"
-    import base64
     ud = base64.b64decode(params["UserData"]).decode()
     assert f"box-{iid}" in ud and f"/instances/{iid}/progress" in ud
     calls = redis_cmd("HGET", "abaco:metrics:aws_calls", "CreateStack|ok")
@@ -255,20 +264,6 @@ def test_missing_token_fails_the_launch(ami, cleanup):
     assert not rec.get("stack_id")
 
 
-def test_refused_template_fails_with_aws_words(ami, cleanup):
-    tmpl = json.dumps({"AWSTemplateFormatVersion": "2010-09-09",
-                       "Parameters": {"ImageId": {"Type": "String"}},
-                       "Resources": {"Box": {"Type": "AWS::EC2::Instance",
-                                             "Properties": {"ImageId": {"Ref": "Nope"}}}}})
-    put_config("refused", ami, tmpl=tmpl)
-    iid = new_instance("refused")
-    cleanup.append(iid)
-    launch(iid)
-    rec = wait_state(iid, "failed")
-    assert rec["error"]
-    assert rec["backend_status"][0]["op"] in ("CreateStack", "launch")
-
-
 def test_unknown_config_fails_and_bad_commands_are_dropped(cleanup):
     publish(LAUNCH_Q, tenant=TENANT)  # no instance_id: dropped, logged
     declare_queue(COMMAND_Q, "not json")
@@ -297,3 +292,123 @@ def test_launch_to_recorded_latency(ami, cleanup):
     print(f"\nlaunch -> instance recorded: median {med:.0f} ms over {len(times)} runs "
           f"({', '.join(f'{t:.0f}' for t in times)})")
     assert med < 10000
+
+
+# ---- a private launcher behind the fault-injecting proxy ----
+
+class Launcher:
+    """A launcher process of the stack with its own tag and queues, talking
+    to AWS through `endpoint` (the proxy); its log is shown on failure."""
+
+    def __init__(self, endpoint, **overrides):
+        self.lq, self.cq = f"launch_{PTAG}", f"instance_cmd_{PTAG}"
+        env = dict(os.environ, cloud_endpoint=endpoint, cloud_tag=PTAG,
+                   cloud_launch_queue=self.lq, cloud_command_queue=self.cq, logs_directory="",
+                   **{k: str(v) for k, v in overrides.items()})
+        self.log = tempfile.NamedTemporaryFile(prefix="abaco-launcher-", suffix=".log",
+                                               delete=False)
+        self.proc = subprocess.Popen([os.path.join(BUILD, "bin", "launcher"), "-c", CONF],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: "serving" in self.output(), timeout=15, what="the launcher to serve")
+
+    def output(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM; the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def proxy():
+    p = AwsProxy(ENDPOINT).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def private(proxy):
+    started = []
+
+    def start(**overrides):
+        lr = Launcher(proxy.url, **overrides)
+        started.append(lr)
+        return lr
+    yield start
+    for lr in started:
+        rc = lr.stop()
+        if rc != 0:
+            print(lr.output())
+    for q in (f"launch_{PTAG}", f"instance_cmd_{PTAG}"):
+        delete_queue(q)
+
+
+def test_auth_failure_fails_with_aws_words(proxy, private, ami, cleanup):
+    lr = private()
+    put_config("vol", ami)
+    iid = new_instance("vol", PTAG)
+    cleanup.append(iid)
+    proxy.fault("auth", action="CreateStack")
+    launch(iid, lr.lq)
+    rec = wait_state(iid, "failed")
+    assert rec["backend_status"][0]["op"] == "CreateStack"
+    assert rec["backend_status"][0]["code"] == "AuthFailure"
+    assert rec["error"] and rec["error"] == rec["backend_status"][0]["message"]
+    assert not rec.get("stack_id")
+
+
+def test_throttled_launch_is_requeued_not_lost(proxy, private, ami, cleanup, aws):
+    lr = private(cloud_max_retries=1, cloud_retry_base_ms=10)
+    put_config("vol", ami)
+    iid = new_instance("vol", PTAG)
+    cleanup.append(iid)
+    proxy.fault("throttle", count=2, action="CreateStack")  # both attempts of the first try
+    t0 = time.monotonic()
+    launch(iid, lr.lq)
+    rec = wait_state(iid, "running")
+    assert time.monotonic() - t0 >= 1.5  # the pause before the requeue
+    assert proxy.stats()["faults"].get("throttle") == 2
+    assert len(stacks_named(aws[1], stack_name(iid, PTAG))) == 1
+    assert rec["ec2_instance_id"]
+    assert "will retry" in lr.output()
+
+
+def test_failed_stack_reason(proxy, private, ami, cleanup):
+    lr = private()
+    put_config("vol", ami)
+    iid = new_instance("vol", PTAG)
+    cleanup.append(iid)
+    proxy.stack_fail(stack_name(iid, PTAG), status="ROLLBACK_COMPLETE", instance_type="t9.huge")
+    launch(iid, lr.lq)
+    rec = wait_state(iid, "failed")
+    assert "Your requested instance type (t9.huge) is not supported" in rec["error"], rec["error"]
+    assert rec["stack_status"] == "ROLLBACK_COMPLETE"
+    assert rec["backend_status"][0]["code"] == "ROLLBACK_COMPLETE"
+
+
+def test_polls_until_complete_and_resumes_after_restart(proxy, private, ami, cleanup):
+    lr = private()
+    put_config("vol", ami)
+    iid = new_instance("vol", PTAG)
+    cleanup.append(iid)
+    proxy.stack_in_progress(stack_name(iid, PTAG), 4)
+    launch(iid, lr.lq)
+    rec = wait_for(lambda: (r := record(iid)).get("stack_id") and r, what="the stack id")
+    assert rec["state"] == "launching"
+    time.sleep(1)
+    rec = record(iid)
+    assert rec["state"] == "launching" and rec.get("stack_status") == "CREATE_IN_PROGRESS"
+    assert not rec.get("ec2_instance_id")  # no PhysicalResourceId yet
+    assert lr.stop() == 0  # SIGTERM: clean exit with a poller alive
+    lr2 = private()
+    rec = wait_state(iid, "running", timeout=30)
+    assert rec["ec2_instance_id"] and rec["stack_status"] == "CREATE_COMPLETE"
+    assert "resumed polling of 1 stack" in lr2.output()
