@@ -116,6 +116,8 @@ typedef struct {
   int threads;
   /* the status last logged (a change is logged once) */
   char last_status[160];
+  json_t *last_error;    /* the newest listing error (for the status key) */
+  char last_ok[32];      /* when a pass last went through */
 } upd_ctx_t;
 
 typedef struct {
@@ -127,8 +129,8 @@ typedef struct {
   upd_apply_stats_t applied;
 } upd_pass_report_t;
 
-/* One pass (blocking; on the thread pool). started_mono_ms and
- * interval_ms say when the next pass of this process is due: the lease is
+/* One pass (blocking; on the thread pool). next_due_in_ms: when the next
+ * pass of this process is due, from the start of this one; the lease is
  * kept until just before it. */
 void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep);
 /* The aws.h observer: every AWS call into abaco:metrics:aws_calls. */
