@@ -261,6 +261,30 @@ static void test_back_again_clears_gone(void) {
   json_decref(s);
 }
 
+static void test_listed_terminated_goes_after_grace(void) {
+  /* first seen terminated: state follows, gone_since starts */
+  json_t *s = one(inst("i-1", "terminated"), rec("a1", "i-1", "running", "running"));
+  ASSERT_EQ_STR(op(s, 0), UPD_OP_REFRESH);
+  ASSERT_EQ_STR(fld(s, 0, "state"), "terminated");
+  ASSERT_TRUE(fld(s, 0, "gone_since") != NULL);
+  json_decref(s);
+  /* still listed terminated, past the grace: removed */
+  json_t *r = rec("a1", "i-1", "terminated", "terminated");
+  json_object_set_new(r, "gone_since", ago(1));
+  s = one(inst("i-1", "terminated"), r);
+  ASSERT_EQ_INT(json_array_size(s), 1);
+  ASSERT_EQ_STR(op(s, 0), UPD_OP_REMOVE);
+  json_decref(s);
+  /* within the grace: nothing to write */
+  upd_plan_opts_t o = opts();
+  o.gone_grace_ms = 60 * SEC;
+  r = rec("a1", "i-1", "terminated", "terminated");
+  json_object_set_new(r, "gone_since", ago(1));
+  s = plan(json_pack("[o]", inst("i-1", "terminated")), json_pack("[o]", r), &o);
+  ASSERT_EQ_INT(json_array_size(s), 0);
+  json_decref(s);
+}
+
 static void test_deleting_terminated_removed(void) {
   json_t *r = rec("a1", "i-1", "shutting-down", "terminated");
   json_object_set_new(r, "deleting", json_true());
@@ -402,6 +426,7 @@ int main(void) {
   RUN_TEST(test_adoption_defaults);
   RUN_TEST(test_gone_then_removed);
   RUN_TEST(test_back_again_clears_gone);
+  RUN_TEST(test_listed_terminated_goes_after_grace);
   RUN_TEST(test_deleting_terminated_removed);
   RUN_TEST(test_failed_listing_plans_nothing);
   RUN_TEST(test_backoff_skips);

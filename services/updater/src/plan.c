@@ -10,6 +10,10 @@
  * into a step (`observed` is stamped only alongside another change), so a
  * quiet pass over 10,000 instances writes nothing.
  *
+ * A terminated instance stays in EC2's listing for about an hour: its
+ * record counts as gone from the first pass that sees it terminated
+ * (gone_since), and goes after gone_grace, as an unlisted one does.
+ *
  * The stale guard: a user action (user_transition younger than
  * stale_guard) whose goal (desired_state) differs from what the cloud
  * shows keeps the record's state, because the observation may predate the
@@ -141,8 +145,14 @@ static json_t *plan_refresh(const json_t *rec, const json_t *inst, const upd_pla
   }
   if (rc == 0)
     rc = set_if_diff(f, rec, "ec2_instance_id", str_or_null(str(inst, "instance_id")));
-  if (rc == 0)
+  /* EC2 lists a terminated instance for a while (about an hour): its
+   * record is gone from the first such observation, as if unlisted */
+  if (rc == 0 && streq(obs, "terminated")) {
+    if (json_is_null(json_object_get(rec, "gone_since")) || !json_object_get(rec, "gone_since"))
+      rc = set_if_diff(f, rec, "gone_since", now_string(o->now_ms));
+  } else if (rc == 0) {
     rc = set_if_diff(f, rec, "gone_since", json_null());
+  }
   if (rc != 0)
     goto nomem;
 
@@ -363,8 +373,11 @@ int upd_plan(const json_t *listing, const json_t *records, const upd_plan_opts_t
     if (record_key(rec, key, sizeof(key)) == 0 && json_object_set_new(seen, key, json_true()))
       err = ACTOR_ENOMEM;
     json_t *s = backoff_step(rec, o->now_ms);
-    if (s == NULL && json_is_true(json_object_get(rec, "deleting")) &&
-        streq(str(inst, "state"), "terminated"))
+    bool term = streq(str(inst, "state"), "terminated");
+    int64_t gone_ms = time_of(rec, "gone_since");
+    if (s == NULL && term &&
+        (json_is_true(json_object_get(rec, "deleting")) ||
+         (gone_ms >= 0 && o->now_ms - gone_ms > o->gone_grace_ms)))
       s = step_new(UPD_OP_REMOVE, rec);
     else if (s == NULL)
       s = plan_refresh(rec, inst, o, &err);
