@@ -104,13 +104,6 @@ static void apply_fields(apply_run_t *run, const json_t *step) {
     rc = cloud_instance_transition(o->redis, tenant, id, from ? guard : NULL, fields);
   else
     rc = cloud_instance_update(o->redis, tenant, id, fields);
-  if (rc == 0 && json_object_get(fields, "ec2_instance_id") &&
-      (json_object_get(fields, "state") || json_object_get(fields, "desired_state"))) {
-    /* only cloud_instance_update promises the ec2 index */
-    json_t *e = json_pack("{s:O}", "ec2_instance_id", json_object_get(fields, "ec2_instance_id"));
-    rc = e ? cloud_instance_update(o->redis, tenant, id, e) : ACTOR_ENOMEM;
-    json_decref(e);
-  }
   if (rc == ACTOR_ESTATE || rc == ACTOR_ENOTFOUND) {
     run->skipped++; /* changed or removed meanwhile: the next pass sees it */
     return;
