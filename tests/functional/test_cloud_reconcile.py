@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from awsproxy import AwsProxy
+from cloudkit import DEFAULT_AMI
 from conftest import BUILD, CONF, REPO, conf, redis_cmd, wait_for
 from private_stack import stop_process
 
@@ -28,7 +29,7 @@ def ec2(endpoint=ENDPOINT):
 
 
 def ami():
-    return ec2().describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return DEFAULT_AMI
 
 
 def run(tag, count=1, **tags):

@@ -143,8 +143,9 @@ void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep) 
   rep->total_ms = actor_time_mono_ms() - t0;
   status_write(c, rep, NULL, NULL, NULL, NULL);
   const upd_counts_t *k = &rep->counts;
-  if (json_array_size(steps) > 0 || rep->total_ms > 1000)
-    LOG_INFO("updater",
+  int level =
+      json_array_size(steps) > 0 || rep->total_ms > 1000 ? ACTOR_LOG_INFO : ACTOR_LOG_DEBUG;
+  ACTOR_LOG(level, "updater",
              "pass over %ld listed, %ld records in %lld ms (list %lld, read %lld, plan %lld, "
              "apply %lld): adopt %ld, refresh %ld, gone %ld, remove %ld, stacks %ld, "
              "backed off %ld; written %ld, failed %ld, events %ld",
