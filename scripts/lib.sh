@@ -160,6 +160,26 @@ load_stack_config() {
   DOCKER_SOCK=""
   if [[ $dd == unix://* ]]; then DOCKER_SOCK=${dd#unix://}; fi
   DOCKER_DD=$dd
+  # The cloud endpoint ([cloud] endpoint, one base URL for EC2 and
+  # CloudFormation; empty: AWS itself). A loopback one is a moto server that
+  # up.sh starts (MOTO_HOST/MOTO_PORT empty otherwise).
+  CLOUD_ENDPOINT=$(conf_get cloud endpoint "")
+  CLOUD_ENDPOINT=${CLOUD_ENDPOINT%/}
+  MOTO_HOST="" MOTO_PORT=""
+  if [[ $CLOUD_ENDPOINT == http://* ]]; then
+    rest=${CLOUD_ENDPOINT#http://}
+    rest=${rest%%/*}
+    rest=${rest##*@}
+    local mhost=$rest mport=80
+    if [[ $rest == \[*\]:* ]]; then
+      mhost=${rest%]:*}] mport=${rest##*]:}
+    elif [[ $rest == *:* && $rest != \[* ]]; then
+      mhost=${rest%:*} mport=${rest##*:}
+    fi
+    if [[ -n $mhost ]] && is_local_host "$mhost" && [[ $mport =~ ^[0-9]+$ ]]; then
+      MOTO_HOST=$mhost MOTO_PORT=$mport
+    fi
+  fi
   WEB_BIND=$(conf_get web bind 127.0.0.1)
   WEB_PORT=$(conf_get web port 8000)
   WEB_URL="http://$(connect_host "$WEB_BIND"):$WEB_PORT"
