@@ -44,6 +44,9 @@ void store_redis_release(store_redis_t *r, redisContext *c, int broken);
  * connection in one round trip. replies[i] (caller frees each non-NULL one)
  * is NULL for a command that got no reply; the return is ACTOR_ECONN when
  * the connection broke, else 0. */
+/* A record (store_record.h) from an HGETALL reply: a new object, or NULL
+ * when the reply is empty (no such key), not an array, or memory ran out. */
+json_t *store__record_of_reply(const redisReply *reply);
 int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t n,
                           redisReply **replies);
 

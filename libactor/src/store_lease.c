@@ -4,6 +4,7 @@
  * upgrade, "ensure a worker"; ending one is one script, so that only its
  * owner releases or extends it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actor/errors.h"
@@ -38,6 +39,19 @@ int store_lease_end(store_redis_t *r, const char *key, const char *owner, int64_
 int store_value_set_ttl(store_redis_t *r, const char *key, const char *text, long ttl_s) {
   redisReply *reply = store_redis_cmd(r, "SET %s %s EX %ld", key, text, ttl_s);
   int rc = store__redis_expect(reply, REDIS_REPLY_STATUS, "SET EX", key);
+  if (reply)
+    freeReplyObject(reply);
+  return rc;
+}
+
+int store_value_get(store_redis_t *r, const char *key, char **out) {
+  *out = NULL;
+  redisReply *reply = store_redis_cmd(r, "GET %s", key);
+  int rc = reply && reply->type == REDIS_REPLY_NIL
+               ? ACTOR_ENOTFOUND
+               : store__redis_expect(reply, REDIS_REPLY_STRING, "GET", key);
+  if (rc == 0 && (*out = strndup(reply->str, reply->len)) == NULL)
+    rc = ACTOR_ENOMEM;
   if (reply)
     freeReplyObject(reply);
   return rc;

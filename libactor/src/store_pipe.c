@@ -66,3 +66,11 @@ int store_record_field_many(store_redis_t *r, const char *const *keys, size_t n,
 int store_set_members_many(store_redis_t *r, const char *const *keys, size_t n, json_t **out) {
   return read_many(r, keys, n, 2, "SMEMBERS", NULL, strings, out);
 }
+
+static json_t *record(const redisReply *v) {
+  return store__record_of_reply(v);
+}
+
+int store_record_get_many(store_redis_t *r, const char *const *keys, size_t n, json_t **out) {
+  return read_many(r, keys, n, 2, "HGETALL", NULL, record, out);
+}

@@ -108,6 +108,17 @@ static json_t *field_value(const redisReply *v) {
   return val ? val : json_stringn(v->str, v->len);
 }
 
+json_t *store__record_of_reply(const redisReply *reply) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0)
+    return NULL;
+  json_t *obj = json_object();
+  for (size_t i = 0; obj && i + 1 < reply->elements; i += 2)
+    if (reply->element[i]->type == REDIS_REPLY_STRING &&
+        reply->element[i + 1]->type == REDIS_REPLY_STRING)
+      json_object_set_new(obj, reply->element[i]->str, field_value(reply->element[i + 1]));
+  return obj;
+}
+
 int store_record_get(store_redis_t *r, const char *key, json_t **out) {
   redisReply *reply = store_redis_cmd(r, "HGETALL %s", key);
   int rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HGETALL", key);

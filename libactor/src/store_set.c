@@ -66,8 +66,13 @@ int store_set_count(store_redis_t *r, const char *key, long long *out) {
 }
 
 int store_set_scan(store_redis_t *r, const char *key, unsigned long long *cursor, json_t **out) {
+  return store_set_scan_count(r, key, cursor, 100, out);
+}
+
+int store_set_scan_count(store_redis_t *r, const char *key, unsigned long long *cursor,
+                         unsigned count, json_t **out) {
   *out = NULL;
-  redisReply *reply = store_redis_cmd(r, "SSCAN %s %llu COUNT 100", key, *cursor);
+  redisReply *reply = store_redis_cmd(r, "SSCAN %s %llu COUNT %u", key, *cursor, count ? count : 1);
   int rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "SSCAN", key);
   if (rc == 0 && (reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
                   reply->element[1]->type != REDIS_REPLY_ARRAY))

@@ -57,7 +57,15 @@ ACTOR_MUST_CHECK int cloud_stack_name(char *buf, size_t n, const char *tag, cons
 
 /* ---- instances ---- */
 /* Stores a new record and indexes it (tenant set, tag index, and the ec2
- * index when it has ec2_instance_id). obj must have id, tenant, tag. */
+ * index when it has ec2_instance_id). obj must have id, tenant, tag
+ * (ACTOR_EINVAL); ACTOR_EEXIST when the record exists. running_seconds
+ * starts at 0 (running_since is set when obj's state is running).
+ *
+ * Running time, for cost: every create, update and transition whose fields
+ * hold `state` also writes `running_since` (the ISO time the record entered
+ * `running`; null when not running) and `running_seconds` (seconds spent
+ * running before running_since), in the same write. A `state` that is not
+ * cloud_state_valid() is ACTOR_EINVAL. */
 ACTOR_MUST_CHECK int cloud_instance_create(store_redis_t *r, const json_t *obj);
 /* ACTOR_ENOTFOUND when absent. id is the platform id. */
 ACTOR_MUST_CHECK int cloud_instance_get(store_redis_t *r, const char *tenant, const char *id,
@@ -66,7 +74,8 @@ ACTOR_MUST_CHECK int cloud_instance_get(store_redis_t *r, const char *tenant, co
  * ACTOR_ENOTFOUND. */
 ACTOR_MUST_CHECK int cloud_instance_by_ec2(store_redis_t *r, const char *ec2_id, json_t **out);
 /* Sets fields of an existing record (ACTOR_ENOTFOUND when absent). When
- * fields has ec2_instance_id, the ec2 index is written too. */
+ * fields has ec2_instance_id, the ec2 index is written too (and an older
+ * EC2 id's entry removed); when it has tag, the tag index follows. */
 ACTOR_MUST_CHECK int cloud_instance_update(store_redis_t *r, const char *tenant, const char *id,
                                            const json_t *fields);
 /* Sets fields only if `state` is one of from (NULL-terminated; NULL: any):
@@ -74,7 +83,7 @@ ACTOR_MUST_CHECK int cloud_instance_update(store_redis_t *r, const char *tenant,
 ACTOR_MUST_CHECK int cloud_instance_transition(store_redis_t *r, const char *tenant,
                                                const char *id, const char *const *from,
                                                const json_t *fields);
-/* Removes the record and its index entries. */
+/* Removes the record and its index entries (0 also when it was absent). */
 ACTOR_MUST_CHECK int cloud_instance_delete(store_redis_t *r, const char *tenant, const char *id);
 /* The ids of a tenant (array of strings). */
 ACTOR_MUST_CHECK int cloud_instance_ids(store_redis_t *r, const char *tenant, json_t **out);
@@ -91,10 +100,18 @@ ACTOR_MUST_CHECK int cloud_instance_backend_error(store_redis_t *r, const char *
                                                   const char *code, const char *message,
                                                   const char *request_id);
 /* The record as an API answer: a new object without progress_token,
- * with `cost` (price_per_hour * running hours; price < 0: null). */
+ * with `cost` (price_per_hour * hours running, running_seconds plus the
+ * time since running_since, to the cent; price < 0: null). NULL when out
+ * of memory. */
 json_t *cloud_instance_public(const json_t *rec, double price_per_hour);
 
-/* ---- software configurations, groups, params ---- */
+/* ---- software configurations, groups, params ----
+ * put: obj's name must be [A-Za-z0-9_.-]{1,64} (ACTOR_EINVAL); the record
+ * is replaced as a whole. get/delete: ACTOR_ENOTFOUND when absent. list:
+ * the records sorted by name. params_set: names as token names, values
+ * strings (ACTOR_EINVAL, nothing written); params_delete: ACTOR_ENOTFOUND
+ * when unset. group_for with a `named` group that does not exist:
+ * ACTOR_ENOTFOUND. */
 ACTOR_MUST_CHECK int cloud_swconfig_put(store_redis_t *r, const char *tenant, const json_t *obj);
 ACTOR_MUST_CHECK int cloud_swconfig_get(store_redis_t *r, const char *tenant, const char *name,
                                         json_t **out);
@@ -114,10 +131,15 @@ ACTOR_MUST_CHECK int cloud_params_set(store_redis_t *r, const char *tenant, cons
 ACTOR_MUST_CHECK int cloud_params_delete(store_redis_t *r, const char *tenant, const char *name);
 
 /* ---- token replacement (no I/O) ----
- * Replaces every {{{name}}} of text from the objects in `sources` (a
- * NULL-terminated list, first match wins; values are strings). An unknown
- * token is ACTOR_ENOTFOUND with its name in missing (when not NULL).
- * *out malloc'd. */
+ * Replaces every {{{name}}} (name: [A-Za-z0-9_.-]+) of text from the
+ * objects in `sources` (a NULL-terminated list, first match wins; values
+ * are strings, numbers and booleans are written as JSON). One pass: a
+ * value is not scanned again, so a value holding {{{x}}} stays as it is;
+ * "{{{" not followed by a name and "}}}" is left alone. An unknown token is
+ * ACTOR_ENOTFOUND with its name in missing (when not NULL); a result longer
+ * than CLOUD_USER_DATA_MAX bytes is ACTOR_ETOOBIG (EC2's limit on user
+ * data). *out malloc'd. */
+#define CLOUD_USER_DATA_MAX 16384
 ACTOR_MUST_CHECK int cloud_render_tokens(const char *text, const json_t *const *sources,
                                          char **out, char *missing, size_t missing_len);
 /* The [cloud_tokens] section as an object (new reference). */
@@ -126,7 +148,8 @@ json_t *cloud_config_tokens(const actor_config_t *cfg);
 /* ---- template check (no I/O) ----
  * 0 when text is a JSON object or a YAML mapping (CloudFormation's short
  * tags such as !Ref allowed); else ACTOR_EPARSE with the parser's words in
- * err. */
+ * err ("JSON: ..." or "YAML: ... at line L column C", or what the document
+ * is instead of a mapping). Over 1 MiB (CloudFormation's limit): ACTOR_ETOOBIG. */
 ACTOR_MUST_CHECK int cloud_template_check(const char *text, char *err, size_t errlen);
 
 /* ---- audit (MongoDB collection instance_audit) ---- */

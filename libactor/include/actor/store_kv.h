@@ -33,6 +33,11 @@ ACTOR_MUST_CHECK int store_set_count(store_redis_t *r, const char *key, long lon
 /* One SSCAN page (COUNT 100) from *cursor, which gets the next cursor
  * (0: done); *out: the members of this page. */
 ACTOR_MUST_CHECK int store_set_scan(store_redis_t *r, const char *key, unsigned long long *cursor, json_t **out);
+/* The same with SSCAN's COUNT hint (how much work per page; a page may
+ * hold more or fewer members). */
+ACTOR_MUST_CHECK int store_set_scan_count(store_redis_t *r, const char *key,
+                                          unsigned long long *cursor, unsigned count,
+                                          json_t **out);
 /* DEL; *deleted (may be NULL): whether the key existed. */
 ACTOR_MUST_CHECK int store_key_delete(store_redis_t *r, const char *key, bool *deleted);
 ACTOR_MUST_CHECK int store_key_exists(store_redis_t *r, const char *key, bool *out);
@@ -68,6 +73,8 @@ ACTOR_MUST_CHECK int store_lease_take(store_redis_t *r, const char *key, const c
 ACTOR_MUST_CHECK int store_lease_end(store_redis_t *r, const char *key, const char *owner, int64_t keep_ms);
 /* SET key text EX ttl_s. */
 ACTOR_MUST_CHECK int store_value_set_ttl(store_redis_t *r, const char *key, const char *text, long ttl_s);
+/* GET: *out malloc'd (NUL-terminated), ACTOR_ENOTFOUND when absent. */
+ACTOR_MUST_CHECK int store_value_get(store_redis_t *r, const char *key, char **out);
 /* EVAL of a script over one key and one argument that returns an integer. */
 ACTOR_MUST_CHECK int store_script_int(store_redis_t *r, const char *script, const char *key, const char *arg,
                      long long *out);
@@ -83,6 +90,9 @@ ACTOR_MUST_CHECK int store_list_range(store_redis_t *r, const char *key, size_t 
 /* The JSON value of one record field (store_record.h) of each key. */
 ACTOR_MUST_CHECK int store_record_field_many(store_redis_t *r, const char *const *keys, size_t n,
                             const char *field, json_t **out);
+/* The whole record (store_record.h) of each key, as an object. */
+ACTOR_MUST_CHECK int store_record_get_many(store_redis_t *r, const char *const *keys, size_t n,
+                                           json_t **out);
 /* The members of each set, as arrays of strings. */
 ACTOR_MUST_CHECK int store_set_members_many(store_redis_t *r, const char *const *keys, size_t n, json_t **out);
 
