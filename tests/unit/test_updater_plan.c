@@ -384,7 +384,8 @@ static void test_events(void) {
   ASSERT_TRUE(upd_event_for("stopped", "stopped") == NULL);
   ASSERT_TRUE(upd_event_for("running", "stopping") == NULL);
   json_t *r = rec("a1", "i-1", "stopped", "stopped");
-  json_t *b = upd_event_body(UPD_EVENT_STOPPED, r);
+  chan_instance_event_t e = {.type = UPD_EVENT_STOPPED, .instance = r};
+  json_t *b = chan_instance_event_body(&e);
   ASSERT_EQ_STR(json_string_value(json_object_get(b, "event_type")), UPD_EVENT_STOPPED);
   ASSERT_EQ_STR(json_string_value(json_object_get(b, "instance_id")), "a1");
   ASSERT_EQ_STR(json_string_value(json_object_get(b, "ec2_instance_id")), "i-1");

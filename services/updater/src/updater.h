@@ -20,6 +20,7 @@
 #include "actor/cloud.h"
 #include "actor/store.h"
 #include "channels/chan.h"
+#include "channels/proto/event.h"
 
 /* A `launching` record with a stack whose launcher has shown no sign of
  * life (enacted/updated/observed) for this long has its stack polled by
@@ -70,18 +71,15 @@ typedef struct {
 void upd_plan_count(const json_t *steps, upd_counts_t *c);
 
 /* ---- events.c ---- */
-#define UPD_EVENT_READY "INSTANCE_READY"
-#define UPD_EVENT_ERROR "INSTANCE_ERROR"
-#define UPD_EVENT_STOPPED "INSTANCE_STOPPED"
-#define UPD_EVENT_TERMINATED "INSTANCE_TERMINATED"
+#define UPD_EVENT_READY CHAN_EVENT_INSTANCE_READY
+#define UPD_EVENT_ERROR CHAN_EVENT_INSTANCE_ERROR
+#define UPD_EVENT_STOPPED CHAN_EVENT_INSTANCE_STOPPED
+#define UPD_EVENT_TERMINATED CHAN_EVENT_INSTANCE_TERMINATED
 
 /* The event a state change implies, or NULL. */
 const char *upd_event_for(const char *from_state, const char *to_state);
-/* The event body {tenant_id, event_type, event_time_utc,
- * event_time_display, tenant, instance_id, ec2_instance_id, name, owner,
- * config, state, error} of a record (new reference). */
-json_t *upd_event_body(const char *type, const json_t *rec);
-/* Publishes it on the events channel (cl may be NULL: nothing is sent). */
+/* Publishes the record's event (chan_instance_event_publish) on the events
+ * channel (cl may be NULL: nothing is sent). */
 ACTOR_MUST_CHECK int upd_event_publish(chan_client_t *cl, const char *type, const json_t *rec);
 
 /* ---- apply.c ---- */
