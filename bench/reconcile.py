@@ -1,118 +1,61 @@
 #!/usr/bin/env python3
-"""Reconciler scale: N instances tagged LaunchedBy=<[cloud] tag> in moto
-(RunInstances in batches), then the updater's passes over them, read from
-its Redis metric hash abaco:metrics:reconcile (duration_ms, objects,
-passes; docs/cloud.md). Prints the creation time and the seconds of each
-pass that saw at least N objects. Asserts nothing.
-
-Usage: bench/reconcile.py [N [PASSES]]   (default 100 instances, 3 passes)
-       bench/reconcile.py --create-only N   (time RunInstances only)
-The stack must be up (make up), with its updater; moto is reset first, so
-run it on the stack alone. Environment: cloud_endpoint, cloud_tag,
-store_redis_host/store_redis_port override abaco.conf as for the services.
+"""How long one reconciler pass takes for N tagged instances (docs/cloud.md
+"Reconciling (updater)"), against the stack's moto server and Redis: for
+each N, RunInstances makes N instances on a fresh tag (batches of 1000),
+an updater process reconciles that tag, and its pass log lines give the
+first pass (every instance adopted) and a quiet pass (nothing written),
+split into listing, record read, plan and apply. Run inside the stack's
+lock after `make up`:  var/venv/bin/python bench/reconcile.py 100 1000 10000
 """
 import os
-import socket
+import re
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
-                                "functional"))
-import cloudkit as ck  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "functional"))
+from cloudkit import run_tagged  # noqa: E402
+from conftest import BUILD, CONF, REPO, redis_cmd  # noqa: E402
 
-METRIC = "abaco:metrics:reconcile"
-
-
-def resp_command(host, port, *args, timeout=10):
-    """One Redis command over RESP (no client library); the decoded reply."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        password = ck.conf("store", "redis_password")
-        f = s.makefile("rb")
-        if password:
-            auth = password.encode()
-            s.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(auth), auth))
-            _read(f)
-        s.sendall(out)
-        return _read(f)
+PASS = re.compile(r"pass over (\d+) listed, (\d+) records in (\d+) ms \(list (\d+), read (\d+), "
+                  r"plan (\d+), apply (\d+)\)")
 
 
-def _read(f):
-    line = f.readline()
-    if not line:
-        raise ConnectionError("redis closed the connection")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise RuntimeError(rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data.decode()
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_read(f) for _ in range(n)]
-    raise RuntimeError(f"unexpected redis reply {line!r}")
-
-
-def metric():
-    host = ck.conf("store", "redis_host", "127.0.0.1")
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    port = int(ck.conf("store", "redis_port", "6379"))
-    flat = resp_command(host, port, "HGETALL", METRIC) or []
-    return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
-
-
-def create(n):
-    ck.moto_reset()
-    t = time.perf_counter()
-    ids = ck.run_tagged(n, batch=1000)
-    secs = time.perf_counter() - t
-    print(f"RunInstances: {len(ids)} instances tagged LaunchedBy={ck.tag()} in {secs:.1f} s "
-          f"({secs / len(ids) * 1000:.2f} ms each, batches of 1000)", flush=True)
-    return ids
-
-
-def main(argv):
-    if argv[:1] == ["--create-only"]:
-        create(int(argv[1]) if len(argv) > 1 else 100)
-        return 0
-    n = int(argv[0]) if argv else 100
-    want = int(argv[1]) if len(argv) > 1 else 3
-    create(n)
-    interval = float(ck.conf("cloud", "update_interval", "60"))
-    deadline = time.time() + max(120.0, want * (interval + n / 50))
-    seen = int(metric().get("passes", 0))
-    got = []
-    while len(got) < want:
-        if time.time() > deadline:
-            print(f"gave up: {len(got)} pass(es) over >= {n} objects before the deadline; "
-                  f"last metric {metric()}")
-            return 1
-        m = metric()
-        passes = int(m.get("passes", 0))
-        if passes > seen:
-            seen = passes
-            objects = int(m.get("objects", 0))
-            secs = int(m.get("duration_ms", 0)) / 1000
-            if objects >= n:
-                got.append(secs)
-                print(f"pass {passes}: {objects} objects in {secs:.2f} s", flush=True)
-        time.sleep(0.2)
-    got.sort()
-    print(f"reconcile of {n} instances: median {got[len(got) // 2]:.2f} s per pass, "
-          f"min {got[0]:.2f} s, max {got[-1]:.2f} s over {len(got)} passes")
-    return 0
+def bench(n):
+    tag = "B" + uuid.uuid4().hex[:10]
+    t0 = time.time()
+    run_tagged(n, launched_by=tag, batch=1000)
+    made = time.time() - t0
+    log = tempfile.NamedTemporaryFile(prefix="abaco-bench-updater-", suffix=".log", delete=False)
+    env = dict(os.environ, cloud_tag=tag, cloud_update_interval="2", logs_directory="",
+               logs_level="debug")
+    proc = subprocess.Popen([os.path.join(BUILD, "bin", "updater"), "-c", CONF], env=env,
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    passes = []
+    deadline = time.time() + 600
+    try:
+        while len(passes) < 2 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            with open(log.name, errors="replace") as f:
+                passes = [tuple(map(int, m.groups())) for m in PASS.finditer(f.read())]
+    finally:
+        proc.terminate()
+        proc.wait()
+        for m in redis_cmd("SMEMBERS", f"abaco:cloud:index:{tag}") or []:
+            tenant, iid = m.split(":", 1)
+            redis_cmd("DEL", f"abaco:instance:{tenant}:{iid}")
+        redis_cmd("DEL", f"abaco:cloud:index:{tag}")
+        os.unlink(log.name)
+    print(f"N={n}: made in {made:.1f}s")
+    for name, p in zip(("first (adopt all)", "quiet"), passes):
+        print(f"  {name}: listed {p[0]}, records {p[1]}: {p[2]} ms "
+              f"(list {p[3]}, read {p[4]}, plan {p[5]}, apply {p[6]})")
+    if len(passes) < 2:
+        print("  (fewer than two passes were logged)")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    for arg in sys.argv[1:] or ["100", "1000", "10000"]:
+        bench(int(arg))

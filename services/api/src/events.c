@@ -20,12 +20,28 @@
  * target is delivered or dead-lettered; if even the dead-letter write
  * fails, the job keeps trying every few seconds and stays unacked. A
  * target already delivered is not tried again within the job; an api
- * restart in between may deliver it twice (at-least-once). */
+ * restart in between may deliver it twice (at-least-once).
+ *
+ * Whose link and webhook: an actor event's (ACTOR_*, EXECUTION_COMPLETE)
+ * are its actor's, read by actor_dbid; an actor deleted since has nobody
+ * to tell and the event is acked. An instance event's (event_type
+ * INSTANCE_*, docs/cloud.md "Events") are its instance record's `link` and
+ * `webhook` (cloud_instance_get by tenant_id and instance_id), which the
+ * api fills at POST /instances from the request or else from the software
+ * configuration; a record with neither field (adopted, or older than
+ * them) takes its configuration's at delivery. The link is an actor id or
+ * alias of the event's tenant, and the message is the event JSON, as for
+ * actors. An instance event naming no instance is not dropped: it is
+ * dead-lettered at once (kind "instance", target the instance id,
+ * attempts 0) so that a producer's mistake shows in the listing, and
+ * acked, so it cannot loop. The same retries and dead letters then apply
+ * to both kinds. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/cloud.h"
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/log.h"
@@ -33,6 +49,7 @@
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
+#include "channels/proto/event.h"
 
 #define API_EVENTS_PREFETCH 8
 #define API_EVENTS_ATTEMPTS 3
@@ -44,8 +61,8 @@
 static const unsigned BACKOFF_MS[] = {500, 2000, 5000};
 
 typedef struct {
-  const char *kind; /* "link" or "webhook" */
-  char *target;     /* actor id/alias or URL (malloc'd) */
+  const char *kind; /* "link", "webhook", or "instance" (an instance event naming none) */
+  char *target;     /* actor id/alias, URL or instance id (malloc'd) */
   bool pending;     /* not yet delivered nor dead-lettered */
   char error[512];  /* why the last try failed */
   bool permanent;   /* no retry can fix it: dead-letter now */
@@ -58,7 +75,7 @@ typedef struct event_job_s {
   chan_tag_t tag;
   char *body;    /* the event (JSON text, malloc'd) */
   json_t *event; /* decoded on the pool */
-  bool loaded;   /* the actor's targets are known */
+  bool loaded;   /* the actor's or instance's targets are known */
   int attempts;  /* tries made */
   target_t targets[2];
   bool waiting; /* on the timer */
@@ -71,6 +88,17 @@ static struct {
   event_job_t *jobs;
   bool stopping;
 } ev;
+
+/* The event's subject, for the logs: its actor's or its instance's id. */
+static const char *subject(const json_t *event) {
+  const char *id = actor_json_str(event, "actor_id", "");
+  return *id ? id : actor_json_str(event, "instance_id", "");
+}
+
+static bool is_instance_event(const json_t *event) {
+  return strncmp(actor_json_str(event, "event_type", ""), CHAN_EVENT_INSTANCE_PREFIX,
+                 strlen(CHAN_EVENT_INSTANCE_PREFIX)) == 0;
+}
 
 /* ---- webhook ---- */
 
@@ -147,9 +175,8 @@ static int send_link(event_job_t *j, target_t *t) {
     snprintf(t->error, sizeof(t->error), "message to %s: %s: %s", t->target, what,
              actor_strerror(rc));
   else
-    LOG_DEBUG("api", "event %s of actor %s -> execution %s of %s",
-              actor_json_str(j->event, "event_type", ""), actor_json_str(j->event, "actor_id", ""),
-              eid, t->target);
+    LOG_DEBUG("api", "event %s of %s -> execution %s of %s",
+              actor_json_str(j->event, "event_type", ""), subject(j->event), eid, t->target);
   json_decref(target);
   return rc;
 }
@@ -170,9 +197,9 @@ static int dead_letter(event_job_t *j, const target_t *t) {
   snprintf(key, sizeof(key), API_EVENTS_DEAD_KEY, actor_json_str(j->event, "tenant_id", ""));
   int rc = store_list_push_capped(ev.ctx->redis, key, text, API_EVENTS_DEAD_MAX);
   if (rc == 0) {
-    LOG_WARN("api", "event %s of actor %s: %s %s failed %d times (%s): dead-lettered",
-             actor_json_str(j->event, "event_type", ""), actor_json_str(j->event, "actor_id", ""),
-             t->kind, t->target, j->attempts, t->error);
+    LOG_WARN("api", "event %s of %s: %s %s failed %d times (%s): dead-lettered",
+             actor_json_str(j->event, "event_type", ""), subject(j->event), t->kind, t->target,
+             j->attempts, t->error);
   }
   free(text);
   return rc;
@@ -180,7 +207,55 @@ static int dead_letter(event_job_t *j, const target_t *t) {
 
 /* ---- the job ---- */
 
-/* Reads the actor's link and webhook (first try only). */
+/* The actor record of an actor event, or *owner = NULL when the actor is
+ * gone (nobody to tell). */
+static int load_actor(event_job_t *j, json_t **owner) {
+  int rc = model_actor_get(ev.ctx->redis, actor_json_str(j->event, "actor_dbid", ""), owner);
+  return rc == ACTOR_ENOTFOUND ? 0 : rc;
+}
+
+/* The record holding an instance event's link and webhook: the instance
+ * record, or its configuration when the record has neither field. An
+ * event naming no instance gets a permanent "instance" target instead
+ * (*owner = NULL), dead-lettered by deliver. */
+static int load_instance(event_job_t *j, json_t **owner) {
+  const char *tenant = actor_json_str(j->event, "tenant_id", "");
+  const char *id = actor_json_str(j->event, "instance_id", "");
+  json_t *rec = NULL;
+  int rc = cloud_instance_get(ev.ctx->redis, tenant, id, &rec);
+  if (rc == ACTOR_ENOTFOUND || rc == ACTOR_EINVAL || rc == ACTOR_ETOOBIG) {
+    target_t *t = &j->targets[0];
+    t->kind = "instance";
+    t->target = strdup(*id ? id : "(none)");
+    t->pending = t->target != NULL;
+    t->permanent = true;
+    snprintf(t->error, sizeof(t->error), "instance %s of tenant %s %s", *id ? id : "(none)",
+             tenant, rc == ACTOR_ENOTFOUND ? "not found" : "is not a valid name");
+    return 0;
+  }
+  if (rc != 0)
+    return rc;
+  const char *config = actor_json_str(rec, "config", "");
+  if (json_object_get(rec, "link") || json_object_get(rec, "webhook") || *config == '\0') {
+    *owner = rec;
+    return 0;
+  }
+  json_t *sw = NULL;
+  rc = cloud_swconfig_get(ev.ctx->redis, tenant, config, &sw);
+  if (rc == 0) {
+    json_decref(rec);
+    *owner = sw;
+    return 0;
+  }
+  if (rc == ACTOR_ENOTFOUND || rc == ACTOR_EINVAL || rc == ACTOR_ETOOBIG) {
+    *owner = rec; /* the configuration is gone: no targets */
+    return 0;
+  }
+  json_decref(rec);
+  return rc;
+}
+
+/* Reads the subject's link and webhook (until it succeeds once). */
 static int load(event_job_t *j) {
   if (j->event == NULL && chan_json_decode(j->body, strlen(j->body), 0, &j->event) != 0) {
     LOG_ERROR("api", "dropping an unreadable event (%zu bytes)", strlen(j->body));
@@ -190,27 +265,23 @@ static int load(event_job_t *j) {
     j->loaded = true;
     return 0;
   }
-  json_t *actor = NULL;
-  int rc = model_actor_get(ev.ctx->redis, actor_json_str(j->event, "actor_dbid", ""), &actor);
-  if (rc == ACTOR_ENOTFOUND) {
-    j->loaded = true; /* deleted since: nobody to tell */
-    return 0;
-  }
+  json_t *owner = NULL;
+  int rc = is_instance_event(j->event) ? load_instance(j, &owner) : load_actor(j, &owner);
   if (rc != 0)
     return rc;
-  const char *link = actor_json_str(actor, "link", "");
-  const char *hook = actor_json_str(actor, "webhook", "");
-  j->targets[0].kind = "link";
-  j->targets[1].kind = "webhook";
-  if (*link) {
+  const char *link = actor_json_str(owner, "link", "");
+  const char *hook = actor_json_str(owner, "webhook", "");
+  if (owner && *link) {
+    j->targets[0].kind = "link";
     j->targets[0].target = strdup(link);
     j->targets[0].pending = j->targets[0].target != NULL;
   }
-  if (*hook) {
+  if (owner && *hook) {
+    j->targets[1].kind = "webhook";
     j->targets[1].target = strdup(hook);
     j->targets[1].pending = j->targets[1].target != NULL;
   }
-  json_decref(actor);
+  json_decref(owner);
   j->loaded = true;
   return 0;
 }
@@ -222,11 +293,11 @@ static void deliver(uv_work_t *w) {
   bool tried = false;
   for (int i = 0; i < 2; i++) {
     target_t *t = &j->targets[i];
-    if (!t->pending || j->attempts >= API_EVENTS_ATTEMPTS)
-      continue;
+    if (!t->pending || t->permanent || j->attempts >= API_EVENTS_ATTEMPTS)
+      continue; /* a permanent one only awaits its dead letter */
     tried = true;
     int rc;
-    if (i == 0) {
+    if (strcmp(t->kind, "link") == 0) {
       rc = send_link(j, t);
     } else {
       char *text = json_dumps(j->event, JSON_COMPACT);

@@ -12,7 +12,8 @@
 #include "launcher.h"
 
 char *launcher_event_text(const char *type, const json_t *rec) {
-  json_t *b = chan_instance_event_body(type, rec);
+  chan_instance_event_t e = {.type = type, .instance = rec};
+  json_t *b = chan_instance_event_body(&e);
   char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
   json_decref(b);
   return text;
