@@ -171,6 +171,45 @@ static void test_pipelined_reads(void) {
   ASSERT_EQ_STR(json_string_value(json_array_get(json_array_get(out, 2), 0)), "w1");
   ASSERT_TRUE(json_is_null(json_array_get(out, 0)));
   json_decref(out);
+  /* whole records: absent and wrong-type keys are null */
+  ASSERT_EQ_INT(store_record_get_many(store, keys, 3, &out), 0);
+  ASSERT_EQ_INT((int)json_array_size(out), 3);
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(out, 0), "status")), "READY");
+  ASSERT_TRUE(json_is_null(json_array_get(out, 1)));
+  ASSERT_TRUE(json_is_null(json_array_get(out, 2)));
+  json_decref(out);
+}
+
+/* SSCAN with a COUNT hint pages through a set; GET of a plain value. */
+static void test_scan_count_and_value_get(void) {
+  char member[32];
+  for (int i = 0; i < 300; i++) {
+    snprintf(member, sizeof(member), "m%d", i);
+    ASSERT_EQ_INT(store_set_add(store, key("wset"), member, NULL), 0);
+  }
+  unsigned long long cursor = 0;
+  int pages = 0;
+  json_t *seen = json_object();
+  do {
+    json_t *page = NULL;
+    ASSERT_EQ_INT(store_set_scan_count(store, key("wset"), &cursor, 1000, &page), 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(page, i, v) json_object_set(seen, json_string_value(v), json_true());
+    json_decref(page);
+    pages++;
+  } while (cursor != 0 && pages < 1000);
+  ASSERT_EQ_INT((int)json_object_size(seen), 300);
+  ASSERT_TRUE(pages <= 2); /* a big page hint: one or two pages, not three hundred */
+  json_decref(seen);
+  char *v = NULL;
+  ASSERT_EQ_INT(store_value_get(store, key("v"), &v), ACTOR_ENOTFOUND);
+  ASSERT_TRUE(v == NULL);
+  ASSERT_EQ_INT(store_value_set_ttl(store, key("v"), "hello world", 60), 0);
+  ASSERT_EQ_INT(store_value_get(store, key("v"), &v), 0);
+  ASSERT_EQ_STR(v, "hello world");
+  free(v);
+  ASSERT_EQ_INT(store_value_get(store, key("wset"), &v), ACTOR_ESTORE); /* a set */
 }
 
 /* The rule: a key of another type is ESTORE for every operation. */
@@ -294,6 +333,7 @@ int main(void) {
   RUN_TEST(test_leases);
   RUN_TEST(test_lists);
   RUN_TEST(test_pipelined_reads);
+  RUN_TEST(test_scan_count_and_value_get);
   RUN_TEST(test_wrong_type_is_estore);
   RUN_TEST(test_unreachable_is_econn);
   RUN_TEST(test_model_helpers);
