@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-# Exports REDIS_URL, MONGO_URL, AMQP_URI, ABACO_API from abaco.conf/env.
+# Exports REDIS_URL, MONGO_URL, AMQP_URI, MOTO_URL, ABACO_API from abaco.conf/env.
 TEST_ENV := . scripts/lib.sh && export_test_env
 # ctest against the live servers (see run_unit_tests in scripts/lib.sh).
 UNIT := . scripts/lib.sh && run_unit_tests

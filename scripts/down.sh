@@ -3,7 +3,7 @@
 # that: the processes named by var/run/*.pid that are still the ones we
 # started. Order: platform services (SIGTERM, up to 10 s, then SIGKILL),
 # leftover workers of ours, the platform's containers (label
-# abaco.platform=1, removed while the engine still runs), then FerretDB,
+# abaco.platform=1, removed while the engine still runs), then moto, FerretDB,
 # RabbitMQ, Redis, dockerd and the epmd our RabbitMQ brought. Servers that
 # were already running before `make up` are left alone.
 set -euo pipefail
@@ -80,6 +80,15 @@ if [[ -n $DOCKER_SOCK ]] && command -v docker >/dev/null 2>&1 && docker_ping "$D
 fi
 
 # ---------------------------------------------------------------- servers
+
+if pid=$(our_pid moto moto_server); then
+  say "moto: stopping (pid $pid)"
+  t=$(now_ms)
+  stop_pids 10 "$pid"
+  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
+  STOPPED=$((STOPPED + 1))
+fi
+rm -f "$(pidfile_of moto)"
 
 if pid=$(our_pid ferretdb ferretdb); then
   say "FerretDB: stopping (pid $pid)"

@@ -160,6 +160,26 @@ load_stack_config() {
   DOCKER_SOCK=""
   if [[ $dd == unix://* ]]; then DOCKER_SOCK=${dd#unix://}; fi
   DOCKER_DD=$dd
+  # The cloud endpoint ([cloud] endpoint, one base URL for EC2 and
+  # CloudFormation; empty: AWS itself). A loopback one is a moto server that
+  # up.sh starts (MOTO_HOST/MOTO_PORT empty otherwise).
+  CLOUD_ENDPOINT=$(conf_get cloud endpoint "")
+  CLOUD_ENDPOINT=${CLOUD_ENDPOINT%/}
+  MOTO_HOST="" MOTO_PORT=""
+  if [[ $CLOUD_ENDPOINT == http://* ]]; then
+    rest=${CLOUD_ENDPOINT#http://}
+    rest=${rest%%/*}
+    rest=${rest##*@}
+    local mhost=$rest mport=80
+    if [[ $rest == \[*\]:* ]]; then
+      mhost=${rest%]:*}] mport=${rest##*]:}
+    elif [[ $rest == *:* && $rest != \[* ]]; then
+      mhost=${rest%:*} mport=${rest##*:}
+    fi
+    if [[ -n $mhost ]] && is_local_host "$mhost" && [[ $mport =~ ^[0-9]+$ ]]; then
+      MOTO_HOST=$mhost MOTO_PORT=$mport
+    fi
+  fi
   WEB_BIND=$(conf_get web bind 127.0.0.1)
   WEB_PORT=$(conf_get web port 8000)
   WEB_URL="http://$(connect_host "$WEB_BIND"):$WEB_PORT"
@@ -171,6 +191,17 @@ export_test_env() {
   REDIS_URL="redis://$(connect_host "$REDIS_HOST"):$REDIS_PORT"
   MONGO_URL="mongodb://$(connect_host "$MONGO_HOST"):$MONGO_PORT"
   export REDIS_URL MONGO_URL AMQP_URI
+  # The moto server the stack starts for a loopback [cloud] endpoint (the
+  # AWS client's tests, test_aws_moto); else moto's usual port.
+  if [[ -z ${MOTO_URL:-} ]]; then
+    local ep
+    ep=$(conf_get cloud endpoint "")
+    case $ep in
+      http://127.0.0.1:* | http://localhost:*) MOTO_URL=${ep%/} ;;
+      *) MOTO_URL=http://127.0.0.1:5000 ;;
+    esac
+  fi
+  export MOTO_URL
   export ABACO_API="${ABACO_API:-$WEB_URL}"
   if [[ -n $DOCKER_SOCK ]]; then export DOCKER_HOST="unix://$DOCKER_SOCK"; fi
   export ABACO_SOURCE_DIR="$ABACO_ROOT"
@@ -231,14 +262,14 @@ apt_suite_uri() {
 }
 
 # run_unit_tests [BUILD_DIR]: ctest with the live servers' addresses
-# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST) but without config overrides
+# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST, MOTO_URL) but without config overrides
 # meant for the stack (e.g. web_port=8001), which would leak into the config
 # tests. Every server is given, so a skipped test is a failure here.
 run_unit_tests() {
   local dir=${1:-$BUILD_DIR} unset_args=() v n rc=0 out
   export_test_env
   local docker_host=${DOCKER_HOST:-$DOCKER_DD}
-  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host"
+  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host MOTO_URL=$MOTO_URL"
   for v in $(conf_override_vars); do unset_args+=(-u "$v"); done
   if ((${#unset_args[@]} > 0)); then
     note "not passed to unit tests: $(conf_override_vars | tr '\n' ' ')"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/up.sh -- bring the local stack up (`make up`): Redis, RabbitMQ,
-# FerretDB (MongoDB wire) and a Docker engine, each started as a background
+# FerretDB (MongoDB wire), a Docker engine and a moto server (the AWS
+# endpoint, when [cloud] endpoint is loopback), each started as a background
 # process with its data and logs under var/ unless something already answers
 # on its address, then the platform services from build/bin (api, spawner,
 # health, clientg, updater, launcher; the spawner starts the workers).
@@ -245,6 +246,48 @@ up_docker() {
   note "Docker up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
+# ---------------------------------------------------------------- moto
+
+# moto answers every path (the EC2/CloudFormation Query APIs on POST /); its
+# own API under /moto-api/ tells it from any other HTTP server.
+moto_ready() {
+  [[ $(http_status "$CLOUD_ENDPOINT/moto-api/") == 200 ]]
+}
+
+# A moto server (the AWS endpoint of the cloud services and tests) when
+# [cloud] endpoint points at loopback; a remote or empty one (AWS) is used
+# as it is.
+up_moto() {
+  local pid t log="$LOG_DIR/moto.log" bin="$VENV_DIR/bin/moto_server" bind
+  if [[ -z $CLOUD_ENDPOINT ]]; then
+    say "moto: [cloud] endpoint is empty (AWS itself); no moto server started"
+    return
+  fi
+  if [[ -z $MOTO_PORT ]]; then
+    say "moto: [cloud] endpoint $CLOUD_ENDPOINT is not a loopback http URL; not started here"
+    return
+  fi
+  if pid=$(our_pid moto moto_server); then
+    say "moto: already running (ours, pid $pid) on $CLOUD_ENDPOINT"
+    return
+  fi
+  if port_open "$MOTO_HOST" "$MOTO_PORT"; then
+    moto_ready || die "port $MOTO_PORT ([cloud] endpoint $CLOUD_ENDPOINT) is in use by something that is not a moto server ($(port_owner "$MOTO_PORT"))"
+    say "moto: reusing the server already on $CLOUD_ENDPOINT ($(port_owner "$MOTO_PORT"))"
+    return
+  fi
+  [[ -x $bin ]] || die "$bin is missing: run scripts/deps.sh (moto[server] is in tests/functional/requirements.txt)"
+  case $MOTO_HOST in
+    "[::1]" | ::1) bind=::1 ;;
+    *) bind=127.0.0.1 ;;
+  esac
+  say "moto: starting on $CLOUD_ENDPOINT (log var/log/moto.log)"
+  start_bg moto "$log" "$bin" -H "$bind" -p "$MOTO_PORT"
+  pid=$STARTED_PID t=$(now_ms)
+  wait_until 30 "$pid" moto_ready || server_failed moto "$log"
+  note "moto up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
+}
+
 # ---------------------------------------------------------------- services
 
 start_services() {
@@ -324,6 +367,7 @@ up_redis
 up_rabbitmq
 up_ferretdb
 up_docker
+up_moto
 if [[ ${ABACO_SERVERS_ONLY:-0} == 1 ]]; then
   say "servers up in $(fmt_ms $(($(now_ms) - T0))) (services not started: ABACO_SERVERS_ONLY=1)"
   exit 0

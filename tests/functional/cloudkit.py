@@ -1,79 +1,349 @@
-"""Helpers of the cloud api tests (docs/cloud.md): software configurations
-to launch from, instance records read and changed in Redis as the launcher
-and updater would, and cleanup. Without a launcher an instance stays
-`launching`; tests move it to the state they need with set_state."""
-import json
-
-from authkit import unique
-from conftest import redis_cmd
-
-TENANT = "DEV-DEVELOP"
-JSON_TEMPLATE = json.dumps({
-    "AWSTemplateFormatVersion": "2010-09-09",
-    "Parameters": {"ImageId": {"Type": "String"}, "InstanceType": {"Type": "String"},
-                   "UserData": {"Type": "String"}},
-    "Resources": {"Instance": {"Type": "AWS::EC2::Instance",
-                               "Properties": {"ImageId": {"Ref": "ImageId"},
-                                              "InstanceType": {"Ref": "InstanceType"}}}}})
-YAML_TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
-Parameters:
-  ImageId: {Type: String}
-Resources:
-  Instance:
-    Type: AWS::EC2::Instance
-    Properties:
-      ImageId: !Ref ImageId
+"""Helpers for the cloud tests and benchmarks: the stack's moto server (the
+[cloud] endpoint of abaco.conf, or the cloud_endpoint override), boto3
+clients for console-side changes, a minimal MLiy-like CloudFormation
+template, and a private cloud stack (api + launcher + updater on a tag,
+queues and web port of their own, optionally behind an awsproxy).
 """
+import configparser
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import boto3
+import botocore.config
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONF = os.environ.get("ABACO_CONF", os.path.join(REPO, "abaco.conf"))
+BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
+
+# A default AMI moto ships in every region (amzn-ami-hvm-2017.09.1.20171103-
+# x86_64-gp2; DescribeImages lists it in us-east-1 and us-west-2).
+DEFAULT_AMI = "ami-760aaa0f"
+ACCESS_KEY = SECRET_KEY = "testing"
 
 
-def config_body(**over):
-    body = {"name": unique("cfg-"), "description": "a test configuration",
-            "image_id": "ami-12345678", "template": JSON_TEMPLATE,
-            "user_data": "#!/bin/sh\necho {{{instance_name}}} {{{progress_url}}}\n",
-            "volume": None, "instance_types": ["t2.micro", "m5.large"]}
-    body.update(over)
-    return body
+def conf(section, option, default=""):
+    """A config value with the services' override rule: the environment
+    variable <section>_<option> when set and non-empty, else abaco.conf."""
+    env = os.environ.get(f"{section}_{option}")
+    if env:
+        return env
+    cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    cp.read(CONF)
+    if cp.has_option(section, option):
+        return cp.get(section, option).strip() or default
+    return default
 
 
-def instance_key(iid, tenant=TENANT):
-    return f"abaco:instance:{tenant}:{iid}"
+def endpoint():
+    """The stack's AWS endpoint (its moto server)."""
+    return conf("cloud", "endpoint", "http://127.0.0.1:5000").rstrip("/")
 
 
-def field(iid, name, tenant=TENANT):
-    """A field of an instance record as stored (decoded JSON), or None."""
-    v = redis_cmd("HGET", instance_key(iid, tenant), name)
-    return None if v is None else json.loads(v)
+def region():
+    return conf("cloud", "region", "us-east-1")
 
 
-def set_fields(iid, tenant=TENANT, **fields):
-    for k, v in fields.items():
-        redis_cmd("HSET", instance_key(iid, tenant), k, json.dumps(v))
+def tag():
+    return conf("cloud", "tag", "ABACO")
 
 
-def set_state(iid, state, tenant=TENANT):
-    set_fields(iid, tenant, state=state)
+def moto_reset(url=None):
+    """Drops everything moto holds (POST /moto-api/reset)."""
+    r = requests.post((url or endpoint()) + "/moto-api/reset", timeout=30)
+    r.raise_for_status()
 
 
-def set_ec2(iid, ec2, tenant=TENANT):
-    set_fields(iid, tenant, ec2_instance_id=ec2)
-    redis_cmd("SET", f"abaco:cloud:ec2:{ec2}", f"{tenant}:{iid}")
+def client(service, url=None, region_name=None, retries=0):
+    """A boto3 client (ec2, cloudformation) of the stack's moto, or of url
+    (an awsproxy's, say); no retries by default, so a test sees each fault."""
+    return boto3.client(
+        service, endpoint_url=url or endpoint(), region_name=region_name or region(),
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        config=botocore.config.Config(retries={"total_max_attempts": retries + 1,
+                                               "mode": "standard"},
+                                      connect_timeout=10, read_timeout=120))
 
 
-def remove_instance(client, iid, tenant=TENANT):
-    """Removes an instance whatever its state: terminal, then DELETE."""
-    if redis_cmd("EXISTS", instance_key(iid, tenant)):
-        set_state(iid, "terminated", tenant)
-        client.delete(f"/instances/{iid}")
+def ec2(url=None, **kw):
+    return client("ec2", url, **kw)
 
 
-def status(r, code):
-    assert r.status_code == code, (r.status_code, r.text)
-    return r.json()
+def cloudformation(url=None, **kw):
+    return client("cloudformation", url, **kw)
 
 
-def error(r, code, message=None):
-    body = status(r, code)
-    assert body["status"] == "error" and body["result"] is None, body
-    if message is not None:
-        assert body["message"] == message, body
-    return body["message"]
+def run_tagged(n, launched_by=None, batch=500, instance_type="t2.micro", image_id=DEFAULT_AMI,
+               extra_tags=None, ec2_client=None):
+    """Starts n instances tagged LaunchedBy=launched_by (default: the stack's
+    [cloud] tag) with RunInstances in batches of at most batch (MaxCount);
+    returns their ids."""
+    c = ec2_client or ec2()
+    tags = [{"Key": "LaunchedBy", "Value": launched_by or tag()}]
+    tags += [{"Key": k, "Value": v} for k, v in (extra_tags or {}).items()]
+    ids = []
+    while len(ids) < n:
+        k = min(batch, n - len(ids))
+        r = c.run_instances(ImageId=image_id, InstanceType=instance_type, MinCount=k,
+                            MaxCount=k,
+                            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+        ids += [i["InstanceId"] for i in r["Instances"]]
+    return ids
+
+
+def tagged(launched_by=None, states=None, ec2_client=None):
+    """{instance id: instance} of the instances tagged LaunchedBy=launched_by."""
+    c = ec2_client or ec2()
+    filters = [{"Name": "tag:LaunchedBy", "Values": [launched_by or tag()]}]
+    if states:
+        filters.append({"Name": "instance-state-name", "Values": list(states)})
+    out = {}
+    for page in c.get_paginator("describe_instances").paginate(Filters=filters):
+        for res in page["Reservations"]:
+            for i in res["Instances"]:
+                out[i["InstanceId"]] = i
+    return out
+
+
+def instance_state(instance_id, ec2_client=None):
+    c = ec2_client or ec2()
+    r = c.describe_instances(InstanceIds=[instance_id])
+    return r["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def stop_instance(instance_id, ec2_client=None):
+    """Console-side stop (behind the platform's back)."""
+    (ec2_client or ec2()).stop_instances(InstanceIds=[instance_id])
+
+
+def terminate_instance(instance_id, ec2_client=None):
+    """Console-side terminate."""
+    (ec2_client or ec2()).terminate_instances(InstanceIds=[instance_id])
+
+
+# ------------------------------------------------------------ template
+
+def _if(cond, value):
+    return {"Fn::If": [cond, value, {"Ref": "AWS::NoValue"}]}
+
+
+def _set(param):
+    return {"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}
+
+
+_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Description": "Abaco test configuration: one EC2 instance and an optional EBS volume "
+                   "(after MLiy's templates)",
+    "Parameters": {
+        "KeyName": {"Type": "String", "Default": ""},
+        "ImageId": {"Type": "String"},
+        "InstanceType": {"Type": "String", "Default": "t2.micro"},
+        "IamInstanceProfile": {"Type": "String", "Default": ""},
+        "SecurityGroupIds": {"Type": "CommaDelimitedList", "Default": ""},
+        "SubnetId": {"Type": "String", "Default": ""},
+        "AvailabilityZone": {"Type": "String", "Default": ""},
+        "KmsKeyId": {"Type": "String", "Default": ""},
+        "EBSVolumeDeviceName": {"Type": "String", "Default": "/dev/sdf"},
+        "VolumeSize": {"Type": "Number", "Default": "0"},
+        "UserData": {"Type": "String", "Default": "",
+                     "Description": "the user-data script, already base64-encoded"},
+    },
+    "Conditions": {
+        "HasKeyName": _set("KeyName"),
+        "HasProfile": _set("IamInstanceProfile"),
+        "HasSecurityGroups": {"Fn::Not": [{"Fn::Equals": [
+            {"Fn::Join": ["", {"Ref": "SecurityGroupIds"}]}, ""]}]},
+        "HasSubnet": _set("SubnetId"),
+        "HasZone": _set("AvailabilityZone"),
+        "HasKms": _set("KmsKeyId"),
+        "HasUserData": _set("UserData"),
+        # Joined: a Number parameter's Ref is a string in AWS, a number in moto.
+        "HasVolume": {"Fn::Not": [{"Fn::Equals": [
+            {"Fn::Join": ["", [{"Ref": "VolumeSize"}]]}, "0"]}]},
+    },
+    "Resources": {
+        "Instance": {
+            "Type": "AWS::EC2::Instance",
+            "Properties": {
+                "ImageId": {"Ref": "ImageId"},
+                "InstanceType": {"Ref": "InstanceType"},
+                "KeyName": _if("HasKeyName", {"Ref": "KeyName"}),
+                "IamInstanceProfile": _if("HasProfile", {"Ref": "IamInstanceProfile"}),
+                "SecurityGroupIds": _if("HasSecurityGroups", {"Ref": "SecurityGroupIds"}),
+                "SubnetId": _if("HasSubnet", {"Ref": "SubnetId"}),
+                "AvailabilityZone": _if("HasZone", {"Ref": "AvailabilityZone"}),
+                "UserData": _if("HasUserData", {"Ref": "UserData"}),
+            },
+        },
+        "Volume": {
+            "Type": "AWS::EC2::Volume",
+            "Condition": "HasVolume",
+            "Properties": {
+                "Size": {"Ref": "VolumeSize"},
+                "AvailabilityZone": {"Fn::GetAtt": ["Instance", "AvailabilityZone"]},
+                "Encrypted": {"Fn::If": ["HasKms", "true", "false"]},
+                "KmsKeyId": _if("HasKms", {"Ref": "KmsKeyId"}),
+            },
+        },
+        "VolumeAttachment": {
+            "Type": "AWS::EC2::VolumeAttachment",
+            "Condition": "HasVolume",
+            "Properties": {
+                "InstanceId": {"Ref": "Instance"},
+                "VolumeId": {"Ref": "Volume"},
+                "Device": {"Ref": "EBSVolumeDeviceName"},
+            },
+        },
+    },
+    "Outputs": {
+        "InstanceId": {"Value": {"Ref": "Instance"}},
+        "VolumeId": {"Condition": "HasVolume", "Value": {"Ref": "Volume"}},
+    },
+}
+
+# The template as a software configuration's `template` text (JSON).
+TEMPLATE = json.dumps(_TEMPLATE, indent=2)
+TEMPLATE_PARAMETERS = tuple(_TEMPLATE["Parameters"])
+
+
+def stack_parameters(**values):
+    """CreateStack's Parameters list from keyword values (str()'d)."""
+    return [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items()]
+
+
+# ------------------------------------------------------------ private cloud stack
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc, timeout=30):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def _delete_queue(name):
+    """Best effort: drops a RabbitMQ queue of the stack's node."""
+    node = os.environ.get("ABACO_RABBIT_NODENAME", "rabbit@localhost")
+    try:
+        with open(os.path.join(REPO, "var", "run", "rabbitmq.node")) as f:
+            node = f.read().strip() or node
+    except OSError:
+        pass
+    try:
+        subprocess.run(["rabbitmqctl", "-q", "-n", node, "delete_queue", name],
+                       capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+class PrivateCloud:
+    """An api + launcher + updater of the built tree with cloud overrides of
+    their own, so fault tests do not disturb the stack's cloud services:
+    cloud_endpoint (e.g. an AwsProxy's url; default the stack's moto),
+    cloud_tag, cloud_launch_queue and cloud_command_queue unique,
+    cloud_update_interval=1, a free web port. env adds/overrides variables
+    for all three processes. Stores and broker are the stack's.
+
+        with PrivateCloud(endpoint=proxy.url) as pc:
+            pc.api_url ... pc.tag ... pc.log("launcher")
+    """
+
+    SERVICES = ("api", "launcher", "updater")
+
+    def __init__(self, endpoint=None, env=None, services=SERVICES, logdir=None, up_timeout=20):
+        import tempfile
+        uid = uuid.uuid4().hex[:8]
+        self.tag = f"T{uid}"
+        self.port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}"
+        self.logdir = logdir or tempfile.mkdtemp(prefix="abaco-cloud-")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.env = dict(os.environ, cloud_endpoint=endpoint or globals()["endpoint"](),
+                        cloud_tag=self.tag, cloud_launch_queue=f"launch_{uid}",
+                        cloud_command_queue=f"instance_cmd_{uid}", cloud_update_interval="1",
+                        web_port=str(self.port), cloud_progress_url=self.api_url,
+                        logs_directory="")
+        self.env.update({k: str(v) for k, v in (env or {}).items()})
+        self.procs = {}
+        try:
+            for name in services:
+                self.start(name)
+            if "api" in services:
+                self.wait_api(up_timeout)
+        except BaseException:
+            self.close(keep_logs=True)
+            raise
+
+    def start(self, name, **overrides):
+        """(Re)starts bin/<name> with the private environment plus overrides."""
+        if name in self.procs:
+            _stop(self.procs[name])
+        path = os.path.join(BIN, name)
+        if not os.access(path, os.X_OK):
+            raise AssertionError(f"{path} is missing: build the tree first")
+        env = dict(self.env, **{k: str(v) for k, v in overrides.items()})
+        with open(os.path.join(self.logdir, f"{name}.log"), "ab") as out:
+            self.procs[name] = subprocess.Popen([path, "-c", CONF], env=env, cwd=REPO,
+                                                stdout=out, stderr=subprocess.STDOUT)
+        return self.procs[name]
+
+    def stop(self, name, timeout=30):
+        """Stops one process; its exit code."""
+        return _stop(self.procs.pop(name), timeout)
+
+    def wait_api(self, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                requests.get(self.api_url + "/actors", timeout=2)
+                return
+            except requests.ConnectionError:
+                api = self.procs["api"]
+                if time.time() > deadline or api.poll() is not None:
+                    raise AssertionError(f"the private api did not come up: {self.log('api')}")
+                time.sleep(0.1)
+
+    def log(self, name, tail=5000):
+        try:
+            with open(os.path.join(self.logdir, f"{name}.log"), errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return ""
+        return text if tail is None else text[-tail:]
+
+    def close(self, keep_logs=False):
+        """Stops every process (launcher and updater first); {name: exit code}.
+        The logs are removed unless keep_logs or a process exited non-zero."""
+        import shutil
+        rcs = {}
+        for name in ("updater", "launcher", *[n for n in self.procs
+                                               if n not in ("updater", "launcher")]):
+            if name in self.procs:
+                rcs[name] = self.stop(name)
+        for q in (self.env["cloud_launch_queue"], self.env["cloud_command_queue"]):
+            _delete_queue(q)
+        if keep_logs or any(rcs.values()):
+            print(f"private cloud logs kept in {self.logdir}")
+        else:
+            shutil.rmtree(self.logdir, ignore_errors=True)
+        return rcs
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        rcs = self.close(keep_logs=exc_type is not None)
+        assert not any(rcs.values()), f"exit codes {rcs}; logs in {self.logdir}"

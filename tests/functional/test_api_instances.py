@@ -19,7 +19,7 @@ import requests
 
 from authkit import ADMIN, named_client, unique
 from authkit import api  # noqa: F401 (a fixture)
-from cloudkit import (TENANT, config_body, error, field, instance_key, remove_instance,
+from instancekit import (TENANT, config_body, error, field, instance_key, remove_instance,
                       set_ec2, set_fields, set_state, status)
 from conftest import API, Client, needs_mgmt, queue_info, redis_cmd, wait_for
 

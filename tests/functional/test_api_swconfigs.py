@@ -6,7 +6,7 @@ import pytest
 
 from authkit import ADMIN, MISSING_ROLE, named_client, unique
 from authkit import api  # noqa: F401 (a fixture)
-from cloudkit import YAML_TEMPLATE, config_body, error, status
+from instancekit import YAML_TEMPLATE, config_body, error, status
 
 USER_PREFIX = "swc"
 
