@@ -124,6 +124,20 @@ static void test_template_params_json(void) {
   ASSERT_EQ_INT(json_object_size(p), 0);
   json_decref(p);
   json_decref(keys);
+  /* an empty value: left out when the parameter has a Default, else sent */
+  const char *d = "{\"Parameters\":{\"VolumeSize\":{\"Type\":\"Number\",\"Default\":\"0\"},"
+                  "\"KeyName\":{\"Type\":\"String\"},\"KmsKeyId\":{\"Type\":\"String\","
+                  "\"Default\":\"\"},\"ImageId\":{\"Type\":\"String\",\"Default\":\"ami-0\"}}}";
+  ASSERT_EQ_INT(launcher_template_params(d, &keys), 0);
+  json_object_set_new(cfg, "volume", json_null());
+  p = launcher_stack_params(cfg, NULL, r, "", keys);
+  ASSERT_EQ_INT(json_object_size(p), 2);
+  ASSERT_EQ_STR(json_string_value(json_object_get(p, "KeyName")), "");
+  ASSERT_EQ_STR(json_string_value(json_object_get(p, "ImageId")), "ami-1234");
+  ASSERT_TRUE(json_object_get(p, "VolumeSize") == NULL);
+  ASSERT_TRUE(json_object_get(p, "KmsKeyId") == NULL);
+  json_decref(p);
+  json_decref(keys);
   ASSERT_EQ_INT(launcher_template_params("{\"Parameters\":[1]}", &keys), ACTOR_EPARSE);
   ASSERT_TRUE(keys == NULL);
   ASSERT_EQ_INT(launcher_template_params("{broken", &keys), ACTOR_EPARSE);

@@ -65,15 +65,17 @@ typedef struct {
 ACTOR_MUST_CHECK int launcher_cmd_parse(const void *body, size_t len, bool need_action,
                                         launcher_cmd_t *out, char *err, size_t errlen);
 
-/* The parameter keys a template declares: for a JSON template a new
- * object {key: true} of its "Parameters" (empty when it has none); NULL in
- * *out for a YAML template (send every parameter). ACTOR_EPARSE when the
- * JSON template's Parameters is not an object. */
+/* The parameters a template declares: a new object {key: has a Default}
+ * of its top-level Parameters (empty when it has none; YAML ones read as
+ * without Default); NULL in *out for a YAML text libyaml cannot read (send
+ * every parameter). ACTOR_EPARSE when a JSON template's Parameters is not
+ * an object. */
 ACTOR_MUST_CHECK int launcher_template_params(const char *tmpl, json_t **out);
 
 /* MLiy's stack parameters from the configuration, the launch group (may
  * be NULL), the instance record and the base64 user data, keeping only
- * the keys in `declared` (NULL: all). New reference, or NULL (no memory). */
+ * the keys in `declared` (NULL: all) and leaving out an empty value of a
+ * parameter with a Default. New reference, or NULL (no memory). */
 json_t *launcher_stack_params(const json_t *config, const json_t *group, const json_t *rec,
                               const char *user_data_b64, const json_t *declared);
 

@@ -139,7 +139,7 @@ static int yaml_params(const char *tmpl, json_t **out) {
         top_key = !top_key;
       } else if (depth == 2 && params == 2) {
         if (param_key && ev.type == YAML_SCALAR_EVENT)
-          json_object_set_new(keys, (const char *)ev.data.scalar.value, json_true());
+          json_object_set_new(keys, (const char *)ev.data.scalar.value, json_false());
         param_key = !param_key;
       } else if (depth == 0 && ev.type == YAML_SCALAR_EVENT) {
         bad = true; /* a bare scalar document */
@@ -187,7 +187,9 @@ int launcher_template_params(const char *tmpl, json_t **out) {
   } else if (params) {
     const char *k;
     json_t *v;
-    json_object_foreach(params, k, v) json_object_set_new(keys, k, json_true());
+    json_object_foreach(params, k, v) {
+      json_object_set_new(keys, k, json_boolean(json_object_get(v, "Default") != NULL));
+    }
   }
   json_decref(t);
   if (rc != 0) {
@@ -198,8 +200,12 @@ int launcher_template_params(const char *tmpl, json_t **out) {
   return 0;
 }
 
+/* An empty value is left out when the template gives the parameter a
+ * Default (an empty VolumeSize would override a Number's "0"); without one
+ * CloudFormation needs a value, so "" is sent. */
 static void put(json_t *p, const json_t *declared, const char *key, const char *value) {
-  if (declared && json_object_get(declared, key) == NULL)
+  const json_t *d = declared ? json_object_get(declared, key) : NULL;
+  if (declared && (d == NULL || (json_is_true(d) && (value == NULL || *value == '\0'))))
     return;
   json_object_set_new(p, key, json_string(value ? value : ""));
 }
