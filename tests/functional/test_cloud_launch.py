@@ -23,7 +23,10 @@ import uuid
 import boto3
 import pytest
 
+from authkit import JwtApi, KeyPair, named_client, unique
 from awsproxy import AwsProxy
+from cloudkit import DEFAULT_AMI, TEMPLATE
+from instancekit import TENANT as API_TENANT, set_state
 from conftest import BUILD, CONF, conf, declare_queue, delete_queue, needs_mgmt, redis_cmd, \
     wait_for
 
@@ -412,3 +415,49 @@ def test_polls_until_complete_and_resumes_after_restart(proxy, private, ami, cle
     rec = wait_state(iid, "running", timeout=30)
     assert rec["ec2_instance_id"] and rec["stack_status"] == "CREATE_COMPLETE"
     assert "resumed polling of 1 stack" in lr2.output()
+
+
+# ---- end to end through the api ----
+
+def test_through_the_api(cleanup, aws):
+    """A configuration registered and an instance launched, stopped, started
+    and terminated through the api's routes; the stack's launcher does the
+    cloud side, and the audit shows both."""
+    api = JwtApi(KeyPair())
+    try:
+        owner = named_client(api, unique("lnowner"))
+        cfg = owner.ok("POST", "/instances/configs", json={
+            "name": unique("lncfg"), "description": "launcher e2e", "image_id": DEFAULT_AMI,
+            "template": TEMPLATE, "user_data": "#!/bin/sh\necho {{{instance_id}}}\n",
+            "volume": {"device": "/dev/sdf", "size": 1}, "instance_types": ["t2.micro"]})
+        t0 = time.monotonic()
+        r = owner.post("/instances", json={"config": cfg["name"], "instance_type": "t2.micro",
+                                           "name": "e2e"})
+        assert r.status_code == 201, r.text
+        iid = r.json()["result"][0]["id"]
+        try:
+            rec = wait_for(lambda: (o := owner.ok("GET", f"/instances/{iid}"))["state"]
+                           == "running" and o, timeout=30, what="running")
+            print(f"\napi launch -> running: {(time.monotonic() - t0) * 1000:.0f} ms")
+            assert rec["ec2_instance_id"].startswith("i-") and rec["volume_id"]
+            assert "progress_token" not in rec
+            for action, state in (("stop", "stopped"), ("start", "running"),
+                                  ("terminate", "terminated")):
+                r = owner.post(f"/instances/{iid}/{action}")
+                assert r.status_code == 202, r.text
+                wait_for(lambda: owner.ok("GET", f"/instances/{iid}")["state"] == state,
+                         timeout=30, what=state)
+            assert aws[0].describe_instances(InstanceIds=[rec["ec2_instance_id"]])[
+                "Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
+            audit = owner.ok("GET", f"/instances/{iid}/audit")
+            ok = [(a["action"], a["outcome"]) for a in audit if a.get("who") == owner.name]
+            for action in ("launch", "stop", "start", "terminate"):
+                assert (action, "ok") in ok, audit
+            launcher_rows = [a for a in audit if a["action"] == "stop" and a["ec2_instance_id"]]
+            assert launcher_rows, audit
+        finally:
+            set_state(iid, "terminated", API_TENANT)  # DELETE removes a terminated one at once
+            owner.delete(f"/instances/{iid}")
+            owner.delete(f"/instances/configs/{cfg['name']}")
+    finally:
+        api.stop()
