@@ -6,6 +6,10 @@
  * MLiy's parameters (only those the template declares), the stack's tags
  * and ClientRequestToken = the instance id, and the stack recorded.
  *
+ * A record removed or moved on (terminated by its user) while CreateStack
+ * ran gets its stack deleted at once: nobody wants it, and it would
+ * otherwise be found and adopted by the updater.
+ *
  * Idempotent: a record that already has a stack_id only resumes polling;
  * a redelivery after CreateStack but before the record was written sends
  * the same token and name again, and aws.h answers with the existing
@@ -161,10 +165,19 @@ static void launch_work(uv_work_t *w) {
   actor_time_format(actor_time_now_ms(), now);
   fields = json_pack("{s:s, s:s, s:s, s:s}", "stack_name", name, "stack_id", stack_id,
                      "stack_status", "CREATE_IN_PROGRESS", "enacted", now);
-  rc = fields ? cloud_instance_update(l->redis, c->tenant, c->instance_id, fields) : ACTOR_ENOMEM;
-  if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile: the updater finds the tagged instance */
-    LOG_WARN("launcher", "instance %s:%s went away while its stack %s was made", c->tenant,
-             c->instance_id, stack_id);
+  static const char *const FROM[] = {"launching", NULL};
+  rc = fields ? cloud_instance_transition(l->redis, c->tenant, c->instance_id, FROM, fields)
+              : ACTOR_ENOMEM;
+  if (rc == ACTOR_ENOTFOUND || rc == ACTOR_ESTATE) {
+    /* Deleted or terminated while the stack was made: nobody wants it. */
+    LOG_WARN("launcher", "instance %s:%s was %s while its stack %s was made: deleting the stack",
+             c->tenant, c->instance_id, rc == ACTOR_ENOTFOUND ? "removed" : "moved on", stack_id);
+    if (rc == ACTOR_ESTATE) /* best effort: the record only remembers the stack */
+      ACTOR_IGNORE(cloud_instance_update(l->redis, c->tenant, c->instance_id, fields));
+    memset(&res, 0, sizeof(res));
+    if (aws_cfn_delete_stack(l->aws, stack_id, NULL, &res) != 0)
+      LOG_ERROR("launcher", "instance %s:%s: DeleteStack of %s: %s %s", c->tenant,
+                c->instance_id, stack_id, res.code, res.message);
     goto cleanup;
   }
   if (rc != 0)
