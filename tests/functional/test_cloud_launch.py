@@ -27,6 +27,7 @@ from authkit import JwtApi, KeyPair, named_client, unique
 from awsproxy import AwsProxy
 from cloudkit import DEFAULT_AMI, TEMPLATE
 from instancekit import TENANT as API_TENANT, set_state
+from test_events import Hook
 from conftest import BUILD, CONF, conf, declare_queue, delete_queue, needs_mgmt, redis_cmd, \
     wait_for
 
@@ -94,9 +95,9 @@ def put_config(name, ami, user_data="#!/bin/sh\necho {{{instance_name}}} {{{prog
     redis_cmd("SADD", f"abaco:swconfigs:{TENANT}", name)
 
 
-def new_instance(config, tag=TAG):
+def new_instance(config, tag=TAG, **extra):
     iid = "I" + uuid.uuid4().hex[:12]
-    hset_json(f"abaco:instance:{TENANT}:{iid}", {
+    hset_json(f"abaco:instance:{TENANT}:{iid}", {**extra,
         "id": iid, "tenant": TENANT, "owner": "alice", "name": f"box-{iid}", "config": config,
         "group": None, "instance_type": "t3.micro", "tag": tag, "state": "launching",
         "desired_state": "running", "progress_token": "tok-" + iid, "backend_status": []})
@@ -212,10 +213,22 @@ def test_redelivered_launch_makes_one_stack(aws, ami, cleanup):
     assert record(iid)["state"] == "running"
 
 
-def test_stop_start_terminate(aws, ami, cleanup):
+@pytest.fixture
+def hook():
+    h = Hook()
+    yield h
+    h.close()
+
+
+def events_of(hook, iid, event_type):
+    return [e for (_, _, e) in hook.events if isinstance(e, dict)
+            and e.get("instance_id") == iid and e.get("event_type") == event_type]
+
+
+def test_stop_start_terminate(aws, ami, cleanup, hook):
     ec2, cfn = aws
     put_config("vol", ami)
-    iid = new_instance("vol")
+    iid = new_instance("vol", webhook=f"http://127.0.0.1:{hook.port}/hook")
     cleanup.append(iid)
     launch(iid)
     rec = wait_state(iid, "running")
@@ -244,6 +257,15 @@ def test_stop_start_terminate(aws, ami, cleanup):
     command(iid, "terminate")
     time.sleep(1)
     assert record(iid)["state"] == "terminated"
+    # the events, through the api's webhook delivery
+    for etype, state in (("INSTANCE_READY", "running"), ("INSTANCE_STOPPED", "stopped"),
+                         ("INSTANCE_TERMINATED", "terminated")):
+        ev = wait_for(lambda: events_of(hook, iid, etype), timeout=15, what=etype)[0]
+        assert ev["state"] == state and ev["ec2_instance_id"] == eid and ev["tenant_id"] == TENANT
+        assert ev["owner"] == "alice" and ev["config"] == "vol" and ev["name"] == f"box-{iid}"
+    assert len(events_of(hook, iid, "INSTANCE_READY")) == 1  # the launch only
+    assert len(events_of(hook, iid, "INSTANCE_TERMINATED")) == 1  # not again for the 2nd
+    assert not events_of(hook, iid, "INSTANCE_ERROR")
 
 
 def test_action_without_instance_is_an_error(cleanup):
@@ -257,14 +279,33 @@ def test_action_without_instance_is_an_error(cleanup):
     assert rec["state"] == "stopped"
 
 
-def test_missing_token_fails_the_launch(ami, cleanup):
+def test_missing_token_fails_the_launch(ami, cleanup, hook):
     put_config("badtoken", ami, user_data="echo {{{no_such_token}}}")
-    iid = new_instance("badtoken")
+    iid = new_instance("badtoken", webhook=f"http://127.0.0.1:{hook.port}/hook")
     cleanup.append(iid)
     launch(iid)
     rec = wait_state(iid, "failed")
     assert rec["error"] == "no value for token {{{no_such_token}}}"
     assert not rec.get("stack_id")
+    ev = wait_for(lambda: events_of(hook, iid, "INSTANCE_ERROR"), timeout=15, what="the error")
+    assert ev[0]["state"] == "failed" and ev[0]["error"] == rec["error"]
+
+
+def test_terminated_during_create_stack_deletes_the_stack(proxy, private, ami, cleanup, aws):
+    lr = private()
+    put_config("vol", ami)
+    iid = new_instance("vol", PTAG)
+    cleanup.append(iid)
+    proxy.fault("delay", action="CreateStack", seconds=2)
+    launch(iid, lr.lq)
+    time.sleep(0.8)  # CreateStack is on its way
+    redis_cmd("HSET", f"abaco:instance:{TENANT}:{iid}", "state", json.dumps("terminated"))
+    name = stack_name(iid, PTAG)
+    wait_for(lambda: [s for s in stacks_named(aws[1], name)
+                      if s["StackStatus"] == "DELETE_COMPLETE"], what="the stack deleted")
+    rec = record(iid)
+    assert rec["state"] == "terminated" and rec["stack_id"]
+    assert "deleting the stack" in lr.output()
 
 
 def test_unknown_config_fails_and_bad_commands_are_dropped(cleanup):
@@ -439,7 +480,10 @@ def test_through_the_api(cleanup, aws):
             rec = wait_for(lambda: (o := owner.ok("GET", f"/instances/{iid}"))["state"]
                            == "running" and o, timeout=30, what="running")
             print(f"\napi launch -> running: {(time.monotonic() - t0) * 1000:.0f} ms")
-            assert rec["ec2_instance_id"].startswith("i-") and rec["volume_id"]
+            assert rec["ec2_instance_id"].startswith("i-")
+            # the updater may see it running first; the volume id comes from the stack
+            wait_for(lambda: owner.ok("GET", f"/instances/{iid}")["volume_id"], timeout=10,
+                     what="the volume id")
             assert "progress_token" not in rec
             for action, state in (("stop", "stopped"), ("start", "running"),
                                   ("terminate", "terminated")):

@@ -54,14 +54,17 @@ static int record_outcome(launcher_t *l, json_t *rec, const action_def_t *a, con
     launcher_copy_observed(f, inst);
   if (strcmp(observed, a->goal) == 0 || (a->between && strcmp(observed, a->between) == 0))
     json_object_set_new(f, "state", json_string(observed));
+  /* An event for a change only: a repeated stop or terminate tells nothing. */
+  bool was_stopped = strcmp(actor_json_str(rec, "observed_state", ""), "stopped") == 0;
+  bool was_terminated = strcmp(actor_json_str(rec, "observed_state", ""), "terminated") == 0;
   int rc = cloud_instance_update(l->redis, actor_json_str(rec, "tenant", ""),
                                  actor_json_str(rec, "id", ""), f);
   if (rc == 0) {
     json_object_update(rec, f);
     const char *state = actor_json_str(rec, "state", "");
-    if (strcmp(state, "stopped") == 0 && strcmp(a->goal, "stopped") == 0)
+    if (strcmp(state, "stopped") == 0 && strcmp(a->goal, "stopped") == 0 && !was_stopped)
       *event = launcher_event_text(CHAN_EVENT_INSTANCE_STOPPED, rec);
-    else if (strcmp(state, "terminated") == 0)
+    else if (strcmp(state, "terminated") == 0 && !was_terminated)
       *event = launcher_event_text(CHAN_EVENT_INSTANCE_TERMINATED, rec);
   }
   json_decref(f);

@@ -19,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/json.h"
 #include "actor/log.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "launcher.h"
 
@@ -65,8 +67,30 @@ static void launch_work(uv_work_t *w) {
   const char *code = "LaunchError";
   why[0] = '\0';
   j->outcome = LAUNCHER_ACK;
+  int rc;
 
-  int rc = cloud_instance_get(l->redis, c->tenant, c->instance_id, &rec);
+  /* One launch of an instance at a time, across processes: a second
+   * delivery waits for the first to store its stack id (then it only
+   * resumes polling). */
+  char lease[300], owner[96];
+  bool mine = false;
+  snprintf(owner, sizeof(owner), "%ld-%p-%lld", (long)getpid(), (void *)j,
+           (long long)actor_time_now_ms());
+  if (snprintf(lease, sizeof(lease), "abaco:cloud:launch:%s:%s", c->tenant, c->instance_id) >=
+      (int)sizeof(lease)) {
+    rc = ACTOR_ETOOBIG;
+    goto fault;
+  }
+  rc = store_lease_take(l->redis, lease, owner, LAUNCHER_LAUNCH_LEASE_MS, &mine);
+  if (rc != 0)
+    goto fault;
+  if (!mine) {
+    LOG_INFO("launcher", "instance %s:%s is being launched by another command: later",
+             c->tenant, c->instance_id);
+    j->outcome = LAUNCHER_RETRY;
+    goto cleanup;
+  }
+  rc = cloud_instance_get(l->redis, c->tenant, c->instance_id, &rec);
   if (rc == ACTOR_ENOTFOUND) {
     LOG_INFO("launcher", "instance %s:%s is gone: dropping its launch", c->tenant,
              c->instance_id);
@@ -198,6 +222,10 @@ fault:
            c->tenant, c->instance_id, actor_strerror(rc));
   j->outcome = LAUNCHER_RETRY;
 cleanup:
+  /* An unreleased lease expires by itself. */
+  if (mine && store_lease_end(l->redis, lease, owner, 0) != 0)
+    LOG_DEBUG("launcher", "instance %s:%s: launch lease not released", c->tenant,
+              c->instance_id);
   free(stack_id);
   free(ud64);
   free(ud);

@@ -29,6 +29,9 @@
  * queue: the broker redelivers at once, so without it we would spin. */
 #define LAUNCHER_RETRY_DELAY_MS 2000
 #define LAUNCHER_PREFETCH 8
+/* How long the lease abaco:cloud:launch:<tenant>:<id> holds one launch
+ * (released when the launch ends; expires if its process dies). */
+#define LAUNCHER_LAUNCH_LEASE_MS 300000
 
 typedef struct launcher_poll_s launcher_poll_t;
 

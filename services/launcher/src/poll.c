@@ -12,7 +12,7 @@
  *      INSTANCE_ERROR.
  *
  * A record that left launching/pending (a user terminated it, the updater
- * saw it) ends its poller without touching it. A poll that meets a fault
+ * saw it first) ends its poller, after its resource ids are recorded. A poll that meets a fault
  * (store, AWS) only counts as a poll. Pollers are resumed at start for
  * every `launching` record of our tag with a stack_id. */
 #include <stdio.h>
@@ -196,13 +196,17 @@ static void poll_work(uv_work_t *w) {
   if (rc != 0)
     goto limit;
   const char *state = actor_json_str(rec, "state", "");
-  if (strcmp(state, "launching") != 0 && strcmp(state, "pending") != 0) {
+  bool ours = strcmp(state, "launching") == 0 || strcmp(state, "pending") == 0;
+  /* The ids even when the updater saw the instance first (and moved it
+   * on): it knows the instance, not the stack's volume. */
+  if (!cloud_state_terminal(state) &&
+      (json_string_value(json_object_get(rec, "ec2_instance_id")) == NULL ||
+       json_string_value(json_object_get(rec, "volume_id")) == NULL))
+    resources(p, rec);
+  if (!ours) {
     p->finished = true; /* someone else moved it on */
     goto cleanup;
   }
-  if (json_string_value(json_object_get(rec, "ec2_instance_id")) == NULL ||
-      json_string_value(json_object_get(rec, "volume_id")) == NULL)
-    resources(p, rec);
   aws_result_t res;
   memset(&res, 0, sizeof(res));
   rc = aws_cfn_describe_stack(l->aws, p->stack, &st, &res);
