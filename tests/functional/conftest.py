@@ -29,7 +29,7 @@ class Client:
         if r.headers.get("Content-Type", "").startswith("application/json"):
             body = r.json()
             assert set(body) == {"status", "message", "result", "version"}, body
-            assert body["status"] == ("success" if r.status_code == 200 else "error"), body
+            assert body["status"] == ("success" if 200 <= r.status_code < 300 else "error"), body
         return r
 
     def get(self, path, **kw):

@@ -5,7 +5,9 @@
  *   resolve {id} to an actor and check permission (auth.c) -> handler
  *   (routes_*.c) -> envelope and case conversion (respond.c).
  * Handlers are synchronous: they read and write the stores directly.
- * GET /metrics is the one open route: no authentication, no envelope.
+ * GET /metrics and the progress routes of cloud instances are open: no
+ * user authentication (/metrics has no envelope either; a progress report
+ * carries its instance's token instead, progress.c).
  *
  * Besides requests, two periodic jobs run on the same thread pool, each
  * one tick at a time (jobs.c): the autoscaler (autoscaler.c) and the
@@ -57,6 +59,7 @@ typedef struct {
   long cron_interval;          /* [web] cron_interval, seconds between cron ticks */
   int64_t cron_offset_ms;      /* [web] cron_clock_offset (a test hook), in ms */
   struct api_access_s *access; /* keys, caches and settings of identity and sharing (access.h) */
+  struct api_cloud_s *cloud;   /* [cloud] settings and prices (cloud_api.h) */
 } api_ctx_t;
 
 /* Threads for ordinary requests, and how many more may sit in a
@@ -133,6 +136,8 @@ int api_forget_actor(api_req_t *r, const char *db_id);
 
 /* respond.c: every response goes through these. `result` is stolen. */
 void api_ok(api_req_t *r, const char *message, json_t *result);
+/* A success with another 2xx status (201 Created, 202 Accepted). */
+void api_answer(api_req_t *r, int status, const char *message, json_t *result);
 void api_error(api_req_t *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void api_store_error(api_req_t *r, int rc, const char *what);

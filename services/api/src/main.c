@@ -11,6 +11,7 @@
 #include "actor/service.h"
 #include "access.h"
 #include "api.h"
+#include "cloud_api.h"
 
 static ahttp_server_t *server;
 static api_ticker_t autoscaler, cron;
@@ -166,6 +167,8 @@ int main(int argc, char **argv) {
   }
   if (api_access_init(&ctx) != 0) /* keys and caches of identity (auth.c) */
     goto cleanup;
+  if (api_cloud_init(&ctx) != 0) /* [cloud] and the pricing file (cloud_ctx.c) */
+    goto cleanup;
   if (model_ensure_indexes(ctx.mongo) != 0)
     LOG_WARN("api", "could not create the MongoDB indexes now; queries work without them");
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
@@ -193,6 +196,7 @@ int main(int argc, char **argv) {
   status = 0;
 
 cleanup:
+  api_cloud_free(&ctx);
   api_access_free(&ctx);
   store_batch_free(ctx.exec_batch);
   chan_client_free(ctx.chan);

@@ -23,7 +23,14 @@
  *   abaco:metrics:execution_runtime  hash  "<le>" -> count of finished
  *       executions with runtime <= le seconds, for each le of
  *       RUNTIME_BUCKETS and "+Inf" (cumulative, as exposed), "count",
- *       and "sum" (seconds, HINCRBYFLOAT). */
+ *       and "sum" (seconds, HINCRBYFLOAT).
+ *
+ * The cloud side (docs/cloud.md "Metrics"): instances by state are
+ * counted over the records of this api's [cloud] tag (the tag index, at
+ * most SCRAPE_MAX_INSTANCES), and the AWS and reconciler figures are the
+ * cluster-wide hashes the launcher and updater add to:
+ *   abaco:metrics:aws_calls   "<op>|<outcome>" -> count, "throttles" -> count
+ *   abaco:metrics:reconcile   duration_ms, objects (the last pass), passes */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -39,10 +46,12 @@
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
+#include "cloud_api.h"
 
 #define SCRAPE_CACHE_MS 1000
 #define SCRAPE_MAX_ACTORS 500
 #define SCRAPE_MAX_WORKERS 5000
+#define SCRAPE_MAX_INSTANCES 5000
 #define HTTP_SERIES_MAX 512
 #define HTTP_LATENCY_MAX 128
 
@@ -483,6 +492,75 @@ static void render_executions(api_ctx_t *c, actor_buf_t *b) {
   json_decref(rt);
 }
 
+/* The instance states, in their order of life (cloud.h). */
+static const char *const INSTANCE_STATES[] = {"launching", "pending",       "running",
+                                              "stopping",  "stopped",       "shutting-down",
+                                              "terminated", "failed",       NULL};
+
+static void render_cloud(api_ctx_t *c, actor_buf_t *b) {
+  if (c->cloud == NULL)
+    return;
+  json_t *recs = NULL, *aws = NULL, *rec = NULL, *counts = zero_counts(INSTANCE_STATES);
+  int rc = cloud_instances_of_tag(c->redis, c->cloud->s.tag, &recs);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_WARN("api", "metrics: cannot read the instances: %s", actor_strerror(rc));
+  }
+  family(b, "abaco_instances", "gauge",
+         "Cloud instances of this api's [cloud] tag by state (at most " STR(
+             SCRAPE_MAX_INSTANCES) " are counted).");
+  size_t i;
+  json_array_foreach(recs, i, rec) {
+    if (i >= SCRAPE_MAX_INSTANCES)
+      break;
+    tally(counts, json_string_value(json_object_get(rec, "state")));
+  }
+  if (rc == 0)
+    render_counts(b, "abaco_instances", "state", counts);
+  json_decref(counts);
+  json_decref(recs);
+
+  int rc1 = store_hash_get_all(c->redis, "abaco:metrics:aws_calls", &aws);
+  json_t *rec_h = NULL;
+  int rc2 = store_hash_get_all(c->redis, "abaco:metrics:reconcile", &rec_h);
+  if (rc1 != 0 || rc2 != 0)
+    api_metrics_store_error(c->metrics, "redis");
+  family(b, "abaco_aws_calls_total", "counter",
+         "AWS calls of the launcher and updater by operation and outcome, cluster-wide (kept in "
+         "Redis).");
+  const char *k;
+  json_t *v;
+  json_object_foreach(aws, k, v) {
+    const char *bar = strchr(k, '|');
+    if (bar == NULL || bar - k > 64)
+      continue;
+    char op[80];
+    snprintf(op, sizeof(op), "%.*s", (int)(bar - k), k);
+    buf_printf(b, "abaco_aws_calls_total{op=\"");
+    buf_label(b, op);
+    buf_printf(b, "\",outcome=\"");
+    buf_label(b, bar + 1);
+    buf_printf(b, "\"} %llu\n", hash_count(aws, k));
+  }
+  family(b, "abaco_aws_throttles_total", "counter",
+         "AWS calls answered with throttling (then retried), cluster-wide.");
+  if (aws)
+    buf_printf(b, "abaco_aws_throttles_total %llu\n", hash_count(aws, "throttles"));
+  family(b, "abaco_reconcile_duration_seconds", "gauge",
+         "Duration of the updater's last reconciling pass.");
+  if (rec_h)
+    buf_printf(b, "abaco_reconcile_duration_seconds %.3f\n",
+               (double)hash_count(rec_h, "duration_ms") / 1000.0);
+  family(b, "abaco_reconcile_objects", "gauge", "Objects the updater's last pass looked at.");
+  if (rec_h)
+    buf_printf(b, "abaco_reconcile_objects %llu\n", hash_count(rec_h, "objects"));
+  family(b, "abaco_reconcile_passes_total", "counter", "Reconciling passes of the updaters.");
+  if (rec_h)
+    buf_printf(b, "abaco_reconcile_passes_total %llu\n", hash_count(rec_h, "passes"));
+  json_decref(aws);
+  json_decref(rec_h);
+}
+
 static void render_store_part(api_ctx_t *c, actor_buf_t *b) {
   json_t *ids = NULL, *actors = zero_counts(ACTOR_STATUSES),
          *workers = zero_counts(WORKER_STATUSES), *mailboxes = json_array();
@@ -506,6 +584,7 @@ static void render_store_part(api_ctx_t *c, actor_buf_t *b) {
   else
     family(b, "abaco_actor_mailbox_messages", "gauge", MAILBOX_HELP);
   render_executions(c, b);
+  render_cloud(c, b);
   json_decref(ids);
   json_decref(actors);
   json_decref(workers);

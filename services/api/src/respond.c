@@ -38,6 +38,10 @@ void api_ok(api_req_t *r, const char *message, json_t *result) {
   send_envelope(r, 200, true, message, result);
 }
 
+void api_answer(api_req_t *r, int status, const char *message, json_t *result) {
+  send_envelope(r, status, true, message, result);
+}
+
 void api_error(api_req_t *r, int status, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
@@ -52,7 +56,9 @@ static const char *store_of(const char *what) {
   static const char *const MAP[][2] = {
       {"actor", "redis"},         {"worker", "redis"},          {"execution", "mongo"},
       {"logs", "mongo"},          {"message queue", "rabbitmq"}, {"results queue", "rabbitmq"},
-      {"worker channel", "rabbitmq"}};
+      {"worker channel", "rabbitmq"}, {"instance", "redis"},       {"configuration", "redis"},
+      {"group", "redis"},           {"params", "redis"},           {"audit", "mongo"},
+      {"launch queue", "rabbitmq"}, {"command queue", "rabbitmq"}};
   for (size_t i = 0; i < sizeof(MAP) / sizeof(MAP[0]); i++)
     if (strcmp(MAP[i][0], what) == 0)
       return MAP[i][1];

@@ -12,13 +12,15 @@
 #include "access.h"
 #include "actor/log.h"
 #include "api.h"
+#include "cloud_api.h"
 
 typedef struct {
   const char *method;
   const char *pattern;
   api_handler_fn fn;
   bool actor; /* first parameter is an actor id or alias to resolve */
-  bool open;  /* no authentication (and the handler writes no envelope) */
+  bool open;  /* no user authentication: /metrics, and progress reports (whose
+               * instance token is the credential, progress.c) */
 } api_route_t;
 
 static const api_route_t ROUTES[] = {
@@ -74,6 +76,33 @@ static const api_route_t ROUTES[] = {
     {"POST", "/actors/{id}/nonces", api_actor_nonces, true, false},
     {"GET", "/actors/{id}/nonces/{nid}", api_actor_nonces, true, false},
     {"DELETE", "/actors/{id}/nonces/{nid}", api_actor_nonces, true, false},
+    /* cloud instances (cloud_api.h); static routes before /instances/{id} */
+    {"GET", "/instances/configs", api_swconfigs_list, false, false},
+    {"POST", "/instances/configs", api_swconfig_create, false, false},
+    {"GET", "/instances/configs/{name}", api_swconfig_get, false, false},
+    {"PUT", "/instances/configs/{name}", api_swconfig_update, false, false},
+    {"DELETE", "/instances/configs/{name}", api_swconfig_delete, false, false},
+    {"GET", "/instances/groups", api_groups_list, false, false},
+    {"POST", "/instances/groups", api_group_create, false, false},
+    {"GET", "/instances/groups/{name}", api_group_get, false, false},
+    {"PUT", "/instances/groups/{name}", api_group_update, false, false},
+    {"DELETE", "/instances/groups/{name}", api_group_delete, false, false},
+    {"GET", "/instances/params", api_params_get, false, false},
+    {"POST", "/instances/params", api_params_set, false, false},
+    {"DELETE", "/instances/params/{name}", api_param_delete, false, false},
+    {"GET", "/instances/types", api_instance_types, false, false},
+    {"GET", "/instances/progress/{iid}/{report}", api_progress_path, false, true},
+    {"POST", "/instances/progress/{iid}/{report}", api_progress_path, false, true},
+    {"GET", "/instances", api_instances_list, false, false},
+    {"POST", "/instances", api_instances_launch, false, false},
+    {"GET", "/instances/{id}", api_instance_get, false, false},
+    {"DELETE", "/instances/{id}", api_instance_delete, false, false},
+    {"POST", "/instances/{id}/start", api_instance_action, false, false},
+    {"POST", "/instances/{id}/stop", api_instance_action, false, false},
+    {"POST", "/instances/{id}/restart", api_instance_action, false, false},
+    {"POST", "/instances/{id}/terminate", api_instance_action, false, false},
+    {"GET", "/instances/{id}/audit", api_instance_audit, false, false},
+    {"POST", "/instances/{id}/progress", api_progress_post, false, true},
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 
