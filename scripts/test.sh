@@ -74,7 +74,7 @@ trap on_signal INT TERM
 # container.
 check_leftovers() {
   local procs containers=""
-  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/moto_server" | grep -v pgrep || true)
+  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/.*moto_server" | grep -v pgrep || true)
   if docker_ping 2>/dev/null; then
     containers=$(docker ps -aq --filter label=abaco.platform=1 2>/dev/null || true)
   fi
