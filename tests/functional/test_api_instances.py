@@ -17,19 +17,32 @@ import urllib.parse
 import pytest
 import requests
 
-from authkit import ADMIN, named_client, unique
-from authkit import api  # noqa: F401 (a fixture)
+from authkit import ADMIN, JwtApi, KeyPair, named_client, unique
 from instancekit import (TENANT, config_body, error, field, instance_key, remove_instance,
                       set_ec2, set_fields, set_state, status)
-from conftest import API, Client, needs_mgmt, queue_info, redis_cmd, wait_for
+from conftest import API, Client, delete_queue, needs_mgmt, queue_info, redis_cmd, wait_for
 
 USER_PREFIX = "ins"
+# The api of this module publishes to queues of its own that no launcher
+# consumes (the stack runs one): its instances stay `launching`, and its
+# commands wait in the queue to be counted.
+LAUNCH_Q = "launch_" + unique("apitest")
+COMMAND_Q = "instance_cmd_" + unique("apitest")
 ANSWERS = []  # every answer text of this module, checked for secrets at the end
 
 
 def keep(r):
     ANSWERS.append(r.text)
     return r
+
+
+@pytest.fixture(scope="module")
+def api():
+    a = JwtApi(KeyPair(), cloud_launch_queue=LAUNCH_Q, cloud_command_queue=COMMAND_Q)
+    yield a
+    a.stop()
+    for q in (LAUNCH_Q, COMMAND_Q):
+        delete_queue(q)
 
 
 @pytest.fixture
@@ -270,15 +283,15 @@ def test_racing_starts(owner, inst):
 
 @needs_mgmt
 def test_commands_published(owner, inst):
-    """A start is a message on [cloud] command_queue (instance_cmd)."""
+    """A start is a message on [cloud] command_queue (here COMMAND_Q)."""
     iid = inst["id"]
     set_state(iid, "stopped")
-    before = queue_info("instance_cmd").get("messages", 0)
+    before = queue_info(COMMAND_Q).get("messages", 0)
     status(action(owner, iid, "start"), 202)
-    wait_for(lambda: queue_info("instance_cmd").get("messages", 0) > before, timeout=15,
-             what="a message on instance_cmd")
-    assert queue_info("launch")["durable"] is True
-    assert queue_info("instance_cmd")["durable"] is True
+    wait_for(lambda: queue_info(COMMAND_Q).get("messages", 0) > before, timeout=15,
+             what=f"a message on {COMMAND_Q}")
+    assert queue_info(LAUNCH_Q)["durable"] is True
+    assert queue_info(COMMAND_Q)["durable"] is True
 
 
 def test_delete(owner, config, launched):
