@@ -69,11 +69,13 @@ char *launcher_fail(launcher_t *l, json_t *rec, const char *const *from, const c
   if (rc != 0)
     LOG_WARN("launcher", "instance %s:%s: could not record the error: %s", tenant, id,
              actor_strerror(rc));
+  bool moved_on = false; /* the record left `from` meanwhile: no INSTANCE_ERROR */
   if (from != NULL) {
     char now[ACTOR_TIME_MAX];
     actor_time_format(actor_time_now_ms(), now);
     json_t *f = json_pack("{s:s, s:s, s:s}", "state", "failed", "error", message, "enacted", now);
     rc = f ? cloud_instance_transition(l->redis, tenant, id, from, f) : ACTOR_ENOMEM;
+    moved_on = rc == ACTOR_ESTATE;
     if (rc == 0)
       json_object_update(rec, f);
     else if (rc != ACTOR_ESTATE)
@@ -83,7 +85,7 @@ char *launcher_fail(launcher_t *l, json_t *rec, const char *const *from, const c
   }
   json_object_set_new(rec, "error", json_string(message));
   launcher_audit(l, rec, who, action, code, message, request_id);
-  return launcher_event_text(CHAN_EVENT_INSTANCE_ERROR, rec);
+  return moved_on ? NULL : launcher_event_text(CHAN_EVENT_INSTANCE_ERROR, rec);
 }
 
 void launcher_observe_aws(void *data, const char *op, const aws_result_t *res) {

@@ -165,8 +165,9 @@ void launcher_audit(launcher_t *l, const json_t *rec, const char *who, const cha
 /* Records a failure on rec: backend_status (op, code, request_id) and
  * error; with from (NULL-terminated states) also state failed when rec is
  * in one of them (from NULL: the state stays, as after a failed action).
- * Audits `action` and returns the
- * INSTANCE_ERROR event text (or NULL). Pool thread. Updates rec. */
+ * Audits `action` and returns the INSTANCE_ERROR event text (malloc'd),
+ * or NULL (no memory, or rec had left `from` meanwhile: nothing failed
+ * that anyone still waits for). Pool thread. Updates rec. */
 char *launcher_fail(launcher_t *l, json_t *rec, const char *const *from, const char *who,
                     const char *action, const char *op, const char *code, const char *message,
                     const char *request_id);
