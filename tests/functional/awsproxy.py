@@ -549,7 +549,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(fault.seconds)
         headers = []
         for k, v in self.headers.items():
-            if k.lower() in HOP:
+            # Expect: 100-continue was answered here (http.server does).
+            if k.lower() in HOP or k.lower() == "expect":
                 continue
             headers.append((k, v))
         if chunked:

@@ -254,7 +254,8 @@ class PrivateCloud:
     their own, so fault tests do not disturb the stack's cloud services:
     cloud_endpoint (e.g. an AwsProxy's url; default the stack's moto),
     cloud_tag, cloud_launch_queue and cloud_command_queue unique,
-    cloud_update_interval=1, a free web port. env adds/overrides variables
+    cloud_update_interval=1, a free web port, an actor queue and host id of
+    its own (no spawner serves it). env adds/overrides variables
     for all three processes. Stores and broker are the stack's.
 
         with PrivateCloud(endpoint=proxy.url) as pc:
@@ -275,7 +276,11 @@ class PrivateCloud:
                         cloud_tag=self.tag, cloud_launch_queue=f"launch_{uid}",
                         cloud_command_queue=f"instance_cmd_{uid}", cloud_update_interval="1",
                         web_port=str(self.port), cloud_progress_url=self.api_url,
-                        logs_directory="")
+                        logs_directory="",
+                        # the api's actor jobs (autoscaler, cron) stay off
+                        # the stack's actors: a queue and host of its own
+                        spawner_host_queues=f"cloud_{uid}",
+                        spawner_host_id=f"cloud-host-{uid}")
         self.env.update({k: str(v) for k, v in (env or {}).items()})
         self.procs = {}
         try:

@@ -97,3 +97,21 @@ def test_import_check_fails_on_a_missing_module(fake_root):
     assert r.returncode == 1
     assert "no_such_module_here (imported by tests/functional/test_b.py:2) cannot be imported" in r.stderr
     assert "pytest" not in r.stderr
+
+
+@pytest.mark.parametrize("endpoint,host,port", [
+    ("http://127.0.0.1:5000", "127.0.0.1", "5000"),
+    ("http://localhost:5001/", "localhost", "5001"),
+    ("http://127.0.0.1", "127.0.0.1", "80"),
+    ("http://10.0.0.1:5000", "", ""),
+    ("https://ec2.us-east-1.amazonaws.com", "", ""),
+])
+def test_moto_only_for_a_loopback_cloud_endpoint(endpoint, host, port):
+    """up.sh starts a moto server exactly when [cloud] endpoint (here its
+    cloud_endpoint override) is a loopback http URL."""
+    r = subprocess.run(["bash", "-c", '. scripts/lib.sh && load_stack_config && '
+                        'echo "$CLOUD_ENDPOINT|$MOTO_HOST|$MOTO_PORT"'],
+                       cwd=REPO, env=dict(os.environ, cloud_endpoint=endpoint),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{endpoint.rstrip('/')}|{host}|{port}"
