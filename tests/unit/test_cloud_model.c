@@ -7,6 +7,8 @@
  * deletes their keys at the end. Skipped when REDIS_URL is unset; fails
  * when Redis is unreachable. */
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +321,43 @@ static void test_public_strips_token_and_cost(void) {
   json_decref(rec);
 }
 
+/* A record whose running_seconds is absurd (corrupt, or edited by hand)
+ * and a price that is not finite: the cost stays a number or null, and
+ * adding the open period cannot overflow (it once was a signed overflow
+ * and an out-of-range double-to-integer cast). No store needed. */
+static void test_public_cost_bounded(void) {
+  char since[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms() - 3600 * 1000, since);
+  json_t *rec = json_pack("{s:s, s:I, s:s, s:s}", "id", "x", "running_seconds",
+                          (json_int_t)LLONG_MAX, "running_since", since, "progress_token", "t");
+  json_t *pub = cloud_instance_public(rec, 1.0);
+  ASSERT_TRUE(pub != NULL);
+  json_t *cost = json_object_get(pub, "cost");
+  ASSERT_TRUE(json_is_real(cost) && json_real_value(cost) > 0 && isfinite(json_real_value(cost)));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, INFINITY);
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, NAN);
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, 1e300); /* the product is beyond a double */
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  ASSERT_TRUE(json_object_get(pub, "progress_token") == NULL);
+  json_decref(pub);
+  json_object_set_new(rec, "running_seconds", json_real(1e300));
+  pub = cloud_instance_public(rec, 0.5);
+  cost = json_object_get(pub, "cost");
+  ASSERT_TRUE(json_is_real(cost) && isfinite(json_real_value(cost)));
+  json_decref(pub);
+  json_object_set_new(rec, "running_seconds", json_integer(-50));
+  json_object_del(rec, "running_since");
+  pub = cloud_instance_public(rec, 1.0);
+  ASSERT_TRUE(json_real_value(json_object_get(pub, "cost")) == 0.0);
+  json_decref(pub);
+  json_decref(rec);
+}
+
 static void test_swconfigs_groups_params(void) {
   json_t *c = json_pack("{s:s, s:s, s:s, s:[s,s], s:n}", "name", "web", "image_id", "ami-1",
                         "template", "{}", "instance_types", "t2.micro", "t3.small", "volume");
@@ -520,6 +559,7 @@ int main(void) {
   RUN_TEST(test_get_many);
   RUN_TEST(test_backend_error_keeps_10);
   RUN_TEST(test_public_strips_token_and_cost);
+  RUN_TEST(test_public_cost_bounded);
   RUN_TEST(test_swconfigs_groups_params);
   RUN_TEST(test_metrics);
   RUN_TEST(test_of_tag_10000);
