@@ -432,6 +432,38 @@ static void test_swconfigs_groups_params(void) {
   json_decref(out);
 }
 
+/* A tenant has at most CLOUD_PARAMS_MAX params: a set that would pass it
+ * writes nothing (ACTOR_ETOOBIG); replacing existing names is not growth. */
+static void test_params_capped(void) {
+  char t2[96];
+  snprintf(t2, sizeof(t2), "%.60s-P", tenant);
+  json_t *batch = json_object();
+  char name[32];
+  for (int i = 0; i < CLOUD_PARAMS_MAX; i++) {
+    snprintf(name, sizeof(name), "p%d", i);
+    json_object_set_new(batch, name, json_string("v"));
+  }
+  ASSERT_EQ_INT(cloud_params_set(store, t2, batch), 0);
+  /* the same names again: fine */
+  ASSERT_EQ_INT(cloud_params_set(store, t2, batch), 0);
+  json_decref(batch);
+  json_t *one = json_pack("{s:s, s:s}", "p0", "changed", "one_more", "x");
+  ASSERT_EQ_INT(cloud_params_set(store, t2, one), ACTOR_ETOOBIG);
+  json_decref(one);
+  json_t *cur = NULL;
+  ASSERT_EQ_INT(cloud_params_get(store, t2, &cur), 0);
+  ASSERT_EQ_INT(json_object_size(cur), CLOUD_PARAMS_MAX);
+  ASSERT_EQ_STR(str(cur, "p0"), "v"); /* nothing written */
+  json_decref(cur);
+  ASSERT_EQ_INT(cloud_params_delete(store, t2, "p1"), 0);
+  one = json_pack("{s:s}", "one_more", "x");
+  ASSERT_EQ_INT(cloud_params_set(store, t2, one), 0);
+  json_decref(one);
+  char key[128];
+  snprintf(key, sizeof(key), "abaco:cloudparams:%s", t2);
+  ASSERT_EQ_INT(store_key_delete(store, key, NULL), 0);
+}
+
 static void test_metrics(void) {
   long long before = 0, now = 0, thr0 = 0, thr1 = 0;
   ASSERT_EQ_INT(store_counter_get(store, "abaco:metrics:aws_calls", "TestOp|ok", &before), 0);
@@ -561,6 +593,7 @@ int main(void) {
   RUN_TEST(test_public_strips_token_and_cost);
   RUN_TEST(test_public_cost_bounded);
   RUN_TEST(test_swconfigs_groups_params);
+  RUN_TEST(test_params_capped);
   RUN_TEST(test_metrics);
   RUN_TEST(test_of_tag_10000);
   cleanup();

@@ -480,6 +480,11 @@ void api_params_set(api_req_t *r) {
   }
   int rc = cloud_params_set(r->ctx->redis, r->ident.tenant, body);
   json_decref(body);
+  if (rc == ACTOR_ETOOBIG) {
+    api_error(r, 400, "Too many params: a tenant has at most %d; delete some first.",
+              CLOUD_PARAMS_MAX);
+    return;
+  }
   if (rc != 0) {
     api_store_error(r, rc, "params");
     return;
