@@ -499,9 +499,10 @@ int cloud_instance_backend_error(store_redis_t *r, const char *tenant, const cha
                             "message", message, "request_id", request_id);
   json_t *list = json_array();
   rc = entry && list ? 0 : ACTOR_ENOMEM;
-  if (rc == 0 && json_array_append_new(list, entry) != 0)
+  if (rc == 0 && json_array_append_new(list, entry) != 0) /* takes entry even when it fails */
     rc = ACTOR_ENOMEM;
-  entry = NULL;
+  if (list != NULL)
+    entry = NULL; /* else still ours: freed below */
   json_t *old = json_object_get(cur, "backend_status");
   for (size_t i = 0; rc == 0 && i < json_array_size(old) && i + 1 < BACKEND_STATUS_MAX; i++)
     if (json_array_append(list, json_array_get(old, i)) != 0)
