@@ -151,7 +151,9 @@ json_t *cloud_config_tokens(const actor_config_t *cfg);
  * 0 when text is a JSON object or a YAML mapping (CloudFormation's short
  * tags such as !Ref allowed); else ACTOR_EPARSE with the parser's words in
  * err ("JSON: ..." or "YAML: ... at line L column C", or what the document
- * is instead of a mapping). Over 1 MiB (CloudFormation's limit): ACTOR_ETOOBIG. */
+ * is instead of a mapping). Over CLOUD_TEMPLATE_MAX bytes (CloudFormation's
+ * limit on a TemplateBody, which is how templates are sent): ACTOR_ETOOBIG. */
+#define CLOUD_TEMPLATE_MAX 51200
 ACTOR_MUST_CHECK int cloud_template_check(const char *text, char *err, size_t errlen);
 
 /* ---- audit (MongoDB collection instance_audit) ---- */
