@@ -47,15 +47,23 @@ static int aws__stack_call(aws_t *a, const char *action, const char *stack, cons
   return rc;
 }
 
+/* One-stack Describe* whose answer goes through parse. */
+static int aws__stack_describe(aws_t *a, const char *action, const char *stack,
+                               int (*parse)(const char *, size_t, json_t **), json_t **out,
+                               aws_result_t *res) {
+  *out = NULL;
+  actor_buf_t body = {0};
+  int rc = aws__stack_call(a, action, stack, NULL, &body, res);
+  if (rc == 0 && (rc = parse(body.p, body.len, out)) == ACTOR_EPARSE)
+    rc = aws__malformed(res, action);
+  free(body.p);
+  return rc;
+}
+
 int aws_cfn_describe_stack(aws_t *a, const char *stack, json_t **out, aws_result_t *res) {
   aws_result_t local;
   res = aws__res(res, &local);
-  *out = NULL;
-  actor_buf_t body = {0};
-  int rc = aws__stack_call(a, "DescribeStacks", stack, NULL, &body, res);
-  if (rc == 0 && (rc = aws_parse_describe_stacks(body.p, body.len, out)) == ACTOR_EPARSE)
-    rc = aws__malformed(res, "DescribeStacks");
-  free(body.p);
+  int rc = aws__stack_describe(a, "DescribeStacks", stack, aws_parse_describe_stacks, out, res);
   if (rc == 0 && json_is_null(*out)) {
     *out = NULL; /* json_null() needs no decref */
     res->cls = AWS_NOTFOUND;
@@ -108,25 +116,14 @@ int aws_cfn_describe_stack_resources(aws_t *a, const char *stack, json_t **out,
                                      aws_result_t *res) {
   aws_result_t local;
   res = aws__res(res, &local);
-  *out = NULL;
-  actor_buf_t body = {0};
-  int rc = aws__stack_call(a, "DescribeStackResources", stack, NULL, &body, res);
-  if (rc == 0 && (rc = aws_parse_stack_resources(body.p, body.len, out)) == ACTOR_EPARSE)
-    rc = aws__malformed(res, "DescribeStackResources");
-  free(body.p);
-  return rc;
+  return aws__stack_describe(a, "DescribeStackResources", stack, aws_parse_stack_resources, out,
+                             res);
 }
 
 int aws_cfn_describe_stack_events(aws_t *a, const char *stack, json_t **out, aws_result_t *res) {
   aws_result_t local;
   res = aws__res(res, &local);
-  *out = NULL;
-  actor_buf_t body = {0};
-  int rc = aws__stack_call(a, "DescribeStackEvents", stack, NULL, &body, res);
-  if (rc == 0 && (rc = aws_parse_stack_events(body.p, body.len, out)) == ACTOR_EPARSE)
-    rc = aws__malformed(res, "DescribeStackEvents");
-  free(body.p);
-  return rc;
+  return aws__stack_describe(a, "DescribeStackEvents", stack, aws_parse_stack_events, out, res);
 }
 
 int aws_cfn_delete_stack(aws_t *a, const char *stack, const char *client_request_token,

@@ -22,6 +22,10 @@ static void aws__xml_init(void) { xmlInitParser(); }
 xmlDocPtr aws__xml_read(const char *xml, size_t len) {
   if (!xml || len == 0 || len > INT_MAX)
     return NULL;
+  /* AWS answers never carry a document type: one that does is refused
+   * before libxml2 sees its entities (no expansion, no external loads) */
+  if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8))
+    return NULL;
   pthread_once(&aws__xml_once, aws__xml_init);
   return xmlReadMemory(xml, (int)len, "aws.xml", NULL,
                        XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |

@@ -218,6 +218,18 @@ int cloud_params_set(store_redis_t *r, const char *tenant, const json_t *values)
       return ACTOR_EINVAL;
   }
   int rc = params_key(key, tenant);
+  /* at most CLOUD_PARAMS_MAX names in all: they are read at every launch */
+  json_t *cur = NULL;
+  if (rc == 0)
+    rc = store_hash_get_all(r, key, &cur);
+  size_t total = json_object_size(cur);
+  json_object_foreach((json_t *)values, name, v) {
+    if (json_object_get(cur, name) == NULL)
+      total++;
+  }
+  json_decref(cur);
+  if (rc == 0 && total > CLOUD_PARAMS_MAX)
+    rc = ACTOR_ETOOBIG;
   json_object_foreach((json_t *)values, name, v) {
     if (rc == 0)
       rc = store_hash_set(r, key, name, json_string_value(v), json_string_length(v));

@@ -15,6 +15,7 @@
  * Lists (cloud_instances_of_tag, cloud_instances_get_many) read in pages of
  * CLOUD_PAGE: one SSCAN and one pipelined HGETALL per page, so 10,000
  * records cost about 20 round trips. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,21 @@ static long long seconds_since(const char *iso, int64_t now_ms) {
   return (long long)((now_ms - ms) / 1000);
 }
 
+/* More than any instance runs (about 31,700 years): a record holding more
+ * (corrupt, or edited by hand) is read as this, so that sums with it and
+ * the cost computed from it can neither overflow nor be undefined. */
+#define RUNNING_SECONDS_MAX 1000000000000LL
+
 static long long running_seconds_of(const json_t *rec) {
   json_t *v = json_object_get(rec, "running_seconds");
-  if (json_is_integer(v))
-    return (long long)json_integer_value(v);
-  if (json_is_real(v))
-    return (long long)json_real_value(v);
+  if (json_is_integer(v)) {
+    json_int_t n = json_integer_value(v);
+    return n < 0 ? 0 : n > RUNNING_SECONDS_MAX ? RUNNING_SECONDS_MAX : (long long)n;
+  }
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    return !(d > 0) ? 0 : d > (double)RUNNING_SECONDS_MAX ? RUNNING_SECONDS_MAX : (long long)d;
+  }
   return 0;
 }
 
@@ -489,9 +499,10 @@ int cloud_instance_backend_error(store_redis_t *r, const char *tenant, const cha
                             "message", message, "request_id", request_id);
   json_t *list = json_array();
   rc = entry && list ? 0 : ACTOR_ENOMEM;
-  if (rc == 0 && json_array_append_new(list, entry) != 0)
+  if (rc == 0 && json_array_append_new(list, entry) != 0) /* takes entry even when it fails */
     rc = ACTOR_ENOMEM;
-  entry = NULL;
+  if (list != NULL)
+    entry = NULL; /* else still ours: freed below */
   json_t *old = json_object_get(cur, "backend_status");
   for (size_t i = 0; rc == 0 && i < json_array_size(old) && i + 1 < BACKEND_STATUS_MAX; i++)
     if (json_array_append(list, json_array_get(old, i)) != 0)
@@ -517,11 +528,20 @@ json_t *cloud_instance_public(const json_t *rec, double price_per_hour) {
     json_object_set_new(out, "cost", json_null());
     return out;
   }
+  if (!isfinite(price_per_hour)) {
+    json_object_set_new(out, "cost", json_null());
+    return out;
+  }
   long long secs = running_seconds_of(rec);
   const char *since = json_string_value(json_object_get(rec, "running_since"));
   if (since)
     secs += seconds_since(since, actor_time_now_ms());
-  double cents = (double)(long long)(price_per_hour * (double)secs / 3600.0 * 100.0 + 0.5);
+  /* floor, not a cast: the product may exceed any integer type */
+  double cents = floor(price_per_hour * (double)secs / 3600.0 * 100.0 + 0.5);
+  if (!isfinite(cents)) { /* JSON has no infinity */
+    json_object_set_new(out, "cost", json_null());
+    return out;
+  }
   if (json_object_set_new(out, "cost", json_real(cents / 100.0)) != 0) {
     json_decref(out);
     return NULL;

@@ -8,18 +8,26 @@
 
 #define CLOUD_MODULE "cloud"
 
-/* An integer key with its default and least allowed value. */
-static int get_long(const actor_config_t *cfg, const char *key, long def, long min, long *out) {
+/* An integer key with its default and its allowed range. The upper bounds
+ * (docs/cloud.md) keep what is computed from a value (ms = s * 1000, a
+ * lease of twice the interval, one allocation per instance of a launch)
+ * far from overflow. */
+static int get_long(const actor_config_t *cfg, const char *key, long def, long min, long max,
+                    long *out) {
   int rc = actor_config_get_int(cfg, "cloud", key, def, out);
   if (rc != 0)
     return rc; /* logged by the getter */
-  if (*out < min) {
-    LOG_ERROR(CLOUD_MODULE, "[cloud] %s = %ld: must be at least %ld", key, *out, min);
+  if (*out < min || *out > max) {
+    LOG_ERROR(CLOUD_MODULE, "[cloud] %s = %ld: must be between %ld and %ld", key, *out, min,
+              max);
     *out = def;
     return ACTOR_ECONFIG;
   }
   return 0;
 }
+
+#define HOUR_MS 3600000L
+#define DAY_S 86400L
 
 static bool name_chars(const char *s, const char *extra) {
   for (; *s; s++)
@@ -69,17 +77,17 @@ int cloud_settings_load(const actor_config_t *cfg, cloud_settings_t *s) {
   int rc = 0;
   /* every key is checked (and a bad one logged) even after a first error */
   rc |= get_name(cfg, "tag", "ABACO", &s->tag);
-  rc |= get_long(cfg, "max_count", 10, 1, &s->max_count);
-  rc |= get_long(cfg, "update_interval", 60, 1, &s->update_interval);
-  rc |= get_long(cfg, "stale_guard", 300, 0, &s->stale_guard);
-  rc |= get_long(cfg, "gone_grace", 0, 0, &s->gone_grace);
+  rc |= get_long(cfg, "max_count", 10, 1, 1000, &s->max_count);
+  rc |= get_long(cfg, "update_interval", 60, 1, DAY_S, &s->update_interval);
+  rc |= get_long(cfg, "stale_guard", 300, 0, 30 * DAY_S, &s->stale_guard);
+  rc |= get_long(cfg, "gone_grace", 0, 0, 365 * DAY_S, &s->gone_grace);
   rc |= get_name(cfg, "launch_queue", "launch", &s->launch_queue);
   rc |= get_name(cfg, "command_queue", "instance_cmd", &s->command_queue);
-  rc |= get_long(cfg, "poll_initial_ms", 20000, 0, &s->poll_initial_ms);
-  rc |= get_long(cfg, "poll_step_ms", 5000, 0, &s->poll_step_ms);
-  rc |= get_long(cfg, "poll_max_ms", 60000, 1, &s->poll_max_ms);
-  rc |= get_long(cfg, "poll_max_count", 90, 1, &s->poll_max_count);
-  rc |= get_long(cfg, "retry_cap_ms", 20000, 1, &s->retry_cap_ms);
+  rc |= get_long(cfg, "poll_initial_ms", 20000, 0, HOUR_MS, &s->poll_initial_ms);
+  rc |= get_long(cfg, "poll_step_ms", 5000, 0, HOUR_MS, &s->poll_step_ms);
+  rc |= get_long(cfg, "poll_max_ms", 60000, 1, HOUR_MS, &s->poll_max_ms);
+  rc |= get_long(cfg, "poll_max_count", 90, 1, 100000, &s->poll_max_count);
+  rc |= get_long(cfg, "retry_cap_ms", 20000, 1, HOUR_MS, &s->retry_cap_ms);
   s->pricing_file =
       actor_config_get(cfg, "cloud", "pricing_file", "services/api/share/ec2_instances.json");
   if (*s->pricing_file == '\0') {

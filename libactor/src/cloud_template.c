@@ -14,8 +14,6 @@
 
 #include "actor/cloud.h"
 
-/* CloudFormation takes template bodies of up to 1 MB (from S3). */
-#define TEMPLATE_MAX (1024 * 1024)
 
 static const char *json_kind(const json_t *v) {
   switch (json_typeof(v)) {
@@ -74,9 +72,9 @@ int cloud_template_check(const char *text, char *err, size_t errlen) {
   if (text == NULL)
     return actor_errorf(ACTOR_EINVAL, err, errlen, "no template");
   size_t len = strlen(text);
-  if (len > TEMPLATE_MAX)
+  if (len > CLOUD_TEMPLATE_MAX)
     return actor_errorf(ACTOR_ETOOBIG, err, errlen, "the template is larger than %d bytes",
-                        TEMPLATE_MAX);
+                        CLOUD_TEMPLATE_MAX);
   const char *s = text;
   while (isspace((unsigned char)*s))
     s++;

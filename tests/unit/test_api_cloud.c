@@ -50,6 +50,34 @@ static void test_pricing_parse(void) {
   free(p);
 }
 
+/* Numbers that are not believable prices, vCPUs or sizes read as "not
+ * given" (they once went through: "inf" made every cost of the type
+ * undefined, and its /instances/types entry vanished, since JSON has no
+ * infinity). */
+static void test_pricing_absurd_numbers(void) {
+  static const char TEXT[] =
+      "[{\"instance_type\": \"a.inf\", \"vCPU\": \"inf\", \"memory\": \"nan\","
+      "  \"pricing\": {\"r\": {\"linux\": {\"ondemand\": \"inf\"}}}},"
+      " {\"instance_type\": \"b.huge\", \"vCPU\": 1e300, \"memory\": -2,"
+      "  \"pricing\": {\"r\": {\"linux\": {\"ondemand\": 1e300}}}},"
+      " {\"instance_type\": \"c.neg\", \"pricing\": {\"r\": {\"linux\": {\"ondemand\": \"-0.5\"}}}},"
+      " {\"instance_type\": \"d.ok\", \"vCPU\": 2, \"memory\": 4,"
+      "  \"pricing\": {\"r\": {\"linux\": {\"ondemand\": \"0.25\"}}}}]";
+  api_price_t *p = NULL;
+  size_t n = 0;
+  char err[256] = "";
+  ASSERT_EQ_INT(api_pricing_parse(TEXT, strlen(TEXT), "r", &p, &n, err, sizeof(err)), 0);
+  ASSERT_EQ_INT(n, 4);
+  for (size_t i = 0; i < 3; i++) {
+    ASSERT_TRUE(p[i].price < 0);
+    ASSERT_TRUE(p[i].vcpus < 0);
+    ASSERT_TRUE(p[i].memory_gib < 0);
+  }
+  ASSERT_EQ_STR(p[3].type, "d.ok");
+  ASSERT_TRUE(p[3].price == 0.25 && p[3].vcpus == 2 && p[3].memory_gib == 4);
+  free(p);
+}
+
 static void test_pricing_refusals(void) {
   static const char *const BAD[][2] = {
       {"", "not JSON"},
@@ -102,6 +130,7 @@ static void test_progress_report(void) {
 
 int main(void) {
   RUN_TEST(test_pricing_parse);
+  RUN_TEST(test_pricing_absurd_numbers);
   RUN_TEST(test_pricing_refusals);
   RUN_TEST(test_progress_report);
   TEST_EXIT();

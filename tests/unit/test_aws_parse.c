@@ -436,8 +436,26 @@ static void test_malformed(void) {
                     "\"file:///etc/passwd\">]><CreateStackResponse><CreateStackResult>"
                     "<StackId>&x;</StackId></CreateStackResult></CreateStackResponse>";
   int rc = aws_parse_create_stack(xxe, strlen(xxe), &s);
-  ASSERT_TRUE(rc == ACTOR_EPARSE || (s && strstr(s, "root:") == NULL));
-  free(s);
+  ASSERT_EQ_INT(rc, ACTOR_EPARSE);
+  ASSERT_TRUE(s == NULL);
+  /* nor is an internal one: a document with a DTD is not an AWS answer
+   * (this one, ten-fold expansion that libxml2's own limit lets through,
+   * was read before) */
+  char lol[2048], *p = lol;
+  p += sprintf(p, "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"%s\"><!ENTITY b \"",
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  for (int i = 0; i < 10; i++)
+    p += sprintf(p, "&a;");
+  sprintf(p, "\">]><Response><Errors><Error><Code>X</Code><Message>&b;</Message></Error>"
+             "</Errors><RequestID>r</RequestID></Response>");
+  aws_result_t res;
+  memset(&res, 0, sizeof res);
+  ASSERT_EQ_INT(aws_parse_error(lol, strlen(lol), 400, &res), ACTOR_EPARSE);
+  ASSERT_EQ_STR(res.message, "");
+  const char *plain = "<Response><Errors><Error><Code>X</Code><Message>m</Message></Error>"
+                      "</Errors><RequestID>r</RequestID></Response>";
+  ASSERT_EQ_INT(aws_parse_error(plain, strlen(plain), 400, &res), 0);
+  ASSERT_EQ_STR(res.message, "m");
 }
 
 /* ---- options ---- */

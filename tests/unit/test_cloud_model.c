@@ -7,6 +7,8 @@
  * deletes their keys at the end. Skipped when REDIS_URL is unset; fails
  * when Redis is unreachable. */
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +321,43 @@ static void test_public_strips_token_and_cost(void) {
   json_decref(rec);
 }
 
+/* A record whose running_seconds is absurd (corrupt, or edited by hand)
+ * and a price that is not finite: the cost stays a number or null, and
+ * adding the open period cannot overflow (it once was a signed overflow
+ * and an out-of-range double-to-integer cast). No store needed. */
+static void test_public_cost_bounded(void) {
+  char since[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms() - 3600 * 1000, since);
+  json_t *rec = json_pack("{s:s, s:I, s:s, s:s}", "id", "x", "running_seconds",
+                          (json_int_t)LLONG_MAX, "running_since", since, "progress_token", "t");
+  json_t *pub = cloud_instance_public(rec, 1.0);
+  ASSERT_TRUE(pub != NULL);
+  json_t *cost = json_object_get(pub, "cost");
+  ASSERT_TRUE(json_is_real(cost) && json_real_value(cost) > 0 && isfinite(json_real_value(cost)));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, INFINITY);
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, NAN);
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  json_decref(pub);
+  pub = cloud_instance_public(rec, 1e300); /* the product is beyond a double */
+  ASSERT_TRUE(pub != NULL && json_is_null(json_object_get(pub, "cost")));
+  ASSERT_TRUE(json_object_get(pub, "progress_token") == NULL);
+  json_decref(pub);
+  json_object_set_new(rec, "running_seconds", json_real(1e300));
+  pub = cloud_instance_public(rec, 0.5);
+  cost = json_object_get(pub, "cost");
+  ASSERT_TRUE(json_is_real(cost) && isfinite(json_real_value(cost)));
+  json_decref(pub);
+  json_object_set_new(rec, "running_seconds", json_integer(-50));
+  json_object_del(rec, "running_since");
+  pub = cloud_instance_public(rec, 1.0);
+  ASSERT_TRUE(json_real_value(json_object_get(pub, "cost")) == 0.0);
+  json_decref(pub);
+  json_decref(rec);
+}
+
 static void test_swconfigs_groups_params(void) {
   json_t *c = json_pack("{s:s, s:s, s:s, s:[s,s], s:n}", "name", "web", "image_id", "ami-1",
                         "template", "{}", "instance_types", "t2.micro", "t3.small", "volume");
@@ -391,6 +430,38 @@ static void test_swconfigs_groups_params(void) {
   ASSERT_EQ_INT(cloud_params_get(store, tenant, &out), 0);
   ASSERT_EQ_INT(json_object_size(out), 1);
   json_decref(out);
+}
+
+/* A tenant has at most CLOUD_PARAMS_MAX params: a set that would pass it
+ * writes nothing (ACTOR_ETOOBIG); replacing existing names is not growth. */
+static void test_params_capped(void) {
+  char t2[96];
+  snprintf(t2, sizeof(t2), "%.60s-P", tenant);
+  json_t *batch = json_object();
+  char name[32];
+  for (int i = 0; i < CLOUD_PARAMS_MAX; i++) {
+    snprintf(name, sizeof(name), "p%d", i);
+    json_object_set_new(batch, name, json_string("v"));
+  }
+  ASSERT_EQ_INT(cloud_params_set(store, t2, batch), 0);
+  /* the same names again: fine */
+  ASSERT_EQ_INT(cloud_params_set(store, t2, batch), 0);
+  json_decref(batch);
+  json_t *one = json_pack("{s:s, s:s}", "p0", "changed", "one_more", "x");
+  ASSERT_EQ_INT(cloud_params_set(store, t2, one), ACTOR_ETOOBIG);
+  json_decref(one);
+  json_t *cur = NULL;
+  ASSERT_EQ_INT(cloud_params_get(store, t2, &cur), 0);
+  ASSERT_EQ_INT(json_object_size(cur), CLOUD_PARAMS_MAX);
+  ASSERT_EQ_STR(str(cur, "p0"), "v"); /* nothing written */
+  json_decref(cur);
+  ASSERT_EQ_INT(cloud_params_delete(store, t2, "p1"), 0);
+  one = json_pack("{s:s}", "one_more", "x");
+  ASSERT_EQ_INT(cloud_params_set(store, t2, one), 0);
+  json_decref(one);
+  char key[128];
+  snprintf(key, sizeof(key), "abaco:cloudparams:%s", t2);
+  ASSERT_EQ_INT(store_key_delete(store, key, NULL), 0);
 }
 
 static void test_metrics(void) {
@@ -520,7 +591,9 @@ int main(void) {
   RUN_TEST(test_get_many);
   RUN_TEST(test_backend_error_keeps_10);
   RUN_TEST(test_public_strips_token_and_cost);
+  RUN_TEST(test_public_cost_bounded);
   RUN_TEST(test_swconfigs_groups_params);
+  RUN_TEST(test_params_capped);
   RUN_TEST(test_metrics);
   RUN_TEST(test_of_tag_10000);
   cleanup();

@@ -98,6 +98,12 @@ static void test_bad_values(void) {
       "[cloud]\nlaunch_queue = a/b\n",      "[cloud]\npoll_max_count = 0\n",
       "[cloud]\nprogress_url = ftp://x\n",  "[cloud]\nprogress_url = not a url\n",
       "[cloud]\npricing_file = \n",         "[web]\nport = eighty\n",
+      /* upper bounds: each of these once passed, and update_interval * 1000
+       * (or max_count allocations per launch) could overflow */
+      "[cloud]\nupdate_interval = 9223372036854775807\n",
+      "[cloud]\nmax_count = 1001\n",       "[cloud]\nstale_guard = 99999999999\n",
+      "[cloud]\ngone_grace = 99999999999\n", "[cloud]\npoll_step_ms = 3600001\n",
+      "[cloud]\npoll_max_count = 100001\n",  "[cloud]\nretry_cap_ms = 3600001\n",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     int rc = load(bad[i], &s);

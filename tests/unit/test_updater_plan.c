@@ -5,6 +5,7 @@
  * stacks polled first, nothing written when nothing changed, and the
  * events a change implies. No I/O: linked from updater_core. */
 #include <jansson.h>
+#include <limits.h>
 
 #include "actor/errors.h"
 #include "actor/timefmt.h"
@@ -336,6 +337,22 @@ static void test_backoff_skips(void) {
   json_decref(s);
 }
 
+/* The per-object back-off doubles from 1 s to the cap and never
+ * overflows, whatever backoff_ms a record holds (a corrupt or hand-edited
+ * record once made prev * 2 a signed overflow). */
+static void test_backoff_next_bounded(void) {
+  ASSERT_EQ_INT(upd_backoff_next(0, 20000), 1000);
+  ASSERT_EQ_INT(upd_backoff_next(-5, 20000), 1000);
+  ASSERT_EQ_INT(upd_backoff_next(1000, 20000), 2000);
+  ASSERT_EQ_INT(upd_backoff_next(8000, 20000), 16000);
+  ASSERT_EQ_INT(upd_backoff_next(16000, 20000), 20000);
+  ASSERT_EQ_INT(upd_backoff_next(20000, 20000), 20000);
+  ASSERT_EQ_INT(upd_backoff_next(LLONG_MAX, 20000), 20000);
+  ASSERT_EQ_INT(upd_backoff_next(LLONG_MAX / 2 + 1, 20000), 20000);
+  ASSERT_EQ_INT(upd_backoff_next(LLONG_MAX, 0), 1000);
+  ASSERT_EQ_INT(upd_backoff_next(0, 500), 500); /* a cap below the first step */
+}
+
 static void test_stacks_first(void) {
   upd_plan_opts_t o = opts();
   json_t *silent = rec("a1", NULL, "launching", "running");
@@ -431,6 +448,7 @@ int main(void) {
   RUN_TEST(test_deleting_terminated_removed);
   RUN_TEST(test_failed_listing_plans_nothing);
   RUN_TEST(test_backoff_skips);
+  RUN_TEST(test_backoff_next_bounded);
   RUN_TEST(test_stacks_first);
   RUN_TEST(test_launching_with_instance_not_gone);
   RUN_TEST(test_other_tenant_same_id);

@@ -109,8 +109,9 @@ json_t *cloud_instance_public(const json_t *rec, double price_per_hour);
  * put: obj's name must be [A-Za-z0-9_.-]{1,64} (ACTOR_EINVAL); the record
  * is replaced as a whole. get/delete: ACTOR_ENOTFOUND when absent. list:
  * the records sorted by name. params_set: names as token names, values
- * strings (ACTOR_EINVAL, nothing written); params_delete: ACTOR_ENOTFOUND
- * when unset. group_for with a `named` group that does not exist:
+ * strings (ACTOR_EINVAL, nothing written), and the tenant has at most
+ * CLOUD_PARAMS_MAX names in all (ACTOR_ETOOBIG, nothing written);
+ * params_delete: ACTOR_ENOTFOUND when unset. group_for with a `named` group that does not exist:
  * ACTOR_ENOTFOUND. */
 ACTOR_MUST_CHECK int cloud_swconfig_put(store_redis_t *r, const char *tenant, const json_t *obj);
 ACTOR_MUST_CHECK int cloud_swconfig_get(store_redis_t *r, const char *tenant, const char *name,
@@ -126,6 +127,7 @@ ACTOR_MUST_CHECK int cloud_group_list(store_redis_t *r, const char *tenant, json
 ACTOR_MUST_CHECK int cloud_group_for(store_redis_t *r, const char *tenant, const char *user,
                                      const char *named, json_t **out);
 /* The tenant's params: object name -> value. */
+#define CLOUD_PARAMS_MAX 256
 ACTOR_MUST_CHECK int cloud_params_get(store_redis_t *r, const char *tenant, json_t **out);
 ACTOR_MUST_CHECK int cloud_params_set(store_redis_t *r, const char *tenant, const json_t *values);
 ACTOR_MUST_CHECK int cloud_params_delete(store_redis_t *r, const char *tenant, const char *name);
@@ -149,7 +151,9 @@ json_t *cloud_config_tokens(const actor_config_t *cfg);
  * 0 when text is a JSON object or a YAML mapping (CloudFormation's short
  * tags such as !Ref allowed); else ACTOR_EPARSE with the parser's words in
  * err ("JSON: ..." or "YAML: ... at line L column C", or what the document
- * is instead of a mapping). Over 1 MiB (CloudFormation's limit): ACTOR_ETOOBIG. */
+ * is instead of a mapping). Over CLOUD_TEMPLATE_MAX bytes (CloudFormation's
+ * limit on a TemplateBody, which is how templates are sent): ACTOR_ETOOBIG. */
+#define CLOUD_TEMPLATE_MAX 51200
 ACTOR_MUST_CHECK int cloud_template_check(const char *text, char *err, size_t errlen);
 
 /* ---- audit (MongoDB collection instance_audit) ---- */

@@ -2,6 +2,7 @@
  * [cloud] pricing_file, ec2instances.info's JSON array, read once at
  * start-up into a table sorted by type, and GET /instances/types. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,27 @@
 #include "actor/store_kv.h"
 #include "cloud_api.h"
 
-/* A number, or the text of one ("0.096"); def when neither. */
-static double number_of(const json_t *v, double def) {
-  if (json_is_number(v))
-    return json_number_value(v);
-  if (json_is_string(v)) {
+/* Most a pricing entry's numbers are believed: an hourly price, vCPUs,
+ * GiB. A value above (or "inf", "nan", a negative one) reads as not given,
+ * so that nothing computed from it (an instance's cost) can overflow. */
+#define PRICE_MAX 1e6
+#define VCPUS_MAX 1e5
+#define MEMORY_MAX 1e7
+
+/* A number in 0..max, or the text of one ("0.096"); def when neither. */
+static double number_of(const json_t *v, double max, double def) {
+  double d = def;
+  if (json_is_number(v)) {
+    d = json_number_value(v);
+  } else if (json_is_string(v)) {
     const char *s = json_string_value(v);
     char *end = NULL;
     errno = 0;
-    double d = strtod(s, &end);
-    if (*s && end && *end == '\0' && errno == 0)
-      return d;
+    d = strtod(s, &end);
+    if (!*s || end == NULL || *end != '\0' || errno != 0)
+      return def;
   }
-  return def;
+  return isfinite(d) && d >= 0 && d <= max ? d : def;
 }
 
 static int by_type(const void *a, const void *b) {
@@ -67,9 +76,9 @@ int api_pricing_parse(const char *text, size_t len, const char *region, api_pric
     json_t *od = json_object_get(
         json_object_get(json_object_get(json_object_get(e, "pricing"), region), "linux"),
         "ondemand");
-    p->price = number_of(od, -1);
-    p->vcpus = number_of(json_object_get(e, "vCPU"), -1);
-    p->memory_gib = number_of(json_object_get(e, "memory"), -1);
+    p->price = number_of(od, PRICE_MAX, -1);
+    p->vcpus = number_of(json_object_get(e, "vCPU"), VCPUS_MAX, -1);
+    p->memory_gib = number_of(json_object_get(e, "memory"), MEMORY_MAX, -1);
   }
   json_decref(all);
   if (k == 0) {

@@ -16,8 +16,6 @@
 #include "cloud_api.h"
 
 #define NAME_MAX_CHARS 64
-#define TEMPLATE_MAX 51200
-#define USER_DATA_MAX 16384
 #define TEXT_MAX 4096
 #define LIST_MAX 64
 #define VOLUME_SIZE_MAX 16384 /* GiB: EBS's largest gp2/gp3 volume */
@@ -115,8 +113,8 @@ static json_t *swconfig_from_body(api_req_t *r, json_t *body, const char *name,
   json_t *volume = NULL, *types = NULL, *rec = NULL;
   if (str_field(r, body, "description", false, TEXT_MAX, &desc) != 0 ||
       str_field(r, body, "image_id", true, 128, &image) != 0 ||
-      str_field(r, body, "template", true, TEMPLATE_MAX, &tmpl) != 0 ||
-      str_field(r, body, "user_data", false, USER_DATA_MAX, &user_data) != 0)
+      str_field(r, body, "template", true, CLOUD_TEMPLATE_MAX, &tmpl) != 0 ||
+      str_field(r, body, "user_data", false, CLOUD_USER_DATA_MAX, &user_data) != 0)
     return NULL;
   if (strncmp(image, "ami-", 4) != 0 || !api_cloud_name_ok(image, 128)) {
     api_error(r, 400, "Invalid image_id: '%.128s' is not an AMI id (ami-...).", image);
@@ -480,6 +478,11 @@ void api_params_set(api_req_t *r) {
   }
   int rc = cloud_params_set(r->ctx->redis, r->ident.tenant, body);
   json_decref(body);
+  if (rc == ACTOR_ETOOBIG) {
+    api_error(r, 400, "Too many params: a tenant has at most %d; delete some first.",
+              CLOUD_PARAMS_MAX);
+    return;
+  }
   if (rc != 0) {
     api_store_error(r, rc, "params");
     return;

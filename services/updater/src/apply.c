@@ -58,6 +58,14 @@ static void publish(apply_run_t *run, const char *event, const json_t *rec) {
     run->events++;
 }
 
+long long upd_backoff_next(long long prev, long cap_ms) {
+  long long cap = cap_ms > 0 ? cap_ms : UPD_BACKOFF_FIRST_MS;
+  if (prev <= 0)
+    return UPD_BACKOFF_FIRST_MS < cap ? UPD_BACKOFF_FIRST_MS : cap;
+  /* prev * 2 only when it cannot pass the cap (nor overflow) */
+  return prev >= cap / 2 ? cap : prev * 2;
+}
+
 /* Records the failure of op on the step's object and backs it off. */
 static void fail_object(apply_run_t *run, const json_t *step, const char *op, const char *code,
                         const char *message, const char *request_id) {
@@ -67,10 +75,8 @@ static void fail_object(apply_run_t *run, const json_t *step, const char *op, co
   run->failed++;
   if (tenant == NULL || id == NULL)
     return;
-  long long prev = json_integer_value(json_object_get(rec, "backoff_ms"));
-  long long backoff = prev > 0 ? prev * 2 : UPD_BACKOFF_FIRST_MS;
-  if (backoff > o->retry_cap_ms)
-    backoff = o->retry_cap_ms > 0 ? o->retry_cap_ms : UPD_BACKOFF_FIRST_MS;
+  long long backoff =
+      upd_backoff_next(json_integer_value(json_object_get(rec, "backoff_ms")), o->retry_cap_ms);
   char next[ACTOR_TIME_MAX];
   actor_time_format(o->now_ms + backoff, next);
   LOG_WARN("updater", "instance %s/%s (%s): %s failed: %s %s; next try in %lld ms", tenant, id,

@@ -101,6 +101,11 @@ typedef struct {
  * its back-off, the others go on. Returns 0 unless out of memory. */
 ACTOR_MUST_CHECK int upd_apply(const json_t *steps, const upd_apply_opts_t *o,
                                upd_apply_stats_t *st);
+/* The back-off after a failure, given the record's previous one (prev,
+ * <= 0 or absent: none): UPD_BACKOFF_FIRST_MS, then doubling, at most
+ * cap_ms (cap_ms <= 0: UPD_BACKOFF_FIRST_MS). Never overflows, whatever
+ * prev a record holds. Pure. */
+long long upd_backoff_next(long long prev, long cap_ms);
 
 /* ---- pass.c ---- */
 
