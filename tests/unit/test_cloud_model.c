@@ -508,9 +508,9 @@ static void test_of_tag_10000(void) {
   snprintf(index, sizeof(index), "abaco:cloud:index:%s", tag);
   for (int i = 0; i < BENCH_N; i++) {
     snprintf(ids[i], sizeof(ids[i]), "b%05d", i);
-    snprintf(idj[i], sizeof(idj[i]), "\"%s\"", ids[i]);
-    snprintf(keys[i], sizeof(keys[i]), "abaco:instance:%s:%s", tenant, ids[i]);
-    snprintf(members[i], sizeof(members[i]), "%s:%s", tenant, ids[i]);
+    snprintf(idj[i], sizeof(idj[i]), "\"%.15s\"", ids[i]);
+    snprintf(keys[i], sizeof(keys[i]), "abaco:instance:%.80s:%.15s", tenant, ids[i]);
+    snprintf(members[i], sizeof(members[i]), "%.80s:%.15s", tenant, ids[i]);
     const char *w[10] = {"HSET", keys[i], "id", idj[i], "tenant", tenj, "tag", tagj,
                          "state", "\"running\""};
     memcpy(argv + i * 10, w, sizeof(w));
