@@ -92,33 +92,65 @@ static int member_of(char *buf, const char *tenant, const char *id) {
   return cloud__key(buf, "%s:%s", tenant, id);
 }
 
-/* Points abaco:cloud:ec2:<ec2_id> at the record. */
-static int ec2_index_set(store_redis_t *r, const char *ec2_id, const char *tenant,
-                         const char *id) {
-  char key[CLOUD_KEY_MAX], member[CLOUD_KEY_MAX];
-  int rc = ec2_key(key, ec2_id);
-  if (rc == 0)
-    rc = member_of(member, tenant, id);
+static int id_key(char *buf, const char *id) {
+  return cloud__key(buf, "abaco:cloud:id:%s", id);
+}
+
+/* Points a pointer key (abaco:cloud:ec2:<ec2_id> or abaco:cloud:id:<id>)
+ * at the record. */
+static int pointer_set(store_redis_t *r, const char *key, const char *tenant, const char *id) {
+  char member[CLOUD_KEY_MAX];
+  int rc = member_of(member, tenant, id);
   if (rc == 0)
     rc = store_redis_reply_rc(store_redis_cmd(r, "SET %s %s", key, member));
   return rc;
 }
 
-/* Removes abaco:cloud:ec2:<ec2_id> when it still points at this record
- * (another record may have taken the EC2 id since). */
-static int ec2_index_drop(store_redis_t *r, const char *ec2_id, const char *tenant,
-                          const char *id) {
+/* Removes a pointer key when it still points at this record (another
+ * record may have taken the EC2 id since). */
+static int pointer_drop(store_redis_t *r, const char *key, const char *tenant, const char *id) {
   static const char script[] =
       "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
       "return 0";
-  char key[CLOUD_KEY_MAX], member[CLOUD_KEY_MAX];
+  char member[CLOUD_KEY_MAX];
   long long n = 0;
-  int rc = ec2_key(key, ec2_id);
-  if (rc == 0)
-    rc = member_of(member, tenant, id);
+  int rc = member_of(member, tenant, id);
   if (rc == 0)
     rc = store_script_int(r, script, key, member, &n);
   return rc;
+}
+
+static int split_member(const char *member, char *tenant, size_t n, const char **id);
+
+/* The record a pointer key names, or ACTOR_ENOTFOUND. */
+static int pointer_get(store_redis_t *r, const char *key, json_t **out) {
+  char tenant[CLOUD_KEY_MAX];
+  const char *id = NULL;
+  char *member = NULL;
+  int rc = store_value_get(r, key, &member);
+  if (rc != 0)
+    return rc;
+  rc = split_member(member, tenant, sizeof(tenant), &id);
+  if (rc == 0)
+    rc = cloud_instance_get(r, tenant, id, out);
+  else
+    rc = ACTOR_ENOTFOUND; /* not ours: ignore it */
+  free(member);
+  return rc;
+}
+
+static int ec2_index_set(store_redis_t *r, const char *ec2_id, const char *tenant,
+                         const char *id) {
+  char key[CLOUD_KEY_MAX];
+  int rc = ec2_key(key, ec2_id);
+  return rc ? rc : pointer_set(r, key, tenant, id);
+}
+
+static int ec2_index_drop(store_redis_t *r, const char *ec2_id, const char *tenant,
+                          const char *id) {
+  char key[CLOUD_KEY_MAX];
+  int rc = ec2_key(key, ec2_id);
+  return rc ? rc : pointer_drop(r, key, tenant, id);
 }
 
 /* The tenant set and the tag index hold the record. */
@@ -227,6 +259,8 @@ int cloud_instance_create(store_redis_t *r, const json_t *obj) {
   json_decref(rec);
   if (rc == 0)
     rc = index_add(r, tenant, id, tag);
+  if (rc == 0 && (rc = id_key(key, id)) == 0)
+    rc = pointer_set(r, key, tenant, id);
   if (rc == 0 && ec2 && *ec2)
     rc = ec2_index_set(r, ec2, tenant, id);
   return rc;
@@ -251,24 +285,21 @@ static int split_member(const char *member, char *tenant, size_t n, const char *
 }
 
 int cloud_instance_by_ec2(store_redis_t *r, const char *ec2_id, json_t **out) {
-  char key[CLOUD_KEY_MAX], tenant[CLOUD_KEY_MAX];
-  const char *id = NULL;
+  char key[CLOUD_KEY_MAX];
   *out = NULL;
   if (ec2_id == NULL || *ec2_id == '\0')
     return ACTOR_EINVAL;
   int rc = ec2_key(key, ec2_id);
-  if (rc != 0)
-    return rc;
-  char *member = NULL;
-  if ((rc = store_value_get(r, key, &member)) != 0)
-    return rc;
-  rc = split_member(member, tenant, sizeof(tenant), &id);
-  if (rc == 0)
-    rc = cloud_instance_get(r, tenant, id, out);
-  else
-    rc = ACTOR_ENOTFOUND; /* not ours: ignore it */
-  free(member);
-  return rc;
+  return rc ? rc : pointer_get(r, key, out);
+}
+
+int cloud_instance_find(store_redis_t *r, const char *id, json_t **out) {
+  char key[CLOUD_KEY_MAX];
+  *out = NULL;
+  if (id == NULL || *id == '\0')
+    return ACTOR_EINVAL;
+  int rc = id_key(key, id);
+  return rc ? rc : pointer_get(r, key, out);
 }
 
 /* The fields an update must read first: for running time, a moved EC2 id
@@ -367,6 +398,9 @@ int cloud_instance_delete(store_redis_t *r, const char *tenant, const char *id) 
     rc = tag_index_drop(r, tag, tenant, id);
   if (rc == 0)
     rc = store_set_remove(r, set, id);
+  char idk[CLOUD_KEY_MAX];
+  if (rc == 0 && (rc = id_key(idk, id)) == 0)
+    rc = pointer_drop(r, idk, tenant, id);
   if (rc == 0)
     rc = store_record_delete(r, key);
   json_decref(cur);

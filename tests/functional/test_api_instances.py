@@ -141,6 +141,52 @@ def test_launch_errors(owner, config, over, message):
     assert redis_cmd("SCARD", f"abaco:instances:{TENANT}") == before
 
 
+def test_event_targets(owner, admin, launched):
+    """link and webhook of a launch are stored on its records (events go
+    there, docs/cloud.md "Channels"); a configuration's are its own; bad
+    ones are 400 naming the field, and nothing is launched."""
+    body = config_body(link="my-alias", webhook="https://hooks.example.org/cfg")
+    cfg = owner.ok("POST", "/instances/configs", json=body)
+    try:
+        assert cfg["link"] == "my-alias" and cfg["webhook"] == "https://hooks.example.org/cfg"
+        rec = launch(owner, launched, cfg, link="other_actor",
+                     webhook="http://127.0.0.1:9/hook")[0]
+        assert rec["link"] == "other_actor" and rec["webhook"] == "http://127.0.0.1:9/hook"
+        assert field(rec["id"], "webhook") == "http://127.0.0.1:9/hook"
+        # without targets of its own, the record has none (events then use the config's)
+        plain = launch(owner, launched, cfg)[0]
+        assert plain["link"] is None and plain["webhook"] is None
+        before = len(launched)
+        for over, msg in [({"webhook": "ftp://x"}, "Invalid webhook"),
+                          ({"link": "no spaces"}, "Invalid link")]:
+            r = keep(owner.post("/instances", json={"config": cfg["name"],
+                                                   "instance_type": "t2.micro", **over}))
+            assert msg in error(r, 400)
+        assert len(launched) == before
+        r = owner.post("/instances/configs", json=config_body(webhook="mailto:x"))
+        assert "Invalid webhook" in error(r, 400)
+    finally:
+        admin.delete(f"/instances/configs/{cfg['name']}")
+
+
+def test_user_data_must_fit_the_parameter(owner, admin, launched):
+    """The UserData parameter holds 4096 bytes of base64: longer rendered
+    user data is refused at launch with the sizes, before anything is stored."""
+    cfg = owner.ok("POST", "/instances/configs",
+                   json=config_body(user_data="#!/bin/sh\n" + "x" * 3100 + "\n"))
+    try:
+        r = keep(owner.post("/instances", json={"config": cfg["name"],
+                                                "instance_type": "t2.micro"}))
+        msg = error(r, 400)
+        assert "bytes after token replacement" in msg and "4096" in msg, msg
+        ok = owner.ok("PUT", f"/instances/configs/{cfg['name']}",
+                      json=config_body(name=cfg["name"], user_data="#!/bin/sh\n" + "x" * 3000))
+        assert ok["name"] == cfg["name"]
+        assert launch(owner, launched, cfg)[0]["state"] == "launching"
+    finally:
+        admin.delete(f"/instances/configs/{cfg['name']}")
+
+
 def test_type_not_in_pricing_file(owner, config):
     # a configuration stored before the pricing file lost the type
     key = f"abaco:swconfig:{TENANT}:{config['name']}"

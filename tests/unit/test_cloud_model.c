@@ -172,7 +172,12 @@ static void test_delete_removes_index(void) {
   json_t *f = json_pack("{s:s}", "ec2_instance_id", ec2);
   ASSERT_EQ_INT(cloud_instance_update(store, tenant, "d1", f), 0);
   json_decref(f);
+  /* found by its platform id alone (any tenant) */
+  ASSERT_EQ_INT(cloud_instance_find(store, "d1", &rec), 0);
+  ASSERT_EQ_STR(str(rec, "tenant"), tenant);
+  json_decref(rec);
   ASSERT_EQ_INT(cloud_instance_delete(store, tenant, "d1"), 0);
+  ASSERT_EQ_INT(cloud_instance_find(store, "d1", &rec), ACTOR_ENOTFOUND);
   ASSERT_EQ_INT(cloud_instance_get(store, tenant, "d1", &rec), ACTOR_ENOTFOUND);
   ASSERT_EQ_INT(cloud_instance_by_ec2(store, ec2, &rec), ACTOR_ENOTFOUND);
   bool exists = true;

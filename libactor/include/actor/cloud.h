@@ -73,6 +73,9 @@ ACTOR_MUST_CHECK int cloud_instance_get(store_redis_t *r, const char *tenant, co
 /* The record of an EC2 instance id (via abaco:cloud:ec2:<id>), or
  * ACTOR_ENOTFOUND. */
 ACTOR_MUST_CHECK int cloud_instance_by_ec2(store_redis_t *r, const char *ec2_id, json_t **out);
+/* The record of a platform id in any tenant (via abaco:cloud:id:<id>,
+ * written by cloud_instance_create), or ACTOR_ENOTFOUND. */
+ACTOR_MUST_CHECK int cloud_instance_find(store_redis_t *r, const char *id, json_t **out);
 /* Sets fields of an existing record (ACTOR_ENOTFOUND when absent). When
  * fields has ec2_instance_id, the ec2 index is written too (and an older
  * EC2 id's entry removed); when it has tag, the tag index follows. */
@@ -142,6 +145,9 @@ ACTOR_MUST_CHECK int cloud_params_delete(store_redis_t *r, const char *tenant, c
  * than CLOUD_USER_DATA_MAX bytes is ACTOR_ETOOBIG (EC2's limit on user
  * data). *out malloc'd. */
 #define CLOUD_USER_DATA_MAX 16384
+/* CloudFormation's limit on a parameter value: the UserData parameter
+ * holds at most this many bytes of base64 (3072 bytes of script). */
+#define CLOUD_USER_DATA_PARAM_MAX 4096
 ACTOR_MUST_CHECK int cloud_render_tokens(const char *text, const json_t *const *sources,
                                          char **out, char *missing, size_t missing_len);
 /* The [cloud_tokens] section as an object (new reference). */

@@ -59,6 +59,11 @@ void api_cloud_audit(api_req_t *r, const json_t *rec, const char *action, const 
                      const char *message, const char *request_id);
 /* Whether a name is [A-Za-z0-9_.-]{1,max}. */
 bool api_cloud_name_ok(const char *name, size_t max);
+/* The optional event targets of a body (docs/cloud.md "Channels"): `link`
+ * (an actor id or alias, [A-Za-z0-9_.-]{1,128}) and `webhook` (an http or
+ * https URL of at most 2048 bytes), copied into rec when given and not
+ * empty. 0, or -1 after answering 400 naming the field. */
+int api_cloud_targets(api_req_t *r, json_t *body, json_t *rec);
 
 /* ---- pricing.c ---- */
 /* Parses the text of a pricing file (ec2instances.info's JSON array):

@@ -117,6 +117,28 @@ bool api_cloud_name_ok(const char *name, size_t max) {
   return true;
 }
 
+int api_cloud_targets(api_req_t *r, json_t *body, json_t *rec) {
+  const char *link = NULL, *hook = NULL;
+  if (api_field_string(r, body, "link", &link) != 0 ||
+      api_field_string(r, body, "webhook", &hook) != 0)
+    return -1;
+  if (link && *link && !api_cloud_name_ok(link, 128)) {
+    api_error(r, 400, "Invalid link: '%.128s' is not an actor id or alias.", link);
+    return -1;
+  }
+  if (hook && *hook &&
+      (strlen(hook) > 2048 || (strncmp(hook, "http://", 7) != 0 && strncmp(hook, "https://", 8) != 0))) {
+    api_error(r, 400, "Invalid webhook: an http:// or https:// URL of at most 2048 bytes.");
+    return -1;
+  }
+  if ((link && *link && json_object_set_new(rec, "link", json_string(link)) != 0) ||
+      (hook && *hook && json_object_set_new(rec, "webhook", json_string(hook)) != 0)) {
+    api_error(r, 500, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 /* The fields every answer shows, null until known. */
 static const char *const PUBLIC_FIELDS[] = {
     "id",          "tenant",         "owner",           "name",          "config",
@@ -125,7 +147,7 @@ static const char *const PUBLIC_FIELDS[] = {
     "volume_id",   "private_ip",     "public_ip",       "launch_time",   "availability_zone",
     "progress",    "error",          "backend_status",  "created",       "updated",
     "enacted",     "observed",       "user_transition", "deleting",      "adopted",
-    NULL};
+    "link",        "webhook",        NULL};
 
 json_t *api_instance_display(api_req_t *r, const json_t *rec) {
   const api_price_t *p = api_price_of(r->ctx->cloud, actor_json_str(rec, "instance_type", ""));

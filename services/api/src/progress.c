@@ -5,8 +5,8 @@
  *
  * The instance is named by its platform id or its EC2 instance id. An EC2
  * id is found through abaco:cloud:ec2:<id>; a platform id in the tenant
- * of ?tenant= (or the `tenant` header) when given, else in the tag index
- * abaco:cloud:index:<[cloud] tag> (members "<TENANT>:<id>"), since the
+ * of ?tenant= (or the `tenant` header) when given, else through
+ * abaco:cloud:id:<id> (cloud_instance_find, one lookup), since the
  * instance's script need not know its tenant. A wrong or missing token is
  * a 403 whichever way the instance was found; a report after a terminal
  * state is ignored (200, ignored: true). */
@@ -25,9 +25,6 @@
 #include "cloud_api.h"
 
 #define MESSAGE_MAX 1024
-#define INDEX_PREFIX "abaco:cloud:index:"
-/* Members per SSCAN page of the tag index (a COUNT hint). */
-#define INDEX_PAGE 500
 
 static long clamp(double v) {
   if (!(v >= 0)) /* also NaN */
@@ -68,40 +65,6 @@ int api_progress_report_parse(const char *report, char *message, size_t msglen, 
   return 0;
 }
 
-/* The record of `<TENANT>:<id>` found in the tag index, or ACTOR_ENOTFOUND.
- * The index is read a page (SSCAN) at a time and the scan stops at the
- * first match: this route takes no user authentication, so one request
- * must not make the api hold the whole index (every instance of the tag)
- * in memory. */
-static int find_in_index(api_req_t *r, const char *id, json_t **out) {
-  char key[512];
-  snprintf(key, sizeof(key), INDEX_PREFIX "%s", r->ctx->cloud->s.tag);
-  unsigned long long cursor = 0;
-  size_t idl = strlen(id);
-  int rc = ACTOR_ENOTFOUND;
-  do {
-    json_t *members = NULL;
-    int src = store_set_scan_count(r->ctx->redis, key, &cursor, INDEX_PAGE, &members);
-    if (src != 0)
-      return src;
-    size_t i;
-    json_t *m;
-    json_array_foreach(members, i, m) {
-      const char *s = json_string_value(m);
-      size_t sl = s ? strlen(s) : 0;
-      if (sl > idl + 1 && sl - idl - 1 < 256 && s[sl - idl - 1] == ':' &&
-          strcmp(s + sl - idl, id) == 0) {
-        char tenant[256];
-        snprintf(tenant, sizeof(tenant), "%.*s", (int)(sl - idl - 1), s);
-        rc = cloud_instance_get(r->ctx->redis, tenant, id, out);
-        break;
-      }
-    }
-    json_decref(members);
-  } while (rc == ACTOR_ENOTFOUND && cursor != 0);
-  return rc;
-}
-
 /* The instance an id names (platform or EC2), or ACTOR_ENOTFOUND. */
 static int find_instance(api_req_t *r, const char *id, json_t **out) {
   *out = NULL;
@@ -120,7 +83,7 @@ static int find_instance(api_req_t *r, const char *id, json_t **out) {
       return ACTOR_ENOTFOUND;
     return cloud_instance_get(r->ctx->redis, norm, id, out);
   }
-  return find_in_index(r, id, out);
+  return cloud_instance_find(r->ctx->redis, id, out);
 }
 
 static bool token_ok(api_req_t *r, const json_t *rec) {

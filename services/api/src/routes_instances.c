@@ -84,6 +84,7 @@ typedef struct {
   long long count;
   json_t *config; /* the software configuration */
   json_t *group;  /* the launch group, or NULL */
+  json_t *targets; /* {link?, webhook?} of the request */
 } launch_t;
 
 /* Reads and checks the body into l; 0, or -1 after answering. */
@@ -98,6 +99,12 @@ static int launch_checked(api_req_t *r, json_t *body, launch_t *l) {
     return -1;
   if (!has_count)
     l->count = 1;
+  if ((l->targets = json_object()) == NULL) {
+    api_error(r, 500, "out of memory");
+    return -1;
+  }
+  if (api_cloud_targets(r, body, l->targets) != 0)
+    return -1;
   if (l->config_name == NULL || *l->config_name == '\0') {
     api_error(r, 400, "config is required: the name of a software configuration.");
     return -1;
@@ -209,9 +216,15 @@ static int render_all(api_req_t *r, const launch_t *l, new_instance_t *ni) {
     char *out = NULL, missing[128] = "";
     rc = mine ? cloud_render_tokens(text, sources, &out, missing, sizeof(missing))
               : ACTOR_ENOMEM;
+    size_t len = out ? strlen(out) : 0;
     free(out);
     json_decref(mine);
-    if (rc == ACTOR_ENOTFOUND) {
+    if (rc == 0 && (len + 2) / 3 * 4 > CLOUD_USER_DATA_PARAM_MAX) {
+      api_error(r, 400, "user data of configuration %s is %zu bytes after token replacement; "
+                "the UserData parameter holds at most %d bytes of base64 (%d bytes of script).",
+                l->config_name, len, CLOUD_USER_DATA_PARAM_MAX, CLOUD_USER_DATA_PARAM_MAX / 4 * 3);
+      status = -1;
+    } else if (rc == ACTOR_ENOTFOUND) {
       api_error(r, 400, "no value for token {{{%s}}}", missing);
       status = -1;
     } else if (rc != 0) {
@@ -251,7 +264,8 @@ static json_t *new_record(api_req_t *r, const launch_t *l, const new_instance_t 
        json_object_set_new(rec, "updated", json_string(now)) ||
        json_object_set_new(rec, "user_transition", json_string(now)) ||
        json_object_set_new(rec, "deleting", json_false()) ||
-       json_object_set_new(rec, "adopted", json_false()))) {
+       json_object_set_new(rec, "adopted", json_false()) ||
+       json_object_update(rec, l->targets))) {
     json_decref(rec);
     rec = NULL;
   }
@@ -334,6 +348,7 @@ cleanup:
   json_decref(out);
   json_decref(l.config);
   json_decref(l.group);
+  json_decref(l.targets);
   json_decref(body);
 }
 

@@ -153,6 +153,10 @@ static json_t *swconfig_from_body(api_req_t *r, json_t *body, const char *name,
                   existing ? actor_json_str(existing, "created", now) : now, "updated", now);
   if (rec == NULL)
     api_error(r, 500, "out of memory");
+  else if (api_cloud_targets(r, body, rec) != 0) {
+    json_decref(rec);
+    rec = NULL;
+  }
 
 cleanup:
   json_decref(volume);

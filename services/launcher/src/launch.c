@@ -146,6 +146,11 @@ static void launch_work(uv_work_t *w) {
   if (rc != 0)
     goto fault;
   ud64 = launcher_b64(ud, strlen(ud));
+  if (ud64 && strlen(ud64) > CLOUD_USER_DATA_PARAM_MAX) {
+    snprintf(why, sizeof(why), "the rendered user data is %zu bytes of base64; the UserData "
+             "parameter holds at most %d", strlen(ud64), CLOUD_USER_DATA_PARAM_MAX);
+    goto failed;
+  }
   const char *tmpl = actor_json_str(config, "template", "");
   if (launcher_template_params(tmpl, &declared) != 0) {
     snprintf(why, sizeof(why), "template of configuration %s: Parameters is not an object",
