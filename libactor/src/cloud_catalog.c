@@ -32,6 +32,11 @@ static int named_put(store_redis_t *r, const kind_t *k, const char *tenant, cons
   int rc = k->key(key, sizeof(key), tenant, name);
   if (rc == 0)
     rc = cloud__key(set, k->set_fmt, tenant);
+  bool known = false;
+  long long n = 0;
+  if (rc == 0 && (rc = store_key_exists(r, key, &known)) == 0 && !known &&
+      (rc = store_set_count(r, set, &n)) == 0 && n >= CLOUD_CATALOG_MAX)
+    rc = ACTOR_ETOOBIG; /* a new name past the tenant's limit */
   if (rc == 0)
     rc = store_record_put(r, key, obj);
   if (rc == 0)

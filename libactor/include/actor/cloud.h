@@ -131,6 +131,10 @@ ACTOR_MUST_CHECK int cloud_group_for(store_redis_t *r, const char *tenant, const
                                      const char *named, json_t **out);
 /* The tenant's params: object name -> value. */
 #define CLOUD_PARAMS_MAX 256
+/* Most software configurations, and most launch groups, of one tenant:
+ * cloud_swconfig_put / cloud_group_put of a new name past it is
+ * ACTOR_ETOOBIG (nothing written). */
+#define CLOUD_CATALOG_MAX 1000
 ACTOR_MUST_CHECK int cloud_params_get(store_redis_t *r, const char *tenant, json_t **out);
 ACTOR_MUST_CHECK int cloud_params_set(store_redis_t *r, const char *tenant, const json_t *values);
 ACTOR_MUST_CHECK int cloud_params_delete(store_redis_t *r, const char *tenant, const char *name);

@@ -223,7 +223,12 @@ void api_swconfig_create(api_req_t *r) {
   }
   if ((rec = swconfig_from_body(r, body, name, NULL)) == NULL)
     goto cleanup;
-  if ((rc = cloud_swconfig_put(r->ctx->redis, r->ident.tenant, rec)) != 0) {
+  if ((rc = cloud_swconfig_put(r->ctx->redis, r->ident.tenant, rec)) == ACTOR_ETOOBIG) {
+    api_error(r, 400, "A tenant has at most %d configurations: delete one first.",
+              CLOUD_CATALOG_MAX);
+    goto cleanup;
+  }
+  if (rc != 0) {
     api_store_error(r, rc, "configuration");
     goto cleanup;
   }
@@ -353,7 +358,11 @@ static void group_put(api_req_t *r, const char *name, bool create) {
   }
   if ((rec = group_from_body(r, body, name)) == NULL)
     goto cleanup;
-  if ((rc = cloud_group_put(r->ctx->redis, r->ident.tenant, rec)) != 0) {
+  if ((rc = cloud_group_put(r->ctx->redis, r->ident.tenant, rec)) == ACTOR_ETOOBIG) {
+    api_error(r, 400, "A tenant has at most %d groups: delete one first.", CLOUD_CATALOG_MAX);
+    goto cleanup;
+  }
+  if (rc != 0) {
     api_store_error(r, rc, "group");
     goto cleanup;
   }
