@@ -437,6 +437,31 @@ static void test_swconfigs_groups_params(void) {
   json_decref(out);
 }
 
+/* A tenant has at most CLOUD_CATALOG_MAX configurations: a new name past
+ * it writes nothing (ACTOR_ETOOBIG); rewriting an existing one is allowed. */
+static void test_catalog_capped(void) {
+  char t2[96], name[32];
+  snprintf(t2, sizeof(t2), "%.60s-C", tenant);
+  for (int i = 0; i < CLOUD_CATALOG_MAX; i++) {
+    snprintf(name, sizeof(name), "c%d", i);
+    json_t *c = json_pack("{s:s}", "name", name);
+    ASSERT_EQ_INT(cloud_swconfig_put(store, t2, c), 0);
+    json_decref(c);
+  }
+  json_t *extra = json_pack("{s:s}", "name", "one-too-many");
+  ASSERT_EQ_INT(cloud_swconfig_put(store, t2, extra), ACTOR_ETOOBIG);
+  json_decref(extra);
+  json_t *out = NULL;
+  ASSERT_EQ_INT(cloud_swconfig_get(store, t2, "one-too-many", &out), ACTOR_ENOTFOUND);
+  json_t *again = json_pack("{s:s, s:s}", "name", "c7", "description", "rewritten");
+  ASSERT_EQ_INT(cloud_swconfig_put(store, t2, again), 0);
+  json_decref(again);
+  /* a group of the same tenant is counted on its own */
+  json_t *g = json_pack("{s:s}", "name", "g1");
+  ASSERT_EQ_INT(cloud_group_put(store, t2, g), 0);
+  json_decref(g);
+}
+
 /* A tenant has at most CLOUD_PARAMS_MAX params: a set that would pass it
  * writes nothing (ACTOR_ETOOBIG); replacing existing names is not growth. */
 static void test_params_capped(void) {
@@ -599,6 +624,7 @@ int main(void) {
   RUN_TEST(test_public_cost_bounded);
   RUN_TEST(test_swconfigs_groups_params);
   RUN_TEST(test_params_capped);
+  RUN_TEST(test_catalog_capped);
   RUN_TEST(test_metrics);
   RUN_TEST(test_of_tag_10000);
   cleanup();
