@@ -172,3 +172,25 @@ def test_auth_failure_reported(tag):
         assert rc == 0, out
         # logged once per change of status, not once per pass
         assert out.count("cannot be reconciled") == 1, out
+
+
+def test_one_reconciler_at_a_time(tag):
+    """The lease abaco:cloud:reconciler:<tag>: while another reconciler (of
+    another host) holds it, this updater makes no pass at all; when that
+    lease expires (its holder died), this one takes over by itself."""
+    lease = f"abaco:cloud:reconciler:{tag}"
+    assert redis_cmd("SET", lease, "otherhost:1", "PX", "5000") == "OK"
+    (iid,) = run(tag)
+    u = Updater(tag, logs_level="DEBUG")
+    try:
+        time.sleep(3)
+        assert record_of(tag, iid) is None, "a pass ran under another reconciler's lease"
+        assert redis_cmd("GET", lease) == "otherhost:1"
+        assert "is held by another reconciler" in u.output()
+        rec = wait_for(lambda: record_of(tag, iid), timeout=10, what="the take-over")
+        assert rec["adopted"] is True
+        held = redis_cmd("GET", lease)
+        assert held is not None and held != "otherhost:1"
+    finally:
+        rc, out = u.stop()
+    assert rc == 0, out
