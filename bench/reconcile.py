@@ -20,7 +20,7 @@ from cloudkit import run_tagged  # noqa: E402
 from conftest import BUILD, CONF, REPO, redis_cmd  # noqa: E402
 
 PASS = re.compile(r"pass over (\d+) listed, (\d+) records in (\d+) ms \(list (\d+), read (\d+), "
-                  r"plan (\d+), apply (\d+)\)")
+                  r"plan (\d+), apply (\d+), volumes (\d+)\)")
 
 
 def bench(n):
@@ -45,13 +45,17 @@ def bench(n):
         proc.wait()
         for m in redis_cmd("SMEMBERS", f"abaco:cloud:index:{tag}") or []:
             tenant, iid = m.split(":", 1)
-            redis_cmd("DEL", f"abaco:instance:{tenant}:{iid}")
+            ec2_id = redis_cmd("HGET", f"abaco:instance:{tenant}:{iid}", "ec2_instance_id")
+            if ec2_id and ec2_id != "null":
+                redis_cmd("DEL", "abaco:cloud:ec2:" + ec2_id.strip('"'))
+            redis_cmd("DEL", f"abaco:instance:{tenant}:{iid}", f"abaco:cloud:id:{iid}")
+            redis_cmd("SREM", f"abaco:instances:{tenant}", iid)
         redis_cmd("DEL", f"abaco:cloud:index:{tag}")
         os.unlink(log.name)
     print(f"N={n}: made in {made:.1f}s")
     for name, p in zip(("first (adopt all)", "quiet"), passes):
         print(f"  {name}: listed {p[0]}, records {p[1]}: {p[2]} ms "
-              f"(list {p[3]}, read {p[4]}, plan {p[5]}, apply {p[6]})")
+              f"(list {p[3]}, read {p[4]}, plan {p[5]}, apply {p[6]}, volumes {p[7]})")
     if len(passes) < 2:
         print("  (fewer than two passes were logged)")
 

@@ -115,14 +115,24 @@ int aws_ec2_instance_action(aws_t *a, const char *action, const char *instance_i
   return rc;
 }
 
-int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res) {
+/* DescribeVolumes by VolumeId.N (a missing id fails the call) or, with
+ * by_filter, by the volume-id filter (missing ids are just not listed). */
+static int describe_volumes(aws_t *a, const json_t *ids, bool by_filter, json_t **out,
+                            aws_result_t *res) {
   aws_result_t local;
   res = aws__res(res, &local);
   *out = NULL;
   aws__params_t p = {{0}};
   size_t n = 0;
   actor_buf_t body = {0};
-  int rc = aws__id_list(&p, "VolumeId", ids, &n);
+  int rc = by_filter ? aws__param(&p, "Filter.1.Name", "volume-id") : 0;
+  if (rc == 0)
+    rc = aws__id_list(&p, by_filter ? "Filter.1.Value" : "VolumeId", ids, &n);
+  if (rc == 0 && by_filter && n == 0) { /* no filter value would list every volume */
+    aws__params_free(&p);
+    *out = json_array();
+    return *out ? 0 : ACTOR_ENOMEM;
+  }
   if (rc == 0)
     rc = aws__call(a, AWS__SVC_EC2, "DescribeVolumes", &p, &body, res);
   if (rc == 0 && (rc = aws_parse_describe_volumes(body.p, body.len, out)) == ACTOR_EPARSE)
@@ -130,4 +140,12 @@ int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_resu
   free(body.p);
   aws__params_free(&p);
   return rc;
+}
+
+int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res) {
+  return describe_volumes(a, ids, false, out, res);
+}
+
+int aws_ec2_volumes_present(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res) {
+  return describe_volumes(a, ids, true, out, res);
 }

@@ -193,6 +193,18 @@ static void test_stack_lifecycle(void) {
   ASSERT_EQ_STR(json_string_value(json_object_get(vol, "volume_id")), vid);
   ASSERT_EQ_INT(json_integer_value(json_object_get(vol, "size")), 4);
   json_decref(vols);
+  /* through the volume-id filter a volume that does not exist is just absent */
+  vids = json_pack("[s, s]", vid, "vol-0123456789abcdef0");
+  ASSERT_EQ_INT(aws_ec2_volumes_present(a, vids, &vols, &res), 0);
+  json_decref(vids);
+  ASSERT_EQ_INT(json_array_size(vols), 1);
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(vols, 0), "volume_id")), vid);
+  json_decref(vols);
+  vids = json_array();
+  ASSERT_EQ_INT(aws_ec2_volumes_present(a, vids, &vols, &res), 0);
+  ASSERT_EQ_INT(json_array_size(vols), 0);
+  json_decref(vids);
+  json_decref(vols);
 
   ASSERT_EQ_INT(aws_ec2_instance_action(a, "StopInstances", iid, &res), 0);
   ASSERT_TRUE(is_one_of(instance_state(a, iid), "stopping", "stopped"));

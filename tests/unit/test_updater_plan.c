@@ -394,6 +394,44 @@ static void test_other_tenant_same_id(void) {
   json_decref(s);
 }
 
+/* The volume step: records with a volume (not terminal) get the observed
+ * volume state, "deleted" when the cloud lists it no more, and only when
+ * it changed. */
+static void test_volume_changes(void) {
+  json_t *recs = json_array();
+  json_t *a = rec("a1", "i-1", "running", "running"), *b = rec("b1", "i-2", "running", "running"),
+         *c = rec("c1", "i-3", "terminated", "terminated"), *d = rec("d1", "i-4", "stopped",
+                                                                      "stopped");
+  json_object_set_new(a, "volume_id", json_string("vol-a"));
+  json_object_set_new(b, "volume_id", json_string("vol-b"));
+  json_object_set_new(b, "volume_state", json_string("in-use"));
+  json_object_set_new(c, "volume_id", json_string("vol-c"));
+  json_object_set_new(d, "volume_id", json_string("vol-d"));
+  json_object_set_new(d, "volume_state", json_string("in-use"));
+  json_array_append_new(recs, a);
+  json_array_append_new(recs, b);
+  json_array_append_new(recs, c);
+  json_array_append_new(recs, d);
+  json_array_append_new(recs, rec("e1", "i-5", "running", "running")); /* no volume */
+  json_t *ids = upd_volume_ids(recs);
+  ASSERT_EQ_INT(json_array_size(ids), 3); /* vol-a, vol-b, vol-d: not the terminated one */
+  ASSERT_EQ_STR(json_string_value(json_array_get(ids, 2)), "vol-d");
+  json_decref(ids);
+  json_t *present = json_pack("[{s:s, s:s}, {s:s, s:s}]", "volume_id", "vol-a", "state",
+                              "in-use", "volume_id", "vol-b", "state", "in-use");
+  json_t *ch = upd_volume_changes(recs, present);
+  ASSERT_EQ_INT(json_array_size(ch), 2); /* a: new; b: unchanged; d: gone */
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ch, 0), "id")), "a1");
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ch, 0), "volume_state")),
+                "in-use");
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ch, 1), "id")), "d1");
+  ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(ch, 1), "volume_state")),
+                "deleted");
+  json_decref(ch);
+  json_decref(present);
+  json_decref(recs);
+}
+
 static void test_events(void) {
   ASSERT_EQ_STR(upd_event_for("running", "stopped"), UPD_EVENT_STOPPED);
   ASSERT_EQ_STR(upd_event_for("pending", "terminated"), UPD_EVENT_TERMINATED);
@@ -453,6 +491,7 @@ int main(void) {
   RUN_TEST(test_launching_with_instance_not_gone);
   RUN_TEST(test_other_tenant_same_id);
   RUN_TEST(test_events);
+  RUN_TEST(test_volume_changes);
   RUN_TEST(test_ten_thousand_quiet);
   TEST_EXIT();
 }

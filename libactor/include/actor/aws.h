@@ -120,6 +120,11 @@ int aws_ec2_instance_action(aws_t *a, const char *action, const char *instance_i
  * kms_key_id, attachments: [{instance_id, device, state}]}. */
 ACTOR_MUST_CHECK
 int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res);
+/* The same through the volume-id filter: volumes that no longer exist are
+ * simply absent from *out (no AWS_NOTFOUND); an empty ids is an empty
+ * *out, without a call. For the reconciler (at most 200 ids a call). */
+ACTOR_MUST_CHECK
+int aws_ec2_volumes_present(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res);
 
 /* ---- CloudFormation ---- */
 typedef struct {

@@ -140,19 +140,28 @@ void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep) 
   t = actor_time_mono_ms();
   rc = upd_apply(steps, &ao, &rep->applied);
   rep->apply_ms = actor_time_mono_ms() - t;
+  t = actor_time_mono_ms();
+  long vfailed = 0;
+  if (upd_volumes_apply(c->redis, c->aws, records, &rep->volumes_written, &vfailed) != 0 ||
+      vfailed > 0)
+    LOG_WARN("updater", "volume step: %ld written, %ld records not written",
+             rep->volumes_written, vfailed);
+  rep->volume_ms = actor_time_mono_ms() - t;
   rep->total_ms = actor_time_mono_ms() - t0;
   status_write(c, rep, NULL, NULL, NULL, NULL);
   const upd_counts_t *k = &rep->counts;
-  int level =
-      json_array_size(steps) > 0 || rep->total_ms > 1000 ? ACTOR_LOG_INFO : ACTOR_LOG_DEBUG;
+  int level = json_array_size(steps) > 0 || rep->volumes_written > 0 || rep->total_ms > 1000
+                  ? ACTOR_LOG_INFO
+                  : ACTOR_LOG_DEBUG;
   ACTOR_LOG(level, "updater",
              "pass over %ld listed, %ld records in %lld ms (list %lld, read %lld, plan %lld, "
-             "apply %lld): adopt %ld, refresh %ld, gone %ld, remove %ld, stacks %ld, "
-             "backed off %ld; written %ld, failed %ld, events %ld",
+             "apply %lld, volumes %lld): adopt %ld, refresh %ld, gone %ld, remove %ld, "
+             "stacks %ld, backed off %ld; written %ld, failed %ld, events %ld, volumes %ld",
              rep->listed, rep->records, (long long)rep->total_ms, (long long)rep->list_ms,
              (long long)rep->read_ms, (long long)rep->plan_ms, (long long)rep->apply_ms,
-             k->adopt, k->refresh, k->mark_gone, k->remove, k->poll_stack, k->skip,
-             rep->applied.written, rep->applied.failed, rep->applied.events);
+             (long long)rep->volume_ms, k->adopt, k->refresh, k->mark_gone, k->remove,
+             k->poll_stack, k->skip, rep->applied.written, rep->applied.failed,
+             rep->applied.events, rep->volumes_written);
 
 done:
   if (rep->total_ms == 0)

@@ -107,6 +107,25 @@ ACTOR_MUST_CHECK int upd_apply(const json_t *steps, const upd_apply_opts_t *o,
  * prev a record holds. Pure. */
 long long upd_backoff_next(long long prev, long cap_ms);
 
+/* ---- volumes.c: the volume step (after the instances) ---- */
+
+/* Volume ids per DescribeVolumes call. */
+#define UPD_VOLUME_BATCH 200
+
+/* The volume ids to look at: of records with a volume_id whose state is
+ * not terminated or failed (a new array of strings, in record order). */
+json_t *upd_volume_ids(const json_t *records);
+/* The changes the observed volumes imply: for each such record, its
+ * volume's state ("deleted" when the cloud no longer lists it) where it
+ * differs from the record's volume_state. present: DescribeVolumes'
+ * volumes. A new array of {tenant, id, volume_state}. Pure. */
+json_t *upd_volume_changes(const json_t *records, const json_t *present);
+/* Looks the volumes up (batches of UPD_VOLUME_BATCH) and writes the
+ * changes. A failed call leaves every record as it is. *written and
+ * *failed count records. 0, or the first AWS/store error. */
+ACTOR_MUST_CHECK int upd_volumes_apply(store_redis_t *r, aws_t *aws, const json_t *records,
+                                       long *written, long *failed);
+
 /* ---- pass.c ---- */
 
 typedef struct {
@@ -127,7 +146,8 @@ typedef struct {
   bool ran;              /* false: another host holds the lease */
   bool listing_ok;
   long listed, records;
-  int64_t list_ms, read_ms, plan_ms, apply_ms, total_ms;
+  int64_t list_ms, read_ms, plan_ms, apply_ms, volume_ms, total_ms;
+  long volumes_written;
   upd_counts_t counts;
   upd_apply_stats_t applied;
 } upd_pass_report_t;
