@@ -524,9 +524,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if ctype and "content-type" not in sent:
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its timeout): nothing to tell
 
     def _handle(self):
         try:
