@@ -57,9 +57,18 @@ static int record_outcome(launcher_t *l, json_t *rec, const action_def_t *a, con
   /* An event for a change only: a repeated stop or terminate tells nothing. */
   bool was_stopped = strcmp(actor_json_str(rec, "observed_state", ""), "stopped") == 0;
   bool was_terminated = strcmp(actor_json_str(rec, "observed_state", ""), "terminated") == 0;
-  int rc = cloud_instance_update(l->redis, actor_json_str(rec, "tenant", ""),
-                                 actor_json_str(rec, "id", ""), f);
-  if (rc == 0) {
+  /* Guarded by the state the job read (or the action's own): a newer user
+   * action (the api moved the state, e.g. terminate -> shutting-down)
+   * keeps its desired_state and state against this late outcome. */
+  const char *const from[] = {actor_json_str(rec, "state", ""), a->goal,
+                              a->between ? a->between : a->goal, NULL};
+  int rc = cloud_instance_transition(l->redis, actor_json_str(rec, "tenant", ""),
+                                     actor_json_str(rec, "id", ""), from, f);
+  if (rc == ACTOR_ESTATE) {
+    LOG_INFO("launcher", "instance %s: a newer action moved it on; %s outcome not recorded",
+             actor_json_str(rec, "id", ""), a->action);
+    rc = 0;
+  } else if (rc == 0) {
     json_object_update(rec, f);
     const char *state = actor_json_str(rec, "state", "");
     if (strcmp(state, "stopped") == 0 && strcmp(a->goal, "stopped") == 0 && !was_stopped)
