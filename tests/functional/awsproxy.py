@@ -7,9 +7,13 @@ headers (Host as the client sent it, so a SigV4 signature stays valid) and
 body. Requests under /_proxy/ are the proxy's own control API (JSON) and are
 never forwarded:
 
-  POST /_proxy/fault   {"kind": K, "count": N=1, "action": "X"?, "seconds": S?}
+  POST /_proxy/fault   {"kind": K, "count": N=1, "action": "X"?, "seconds": S?,
+                        "every": E=1}
         answers the next N requests (only those whose Action is X when
-        given) with a fault instead of forwarding them. K is one of
+        given) with a fault instead of forwarding them; with every E > 1,
+        only every E-th matching request gets it (the others go on to the
+        next pending fault, else upstream), so N faults span N*E requests
+        (a throttling ratio of 1/E). K is one of
           ec2_throttle  503 <Response><Errors><Error><Code>RequestLimitExceeded
           cfn_throttle  400 <ErrorResponse><Error><Type>Sender</Type><Code>Throttling
           throttle      whichever of the two fits the request's service
@@ -118,12 +122,13 @@ def _now_iso():
 
 
 class Fault:
-    def __init__(self, fid, kind, count, action, seconds):
+    def __init__(self, fid, kind, count, action, seconds, every=1):
         self.id, self.kind, self.left, self.action, self.seconds = fid, kind, count, action, seconds
+        self.every, self.seen = every, 0
 
     def as_dict(self):
         return {"id": self.id, "kind": self.kind, "left": self.left, "action": self.action,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "every": self.every}
 
 
 class AwsProxy:
@@ -192,9 +197,9 @@ class AwsProxy:
         with self.lock:
             self._clear()
 
-    def fault(self, kind, count=1, action=None, seconds=None):
+    def fault(self, kind, count=1, action=None, seconds=None, every=1):
         """Queues a fault for the next count requests (of Action action when
-        given); returns its id."""
+        given; with every > 1, for every every-th of them); returns its id."""
         if kind not in FAULT_KINDS:
             raise ProxyError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100000:
@@ -207,8 +212,10 @@ class AwsProxy:
                 raise ProxyError("a delay needs seconds between 0 and 600")
         elif seconds is not None:
             raise ProxyError("seconds is only for kind delay")
+        if not isinstance(every, int) or isinstance(every, bool) or not 1 <= every <= 1000:
+            raise ProxyError("every must be an integer between 1 and 1000")
         with self.lock:
-            f = Fault(self.next_id, kind, count, action, seconds)
+            f = Fault(self.next_id, kind, count, action, seconds, every)
             self.next_id += 1
             self.faults.append(f)
             return f.id
@@ -265,7 +272,7 @@ class AwsProxy:
             ("POST", "reset"): lambda: self.reset() or {"reset": True},
             ("POST", "fault"): lambda: {"id": self.fault(
                 args.get("kind"), args.get("count", 1), args.get("action"),
-                args.get("seconds"))},
+                args.get("seconds"), args.get("every", 1))},
             ("POST", "stack/in_progress"): lambda: self.stack_in_progress(
                 args.get("stack"), args.get("seconds")) or {"ok": True},
             ("POST", "stack/fail"): lambda: self.stack_fail(
@@ -292,6 +299,9 @@ class AwsProxy:
             self.actions[key] = self.actions.get(key, 0) + 1
             for f in self.faults:
                 if f.action is None or f.action == action:
+                    f.seen += 1
+                    if f.seen % f.every:
+                        continue  # not this one's turn: the next fault, else upstream
                     f.left -= 1
                     if f.left <= 0:
                         self.faults.remove(f)
@@ -514,9 +524,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if ctype and "content-type" not in sent:
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its timeout): nothing to tell
 
     def _handle(self):
         try:

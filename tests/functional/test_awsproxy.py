@@ -75,6 +75,43 @@ def test_ec2_throttle_only_for_the_named_action(proxy):
     assert proxy.state()["faults"] == []
 
 
+def test_every_other_request_and_fallthrough(proxy):
+    """every=2: each second matching request gets the fault; a request that
+    is not a fault's turn takes the next pending fault, else goes upstream."""
+    ec2 = ck.ec2(proxy.url)
+    proxy.fault("ec2_throttle", count=3, every=2)
+    outcomes = []
+    for _ in range(6):
+        try:
+            ec2.describe_regions()
+            outcomes.append("ok")
+        except botocore.exceptions.ClientError as e:
+            outcomes.append(e.response["Error"]["Code"])
+    assert outcomes == ["ok", "RequestLimitExceeded"] * 3
+    assert proxy.state()["faults"] == []
+    ec2.describe_regions()  # used up
+    s = proxy.stats()
+    assert s["faults"] == {"ec2_throttle": 3} and s["forwarded"] == 4
+    # a skipped request falls through to the next fault in the queue
+    proxy.fault("ec2_throttle", count=1, every=3)
+    proxy.fault("http500", count=1)
+    codes = []
+    for _ in range(3):
+        try:
+            ec2.describe_regions()
+            codes.append("ok")
+        except botocore.exceptions.ClientError as e:
+            codes.append(e.response["Error"]["Code"])
+    assert codes == ["InternalError", "ok", "RequestLimitExceeded"]
+    r = requests.post(f"{proxy.url}/_proxy/fault", json={"kind": "throttle", "every": 0},
+                      timeout=10)
+    assert r.status_code == 400 and "every" in r.json()["error"]
+    r = requests.post(f"{proxy.url}/_proxy/fault", json={"kind": "throttle", "every": 2},
+                      timeout=10)
+    assert r.status_code == 200
+    assert proxy.state()["faults"][0]["every"] == 2
+
+
 def test_cfn_throttle_and_errors(proxy):
     cf = ck.cloudformation(proxy.url)
     proxy.fault("cfn_throttle")

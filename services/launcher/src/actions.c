@@ -1,11 +1,11 @@
 /* One instance command {tenant, instance_id, action, request_id}
  * (docs/cloud.md "Channels"), on the pool: start -> StartInstances, stop ->
  * StopInstances, restart -> RebootInstances, terminate -> DeleteStack when
- * the record has a stack, else TerminateInstances. Then the instance is
- * described once and its observation recorded: `state` follows it when it
- * is the action's goal or on the way there (stopping for stop), so a real
- * AWS's in-between state shows and the updater follows the rest; a moto
- * server answers with the goal at once. A terminate of something AWS no
+ * the record has a stack (its id, else its name), else TerminateInstances.
+ * Then the instance is described once and its observation recorded:
+ * `state` follows it when it is the action's goal or on the way there
+ * (stopping for stop), so a real AWS's in-between state shows and the
+ * updater follows the rest; a moto server answers with the goal at once. A terminate of something AWS no
  * longer knows is done: terminated. A failure records backend_status and
  * error (the state stays) and sends INSTANCE_ERROR; every action is
  * audited. Throttling and transient faults requeue the command. */
@@ -57,9 +57,18 @@ static int record_outcome(launcher_t *l, json_t *rec, const action_def_t *a, con
   /* An event for a change only: a repeated stop or terminate tells nothing. */
   bool was_stopped = strcmp(actor_json_str(rec, "observed_state", ""), "stopped") == 0;
   bool was_terminated = strcmp(actor_json_str(rec, "observed_state", ""), "terminated") == 0;
-  int rc = cloud_instance_update(l->redis, actor_json_str(rec, "tenant", ""),
-                                 actor_json_str(rec, "id", ""), f);
-  if (rc == 0) {
+  /* Guarded by the state the job read (or the action's own): a newer user
+   * action (the api moved the state, e.g. terminate -> shutting-down)
+   * keeps its desired_state and state against this late outcome. */
+  const char *const from[] = {actor_json_str(rec, "state", ""), a->goal,
+                              a->between ? a->between : a->goal, NULL};
+  int rc = cloud_instance_transition(l->redis, actor_json_str(rec, "tenant", ""),
+                                     actor_json_str(rec, "id", ""), from, f);
+  if (rc == ACTOR_ESTATE) {
+    LOG_INFO("launcher", "instance %s: a newer action moved it on; %s outcome not recorded",
+             actor_json_str(rec, "id", ""), a->action);
+    rc = 0;
+  } else if (rc == 0) {
     json_object_update(rec, f);
     const char *state = actor_json_str(rec, "state", "");
     if (strcmp(state, "stopped") == 0 && strcmp(a->goal, "stopped") == 0 && !was_stopped)
@@ -87,7 +96,13 @@ static void action_work(uv_work_t *w) {
   if (rc != 0 || a == NULL)
     goto fault;
   const char *ec2 = json_string_value(json_object_get(rec, "ec2_instance_id"));
+  /* Without a stack id, the name the api gave the stack: a CreateStack
+   * whose answer was lost (a timeout) may still have made it, and the
+   * updater may have recorded its instance first; DeleteStack of a name
+   * that has no stack succeeds. Adopted instances have neither. */
   const char *stack = actor_json_str(rec, "stack_id", "");
+  if (*stack == '\0')
+    stack = actor_json_str(rec, "stack_name", "");
   bool terminate = strcmp(a->action, "terminate") == 0;
   const char *op = a->op;
   aws_result_t res;

@@ -56,6 +56,37 @@ static int user_data(launcher_t *l, const json_t *rec, const json_t *config, cha
   return rc;
 }
 
+/* A record that left `launching` without a stack id: a CreateStack whose
+ * answers were lost (timeouts) made the stack, and the updater recorded
+ * its instance first. Its stack, found by the name the api gave it, is
+ * recorded (best effort: terminate deletes it by name anyway). */
+static void record_lost_stack(launcher_t *l, const launcher_cmd_t *c, const json_t *rec) {
+  const char *name = actor_json_str(rec, "stack_name", "");
+  if (*name == '\0')
+    return;
+  json_t *st = NULL, *fields = NULL;
+  aws_result_t res;
+  memset(&res, 0, sizeof(res));
+  if (aws_cfn_describe_stack(l->aws, name, &st, &res) != 0) {
+    LOG_INFO("launcher", "instance %s:%s: no stack %s recorded (%s %s)", c->tenant,
+             c->instance_id, name, aws_class_name(res.cls), res.code);
+    return;
+  }
+  const char *id = actor_json_str(st, "stack_id", "");
+  fields = *id ? json_pack("{s:s, s:s}", "stack_id", id, "stack_status",
+                           actor_json_str(st, "status", ""))
+               : NULL;
+  int rc = fields ? cloud_instance_update(l->redis, c->tenant, c->instance_id, fields)
+                  : ACTOR_ENOMEM;
+  if (rc == 0)
+    LOG_INFO("launcher", "instance %s:%s: its stack %s recorded", c->tenant, c->instance_id, id);
+  else
+    LOG_WARN("launcher", "instance %s:%s: could not record its stack %s: %s", c->tenant,
+             c->instance_id, name, actor_strerror(rc));
+  json_decref(fields);
+  json_decref(st);
+}
+
 static void launch_work(uv_work_t *w) {
   launcher_job_t *j = w->data;
   launcher_t *l = j->l;
@@ -110,6 +141,8 @@ static void launch_work(uv_work_t *w) {
   if (strcmp(state, "launching") != 0) {
     LOG_INFO("launcher", "instance %s:%s is %s, not launching: dropping its launch", c->tenant,
              c->instance_id, state);
+    if (!cloud_state_terminal(state))
+      record_lost_stack(l, c, rec);
     goto cleanup;
   }
 
