@@ -150,9 +150,8 @@ static void action_work(uv_work_t *w) {
       /* enacted, but not seen: the updater observes it later */
       LOG_INFO("launcher", "instance %s:%s: %s done, not described (%s)", c->tenant,
                c->instance_id, op, res.code);
-      json_t *f = json_pack("{s:s}", "desired_state", a->goal);
-      ACTOR_IGNORE(f ? cloud_instance_update(l->redis, c->tenant, c->instance_id, f) : 0);
-      json_decref(f); /* best effort: the api wrote desired_state already */
+      /* nothing to write: the api set desired_state with the action, and a
+       * newer action may have set it since */
       launcher_audit(l, rec, c->who, c->action, NULL, aws_req, c->request_id);
       goto cleanup;
     }
