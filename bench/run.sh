@@ -22,3 +22,9 @@ python3 bench/token_start.py 10
 echo
 echo "==> 5. memory (bench/rss.py)"
 python3 bench/rss.py 20
+echo
+echo "==> 6. cloud: launch -> instance recorded (bench/cloud_launch.py, against moto)"
+var/venv/bin/python bench/cloud_launch.py 10
+echo
+echo "==> 7. cloud: one reconciler pass over N tagged instances (bench/reconcile.py)"
+var/venv/bin/python bench/reconcile.py ${BENCH_RECONCILE:-100 1000}
