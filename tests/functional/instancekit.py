@@ -4,6 +4,8 @@ and updater would, and cleanup. Without a launcher an instance stays
 `launching`; tests move it to the state they need with set_state."""
 import json
 
+import pytest
+
 from authkit import unique
 from conftest import redis_cmd
 
@@ -33,6 +35,14 @@ def config_body(**over):
             "volume": None, "instance_types": ["t2.micro", "m5.large"]}
     body.update(over)
     return body
+
+
+@pytest.fixture
+def config(owner, admin):
+    """A software configuration of owner's, deleted (as admin) after the test."""
+    rec = owner.ok("POST", "/instances/configs", json=config_body())
+    yield rec
+    admin.delete(f"/instances/configs/{rec['name']}")
 
 
 def instance_key(iid, tenant=TENANT):

@@ -17,9 +17,11 @@ import urllib.parse
 import pytest
 import requests
 
-from authkit import ADMIN, JwtApi, KeyPair, named_client, unique
+from authkit import ADMIN, JwtApi, KeyPair, unique
+from authkit import admin, other, owner  # noqa: F401 (fixtures, on this module's api)
 from instancekit import (TENANT, config_body, error, field, instance_key, remove_instance,
-                      set_ec2, set_fields, set_state, status)
+                         set_ec2, set_fields, set_state, status)
+from instancekit import config  # noqa: F401 (a fixture)
 from conftest import API, Client, delete_queue, needs_mgmt, queue_info, redis_cmd, wait_for
 
 USER_PREFIX = "ins"
@@ -43,29 +45,6 @@ def api():
     a.stop()
     for q in (LAUNCH_Q, COMMAND_Q):
         delete_queue(q)
-
-
-@pytest.fixture
-def owner(api):
-    return named_client(api, unique("insowner"))
-
-
-@pytest.fixture
-def other(api):
-    return named_client(api, unique("insother"))
-
-
-@pytest.fixture
-def admin(api):
-    return named_client(api, "insadmin", (ADMIN,))
-
-
-@pytest.fixture
-def config(owner, admin):
-    body = config_body()
-    rec = owner.ok("POST", "/instances/configs", json=body)
-    yield rec
-    admin.delete(f"/instances/configs/{rec['name']}")
 
 
 @pytest.fixture

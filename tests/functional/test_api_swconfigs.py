@@ -4,34 +4,12 @@ naming it), who may write what (the owner or an admin a configuration;
 admins groups and params), tenancy, and the pricing file's types."""
 import pytest
 
-from authkit import ADMIN, MISSING_ROLE, named_client, unique
-from authkit import api  # noqa: F401 (a fixture)
+from authkit import ADMIN, MISSING_ROLE, unique
+from authkit import admin, api, other, owner  # noqa: F401 (fixtures)
 from instancekit import YAML_TEMPLATE, config_body, error, status
+from instancekit import config  # noqa: F401 (a fixture)
 
 USER_PREFIX = "swc"
-
-
-@pytest.fixture
-def owner(api):
-    return named_client(api, unique("swcowner"))
-
-
-@pytest.fixture
-def other(api):
-    return named_client(api, unique("swcother"))
-
-
-@pytest.fixture
-def admin(api):
-    return named_client(api, "swcadmin", (ADMIN,))
-
-
-@pytest.fixture
-def config(owner, admin):
-    body = config_body()
-    rec = owner.ok("POST", "/instances/configs", json=body)
-    yield rec
-    admin.delete(f"/instances/configs/{rec['name']}")
 
 
 def test_config_crud(owner, admin):
