@@ -15,9 +15,8 @@ import boto3
 import botocore.config
 import requests
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONF = os.environ.get("ABACO_CONF", os.path.join(REPO, "abaco.conf"))
-BIN = os.path.join(os.environ.get("ABACO_BUILD", os.path.join(REPO, "build")), "bin")
+from conftest import REPO, free_port
+from private_stack import BIN, CONF, rabbitmqctl, stop_process
 
 # A default AMI moto ships in every region (amzn-ami-hvm-2017.09.1.20171103-
 # x86_64-gp2; DescribeImages lists it in us-east-1 and us-west-2).
@@ -217,34 +216,10 @@ def stack_parameters(**values):
 
 # ------------------------------------------------------------ private cloud stack
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(proc, timeout=30):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait()
-
-
 def _delete_queue(name):
     """Best effort: drops a RabbitMQ queue of the stack's node."""
-    node = os.environ.get("ABACO_RABBIT_NODENAME", "rabbit@localhost")
     try:
-        with open(os.path.join(REPO, "var", "run", "rabbitmq.node")) as f:
-            node = f.read().strip() or node
-    except OSError:
-        pass
-    try:
-        subprocess.run(["rabbitmqctl", "-q", "-n", node, "delete_queue", name],
-                       capture_output=True, timeout=60)
+        rabbitmqctl("delete_queue", name)
     except (OSError, subprocess.TimeoutExpired):
         pass
 
@@ -295,7 +270,7 @@ class PrivateCloud:
     def start(self, name, **overrides):
         """(Re)starts bin/<name> with the private environment plus overrides."""
         if name in self.procs:
-            _stop(self.procs[name])
+            stop_process(self.procs[name])
         path = os.path.join(BIN, name)
         if not os.access(path, os.X_OK):
             raise AssertionError(f"{path} is missing: build the tree first")
@@ -307,7 +282,7 @@ class PrivateCloud:
 
     def stop(self, name, timeout=30):
         """Stops one process; its exit code."""
-        return _stop(self.procs.pop(name), timeout)
+        return stop_process(self.procs.pop(name), timeout)
 
     def wait_api(self, timeout=20):
         deadline = time.time() + timeout
