@@ -83,9 +83,14 @@ static void aws__xml_copy(xmlNodePtr n, char *buf, size_t len) {
   }
 }
 
-json_t *aws__xml_json(xmlNodePtr n, const char *name) {
+/* The text of the child `name` of n (xmlFree it); NULL when absent. */
+static xmlChar *aws__child_text(xmlNodePtr n, const char *name) {
   xmlNodePtr c = aws__xml_child(n, name);
-  xmlChar *t = c ? xmlNodeGetContent(c) : NULL;
+  return c ? xmlNodeGetContent(c) : NULL;
+}
+
+json_t *aws__xml_json(xmlNodePtr n, const char *name) {
+  xmlChar *t = aws__child_text(n, name);
   json_t *v = t && *t ? json_string((const char *)t) : json_null();
   xmlFree(t);
   return v;
@@ -102,6 +107,41 @@ static xmlNodePtr aws__root(xmlDocPtr doc, const char *root) {
   xmlNodePtr r = doc ? xmlDocGetRootElement(doc) : NULL;
   return aws__is(r, root) ? r : NULL;
 }
+
+typedef json_t *(*aws__item_fn)(xmlNodePtr item, const void *arg);
+
+/* A JSON array of item(n, arg) for every element n at to_items (a
+ * NULL-terminated path) under the list at to_list under the root
+ * `root_name`: ACTOR_EPARSE when the root or the list is not there; no
+ * items is an empty array. */
+static int aws__parse_list(const char *xml, size_t len, const char *root_name,
+                           const char *const *to_list, const char *const *to_items,
+                           aws__item_fn item, const void *arg, json_t **out) {
+  *out = NULL;
+  xmlDocPtr doc = aws__xml_read(xml, len);
+  xmlNodePtr l = aws__xml_path(aws__root(doc, root_name), to_list);
+  int rc = ACTOR_EPARSE;
+  json_t *arr = NULL;
+  if (!l)
+    goto out;
+  rc = ACTOR_ENOMEM;
+  if (!(arr = json_array()))
+    goto out;
+  for (xmlNodePtr n = aws__xml_path(l, to_items); n; n = aws__xml_next(n)) {
+    json_t *o = item(n, arg);
+    if (!o || json_array_append_new(arr, o) != 0)
+      goto out;
+  }
+  *out = arr;
+  arr = NULL;
+  rc = 0;
+out:
+  json_decref(arr);
+  xmlFreeDoc(doc);
+  return rc;
+}
+#define AWS__LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const char *const aws__here[] = {NULL}; /* the empty path: n itself */
 
 /* ---- errors ---- */
 
@@ -212,10 +252,7 @@ static json_t *aws__instance(xmlNodePtr it) {
       aws__set_text(o, "key_name", it, "keyName"))
     goto fail;
   for (xmlNodePtr t = AWS__PATH(it, "tagSet", "item"); t; t = aws__xml_next(t)) {
-    xmlNodePtr k = aws__xml_child(t, "key");
-    xmlChar *key = k ? xmlNodeGetContent(k) : NULL;
-    xmlNodePtr v = aws__xml_child(t, "value");
-    xmlChar *val = v ? xmlNodeGetContent(v) : NULL;
+    xmlChar *key = aws__child_text(t, "key"), *val = aws__child_text(t, "value");
     int bad = key && *key && json_object_set_new(tags, (const char *)key,
                                                  json_string(val ? (const char *)val : "")) != 0;
     xmlFree(key);
@@ -259,8 +296,7 @@ int aws_parse_describe_instances(const char *xml, size_t len, json_t *into, char
       if (!inst || json_array_append_new(into, inst) != 0)
         goto out;
     }
-  xmlNodePtr nt = aws__xml_child(root, "nextToken");
-  xmlChar *t = nt ? xmlNodeGetContent(nt) : NULL;
+  xmlChar *t = aws__child_text(root, "nextToken");
   if (t && *t && !(*next_token = strdup((const char *)t))) {
     xmlFree(t);
     goto out;
@@ -272,13 +308,13 @@ out:
   return rc;
 }
 
-static json_t *aws__volume(xmlNodePtr it) {
+static json_t *aws__volume(xmlNodePtr it, const void *arg) {
+  (void)arg;
   json_t *o = json_object(), *att = json_array();
   if (!o || !att)
     goto fail;
   json_t *size = json_null();
-  xmlNodePtr s = aws__xml_child(it, "size");
-  xmlChar *st = s ? xmlNodeGetContent(s) : NULL;
+  xmlChar *st = aws__child_text(it, "size");
   if (st && *st) {
     char *end;
     long long n = strtoll((const char *)st, &end, 10);
@@ -312,28 +348,8 @@ fail:
 }
 
 int aws_parse_describe_volumes(const char *xml, size_t len, json_t **out) {
-  *out = NULL;
-  xmlDocPtr doc = aws__xml_read(xml, len);
-  xmlNodePtr root = aws__root(doc, "DescribeVolumesResponse");
-  int rc = ACTOR_EPARSE;
-  json_t *arr = NULL;
-  if (!root)
-    goto out;
-  rc = ACTOR_ENOMEM;
-  if (!(arr = json_array()))
-    goto out;
-  for (xmlNodePtr it = AWS__PATH(root, "volumeSet", "item"); it; it = aws__xml_next(it)) {
-    json_t *v = aws__volume(it);
-    if (!v || json_array_append_new(arr, v) != 0)
-      goto out;
-  }
-  *out = arr;
-  arr = NULL;
-  rc = 0;
-out:
-  json_decref(arr);
-  xmlFreeDoc(doc);
-  return rc;
+  return aws__parse_list(xml, len, "DescribeVolumesResponse", aws__here,
+                         AWS__LIST("volumeSet", "item"), aws__volume, NULL, out);
 }
 
 /* ---- CloudFormation ---- */
@@ -375,8 +391,7 @@ int aws_parse_describe_stacks(const char *xml, size_t len, json_t **out) {
       aws__set_text(o, "status_reason", m, "StackStatusReason"))
     goto out;
   for (xmlNodePtr p = AWS__PATH(m, "Outputs", "member"); p; p = aws__xml_next(p)) {
-    xmlNodePtr k = aws__xml_child(p, "OutputKey");
-    xmlChar *key = k ? xmlNodeGetContent(k) : NULL;
+    xmlChar *key = aws__child_text(p, "OutputKey");
     json_t *v = aws__xml_json(p, "OutputValue");
     int bad = !v || (key && *key && json_object_set(outputs, (const char *)key, v) != 0);
     json_decref(v);
@@ -400,36 +415,24 @@ typedef struct {
   const char *key, *element;
 } aws__field_t;
 
+/* An object of the given fields (a {NULL, NULL}-ended table) of member m. */
+static json_t *aws__fields(xmlNodePtr m, const void *arg) {
+  json_t *o = json_object();
+  for (const aws__field_t *f = arg; o && f->key; f++)
+    if (aws__set_text(o, f->key, m, f->element) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  return o;
+}
+
 /* A list of members under root/result/list, each turned into an object of
  * the given fields. */
 static int aws__parse_members(const char *xml, size_t len, const char *root_name,
                               const char *result, const char *list, const aws__field_t *fields,
                               json_t **out) {
-  *out = NULL;
-  xmlDocPtr doc = aws__xml_read(xml, len);
-  xmlNodePtr l = AWS__PATH(aws__root(doc, root_name), result, list);
-  int rc = ACTOR_EPARSE;
-  json_t *arr = NULL;
-  if (!l)
-    goto out;
-  rc = ACTOR_ENOMEM;
-  if (!(arr = json_array()))
-    goto out;
-  for (xmlNodePtr m = aws__xml_child(l, "member"); m; m = aws__xml_next(m)) {
-    json_t *o = json_object();
-    if (!o || json_array_append_new(arr, o) != 0)
-      goto out;
-    for (const aws__field_t *f = fields; f->key; f++)
-      if (aws__set_text(o, f->key, m, f->element) != 0)
-        goto out;
-  }
-  *out = arr;
-  arr = NULL;
-  rc = 0;
-out:
-  json_decref(arr);
-  xmlFreeDoc(doc);
-  return rc;
+  return aws__parse_list(xml, len, root_name, AWS__LIST(result, list), AWS__LIST("member"),
+                         aws__fields, fields, out);
 }
 
 int aws_parse_stack_resources(const char *xml, size_t len, json_t **out) {
