@@ -81,23 +81,22 @@ fi
 
 # ---------------------------------------------------------------- servers
 
-if pid=$(our_pid moto moto_server); then
-  say "moto: stopping (pid $pid)"
-  t=$(now_ms)
-  stop_pids 10 "$pid"
-  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
-  STOPPED=$((STOPPED + 1))
-fi
-rm -f "$(pidfile_of moto)"
+# stop_server NAME EXE LABEL: stops our NAME server (SIGTERM, up to 10 s,
+# then SIGKILL) when its pid file names a live EXE, and drops the pid file.
+stop_server() {
+  local name=$1 exe=$2 label=$3 pid t
+  if pid=$(our_pid "$name" "$exe"); then
+    say "$label: stopping (pid $pid)"
+    t=$(now_ms)
+    stop_pids 10 "$pid"
+    note "stopped in $(fmt_ms $(($(now_ms) - t)))"
+    STOPPED=$((STOPPED + 1))
+  fi
+  rm -f "$(pidfile_of "$name")"
+}
 
-if pid=$(our_pid ferretdb ferretdb); then
-  say "FerretDB: stopping (pid $pid)"
-  t=$(now_ms)
-  stop_pids 10 "$pid"
-  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
-  STOPPED=$((STOPPED + 1))
-fi
-rm -f "$(pidfile_of ferretdb)"
+stop_server moto moto_server moto
+stop_server ferretdb ferretdb FerretDB
 
 # Resolved: the rabbitmq user (rabbitmqctl) may not follow a link below var/.
 RABBIT_BASE=$(readlink -f "$VAR_DIR/rabbitmq" 2>/dev/null || echo "$VAR_DIR/rabbitmq")
@@ -130,14 +129,7 @@ elif [[ -f $RABBIT_BASE/rabbit.pid ]]; then
 fi
 rm -f "$(pidfile_of rabbitmq)" "$RUN_DIR/rabbitmq.node" "$RABBIT_BASE/rabbit.pid" 2>/dev/null || true
 
-if pid=$(our_pid redis redis-server); then
-  say "Redis: stopping (pid $pid)"
-  t=$(now_ms)
-  stop_pids 10 "$pid"
-  note "stopped in $(fmt_ms $(($(now_ms) - t)))"
-  STOPPED=$((STOPPED + 1))
-fi
-rm -f "$(pidfile_of redis)"
+stop_server redis redis-server Redis
 
 if pid=$(our_pid dockerd dockerd); then
   say "Docker: stopping dockerd (pid $pid)"
