@@ -37,6 +37,29 @@ static const char *jstr(const json_t *o, const char *k) {
   return s ? s : "(not a string)";
 }
 
+typedef int (*parse_fn)(const char *xml, size_t len, json_t **out);
+
+/* What parse makes of the fixture `file`, which it must parse. */
+static json_t *parsed(const char *file, parse_fn parse) {
+  size_t len;
+  char *xml = fixture(file, &len);
+  json_t *out = NULL;
+  int rc = parse(xml, len, &out);
+  free(xml);
+  ASSERT_EQ_INT(rc, 0);
+  return out;
+}
+
+static void check_request_id(const char *file, const char *request_id) {
+  aws_result_t res;
+  memset(&res, 0, sizeof res);
+  size_t len;
+  char *xml = fixture(file, &len);
+  aws_parse_request_id(xml, len, &res);
+  free(xml);
+  ASSERT_EQ_STR(res.request_id, request_id);
+}
+
 /* ---- errors ---- */
 
 static void check_error(const char *file, int status, aws_class_t cls, const char *code,
@@ -257,20 +280,11 @@ static void test_describe_instances_moto(void) {
   ASSERT_EQ_STR(jstr(json_object_get(i0, "tags"), "aws:cloudformation:stack-name"), "s1");
   json_decref(all);
 
-  aws_result_t res;
-  memset(&res, 0, sizeof res);
-  xml = fixture("moto_describe_instances.xml", &len);
-  aws_parse_request_id(xml, len, &res);
-  free(xml);
-  ASSERT_EQ_STR(res.request_id, "request-id");
+  check_request_id("moto_describe_instances.xml", "request-id");
 }
 
 static void test_describe_volumes(void) {
-  size_t len;
-  char *xml = fixture("ec2_describe_volumes.xml", &len);
-  json_t *vols = NULL;
-  ASSERT_EQ_INT(aws_parse_describe_volumes(xml, len, &vols), 0);
-  free(xml);
+  json_t *vols = parsed("ec2_describe_volumes.xml", aws_parse_describe_volumes);
   ASSERT_EQ_INT(json_array_size(vols), 1);
   json_t *v = json_array_get(vols, 0);
   ASSERT_EQ_STR(jstr(v, "volume_id"), "vol-1234567890abcdef0");
@@ -285,9 +299,7 @@ static void test_describe_volumes(void) {
   ASSERT_EQ_STR(jstr(json_array_get(att, 0), "state"), "attached");
   json_decref(vols);
 
-  xml = fixture("moto_describe_volumes.xml", &len);
-  ASSERT_EQ_INT(aws_parse_describe_volumes(xml, len, &vols), 0);
-  free(xml);
+  vols = parsed("moto_describe_volumes.xml", aws_parse_describe_volumes);
   v = json_array_get(vols, 0);
   ASSERT_EQ_STR(jstr(v, "volume_id"), "vol-b8a78c6d422da1fb0");
   ASSERT_EQ_INT(json_integer_value(json_object_get(v, "size")), 8);
@@ -311,21 +323,11 @@ static void test_create_stack(void) {
     ASSERT_EQ_STR(id, ids[i]);
     free(id);
   }
-  aws_result_t res;
-  memset(&res, 0, sizeof res);
-  size_t len;
-  char *xml = fixture("cfn_create_stack.xml", &len);
-  aws_parse_request_id(xml, len, &res);
-  free(xml);
-  ASSERT_EQ_STR(res.request_id, "b9b4b068-3a41-11e5-94eb-example");
+  check_request_id("cfn_create_stack.xml", "b9b4b068-3a41-11e5-94eb-example");
 }
 
 static void test_describe_stacks(void) {
-  size_t len;
-  char *xml = fixture("cfn_describe_stacks.xml", &len);
-  json_t *st = NULL;
-  ASSERT_EQ_INT(aws_parse_describe_stacks(xml, len, &st), 0);
-  free(xml);
+  json_t *st = parsed("cfn_describe_stacks.xml", aws_parse_describe_stacks);
   ASSERT_EQ_STR(jstr(st, "stack_name"), "MyStack");
   ASSERT_EQ_STR(jstr(st, "status"), "CREATE_FAILED");
   ASSERT_EQ_STR(jstr(st, "status_reason"), "The following resource(s) failed to create: [Inst].");
@@ -335,9 +337,7 @@ static void test_describe_stacks(void) {
   ASSERT_EQ_STR(jstr(outs, "StartPage"), "http://my-load-balancer.amazonaws.com:80/index.html");
   json_decref(st);
 
-  xml = fixture("moto_describe_stacks.xml", &len);
-  ASSERT_EQ_INT(aws_parse_describe_stacks(xml, len, &st), 0);
-  free(xml);
+  st = parsed("moto_describe_stacks.xml", aws_parse_describe_stacks);
   ASSERT_EQ_STR(jstr(st, "status"), "CREATE_COMPLETE");
   ASSERT_TRUE(json_is_null(json_object_get(st, "status_reason")));
   ASSERT_EQ_STR(jstr(json_object_get(st, "outputs"), "Iid"), "i-5b6dce7b5ca25a13f");
@@ -350,11 +350,7 @@ static void test_describe_stacks(void) {
 }
 
 static void test_stack_resources(void) {
-  size_t len;
-  char *xml = fixture("cfn_describe_stack_resources.xml", &len);
-  json_t *rs = NULL;
-  ASSERT_EQ_INT(aws_parse_stack_resources(xml, len, &rs), 0);
-  free(xml);
+  json_t *rs = parsed("cfn_describe_stack_resources.xml", aws_parse_stack_resources);
   ASSERT_EQ_INT(json_array_size(rs), 2);
   json_t *r0 = json_array_get(rs, 0), *r1 = json_array_get(rs, 1);
   ASSERT_EQ_STR(jstr(r0, "logical_id"), "Inst");
@@ -366,19 +362,13 @@ static void test_stack_resources(void) {
   ASSERT_EQ_STR(jstr(r1, "status_reason"), "Volume size 100000 exceeds the limit");
   json_decref(rs);
 
-  xml = fixture("moto_describe_stack_resources.xml", &len);
-  ASSERT_EQ_INT(aws_parse_stack_resources(xml, len, &rs), 0);
-  free(xml);
+  rs = parsed("moto_describe_stack_resources.xml", aws_parse_stack_resources);
   ASSERT_EQ_STR(jstr(json_array_get(rs, 0), "physical_id"), "i-5b6dce7b5ca25a13f");
   json_decref(rs);
 }
 
 static void test_stack_events(void) {
-  size_t len;
-  char *xml = fixture("cfn_describe_stack_events.xml", &len);
-  json_t *ev = NULL;
-  ASSERT_EQ_INT(aws_parse_stack_events(xml, len, &ev), 0);
-  free(xml);
+  json_t *ev = parsed("cfn_describe_stack_events.xml", aws_parse_stack_events);
   ASSERT_EQ_INT(json_array_size(ev), 2);
   json_t *e0 = json_array_get(ev, 0);
   ASSERT_EQ_STR(jstr(e0, "event_id"), "Event-1-Id");
@@ -390,9 +380,7 @@ static void test_stack_events(void) {
   ASSERT_EQ_STR(jstr(e0, "timestamp"), "2010-07-27T22:30:28Z");
   json_decref(ev);
 
-  xml = fixture("moto_describe_stack_events.xml", &len);
-  ASSERT_EQ_INT(aws_parse_stack_events(xml, len, &ev), 0);
-  free(xml);
+  ev = parsed("moto_describe_stack_events.xml", aws_parse_stack_events);
   ASSERT_EQ_INT(json_array_size(ev), 2);
   ASSERT_EQ_STR(jstr(json_array_get(ev, 1), "status_reason"), "User Initiated");
   json_decref(ev);
