@@ -9,6 +9,11 @@
 #include "launcher.h"
 #include "test.h"
 
+/* o[k] when it is a string, else NULL. */
+static const char *str(const json_t *o, const char *k) {
+  return json_string_value(json_object_get(o, k));
+}
+
 static json_t *config_with_volume(void) {
   return json_pack("{s:s, s:s, s:{s:s, s:i, s:s}}", "name", "mliy", "image_id", "ami-1234",
                    "volume", "device", "/dev/sdf", "size", 50, "kms_key_id", "kms-9");
@@ -76,25 +81,25 @@ static void test_params_all(void) {
   json_t *cfg = config_with_volume(), *g = group(), *r = record();
   json_t *p = launcher_stack_params(cfg, g, r, "dWQ=", NULL);
   ASSERT_EQ_INT(json_object_size(p), 11);
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "KeyName")), "kp");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "ImageId")), "ami-1234");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "InstanceType")), "t3.micro");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "IamInstanceProfile")), "prof");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "SecurityGroupIds")), "sg-1,sg-2");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "SubnetId")), "subnet-7");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "AvailabilityZone")), "us-east-1a");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "KmsKeyId")), "kms-9");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "EBSVolumeDeviceName")), "/dev/sdf");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "VolumeSize")), "50");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "UserData")), "dWQ=");
+  ASSERT_EQ_STR(str(p, "KeyName"), "kp");
+  ASSERT_EQ_STR(str(p, "ImageId"), "ami-1234");
+  ASSERT_EQ_STR(str(p, "InstanceType"), "t3.micro");
+  ASSERT_EQ_STR(str(p, "IamInstanceProfile"), "prof");
+  ASSERT_EQ_STR(str(p, "SecurityGroupIds"), "sg-1,sg-2");
+  ASSERT_EQ_STR(str(p, "SubnetId"), "subnet-7");
+  ASSERT_EQ_STR(str(p, "AvailabilityZone"), "us-east-1a");
+  ASSERT_EQ_STR(str(p, "KmsKeyId"), "kms-9");
+  ASSERT_EQ_STR(str(p, "EBSVolumeDeviceName"), "/dev/sdf");
+  ASSERT_EQ_STR(str(p, "VolumeSize"), "50");
+  ASSERT_EQ_STR(str(p, "UserData"), "dWQ=");
   json_decref(p);
   /* no group, no volume: empty values */
   json_object_set_new(cfg, "volume", json_null());
   p = launcher_stack_params(cfg, NULL, r, "", NULL);
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "KeyName")), "");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "SecurityGroupIds")), "");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "VolumeSize")), "");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "ImageId")), "ami-1234");
+  ASSERT_EQ_STR(str(p, "KeyName"), "");
+  ASSERT_EQ_STR(str(p, "SecurityGroupIds"), "");
+  ASSERT_EQ_STR(str(p, "VolumeSize"), "");
+  ASSERT_EQ_STR(str(p, "ImageId"), "ami-1234");
   json_decref(p);
   json_decref(cfg);
   json_decref(g);
@@ -114,7 +119,7 @@ static void test_template_params_json(void) {
   ASSERT_EQ_INT(json_object_size(p), 3);
   ASSERT_TRUE(json_object_get(p, "VolumeSize") == NULL);
   ASSERT_TRUE(json_object_get(p, "KeyName") == NULL);
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "InstanceType")), "t3.micro");
+  ASSERT_EQ_STR(str(p, "InstanceType"), "t3.micro");
   json_decref(p);
   json_decref(keys);
   /* no Parameters at all: nothing is sent */
@@ -132,8 +137,8 @@ static void test_template_params_json(void) {
   json_object_set_new(cfg, "volume", json_null());
   p = launcher_stack_params(cfg, NULL, r, "", keys);
   ASSERT_EQ_INT(json_object_size(p), 2);
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "KeyName")), "");
-  ASSERT_EQ_STR(json_string_value(json_object_get(p, "ImageId")), "ami-1234");
+  ASSERT_EQ_STR(str(p, "KeyName"), "");
+  ASSERT_EQ_STR(str(p, "ImageId"), "ami-1234");
   ASSERT_TRUE(json_object_get(p, "VolumeSize") == NULL);
   ASSERT_TRUE(json_object_get(p, "KmsKeyId") == NULL);
   json_decref(p);
@@ -186,19 +191,18 @@ static void test_tags_and_tokens(void) {
   json_t *r = record();
   json_t *t = launcher_stack_tags("ABACO", r);
   ASSERT_EQ_INT(json_object_size(t), 6);
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "LaunchedBy")), "ABACO");
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "AbacoId")), "I1");
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "Owner")), "alice");
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "Tenant")), "dev");
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "Config")), "mliy");
-  ASSERT_EQ_STR(json_string_value(json_object_get(t, "Name")), "box");
+  ASSERT_EQ_STR(str(t, "LaunchedBy"), "ABACO");
+  ASSERT_EQ_STR(str(t, "AbacoId"), "I1");
+  ASSERT_EQ_STR(str(t, "Owner"), "alice");
+  ASSERT_EQ_STR(str(t, "Tenant"), "dev");
+  ASSERT_EQ_STR(str(t, "Config"), "mliy");
+  ASSERT_EQ_STR(str(t, "Name"), "box");
   json_decref(t);
   json_t *k = launcher_platform_tokens(r, "http://10.0.0.1:8000/");
-  ASSERT_EQ_STR(json_string_value(json_object_get(k, "progress_url")),
-                "http://10.0.0.1:8000/instances/I1/progress");
-  ASSERT_EQ_STR(json_string_value(json_object_get(k, "progress_token")), "secret");
-  ASSERT_EQ_STR(json_string_value(json_object_get(k, "instance_name")), "box");
-  ASSERT_EQ_STR(json_string_value(json_object_get(k, "tenant")), "dev");
+  ASSERT_EQ_STR(str(k, "progress_url"), "http://10.0.0.1:8000/instances/I1/progress");
+  ASSERT_EQ_STR(str(k, "progress_token"), "secret");
+  ASSERT_EQ_STR(str(k, "instance_name"), "box");
+  ASSERT_EQ_STR(str(k, "tenant"), "dev");
   json_decref(k);
   json_decref(r);
 }
