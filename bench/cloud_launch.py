@@ -6,7 +6,7 @@ ec2_instance_id and until it is `running`; prints min / median / max and
 terminates what it launched. Run after `make up`:
     var/venv/bin/python bench/cloud_launch.py [N]
 The first poll of a stack comes [cloud] poll_initial_ms after CreateStack
-(abaco.conf: 500 ms; moto makes stacks synchronously), so that setting
+(abaco.conf: 100 ms; moto makes stacks synchronously), so that setting
 sets the floor of the figure."""
 import json
 import os

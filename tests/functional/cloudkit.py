@@ -56,7 +56,7 @@ def moto_reset(url=None):
     r.raise_for_status()
 
 
-def client(service, url=None, region_name=None, retries=0):
+def client(service, url=None, region_name=None, retries=0, read_timeout=120):
     """A boto3 client (ec2, cloudformation) of the stack's moto, or of url
     (an awsproxy's, say); no retries by default, so a test sees each fault."""
     return boto3.client(
@@ -64,7 +64,7 @@ def client(service, url=None, region_name=None, retries=0):
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
         config=botocore.config.Config(retries={"total_max_attempts": retries + 1,
                                                "mode": "standard"},
-                                      connect_timeout=10, read_timeout=120))
+                                      connect_timeout=10, read_timeout=read_timeout))
 
 
 def ec2(url=None, **kw):
