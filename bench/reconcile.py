@@ -42,7 +42,9 @@ def bench(n):
     run_tagged(n, launched_by=tag, batch=1000, ec2_client=ec2(read_timeout=900))
     made = time.time() - t0
     log = tempfile.NamedTemporaryFile(prefix="abaco-bench-updater-", suffix=".log", delete=False)
+    # moto lists 10,000 tagged instances in minutes: no timeout short of that
     env = dict(os.environ, cloud_tag=tag, cloud_update_interval="2", logs_directory="",
+               cloud_timeout_ms="1800000",
                logs_level="debug")
     proc = subprocess.Popen([os.path.join(BUILD, "bin", "updater"), "-c", CONF], env=env,
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -75,6 +77,8 @@ def bench(n):
 
 if __name__ == "__main__":
     pid = stack_updater_pid()
+    # a SIGTERM still runs the finally below: the stack's updater must not stay stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if pid:
         os.kill(pid, signal.SIGSTOP)
     try:
