@@ -57,7 +57,11 @@ def bench(n):
                 passes = [tuple(map(int, m.groups())) for m in PASS.finditer(f.read())]
     finally:
         proc.terminate()
-        proc.wait()
+        try:  # a pass in flight finishes first: at 10,000 in moto, minutes
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         for m in redis_cmd("SMEMBERS", f"abaco:cloud:index:{tag}") or []:
             tenant, iid = m.split(":", 1)
             ec2_id = redis_cmd("HGET", f"abaco:instance:{tenant}:{iid}", "ec2_instance_id")
