@@ -43,26 +43,12 @@ static const char *aws__env(const char *name) {
 
 static int aws__opt_long(const actor_config_t *cfg, const char *key, long def, long min,
                          long max, long *out) {
-  if (actor_config_get_int(cfg, "cloud", key, def, out) != 0)
-    return ACTOR_ECONFIG;
-  if (*out < min || *out > max) {
-    LOG_ERROR(AWS__LOG, "[cloud] %s = %ld: must be between %ld and %ld", key, *out, min, max);
-    *out = def;
-    return ACTOR_ECONFIG;
-  }
-  return 0;
+  return actor_config_get_int_range(cfg, "cloud", key, def, min, max, out);
 }
 
 static int aws__opt_double(const actor_config_t *cfg, const char *key, double def, double min,
                            double max, double *out) {
-  if (actor_config_get_double(cfg, "cloud", key, def, out) != 0)
-    return ACTOR_ECONFIG;
-  if (!(*out >= min && *out <= max)) {
-    LOG_ERROR(AWS__LOG, "[cloud] %s = %g: must be between %g and %g", key, *out, min, max);
-    *out = def;
-    return ACTOR_ECONFIG;
-  }
-  return 0;
+  return actor_config_get_double_range(cfg, "cloud", key, def, min, max, out);
 }
 
 int aws_opts_from_config(const actor_config_t *cfg, aws_opts_t *o) {

@@ -14,16 +14,7 @@
  * far from overflow. */
 static int get_long(const actor_config_t *cfg, const char *key, long def, long min, long max,
                     long *out) {
-  int rc = actor_config_get_int(cfg, "cloud", key, def, out);
-  if (rc != 0)
-    return rc; /* logged by the getter */
-  if (*out < min || *out > max) {
-    LOG_ERROR(CLOUD_MODULE, "[cloud] %s = %ld: must be between %ld and %ld", key, *out, min,
-              max);
-    *out = def;
-    return ACTOR_ECONFIG;
-  }
-  return 0;
+  return actor_config_get_int_range(cfg, "cloud", key, def, min, max, out);
 }
 
 #define HOUR_MS 3600000L

@@ -308,6 +308,29 @@ int actor_config_get_double(const actor_config_t *cfg, const char *section, cons
   return 0;
 }
 
+int actor_config_get_int_range(const actor_config_t *cfg, const char *section, const char *key,
+                               long def, long min, long max, long *out) {
+  int rc = actor_config_get_int(cfg, section, key, def, out);
+  if (rc != 0 || (*out >= min && *out <= max))
+    return rc; /* a bad value is logged by the getter */
+  actor_log(ACTOR_LOG_ERROR, CONFIG_LOG, "[%s] %s = %ld: must be between %ld and %ld", section,
+            key, *out, min, max);
+  *out = def;
+  return ACTOR_ECONFIG;
+}
+
+int actor_config_get_double_range(const actor_config_t *cfg, const char *section,
+                                  const char *key, double def, double min, double max,
+                                  double *out) {
+  int rc = actor_config_get_double(cfg, section, key, def, out);
+  if (rc != 0 || (*out >= min && *out <= max))
+    return rc;
+  actor_log(ACTOR_LOG_ERROR, CONFIG_LOG, "[%s] %s = %g: must be between %g and %g", section, key,
+            *out, min, max);
+  *out = def;
+  return ACTOR_ECONFIG;
+}
+
 /* Abaco's -1 for "no limit", and 0 likewise. */
 int actor_config_get_limit(const actor_config_t *cfg, const char *section, const char *key,
                            long def, long *out) {

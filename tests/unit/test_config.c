@@ -549,6 +549,28 @@ static void test_tenant_keys(void) {
   actor_config_free(cfg);
 }
 
+/* Range getters: in range as the plain getter; out of range or bad is
+ * ACTOR_ECONFIG with the default; unset is the default. */
+static void test_ranges(void) {
+  actor_config_t *cfg = NULL;
+  ASSERT_EQ_INT(actor_config_parse("[cloud]\nn = 7\nbig = 70\nbad = x\nr = 2.5\n", &cfg), 0);
+  long n = 0;
+  double d = 0;
+  ASSERT_EQ_INT(actor_config_get_int_range(cfg, "cloud", "n", 1, 0, 10, &n), 0);
+  ASSERT_EQ_INT(n, 7);
+  ASSERT_EQ_INT(actor_config_get_int_range(cfg, "cloud", "big", 1, 0, 10, &n), ACTOR_ECONFIG);
+  ASSERT_EQ_INT(n, 1);
+  ASSERT_EQ_INT(actor_config_get_int_range(cfg, "cloud", "bad", 3, 0, 10, &n), ACTOR_ECONFIG);
+  ASSERT_EQ_INT(n, 3);
+  ASSERT_EQ_INT(actor_config_get_int_range(cfg, "cloud", "unset", 4, 0, 10, &n), 0);
+  ASSERT_EQ_INT(n, 4);
+  ASSERT_EQ_INT(actor_config_get_double_range(cfg, "cloud", "r", 1, 0, 3, &d), 0);
+  ASSERT_TRUE(d == 2.5);
+  ASSERT_EQ_INT(actor_config_get_double_range(cfg, "cloud", "r", 1, 0, 2, &d), ACTOR_ECONFIG);
+  ASSERT_TRUE(d == 1);
+  actor_config_free(cfg);
+}
+
 int main(void) {
   if (mkdtemp(tmpdir) == NULL)
     return 1;
@@ -574,6 +596,7 @@ int main(void) {
   RUN_TEST(test_unused_keys_warned_once);
   RUN_TEST(test_key_kinds);
   RUN_TEST(test_tenant_keys);
+  RUN_TEST(test_ranges);
 
   actor_log_shutdown();
   unlink(logpath);

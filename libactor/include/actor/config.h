@@ -36,6 +36,15 @@ ACTOR_MUST_CHECK int actor_config_get_bool(const actor_config_t *cfg, const char
                                            const char *key, bool def, bool *out);
 ACTOR_MUST_CHECK int actor_config_get_double(const actor_config_t *cfg, const char *section,
                                              const char *key, double def, double *out);
+/* As actor_config_get_int / _double, and a value outside [min, max] is
+ * ACTOR_ECONFIG too (logged naming the key and the range; *out = def). */
+ACTOR_MUST_CHECK int actor_config_get_int_range(const actor_config_t *cfg, const char *section,
+                                                const char *key, long def, long min, long max,
+                                                long *out);
+ACTOR_MUST_CHECK int actor_config_get_double_range(const actor_config_t *cfg,
+                                                   const char *section, const char *key,
+                                                   double def, double min, double max,
+                                                   double *out);
 /* The typed getters set *out to `def` when the key is unset (return 0) or
  * bad (return ACTOR_ECONFIG, logged). Booleans: true/false, yes/no, on/off,
  * 1/0 in any case. Surrounding blanks are ignored.
