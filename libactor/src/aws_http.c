@@ -51,6 +51,10 @@ static int aws__opt_double(const actor_config_t *cfg, const char *key, double de
   return actor_config_get_double_range(cfg, "cloud", key, def, min, max, out);
 }
 
+bool aws_opts_have_credentials(const aws_opts_t *o) {
+  return o->access_key && *o->access_key && o->secret_key && *o->secret_key;
+}
+
 int aws_opts_from_config(const actor_config_t *cfg, aws_opts_t *o) {
   memset(o, 0, sizeof *o);
   const char *region = aws__env("AWS_REGION");

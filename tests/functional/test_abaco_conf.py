@@ -77,7 +77,9 @@ class AbacoConfStack:
         tag = uuid.uuid4().hex[:8]
         self.queue = f"abacoconf_{tag}"
         self.port = free_port()
-        self.env = dict(os.environ, ABACO_CONF=self.conf, logs_directory="",
+        # Abaco's files have no [cloud]: nor does the environment here
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env = dict(env, ABACO_CONF=self.conf, logs_directory="",
                         web_port=str(self.port), web_bind="127.0.0.1",
                         spawner_host_queues=f"{self.queue}, {self.queue}_special",
                         spawner_host_id=f"abacoconf-{tag}",
@@ -173,6 +175,18 @@ def test_every_service_stays_up(stack):
     for name in SERVICES:
         assert "started (pid" in stack.log(name), stack.log(name)[-3000:]
         assert " ERROR " not in stack.log(name), stack.log(name)[-3000:]
+
+
+def test_without_aws_credentials_the_cloud_daemons_say_so_once(stack):
+    """Abaco's files carry no [cloud] credentials: the updater warns once and
+    does not reconcile (no pass, so no AWS call and no error); the launcher
+    warns that launches will fail."""
+    time.sleep(1)
+    updater, launcher = stack.log("updater"), stack.log("launcher")
+    assert updater.count("WARNING updater[updater]: no AWS credentials") == 1, updater[-3000:]
+    assert "is not reconciled by this updater" in updater
+    assert "updater[aws]" not in updater, updater[-3000:]  # not one call made
+    assert launcher.count("WARNING launcher[launcher]: no AWS credentials") == 1, launcher[-3000:]
 
 
 def test_each_unused_key_is_warned_once_by_name(stack):

@@ -67,6 +67,8 @@ typedef struct {
  * ACTOR_ECONFIG, logged naming the key. Missing credentials are not an
  * error here (calls then fail with AWS_AUTH). */
 ACTOR_MUST_CHECK int aws_opts_from_config(const actor_config_t *cfg, aws_opts_t *o);
+/* True when o names both an access key and a secret key. */
+bool aws_opts_have_credentials(const aws_opts_t *o);
 ACTOR_MUST_CHECK int aws_new(const aws_opts_t *o, aws_t **out);
 void aws_free(aws_t *a);
 

@@ -128,7 +128,17 @@ int main(int argc, char **argv) {
            "reconciling tag %s every %lds (stale_guard %lds, gone_grace %lds) against %s",
            c->settings.tag, c->settings.update_interval, c->settings.stale_guard,
            c->settings.gone_grace, ao.endpoint && *ao.endpoint ? ao.endpoint : "AWS");
-  uv_timer_start(&up.timer, on_timer, 0, 0);
+  if (aws_opts_have_credentials(&ao)) {
+    uv_timer_start(&up.timer, on_timer, 0, 0);
+  } else {
+    /* an actors-only deployment (Abaco's own abaco.conf has no [cloud]):
+     * say so once and leave the lease to an updater that can reconcile */
+    LOG_WARN("updater",
+             "no AWS credentials ([cloud] access_key_id and secret_access_key, or "
+             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): tag %s is not reconciled by this "
+             "updater",
+             c->settings.tag);
+  }
   actor_service_run(&svc, on_stop);
   status = 0;
 
