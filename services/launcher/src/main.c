@@ -49,8 +49,8 @@ int main(int argc, char **argv) {
   if (!aws_opts_have_credentials(&ao))
     LOG_WARN("launcher",
              "no AWS credentials ([cloud] access_key_id and secret_access_key, or "
-             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): each launch will end in ERROR "
-             "(MissingCredentials)");
+             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): launches will fail with "
+             "MissingCredentials");
   if (store_redis_new(svc.cfg, 8, &ln.redis) != 0 || store_mongo_new(svc.cfg, &ln.mongo) != 0) {
     LOG_ERROR("launcher", "cannot set up the stores");
     goto cleanup;
