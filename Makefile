@@ -12,7 +12,7 @@ TEST_ENV := . scripts/lib.sh && export_test_env
 # ctest against the live servers (see run_unit_tests in scripts/lib.sh).
 UNIT := . scripts/lib.sh && run_unit_tests
 
-.PHONY: build deps up down samples unit functional test bench asan clean distclean
+.PHONY: build deps up down samples unit functional test bench asan clean distclean deb ansible-test
 
 build:
 	@[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -39,6 +39,16 @@ functional:
 
 test:
 	bash scripts/test.sh
+
+# Debian packages of the platform and of FerretDB, under var/deb/.
+deb:
+	bash scripts/build_deb.sh
+
+# Deploys with ansible/ onto four test hosts made on this machine (network
+# namespaces + systemd-nspawn), end to end, then tears them down. Several
+# minutes; needs root. CI runs it after `make test` (.ci/run).
+ansible-test:
+	bash scripts/ansible_test.sh
 
 bench: build
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; \
