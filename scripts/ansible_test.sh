@@ -340,6 +340,16 @@ security_scores
 say "end to end through the api on abt-web"
 python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase deploy
 
+say "monitoring: Prometheus on abt-web scrapes the api"
+prom_api_up() {
+  curl -s -m 3 "http://10.77.0.12:9090/api/v1/targets" | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+sys.exit(0 if any(t["scrapeUrl"].endswith(":8000/metrics") and t["health"] == "up" for t in targets) else 1)'
+}
+wait_until 60 "" prom_api_up || die "Prometheus on abt-web does not report the api's /metrics target up"
+note "target http://10.77.0.12:8000/metrics is up"
+
 say "rolling update: update.yml"
 play update update.yml
 python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase after-update
