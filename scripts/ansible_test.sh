@@ -102,6 +102,8 @@ teardown() {
     ip netns del "$name" 2>/dev/null || true
     if [[ -d /srv/$name ]]; then rm -rf "/srv/${name:?}"; fi
   done
+  if mountpoint -q "$AT/plain/root" 2>/dev/null; then umount "$AT/plain/root" || umount -l "$AT/plain/root" || true; fi
+  rm -rf "$AT/plain"
   ip link del "$BRIDGE" 2>/dev/null || true
   while iptables -D FORWARD -i "$BRIDGE" -j ACCEPT -m comment --comment abt 2>/dev/null; do :; done
   while iptables -D FORWARD -o "$BRIDGE" -j ACCEPT -m comment --comment abt 2>/dev/null; do :; done
@@ -236,6 +238,35 @@ wait_host() {
   die "$name: no ssh on $ip after 120 s"
 }
 
+# The abaco package on a Debian 12 tree without its libraries: an overlay
+# of the base tree from which they are purged, where `apt-get install
+# ./abaco_*.deb` must fetch them from the machine's Debian mirror (the
+# tree shares the machine's network; nothing of it is kept).
+deb_plain_check() {
+  local deb dir="$AT/plain" log="$LOGS/deb-plain.log" libs
+  deb=$(find "$VAR_DIR/deb" -maxdepth 1 -name 'abaco_*.deb' | sort | tail -n 1)
+  libs="libuv1 libhiredis0.14 librabbitmq4 libjansson4 libmicrohttpd12 libjwt0 libinih1 libmongoc-1.0-0 libbson-1.0-0"
+  say "apt-get install ./$(basename "$deb") on a tree without $libs"
+  mkdir -p "$dir"/{upper,work,root}
+  mount -t overlay abt-plain -o "lowerdir=$BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  cp "$deb" "$dir/root/tmp/"
+  local rc=0
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  systemd-nspawn --register=no --keep-unit -q -D "$dir/root" --resolv-conf=copy-host --timezone=off --pipe \
+    env DEBIAN_FRONTEND=noninteractive LIBS="$libs" DEB="/tmp/$(basename "$deb")" bash -euc '
+      apt-get purge -y -q $LIBS >/dev/null
+      for l in $LIBS; do ! dpkg -s "$l" >/dev/null 2>&1 || { echo "$l still installed"; exit 1; }; done
+      apt-get update -q >/dev/null
+      apt-get install -y -q "$DEB"
+      /usr/lib/abaco/api --help >/dev/null 2>&1 || [ $? -ne 127 ]
+      ldd /usr/lib/abaco/* | { ! grep "not found"; }
+      dpkg -s abaco | sed -n "s/^Version: /installed abaco /p"' >"$log" 2>&1 || rc=$?
+  umount "$dir/root" || umount -l "$dir/root"
+  rm -rf "$dir"
+  if ((rc != 0)); then log_tail "$log" 30; die "the abaco package does not install on a plain tree (log $log)"; fi
+  note "$(tail -n 1 "$log"), pulling from the mirror: $(sed -n 's/^Setting up \([^: ]*\).*/\1/p' "$log" | grep -v '^abaco$' | tr '\n' ' ')"
+}
+
 make_hosts() {
   say "hosts: bridge $BRIDGE ($SUBNET), namespaces and systemd-nspawn machines"
   ip link add "$BRIDGE" type bridge
@@ -325,6 +356,7 @@ else
 fi
 
 build_base
+deb_plain_check
 make_hosts
 
 say "deploy: ansible-playbook -i inventories/test site.yml"
