@@ -196,6 +196,8 @@ make_host() {
   printf '127.0.0.1 localhost\n%s %s\n' "$ip" "$name" >"$root/etc/hosts"
   # No resolver: the hosts need none (everything is preinstalled).
   : >"$root/etc/resolv.conf"
+  # sshd's pam_env reads it (mmdebstrap's tree has no locales).
+  [[ -e $root/etc/default/locale ]] || printf 'LANG=C.UTF-8\n' >"$root/etc/default/locale"
   ip netns add "$name"
   ip link add "$name-v" type veth peer name eth0 netns "$name"
   ip link set "$name-v" master "$BRIDGE" up
@@ -249,11 +251,12 @@ deb_plain_check() {
   say "apt-get install ./$(basename "$deb") on a tree without $libs"
   mkdir -p "$dir"/{upper,work,root}
   mount -t overlay abt-plain -o "lowerdir=$BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
-  cp "$deb" "$dir/root/tmp/"
+  # (not /tmp: nspawn mounts a tmpfs there)
+  cp "$deb" "$dir/root/root/"
   local rc=0
   # shellcheck disable=SC2016 # expanded by the inner bash
   systemd-nspawn --register=no --keep-unit -q -D "$dir/root" --resolv-conf=copy-host --timezone=off --pipe \
-    env DEBIAN_FRONTEND=noninteractive LIBS="$libs" DEB="/tmp/$(basename "$deb")" bash -euc '
+    env DEBIAN_FRONTEND=noninteractive LIBS="$libs" DEB="/root/$(basename "$deb")" bash -euc '
       apt-get purge -y -q $LIBS >/dev/null
       for l in $LIBS; do ! dpkg -s "$l" >/dev/null 2>&1 || { echo "$l still installed"; exit 1; }; done
       apt-get update -q >/dev/null
@@ -264,7 +267,7 @@ deb_plain_check() {
   umount "$dir/root" || umount -l "$dir/root"
   rm -rf "$dir"
   if ((rc != 0)); then log_tail "$log" 30; die "the abaco package does not install on a plain tree (log $log)"; fi
-  note "$(tail -n 1 "$log"), pulling from the mirror: $(sed -n 's/^Setting up \([^: ]*\).*/\1/p' "$log" | grep -v '^abaco$' | tr '\n' ' ')"
+  note "$(grep "^installed abaco" "$log"), pulling from the mirror: $(sed -n 's/^Setting up \([^: ]*\).*/\1/p' "$log" | grep -v '^abaco$' | tr '\n' ' ')"
 }
 
 make_hosts() {
@@ -305,7 +308,8 @@ play() {
 
 security_scores() {
   say "systemd-analyze security --offline=yes (limits: $MAX_EXPOSURE, $MAX_EXPOSURE_DOCKER with the Docker socket)"
-  local h name unit file score limit bad=0 dir="$AT/units"
+  local h name unit file score limit bad=0 n=0 dir="$AT/units"
+  rm -rf "$dir"
   mkdir -p "$dir"
   for h in "${HOSTS[@]}"; do
     name=$(host_name "$h")
@@ -326,8 +330,10 @@ security_scores() {
       else
         note "$unit: exposure $score (limit $limit)"
       fi
+      n=$((n + 1))
     done
   done
+  ((n == 4)) || die "found $n of the 4 units of the roles (ferretdb, api, spawner, health) to score"
   ((bad == 0)) || die "a unit is above its exposure limit"
 }
 
