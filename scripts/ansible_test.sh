@@ -31,6 +31,9 @@
 #      removed. ABT_KEEP=1 keeps everything up for a look (then run
 #      `scripts/ansible_test.sh --down`).
 #
+# Environment: ABT_KEEP=1 (above), ABT_LINT=0 skips step 3 (development
+# only), ABT_MAX_EXPOSURE / ABT_MAX_EXPOSURE_DOCKER (the limits of step 6).
+#
 # Usage: scripts/ansible_test.sh [--down]
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -205,6 +208,8 @@ make_host() {
   ip -n "$name" link set eth0 up
   ip -n "$name" link set lo up
   ip -n "$name" route add default via "$GATEWAY"
+  # This machine's PID 1 may not be systemd: --register=no --keep-unit keep
+  # nspawn from asking a (missing) system bus for a machine and a scope.
   local args=(--boot --register=no --keep-unit -D "$root" -M "$name" --network-namespace-path="/run/netns/$name"
     --resolv-conf=off --timezone=off --console=pipe)
   if is_compute "$name"; then
