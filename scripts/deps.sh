@@ -95,6 +95,8 @@ want redis-server cmd:redis-server
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then want docker.io; fi
 want iptables cmd:iptables
 want busybox-static
+# PID 1 of the platform's image (scripts/images.sh copies tini-static).
+want tini cmd:tini-static
 # Tools.
 want wrk cmd:wrk
 want valgrind cmd:valgrind
