@@ -12,7 +12,7 @@ TEST_ENV := . scripts/lib.sh && export_test_env
 # ctest against the live servers (see run_unit_tests in scripts/lib.sh).
 UNIT := . scripts/lib.sh && run_unit_tests
 
-.PHONY: build deps up down samples unit functional test bench asan clean distclean
+.PHONY: build deps up down images samples unit functional test bench asan clean distclean
 
 build:
 	@[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -27,6 +27,10 @@ up:
 
 down:
 	bash scripts/down.sh
+
+# The platform's images (abaco/core:$ABACO_IMAGE_TAG, default dev): scripts/images.sh.
+images:
+	bash scripts/images.sh
 
 samples:
 	$(TEST_ENV) && bash scripts/samples.sh

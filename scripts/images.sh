@@ -4,8 +4,14 @@
 #   core   abaco/core:$TAG  every daemon (docker/core/Dockerfile): the
 #          binaries of the CMake build, exactly the shared libraries they
 #          load, tini as PID 1, a passwd/group stub with the user abaco
+#   redis       abaco/redis:$TAG       Debian's redis-server + redis-cli on scratch
+#   rabbitmq    abaco/rabbitmq:$TAG    Debian's rabbitmq-server + management
+#               plugin on a Debian base made by mmdebstrap (cached)
+#   ferretdb    abaco/ferretdb:$TAG    the project's FerretDB build, static, on scratch
+#   prometheus  abaco/prometheus:$TAG  Debian's prometheus on scratch
 #
-# Usage: scripts/images.sh [core|<name>...]   (default: every image)
+# Usage: scripts/images.sh [core|redis|rabbitmq|ferretdb|prometheus ...]
+#        (default: every image)
 #
 # Environment: ABACO_IMAGE_TAG (default dev) tags every image;
 # ABACO_NO_BUILD=1 uses build/ (ABACO_BUILD_DIR) as it is instead of
@@ -273,8 +279,8 @@ IMAGES=(core redis rabbitmq ferretdb prometheus)
 
 main() {
   command -v docker >/dev/null || die "docker not found (apt-get install docker.io)"
-  load_stack_config
-  docker_ping || die "the Docker engine is not reachable (DOCKER_HOST=${DOCKER_HOST:-unset})"
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+    die "the Docker engine is not reachable (is dockerd running? DOCKER_HOST=${DOCKER_HOST:-unset})"
   local names=("$@") name known k
   ((${#names[@]} > 0)) || names=("${IMAGES[@]}")
   for name in "${names[@]}"; do
