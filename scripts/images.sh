@@ -117,6 +117,8 @@ image_core() {
   libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}")
   for lib in $libs; do copy_file "$lib" "$root"; done
   copy_file "$tini" "$root" /sbin/tini
+  # The health check of the compose stack's daemons (docker/probe/probe.c).
+  copy_file "$(build_probe)" "$root" /usr/local/bin/probe
   copy_file /etc/ssl/certs/ca-certificates.crt "$root"
   copy_file "$ABACO_ROOT/abaco.conf" "$root" /etc/abaco/abaco.conf
   copy_file "$ABACO_ROOT/services/api/share/ec2_instances.json" "$root" \
