@@ -8,6 +8,9 @@
  *                                ESTABLISHED TCP connection to each remote
  *                                PORT (read from /proc/net/tcp and tcp6):
  *                                the daemon is connected to its servers
+ *   probe proc NAME              a process named NAME (/proc/<pid>/comm)
+ *                                lives in this pid namespace, not a zombie:
+ *                                for a daemon that holds no connection
  *
  * Exit status 0 = healthy, 1 = not, 2 = usage. At most 5 seconds (alarm).
  * Addresses are numeric (IPv4, [IPv6]) or localhost. */
@@ -20,12 +23,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define TIMEOUT_S 5
 
 static int usage(void) {
-  fprintf(stderr, "usage: probe http://HOST:PORT/PATH | probe tcp HOST:PORT | probe peer PORT...\n");
+  fprintf(stderr, "usage: probe http://HOST:PORT/PATH | probe tcp HOST:PORT | probe peer PORT... | probe proc NAME\n");
   return 2;
 }
 
@@ -207,12 +211,44 @@ static int probe_peer(int argc, char **argv) {
   return 0;
 }
 
+/* A live (non-zombie) process whose comm is `name`. */
+static int probe_proc(const char *name) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  int found = 0;
+  if (!d) {
+    fprintf(stderr, "probe: cannot read /proc: %s\n", strerror(errno));
+    return 1;
+  }
+  while (!found && (e = readdir(d)) != NULL) {
+    char path[300], comm[64], state = 0;
+    FILE *f;
+    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+      continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    f = fopen(path, "r");
+    if (!f)
+      continue;
+    /* "pid (comm) state ...": comm is at most 15 bytes, without ')' here */
+    if (fscanf(f, "%*d (%63[^)]) %c", comm, &state) == 2 && strcmp(comm, name) == 0 &&
+        state != 'Z' && state != 'X')
+      found = 1;
+    fclose(f);
+  }
+  closedir(d);
+  if (!found)
+    fprintf(stderr, "probe: no live process named %s\n", name);
+  return found ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   alarm(TIMEOUT_S); /* default action of SIGALRM: exit, i.e. unhealthy */
   if (argc == 2 && strncmp(argv[1], "http://", 7) == 0)
     return probe_http(argv[1]);
   if (argc == 3 && strcmp(argv[1], "tcp") == 0)
     return probe_tcp(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "proc") == 0)
+    return probe_proc(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "peer") == 0)
     return probe_peer(argc - 2, argv + 2);
   return usage();
