@@ -7,7 +7,8 @@
 #   compose.sh down [--volumes]    remove the containers and the network,
 #                                  with --volumes the data too (make compose-down)
 #   compose.sh test                the whole cycle under a project of its own
-#                                  on free ports: images, up (with monitoring),
+#                                  on free ports with images tagged
+#                                  compose-test: images, up (with monitoring),
 #                                  healthy, tests/compose, down -v, and a check
 #                                  that nothing of the project is left
 #                                  (make compose-test)
@@ -108,6 +109,9 @@ wait_healthy() {
         svc=${svc%%(*}
         printf -- '---- last lines of %s ----\n' "$svc" >&2
         compose logs --tail 30 "$svc" >&2 || true
+        id=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
+          --filter "label=com.docker.compose.service=$svc" | head -1)
+        [[ -n $id ]] && docker inspect -f '{{if .State.Health}}{{range .State.Health.Log}}probe exit {{.ExitCode}}: {{.Output}}{{"\n"}}{{end}}{{end}}' "$id" >&2
       done
       return 1
     fi
@@ -139,7 +143,9 @@ cmd_up() {
   run_dir
   say "compose ($("${COMPOSE[@]}" version --short 2>/dev/null || echo "${COMPOSE[*]}")): up -d, project $PROJECT, tag $ABACO_IMAGE_TAG"
   t=$(now_ms)
-  compose "${profile[@]}" up -d --remove-orphans
+  # up -d itself fails when a dependency ends unhealthy: wait_healthy then
+  # names it and shows its log and its last probes.
+  compose "${profile[@]}" up -d --remove-orphans || warn "compose up -d failed"
   wait_healthy "${services[@]}" || die "the stack did not become healthy ('make compose-down' removes it)"
   HEALTHY_MS=$(($(now_ms) - t))
   say "every service healthy in $(fmt_ms "$HEALTHY_MS"); API on http://${ABACO_API_BIND:-127.0.0.1}:${ABACO_API_PORT:-8000}"
@@ -185,9 +191,14 @@ cmd_test() {
   PROJECT="abacotest$$"
   export COMPOSE_PROJECT_NAME=$PROJECT ABACO_NETWORK=$PROJECT ABACO_HOST_ID=$PROJECT
   export ABACO_API_BIND=127.0.0.1
+  # Images of a tag of its own: a concurrent `make images` (tag dev) cannot
+  # swap them under the test. The tags stay as a build cache.
+  export ABACO_IMAGE_TAG=${ABACO_COMPOSE_TEST_TAG:-compose-test}
   ABACO_API_PORT=$(free_port) ABACO_RABBIT_MGMT_PORT=$(free_port) ABACO_PROMETHEUS_PORT=$(free_port)
   export ABACO_API_PORT ABACO_RABBIT_MGMT_PORT ABACO_PROMETHEUS_PORT
   export ABACO_RUN_HOST_DIR="/tmp/$PROJECT"
+  # The health agent's pass every 5 s: the killed worker's orphans go soon.
+  export ABACO_HEALTH_INTERVAL=5
   note "project $PROJECT: api :$ABACO_API_PORT, prometheus :$ABACO_PROMETHEUS_PORT, run dir $ABACO_RUN_HOST_DIR"
   on_exit() {
     local r=$?
