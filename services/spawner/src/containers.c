@@ -365,12 +365,15 @@ int spawner_containers_init(spawner_t *sp) {
       (sp->worker_network[0] &&
        check_engine_object(sp, "worker_network", "network", sp->worker_network, true) != 0))
     return ACTOR_ECONFIG;
-  uv_timer_init(&sp->svc->loop, &sp->watch_timer);
-  sp->watch_timer.data = sp;
-  uv_timer_start(&sp->watch_timer, on_watch, WATCH_MS, WATCH_MS);
   LOG_INFO("spawner", "workers are containers of %s (network %s, config %s)", sp->worker_image,
            sp->worker_network[0] ? sp->worker_network : "default", sp->conf_host_path);
   return 0;
+}
+
+void spawner_containers_watch(spawner_t *sp) {
+  uv_timer_init(&sp->svc->loop, &sp->watch_timer);
+  sp->watch_timer.data = sp;
+  uv_timer_start(&sp->watch_timer, on_watch, WATCH_MS, WATCH_MS);
 }
 
 /* ---- shutdown ---- */
