@@ -194,8 +194,11 @@ static int list_workers(spawner_t *sp, bool exited_only, json_t **out) {
   char *err = NULL;
   int rc = dkr_container_list(sp->docker, filters, 1, out, &err);
   free(filters);
-  if (rc != 0)
+  /* Said once per outage (the watch asks every second). */
+  if (rc != 0 && !atomic_exchange(&sp->engine_down, true))
     LOG_WARN("spawner", "cannot list the worker containers: %s", err ? err : actor_strerror(rc));
+  else if (rc == 0 && atomic_exchange(&sp->engine_down, false))
+    LOG_INFO("spawner", "the Docker engine answers again");
   free(err);
   return rc;
 }

@@ -6,6 +6,7 @@
 #define SPAWNER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -41,6 +42,7 @@ struct spawner_s {
   char logs_dir[4096];        /* [logs] directory, absolute; "" = stderr */
   uv_timer_t watch_timer;     /* looks for exited worker containers */
   bool watching;              /* a look at the exited ones is in flight */
+  atomic_bool engine_down;    /* the last listing failed (warned once) */
   uv_work_t stop_work;
   const actor_config_t *cfg;
   bool generate_clients; /* [workers] generate_clients, on globally or for some tenant */
