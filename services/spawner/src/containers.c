@@ -194,8 +194,11 @@ static int list_workers(spawner_t *sp, bool exited_only, json_t **out) {
   char *err = NULL;
   int rc = dkr_container_list(sp->docker, filters, 1, out, &err);
   free(filters);
-  if (rc != 0)
+  /* Said once per outage (the watch asks every second). */
+  if (rc != 0 && !atomic_exchange(&sp->engine_down, true))
     LOG_WARN("spawner", "cannot list the worker containers: %s", err ? err : actor_strerror(rc));
+  else if (rc == 0 && atomic_exchange(&sp->engine_down, false))
+    LOG_INFO("spawner", "the Docker engine answers again");
   free(err);
   return rc;
 }
@@ -365,12 +368,15 @@ int spawner_containers_init(spawner_t *sp) {
       (sp->worker_network[0] &&
        check_engine_object(sp, "worker_network", "network", sp->worker_network, true) != 0))
     return ACTOR_ECONFIG;
-  uv_timer_init(&sp->svc->loop, &sp->watch_timer);
-  sp->watch_timer.data = sp;
-  uv_timer_start(&sp->watch_timer, on_watch, WATCH_MS, WATCH_MS);
   LOG_INFO("spawner", "workers are containers of %s (network %s, config %s)", sp->worker_image,
            sp->worker_network[0] ? sp->worker_network : "default", sp->conf_host_path);
   return 0;
+}
+
+void spawner_containers_watch(spawner_t *sp) {
+  uv_timer_init(&sp->svc->loop, &sp->watch_timer);
+  sp->watch_timer.data = sp;
+  uv_timer_start(&sp->watch_timer, on_watch, WATCH_MS, WATCH_MS);
 }
 
 /* ---- shutdown ---- */

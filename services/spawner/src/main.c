@@ -166,6 +166,8 @@ int main(int argc, char **argv) {
     goto cleanup;
   if (dkr_new_from_config(cfg, &sp.docker) != 0 || check_network(cfg, sp.docker) != 0)
     goto cleanup;
+  if (sp.docker_backend && spawner_containers_init(&sp) != 0)
+    goto cleanup;
   if (store_redis_new(cfg, 4, &sp.redis) != 0) {
     LOG_ERROR("spawner", "cannot set up the store");
     goto cleanup;
@@ -174,9 +176,9 @@ int main(int argc, char **argv) {
   if (spawner_clients_init(&sp, cfg, uri) != 0 ||
       chan_conn_new(&svc.loop, uri, "spawner", &sp.conn) != 0)
     goto cleanup;
-  if (sp.docker_backend && spawner_containers_init(&sp) != 0)
-    goto cleanup;
   uv_timer_init(&svc.loop, &sp.stop_timer);
+  if (sp.docker_backend)
+    spawner_containers_watch(&sp);
 
   const char *queues = actor_config_get(cfg, "spawner", "host_queues", "default");
   char *copy = strdup(queues), *save = NULL;

@@ -6,6 +6,7 @@
 #define SPAWNER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -41,6 +42,7 @@ struct spawner_s {
   char logs_dir[4096];        /* [logs] directory, absolute; "" = stderr */
   uv_timer_t watch_timer;     /* looks for exited worker containers */
   bool watching;              /* a look at the exited ones is in flight */
+  atomic_bool engine_down;    /* the last listing failed (warned once) */
   uv_work_t stop_work;
   const actor_config_t *cfg;
   bool generate_clients; /* [workers] generate_clients, on globally or for some tenant */
@@ -105,8 +107,10 @@ void spawner_stop_workers(spawner_t *sp, void (*done)(spawner_t *));
 /* Reads [spawner] worker_image, worker_network, abaco_conf_host_path and
  * [logs] directory; checks the image and network exist (a missing one is
  * ACTOR_ECONFIG, logged naming the key; an engine that does not answer
- * only earns a warning) and starts the watch timer. */
+ * only earns a warning). Needs config_path, socket_dir, fifo_dir, docker. */
 int spawner_containers_init(spawner_t *sp);
+/* Starts the timer that looks for exited worker containers every second. */
+void spawner_containers_watch(spawner_t *sp);
 /* Thread pool: creates and starts the worker's container; *cid (size
  * cidlen) gets its id, *pid its main process (tini) as the host sees it.
  * 0, or the engine's error (logged). */
