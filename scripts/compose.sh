@@ -178,6 +178,14 @@ leftovers() {
     "${c:-none}" "${v:-none}" "${n:-none}" "${a:-none}"
 }
 
+# remove_actor_containers: the platform containers of this stack's host id
+# (only a throw-away stack's id is unique to it), after a failure.
+remove_actor_containers() {
+  local ids
+  mapfile -t ids < <(docker ps -aq --filter label=abaco.platform=1 --filter "label=abaco.host=$ABACO_HOST_ID")
+  if ((${#ids[@]} > 0)); then docker rm -f "${ids[@]}" >/dev/null || true; fi
+}
+
 # A port nothing listens on, from the kernel (bind to port 0).
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -204,6 +212,7 @@ cmd_test() {
     local r=$?
     trap - EXIT
     cmd_down --volumes >/dev/null 2>&1 || warn "compose down failed"
+    remove_actor_containers
     rm -rf "$ABACO_RUN_HOST_DIR"
     exit "$r"
   }
@@ -235,6 +244,8 @@ cmd_test() {
   else
     warn "left behind by project $PROJECT: $left"
     rc=1
+    cmd_down --volumes >/dev/null 2>&1 || true
+    remove_actor_containers
   fi
   say "compose test $( ((rc == 0)) && echo OK || echo FAILED) in $(fmt_ms $(($(now_ms) - t0))) (healthy in $(fmt_ms "${HEALTHY_MS:-0}"))"
   return "$rc"
