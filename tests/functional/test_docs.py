@@ -1,8 +1,8 @@
 """The docs cannot drift from the code: every key of abaco.conf the platform
 knows (libactor/src/config_keys.c) is described in docs/configuration.md
 under its section, every key the stock abaco.conf sets is known, and every
-reference to a doc (`docs/x.md`, `docs/x.md "Heading"`) in the sources and
-the docs names a file and a heading that exist. Needs no running stack."""
+reference to a page of docs/ in the sources and the docs (its path, then
+maybe a heading in double quotes) names a file and a heading that exist. Needs no running stack."""
 import re
 import subprocess
 
