@@ -244,7 +244,7 @@ OPS = {}  # (METHOD, path) -> operation
 
 
 def op(method, path, summary, tag, ok, codes=(400,), req=None, params=(), ok_status=200,
-       security=True, description=None, op_id=None):
+       security=True, description=None, op_id=None, more=None):
     o = {"summary": summary, "tags": [tag]}
     if description:
         o["description"] = description
@@ -256,10 +256,11 @@ def op(method, path, summary, tag, ok, codes=(400,), req=None, params=(), ok_sta
     if req:
         o["requestBody"] = req
     resp = {str(ok_status): ok}
+    resp.update(more or {})
     codes = set(codes)
     if security:
         codes.add(401)
-    if pnames:
+    if any(n in P for n in pnames):  # a named object that may not exist
         codes.add(404)
     if req or method in ("POST", "PUT"):
         codes.add(413)
@@ -459,7 +460,11 @@ op("POST", "/instances", "Launch instances", "instances",
 op("GET", "/instances/{instance_id}", "One instance (owner, admin)", "instances",
    ok(ref("Instance"), "Instance retrieved successfully."))
 op("DELETE", "/instances/{instance_id}", "Terminate (when needed) and remove an instance", "instances",
-   ok({"nullable": True}, "Instance deleted."))
+   ok(NULL, "Instance deleted.", description="a terminated or failed instance's record is removed"),
+   codes=(400, 409),
+   more={"202": {"description": "terminating: the record goes once the instance is terminated",
+                 "content": envelope(ref("Instance"),
+                                     "Instance is being terminated; its record goes once it is.")}})
 for action, needs in (("start", "stopped"), ("stop", "running"), ("restart", "running"),
                       ("terminate", "any state but terminated or shutting-down")):
     op("POST", "/instances/{instance_id}/" + action, action.capitalize() + " an instance (owner, admin)", "instances",

@@ -79,7 +79,7 @@ def test_every_route_documented_and_nothing_else():
     for p, ops in doc["paths"].items():
         for m, o in ops.items():
             assert o["responses"], (m, p)
-            if "{" in p:
+            if "{" in p and p != "/actors/search/{type}":  # ids and names may not exist
                 assert "404" in o["responses"], (m, p)
 
 
