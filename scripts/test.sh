@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # scripts/test.sh -- the whole test run from a fresh machine (`make test`):
 # deps -> imports (every module the tests import is installed and listed)
-# -> build -> up (servers + services) -> samples -> unit tests (ctest,
+# -> build -> up (servers + services) -> images (abaco/core, from the
+# build; up starts the engine) -> samples -> unit tests (ctest,
 # some against the live servers) -> functional tests (pytest over HTTP) ->
-# down, which runs always (trap), even after a failure or Ctrl-C. Prints a
+# compose (the compose stack under a project of its own on free ports:
+# scripts/compose.sh test, which builds the other images) -> down, which runs always (trap), even after a failure or Ctrl-C. Prints a
 # per-stage summary and the total time; exits non-zero if any stage failed.
 #
 # Environment: ABACO_FUNCTIONAL_TIMEOUT (seconds, default 2400) bounds the
@@ -116,6 +118,8 @@ stage imports python3 "$SCRIPTS/check_imports.py" || exit 1
 stage build abaco_build || exit 1
 UP_TRIED=1
 stage up env ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" || exit 1
+stage images env ABACO_NO_BUILD=1 "$SCRIPTS/images.sh" core || true
 stage samples run_samples || true
 stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true
+stage compose env ABACO_NO_BUILD=1 "$SCRIPTS/compose.sh" test || true

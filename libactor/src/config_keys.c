@@ -60,7 +60,9 @@ static const key_def_t KEYS[] = {
     {"spawner", "docker_network", true, PER_NONE},
     {"spawner", "worker_backend", true, PER_NONE},
     {"spawner", "worker_path", true, PER_NONE},
-    {"spawner", "abaco_conf_host_path", false, PER_NONE},
+    {"spawner", "worker_image", true, PER_NONE},
+    {"spawner", "worker_network", true, PER_NONE},
+    {"spawner", "abaco_conf_host_path", true, PER_NONE},
     {"docker", "dd", true, PER_NONE},
     {"workers", "init_count", true, PER_NONE},
     {"workers", "autoscaling", true, PER_NONE},
@@ -212,4 +214,11 @@ size_t actor_config_warn_unused(const actor_config_t *cfg) {
   size_t count = 0;
   actor_config_each_entry(cfg, warn_entry, &count);
   return count;
+}
+
+bool actor_config_section_known(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof(KEYS) / sizeof(KEYS[0]); i++)
+    if (strlen(KEYS[i].section) == len && strncasecmp(KEYS[i].section, name, len) == 0)
+      return true;
+  return false;
 }

@@ -1,7 +1,8 @@
-/* Actor configs (docs/api.md "configs") as the containers see them: the
- * value of `_actor_configs`. The api writes them (services/api/src/configs.c,
- * layout in services/api/src/access.h); a worker reads them here for each
- * execution, so an update shows in the next one.
+/* Actor configs (docs/api.md "Aliases, nonces, permissions, configs") as
+ * the containers see them: the value of `_actor_configs`. The api writes
+ * them (services/api/src/configs.c, layout in services/api/src/access.h);
+ * a worker reads them here for each execution, so an update shows in the
+ * next one.
  *
  *   abaco:config:<config_id>      record {name, value, is_secret, config_id, ...};
  *                                 a secret value is actor_secret_encrypt() of the

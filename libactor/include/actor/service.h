@@ -27,12 +27,13 @@ struct actor_service_s {
   uv_signal_t sigterm, sigint;
 };
 
-/* Parses argv (-c PATH, -h), loads the config, initialises logging and ids,
+/* Parses argv (-c PATH, -t, -h), loads the config, initialises logging and ids,
  * and warns once per key of the file the platform does not use
  * (actor_config_warn_unused; not in a worker, whose spawner did).
  * Prints a start-up error to stderr and returns non-zero on failure: the
- * caller exits with status 1. Options after `--` are left for the service
- * in s->argc/s->argv. */
+ * caller exits with status 1. -h prints the usage and -t (after the
+ * checks above pass) "<name>: configuration <path> OK", both exiting 0.
+ * Options after `--` are left for the service in s->argc/s->argv. */
 ACTOR_MUST_CHECK
 int actor_service_init(actor_service_t *s, const char *name, int argc, char **argv);
 /* Runs the loop until every handle is closed. on_stop runs once, on the

@@ -318,6 +318,8 @@ typedef struct api_metrics_s api_metrics_t;
 int api_metrics_new(api_metrics_t **out);
 void api_metrics_free(api_metrics_t *m);
 void api_metrics_get(api_req_t *r); /* GET /metrics */
+/* GET /docs/openapi.json: docs/openapi.json, embedded at build time (docs.c). */
+void api_docs_openapi(api_req_t *r);
 /* One answered request: route is its pattern ("/actors/{id}"), or
  * "unmatched"; usec its handling time. */
 void api_metrics_http(api_metrics_t *m, const char *method, const char *route, int status,

@@ -25,7 +25,7 @@
  * Whose link and webhook: an actor event's (ACTOR_*, EXECUTION_COMPLETE)
  * are its actor's, read by actor_dbid; an actor deleted since has nobody
  * to tell and the event is acked. An instance event's (event_type
- * INSTANCE_*, docs/cloud.md "Events") are its instance record's `link` and
+ * INSTANCE_*, docs/cloud.md "Channels") are its instance record's `link` and
  * `webhook` (cloud_instance_get by tenant_id and instance_id), which the
  * api fills at POST /instances from the request or else from the software
  * configuration; a record with neither field (adopted, or older than

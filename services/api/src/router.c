@@ -3,7 +3,9 @@
  * are listed before parameterised ones so `/actors/aliases` wins over
  * `/actors/{id}`. Anything unmatched, path or method, is Abaco's 405.
  * Every answered request is counted for /metrics under its route pattern
- * (never the raw path, which would make one series per actor). */
+ * (never the raw path, which would make one series per actor).
+ * docs/openapi.json documents every route of this table, and
+ * tests/functional/test_openapi.py checks that they agree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,13 @@ typedef struct {
   const char *pattern;
   api_handler_fn fn;
   bool actor; /* first parameter is an actor id or alias to resolve */
-  bool open;  /* no user authentication: /metrics, and progress reports (whose
+  bool open;  /* no user authentication: /metrics, /docs, and progress reports (whose
                * instance token is the credential, progress.c) */
 } api_route_t;
 
 static const api_route_t ROUTES[] = {
     {"GET", "/metrics", api_metrics_get, false, true},
+    {"GET", "/docs/openapi.json", api_docs_openapi, false, true},
     {"GET", "/actors", api_actors_list, false, false},
     {"GET", "/actors/admin/events/dead-letter", api_events_dead_letter, false, false},
     {"POST", "/actors", api_actors_create, false, false},

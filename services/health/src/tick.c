@@ -146,14 +146,19 @@ static json_t *read_workers(health_tick_t *t) {
 
 /* ---- step 4 ---- */
 
-/* Whether one of the worker's containers is running (true when unknown). */
+/* Whether one of the worker's execution containers is running (true when
+ * unknown); the worker's own container (docker backend: abaco.role=worker,
+ * no abaco.execution) is not one. */
 static bool running_container(const health_tick_t *t, const char *wid) {
   if (t->containers == NULL)
     return true;
   size_t i;
   json_t *c;
   json_array_foreach(t->containers, i, c) {
-    const char *cw = actor_json_str(json_object_get(c, "Labels"), "abaco.worker", "");
+    const json_t *labels = json_object_get(c, "Labels");
+    const char *cw = actor_json_str(labels, "abaco.worker", "");
+    if (json_object_get(labels, "abaco.execution") == NULL)
+      continue;
     const char *state = actor_json_str(c, "State", "");
     if (strcmp(cw, wid) == 0 && strcmp(state, "exited") != 0 && strcmp(state, "dead") != 0)
       return true;

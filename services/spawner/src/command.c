@@ -4,8 +4,9 @@
  *   loop:  copy the message, queue `prepare` on the thread pool
  *   pool:  check actor and worker still exist; REQUESTED -> SPAWNER SETUP;
  *          make sure the image exists (else actor and worker ERROR)
- *   loop:  start the worker process
- *   pool:  record its pid and host on the worker
+ *   loop:  start the worker process (process backend)
+ *   pool:  (docker backend: create and start its container,) record its
+ *          pid, cid and location on the worker
  *   loop:  ack the command
  * The command is acked only once its effect is stored. An actor put in
  * ERROR (missing image) is announced with an ACTOR_ERROR event
@@ -37,6 +38,8 @@ typedef struct {
   char db_id[256];
   char wid[64];
   int pid;
+  char cid[192];      /* the worker record's cid */
+  char location[160]; /* and location */
   int outcome;
   int redelivered;
   char *event; /* an event to publish when the command ends (JSON text), or NULL */
@@ -216,13 +219,12 @@ static void prepare(uv_work_t *w) {
 
 /* The worker's cid is what Abaco's clients read as the worker's container
  * id; a worker of the process backend has no container, so its cid names
- * its process: "process:<pid>@<host_id>", fixed for the worker's life. */
+ * its process: "process:<pid>@<host_id>", fixed for the worker's life, and
+ * its location is "process:<pid>". A worker of the docker backend has its
+ * container's id and, as in Abaco, the engine's address ([docker] dd). */
 static void record_pid(uv_work_t *w) {
   command_t *c = w->data;
-  char location[128], cid[192];
-  snprintf(location, sizeof(location), "process:%d", c->pid);
-  snprintf(cid, sizeof(cid), "process:%d@%s", c->pid, c->sp->host_id);
-  json_t *f = json_pack("{s:i, s:s, s:s}", "pid", c->pid, "location", location, "cid", cid);
+  json_t *f = json_pack("{s:i, s:s, s:s}", "pid", c->pid, "location", c->location, "cid", c->cid);
   int rc = model_worker_update(c->sp->redis, c->db_id, c->wid, f);
   json_decref(f);
   /* The worker may already have finished and removed itself: fine. */
@@ -236,11 +238,36 @@ static void after_record(uv_work_t *w, int status) {
   finish(w->data);
 }
 
+/* docker backend: the container, then the record. */
+static void start_container(uv_work_t *w) {
+  command_t *c = w->data;
+  spawner_t *sp = c->sp;
+  int rc = spawner_container_start(sp, c->db_id, c->wid, c->token, c->token_exp, c->cid,
+                                   sizeof(c->cid), &c->pid);
+  chan_clients_token_free(c->token); /* the container has its copy */
+  c->token = NULL;
+  if (rc != 0) {
+    c->outcome = CMD_RETRY; /* logged; the record stays SPAWNER SETUP for the redelivery */
+    return;
+  }
+  snprintf(c->location, sizeof(c->location), "%s", sp->docker_dd);
+  LOG_INFO("spawner", "started worker %s of actor %s (container %.12s, pid %d)", c->wid, c->db_id,
+           c->cid, c->pid);
+  record_pid(w);
+}
+
 static void after_prepare(uv_work_t *w, int status) {
   command_t *c = w->data;
   spawner_t *sp = c->sp;
   if (status != 0 || c->outcome != CMD_SPAWN) {
     finish(c);
+    return;
+  }
+  if (sp->docker_backend) {
+    if (uv_queue_work(&sp->svc->loop, &c->work, start_container, after_record) != 0) {
+      c->outcome = CMD_RETRY;
+      finish(c);
+    }
     return;
   }
   int rc = spawner_start_worker(sp, c->db_id, c->wid, c->token, c->token_exp, &c->pid);
@@ -252,6 +279,8 @@ static void after_prepare(uv_work_t *w, int status) {
     return;
   }
   LOG_INFO("spawner", "started worker %s of actor %s (pid %d)", c->wid, c->db_id, c->pid);
+  snprintf(c->location, sizeof(c->location), "process:%d", c->pid);
+  snprintf(c->cid, sizeof(c->cid), "process:%d@%s", c->pid, sp->host_id);
   if (uv_queue_work(&sp->svc->loop, &c->work, record_pid, after_record) != 0)
     finish(c);
 }

@@ -1,6 +1,7 @@
 /* spawner: starts workers for the actors whose queues this host serves.
  * Shutdown order: stop consuming, let commands in flight finish, stop the
- * worker processes, then close the broker connection. */
+ * workers (processes, or containers with the docker backend), then close
+ * the broker connection. */
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -29,7 +30,10 @@ static void on_workers_stopped(spawner_t *s) {
 
 static void on_idle(spawner_t *s) {
   s->on_idle = NULL;
-  spawner_stop_workers(s, on_workers_stopped);
+  if (s->docker_backend)
+    spawner_containers_stop(s, on_workers_stopped);
+  else
+    spawner_stop_workers(s, on_workers_stopped);
 }
 
 static void on_stop(actor_service_t *svc) {
@@ -143,10 +147,7 @@ int main(int argc, char **argv) {
   if (actor_config_get_enum(cfg, "spawner", "worker_backend", "process", BACKENDS, &backend) ||
       actor_config_get_int(cfg, "spawner", "max_workers_per_host", 50, &sp.max_workers_per_host))
     goto cleanup;
-  if (strcmp(backend, "process") != 0) {
-    LOG_ERROR("spawner", "[spawner] worker_backend: %s is not available yet; use process", backend);
-    goto cleanup;
-  }
+  sp.docker_backend = strcmp(backend, "docker") == 0;
   sp.host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   sp.host_ip = actor_config_get(cfg, "spawner", "host_ip", "127.0.0.1");
   const char *cpath = svc.config_path ? svc.config_path : getenv("ABACO_CONF");
@@ -157,13 +158,15 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   sp.config_path = config_abs;
-  if (find_worker(cfg, sp.worker_path, sizeof(sp.worker_path)) != 0)
+  if (!sp.docker_backend && find_worker(cfg, sp.worker_path, sizeof(sp.worker_path)) != 0)
     goto cleanup;
   if (work_dir(cfg, "socket_host_path_dir", "var/run/sockets", sp.socket_dir,
                sizeof(sp.socket_dir)) != 0 ||
       work_dir(cfg, "fifo_host_path_dir", "var/run/fifos", sp.fifo_dir, sizeof(sp.fifo_dir)) != 0)
     goto cleanup;
   if (dkr_new_from_config(cfg, &sp.docker) != 0 || check_network(cfg, sp.docker) != 0)
+    goto cleanup;
+  if (sp.docker_backend && spawner_containers_init(&sp) != 0)
     goto cleanup;
   if (store_redis_new(cfg, 4, &sp.redis) != 0) {
     LOG_ERROR("spawner", "cannot set up the store");
@@ -174,6 +177,8 @@ int main(int argc, char **argv) {
       chan_conn_new(&svc.loop, uri, "spawner", &sp.conn) != 0)
     goto cleanup;
   uv_timer_init(&svc.loop, &sp.stop_timer);
+  if (sp.docker_backend)
+    spawner_containers_watch(&sp);
 
   const char *queues = actor_config_get(cfg, "spawner", "host_queues", "default");
   char *copy = strdup(queues), *save = NULL;

@@ -1,10 +1,12 @@
 /* The spawner: consumes its host's command channels and starts one worker
- * per command (process backend: a child process running the `worker`
- * executable). It owns the workers on its host: on shutdown it stops them. */
+ * per command ([spawner] worker_backend: `process`, a child process running
+ * the `worker` executable; `docker`, a container of the platform image,
+ * containers.c). It owns the workers on its host: on shutdown it stops them. */
 #ifndef SPAWNER_H
 #define SPAWNER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -31,6 +33,17 @@ struct spawner_s {
   char socket_dir[4096]; /* [workers] socket_host_path_dir, absolute */
   char fifo_dir[4096];   /* [workers] fifo_host_path_dir, absolute */
   long max_workers_per_host;
+  /* docker backend (containers.c) */
+  bool docker_backend;
+  const char *worker_image;   /* [spawner] worker_image */
+  const char *worker_network; /* [spawner] worker_network; "" = the engine's default */
+  const char *conf_host_path; /* [spawner] abaco_conf_host_path, else config_path */
+  const char *docker_dd;      /* [docker] dd: the workers' `location` */
+  char logs_dir[4096];        /* [logs] directory, absolute; "" = stderr */
+  uv_timer_t watch_timer;     /* looks for exited worker containers */
+  bool watching;              /* a look at the exited ones is in flight */
+  atomic_bool engine_down;    /* the last listing failed (warned once) */
+  uv_work_t stop_work;
   const actor_config_t *cfg;
   bool generate_clients; /* [workers] generate_clients, on globally or for some tenant */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
@@ -88,5 +101,23 @@ void spawner__reap_free(spawner_reap_t *r);
 
 /* Sends SIGTERM to every worker; done() runs when all have exited (SIGKILL after 10 s). */
 void spawner_stop_workers(spawner_t *sp, void (*done)(spawner_t *));
+
+/* containers.c: the docker backend. */
+#define SPAWNER_WORKER_CONF "/etc/abaco/abaco.conf" /* the config inside a worker container */
+/* Reads [spawner] worker_image, worker_network, abaco_conf_host_path and
+ * [logs] directory; checks the image and network exist (a missing one is
+ * ACTOR_ECONFIG, logged naming the key; an engine that does not answer
+ * only earns a warning). Needs config_path, socket_dir, fifo_dir, docker. */
+int spawner_containers_init(spawner_t *sp);
+/* Starts the timer that looks for exited worker containers every second. */
+void spawner_containers_watch(spawner_t *sp);
+/* Thread pool: creates and starts the worker's container; *cid (size
+ * cidlen) gets its id, *pid its main process (tini) as the host sees it.
+ * 0, or the engine's error (logged). */
+int spawner_container_start(spawner_t *sp, const char *db_id, const char *wid, const char *token,
+                            int64_t token_exp, char *cid, size_t cidlen, int *pid);
+/* Stops (SIGTERM, SIGKILL after 10 s) and removes every worker container
+ * of this host, then calls done (loop thread). */
+void spawner_containers_stop(spawner_t *sp, void (*done)(spawner_t *));
 
 #endif
