@@ -198,14 +198,15 @@ image_prometheus() {
   docker_build "$tag" "$ctx" "$DOCKER_DIR/prometheus/Dockerfile"
 }
 
-# abaco/ferretdb: FerretDB built by build_ferretdb (scripts/lib.sh) with
-# CGO_ENABLED=0 -- a static binary (its SQLite is pure Go) -- into
-# var/images/ferretdb/, rebuilt only when FERRETDB_BUILD_ID changes.
+# abaco/ferretdb: the static FerretDB that build_ferretdb (scripts/lib.sh)
+# makes for the local stack (var/tools/bin/ferretdb; its SQLite is pure Go),
+# built there first when missing or of another FERRETDB_BUILD_ID.
 image_ferretdb() {
-  local tag="abaco/ferretdb:$TAG" ctx root probe bin="$IMAGES_VAR/ferretdb/ferretdb"
+  local tag="abaco/ferretdb:$TAG" ctx root probe bin="$TOOLS_BIN/ferretdb"
   say "image $tag"
   if [[ ! -x $bin || $(cat "$bin.build-id" 2>/dev/null) != "$FERRETDB_BUILD_ID" ]]; then
-    CGO_ENABLED=0 build_ferretdb "$bin"
+    ensure_go || die "no Go >= 1.22 to build FerretDB (scripts/deps.sh installs one)"
+    build_ferretdb "$bin"
   fi
   if ldd "$bin" >/dev/null 2>&1; then die "$bin is not a static binary"; fi
   probe=$(build_probe)

@@ -20,7 +20,7 @@ TOOLS_BIN="$VAR_DIR/tools/bin"
 BUILD_DIR="${ABACO_BUILD_DIR:-$ABACO_ROOT/build}"
 FERRETDB_VERSION="v1.24.0"
 # Changes when our build of it changes (see build_ferretdb), forcing a rebuild.
-FERRETDB_BUILD_ID="$FERRETDB_VERSION+idindex1"
+FERRETDB_BUILD_ID="$FERRETDB_VERSION+idindex1+static"
 # Platform services started by up.sh, in start order (worker is started by
 # the spawner, never directly).
 ABACO_SERVICES=(api spawner health clientg updater launcher)
@@ -544,7 +544,9 @@ build_ferretdb() {
   local blog="$LOG_DIR/ferretdb-build.log"
   mkdir -p "$LOG_DIR"
   note "go build ./cmd/ferretdb (output in var/log/ferretdb-build.log)"
-  if ! (cd "$tmp/src" && GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false" \
+  # CGO_ENABLED=0: a static binary (its SQLite is pure Go), so the same
+  # build serves the local stack, the .deb and the FROM scratch image.
+  if ! (cd "$tmp/src" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false" \
     go build -trimpath -o "$dest.tmp" ./cmd/ferretdb) >"$blog" 2>&1; then
     log_tail "$blog" 30
     rm -rf "$tmp" "$dest.tmp"
