@@ -280,6 +280,25 @@ def ok(result_schema, message, example=None, description="success"):
 
 NULL = {"nullable": True, "enum": [None]}
 
+
+def permissions_and_nonces(base, noun, one, create_summary, one_summary, delete_summary):
+    """The permissions and nonces routes that an actor and an alias both have."""
+    for m in ("GET", "POST"):
+        op(m, f"{base}/permissions",
+           f"The {noun}'s permissions" if m == "GET" else f"Grant a permission on the {noun}",
+           "permissions",
+           ok(ref("Permissions"),
+              "Permissions retrieved successfully." if m == "GET" else "Permission added successfully."),
+           req=body("PermissionInput") if m == "POST" else None)
+    op("GET", f"{base}/nonces", f"The {noun}'s nonces", "nonces",
+       ok(arr(ref("Nonce")), f"{one} nonces retrieved successfully."))
+    op("POST", f"{base}/nonces", create_summary, "nonces",
+       ok(ref("Nonce"), f"{one} nonce created successfully."), req=body("NonceInput", required=False))
+    op("GET", f"{base}/nonces/{{nonce_id}}", one_summary, "nonces",
+       ok(ref("Nonce"), f"{one} nonce retrieved successfully."))
+    op("DELETE", f"{base}/nonces/{{nonce_id}}", delete_summary, "nonces",
+       ok(NULL, f"{one} nonce deleted successfully."))
+
 # ---- the routes (router.c's table, in its order) ----
 op("GET", "/metrics", "Prometheus metrics", "platform",
    {"description": "Prometheus text format 0.0.4 (docs/operations.md lists the series)",
@@ -302,19 +321,7 @@ op("GET", "/actors/aliases/{alias}", "One alias", "aliases", ok(ref("Alias"), "A
 op("PUT", "/actors/aliases/{alias}", "Point an alias at another actor", "aliases",
    ok(ref("Alias"), "Actor alias updated successfully."), req=body("AliasInput"))
 op("DELETE", "/actors/aliases/{alias}", "Delete an alias", "aliases", ok(NULL, "Alias hello deleted successfully."))
-for m in ("GET", "POST"):
-    op(m, "/actors/aliases/{alias}/permissions",
-       "The alias's permissions" if m == "GET" else "Grant a permission on the alias", "permissions",
-       ok(ref("Permissions"), "Permissions retrieved successfully." if m == "GET" else "Permission added successfully."),
-       req=body("PermissionInput") if m == "POST" else None)
-op("GET", "/actors/aliases/{alias}/nonces", "The alias's nonces", "nonces",
-   ok(arr(ref("Nonce")), "Alias nonces retrieved successfully."))
-op("POST", "/actors/aliases/{alias}/nonces", "Create an alias nonce", "nonces",
-   ok(ref("Nonce"), "Alias nonce created successfully."), req=body("NonceInput", required=False))
-op("GET", "/actors/aliases/{alias}/nonces/{nonce_id}", "One alias nonce", "nonces",
-   ok(ref("Nonce"), "Alias nonce retrieved successfully."))
-op("DELETE", "/actors/aliases/{alias}/nonces/{nonce_id}", "Delete an alias nonce", "nonces",
-   ok(NULL, "Alias nonce deleted successfully."))
+permissions_and_nonces("/actors/aliases/{alias}", "alias", "Alias", "Create an alias nonce", "One alias nonce", "Delete an alias nonce")
 op("GET", "/actors/configs", "List actor configs", "configs", ok(arr(ref("Config")), "Configs retrieved successfully."))
 op("POST", "/actors/configs", "Create an actor config", "configs",
    ok(ref("Config"), "Config created successfully."), req=body("ConfigInput"),
@@ -403,19 +410,7 @@ op("GET", "/actors/{actor_id}/workers/{worker_id}", "One worker", "workers",
    ok(ref("Worker"), "Worker retrieved successfully."))
 op("DELETE", "/actors/{actor_id}/workers/{worker_id}", "Stop a worker", "workers",
    ok(NULL, "Worker scheduled to be stopped."))
-for m in ("GET", "POST"):
-    op(m, "/actors/{actor_id}/permissions",
-       "The actor's permissions" if m == "GET" else "Grant a permission on the actor", "permissions",
-       ok(ref("Permissions"), "Permissions retrieved successfully." if m == "GET" else "Permission added successfully."),
-       req=body("PermissionInput") if m == "POST" else None)
-op("GET", "/actors/{actor_id}/nonces", "The actor's nonces", "nonces",
-   ok(arr(ref("Nonce")), "Actor nonces retrieved successfully."))
-op("POST", "/actors/{actor_id}/nonces", "Create a nonce", "nonces",
-   ok(ref("Nonce"), "Actor nonce created successfully."), req=body("NonceInput", required=False))
-op("GET", "/actors/{actor_id}/nonces/{nonce_id}", "One nonce", "nonces",
-   ok(ref("Nonce"), "Actor nonce retrieved successfully."))
-op("DELETE", "/actors/{actor_id}/nonces/{nonce_id}", "Delete a nonce", "nonces",
-   ok(NULL, "Actor nonce deleted successfully."))
+permissions_and_nonces("/actors/{actor_id}", "actor", "Actor", "Create a nonce", "One nonce", "Delete a nonce")
 # cloud instances (docs/cloud.md "REST routes")
 op("GET", "/instances/configs", "Software configurations", "swconfigs",
    ok(arr(ref("SwConfig")), "Configurations retrieved successfully."))
