@@ -12,7 +12,7 @@ TEST_ENV := . scripts/lib.sh && export_test_env
 # ctest against the live servers (see run_unit_tests in scripts/lib.sh).
 UNIT := . scripts/lib.sh && run_unit_tests
 
-.PHONY: build deps up down images samples unit functional test bench asan clean distclean
+.PHONY: build deps up down images compose-up compose-down compose-test samples unit functional test bench asan clean distclean
 
 build:
 	@[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -31,6 +31,21 @@ down:
 # The platform's images (abaco/core:$ABACO_IMAGE_TAG, default dev): scripts/images.sh.
 images:
 	bash scripts/images.sh
+
+# The compose stack (compose/compose.yaml, settings in compose/.env):
+# scripts/compose.sh. MONITORING=1 adds Prometheus; VOLUMES=1 makes
+# compose-down delete the data volumes too.
+compose-up:
+	bash scripts/compose.sh up $(if $(filter 1,$(MONITORING)),--monitoring)
+
+compose-down:
+	bash scripts/compose.sh down $(if $(filter 1,$(VOLUMES)),--volumes)
+
+# Images, then a throw-away stack (own project, free ports) through
+# tests/compose, torn down to nothing.
+compose-test:
+	bash scripts/deps.sh
+	bash scripts/compose.sh test
 
 samples:
 	$(TEST_ENV) && bash scripts/samples.sh

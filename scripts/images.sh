@@ -4,8 +4,14 @@
 #   core   abaco/core:$TAG  every daemon (docker/core/Dockerfile): the
 #          binaries of the CMake build, exactly the shared libraries they
 #          load, tini as PID 1, a passwd/group stub with the user abaco
+#   redis       abaco/redis:$TAG       Debian's redis-server + redis-cli on scratch
+#   rabbitmq    abaco/rabbitmq:$TAG    Debian's rabbitmq-server + management
+#               plugin on a Debian base made by mmdebstrap (cached)
+#   ferretdb    abaco/ferretdb:$TAG    the project's FerretDB build, static, on scratch
+#   prometheus  abaco/prometheus:$TAG  Debian's prometheus on scratch
 #
-# Usage: scripts/images.sh [core|<name>...]   (default: every image)
+# Usage: scripts/images.sh [core|redis|rabbitmq|ferretdb|prometheus ...]
+#        (default: every image)
 #
 # Environment: ABACO_IMAGE_TAG (default dev) tags every image;
 # ABACO_NO_BUILD=1 uses build/ (ABACO_BUILD_DIR) as it is instead of
@@ -111,6 +117,8 @@ image_core() {
   libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}")
   for lib in $libs; do copy_file "$lib" "$root"; done
   copy_file "$tini" "$root" /sbin/tini
+  # The health check of the compose stack's daemons (docker/probe/probe.c).
+  copy_file "$(build_probe)" "$root" /usr/local/bin/probe
   copy_file /etc/ssl/certs/ca-certificates.crt "$root"
   copy_file "$ABACO_ROOT/abaco.conf" "$root" /etc/abaco/abaco.conf
   copy_file "$ABACO_ROOT/services/api/share/ec2_instances.json" "$root" \
@@ -122,9 +130,154 @@ image_core() {
   docker_build "$tag" "$ctx" "$DOCKER_DIR/core/Dockerfile"
 }
 
+# ---------------------------------------------------------------- servers
+#
+# The servers of the compose stack (compose/compose.yaml), each from the
+# same Debian packages the local stack runs: abaco/redis, abaco/rabbitmq,
+# abaco/ferretdb, abaco/prometheus (all :$TAG). Each image holds /probe
+# (docker/probe/probe.c, static) for health checks where it has no CLI of
+# its own that does it.
+
+IMAGES_VAR="$VAR_DIR/images"
+
+# build_probe: docker/probe/probe.c as a static binary; prints its path.
+build_probe() {
+  local out="$IMAGES_VAR/probe/probe" src="$DOCKER_DIR/probe/probe.c"
+  command -v gcc >/dev/null || die "gcc not found (scripts/deps.sh installs it)"
+  mkdir -p "$(dirname "$out")"
+  if [[ ! -x $out || $src -nt $out ]]; then
+    gcc -std=gnu11 -static -Os -s -Wall -Wextra -Werror -o "$out.tmp" "$src" ||
+      die "compiling $src failed (static linking needs libc6-dev)"
+    mv -f "$out.tmp" "$out"
+  fi
+  printf '%s\n' "$out"
+}
+
+# rootfs_with_libs ROOT BIN...: each binary at its own path under ROOT,
+# with every shared library it loads.
+rootfs_with_libs() {
+  local root=$1 lib
+  shift
+  for lib in "$@" $(shared_libs "$@"); do copy_file "$lib" "$root"; done
+}
+
+# abaco/redis: docker/redis/Dockerfile.
+image_redis() {
+  local tag="abaco/redis:$TAG" ctx root probe
+  say "image $tag"
+  command -v redis-server >/dev/null || die "redis-server not found (scripts/deps.sh installs it)"
+  command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
+  probe=$(build_probe)
+  ctx=$(new_stage)
+  root="$ctx/rootfs"
+  mkdir -p "$root/tmp" "$ctx/data"
+  chmod 1777 "$root/tmp"
+  # Debian's redis-server is a link to redis-check-rdb: one binary that
+  # picks its role from argv[0], so it is copied under the server's name.
+  rootfs_with_libs "$root" "$(readlink -f "$(command -v redis-server)")" "$(command -v redis-cli)"
+  mkdir -p "$root/usr/bin"
+  mv "$root$(readlink -f "$(command -v redis-server)")" "$root/usr/bin/redis-server.tmp"
+  mv "$root/usr/bin/redis-server.tmp" "$root/usr/bin/redis-server"
+  copy_file "$probe" "$root" /probe
+  docker_build "$tag" "$ctx" "$DOCKER_DIR/redis/Dockerfile"
+}
+
+# abaco/prometheus: docker/prometheus/Dockerfile.
+image_prometheus() {
+  local tag="abaco/prometheus:$TAG" ctx root probe
+  say "image $tag"
+  command -v prometheus >/dev/null || die "prometheus not found (scripts/deps.sh installs it)"
+  probe=$(build_probe)
+  ctx=$(new_stage)
+  root="$ctx/rootfs"
+  mkdir -p "$root/tmp" "$ctx/prometheus" "$root/etc/prometheus"
+  chmod 1777 "$root/tmp"
+  rootfs_with_libs "$root" "$(command -v prometheus)"
+  copy_file "$ABACO_ROOT/images/prometheus/compose.yml" "$root" /etc/prometheus/prometheus.yml
+  copy_file "$probe" "$root" /probe
+  docker_build "$tag" "$ctx" "$DOCKER_DIR/prometheus/Dockerfile"
+}
+
+# abaco/ferretdb: FerretDB built by build_ferretdb (scripts/lib.sh) with
+# CGO_ENABLED=0 -- a static binary (its SQLite is pure Go) -- into
+# var/images/ferretdb/, rebuilt only when FERRETDB_BUILD_ID changes.
+image_ferretdb() {
+  local tag="abaco/ferretdb:$TAG" ctx root probe bin="$IMAGES_VAR/ferretdb/ferretdb"
+  say "image $tag"
+  if [[ ! -x $bin || $(cat "$bin.build-id" 2>/dev/null) != "$FERRETDB_BUILD_ID" ]]; then
+    CGO_ENABLED=0 build_ferretdb "$bin"
+  fi
+  if ldd "$bin" >/dev/null 2>&1; then die "$bin is not a static binary"; fi
+  probe=$(build_probe)
+  ctx=$(new_stage)
+  root="$ctx/rootfs"
+  mkdir -p "$root/tmp" "$ctx/data"
+  chmod 1777 "$root/tmp"
+  copy_file "$bin" "$root" /ferretdb
+  copy_file "$probe" "$root" /probe
+  docker_build "$tag" "$ctx" "$DOCKER_DIR/ferretdb/Dockerfile"
+}
+
+# The Debian base of abaco/rabbitmq (why: docker/rabbitmq/Dockerfile):
+# mmdebstrap of bookworm with rabbitmq-server (and its Erlang) from this
+# machine's Debian mirror, imported as abaco/rabbitmq-base:<recipe hash>.
+# Cached twice: the image (present: nothing to do) and the tarball under
+# var/images/ (present: only docker import, seconds). A changed recipe
+# gives a new hash, hence a fresh base.
+RABBIT_BASE_PKGS="rabbitmq-server"
+rabbitmq_base() {
+  local mirror hash tag tar opts
+  opts=(--variant=essential --include="$RABBIT_BASE_PKGS"
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
+    --dpkgopt='path-include=/usr/share/doc/*/copyright'
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*')
+  mirror=$(apt_suite_uri bookworm) || mirror=http://deb.debian.org/debian
+  hash=$(printf '%s\n' bookworm "${opts[@]}" | sha256sum | cut -c1-12)
+  tag="abaco/rabbitmq-base:$hash"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    note "base $tag (cached)" >&2
+    printf '%s\n' "$tag"
+    return 0
+  fi
+  tar="$IMAGES_VAR/rabbitmq-base-$hash.tar"
+  if [[ ! -s $tar ]]; then
+    command -v mmdebstrap >/dev/null || die "mmdebstrap not found (scripts/deps.sh installs it)"
+    mkdir -p "$IMAGES_VAR"
+    local log="$IMAGES_VAR/rabbitmq-base.log" t0
+    t0=$(now_ms)
+    note "mmdebstrap bookworm + $RABBIT_BASE_PKGS from $mirror (a few minutes; log $log)" >&2
+    if ! mmdebstrap --format=tar "${opts[@]}" bookworm "$tar.tmp" "$mirror" >"$log" 2>&1; then
+      rm -f "$tar.tmp"
+      log_tail "$log" 30
+      die "mmdebstrap of the RabbitMQ base failed"
+    fi
+    mv -f "$tar.tmp" "$tar"
+    note "base root file system in $(fmt_ms $(($(now_ms) - t0)))" >&2
+  fi
+  docker import --change 'CMD ["/bin/sh"]' "$tar" "$tag" >/dev/null || die "docker import $tar failed"
+  note "base $tag imported from $tar" >&2
+  printf '%s\n' "$tag"
+}
+
+# abaco/rabbitmq: docker/rabbitmq/Dockerfile on the Debian base.
+image_rabbitmq() {
+  local tag="abaco/rabbitmq:$TAG" ctx base
+  say "image $tag"
+  base=$(rabbitmq_base)
+  ctx=$(new_stage)
+  cp "$DOCKER_DIR/rabbitmq/rabbitmq.conf" "$DOCKER_DIR/rabbitmq/enabled_plugins" "$ctx/"
+  if ! docker build --build-arg "BASE=$base" -t "$tag" -f "$DOCKER_DIR/rabbitmq/Dockerfile" "$ctx" \
+    >"$ctx.log" 2>&1; then
+    log_tail "$ctx.log" 40
+    die "docker build of $tag failed"
+  fi
+  STAGE_DIRS+=("$ctx.log")
+  note "built $tag ($(image_size "$tag"))"
+}
+
 # ---------------------------------------------------------------- dispatch
 
-IMAGES=(core)
+IMAGES=(core redis rabbitmq ferretdb prometheus)
 
 main() {
   command -v docker >/dev/null || die "docker not found (apt-get install docker.io)"

@@ -4,7 +4,8 @@
 # -> build -> up (servers + services) -> images (abaco/core, from the
 # build; up starts the engine) -> samples -> unit tests (ctest,
 # some against the live servers) -> functional tests (pytest over HTTP) ->
-# down, which runs always (trap), even after a failure or Ctrl-C. Prints a
+# compose (the compose stack under a project of its own on free ports:
+# scripts/compose.sh test, which builds the other images) -> down, which runs always (trap), even after a failure or Ctrl-C. Prints a
 # per-stage summary and the total time; exits non-zero if any stage failed.
 #
 # Environment: ABACO_FUNCTIONAL_TIMEOUT (seconds, default 2400) bounds the
@@ -121,3 +122,4 @@ stage images env ABACO_NO_BUILD=1 "$SCRIPTS/images.sh" core || true
 stage samples run_samples || true
 stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true
+stage compose env ABACO_NO_BUILD=1 "$SCRIPTS/compose.sh" test || true
