@@ -119,7 +119,7 @@ up_rabbitmq() {
   fi
   # epmd is started by the first Erlang node; if that is ours, so is epmd.
   local epmd_before
-  epmd_before=$(pids_by_comm epmd | head -1)
+  epmd_before=$(pids_by_comm epmd | sed -n 1p) # not head: SIGPIPE under pipefail
   say "RabbitMQ: starting node $RABBIT_NODENAME on port $RABBIT_PORT (data var/rabbitmq)"
   echo "$RABBIT_NODENAME" >"$RUN_DIR/rabbitmq.node"
   start_bg rabbitmq "$log" env \
@@ -143,7 +143,7 @@ up_rabbitmq() {
   sleep 1
   if [[ -z $epmd_before ]]; then
     local epmd
-    epmd=$(pids_by_comm epmd | head -1)
+    epmd=$(pids_by_comm epmd | sed -n 1p)
     if [[ -n $epmd ]]; then echo "$epmd" >"$(pidfile_of epmd)"; fi
   fi
   note "RabbitMQ up (pid $pid, beam $(cat "$base/rabbit.pid" 2>/dev/null || echo '?')) in $(fmt_ms $(($(now_ms) - t)))"

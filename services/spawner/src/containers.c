@@ -100,8 +100,8 @@ static json_t *worker_env(const spawner_t *sp, const char *token, int64_t token_
   return env;
 }
 
-static json_t *worker_spec(const spawner_t *sp, const char *db_id, const char *wid,
-                           const char *token, int64_t token_exp) {
+json_t *spawner__worker_spec(const spawner_t *sp, const char *db_id, const char *wid,
+                             const char *token, int64_t token_exp) {
   json_t *env = worker_env(sp, token, token_exp);
   char user[64];
   snprintf(user, sizeof(user), "%u:%u", (unsigned)getuid(), (unsigned)getgid());
@@ -145,7 +145,7 @@ done:
 
 int spawner_container_start(spawner_t *sp, const char *db_id, const char *wid, const char *token,
                             int64_t token_exp, char *cid, size_t cidlen, int *pid) {
-  json_t *spec = worker_spec(sp, db_id, wid, token, token_exp);
+  json_t *spec = spawner__worker_spec(sp, db_id, wid, token, token_exp);
   if (spec == NULL)
     return ACTOR_ENOMEM;
   char *id = NULL, *err = NULL;

@@ -109,6 +109,10 @@ void spawner_stop_workers(spawner_t *sp, void (*done)(spawner_t *));
  * ACTOR_ECONFIG, logged naming the key; an engine that does not answer
  * only earns a warning). Needs config_path, socket_dir, fifo_dir, docker. */
 int spawner_containers_init(spawner_t *sp);
+/* The ContainerCreate body of a worker's container (new reference; NULL
+ * when out of memory). Exposed for the unit tests. */
+json_t *spawner__worker_spec(const spawner_t *sp, const char *db_id, const char *wid,
+                             const char *token, int64_t token_exp);
 /* Starts the timer that looks for exited worker containers every second. */
 void spawner_containers_watch(spawner_t *sp);
 /* Thread pool: creates and starts the worker's container; *cid (size
