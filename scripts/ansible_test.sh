@@ -330,7 +330,7 @@ security_scores() {
       case $unit in abaco-spawner.service | abaco-health.service) limit=$MAX_EXPOSURE_DOCKER ;; *) limit=$MAX_EXPOSURE ;; esac
       if awk -v s="$score" -v l="$limit" 'BEGIN { exit !(s > l) }'; then
         warn "$unit: exposure $score > $limit"
-        (cd "$dir" && systemd-analyze security --offline=yes --no-pager "$unit" | grep -v '^  ✓' | head -40) >&2 || true
+        (cd "$dir" && systemd-analyze security --offline=yes --no-pager "$unit" | grep -v '^  ✓' | sed -n 1,40p) >&2 || true
         bad=1
       else
         note "$unit: exposure $score (limit $limit)"

@@ -28,11 +28,20 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt-get install dpkg-
 command -v dpkg-shlibdeps >/dev/null || die "dpkg-shlibdeps not found (apt-get install dpkg-dev)"
 
 # The version: 0.1.0~git<commit date>.<short hash>, so every commit makes
-# a newer package and a rebuild of the same commit the same version.
+# a newer package and a rebuild of the same commit the same version. A tree
+# with changes (git status not empty) gets +dirty<unix time> on top: newer
+# than its commit's package and than an earlier dirty build, so apt (and
+# ansible's apt deb=) installs it instead of keeping the installed one.
 version() {
-  local stamp
+  local stamp changes
   if stamp=$(git -C "$ABACO_ROOT" log -1 --format='%cd.%h' --date='format:%Y%m%d%H%M%S' 2>/dev/null); then
-    printf '0.1.0~git%s\n' "$stamp"
+    changes=$(git -C "$ABACO_ROOT" status --porcelain 2>/dev/null) ||
+      die "git status failed in $ABACO_ROOT"
+    if [[ -n $changes ]]; then
+      printf '0.1.0~git%s+dirty%s\n' "$stamp" "$(date +%s)"
+    else
+      printf '0.1.0~git%s\n' "$stamp"
+    fi
   else
     printf '0.1.0\n'
   fi

@@ -42,14 +42,33 @@ compose_cmd() {
   fi
 }
 
-# load_env: compose/.env (KEY=VALUE lines) under what the environment
-# already sets, then the defaults; everything exported for Compose.
+# env_value RAW: a value of compose/.env as Compose reads it, on stdout:
+# surrounding blanks dropped; a value in "..." or '...' without its quotes
+# (anything after the closing quote ignored); an unquoted one up to an
+# inline comment (" #").
+env_value() {
+  local v=$1
+  v=${v#"${v%%[![:space:]]*}"}
+  if [[ $v =~ ^\"([^\"]*)\" || $v =~ ^\'([^\']*)\' ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+    return
+  fi
+  [[ $v =~ ^(.*[^[:space:]])?[[:space:]]+#.*$ ]] && v=${BASH_REMATCH[1]}
+  [[ $v == \#* ]] && v=
+  v=${v%"${v##*[![:space:]]}"}
+  printf '%s' "$v"
+}
+
+# load_env: compose/.env (KEY=VALUE lines, values as env_value reads them)
+# under what the environment already sets, then the defaults; everything
+# exported for Compose.
 load_env() {
   local line key val
   if [[ -f $COMPOSE_DIR/.env ]]; then
     while IFS= read -r line || [[ -n $line ]]; do
-      [[ $line =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
-      key=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+      [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+      key=${BASH_REMATCH[2]}
+      val=$(env_value "${BASH_REMATCH[3]}")
       if [[ -z ${!key:-} ]]; then export "$key=$val"; fi
     done <"$COMPOSE_DIR/.env"
   fi
@@ -91,7 +110,7 @@ wait_healthy() {
     pending=() bad=()
     for svc in "$@"; do
       id=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
-        --filter "label=com.docker.compose.service=$svc" | head -1)
+        --filter "label=com.docker.compose.service=$svc" | sed -n 1p)
       if [[ -z $id ]]; then
         pending+=("$svc(no container)")
         continue
@@ -110,7 +129,7 @@ wait_healthy() {
         printf -- '---- last lines of %s ----\n' "$svc" >&2
         compose logs --tail 30 "$svc" >&2 || true
         id=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
-          --filter "label=com.docker.compose.service=$svc" | head -1)
+          --filter "label=com.docker.compose.service=$svc" | sed -n 1p)
         [[ -n $id ]] && docker inspect -f '{{if .State.Health}}{{range .State.Health.Log}}probe exit {{.ExitCode}}: {{.Output}}{{"\n"}}{{end}}{{end}}' "$id" >&2
       done
       return 1
@@ -161,6 +180,10 @@ cmd_down() {
     shift
   done
   say "compose: down, project $PROJECT${volumes:+ (and its volumes)}"
+  # The spawner removes its workers when it stops; those it could not
+  # (killed first, or already gone) are not compose's containers and would
+  # keep the network busy ("network has active endpoints"): removed first.
+  remove_worker_containers
   # Every profile, so a monitoring service goes too.
   compose --profile monitoring down --remove-orphans "${volumes[@]}"
 }
@@ -176,6 +199,17 @@ leftovers() {
   [[ -z $c$v$n$a ]] && return 0
   printf 'containers: %s volumes: %s networks: %s actor containers: %s\n' \
     "${c:-none}" "${v:-none}" "${n:-none}" "${a:-none}"
+}
+
+# remove_worker_containers: the spawner's worker containers of this stack's
+# host id (ABACO_HOST_ID, default compose), after the spawner is stopped so
+# it does not replace them.
+remove_worker_containers() {
+  local ids
+  compose stop spawner >/dev/null 2>&1 || true
+  mapfile -t ids < <(docker ps -aq --filter label=abaco.role=worker \
+    --filter "label=abaco.host=${ABACO_HOST_ID:-compose}")
+  if ((${#ids[@]} > 0)); then docker rm -f "${ids[@]}" >/dev/null || true; fi
 }
 
 # remove_actor_containers: the platform containers of this stack's host id
@@ -204,15 +238,19 @@ cmd_test() {
   export ABACO_IMAGE_TAG=${ABACO_COMPOSE_TEST_TAG:-compose-test}
   ABACO_API_PORT=$(free_port) ABACO_RABBIT_MGMT_PORT=$(free_port) ABACO_PROMETHEUS_PORT=$(free_port)
   export ABACO_API_PORT ABACO_RABBIT_MGMT_PORT ABACO_PROMETHEUS_PORT
-  export ABACO_RUN_HOST_DIR="/tmp/$PROJECT"
+  # A fresh directory of its own (mktemp: not a predictable /tmp name that
+  # someone else could have made first; chowned and removed below).
+  ABACO_RUN_HOST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$PROJECT.XXXXXX") ||
+    die "cannot make the run directory in ${TMPDIR:-/tmp}"
+  export ABACO_RUN_HOST_DIR
   # The health agent's pass every 5 s: the killed worker's orphans go soon.
   export ABACO_HEALTH_INTERVAL=5
   note "project $PROJECT: api :$ABACO_API_PORT, prometheus :$ABACO_PROMETHEUS_PORT, run dir $ABACO_RUN_HOST_DIR"
   on_exit() {
     local r=$?
     trap - EXIT
-    cmd_down --volumes >/dev/null 2>&1 || warn "compose down failed"
     remove_actor_containers
+    cmd_down --volumes >/dev/null 2>&1 || warn "compose down failed"
     rm -rf "$ABACO_RUN_HOST_DIR"
     exit "$r"
   }
@@ -244,8 +282,8 @@ cmd_test() {
   else
     warn "left behind by project $PROJECT: $left"
     rc=1
-    cmd_down --volumes >/dev/null 2>&1 || true
     remove_actor_containers
+    cmd_down --volumes >/dev/null 2>&1 || true
   fi
   say "compose test $( ((rc == 0)) && echo OK || echo FAILED) in $(fmt_ms $(($(now_ms) - t0))) (healthy in $(fmt_ms "${HEALTHY_MS:-0}"))"
   return "$rc"

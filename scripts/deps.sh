@@ -204,7 +204,7 @@ if [[ ${FORCE_FERRETDB:-0} == 1 ]]; then
 elif port_open "$MONGO_HOST" "$MONGO_PORT"; then
   say "FerretDB: something already listens on $MONGO_HOST:$MONGO_PORT ($(port_owner "$MONGO_PORT")); not building it"
 elif [[ -x $FERRET_DEST && $(cat "$FERRET_DEST.build-id" 2>/dev/null) == "$FERRETDB_BUILD_ID" ]]; then
-  say "FerretDB: already built ($FERRET_DEST, $("$FERRET_DEST" --version 2>/dev/null | head -1))"
+  say "FerretDB: already built ($FERRET_DEST, $("$FERRET_DEST" --version 2>/dev/null | sed -n 1p))"
 elif ! is_local_host "$MONGO_HOST"; then
   say "FerretDB: mongo is remote ($MONGO_HOST:$MONGO_PORT); not building it"
 else

@@ -40,12 +40,15 @@ cleanup_stage() {
 }
 trap cleanup_stage EXIT
 
-# new_stage: a fresh build context directory (removed at exit) on stdout.
+# new_stage: a fresh build context directory into NEW_STAGE, registered
+# for removal at exit. Called in the script's own shell (never in $(...):
+# a subshell's STAGE_DIRS+= would be lost and the directory, a whole root
+# file system, left in /tmp).
+NEW_STAGE=
 new_stage() {
-  local d
-  d=$(mktemp -d "${TMPDIR:-/tmp}/abaco-image.XXXXXX")
-  STAGE_DIRS+=("$d")
-  printf '%s\n' "$d"
+  NEW_STAGE=$(mktemp -d "${TMPDIR:-/tmp}/abaco-image.XXXXXX") ||
+    die "cannot make a staging directory in ${TMPDIR:-/tmp}"
+  STAGE_DIRS+=("$NEW_STAGE")
 }
 
 # copy_file SRC ROOTFS [DEST]: SRC (symlinks followed) at DEST (default:
@@ -91,7 +94,7 @@ image_size() {
 
 # abaco/core: see docker/core/Dockerfile.
 image_core() {
-  local tag="abaco/core:$TAG" ctx root bin tini lib libs
+  local tag="abaco/core:$TAG" ctx root bin tini lib libs probe
   say "image $tag"
   if [[ ${ABACO_NO_BUILD:-0} != 1 ]]; then
     abaco_build "$BUILD_DIR" >/dev/null || die "the build failed (run make build to see why)"
@@ -105,7 +108,8 @@ image_core() {
     die "/etc/ssl/certs/ca-certificates.crt is missing (apt-get install ca-certificates)"
   command -v strip >/dev/null || die "strip not found (apt-get install binutils)"
 
-  ctx=$(new_stage)
+  new_stage
+  ctx=$NEW_STAGE
   root="$ctx/rootfs"
   mkdir -p "$root/usr/local/bin" "$root/sbin" "$root/tmp" "$root/etc/abaco" \
     "$ctx/var/run/sockets" "$ctx/var/run/fifos" "$ctx/var/clientg" "$ctx/var/log"
@@ -114,11 +118,12 @@ image_core() {
   for bin in "${CORE_DAEMONS[@]}"; do
     strip --strip-unneeded -o "$root/usr/local/bin/$bin" "$BUILD_DIR/bin/$bin"
   done
-  libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}")
+  libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}") || exit 1
   for lib in $libs; do copy_file "$lib" "$root"; done
   copy_file "$tini" "$root" /sbin/tini
   # The health check of the compose stack's daemons (docker/probe/probe.c).
-  copy_file "$(build_probe)" "$root" /usr/local/bin/probe
+  probe=$(build_probe) || exit 1
+  copy_file "$probe" "$root" /usr/local/bin/probe
   copy_file /etc/ssl/certs/ca-certificates.crt "$root"
   copy_file "$ABACO_ROOT/abaco.conf" "$root" /etc/abaco/abaco.conf
   copy_file "$ABACO_ROOT/services/api/share/ec2_instances.json" "$root" \
@@ -156,9 +161,11 @@ build_probe() {
 # rootfs_with_libs ROOT BIN...: each binary at its own path under ROOT,
 # with every shared library it loads.
 rootfs_with_libs() {
-  local root=$1 lib
+  local root=$1 lib libs
   shift
-  for lib in "$@" $(shared_libs "$@"); do copy_file "$lib" "$root"; done
+  # Not in the loop's word list: a die in $(...) ends only the subshell.
+  libs=$(shared_libs "$@") || exit 1
+  for lib in "$@" $libs; do copy_file "$lib" "$root"; done
 }
 
 # abaco/redis: docker/redis/Dockerfile.
@@ -168,7 +175,8 @@ image_redis() {
   command -v redis-server >/dev/null || die "redis-server not found (scripts/deps.sh installs it)"
   command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
   probe=$(build_probe)
-  ctx=$(new_stage)
+  new_stage
+  ctx=$NEW_STAGE
   root="$ctx/rootfs"
   mkdir -p "$root/tmp" "$ctx/data"
   chmod 1777 "$root/tmp"
@@ -188,7 +196,8 @@ image_prometheus() {
   say "image $tag"
   command -v prometheus >/dev/null || die "prometheus not found (scripts/deps.sh installs it)"
   probe=$(build_probe)
-  ctx=$(new_stage)
+  new_stage
+  ctx=$NEW_STAGE
   root="$ctx/rootfs"
   mkdir -p "$root/tmp" "$ctx/prometheus" "$root/etc/prometheus"
   chmod 1777 "$root/tmp"
@@ -210,7 +219,8 @@ image_ferretdb() {
   fi
   if ldd "$bin" >/dev/null 2>&1; then die "$bin is not a static binary"; fi
   probe=$(build_probe)
-  ctx=$(new_stage)
+  new_stage
+  ctx=$NEW_STAGE
   root="$ctx/rootfs"
   mkdir -p "$root/tmp" "$ctx/data"
   chmod 1777 "$root/tmp"
@@ -265,7 +275,8 @@ image_rabbitmq() {
   local tag="abaco/rabbitmq:$TAG" ctx base
   say "image $tag"
   base=$(rabbitmq_base)
-  ctx=$(new_stage)
+  new_stage
+  ctx=$NEW_STAGE
   cp "$DOCKER_DIR/rabbitmq/rabbitmq.conf" "$DOCKER_DIR/rabbitmq/enabled_plugins" "$ctx/"
   if ! docker build --build-arg "BASE=$base" -t "$tag" -f "$DOCKER_DIR/rabbitmq/Dockerfile" "$ctx" \
     >"$ctx.log" 2>&1; then

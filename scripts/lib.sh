@@ -315,7 +315,7 @@ http_status() {
 # Who listens on a TCP port (best effort, for error messages).
 port_owner() {
   if command -v ss >/dev/null 2>&1; then
-    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -1
+    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | sed -n 1p
   fi
 }
 
@@ -521,7 +521,7 @@ build_ferretdb() {
       rm -rf "$tmp"
       die "go mod download github.com/FerretDB/FerretDB@$FERRETDB_VERSION failed: $json"
     }
-  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -1)
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
   [[ -n $dir && -d $dir ]] || {
     rm -rf "$tmp"
     die "could not find the module directory in: $json"
