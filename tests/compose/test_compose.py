@@ -123,10 +123,12 @@ def test_a_killed_worker_is_replaced(client, actors):
     ex2 = client.wait_execution(aid, eid2, timeout=90)
     assert ex2["status"] == "COMPLETE" and ex2["exit_code"] == 0, (how, ex2)
     assert ex2["worker_id"] != old, (how, ex2)
-    # The dead worker's record goes (the spawner notices the exit within a
-    # second), and nothing of it stays on the engine: its actor container,
-    # orphaned, is removed by the health agent's next pass
-    # (ABACO_HEALTH_INTERVAL, 5 s under scripts/compose.sh test).
+    # The dead worker's record goes, and nothing of it stays on the engine.
+    # Both are the health agent's work (a pass every ABACO_HEALTH_INTERVAL,
+    # 5 s under scripts/compose.sh test): a container removed by `docker rm
+    # -f` never shows as exited, so the spawner's watch of exited worker
+    # containers does not see it; health finds the worker's process dead,
+    # removes its record, and removes its orphaned actor container.
     helpers.wait_for(lambda: old not in [w["id"] for w in
                                          client.ok("GET", f"/actors/{aid}/workers")],
                      30, f"the record of worker {old} to go ({how})")
