@@ -24,8 +24,13 @@
  * second: their logs go to the spawner's stderr (where a worker process
  * writes), they are removed, and one that ended by a signal (exit code >
  * 128 from tini, or killed for memory) is reaped like a worker process
- * killed by a signal (reaper.c). The health agent sees the worker process
- * in the host's /proc like any other (the record's pid is tini's). */
+ * killed by a signal (reaper.c); a created one older than
+ * CREATED_GRACE_S is removed too. The health agent sees the worker process
+ * in the host's /proc like any other (the record's pid is tini's) and
+ * leaves worker containers to the spawner. Error paths remove what they
+ * may leave, by label when the id is unknown; a redelivered command finds
+ * a running container its dead spawner did not record
+ * (spawner_container_find). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
