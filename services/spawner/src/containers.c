@@ -234,9 +234,7 @@ static int remove_worker_containers(spawner_t *sp, const char *wid) {
   json_array_foreach(list, i, c) {
     const char *id = actor_json_str(c, "Id", NULL);
     char *err = NULL;
-    int r = id ? dkr_container_remove(sp->docker, id, &err) : 0;
-    if (r == ACTOR_ENOTFOUND)
-      r = 0;
+    int r = id ? dkr_container_remove(sp->docker, id, &err) : 0; /* gone already: 0 */
     if (r != 0) {
       LOG_WARN("spawner", "worker %s: cannot remove its container %.12s: %s", wid, id,
                err ? err : actor_strerror(r));
