@@ -26,6 +26,7 @@ from private_stack import BIN, CONF, PrivateStack, module_stack
 
 TAG = os.environ.get("ABACO_IMAGE_TAG", "dev")
 IMAGE = f"abaco/core:{TAG}"
+TENANT = conf("web", "tenant_name", "DEV-DEVELOP").upper()
 ENV = dict(spawner_worker_backend="docker", spawner_worker_image=IMAGE,
            spawner_worker_network="host", workers_autoscaling="false")
 
@@ -51,11 +52,12 @@ def dstack(request):
     yield from module_stack(request, "dkr", env=ENV)
 
 
-def fake_worker(stack, wid, run):
-    """A container labelled as stack's worker wid (samples-sleep, sleeping
-    300 s when run): what a spawner that died or failed mid-start leaves."""
+def fake_worker(stack, wid, run, db_id="nosuch"):
+    """A container labelled as stack's worker wid of actor db_id
+    (samples-sleep, sleeping 300 s when run): what a spawner that died or
+    failed mid-start leaves."""
     labels = ["abaco.platform=1", "abaco.role=worker", f"abaco.host={stack.host_id}",
-              "abaco.actor=fixc-fake", f"abaco.worker={wid}"]
+              f"abaco.actor={db_id}", f"abaco.worker={wid}"]
     args = [a for lb in labels for a in ("--label", lb)]
     r = docker(*(["run", "-d"] if run else ["create"]), "-e", "MSG=300", *args,
                "abaco/samples-sleep")
@@ -200,7 +202,7 @@ def test_a_redelivered_command_finds_the_running_container():
             time.sleep(0.5)
             # What a spawner killed between starting the container and
             # recording it leaves: a running container the record does not name.
-            cid = fake_worker(s, w["id"], run=True)
+            cid = fake_worker(s, w["id"], run=True, db_id=f"{TENANT}_{aid}")
         finally:
             s.spawner.kill()
             s.spawner.wait()
