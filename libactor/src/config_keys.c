@@ -215,10 +215,3 @@ size_t actor_config_warn_unused(const actor_config_t *cfg) {
   actor_config_each_entry(cfg, warn_entry, &count);
   return count;
 }
-
-bool actor_config_section_known(const char *name, size_t len) {
-  for (size_t i = 0; i < sizeof(KEYS) / sizeof(KEYS[0]); i++)
-    if (strlen(KEYS[i].section) == len && strncasecmp(KEYS[i].section, name, len) == 0)
-      return true;
-  return false;
-}

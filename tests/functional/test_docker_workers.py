@@ -7,13 +7,17 @@ health and `make down` find it; messages run with their logs, results
 (socket) and binary messages (FIFO) through the bind-mounted host
 directories; DELETE of a worker removes its container; a killed worker
 container is noticed and replaced; stopping the spawner leaves no
-container. The pair's autoscaler is off, so workers come only from
+container; a container left `created` by a failed start is removed; a
+redelivered command (its spawner killed) finds the worker's running
+container instead of starting a second one. The pair's autoscaler is off, so workers come only from
 init_count, POST .../workers and the spawner's replacements."""
 import json
 import os
 import re
+import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -22,6 +26,7 @@ from private_stack import BIN, CONF, PrivateStack, module_stack
 
 TAG = os.environ.get("ABACO_IMAGE_TAG", "dev")
 IMAGE = f"abaco/core:{TAG}"
+TENANT = conf("web", "tenant_name", "DEV-DEVELOP").upper()
 ENV = dict(spawner_worker_backend="docker", spawner_worker_image=IMAGE,
            spawner_worker_network="host", workers_autoscaling="false")
 
@@ -45,6 +50,19 @@ def dstack(request):
     assert docker("image", "inspect", IMAGE).returncode == 0, \
         f"{IMAGE} is not built (scripts/images.sh core)"
     yield from module_stack(request, "dkr", env=ENV)
+
+
+def fake_worker(stack, wid, run, db_id="nosuch"):
+    """A container labelled as stack's worker wid of actor db_id
+    (samples-sleep, sleeping 300 s when run): what a spawner that died or
+    failed mid-start leaves."""
+    labels = ["abaco.platform=1", "abaco.role=worker", f"abaco.host={stack.host_id}",
+              f"abaco.actor={db_id}", f"abaco.worker={wid}"]
+    args = [a for lb in labels for a in ("--label", lb)]
+    r = docker(*(["run", "-d"] if run else ["create"]), "-e", "MSG=300", *args,
+               "abaco/samples-sleep")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
 
 
 def ready_worker(stack, aid, timeout=60, not_cid=None):
@@ -156,3 +174,53 @@ def test_a_missing_image_stops_the_spawner_naming_the_key():
     assert r.returncode != 0
     assert "[spawner] worker_image: the Docker engine has no image 'abaco/no-such-image:x'" \
         in r.stderr, r.stderr
+
+
+def test_a_worker_container_left_created_is_removed(dstack):
+    cid = fake_worker(dstack, "fixc-created-" + uuid.uuid4().hex[:8], run=False)
+    try:
+        # Younger than 10 s it may be a start in progress: left alone.
+        time.sleep(3)
+        c = inspect(cid)
+        assert c and c["State"]["Status"] == "created", c
+        wait_for(lambda: inspect(cid) is None, 30, f"container {cid[:12]} removed")
+        assert f"its container {cid[:12]} was never started: removed" in \
+            dstack.log("spawner", None)
+    finally:
+        docker("rm", "-f", cid)
+
+
+def test_a_redelivered_command_finds_the_running_container():
+    with PrivateStack("dkrre", env=ENV) as s:
+        # The spawner gets the command but cannot act on it, and dies: the
+        # broker redelivers it to the next spawner.
+        s.spawner.send_signal(signal.SIGSTOP)
+        cid = None
+        try:
+            aid = s.register("abaco/samples-echo")["id"]
+            w = wait_for(lambda: s.workers(aid), 20, "the requested worker")[0]
+            time.sleep(0.5)
+            # What a spawner killed between starting the container and
+            # recording it leaves: a running container the record does not name.
+            cid = fake_worker(s, w["id"], run=True, db_id=f"{TENANT}_{aid}")
+        finally:
+            s.spawner.kill()
+            s.spawner.wait()
+        try:
+            s.spawner = s.start("spawner")
+            rec = wait_for(lambda: [x for x in s.workers(aid) if x["cid"] == cid], 30,
+                           f"the record naming {cid[:12]} (logs: {s.logdir})")[0]
+            assert rec["id"] == w["id"]
+            assert rec["location"] == conf("docker", "dd", "unix:///var/run/docker.sock")
+            log = s.log("spawner", None)
+            assert f"found its running container {cid[:12]}" in log
+            # No second container for the worker.
+            time.sleep(2)
+            assert docker("ps", "-aq", "--no-trunc", "--filter",
+                          f"label=abaco.worker={w['id']}").stdout.split() == [cid]
+            # It is the spawner's now: killed, it is reaped and replaced.
+            assert docker("kill", cid).returncode == 0
+            wait_for(lambda: inspect(cid) is None, 30, f"container {cid[:12]} removed")
+            ready_worker(s, aid, not_cid=cid)
+        finally:
+            docker("rm", "-f", cid)

@@ -2,7 +2,8 @@
 created for real against the running stack: a worker killed while its
 spawner cannot reap it, a worker alive but stopped (SIGSTOP: it no longer
 answers `status`), a container killed under a running execution, an orphan
-container and orphan execution files, orphan queues, an idle worker past
+container and orphan execution files (a worker's own container, the
+docker backend's, is left to its spawner), orphan queues, an idle worker past
 worker_ttl, and records and containers of another host left alone.
 
 Isolation: the module starts its own api + spawner pair from build/bin on a
@@ -258,6 +259,31 @@ def test_orphan_container_and_files_are_removed(host):
         for path in (old_fifo, new_fifo, old_sock, kept_sock):
             if os.path.lexists(path):
                 os.unlink(path)
+
+
+def test_worker_containers_are_left_to_their_spawner(host):
+    # An ended worker container of the docker backend (abaco.role=worker) is
+    # its spawner's to settle (output copied, a killed worker reaped); the
+    # control is the same container without the role, an orphan.
+    tag = uuid.uuid4().hex[:10]
+    names = {role: f"htest-{role}-{tag}" for role in ("worker", "none")}
+    for role, name in names.items():
+        docker("create", "--name", name, "--label", "abaco.platform=1",
+               "--label", f"abaco.host={host.host_id}", "--label", f"abaco.worker=nosuch{tag}",
+               *(["--label", "abaco.role=worker"] if role == "worker" else []),
+               "-e", "MSG=0", "abaco/samples-sleep", check=True)
+        docker("start", "-a", name, check=True)  # runs and exits 0
+    try:
+        with Health(host) as health:
+            wait_for(lambda: not containers(f"name={names['none']}"), 15,
+                     "the orphan container to go")
+            time.sleep(2.5)
+            assert containers(f"name={names['worker']}")
+        wid = containers(f"name={names['worker']}")[0]
+        assert wid[:12] not in health.log()
+    finally:
+        for name in names.values():
+            docker("rm", "-f", name)
 
 
 def test_idle_worker_past_worker_ttl_is_stopped(host):

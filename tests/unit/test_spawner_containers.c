@@ -54,6 +54,13 @@ static void test_environment_passes_the_config_overrides_only(void) {
   ASSERT_EQ_INT(setenv("logs_directory", "/somewhere", 1), 0);
   ASSERT_EQ_INT(setenv("WORKERS_SOCKET_HOST_PATH_DIR", "relative/dir", 1), 0);
   ASSERT_EQ_INT(setenv("nosuchsection_key", "x", 1), 0);
+  /* Only the exact forms the config reader looks up, of known keys. */
+  ASSERT_EQ_INT(setenv("DOCKER_HOST", "tcp://elsewhere:2375", 1), 0);
+  ASSERT_EQ_INT(setenv("Store_redis_host", "mixed", 1), 0);
+  ASSERT_EQ_INT(setenv("STORE_redis_db", "3", 1), 0);
+  ASSERT_EQ_INT(setenv("store_nosuchkey", "x", 1), 0);
+  ASSERT_EQ_INT(setenv("STORE_MONGO_PORT", "27018", 1), 0);
+  ASSERT_EQ_INT(setenv("cloud_tokens_mytoken", "t", 1), 0);
   json_t *spec = spawner__worker_spec(&sp, "T_a1", "w1", "tok", 1234);
   ASSERT_TRUE(spec != NULL);
   const json_t *env = json_object_get(spec, "Env");
@@ -61,6 +68,12 @@ static void test_environment_passes_the_config_overrides_only(void) {
   ASSERT_EQ_INT(count(env, "SPAWNER_HOST_ID=h1"), 1);
   ASSERT_EQ_INT(count_prefix(env, "PATH="), 0);
   ASSERT_EQ_INT(count_prefix(env, "nosuchsection_"), 0);
+  ASSERT_EQ_INT(count_prefix(env, "DOCKER_HOST="), 0);
+  ASSERT_EQ_INT(count_prefix(env, "Store_redis_host="), 0);
+  ASSERT_EQ_INT(count_prefix(env, "STORE_redis_db="), 0);
+  ASSERT_EQ_INT(count_prefix(env, "store_nosuchkey="), 0);
+  ASSERT_EQ_INT(count(env, "STORE_MONGO_PORT=27018"), 1);
+  ASSERT_EQ_INT(count(env, "cloud_tokens_mytoken=t"), 1);
   ASSERT_EQ_INT(count_prefix(env, "WORKERS_SOCKET_HOST_PATH_DIR="), 0);
   ASSERT_EQ_INT(count(env, "workers_socket_host_path_dir=/srv/sockets"), 1);
   ASSERT_EQ_INT(count(env, "workers_fifo_host_path_dir=/srv/fifos"), 1);

@@ -127,9 +127,5 @@ actor_config_key_kind_t actor_config_key_kind(const char *section, const char *k
  * does not honour, unknown keys), naming section and key; keys that only
  * other services read are not reported. Returns how many were reported. */
 size_t actor_config_warn_unused(const actor_config_t *cfg);
-/* Whether the first len bytes of name are the name of a section of the
- * known keys (any case): the environment variables `<section>_<key>` that
- * override the file are forwarded to worker containers by it. */
-bool actor_config_section_known(const char *name, size_t len);
 
 #endif

@@ -330,6 +330,14 @@ void health_orphan_containers(health_tick_t *t) {
     const char *eid = actor_json_str(labels, "abaco.execution", NULL);
     if (cid == NULL || host == NULL || strcmp(host, h->host_id) != 0)
       continue; /* another host's */
+    /* A worker's own container (docker backend) is its spawner's: the
+     * spawner's watch copies its output and removes it once it ends, and
+     * reaps its worker; removing it here would race that (output lost,
+     * a worker killed by a signal never reaped). While the spawner is
+     * down an ended one stays: the record is judged by its pid as usual,
+     * and the host's spawner settles the container when it runs again. */
+    if (strcmp(actor_json_str(labels, "abaco.role", ""), "worker") == 0)
+      continue;
     if (h->leave_containers && exited(c))
       continue;
     if (wid && health_procs_find(&t->procs, wid, 0) != 0)

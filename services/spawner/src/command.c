@@ -115,8 +115,10 @@ static void fail_worker(spawner_t *sp, command_t *c, const char *why) {
   json_decref(f);
 }
 
+static void record_pid(uv_work_t *w);
+
 /* Whether a live worker process for this command exists on this host. */
-static bool worker_is_running(spawner_t *sp, command_t *c) {
+static bool worker_process_lives(spawner_t *sp, command_t *c) {
   json_t *w = NULL;
   if (model_worker_get(sp->redis, c->db_id, c->wid, &w) != 0)
     return false;
@@ -141,6 +143,25 @@ static bool worker_is_running(spawner_t *sp, command_t *c) {
   return running;
 }
 
+/* On redelivery: 1 when the worker runs already on this host (a process
+ * recorded in its record; with the docker backend also a container the
+ * dead spawner did not get to record: recorded now), 0 when not (the
+ * docker backend's ended containers of it removed), <0 when unknown. */
+static int worker_is_running(spawner_t *sp, command_t *c) {
+  if (worker_process_lives(sp, c))
+    return 1;
+  if (!sp->docker_backend)
+    return 0;
+  int rc = spawner_container_find(sp, c->wid, c->cid, sizeof(c->cid), &c->pid);
+  if (rc == 1) {
+    snprintf(c->location, sizeof(c->location), "%s", sp->docker_dd);
+    LOG_WARN("spawner", "worker %s of actor %s: found its running container %.12s (pid %d), "
+                        "not recorded: recording it", c->wid, c->db_id, c->cid, c->pid);
+    record_pid(&c->work);
+  }
+  return rc;
+}
+
 static void prepare(uv_work_t *w) {
   command_t *c = w->data;
   spawner_t *sp = c->sp;
@@ -156,9 +177,15 @@ static void prepare(uv_work_t *w) {
    * worker may be half set up, or already running. */
   static const char *const FROM[] = {WORKER_REQUESTED, NULL};
   static const char *const FROM_REDELIVERED[] = {WORKER_REQUESTED, WORKER_SPAWNER_SETUP, NULL};
-  if (c->redelivered && worker_is_running(sp, c)) {
-    LOG_INFO("spawner", "worker %s of actor %s is already running: command done", c->wid, c->db_id);
-    c->outcome = CMD_DROP;
+  rc = c->redelivered ? worker_is_running(sp, c) : 0;
+  if (rc != 0) {
+    if (rc == 1)
+      LOG_INFO("spawner", "worker %s of actor %s is already running: command done", c->wid,
+               c->db_id);
+    else
+      LOG_WARN("spawner", "worker %s of actor %s: cannot tell whether it runs already (%s); "
+                          "will retry", c->wid, c->db_id, actor_strerror(rc));
+    c->outcome = rc == 1 ? CMD_DROP : CMD_RETRY;
     json_decref(actor);
     return;
   }

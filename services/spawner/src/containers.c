@@ -24,14 +24,21 @@
  * second: their logs go to the spawner's stderr (where a worker process
  * writes), they are removed, and one that ended by a signal (exit code >
  * 128 from tini, or killed for memory) is reaped like a worker process
- * killed by a signal (reaper.c). The health agent sees the worker process
- * in the host's /proc like any other (the record's pid is tini's). */
+ * killed by a signal (reaper.c); a created one older than
+ * CREATED_GRACE_S is removed too. The health agent sees the worker process
+ * in the host's /proc like any other (the record's pid is tini's) and
+ * leaves worker containers to the spawner. Error paths remove what they
+ * may leave, by label when the id is unknown; a redelivered command finds
+ * a running container its dead spawner did not record
+ * (spawner_container_find). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actor/errors.h"
@@ -42,6 +49,7 @@
 #define WATCH_MS 1000
 #define STOP_GRACE_MS 10000
 #define LOGS_MAX (256 * 1024)
+#define CREATED_GRACE_S 10 /* a created container older than this is not being started */
 
 /* The environment variables set for every worker container; a variable of
  * the spawner's environment with one of these names is not passed on. */
@@ -56,6 +64,42 @@ static bool own_var(const char *name, size_t len) {
 }
 
 extern char **environ;
+
+/* Whether the case of s[0..len) is all lower (want_upper false) or all
+ * upper: characters without case count as either. */
+static bool one_case(const char *s, size_t len, bool want_upper) {
+  for (size_t i = 0; i < len; i++)
+    if (want_upper ? islower((unsigned char)s[i]) : isupper((unsigned char)s[i]))
+      return false;
+  return true;
+}
+
+/* Whether the variable name[0..len) overrides a key of the file as the
+ * config reader looks them up: `<section>_<key>` of a known section in
+ * its own (lower) case, or `<SECTION>_<KEY>` all upper case, with a key
+ * the platform or Abaco knows. Unrelated variables that merely start with
+ * a section's name (DOCKER_HOST, Store_x) are not. */
+static bool config_override(const char *name, size_t len) {
+  for (size_t us = 1; us + 1 < len; us++) {
+    if (name[us] != '_')
+      continue; /* sections may contain '_' (cloud_tokens): try each split */
+    char section[64], key[256];
+    size_t klen = len - us - 1;
+    if (us >= sizeof(section) || klen >= sizeof(key))
+      continue;
+    bool upper = !one_case(name, us, false);
+    if (upper && !(one_case(name, us, true) && one_case(name + us + 1, klen, true)))
+      continue;
+    for (size_t i = 0; i < us; i++)
+      section[i] = (char)tolower((unsigned char)name[i]);
+    section[us] = '\0';
+    memcpy(key, name + us + 1, klen);
+    key[klen] = '\0';
+    if (actor_config_key_kind(section, key, NULL) != ACTOR_KEY_UNKNOWN)
+      return true;
+  }
+  return false;
+}
 
 static int append_fmt(json_t *arr, const char *fmt, const char *a, const char *b) {
   char *s = NULL;
@@ -74,8 +118,8 @@ static json_t *worker_env(const spawner_t *sp, const char *token, int64_t token_
     return NULL;
   int rc = 0;
   for (char **ep = environ; rc == 0 && *ep; ep++) {
-    const char *us = strchr(*ep, '_'), *eq = strchr(*ep, '=');
-    if (us == NULL || eq == NULL || us > eq || !actor_config_section_known(*ep, (size_t)(us - *ep)) ||
+    const char *eq = strchr(*ep, '=');
+    if (eq == NULL || !config_override(*ep, (size_t)(eq - *ep)) ||
         own_var(*ep, (size_t)(eq - *ep)))
       continue;
     rc = json_array_append_new(env, json_string(*ep)) == 0 ? 0 : ACTOR_ENOMEM;
@@ -143,50 +187,24 @@ done:
   return spec;
 }
 
-int spawner_container_start(spawner_t *sp, const char *db_id, const char *wid, const char *token,
-                            int64_t token_exp, char *cid, size_t cidlen, int *pid) {
-  json_t *spec = spawner__worker_spec(sp, db_id, wid, token, token_exp);
-  if (spec == NULL)
-    return ACTOR_ENOMEM;
-  char *id = NULL, *err = NULL;
-  int rc = dkr_container_create(sp->docker, NULL, spec, &id, &err);
-  json_decref(spec);
-  if (rc != 0) {
-    LOG_ERROR("spawner", "worker %s: cannot create its container (image %s): %s", wid,
-              sp->worker_image, err ? err : actor_strerror(rc));
-    free(err);
-    return rc;
-  }
-  rc = dkr_container_start(sp->docker, id, &err);
-  json_t *info = NULL;
-  if (rc == 0)
-    rc = dkr_container_inspect(sp->docker, id, &info, &err);
-  if (rc != 0) {
-    LOG_ERROR("spawner", "worker %s: cannot start its container %.12s: %s", wid, id,
-              err ? err : actor_strerror(rc));
-    free(err);
-    ACTOR_IGNORE(dkr_container_remove(sp->docker, id, NULL));
-    free(id);
-    return rc;
-  }
-  /* 0 when it has exited already: the watch reaps it, health judges the record. */
-  *pid = (int)actor_json_int(json_object_get(info, "State"), "Pid", 0);
-  json_decref(info);
-  snprintf(cid, cidlen, "%s", id);
-  free(id);
-  return 0;
-}
+/* ---- starting one ---- */
 
-/* ---- the watch ---- */
-
-/* This host's worker containers (filtered by state unless NULL). */
-static int list_workers(spawner_t *sp, bool exited_only, json_t **out) {
-  char role[64], host[320];
+/* This host's worker containers: all of them, or wid's only (unless
+ * NULL); with ended_only those that exited, died or were never started. */
+static int list_workers(spawner_t *sp, const char *wid, bool ended_only, json_t **out) {
+  char role[64], host[320], worker[128];
   snprintf(role, sizeof(role), "abaco.role=worker");
   snprintf(host, sizeof(host), "abaco.host=%s", sp->host_id);
-  json_t *f = exited_only ? json_pack("{s:[s,s], s:[s,s]}", "label", role, host, "status",
-                                      "exited", "dead")
-                          : json_pack("{s:[s,s]}", "label", role, host);
+  snprintf(worker, sizeof(worker), "abaco.worker=%s", wid ? wid : "");
+  json_t *labels = json_pack("[s,s]", role, host);
+  if (labels && wid && json_array_append_new(labels, json_string(worker)) != 0) {
+    json_decref(labels);
+    labels = NULL;
+  }
+  json_t *f = labels == NULL ? NULL
+              : ended_only   ? json_pack("{s:o, s:[s,s,s]}", "label", labels, "status", "exited",
+                                         "dead", "created")
+                             : json_pack("{s:o}", "label", labels);
   char *filters = f ? json_dumps(f, JSON_COMPACT) : NULL;
   json_decref(f);
   if (filters == NULL)
@@ -202,6 +220,84 @@ static int list_workers(spawner_t *sp, bool exited_only, json_t **out) {
   free(err);
   return rc;
 }
+
+/* Removes every container of the worker on this host (after an error
+ * that may have left one whose id is unknown or that could not be
+ * removed by id). 0 when none is left. */
+static int remove_worker_containers(spawner_t *sp, const char *wid) {
+  json_t *list = NULL;
+  int rc = list_workers(sp, wid, false, &list);
+  if (rc != 0)
+    return rc;
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *id = actor_json_str(c, "Id", NULL);
+    char *err = NULL;
+    int r = id ? dkr_container_remove(sp->docker, id, &err) : 0; /* gone already: 0 */
+    if (r != 0) {
+      LOG_WARN("spawner", "worker %s: cannot remove its container %.12s: %s", wid, id,
+               err ? err : actor_strerror(r));
+      rc = r;
+    } else if (id) {
+      LOG_INFO("spawner", "worker %s: removed its container %.12s", wid, id);
+    }
+    free(err);
+  }
+  json_decref(list);
+  return rc;
+}
+
+/* After a failed create/start/inspect: the container (id known or not)
+ * must not be left behind, running or not. */
+static void discard(spawner_t *sp, const char *wid, const char *id) {
+  if (id && dkr_container_remove(sp->docker, id, NULL) == 0)
+    return;
+  if (remove_worker_containers(sp, wid) != 0)
+    LOG_WARN("spawner", "worker %s: a container of it may be left; the watch removes it once "
+                        "it is not running, a redelivered command records a running one", wid);
+}
+
+int spawner_container_start(spawner_t *sp, const char *db_id, const char *wid, const char *token,
+                            int64_t token_exp, char *cid, size_t cidlen, int *pid) {
+  json_t *spec = spawner__worker_spec(sp, db_id, wid, token, token_exp);
+  if (spec == NULL)
+    return ACTOR_ENOMEM;
+  char *id = NULL, *err = NULL;
+  int rc = dkr_container_create(sp->docker, NULL, spec, &id, &err);
+  json_decref(spec);
+  if (rc != 0) {
+    LOG_ERROR("spawner", "worker %s: cannot create its container (image %s): %s", wid,
+              sp->worker_image, err ? err : actor_strerror(rc));
+    free(err);
+    free(id);
+    /* A timeout or a lost answer may have left one with an id we do not know. */
+    discard(sp, wid, NULL);
+    return rc;
+  }
+  rc = dkr_container_start(sp->docker, id, &err);
+  json_t *info = NULL;
+  if (rc == 0)
+    rc = dkr_container_inspect(sp->docker, id, &info, &err);
+  if (rc != 0) {
+    LOG_ERROR("spawner", "worker %s: cannot start its container %.12s: %s", wid, id,
+              err ? err : actor_strerror(rc));
+    free(err);
+    discard(sp, wid, id);
+    free(id);
+    return rc;
+  }
+  /* 0 when it has exited already: the watch reaps it, health judges the record. */
+  *pid = (int)actor_json_int(json_object_get(info, "State"), "Pid", 0);
+  json_decref(info);
+  snprintf(cid, cidlen, "%s", id);
+  free(id);
+  return 0;
+}
+
+/* ---- the watch ---- */
+
+static void queue_stop(spawner_t *sp);
 
 /* Copies an exited container's output to our stderr, where a worker
  * process would have written it. */
@@ -222,40 +318,108 @@ static void pass_logs(spawner_t *sp, const char *id) {
   free(out);
 }
 
-/* Removes one ended worker container; true when it ended by a signal. */
-static bool settle(spawner_t *sp, const json_t *c) {
+/* Removes one ended worker container; true when it ended by a signal.
+ * One whose state cannot be read is left for the next look (it may have
+ * been killed: reporting it as exited would never reap it). *removed
+ * (unless NULL): whether it is gone. */
+static bool settle(spawner_t *sp, const json_t *c, bool *removed) {
   const char *id = actor_json_str(c, "Id", NULL);
   const json_t *labels = json_object_get(c, "Labels");
   const char *wid = actor_json_str(labels, "abaco.worker", "?");
   const char *db_id = actor_json_str(labels, "abaco.actor", "?");
+  bool gone = false;
+  if (removed == NULL)
+    removed = &gone;
+  *removed = false;
   if (id == NULL)
     return false;
   json_t *info = NULL;
-  long long code = 0;
-  bool oom = false;
-  if (dkr_container_inspect(sp->docker, id, &info, NULL) == 0) {
-    const json_t *state = json_object_get(info, "State");
-    code = actor_json_int(state, "ExitCode", 0);
-    oom = actor_json_bool(state, "OOMKilled", false);
-  }
-  json_decref(info);
-  pass_logs(sp, id);
   char *err = NULL;
-  int rc = dkr_container_remove(sp->docker, id, &err);
-  if (rc != 0)
+  int rc = dkr_container_inspect(sp->docker, id, &info, &err);
+  if (rc != 0) {
+    *removed = rc == ACTOR_ENOTFOUND;
+    if (rc != ACTOR_ENOTFOUND) /* gone: removed by someone else, nothing to settle */
+      LOG_WARN("spawner", "worker %s: cannot read the state of its container %.12s: %s; "
+                          "trying again later", wid, id, err ? err : actor_strerror(rc));
+    free(err);
+    return false;
+  }
+  const json_t *state = json_object_get(info, "State");
+  long long code = actor_json_int(state, "ExitCode", 0);
+  bool oom = actor_json_bool(state, "OOMKilled", false);
+  bool never_started = strcmp(actor_json_str(state, "Status", ""), "created") == 0;
+  json_decref(info);
+  if (!never_started)
+    pass_logs(sp, id);
+  rc = dkr_container_remove(sp->docker, id, &err);
+  if (rc != 0) {
     LOG_WARN("spawner", "worker %s: cannot remove its container %.12s: %s", wid, id,
              err ? err : actor_strerror(rc));
-  free(err);
-  bool signalled = code > 128 || oom;
-  if (code == 0)
+    free(err);
+    return false; /* the next look settles it */
+  }
+  *removed = true;
+  bool signalled = !never_started && (code > 128 || oom);
+  if (never_started)
+    LOG_WARN("spawner", "worker %s of actor %s: its container %.12s was never started: removed",
+             wid, db_id, id);
+  else if (code == 0)
     LOG_INFO("spawner", "worker %s of actor %s exited (container %.12s removed)", wid, db_id, id);
   else
     LOG_WARN("spawner", "worker %s of actor %s ended with status %lld%s (container %.12s removed)",
              wid, db_id, code, oom ? ", killed for memory" : signalled ? ", by a signal" : "", id);
-  return signalled && rc == 0;
+  return signalled;
 }
 
-/* One look at the exited containers (its own allocation: a look still in
+int spawner_container_find(spawner_t *sp, const char *wid, char *cid, size_t cidlen, int *pid) {
+  json_t *list = NULL;
+  int rc = list_workers(sp, wid, false, &list);
+  if (rc != 0)
+    return rc;
+  int found = 0;
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *id = actor_json_str(c, "Id", NULL);
+    const char *state = actor_json_str(c, "State", "");
+    if (id == NULL)
+      continue;
+    if (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+        strcmp(state, "restarting") == 0) {
+      json_t *info = NULL;
+      char *err = NULL;
+      int r = dkr_container_inspect(sp->docker, id, &info, &err);
+      if (r != 0) {
+        LOG_WARN("spawner", "worker %s: cannot inspect its container %.12s: %s", wid, id,
+                 err ? err : actor_strerror(r));
+        free(err);
+        rc = r;
+        continue;
+      }
+      if (found == 0) {
+        *pid = (int)actor_json_int(json_object_get(info, "State"), "Pid", 0);
+        snprintf(cid, cidlen, "%s", id);
+        found = 1;
+      } else {
+        /* Cannot happen with this check in place; never keep two. */
+        LOG_WARN("spawner", "worker %s: a second running container %.12s: removing it", wid, id);
+        ACTOR_IGNORE(dkr_container_remove(sp->docker, id, NULL));
+      }
+      json_decref(info);
+      continue;
+    }
+    /* Ended, or created and never started: settled (its output kept),
+     * not reaped, as the worker is about to be started again. */
+    bool removed = false;
+    settle(sp, c, &removed);
+    if (!removed)
+      rc = ACTOR_EDOCKER; /* logged; the command waits */
+  }
+  json_decref(list);
+  return rc != 0 ? rc : found;
+}
+
+/* One look at the ended containers (its own allocation: a look still in
  * flight when the spawner stops ends on its own). */
 typedef struct {
   uv_work_t work;
@@ -266,16 +430,23 @@ typedef struct {
 static void watch_run(uv_work_t *w) {
   watch_t *wt = w->data;
   json_t *list = NULL;
-  if (list_workers(wt->sp, true, &list) != 0)
+  if (list_workers(wt->sp, NULL, true, &list) != 0)
     return;
+  int64_t now = (int64_t)time(NULL);
   size_t i;
   json_t *c;
   json_array_foreach(list, i, c) {
     const json_t *labels = json_object_get(c, "Labels");
     const char *wid = actor_json_str(labels, "abaco.worker", NULL);
     const char *db_id = actor_json_str(labels, "abaco.actor", NULL);
-    if (settle(wt->sp, c) && wid && db_id)
-      json_array_append_new(wt->dead, json_pack("[s,s]", db_id, wid));
+    /* A created one is being started by a command, unless it is older
+     * than that takes (a failed start whose removal failed too). */
+    if (strcmp(actor_json_str(c, "State", ""), "created") == 0 &&
+        now - actor_json_int(c, "Created", now) < CREATED_GRACE_S)
+      continue;
+    if (settle(wt->sp, c, NULL) && wid && db_id &&
+        json_array_append_new(wt->dead, json_pack("[s,s]", db_id, wid)) != 0)
+      LOG_ERROR("spawner", "worker %s of actor %s: out of memory: not reaped", wid, db_id);
   }
   json_decref(list);
 }
@@ -294,6 +465,10 @@ static void watch_done(uv_work_t *w, int status) {
   }
   json_decref(wt->dead);
   free(wt);
+  if (sp->stop_deferred) {
+    sp->stop_deferred = false;
+    queue_stop(sp);
+  }
 }
 
 static void on_watch(uv_timer_t *t) {
@@ -384,7 +559,7 @@ void spawner_containers_watch(spawner_t *sp) {
 static void stop_run(uv_work_t *w) {
   spawner_t *sp = w->data;
   json_t *list = NULL;
-  if (list_workers(sp, false, &list) != 0)
+  if (list_workers(sp, NULL, false, &list) != 0)
     return;
   size_t i;
   json_t *c;
@@ -403,7 +578,7 @@ static void stop_run(uv_work_t *w) {
       LOG_WARN("spawner", "worker container %.12s did not stop in time: killing it", id);
       ACTOR_IGNORE(dkr_container_kill(sp->docker, id, "SIGKILL", NULL));
     }
-    settle(sp, c);
+    settle(sp, c, NULL);
   }
   json_decref(list);
 }
@@ -416,10 +591,18 @@ static void stop_done(uv_work_t *w, int status) {
   done(sp);
 }
 
-void spawner_containers_stop(spawner_t *sp, void (*done)(spawner_t *)) {
-  uv_close((uv_handle_t *)&sp->watch_timer, NULL);
-  sp->stop_done = done;
+static void queue_stop(spawner_t *sp) {
   sp->stop_work.data = sp;
   if (uv_queue_work(&sp->svc->loop, &sp->stop_work, stop_run, stop_done) != 0)
     stop_done(&sp->stop_work, 0);
+}
+
+void spawner_containers_stop(spawner_t *sp, void (*done)(spawner_t *)) {
+  uv_close((uv_handle_t *)&sp->watch_timer, NULL);
+  sp->stop_done = done;
+  /* A look in flight would settle the same containers: stop after it. */
+  if (sp->watching)
+    sp->stop_deferred = true;
+  else
+    queue_stop(sp);
 }

@@ -56,10 +56,18 @@ static void reap_work(uv_work_t *wk) {
   spawner_reap_t *r = wk->data;
   remove_containers(r->sp, r->wid);
   json_t *rec = NULL;
-  if (model_worker_get(r->sp->redis, r->db_id, r->wid, &rec) == 0)
+  int rc = model_worker_get(r->sp->redis, r->db_id, r->wid, &rec);
+  if (rc == 0)
     spawner_token_revoke(r->sp, actor_json_str(rec, "tenant", NULL), r->wid);
   json_decref(rec);
-  int rc = model_worker_delete(r->sp->redis, r->db_id, r->wid);
+  if (rc == ACTOR_ENOTFOUND) {
+    /* Someone removed it first: health, judging its pid (e.g. while this
+     * spawner was down and its container waited to be settled), and
+     * health requests a replacement when the actor needs one. */
+    LOG_INFO("spawner", "dead worker %s: its record is gone already: no replacement", r->wid);
+    return;
+  }
+  rc = model_worker_delete(r->sp->redis, r->db_id, r->wid);
   if (rc != 0)
     LOG_WARN("spawner", "dead worker %s: cannot delete its record: %s", r->wid, actor_strerror(rc));
   prepare_replacement(r);

@@ -42,6 +42,7 @@ struct spawner_s {
   char logs_dir[4096];        /* [logs] directory, absolute; "" = stderr */
   uv_timer_t watch_timer;     /* looks for exited worker containers */
   bool watching;              /* a look at the exited ones is in flight */
+  bool stop_deferred;         /* stopping waits for that look to end */
   atomic_bool engine_down;    /* the last listing failed (warned once) */
   uv_work_t stop_work;
   const actor_config_t *cfg;
@@ -120,6 +121,12 @@ void spawner_containers_watch(spawner_t *sp);
  * 0, or the engine's error (logged). */
 int spawner_container_start(spawner_t *sp, const char *db_id, const char *wid, const char *token,
                             int64_t token_exp, char *cid, size_t cidlen, int *pid);
+/* Thread pool, on a redelivered command: the worker's containers on this
+ * host (a spawner that died between creating one and recording it leaves
+ * it). A running one: 1, its id in *cid and its pid in *pid; ended or
+ * never started ones are removed (their output passed on, not reaped):
+ * 0 when none is left; else the engine's error (logged). */
+int spawner_container_find(spawner_t *sp, const char *wid, char *cid, size_t cidlen, int *pid);
 /* Stops (SIGTERM, SIGKILL after 10 s) and removes every worker container
  * of this host, then calls done (loop thread). */
 void spawner_containers_stop(spawner_t *sp, void (*done)(spawner_t *));
