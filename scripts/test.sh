@@ -96,6 +96,23 @@ run_samples() {
   bash "$SCRIPTS/samples.sh"
 }
 
+# The suite's worker modules again with [spawner] worker_backend = docker:
+# the stack's spawner is restarted with the override (each worker is then a
+# container of abaco/core:dev, built by the images stage), and the modules
+# are told (ABACO_WORKER_BACKEND) which cid and worker processes to expect.
+WORKER_MODULES=(tests/functional/test_api_workers.py tests/functional/test_worker_contract.py
+  tests/functional/test_stateful_workers.py)
+run_docker_workers() {
+  export_test_env
+  local pid rc=0
+  if pid=$(our_pid spawner "$BUILD_DIR/bin/spawner"); then stop_pids 20 "$pid"; fi
+  spawner_worker_backend=docker ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" >/dev/null || return 1
+  note "spawner restarted with worker_backend = docker (pid $(our_pid spawner "$BUILD_DIR/bin/spawner"))"
+  (cd "$ABACO_ROOT" && ABACO_WORKER_BACKEND=docker timeout --foreground -k 10 900 \
+    python3 -m pytest -q "${WORKER_MODULES[@]}") || rc=$?
+  return "$rc"
+}
+
 run_functional() {
   export_test_env
   note "ABACO_API=$ABACO_API"
@@ -122,4 +139,5 @@ stage images env ABACO_NO_BUILD=1 "$SCRIPTS/images.sh" core || true
 stage samples run_samples || true
 stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true
+stage workers-docker run_docker_workers || true
 stage compose env ABACO_NO_BUILD=1 "$SCRIPTS/compose.sh" test || true

@@ -235,10 +235,33 @@ def redis_cmd(*args):
         return reply
 
 
+# The stack spawner's [spawner] worker_backend: scripts/test.sh runs the
+# worker modules a second time with ABACO_WORKER_BACKEND=docker against a
+# spawner started with spawner_worker_backend=docker.
+WORKER_BACKEND = os.environ.get("ABACO_WORKER_BACKEND", "process")
+
+
 def worker_pids(wid):
-    """Pids of the worker processes of worker id wid."""
-    out = _subprocess.run(["pgrep", "-f", f"bin/worker .*{wid}"], capture_output=True, text=True)
+    """Pids of the worker processes of worker id wid: build/bin/worker under
+    the process backend, `worker` in its abaco/core container under docker
+    (seen from here, in the host's pid namespace)."""
+    out = _subprocess.run(["pgrep", "-f", f"(^|/)worker -c .* {wid}$"], capture_output=True,
+                          text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+def expected_cid(w):
+    """The cid a worker record must carry: its process under the process
+    backend, its container's full id under docker."""
+    if WORKER_BACKEND == "docker":
+        out = _subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter",
+                               f"label=abaco.worker={w['id']}"], capture_output=True, text=True)
+        ids = out.stdout.split()
+        assert len(ids) == 1, f"containers of worker {w['id']}: {ids}"
+        return ids[0]
+    pids = worker_pids(w["id"])
+    assert len(pids) == 1, f"processes of worker {w['id']}: {pids}"
+    return f"process:{pids[0]}@{w['host_id']}"
 
 
 import urllib.parse

@@ -5,7 +5,7 @@ one execution at a time), stopping one worker, and a message always
 having a worker."""
 import pytest
 
-from conftest import wait_for, worker_pids
+from conftest import expected_cid, wait_for, worker_pids
 
 ECHO = "abaco/samples-echo"
 SLEEP = "abaco/samples-sleep"
@@ -37,8 +37,8 @@ def test_init_count_worker_and_fields(client, echo_actor):
     assert set(w) == SHOWN
     assert w["image"] == ECHO and w["ch_name"] == f"worker_{w['id']}"
     assert w["tenant"] == "DEV-DEVELOP" and w["host_id"] and w["host_ip"]
-    # no container of its own (process backend): cid names its process
-    assert w["cid"] == f"process:{worker_pids(w['id'])[0]}@{w['host_id']}"
+    # process backend: cid names its process; docker: its container
+    assert w["cid"] == expected_cid(w)
     assert client.ok("GET", f"/actors/{aid}/workers/{w['id']}") == w
 
 

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import REPO, conf, free_port, host_dir, redis_cmd, worker_pids
+from conftest import REPO, conf, expected_cid, free_port, host_dir, redis_cmd, worker_pids
 from private_stack import PrivateStack, stop_process
 
 LOG_MARK = "LOG LIMIT EXCEEDED"
@@ -187,7 +187,7 @@ def test_logs_are_readable_while_running(client, actor_cleanup):
     workers = ready_workers(client, aid, timeout=5)  # BUSY -> READY right after the record
     assert len(workers) == 1, workers
     assert workers[0]["last_execution_time"] >= ex["start_time"]
-    assert workers[0]["cid"] == f"process:{worker_pids(workers[0]['id'])[0]}@{workers[0]['host_id']}"
+    assert workers[0]["cid"] == expected_cid(workers[0])
     assert_cleaned(eid)
 
 
