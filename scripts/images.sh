@@ -168,42 +168,47 @@ rootfs_with_libs() {
   for lib in "$@" $libs; do copy_file "$lib" "$root"; done
 }
 
+# scratch_stage: a new build context for a FROM scratch image, with
+# rootfs/tmp (1777) and the health-check /probe; sets CTX and ROOT.
+scratch_stage() {
+  local probe
+  probe=$(build_probe) || exit 1
+  new_stage
+  CTX=$NEW_STAGE
+  ROOT="$CTX/rootfs"
+  mkdir -p "$ROOT/tmp"
+  chmod 1777 "$ROOT/tmp"
+  copy_file "$probe" "$ROOT" /probe
+}
+
 # abaco/redis: docker/redis/Dockerfile.
 image_redis() {
-  local tag="abaco/redis:$TAG" ctx root probe
+  local tag="abaco/redis:$TAG" ctx root
   say "image $tag"
   command -v redis-server >/dev/null || die "redis-server not found (scripts/deps.sh installs it)"
   command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
-  probe=$(build_probe)
-  new_stage
-  ctx=$NEW_STAGE
-  root="$ctx/rootfs"
-  mkdir -p "$root/tmp" "$ctx/data"
-  chmod 1777 "$root/tmp"
+  scratch_stage
+  ctx=$CTX root=$ROOT
+  mkdir -p "$ctx/data"
   # Debian's redis-server is a link to redis-check-rdb: one binary that
   # picks its role from argv[0], so it is copied under the server's name.
   rootfs_with_libs "$root" "$(readlink -f "$(command -v redis-server)")" "$(command -v redis-cli)"
   mkdir -p "$root/usr/bin"
   mv "$root$(readlink -f "$(command -v redis-server)")" "$root/usr/bin/redis-server.tmp"
   mv "$root/usr/bin/redis-server.tmp" "$root/usr/bin/redis-server"
-  copy_file "$probe" "$root" /probe
   docker_build "$tag" "$ctx" "$DOCKER_DIR/redis/Dockerfile"
 }
 
 # abaco/prometheus: docker/prometheus/Dockerfile.
 image_prometheus() {
-  local tag="abaco/prometheus:$TAG" ctx root probe
+  local tag="abaco/prometheus:$TAG" ctx root
   say "image $tag"
   command -v prometheus >/dev/null || die "prometheus not found (scripts/deps.sh installs it)"
-  probe=$(build_probe)
-  new_stage
-  ctx=$NEW_STAGE
-  root="$ctx/rootfs"
-  mkdir -p "$root/tmp" "$ctx/prometheus" "$root/etc/prometheus"
-  chmod 1777 "$root/tmp"
+  scratch_stage
+  ctx=$CTX root=$ROOT
+  mkdir -p "$ctx/prometheus" "$root/etc/prometheus"
   rootfs_with_libs "$root" "$(command -v prometheus)"
   copy_file "$ABACO_ROOT/images/prometheus/compose.yml" "$root" /etc/prometheus/prometheus.yml
-  copy_file "$probe" "$root" /probe
   docker_build "$tag" "$ctx" "$DOCKER_DIR/prometheus/Dockerfile"
 }
 
@@ -211,21 +216,17 @@ image_prometheus() {
 # makes for the local stack (var/tools/bin/ferretdb; its SQLite is pure Go),
 # built there first when missing or of another FERRETDB_BUILD_ID.
 image_ferretdb() {
-  local tag="abaco/ferretdb:$TAG" ctx root probe bin="$TOOLS_BIN/ferretdb"
+  local tag="abaco/ferretdb:$TAG" ctx root bin="$TOOLS_BIN/ferretdb"
   say "image $tag"
   if [[ ! -x $bin || $(cat "$bin.build-id" 2>/dev/null) != "$FERRETDB_BUILD_ID" ]]; then
     ensure_go || die "no Go >= 1.22 to build FerretDB (scripts/deps.sh installs one)"
     build_ferretdb "$bin"
   fi
   if ldd "$bin" >/dev/null 2>&1; then die "$bin is not a static binary"; fi
-  probe=$(build_probe)
-  new_stage
-  ctx=$NEW_STAGE
-  root="$ctx/rootfs"
-  mkdir -p "$root/tmp" "$ctx/data"
-  chmod 1777 "$root/tmp"
+  scratch_stage
+  ctx=$CTX root=$ROOT
+  mkdir -p "$ctx/data"
   copy_file "$bin" "$root" /ferretdb
-  copy_file "$probe" "$root" /probe
   docker_build "$tag" "$ctx" "$DOCKER_DIR/ferretdb/Dockerfile"
 }
 
