@@ -41,12 +41,8 @@ def client():
     return c
 
 
-@pytest.fixture
-def actors(client):
-    made = []
-    yield made
-    for aid in made:
-        client.delete(f"/actors/{aid}")
+# Actors a test registers, deleted after it (the functional suite's fixture).
+actor_cleanup = helpers.actor_cleanup
 
 
 def docker(*args):
@@ -65,9 +61,9 @@ def test_every_service_of_the_project_is_healthy():
                                              "prometheus")}, health
 
 
-def test_actor_message_logs_and_result(client, actors):
+def test_actor_message_logs_and_result(client, actor_cleanup):
     echo = client.register("abaco/samples-echo")
-    actors.append(echo["id"])
+    actor_cleanup.append(echo["id"])
     eid = client.send(echo["id"], "hello compose")["execution_id"]
     ex = client.wait_execution(echo["id"], eid, timeout=90)
     assert ex["status"] == "COMPLETE" and ex["exit_code"] == 0, ex
@@ -78,7 +74,7 @@ def test_actor_message_logs_and_result(client, actors):
     # A result travels over the worker's socket, a host path (ABACO_RUN_HOST_DIR)
     # the spawner's container shares with the engine.
     res = client.register("abaco/samples-results")
-    actors.append(res["id"])
+    actor_cleanup.append(res["id"])
     eid = client.send(res["id"], "résultat")["execution_id"]
     ex = client.wait_execution(res["id"], eid, timeout=90)
     assert ex["status"] == "COMPLETE" and ex["exit_code"] == 0, ex
@@ -98,10 +94,10 @@ def worker_pids(wid):
     return [int(p) for p in out.stdout.split()]
 
 
-def test_a_killed_worker_is_replaced(client, actors):
+def test_a_killed_worker_is_replaced(client, actor_cleanup):
     actor = client.register("abaco/samples-sleep")
     aid = actor["id"]
-    actors.append(aid)
+    actor_cleanup.append(aid)
     client.wait_actor_status(aid, {"READY"}, timeout=60)
     eid = client.send(aid, "3")["execution_id"]
     ex = helpers.wait_for(lambda: (e := client.ok("GET", f"/actors/{aid}/executions/{eid}"))
