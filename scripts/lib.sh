@@ -24,6 +24,9 @@ FERRETDB_BUILD_ID="$FERRETDB_VERSION+idindex1+static"
 # Platform services started by up.sh, in start order (worker is started by
 # the spawner, never directly).
 ABACO_SERVICES=(api spawner health clientg updater launcher)
+# The login the stack's SMTP sink accepts with AUTH (loopback, tests only;
+# sending without AUTH works too).
+SMTP_SINK_AUTH="abaco-notify:sink-secret"
 
 # Configuration file: ABACO_CONF (relative to the caller's cwd) or the repo's.
 if [[ -n ${ABACO_CONF:-} ]]; then
@@ -180,6 +183,23 @@ load_stack_config() {
       MOTO_HOST=$mhost MOTO_PORT=$mport
     fi
   fi
+  # The SMTP server of the notify action ([smtp] host/port; empty host:
+  # email off). A loopback one without TLS is the stack's own sink
+  # (scripts/smtp_sink.py), which up.sh starts (SMTP_SINK_PORT empty
+  # otherwise); what it receives lands in SMTP_SPOOL.
+  SMTP_HOST=$(conf_get smtp host "")
+  SMTP_TLS=$(conf_get smtp tls none)
+  SMTP_PORT=$(conf_get smtp port "")
+  if [[ -z $SMTP_PORT ]]; then
+    SMTP_PORT=25
+    [[ ${SMTP_TLS,,} == smtps ]] && SMTP_PORT=465
+  fi
+  SMTP_SINK_PORT=""
+  if [[ -n $SMTP_HOST ]] && is_local_host "$SMTP_HOST" && [[ ${SMTP_TLS,,} == none ]] &&
+    [[ $SMTP_PORT =~ ^[0-9]+$ ]]; then
+    SMTP_SINK_PORT=$SMTP_PORT
+  fi
+  SMTP_SPOOL="$VAR_DIR/smtp"
   WEB_BIND=$(conf_get web bind 127.0.0.1)
   WEB_PORT=$(conf_get web port 8000)
   WEB_URL="http://$(connect_host "$WEB_BIND"):$WEB_PORT"
@@ -202,6 +222,12 @@ export_test_env() {
     esac
   fi
   export MOTO_URL
+  # The stack's SMTP sink (test_notify): where it listens, where it keeps
+  # what it receives, and the one login its AUTH accepts.
+  if [[ -z ${SMTP_URL:-} ]]; then
+    SMTP_URL="smtp://127.0.0.1:${SMTP_SINK_PORT:-2525}"
+  fi
+  export SMTP_URL SMTP_SPOOL SMTP_SINK_AUTH
   export ABACO_API="${ABACO_API:-$WEB_URL}"
   if [[ -n $DOCKER_SOCK ]]; then export DOCKER_HOST="unix://$DOCKER_SOCK"; fi
   export ABACO_SOURCE_DIR="$ABACO_ROOT"
@@ -262,14 +288,14 @@ apt_suite_uri() {
 }
 
 # run_unit_tests [BUILD_DIR]: ctest with the live servers' addresses
-# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST, MOTO_URL) but without config overrides
+# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST, MOTO_URL, SMTP_URL) but without config overrides
 # meant for the stack (e.g. web_port=8001), which would leak into the config
 # tests. Every server is given, so a skipped test is a failure here.
 run_unit_tests() {
   local dir=${1:-$BUILD_DIR} unset_args=() v n rc=0 out
   export_test_env
   local docker_host=${DOCKER_HOST:-$DOCKER_DD}
-  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host MOTO_URL=$MOTO_URL"
+  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host MOTO_URL=$MOTO_URL SMTP_URL=$SMTP_URL"
   for v in $(conf_override_vars); do unset_args+=(-u "$v"); done
   if ((${#unset_args[@]} > 0)); then
     note "not passed to unit tests: $(conf_override_vars | tr '\n' ' ')"

@@ -136,6 +136,13 @@ static const key_def_t KEYS[] = {
     {"cloud", "describe_burst", true, PER_NONE},
     {"cloud", "progress_url", true, PER_NONE},
     {"cloud", "pricing_file", true, PER_NONE},
+    {"smtp", "host", true, PER_NONE},
+    {"smtp", "port", true, PER_NONE},
+    {"smtp", "from", true, PER_NONE},
+    {"smtp", "user", true, PER_NONE},
+    {"smtp", "password", true, PER_NONE},
+    {"smtp", "tls", true, PER_NONE},
+    {"smtp", "timeout", true, PER_NONE},
 };
 
 /* Keys that are a prefix and a free part: [logs] level.<module> (read),
