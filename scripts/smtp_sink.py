@@ -2,8 +2,8 @@
 """The local stack's SMTP server (scripts/up.sh starts it, scripts/down.sh
 stops it): an aiosmtpd server that delivers nowhere but keeps every message
 it accepts as one JSON file in a spool directory, so that tests and
-developers can read what the platform sent (docs/notify.md "The local SMTP
-server").
+developers can read what the platform sent
+(docs/notify.md "The local SMTP server").
 
 Each message becomes SPOOL/new/<ns>.<pid>.<n>.json (written under
 SPOOL/tmp/ and renamed, so a reader never sees half a file):

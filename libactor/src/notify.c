@@ -582,9 +582,14 @@ int notify_spec_check(const json_t *spec, char *err, size_t errlen) {
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)spec, key, v) {
+    if (strcmp(key, "type") == 0) {
+      if (!json_is_string(v) || strcmp(json_string_value(v), "notify") != 0)
+        return actor_errorf(ACTOR_EINVAL, err, errlen, "notify: type must be \"notify\"");
+      continue;
+    }
     if (strcmp(key, "email") != 0 && strcmp(key, "webhook") != 0)
       return actor_errorf(ACTOR_EINVAL, err, errlen,
-                          "notify: unknown field '%.64s' (email, webhook)", key);
+                          "notify: unknown field '%.64s' (type, email, webhook)", key);
   }
   const json_t *email = json_object_get(spec, "email");
   const json_t *hook = json_object_get(spec, "webhook");

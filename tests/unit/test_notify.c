@@ -169,8 +169,8 @@ static void *hook_main(void *ud) {
     snprintf(s->body, sizeof s->body, "%.*s", (int)clen, hdr_end + 4);
   }
   char resp[128];
-  int n = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                   s->status);
+  int n = snprintf(resp, sizeof resp,
+                   "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", s->status);
   ACTOR_IGNORE(send(c, resp, (size_t)n, MSG_NOSIGNAL)); /* the client's view is what we test */
   close(c);
   s->served = 1;
@@ -231,7 +231,9 @@ static void test_message_encodings(void) {
   ASSERT_TRUE(body != NULL);
   memset(body, 'x', 3000);
   strcpy(body + 3000, "\n= caf\xc3\xa9\n");
-  ASSERT_EQ_INT(notify_message_build("abaco@example.com", to, 1, "Gr\xc3\xbc\xc3\x9f" "e aus dem Cluster",
+  ASSERT_EQ_INT(notify_message_build("abaco@example.com", to, 1,
+                                     "Gr\xc3\xbc\xc3\x9f"
+                                     "e aus dem Cluster",
                                      body, &msg, err, sizeof err),
                 0);
   char v[512];
@@ -320,6 +322,7 @@ static void test_spec_check(void) {
       {"[]", "object"},
       {"{}", "email, webhook or both"},
       {"{\"sms\": 1, \"webhook\": \"http://x/\"}", "unknown field 'sms'"},
+      {"{\"type\": \"run_actor\", \"webhook\": \"http://x/\"}", "type must be"},
       {"{\"webhook\": \"ftp://x/\"}", "notify.webhook"},
       {"{\"webhook\": 3}", "notify.webhook"},
       {"{\"email\": {\"to\": [], \"subject\": \"s\"}}", "notify.email.to"},
@@ -350,8 +353,9 @@ static void test_spec_check(void) {
     free(e);
     json_decref(s);
   }
-  json_t *s = test_json("{\"email\": {\"to\": [\"ops@example.org\"], \"subject\": \"s\", "
-                        "\"body\": \"b\"}, \"webhook\": \"https://hooks.example.org/x\"}");
+  json_t *s = test_json("{\"type\": \"notify\", \"email\": {\"to\": [\"ops@example.org\"], "
+                        "\"subject\": \"s\", \"body\": \"b\"}, "
+                        "\"webhook\": \"https://hooks.example.org/x\"}");
   ASSERT_EQ_INT(notify_spec_check(s, err, sizeof err), 0);
   json_decref(s);
 }
@@ -482,8 +486,8 @@ static void test_send_to_sink(void) {
   make_token("send");
   char subject[128], body[512];
   snprintf(subject, sizeof subject, "abaco test %s", token);
-  snprintf(body, sizeof body, "Counter cpu held above 80.\n.a line starting with a dot\n..two\n%s\n",
-           token);
+  snprintf(body, sizeof body,
+           "Counter cpu held above 80.\n.a line starting with a dot\n..two\n%s\n", token);
   const char *to[] = {"ops@example.org", "oncall@example.net"};
   notify_result res;
   int rc = notify_email_send(&c, to, 2, subject, body, &res);

@@ -94,7 +94,8 @@ ACTOR_MUST_CHECK int notify_webhook_post(const char *url, const char *body, long
 
 /* Checks a notify action's spec (docs/notify.md "The notify action"):
  * an object with "email" {"to": [addresses], "subject", optional "body"}
- * and/or "webhook" (an http(s) URL), nothing else. 0 or ACTOR_EINVAL with
+ * and/or "webhook" (an http(s) URL), and maybe "type": "notify"; nothing
+ * else. 0 or ACTOR_EINVAL with
  * err naming the field. For the REST layer, when an action is stored. */
 ACTOR_MUST_CHECK int notify_spec_check(const json_t *spec, char *err, size_t errlen);
 
