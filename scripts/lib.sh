@@ -27,6 +27,10 @@ ABACO_SERVICES=(api spawner health clientg updater launcher)
 # The login the stack's SMTP sink accepts with AUTH (loopback, tests only;
 # sending without AUTH works too).
 SMTP_SINK_AUTH="abaco-notify:sink-secret"
+# Its TLS listeners (STARTTLS required; TLS from the first byte), with a
+# self-signed certificate it writes to var/smtp/tls/cert.pem at each start.
+SMTP_SINK_STARTTLS_PORT=2587
+SMTP_SINK_SMTPS_PORT=2465
 
 # Configuration file: ABACO_CONF (relative to the caller's cwd) or the repo's.
 if [[ -n ${ABACO_CONF:-} ]]; then
@@ -227,7 +231,9 @@ export_test_env() {
   if [[ -z ${SMTP_URL:-} ]]; then
     SMTP_URL="smtp://127.0.0.1:${SMTP_SINK_PORT:-2525}"
   fi
-  export SMTP_URL SMTP_SPOOL SMTP_SINK_AUTH
+  SMTP_STARTTLS_URL=${SMTP_STARTTLS_URL:-smtp://127.0.0.1:$SMTP_SINK_STARTTLS_PORT}
+  SMTPS_URL=${SMTPS_URL:-smtps://127.0.0.1:$SMTP_SINK_SMTPS_PORT}
+  export SMTP_URL SMTP_STARTTLS_URL SMTPS_URL SMTP_SPOOL SMTP_SINK_AUTH
   export ABACO_API="${ABACO_API:-$WEB_URL}"
   if [[ -n $DOCKER_SOCK ]]; then export DOCKER_HOST="unix://$DOCKER_SOCK"; fi
   export ABACO_SOURCE_DIR="$ABACO_ROOT"

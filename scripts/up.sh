@@ -324,10 +324,17 @@ up_smtp() {
   fi
   "$py" -c 'import aiosmtpd' 2>/dev/null ||
     die "aiosmtpd is missing from var/venv: run scripts/deps.sh (it is in tests/functional/requirements.txt)"
-  say "SMTP: starting the sink on 127.0.0.1:$SMTP_SINK_PORT (messages in var/smtp/new, log var/log/smtp.log)"
+  local p
+  for p in "$SMTP_SINK_STARTTLS_PORT" "$SMTP_SINK_SMTPS_PORT"; do
+    if port_open 127.0.0.1 "$p"; then
+      die "port $p (the SMTP sink's TLS listener) is in use ($(port_owner "$p"))"
+    fi
+  done
+  say "SMTP: starting the sink on 127.0.0.1:$SMTP_SINK_PORT, STARTTLS $SMTP_SINK_STARTTLS_PORT, TLS $SMTP_SINK_SMTPS_PORT (messages in var/smtp/new, log var/log/smtp.log)"
   start_bg smtp "$log" "$py" "$ABACO_ROOT/scripts/smtp_sink.py" --host 127.0.0.1 \
-    --port "$SMTP_SINK_PORT" --spool "$SMTP_SPOOL" --reject-domain reject.invalid \
-    --auth "$SMTP_SINK_AUTH"
+    --port "$SMTP_SINK_PORT" --starttls-port "$SMTP_SINK_STARTTLS_PORT" \
+    --smtps-port "$SMTP_SINK_SMTPS_PORT" --spool "$SMTP_SPOOL" \
+    --reject-domain reject.invalid --auth "$SMTP_SINK_AUTH"
   pid=$STARTED_PID t=$(now_ms)
   wait_until 20 "$pid" smtp_ready || server_failed "SMTP sink" "$log"
   note "SMTP sink up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"

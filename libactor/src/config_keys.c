@@ -142,6 +142,7 @@ static const key_def_t KEYS[] = {
     {"smtp", "user", true, PER_NONE},
     {"smtp", "password", true, PER_NONE},
     {"smtp", "tls", true, PER_NONE},
+    {"smtp", "ca_file", true, PER_NONE},
     {"smtp", "timeout", true, PER_NONE},
 };
 

@@ -149,8 +149,15 @@ int notify_config_load(const actor_config_t *cfg, notify_config *out, char *err,
       (rc = conf_string(cfg, "user", actor_config_get(cfg, "smtp", "user", ""), out->user,
                         sizeof out->user, err, errlen)) != 0 ||
       (rc = conf_string(cfg, "password", actor_config_get(cfg, "smtp", "password", ""),
-                        out->password, sizeof out->password, err, errlen)) != 0)
+                        out->password, sizeof out->password, err, errlen)) != 0 ||
+      (rc = conf_string(cfg, "ca_file", actor_config_get(cfg, "smtp", "ca_file", ""),
+                        out->ca_file, sizeof out->ca_file, err, errlen)) != 0)
     return rc;
+  if (out->ca_file[0] != '\0' && access(out->ca_file, R_OK) != 0) {
+    LOG_ERROR(NOTIFY_LOG, "[smtp] ca_file: %s cannot be read", out->ca_file);
+    return actor_errorf(ACTOR_ECONFIG, err, errlen, "[smtp] ca_file: %s cannot be read",
+                        out->ca_file);
+  }
   for (const char *p = out->host; *p; p++)
     if ((unsigned char)*p <= 0x20 || *p == '/' || *p == '@' || *p == '?' || *p == '#') {
       LOG_ERROR(NOTIFY_LOG, "[smtp] host: %s is not a host name or address", out->host);
@@ -493,6 +500,8 @@ int notify_email_send(const notify_config *cfg, const char *const *to, size_t nt
   curl_easy_setopt(h, CURLOPT_DEBUGDATA, &trace);
   if (cfg->tls == NOTIFY_TLS_STARTTLS)
     curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+  if (cfg->ca_file[0] != '\0')
+    curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
   if (cfg->user[0] != '\0') {
     curl_easy_setopt(h, CURLOPT_USERNAME, cfg->user);
     curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password);

@@ -6,7 +6,10 @@
  * set and unreachable: they fail): an email is sent and the stored copy
  * checked (envelope, headers, body, dot stuffing undone); AUTH with the
  * sink's login (SMTP_SINK_AUTH) and with a wrong password; a recipient the
- * server refuses; the whole notify action with a webhook.
+ * server refuses; STARTTLS (SMTP_STARTTLS_URL) and TLS (SMTPS_URL) with the
+ * sink's certificate (SMTP_SPOOL/tls/cert.pem) as ca_file, and refused
+ * without it or when STARTTLS is not offered; the whole notify action with
+ * a webhook.
  *
  * Without any server: the message as built (headers, folding, encoded
  * subject, quoted-printable long lines); header injection and bad
@@ -466,7 +469,8 @@ static void test_config_load(void) {
              {"[smtp]\ntimeout = 0\n", "[smtp] timeout"},
              {"[smtp]\nhost = mail.example.org\n", "[smtp] from"},
              {"[smtp]\nhost = mail.example.org\nfrom = a@b@c\n", "[smtp] from"},
-             {"[smtp]\nhost = a/b\nfrom = a@b.c\n", "[smtp] host"}};
+             {"[smtp]\nhost = a/b\nfrom = a@b.c\n", "[smtp] host"},
+             {"[smtp]\nca_file = /nonexistent/ca.pem\n", "[smtp] ca_file"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ASSERT_EQ_INT(actor_config_parse(bad[i].ini, &cfg), 0);
     err[0] = '\0';
@@ -567,6 +571,86 @@ static void test_recipient_rejected(void) {
   ASSERT_TRUE(spool_find(token) == NULL);
 }
 
+/* notify_config for one of the sink's TLS listeners (env var: its URL). */
+static void tls_config(notify_config *c, const char *var, notify_tls_t tls) {
+  sink_config(c);
+  const char *url = test_server_env(var);
+  char host[128] = "";
+  int port = 0;
+  ASSERT_TRUE(sscanf(url, "%*[a-z]://%127[^:/]:%d", host, &port) == 2);
+  snprintf(c->host, sizeof c->host, "%s", host);
+  c->port = port;
+  c->tls = tls;
+  snprintf(c->ca_file, sizeof c->ca_file, "%s/tls/cert.pem", test_server_env("SMTP_SPOOL"));
+}
+
+static void tls_send(notify_config *c, const char *what) {
+  make_token(what);
+  const char *to[] = {"ops@example.org"};
+  notify_result res;
+  int rc = notify_email_send(c, to, 1, token, "over TLS", &res);
+  if (rc != 0)
+    fprintf(stderr, "%s: %s\n", what, res.error);
+  ASSERT_EQ_INT(rc, 0);
+  json_t *m = spool_find(token);
+  ASSERT_TRUE(m != NULL);
+  const char *tls = json_string_value(json_object_get(m, "tls"));
+  ASSERT_TRUE(tls != NULL && strncmp(tls, "TLSv1.", 6) == 0);
+  json_decref(m);
+}
+
+static void test_starttls(void) {
+  notify_config c;
+  tls_config(&c, "SMTP_STARTTLS_URL", NOTIFY_TLS_STARTTLS);
+  tls_send(&c, "starttls");
+  /* AUTH after STARTTLS */
+  const char *login = test_server_env("SMTP_SINK_AUTH");
+  const char *colon = strchr(login, ':');
+  ASSERT_TRUE(colon != NULL);
+  snprintf(c.user, sizeof c.user, "%.*s", (int)(colon - login), login);
+  snprintf(c.password, sizeof c.password, "%s", colon + 1);
+  tls_send(&c, "starttls-auth");
+  /* without TLS, that listener refuses the mail (530) */
+  c.tls = NOTIFY_TLS_NONE;
+  c.user[0] = '\0';
+  make_token("starttls-plain");
+  const char *to[] = {"ops@example.org"};
+  notify_result res;
+  ASSERT_EQ_INT(notify_email_send(&c, to, 1, token, "x", &res), ACTOR_EPROTO);
+  fprintf(stderr, "plain to a STARTTLS-only server: %s\n", res.error);
+  ASSERT_EQ_INT(res.smtp_code, 530);
+  ASSERT_TRUE(spool_find(token) == NULL);
+}
+
+static void test_smtps(void) {
+  notify_config c;
+  tls_config(&c, "SMTPS_URL", NOTIFY_TLS_SMTPS);
+  tls_send(&c, "smtps");
+}
+
+static void test_tls_refusals(void) {
+  const char *to[] = {"ops@example.org"};
+  notify_result res;
+  /* STARTTLS required, the plain listener does not offer it */
+  notify_config c;
+  sink_config(&c);
+  c.tls = NOTIFY_TLS_STARTTLS;
+  make_token("nostarttls");
+  int rc = notify_email_send(&c, to, 1, token, "x", &res);
+  fprintf(stderr, "STARTTLS not offered: %s\n", res.error);
+  ASSERT_TRUE(rc == ACTOR_ECONN || rc == ACTOR_EPROTO);
+  ASSERT_TRUE(strcasestr(res.error, "STARTTLS") != NULL || strcasestr(res.error, "SSL") != NULL);
+  ASSERT_TRUE(spool_find(token) == NULL);
+  /* the sink's self-signed certificate is not among the system's CAs */
+  tls_config(&c, "SMTPS_URL", NOTIFY_TLS_SMTPS);
+  c.ca_file[0] = '\0';
+  make_token("untrusted");
+  ASSERT_EQ_INT(notify_email_send(&c, to, 1, token, "x", &res), ACTOR_ECONN);
+  fprintf(stderr, "untrusted certificate: %s\n", res.error);
+  ASSERT_TRUE(strcasestr(res.error, "certificate") != NULL);
+  ASSERT_TRUE(spool_find(token) == NULL);
+}
+
 static void test_run_email_and_webhook(void) {
   notify_config c;
   sink_config(&c);
@@ -639,6 +723,9 @@ int main(void) {
   RUN_TEST(test_send_to_sink);
   RUN_TEST(test_sink_auth);
   RUN_TEST(test_recipient_rejected);
+  RUN_TEST(test_starttls);
+  RUN_TEST(test_smtps);
+  RUN_TEST(test_tls_refusals);
   RUN_TEST(test_run_email_and_webhook);
   TEST_EXIT();
 }

@@ -44,11 +44,13 @@ typedef struct {
   char user[256];      /* empty: no AUTH */
   char password[256];
   notify_tls_t tls;
+  char ca_file[512];   /* PEM CAs to check the server's certificate (empty: the system's) */
   long timeout_ms;     /* whole exchange; the connect is bounded by it too */
   long webhook_timeout_ms; /* NOTIFY_WEBHOOK_TIMEOUT_MS unless a caller sets it */
 } notify_config;
 
-/* Reads [smtp] host, port, from, user, password, tls, timeout (seconds).
+/* Reads [smtp] host, port, from, user, password, tls, ca_file, timeout
+ * (seconds).
  * A bad value is ACTOR_ECONFIG, logged naming the key, and described in
  * err. With a host, `from` is required and must be a plain address. */
 ACTOR_MUST_CHECK int notify_config_load(const actor_config_t *cfg, notify_config *out,
