@@ -72,11 +72,12 @@ on_signal() {
 trap on_signal INT TERM
 
 # After `make down` nothing of ours may be left: no service or worker
-# process of this build, no moto server of this tree's venv, no platform
-# container.
+# process of this build, no moto server of this tree's venv nor SMTP sink
+# of this tree, no platform container.
 check_leftovers() {
   local procs containers=""
-  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/.*moto_server" | grep -v pgrep || true)
+  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/.*moto_server|$ABACO_ROOT/scripts/smtp_sink.py" |
+    grep -v pgrep || true)
   if docker_ping 2>/dev/null; then
     containers=$(docker ps -aq --filter label=abaco.platform=1 2>/dev/null || true)
   fi
