@@ -1,6 +1,7 @@
-/* abaco-launch's cloud part (docs/abaco-launch.md): one RunInstances of
- * MinCount = --min-count (default <count>) .. MaxCount = <count>, so AWS
- * starts them together; then every instance is waited for at once (one
+/* abaco-launch's cloud part (docs/abaco-launch.md): one RunInstances per
+ * instance, all sent at once from their own threads (so a request refused
+ * for capacity or a limit costs one instance, and --min-count can go on
+ * with the others); then every instance is waited for at once (one
  * DescribeInstances of all their ids a round), with a progress line per
  * instance on a terminal (redrawn in place) or a plain line per change of
  * state otherwise, both on stderr; then an optional classic load balancer
@@ -10,6 +11,7 @@
  * give the image's root device, mapped with DeleteOnTermination=true).
  * When fewer than the minimum reach "running", those that did start are
  * terminated (nothing is left behind) and the exit status is 1. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,98 @@ static void terminate_all(aws_t *a, const json_t *ids) {
   }
 }
 
+/* One RunInstances of one instance per thread, all at once: a request that
+ * fails (capacity, a limit) costs one instance, not the launch. */
+typedef struct {
+  aws_t *a;
+  aws_run_req_t req;
+  char token[80];
+  json_t *got; /* array of one instance */
+  aws_result_t res;
+  int rc;
+} starter_t;
+
+static void *start_one(void *arg) {
+  starter_t *t = arg;
+  t->rc = aws_ec2_run_instances(t->a, &t->req, &t->got, &t->res);
+  return NULL;
+}
+
+static int start_all(aws_t *a, const launch_settings_t *s, const launch_opts_t *o, int min,
+                     const char *root_device, const json_t *tags, json_t **out) {
+  *out = NULL;
+  starter_t *ts = calloc((size_t)o->count, sizeof *ts);
+  pthread_t *th = calloc((size_t)o->count, sizeof *th);
+  bool *made = calloc((size_t)o->count, sizeof *made);
+  json_t *insts = json_array();
+  int rc = -1;
+  if (!ts || !th || !made || !insts) {
+    launch_fail("out of memory");
+    goto out;
+  }
+  long stamp = (long)time(NULL);
+  for (int i = 0; i < o->count; i++) {
+    starter_t *t = &ts[i];
+    t->a = a;
+    snprintf(t->token, sizeof t->token, "abaco-launch-%ld-%ld-%d", (long)getpid(), stamp, i);
+    t->req = (aws_run_req_t){.image_id = s->image_id,
+                             .instance_type = s->instance_type,
+                             .min_count = 1,
+                             .max_count = 1,
+                             .key_name = s->key_pair,
+                             .user_data = s->user_data,
+                             .user_data_len = s->user_data_len,
+                             .availability_zone = s->zone[0] ? s->zone : NULL,
+                             .root_device = root_device,
+                             .root_volume_gib = s->volume_size,
+                             .tags = tags,
+                             .client_token = t->token};
+    made[i] = pthread_create(&th[i], NULL, start_one, t) == 0;
+    if (!made[i])
+      start_one(t); /* no thread: in this one */
+  }
+  int failed = 0, first = -1;
+  for (int i = 0; i < o->count; i++) {
+    if (made[i])
+      pthread_join(th[i], NULL);
+    if (ts[i].rc == 0) {
+      json_array_extend(insts, ts[i].got);
+    } else {
+      failed++;
+      if (first < 0)
+        first = i;
+    }
+    json_decref(ts[i].got);
+  }
+  if (o->count - failed < min) {
+    char what[96];
+    snprintf(what, sizeof what, "RunInstances (%d of %d failed, at least %d needed)", failed,
+             o->count, min);
+    cloud_fail(what, &ts[first].res);
+    json_t *ids = json_array();
+    size_t k;
+    json_t *v;
+    json_array_foreach(insts, k, v) json_array_append(ids, json_object_get(v, "instance_id"));
+    terminate_all(a, ids);
+    json_decref(ids);
+    goto out;
+  }
+  if (failed > 0)
+    fprintf(stderr, "%s: %d of %d RunInstances failed (first: %s: %s): going on with %d "
+                    "(--min-count %d)\n",
+            LAUNCH_PROG, failed, o->count, ts[first].res.code, ts[first].res.message,
+            o->count - failed, min);
+  *out = insts;
+  insts = NULL;
+  rc = 0;
+out:
+  json_decref(insts);
+  free(ts);
+  free(th);
+  free(made);
+  return rc;
+}
+
 int launch_run(const launch_settings_t *s, const launch_opts_t *o) {
   int min = o->min_count > 0 ? o->min_count : o->count;
   if (o->dry_run) {
@@ -149,40 +243,22 @@ int launch_run(const launch_settings_t *s, const launch_opts_t *o) {
                             ? strrchr(s->project, '/') + 1
                             : s->project;
   tags = json_pack("{s:s, s:s}", "LaunchedBy", LAUNCH_PROG, "Project", project);
-  char token[64];
-  snprintf(token, sizeof token, "abaco-launch-%ld-%ld", (long)getpid(), (long)time(NULL));
-  aws_run_req_t req = {.image_id = s->image_id,
-                       .instance_type = s->instance_type,
-                       .min_count = min,
-                       .max_count = o->count,
-                       .key_name = s->key_pair,
-                       .user_data = s->user_data,
-                       .user_data_len = s->user_data_len,
-                       .availability_zone = s->zone[0] ? s->zone : NULL,
-                       .root_device = str_or(img, "root_device_name", "/dev/xvda"),
-                       .root_volume_gib = s->volume_size,
-                       .tags = tags,
-                       .client_token = token};
   if (!tags) {
     launch_fail("out of memory");
     goto out;
   }
-  if (aws_ec2_run_instances(a, &req, &insts, &res) != 0) {
-    cloud_fail("RunInstances", &res);
+  if (start_all(a, s, o, min, str_or(img, "root_device_name", "/dev/xvda"), tags, &insts) != 0) {
     goto out;
   }
   size_t i;
   json_t *v;
   json_array_foreach(insts, i, v) json_array_append(ids, json_object_get(v, "instance_id"));
-  if (json_array_size(ids) < (size_t)min) {
-    launch_fail("RunInstances started %zu of %d instances (at least %d needed)",
-                json_array_size(ids), o->count, min);
-    terminate_all(a, ids);
-    goto out;
-  }
+  /* RunInstances' own answer is only the start: states are read again
+   * until none is pending (an id DescribeInstances does not know yet, as
+   * AWS is eventually consistent, is asked for again). */
   double t0 = now_s();
-  for (;;) {
-    bool all = true;
+  for (int round = 0;; round++) {
+    bool all = round > 0;
     json_array_foreach(insts, i, v) all = all && settled(str_or(v, "state", "pending"));
     progress(&pg, insts, now_s() - t0);
     if (all)
@@ -192,9 +268,11 @@ int launch_run(const launch_settings_t *s, const launch_opts_t *o) {
       terminate_all(a, ids);
       goto out;
     }
-    sleep(2);
+    sleep(round == 0 ? 1 : 2);
     json_t *now = NULL;
     if (aws_ec2_describe_instances(a, NULL, NULL, ids, &now, &res) != 0) {
+      if (res.cls == AWS_NOTFOUND)
+        continue;
       cloud_fail("DescribeInstances", &res);
       terminate_all(a, ids);
       goto out;
