@@ -145,18 +145,25 @@ static void test_elb_lifecycle(void) {
   ASSERT_EQ_INT(json_array_size(json_object_get(lb, "instances")), 0);
   json_decref(out);
   json_t *now = NULL;
+  /* moto answers Register/Deregister with an empty <Instances/> (AWS with
+   * the instances now registered): the answer is read, the state is
+   * checked through DescribeLoadBalancers */
   ASSERT_EQ_INT(aws_elb_register(a, name, ids, &now, &res), 0);
-  ASSERT_EQ_INT(json_array_size(now), 2);
+  ASSERT_TRUE(json_is_array(now));
   json_decref(now);
   ASSERT_EQ_INT(aws_elb_describe(a, names, &out, &res), 0);
   ASSERT_EQ_INT(json_array_size(json_object_get(json_array_get(out, 0), "instances")), 2);
   json_decref(out);
   json_t *first = json_pack("[O]", json_array_get(ids, 0));
   ASSERT_EQ_INT(aws_elb_deregister(a, name, first, &now, &res), 0);
-  ASSERT_EQ_INT(json_array_size(now), 1);
-  ASSERT_EQ_STR(json_string_value(json_array_get(now, 0)),
-                json_string_value(json_array_get(ids, 1)));
+  ASSERT_TRUE(json_is_array(now));
   json_decref(now);
+  ASSERT_EQ_INT(aws_elb_describe(a, names, &out, &res), 0);
+  json_t *left = json_object_get(json_array_get(out, 0), "instances");
+  ASSERT_EQ_INT(json_array_size(left), 1);
+  ASSERT_EQ_STR(json_string_value(json_array_get(left, 0)),
+                json_string_value(json_array_get(ids, 1)));
+  json_decref(out);
   /* listing all includes it */
   ASSERT_EQ_INT(aws_elb_describe(a, NULL, &out, &res), 0);
   bool found = false;
