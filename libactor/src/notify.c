@@ -585,12 +585,17 @@ int notify_webhook_post(const char *url, const char *body, long timeout_ms, long
 
 /* ---- the notify action ---- */
 
-int notify_spec_check(const json_t *spec, char *err, size_t errlen) {
+/* strict: the stored spec (type, email, webhook, nothing else); else the
+ * action as a run holds it, whose other top-level fields (status,
+ * started, ...) are the runner's. */
+static int spec_check(const json_t *spec, bool strict, char *err, size_t errlen) {
   if (!json_is_object(spec))
     return actor_errorf(ACTOR_EINVAL, err, errlen, "notify: the action must be an object");
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)spec, key, v) {
+    if (!strict)
+      break;
     if (strcmp(key, "type") == 0) {
       if (!json_is_string(v) || strcmp(json_string_value(v), "notify") != 0)
         return actor_errorf(ACTOR_EINVAL, err, errlen, "notify: type must be \"notify\"");
@@ -650,6 +655,10 @@ int notify_spec_check(const json_t *spec, char *err, size_t errlen) {
     return actor_errorf(ACTOR_EINVAL, err, errlen,
                         "notify.email.body: longer than %d octets", NOTIFY_MAX_TEXT);
   return 0;
+}
+
+int notify_spec_check(const json_t *spec, char *err, size_t errlen) {
+  return spec_check(spec, true, err, errlen);
 }
 
 /* "email: ...; webhook: ..." */
@@ -728,7 +737,7 @@ int notify_run(const notify_config *cfg, const json_t *action_spec, const json_t
                char **err) {
   *err = NULL;
   char e[512];
-  int rc = notify_spec_check(action_spec, e, sizeof e);
+  int rc = spec_check(action_spec, false, e, sizeof e);
   if (rc != 0) {
     *err = strdup(e);
     return rc;

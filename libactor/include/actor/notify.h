@@ -106,8 +106,11 @@ ACTOR_MUST_CHECK int notify_spec_check(const json_t *spec, char *err, size_t err
  * {"subject": ..., "context": context}). Both are tried even when the
  * first fails. Returns 0, or the first failure's code with *err (malloc'd,
  * the caller frees; NULL on success) naming each failed part ("email: ...;
- * webhook: ..."), including the SMTP reply code or HTTP status. A spec
- * that notify_spec_check refuses is ACTOR_EINVAL before anything is sent. */
+ * webhook: ..."), including the SMTP reply code or HTTP status. The spec
+ * is checked as notify_spec_check does, except that top-level fields
+ * other than email and webhook are ignored (a run's copy of the action
+ * carries the runner's status, started, ...): ACTOR_EINVAL before
+ * anything is sent. */
 ACTOR_MUST_CHECK int notify_run(const notify_config *cfg, const json_t *action_spec,
                                 const json_t *context, char **err);
 
