@@ -253,12 +253,10 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
     return ACTOR_ECONFIG;
   w->clientg_queue = actor_config_get(cfg, "clientg", "queue", CHAN_CLIENTS);
   w->clientg_secret = actor_config_get(cfg, "clientg", "secret", "");
-  /* Without a key, secret configs are left out of _actor_configs (logged). */
-  const char *enc = actor_config_get(cfg, "web", "encryption_key", "");
-  if (*enc && actor_secret_key_init(&w->config_key, enc) != 0) {
-    LOG_ERROR("worker", "[web] encryption_key: cannot derive a key from it");
-    return ACTOR_ECONFIG;
-  }
+  /* Without a key, secret configs are left out of _actor_configs (logged).
+   * The key is derived at the first execution (exec_prepare.c): the cipher
+   * is in worker-ext.so, which an idle worker does not load. */
+  w->config_key_text = actor_config_get(cfg, "web", "encryption_key", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   w->network = actor_config_get(cfg, "spawner", "docker_network", "");
   w->socket_dir = abs_dir(cfg, "socket_host_path_dir", "var/run/sockets");
@@ -291,9 +289,10 @@ int main(int argc, char **argv) {
     goto cleanup;
   const char *uri =
       actor_config_get(svc.cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  /* Neither connects nor loads the engine client or the store driver: both
+   * are made at their first use (services/worker/ext/ext_stubs.c). */
   if (dkr_new_from_config(svc.cfg, &wk.docker) != 0)
     goto cleanup;
-  wk.docker_sock = dkr_unix_path(wk.docker);
   if (store_redis_new(svc.cfg, 2, &wk.redis) != 0 || store_mongo_new(svc.cfg, &wk.mongo) != 0 ||
       chan_client_new(uri, 1, &wk.results) != 0 ||
       chan_conn_new(&svc.loop, uri, "worker", &wk.conn) != 0) {

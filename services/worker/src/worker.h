@@ -59,10 +59,12 @@ typedef struct {
   long max_log_length;   /* bytes */
   bool leave_containers;
   const char *network;     /* [spawner] docker_network, "" = engine default */
-  const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
+  const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp
+                              (set at the first execution: exec_prepare.c) */
   char *socket_dir;        /* absolute (malloc'd) */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
+  const char *config_key_text; /* its text; the key is derived at the first execution */
   char tenant[64];                            /* the actor's, read at start */
   /* A stateful actor's (read at start; it never becomes stateless): its
    * mailbox is single-active-consumer. */
