@@ -19,6 +19,9 @@
 #include "channels/proto/mailbox.h"
 #include "worker.h"
 
+/* The AMQP frame size a worker asks for (chan_frame_max_set). */
+#define WORKER_FRAME_MAX 16384
+
 static worker_t wk;
 static uv_work_t lifecycle;
 static int start_rc;
@@ -118,6 +121,8 @@ static void after_start(uv_work_t *req, int status) {
     return;
   }
   LOG_INFO("worker", "worker %s of actor %s ready", w->wid, w->db_id);
+  /* Idle from here on, maybe for long: give back what start-up freed. */
+  malloc_trim(0);
 }
 
 /* ---- control ---- */
@@ -271,6 +276,15 @@ int main(int argc, char **argv) {
   /* Many workers idle on a host: one malloc arena instead of one per
    * thread that ever allocated keeps each one's memory small. */
   mallopt(M_ARENA_MAX, 1);
+  /* Its messages are small and hundreds of siblings idle beside it: 16 KiB
+   * frames instead of 128 KiB (rabbitmq-c's per-connection buffers). */
+  if (chan_frame_max_set(WORKER_FRAME_MAX) != 0)
+    return 1;
+  /* At most an execution and a force_quit's kill run at once on libuv's
+   * pool: two threads, not the default four (unless set in the
+   * environment). */
+  if (setenv("UV_THREADPOOL_SIZE", "2", 0) != 0)
+    return 1;
   if (actor_service_init(&svc, "worker", argc, argv) != 0)
     return 1;
   int status = 1;
