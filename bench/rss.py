@@ -61,8 +61,79 @@ def worker_pids():
     return pids
 
 
+def port_of(url, default):
+    """The port of a redis:// or amqp:// URL from the environment."""
+    rest = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    return int(rest.rsplit(":", 1)[1]) if ":" in rest else default
+
+
+def established_to(port):
+    """Established TCP connections to a local port (from /proc/net/tcp*)."""
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(f) as fh:
+                next(fh)
+                for line in fh:
+                    p = line.split()
+                    if p[3] == "01" and int(p[2].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
+def fds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+SERVERS = {"RabbitMQ": ("var", "rabbitmq", "rabbit.pid"), "Redis": ("var", "run", "redis.pid")}
+
+
+def servers_rss():
+    """RSS (KiB) of the stack's RabbitMQ (beam) and Redis, when started by
+    scripts/up.sh (their pid files); absent ones are left out."""
+    out = {}
+    for name, parts in SERVERS.items():
+        try:
+            pid = int(open(os.path.join(REPO, *parts)).read().split()[0])
+            m = rollup(pid)
+            if m:
+                out[name] = m["rss"]
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def mib(kib):
     return kib / 1024
+
+
+def ran_once(s, actors, label):
+    """One message to each actor; the memory of the workers that ran them
+    (their execution module loaded), measured once they are idle again."""
+    eids = {}
+    for aid in actors:
+        r = s.post(f"{API}/actors/{aid}/messages", json={"message": "rss"}, timeout=30)
+        if r.status_code == 200:
+            eids[aid] = r.json()["result"]["execution_id"]
+    wids = set()
+    deadline = time.time() + 120
+    while eids and time.time() < deadline:
+        for aid, eid in list(eids.items()):
+            r = s.get(f"{API}/actors/{aid}/executions/{eid}", timeout=30)
+            res = r.json().get("result") or {} if r.status_code == 200 else {}
+            if res.get("status") in ("COMPLETE", "ERROR"):
+                wids.add(res.get("worker_id") or res.get("workerId"))
+                del eids[aid]
+        time.sleep(0.5)
+    if eids:
+        print(f"{label}{len(eids)} execution(s) did not finish within 120 s")
+    time.sleep(1.0)
+    return [m for pid, wid in worker_pids().items() if wid in wids for m in [rollup(pid)] if m]
 
 
 def main():
@@ -70,6 +141,8 @@ def main():
     ap.add_argument("n", nargs="?", type=int, default=20, help="idle workers wanted")
     ap.add_argument("--per-actor", type=int, default=1, help="workers per actor")
     ap.add_argument("--timeout", type=float, default=float(os.environ.get("BENCH_RSS_TIMEOUT", 300)))
+    ap.add_argument("--ran", type=int, default=5,
+                    help="actors sent one message afterwards (their workers measured again)")
     ap.add_argument("--label", default="", help="prefix of the summary lines")
     a = ap.parse_args()
     n, k = a.n, max(1, a.per_actor)
@@ -77,6 +150,7 @@ def main():
     s = requests.Session()
     made = []
     avail0 = mem_available_kib()
+    srv0 = servers_rss()
     t0 = time.time()
     try:
         while len(made) * k < n:
@@ -121,6 +195,24 @@ def main():
               f" sum PSS {mib(sum(m['pss'] for m in mem)):.1f} MiB,"
               f" MemAvailable -{mib(avail0 - avail1):.1f} MiB"
               f" ({mib(avail0 - avail1) / len(mem):.2f} MiB per worker, servers' share included)")
+        ran = ran_once(s, made[:a.ran], label)
+        if ran:
+            print(f"{label}worker after one execution (worker-ext.so loaded) over {len(ran)}"
+                  f" workers (median): RSS {mib(statistics.median(m['rss'] for m in ran)):.2f} MiB"
+                  f"  USS {mib(statistics.median(m['uss'] for m in ran)):.2f} MiB"
+                  f"  PSS {mib(statistics.median(m['pss'] for m in ran)):.2f} MiB")
+        # What the platform holds for them (the limits 500 workers meet).
+        try:
+            spid = int(open(os.path.join(REPO, "var", "run", "spawner.pid")).read())
+        except (OSError, ValueError):
+            spid = -1
+        amqp = port_of(os.environ.get("AMQP_URI", ""), 5672)
+        redis = port_of(os.environ.get("REDIS_URL", ""), 6379)
+        srv1 = servers_rss()
+        grew = ", ".join(f"{k} +{mib(srv1[k] - srv0[k]):.1f} MiB" for k in srv1 if k in srv0)
+        print(f"{label}held meanwhile: {established_to(amqp)} AMQP connections (port {amqp}),"
+              f" {established_to(redis)} Redis connections (port {redis}),"
+              f" spawner fds {fds(spid)}" + (f"; servers' RSS: {grew}" if grew else ""))
     finally:
         for aid in made:
             try:
