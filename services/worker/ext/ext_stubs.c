@@ -29,6 +29,7 @@
 #include "actor/log.h"
 #include "actor/secret.h"
 #include "actor/store.h"
+#include "worker.h"
 
 #define EXT_NAME "worker-ext.so"
 
@@ -382,4 +383,24 @@ void actor_secret_free(char *plain, size_t len) {
     return;
   explicit_bzero(plain, len ? len : strlen(plain));
   free(plain);
+}
+
+/* ---- the worker's first message ---- */
+
+void worker_ext_load(worker_t *w) {
+  void *real;
+  /* Failures are logged by lazy_get and returned again by each call. */
+  ACTOR_IGNORE(lazy_get((lazy_t *)w->docker, make_docker, "Docker engine", &real));
+  ACTOR_IGNORE(lazy_get((lazy_t *)w->mongo, make_mongo, "execution store", &real));
+}
+
+void worker_ext_done(void) {
+  if (!ext_ok)
+    return;
+  /* OpenSSL's state of the pool threads (per-thread random generators)
+   * outlives them otherwise: freed here, after the clients. */
+  void (*cleanup)(void);
+  *(void **)&cleanup = dlsym(RTLD_DEFAULT, "OPENSSL_cleanup");
+  if (cleanup != NULL)
+    cleanup();
 }

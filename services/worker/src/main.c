@@ -289,6 +289,7 @@ int main(int argc, char **argv) {
     return 1;
   int status = 1;
   wk.svc = &svc;
+  wk.load_exec = worker_ext_load;
   uv_mutex_init(&wk.lock);
   if (svc.argc != 2) {
     LOG_ERROR("worker", "usage: worker -c abaco.conf -- <actor db_id> <worker id>");
@@ -328,6 +329,7 @@ cleanup:
   dkr_free(wk.docker);
   store_mongo_free(wk.mongo);
   store_redis_free(wk.redis);
+  worker_ext_done();
   uv_mutex_destroy(&wk.lock);
   actor_service_done(&svc);
   return status;
