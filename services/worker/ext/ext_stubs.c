@@ -393,14 +393,3 @@ void worker_ext_load(worker_t *w) {
   ACTOR_IGNORE(lazy_get((lazy_t *)w->docker, make_docker, "Docker engine", &real));
   ACTOR_IGNORE(lazy_get((lazy_t *)w->mongo, make_mongo, "execution store", &real));
 }
-
-void worker_ext_done(void) {
-  if (!ext_ok)
-    return;
-  /* OpenSSL's state of the pool threads (per-thread random generators)
-   * outlives them otherwise: freed here, after the clients. */
-  void (*cleanup)(void);
-  *(void **)&cleanup = dlsym(RTLD_DEFAULT, "OPENSSL_cleanup");
-  if (cleanup != NULL)
-    cleanup();
-}

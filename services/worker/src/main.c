@@ -329,7 +329,6 @@ cleanup:
   dkr_free(wk.docker);
   store_mongo_free(wk.mongo);
   store_redis_free(wk.redis);
-  worker_ext_done();
   uv_mutex_destroy(&wk.lock);
   actor_service_done(&svc);
   return status;

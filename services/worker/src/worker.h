@@ -108,8 +108,6 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 /* ext/ext_stubs.c (the worker binary only): loads worker-ext.so and makes
  * w's clients, once; failures are logged (the calls needing them fail). */
 void worker_ext_load(struct worker_s *w);
-/* At exit, after the clients are freed: the libraries' global state. */
-void worker_ext_done(void);
 /* Ends a retry pause now (the message goes back to the queue): a stop
  * need not wait for it. */
 void worker_retry_now(worker_t *w);
