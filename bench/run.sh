@@ -4,8 +4,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Step 8 keeps BENCH_IDLE_WORKERS (default 500) workers idle at once: a stack
+# started here lets the spawner run that many and the autoscaler leave idle
+# workers alone for 10 minutes (a stack already running keeps its own
+# settings: step 8 then reports how many came up).
+IDLE_WORKERS=${BENCH_IDLE_WORKERS:-500}
+export spawner_max_workers_per_host=${spawner_max_workers_per_host:-$((IDLE_WORKERS + 20))}
+export workers_autoscale_idle_grace=${workers_autoscale_idle_grace:-600}
+
 echo "==> bringing the stack up (reuses what is running)"
 bash scripts/up.sh
+# The servers' ports for the benchmarks (bench/rss.py counts connections).
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+export_test_env
 
 echo
 echo "==> 1. message intake (bench/intake.sh, wrk)"
@@ -20,7 +32,7 @@ echo
 echo "==> 4. cold start with a worker access token (bench/token_start.py)"
 python3 bench/token_start.py 10
 echo
-echo "==> 5. memory (bench/rss.py)"
+echo "==> 5. memory: 20 idle workers, USS/PSS, and the services at rest (bench/rss.py)"
 python3 bench/rss.py 20
 echo
 echo "==> 6. cloud: launch -> instance recorded (bench/cloud_launch.py, against moto)"
@@ -28,3 +40,9 @@ var/venv/bin/python bench/cloud_launch.py 10
 echo
 echo "==> 7. cloud: one reconciler pass over N tagged instances (bench/reconcile.py)"
 var/venv/bin/python bench/reconcile.py ${BENCH_RECONCILE:-100 1000}
+echo
+echo "==> 8. memory: $IDLE_WORKERS idle workers at once, host totals (bench/rss.py)"
+python3 bench/rss.py "$IDLE_WORKERS" --per-actor 5 --label "$IDLE_WORKERS workers:"
+echo
+echo "==> 9. shared libraries per daemon (bench/linkage.sh)"
+bash bench/linkage.sh

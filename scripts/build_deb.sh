@@ -101,6 +101,9 @@ for s in "${SERVICES[@]}"; do
 done
 install -m 0755 "$BUILD_DIR/bin/abaco-launch" "$P/usr/bin/abaco-launch"
 strip --strip-unneeded "$P/usr/bin/abaco-launch"
+# Loaded by the worker at its first execution, from beside its binary.
+install -m 0644 "$BUILD_DIR/bin/worker-ext.so" "$P/usr/lib/abaco/worker-ext.so"
+strip --strip-unneeded "$P/usr/lib/abaco/worker-ext.so"
 install -m 0644 "$ABACO_ROOT"/services/api/share/* "$P/usr/share/abaco/"
 install -m 0644 "$ABACO_ROOT/abaco.conf" "$P/usr/share/doc/abaco/abaco.conf.example"
 install -m 0644 "$ABACO_ROOT/README.md" "$P/usr/share/doc/abaco/README.md"

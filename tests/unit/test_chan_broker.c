@@ -228,6 +228,36 @@ static void test_large_and_many(void) {
   close_conn(c);
 }
 
+/* chan_frame_max_set (the worker asks for 16 KiB frames): out-of-range
+ * sizes are refused; with small frames a 700 KiB body still goes and comes
+ * back whole (many more frames), and the setting only changes connections
+ * made after it. */
+static void test_small_frames(void) {
+  ASSERT_EQ_INT(chan_frame_max_set(CHAN_FRAME_MIN - 1), ACTOR_EINVAL);
+  ASSERT_EQ_INT(chan_frame_max_set(CHAN__FRAME_MAX + 1), ACTOR_EINVAL);
+  ASSERT_EQ_INT(chan_frame_max_set(16384), 0);
+  const char *q = qname("small-frames");
+  chan_conn_t *c = open_conn("test-small-frames");
+  big_t b = {0};
+  ASSERT_EQ_INT(chan_consume(c, q, 2, on_big, &b), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  size_t n = 700 * 1024;
+  unsigned char *body = malloc(n);
+  ASSERT_TRUE(body != NULL);
+  for (size_t i = 0; i < n; i++)
+    body[i] = (unsigned char)(i * 7);
+  int done = 999;
+  chan_props_t props = {.content_type = "application/octet-stream"};
+  ASSERT_EQ_INT(chan_publish(c, q, body, n, &props, on_done, &done), 0);
+  free(body);
+  ASSERT_TRUE(RUN_UNTIL(b.n == 1 && done != 999, 5000));
+  ASSERT_EQ_INT(done, 0);
+  ASSERT_EQ_INT(b.len, n);
+  ASSERT_TRUE(b.ok);
+  close_conn(c);
+  ASSERT_EQ_INT(chan_frame_max_set(CHAN__FRAME_MAX), 0);
+}
+
 /* Several consumers share the connection's channel; each queue reaches
  * only its own callback, and cancelling one leaves the other running. */
 static void test_two_consumers(void) {
@@ -762,6 +792,7 @@ int main(void) {
   RUN_TEST(test_queue_args_and_move);
   RUN_TEST(test_single_active_consumer);
   RUN_TEST(test_queue_remade_under_consumer);
+  RUN_TEST(test_small_frames);
   cleanup_queues();
   chan_client_free(client);
   uv_close((uv_handle_t *)&ticker, NULL);
