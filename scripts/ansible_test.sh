@@ -146,7 +146,7 @@ teardown() {
 # compose_leftovers: what of the compose scenario's project exists, on
 # stdout (empty: nothing).
 compose_leftovers() {
-  local c v n a t=() i
+  local c v n a t=() d=() i
   c=$(docker ps -aq --filter "label=com.docker.compose.project=$CPROJECT" | tr '\n' ' ')
   v=$(docker volume ls -q --filter "label=com.docker.compose.project=$CPROJECT" | tr '\n' ' ')
   n=$(docker network ls -q --filter "name=^$CPROJECT\$" | tr '\n' ' ')
@@ -154,9 +154,11 @@ compose_leftovers() {
   for i in "${CIMAGES[@]}" prometheus; do
     [[ -z $(docker images -q "abaco/$i:$CHOST_TAG") ]] || t+=("abaco/$i:$CHOST_TAG")
   done
-  [[ -z $c$v$n$a && ${#t[@]} -eq 0 && ! -e $CDIR ]] && return 0
-  printf 'containers: %s volumes: %s networks: %s actor containers: %s image tags: %s directory: %s\n' \
-    "${c:-none}" "${v:-none}" "${n:-none}" "${a:-none}" "${t[*]:-none}" "$([[ -e $CDIR ]] && echo "$CDIR" || echo none)"
+  # The role's directories (the test removes their parent $CDIR itself).
+  for i in "$CDIR/app" "$CDIR/run"; do [[ ! -e $i ]] || d+=("$i"); done
+  [[ -z $c$v$n$a && ${#t[@]} -eq 0 && ${#d[@]} -eq 0 ]] && return 0
+  printf 'containers: %s volumes: %s networks: %s actor containers: %s image tags: %s directories: %s\n' \
+    "${c:-none}" "${v:-none}" "${n:-none}" "${a:-none}" "${t[*]:-none}" "${d[*]:-none}"
 }
 
 # compose_leftovers_remove: removes them by their labels and names (after a
@@ -411,8 +413,10 @@ teardown >/dev/null 2>&1 || true
 install_tools
 [[ -f $SSH_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C abt-ansible-test -f "$SSH_KEY"
 
-say "packages"
-bash "$ABACO_ROOT/scripts/build_deb.sh"
+if [[ " $SCENARIOS " == *" hosts "* ]]; then
+  say "packages"
+  bash "$ABACO_ROOT/scripts/build_deb.sh"
+fi
 say "sample actor images"
 bash "$ABACO_ROOT/scripts/samples.sh" echo sleep
 
@@ -530,8 +534,8 @@ scenario_compose() {
   local left
   left=$(compose_leftovers)
   [[ -z $left ]] || die "left behind by the compose scenario: $left"
-  rm -rf "$AT/compose-images"
-  note "nothing of project $CPROJECT left (containers, network, volumes, actor containers, image tags, $CDIR)"
+  rm -rf "$AT/compose-images" "$CDIR"
+  note "nothing of project $CPROJECT left (containers, network, volumes, actor containers, image tags, $CDIR/{app,run})"
   RESULTS+=("compose: site.yml $(fmt_ms "$CFIRST_MS") (changed=$CFIRST_CHANGED), again $(fmt_ms "$CSECOND_MS") (changed=0)")
 }
 
