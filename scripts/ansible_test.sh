@@ -38,7 +38,8 @@
 #      compose-test, ansible_connection=local, this machine's Docker
 #      engine) as project abtcompose on ports 18300/18301: images tagged
 #      abt-compose (scripts/images.sh), site.yml twice (the second run
-#      changed=0), one message end to end through its api, then site.yml
+#      changed=0), update.yml (changed=0: nothing new), one message end to
+#      end through its api, then site.yml
 #      with abaco_compose_state=absent and a check that nothing of the
 #      project is left (containers, network, volumes, actor containers,
 #      image tags, directories).
@@ -525,6 +526,9 @@ scenario_compose() {
   PLAY_INVENTORY=inventories/compose-test play compose-2 site.yml
   ((PLAY_CHANGED == 0)) || die "second run of site.yml (compose) changed $PLAY_CHANGED things (log $LOGS/compose-2.log)"
   CSECOND_MS=$PLAY_MS
+  say "update.yml on the compose host: same images and settings, nothing to do"
+  PLAY_INVENTORY=inventories/compose-test play compose-update update.yml
+  ((PLAY_CHANGED == 0)) || die "update.yml (compose) changed $PLAY_CHANGED things with nothing new (log $LOGS/compose-update.log)"
 
   say "end to end through the compose stack's api (127.0.0.1:$CAPI_PORT)"
   python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api "http://127.0.0.1:$CAPI_PORT" --hosts "$CPROJECT" --phase compose
