@@ -448,7 +448,7 @@ control_checks() {
     [[ $n == 0 ]] || die "$u restarted $n times after failures on abt-web"
     w=$(ssh_host "$ip" journalctl -u "$u" --no-pager -o cat | grep -c "no AWS credentials" || true)
     case $d in
-      clientg) key=$(ssh_host "$ip" stat -c '%U %a' /var/lib/abaco/clientg/platform_key.pem) ||
+      clientg) key=$(ssh_host "$ip" "stat -c '%U %a' /var/lib/abaco/clientg/platform_key.pem") ||
         die "clientg wrote no key on abt-web"
         [[ $key == "abaco 600" ]] || die "clientg's key on abt-web is '$key', not owned by abaco with mode 600"
         note "$u: active, no restart, key /var/lib/abaco/clientg/platform_key.pem ($key)" ;;
