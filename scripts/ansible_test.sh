@@ -453,7 +453,7 @@ control_checks() {
         [[ $key == "abaco 600" ]] || die "clientg's key on abt-web is '$key', not owned by abaco with mode 600"
         note "$u: active, no restart, key /var/lib/abaco/clientg/platform_key.pem ($key)" ;;
       *) ((w >= 1)) || die "$u did not warn about the missing cloud credentials"
-        note "$u: active, no restart, warned of no cloud credentials (once per start: $w)" ;;
+        note "$u: active, no restart, warned of no cloud credentials ($w warnings over its starts)" ;;
     esac
   done
 }
