@@ -25,6 +25,7 @@ typedef enum { AWS__SVC_EC2, AWS__SVC_CFN } aws__svc_t;
 struct aws_s {
   char *url[2];     /* per aws__svc_t */
   char *sigv4[2];   /* "aws:amz:<region>:<service>" */
+  char *endpoint;   /* [cloud] endpoint, or NULL (AWS) */
   char *access_key; /* never logged */
   char *secret_key; /* never logged; wiped on free */
   char *token_hdr;  /* "X-Amz-Security-Token: ..." or NULL; wiped on free */
