@@ -118,6 +118,13 @@ image_core() {
   for bin in "${CORE_DAEMONS[@]}"; do
     strip --strip-unneeded -o "$root/usr/local/bin/$bin" "$BUILD_DIR/bin/$bin"
   done
+  # The shipped plugins (set [plugins] dir = /usr/lib/abaco/plugins); the
+  # libraries they load (libxml2) are the daemons' own.
+  mkdir -p "$root/usr/lib/abaco/plugins"
+  for lib in "$BUILD_DIR"/plugins/*.so; do
+    [[ -e $lib ]] || continue
+    strip --strip-unneeded -o "$root/usr/lib/abaco/plugins/${lib##*/}" "$lib"
+  done
   libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}") || exit 1
   for lib in $libs; do copy_file "$lib" "$root"; done
   copy_file "$tini" "$root" /sbin/tini

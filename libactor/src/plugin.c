@@ -95,7 +95,7 @@ int actor_plugin_open(const actor_config_t *cfg, const char *path, const char *k
     goto bad;
   }
   if (p->desc->kind != (uint32_t)kind) {
-    LOG_ERROR(PLUGIN_LOG, "%s: plugin %s is a %s plugin, not a %s plugin", key, path,
+    LOG_ERROR(PLUGIN_LOG, "%s: plugin %s is of kind %s, not %s", key, path,
               actor_plugin_kind_name((actor_plugin_kind_t)p->desc->kind),
               actor_plugin_kind_name(kind));
     goto bad;

@@ -126,7 +126,7 @@ static void test_missing_file(void) { load_fails("nothere.so", ACTOR_PLUGIN_DNS,
 static void test_no_symbol(void) { load_fails("fake_nosym.so", ACTOR_PLUGIN_DNS, "no symbol abaco_plugin"); }
 static void test_bad_abi(void) { load_fails("fake_badabi.so", ACTOR_PLUGIN_DNS, "plugin ABI 99"); }
 static void test_wrong_kind(void) {
-  load_fails("fake_auth.so", ACTOR_PLUGIN_DNS, "is a auth plugin, not a dns plugin");
+  load_fails("fake_auth.so", ACTOR_PLUGIN_DNS, "is of kind auth, not dns");
 }
 static void test_init_fails(void) {
   /* the plugin's own reason, which read its setting through the host */
