@@ -1,5 +1,5 @@
-/* The DNS plugin's part of an instance's life (docs/cloud.md "DNS
- * plugin"): the launcher and the updater call cloud_dns_sync() after they
+/* The DNS plugin's part of an instance's life
+ * (docs/cloud.md "DNS plugin"): the launcher and the updater call cloud_dns_sync() after they
  * record an observation or an action's outcome. It makes the cloud's
  * name agree with the record, best effort: a plugin error never fails the
  * write that led to it; it is logged and recorded in backend_status (op
