@@ -8,7 +8,10 @@
 #                                        /usr/share/abaco/ (abaco.conf's
 #                                        [cloud] pricing_file points there) and
 #                                        the example abaco.conf under
-#                                        /usr/share/doc/abaco/.
+#                                        /usr/share/doc/abaco/, and the
+#                                        abaco-launch command in /usr/bin/
+#                                        (it finds ec2_instances.json in
+#                                        ../share/abaco/).
 #   abaco-ferretdb_<version>_<arch>.deb  the MongoDB-wire server FerretDB that
 #                                        the project builds from source
 #                                        (build_ferretdb in scripts/lib.sh):
@@ -51,7 +54,7 @@ VERSION=${ABACO_DEB_VERSION:-$(version)}
 ARCH=$(dpkg --print-architecture)
 
 need_build=0
-for s in "${SERVICES[@]}"; do [[ -x $BUILD_DIR/bin/$s ]] || need_build=1; done
+for s in "${SERVICES[@]}" abaco-launch; do [[ -x $BUILD_DIR/bin/$s ]] || need_build=1; done
 [[ -f $BUILD_DIR/plugins/route53.so && -f $BUILD_DIR/plugins/header.so ]] || need_build=1
 if ((need_build)); then
   say "building the platform (cmake, $BUILD_DIR)"
@@ -93,7 +96,7 @@ control() {
 
 # ---- abaco
 P="$WORK/abaco"
-install -d "$P/usr/lib/abaco" "$P/usr/share/abaco" "$P/usr/share/doc/abaco"
+install -d "$P/usr/lib/abaco" "$P/usr/bin" "$P/usr/share/abaco" "$P/usr/share/doc/abaco"
 for s in "${SERVICES[@]}"; do
   install -m 0755 "$BUILD_DIR/bin/$s" "$P/usr/lib/abaco/$s"
   strip --strip-unneeded "$P/usr/lib/abaco/$s"
@@ -104,15 +107,17 @@ for so in "$BUILD_DIR"/plugins/*.so; do
   install -m 0644 "$so" "$P/usr/lib/abaco/plugins/${so##*/}"
   strip --strip-unneeded "$P/usr/lib/abaco/plugins/${so##*/}"
 done
+install -m 0755 "$BUILD_DIR/bin/abaco-launch" "$P/usr/bin/abaco-launch"
+strip --strip-unneeded "$P/usr/bin/abaco-launch"
 install -m 0644 "$ABACO_ROOT"/services/api/share/* "$P/usr/share/abaco/"
 install -m 0644 "$ABACO_ROOT/abaco.conf" "$P/usr/share/doc/abaco/abaco.conf.example"
 install -m 0644 "$ABACO_ROOT/README.md" "$P/usr/share/doc/abaco/README.md"
 mapfile -t OBJS < <(find "$P/usr/lib/abaco" -type f | sort)
-DEPS=$(shlib_depends "${OBJS[@]}")
+DEPS=$(shlib_depends "${OBJS[@]}" "$P/usr/bin/abaco-launch")
 [[ -n $DEPS ]] || die "dpkg-shlibdeps found no dependencies (did it fail?)"
 control abaco "$DEPS" "actors as a service (Abaco re-implemented in C)
  The api, spawner, worker, health, clientg, updater and launcher daemons
- of abaco-c, under /usr/lib/abaco. Configure /etc/abaco/abaco.conf from
+ of abaco-c, under /usr/lib/abaco, and the abaco-launch command. Configure /etc/abaco/abaco.conf from
  /usr/share/doc/abaco/abaco.conf.example; the ansible/ roles of the
  repository install and run them as systemd units."
 dpkg-deb --root-owner-group -Zxz --build "$P" "$OUT/abaco_${VERSION}_${ARCH}.deb" >/dev/null

@@ -14,8 +14,17 @@
 #                                  (make compose-test)
 #   compose.sh ps | logs [SERVICE] | config
 #
-# Uses Compose v2 (`docker compose`) when the docker client has it, else
-# docker-compose (Debian 12's 1.29). Settings: compose/.env (see
+# The Compose implementation is chosen by ABACO_COMPOSE:
+#   auto (default)  `docker compose` when the docker client has that plugin,
+#                   else docker-compose (Debian 12's 1.29)
+#   v1              docker-compose on PATH, which must be 1.x (Debian 12's)
+#   v2              Compose v2+: ABACO_COMPOSE_BIN when set (a docker-compose
+#                   binary of v2 or later), else the CLI pinned in
+#                   scripts/lib.sh (COMPOSE_V2_VERSION), built once from the Go
+#                   module proxy into var/tools/compose/<version>/ (make
+#                   compose-v2-test)
+#   plugin          `docker compose` (the docker client's plugin)
+# Settings: compose/.env (see
 # compose/.env.example), then the environment. Defaults filled in here:
 # ABACO_CONF_HOST_PATH (compose/abaco.conf), DOCKER_GID (the socket's
 # group), ABACO_RUN_HOST_DIR (/var/lib/abaco-compose/<project>, made and
@@ -31,15 +40,46 @@ DAEMON_UID=10001
 # Services started without and with the monitoring profile.
 BASE_SERVICES=(redis rabbitmq ferretdb api spawner health clientg launcher updater)
 
-# compose_cmd: the Compose command line into COMPOSE (an array).
+# compose_cmd: the Compose command line into COMPOSE (an array), as
+# ABACO_COMPOSE says (see the top of this file).
 compose_cmd() {
-  if docker compose version >/dev/null 2>&1; then
-    COMPOSE=(docker compose)
-  elif command -v docker-compose >/dev/null 2>&1; then
-    COMPOSE=(docker-compose)
-  else
-    die "neither 'docker compose' nor docker-compose is installed (scripts/deps.sh installs docker-compose)"
-  fi
+  local want=${ABACO_COMPOSE:-auto} v
+  case $want in
+    auto)
+      if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+      elif command -v docker-compose >/dev/null 2>&1; then
+        COMPOSE=(docker-compose)
+      else
+        die "neither 'docker compose' nor docker-compose is installed (scripts/deps.sh installs docker-compose)"
+      fi
+      ;;
+    v1)
+      command -v docker-compose >/dev/null 2>&1 ||
+        die "ABACO_COMPOSE=v1: docker-compose is not installed (scripts/deps.sh installs it)"
+      v=$(docker-compose version --short 2>/dev/null) || v=
+      [[ $v == 1.* ]] || die "ABACO_COMPOSE=v1: $(command -v docker-compose) is version '${v:-?}', not 1.x"
+      COMPOSE=(docker-compose)
+      ;;
+    v2)
+      if [[ -n ${ABACO_COMPOSE_BIN:-} ]]; then
+        [[ -x $ABACO_COMPOSE_BIN ]] || die "ABACO_COMPOSE_BIN '$ABACO_COMPOSE_BIN' is not an executable file"
+        COMPOSE=("$ABACO_COMPOSE_BIN")
+      else
+        ensure_compose_v2
+        COMPOSE=("$COMPOSE_V2_BIN")
+      fi
+      v=$("${COMPOSE[0]}" version --short 2>/dev/null) || v=
+      [[ ${v#v} =~ ^([2-9]|[1-9][0-9]+)\. ]] ||
+        die "ABACO_COMPOSE=v2: ${COMPOSE[0]} is version '${v:-?}', not Compose v2 or later"
+      ;;
+    plugin)
+      docker compose version >/dev/null 2>&1 ||
+        die "ABACO_COMPOSE=plugin: the docker client has no compose plugin ('docker compose')"
+      COMPOSE=(docker compose)
+      ;;
+    *) die "ABACO_COMPOSE '$want': auto, v1, v2 or plugin" ;;
+  esac
 }
 
 # env_value RAW: a value of compose/.env as Compose reads it, on stdout:

@@ -98,7 +98,7 @@ want busybox-static
 # PID 1 of the platform's image (scripts/images.sh copies tini-static).
 want tini cmd:tini-static
 # The compose stack (compose/, scripts/compose.sh): Debian 12's Compose
-# (1.29; a Compose v2 `docker compose` is used instead when present), the
+# (1.29; ABACO_COMPOSE=v2 builds Compose v2+ from the Go module proxy), the
 # base of abaco/rabbitmq (mmdebstrap) and redis-cli for abaco/redis.
 want docker-compose cmd:docker-compose
 want mmdebstrap cmd:mmdebstrap

@@ -3,9 +3,10 @@
 # that: the processes named by var/run/*.pid that are still the ones we
 # started. Order: platform services (SIGTERM, up to 10 s, then SIGKILL),
 # leftover workers of ours, the platform's containers (label
-# abaco.platform=1, removed while the engine still runs), then moto, FerretDB,
-# RabbitMQ, Redis, dockerd and the epmd our RabbitMQ brought. Servers that
-# were already running before `make up` are left alone.
+# abaco.platform=1, removed while the engine still runs), then the SMTP
+# sink, moto, FerretDB, RabbitMQ, Redis, dockerd and the epmd our RabbitMQ
+# brought. Servers that were already running before `make up` are left
+# alone.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -95,6 +96,7 @@ stop_server() {
   rm -f "$(pidfile_of "$name")"
 }
 
+stop_server smtp smtp_sink.py "SMTP sink"
 stop_server moto moto_server moto
 stop_server ferretdb ferretdb FerretDB
 

@@ -21,9 +21,22 @@ BUILD_DIR="${ABACO_BUILD_DIR:-$ABACO_ROOT/build}"
 FERRETDB_VERSION="v1.24.0"
 # Changes when our build of it changes (see build_ferretdb), forcing a rebuild.
 FERRETDB_BUILD_ID="$FERRETDB_VERSION+idindex1+static"
+# Compose v2+ (`ABACO_COMPOSE=v2` in scripts/compose.sh): Debian 12 packages
+# only docker-compose 1.29, so build_compose_v2 builds the Compose CLI from
+# the Go module proxy at this pinned version (v5.6.0's go.mod says go
+# 1.26.8, the machine's Go; later versions need a newer one).
+COMPOSE_V2_MODULE="github.com/docker/compose/v5"
+COMPOSE_V2_VERSION="v5.6.0"
 # Platform services started by up.sh, in start order (worker is started by
 # the spawner, never directly).
 ABACO_SERVICES=(api spawner health clientg updater launcher)
+# The login the stack's SMTP sink accepts with AUTH (loopback, tests only;
+# sending without AUTH works too).
+SMTP_SINK_AUTH="abaco-notify:sink-secret"
+# Its TLS listeners (STARTTLS required; TLS from the first byte), with a
+# self-signed certificate it writes to var/smtp/tls/cert.pem at each start.
+SMTP_SINK_STARTTLS_PORT=2587
+SMTP_SINK_SMTPS_PORT=2465
 
 # Configuration file: ABACO_CONF (relative to the caller's cwd) or the repo's.
 if [[ -n ${ABACO_CONF:-} ]]; then
@@ -180,6 +193,23 @@ load_stack_config() {
       MOTO_HOST=$mhost MOTO_PORT=$mport
     fi
   fi
+  # The SMTP server of the notify action ([smtp] host/port; empty host:
+  # email off). A loopback one without TLS is the stack's own sink
+  # (scripts/smtp_sink.py), which up.sh starts (SMTP_SINK_PORT empty
+  # otherwise); what it receives lands in SMTP_SPOOL.
+  SMTP_HOST=$(conf_get smtp host "")
+  SMTP_TLS=$(conf_get smtp tls none)
+  SMTP_PORT=$(conf_get smtp port "")
+  if [[ -z $SMTP_PORT ]]; then
+    SMTP_PORT=25
+    [[ ${SMTP_TLS,,} == smtps ]] && SMTP_PORT=465
+  fi
+  SMTP_SINK_PORT=""
+  if [[ -n $SMTP_HOST ]] && is_local_host "$SMTP_HOST" && [[ ${SMTP_TLS,,} == none ]] &&
+    [[ $SMTP_PORT =~ ^[0-9]+$ ]]; then
+    SMTP_SINK_PORT=$SMTP_PORT
+  fi
+  SMTP_SPOOL="$VAR_DIR/smtp"
   WEB_BIND=$(conf_get web bind 127.0.0.1)
   WEB_PORT=$(conf_get web port 8000)
   WEB_URL="http://$(connect_host "$WEB_BIND"):$WEB_PORT"
@@ -202,6 +232,14 @@ export_test_env() {
     esac
   fi
   export MOTO_URL
+  # The stack's SMTP sink (test_notify): where it listens, where it keeps
+  # what it receives, and the one login its AUTH accepts.
+  if [[ -z ${SMTP_URL:-} ]]; then
+    SMTP_URL="smtp://127.0.0.1:${SMTP_SINK_PORT:-2525}"
+  fi
+  SMTP_STARTTLS_URL=${SMTP_STARTTLS_URL:-smtp://127.0.0.1:$SMTP_SINK_STARTTLS_PORT}
+  SMTPS_URL=${SMTPS_URL:-smtps://127.0.0.1:$SMTP_SINK_SMTPS_PORT}
+  export SMTP_URL SMTP_STARTTLS_URL SMTPS_URL SMTP_SPOOL SMTP_SINK_AUTH
   export ABACO_API="${ABACO_API:-$WEB_URL}"
   if [[ -n $DOCKER_SOCK ]]; then export DOCKER_HOST="unix://$DOCKER_SOCK"; fi
   export ABACO_SOURCE_DIR="$ABACO_ROOT"
@@ -262,14 +300,14 @@ apt_suite_uri() {
 }
 
 # run_unit_tests [BUILD_DIR]: ctest with the live servers' addresses
-# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST, MOTO_URL) but without config overrides
+# (REDIS_URL, MONGO_URL, AMQP_URI, DOCKER_HOST, MOTO_URL, SMTP_URL) but without config overrides
 # meant for the stack (e.g. web_port=8001), which would leak into the config
 # tests. Every server is given, so a skipped test is a failure here.
 run_unit_tests() {
   local dir=${1:-$BUILD_DIR} unset_args=() v n rc=0 out
   export_test_env
   local docker_host=${DOCKER_HOST:-$DOCKER_DD}
-  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host MOTO_URL=$MOTO_URL"
+  note "REDIS_URL=$REDIS_URL MONGO_URL=$MONGO_URL AMQP_URI=$AMQP_URI DOCKER_HOST=$docker_host MOTO_URL=$MOTO_URL SMTP_URL=$SMTP_URL"
   for v in $(conf_override_vars); do unset_args+=(-u "$v"); done
   if ((${#unset_args[@]} > 0)); then
     note "not passed to unit tests: $(conf_override_vars | tr '\n' ' ')"
@@ -556,4 +594,89 @@ build_ferretdb() {
   cp "$tmp/build-id" "$dest.build-id"
   rm -rf "$tmp"
   note "FerretDB built into $dest in $(fmt_ms $(($(now_ms) - t0)))"
+}
+
+# ---------------------------------------------------------------- compose v2
+
+# go_at_least VERSION: the go on PATH is at least VERSION (e.g. 1.26.8).
+go_at_least() {
+  local have want=$1
+  command -v go >/dev/null 2>&1 || return 1
+  have=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null) || return 1
+  have=${have#go}
+  have=${have%%[!0-9.]*}
+  [[ -n $have ]] || return 1
+  [[ $(printf '%s\n%s\n' "$want" "$have" | sort -V | sed -n 1p) == "$want" ]]
+}
+
+# compose_v2_bin: where build_compose_v2 puts the pinned Compose CLI, one
+# directory per version (var/tools/compose/<version>/docker-compose).
+compose_v2_bin() { printf '%s\n' "$VAR_DIR/tools/compose/$COMPOSE_V2_VERSION/docker-compose"; }
+
+# compose_v2_ok BIN: BIN is a runnable Compose CLI of the pinned version.
+compose_v2_ok() {
+  [[ -x $1 ]] && [[ $("$1" version --short 2>/dev/null) == "${COMPOSE_V2_VERSION#v}" ]]
+}
+
+# ensure_compose_v2: the pinned Compose CLI, built once (build_compose_v2)
+# and cached; its path into COMPOSE_V2_BIN.
+ensure_compose_v2() {
+  COMPOSE_V2_BIN=$(compose_v2_bin)
+  compose_v2_ok "$COMPOSE_V2_BIN" && return 0
+  build_compose_v2 "$COMPOSE_V2_BIN"
+  compose_v2_ok "$COMPOSE_V2_BIN" ||
+    die "the Compose CLI built into $COMPOSE_V2_BIN does not report version ${COMPOSE_V2_VERSION#v}"
+}
+
+# build_compose_v2 DEST: build the Compose CLI $COMPOSE_V2_MODULE at
+# $COMPOSE_V2_VERSION into DEST, as upstream's Makefile does (`go build
+# ./cmd` of the module, the version stamped into internal.Version): the
+# module's source comes from the Go module proxy (`go mod download`) and is
+# built in place with its own go.mod and go.sum, so its dependencies are
+# exactly those it was released with. Without `-tags e2e` (tests only) and
+# stripped (-s -w). The binary runs standalone (as docker-compose: its
+# arguments are those of `docker compose`); a copy in a cli-plugins
+# directory would serve `docker compose` too. Concurrent builds wait for
+# one another (flock), and the second finds the first's binary.
+build_compose_v2() {
+  local dest=$1 dir tmp json want t0 blog lock
+  ensure_go || die "the Compose CLI needs Go on PATH; run scripts/deps.sh"
+  mkdir -p "$(dirname "$dest")" "$LOG_DIR"
+  lock="$(dirname "$dest")/.build.lock"
+  exec {_compose_lock}>"$lock"
+  flock "$_compose_lock"
+  if compose_v2_ok "$dest"; then
+    exec {_compose_lock}>&-
+    return 0
+  fi
+  t0=$(now_ms)
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/compose-build.XXXXXX")
+  (cd "$tmp" && go mod init tmp >/dev/null 2>&1) || true
+  json=$(cd "$tmp" && GOTOOLCHAIN=local go mod download -json "$COMPOSE_V2_MODULE@$COMPOSE_V2_VERSION" 2>&1) ||
+    {
+      rm -rf "$tmp"
+      die "go mod download $COMPOSE_V2_MODULE@$COMPOSE_V2_VERSION failed: $json"
+    }
+  rm -rf "$tmp"
+  dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | sed -n 1p)
+  [[ -n $dir && -f $dir/go.mod && -d $dir/cmd ]] ||
+    die "could not find the module directory of $COMPOSE_V2_MODULE in: $json"
+  # The Go its go.mod asks for, with this machine's toolchain only
+  # (GOTOOLCHAIN=local: no other Go is fetched).
+  want=$(sed -n 's/^go \([0-9][0-9.]*\)[[:space:]]*$/\1/p' "$dir/go.mod" | sed -n 1p)
+  go_at_least "${want:-1.0}" ||
+    die "$COMPOSE_V2_MODULE $COMPOSE_V2_VERSION needs Go >= $want (its go.mod); $(GOTOOLCHAIN=local go env GOVERSION) is on PATH"
+  blog="$LOG_DIR/compose-v2-build.log"
+  say "building Compose $COMPOSE_V2_VERSION with $(GOTOOLCHAIN=local go env GOVERSION) (minutes when cold; output in var/log/compose-v2-build.log)"
+  if ! (cd "$dir" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false -mod=readonly" \
+    go build -trimpath -ldflags "-s -w -X $COMPOSE_V2_MODULE/internal.Version=$COMPOSE_V2_VERSION" \
+    -o "$dest.tmp" ./cmd) >"$blog" 2>&1; then
+    log_tail "$blog" 30
+    rm -f "$dest.tmp"
+    exec {_compose_lock}>&-
+    die "go build of Compose $COMPOSE_V2_VERSION failed"
+  fi
+  mv -f "$dest.tmp" "$dest"
+  exec {_compose_lock}>&-
+  note "Compose $COMPOSE_V2_VERSION built into $dest ($(du -h "$dest" | cut -f1)) in $(fmt_ms $(($(now_ms) - t0)))"
 }

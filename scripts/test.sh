@@ -5,7 +5,8 @@
 # build; up starts the engine) -> samples -> unit tests (ctest,
 # some against the live servers) -> functional tests (pytest over HTTP) ->
 # compose (the compose stack under a project of its own on free ports:
-# scripts/compose.sh test, which builds the other images) -> down, which runs always (trap), even after a failure or Ctrl-C. Prints a
+# scripts/compose.sh test with docker-compose 1.29, which builds the other
+# images) -> down, which runs always (trap), even after a failure or Ctrl-C. Prints a
 # per-stage summary and the total time; exits non-zero if any stage failed.
 #
 # Environment: ABACO_FUNCTIONAL_TIMEOUT (seconds, default 2400) bounds the
@@ -72,11 +73,12 @@ on_signal() {
 trap on_signal INT TERM
 
 # After `make down` nothing of ours may be left: no service or worker
-# process of this build, no moto server of this tree's venv, no platform
-# container.
+# process of this build, no moto server of this tree's venv nor SMTP sink
+# of this tree, no platform container.
 check_leftovers() {
   local procs containers=""
-  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/.*moto_server" | grep -v pgrep || true)
+  procs=$(pgrep -af "$BUILD_DIR/bin/|$VENV_DIR/bin/.*moto_server|$ABACO_ROOT/scripts/smtp_sink.py" |
+    grep -v pgrep || true)
   if docker_ping 2>/dev/null; then
     containers=$(docker ps -aq --filter label=abaco.platform=1 2>/dev/null || true)
   fi
@@ -140,4 +142,5 @@ stage samples run_samples || true
 stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true
 stage workers-docker run_docker_workers || true
-stage compose env ABACO_NO_BUILD=1 "$SCRIPTS/compose.sh" test || true
+# Debian 12's docker-compose 1.29 (Compose v2+: make compose-v2-test, CI).
+stage compose env ABACO_NO_BUILD=1 ABACO_COMPOSE="${ABACO_COMPOSE:-v1}" "$SCRIPTS/compose.sh" test || true

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/up.sh -- bring the local stack up (`make up`): Redis, RabbitMQ,
-# FerretDB (MongoDB wire), a Docker engine and a moto server (the AWS
-# endpoint, when [cloud] endpoint is loopback), each started as a background
-# process with its data and logs under var/ unless something already answers
-# on its address, then the platform services from build/bin (api, spawner,
+# FerretDB (MongoDB wire), a Docker engine, a moto server (the AWS
+# endpoint, when [cloud] endpoint is loopback) and an SMTP sink (the notify
+# action's mail server, when [smtp] host is loopback), each started as a
+# background process with its data and logs under var/ unless something
+# already answers on its address, then the platform services from build/bin (api, spawner,
 # health, clientg, updater, launcher; the spawner starts the workers).
 # What it starts is recorded in var/run/*.pid; scripts/down.sh stops exactly
 # that. Running it again starts nothing twice.
@@ -288,6 +289,57 @@ up_moto() {
   note "moto up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
 }
 
+# ---------------------------------------------------------------- SMTP
+
+# The banner of our sink (scripts/smtp_sink.py) tells it from any other
+# SMTP server.
+smtp_ready() {
+  # shellcheck disable=SC2016 # $0/$1 expand in the inner bash
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" && read -r l <&3 && printf "QUIT\r\n" >&3 &&
+    [[ $l == 220*abaco-smtp-sink* ]]' 127.0.0.1 "$SMTP_SINK_PORT" 2>/dev/null
+}
+
+# The SMTP server of the notify action when [smtp] host is loopback and tls
+# none: the sink, which keeps each message as a JSON file under var/smtp/new
+# and refuses recipients @reject.invalid (docs/notify.md). A remote or TLS
+# server is used as it is.
+up_smtp() {
+  local pid t log="$LOG_DIR/smtp.log" py="$VENV_DIR/bin/python3"
+  if [[ -z $SMTP_HOST ]]; then
+    say "SMTP: [smtp] host is empty (email notifications off); no SMTP server started"
+    return
+  fi
+  if [[ -z $SMTP_SINK_PORT ]]; then
+    say "SMTP: $SMTP_HOST:$SMTP_PORT (tls $SMTP_TLS) is not a loopback plain server; not started here"
+    return
+  fi
+  if pid=$(our_pid smtp smtp_sink.py); then
+    say "SMTP: already running (ours, pid $pid) on 127.0.0.1:$SMTP_SINK_PORT"
+    return
+  fi
+  if port_open 127.0.0.1 "$SMTP_SINK_PORT"; then
+    smtp_ready || die "port $SMTP_SINK_PORT ([smtp] port) is in use by something that is not the stack's SMTP sink ($(port_owner "$SMTP_SINK_PORT"))"
+    say "SMTP: reusing the sink already on 127.0.0.1:$SMTP_SINK_PORT ($(port_owner "$SMTP_SINK_PORT"))"
+    return
+  fi
+  "$py" -c 'import aiosmtpd' 2>/dev/null ||
+    die "aiosmtpd is missing from var/venv: run scripts/deps.sh (it is in tests/functional/requirements.txt)"
+  local p
+  for p in "$SMTP_SINK_STARTTLS_PORT" "$SMTP_SINK_SMTPS_PORT"; do
+    if port_open 127.0.0.1 "$p"; then
+      die "port $p (the SMTP sink's TLS listener) is in use ($(port_owner "$p"))"
+    fi
+  done
+  say "SMTP: starting the sink on 127.0.0.1:$SMTP_SINK_PORT, STARTTLS $SMTP_SINK_STARTTLS_PORT, TLS $SMTP_SINK_SMTPS_PORT (messages in var/smtp/new, log var/log/smtp.log)"
+  start_bg smtp "$log" "$py" "$ABACO_ROOT/scripts/smtp_sink.py" --host 127.0.0.1 \
+    --port "$SMTP_SINK_PORT" --starttls-port "$SMTP_SINK_STARTTLS_PORT" \
+    --smtps-port "$SMTP_SINK_SMTPS_PORT" --spool "$SMTP_SPOOL" \
+    --reject-domain reject.invalid --auth "$SMTP_SINK_AUTH"
+  pid=$STARTED_PID t=$(now_ms)
+  wait_until 20 "$pid" smtp_ready || server_failed "SMTP sink" "$log"
+  note "SMTP sink up (pid $pid) in $(fmt_ms $(($(now_ms) - t)))"
+}
+
 # ---------------------------------------------------------------- services
 
 start_services() {
@@ -368,6 +420,7 @@ up_rabbitmq
 up_ferretdb
 up_docker
 up_moto
+up_smtp
 if [[ ${ABACO_SERVERS_ONLY:-0} == 1 ]]; then
   say "servers up in $(fmt_ms $(($(now_ms) - T0))) (services not started: ABACO_SERVERS_ONLY=1)"
   exit 0

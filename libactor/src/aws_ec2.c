@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aws_int.h"
+#include "b64_int.h"
 
 /* Appends <prefix>.1 .. <prefix>.N for an array of strings; ACTOR_EINVAL
  * for anything else in it. *count: how many. */
@@ -148,4 +149,117 @@ int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_resu
 
 int aws_ec2_volumes_present(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res) {
   return describe_volumes(a, ids, true, out, res);
+}
+
+int aws_ec2_run_instances(aws_t *a, const aws_run_req_t *req, json_t **out, aws_result_t *res) {
+  aws_result_t local;
+  res = aws__res(res, &local);
+  *out = NULL;
+  if (!req->image_id || !*req->image_id || !req->instance_type || !*req->instance_type ||
+      req->min_count < 1 || req->max_count < req->min_count ||
+      (req->root_volume_gib > 0 && (!req->root_device || !*req->root_device)) ||
+      (req->tags && !json_is_object(req->tags)))
+    return ACTOR_EINVAL;
+  aws__params_t p = {{0}};
+  actor_buf_t body = {0};
+  char *ud = NULL;
+  char n[24];
+  int rc = aws__param(&p, "ImageId", req->image_id);
+  if (rc == 0)
+    rc = aws__param(&p, "InstanceType", req->instance_type);
+  snprintf(n, sizeof n, "%d", req->min_count);
+  if (rc == 0)
+    rc = aws__param(&p, "MinCount", n);
+  snprintf(n, sizeof n, "%d", req->max_count);
+  if (rc == 0)
+    rc = aws__param(&p, "MaxCount", n);
+  if (rc == 0 && req->key_name && *req->key_name)
+    rc = aws__param(&p, "KeyName", req->key_name);
+  if (rc == 0 && req->user_data) {
+    rc = actor__b64_encode(req->user_data, req->user_data_len, 0, &ud);
+    if (rc == 0)
+      rc = aws__param(&p, "UserData", ud);
+  }
+  if (rc == 0 && req->availability_zone && *req->availability_zone)
+    rc = aws__param(&p, "Placement.AvailabilityZone", req->availability_zone);
+  if (rc == 0 && req->root_volume_gib > 0) {
+    snprintf(n, sizeof n, "%d", req->root_volume_gib);
+    if ((rc = aws__param(&p, "BlockDeviceMapping.1.DeviceName", req->root_device)) == 0 &&
+        (rc = aws__param(&p, "BlockDeviceMapping.1.Ebs.VolumeSize", n)) == 0)
+      rc = aws__param(&p, "BlockDeviceMapping.1.Ebs.DeleteOnTermination", "true");
+  }
+  if (rc == 0 && req->tags && json_object_size(req->tags) > 0) {
+    static const char *const kinds[] = {"instance", "volume"};
+    for (size_t k = 0; rc == 0 && k < 2; k++) {
+      rc = aws__paramf(&p, kinds[k], "TagSpecification.%zu.ResourceType", k + 1);
+      size_t i = 0;
+      const char *key;
+      json_t *v;
+      json_object_foreach((json_t *)req->tags, key, v) {
+        if (rc != 0)
+          break;
+        i++;
+        if (!json_is_string(v))
+          rc = ACTOR_EINVAL;
+        if (rc == 0)
+          rc = aws__paramf(&p, key, "TagSpecification.%zu.Tag.%zu.Key", k + 1, i);
+        if (rc == 0)
+          rc = aws__paramf(&p, json_string_value(v), "TagSpecification.%zu.Tag.%zu.Value", k + 1,
+                           i);
+      }
+    }
+  }
+  if (rc == 0 && req->client_token && *req->client_token)
+    rc = aws__param(&p, "ClientToken", req->client_token);
+  if (rc == 0)
+    rc = aws__call(a, AWS__SVC_EC2, "RunInstances", &p, &body, res);
+  if (rc == 0 && (rc = aws_parse_run_instances(body.p, body.len, out)) == ACTOR_EPARSE)
+    rc = aws__malformed(res, "RunInstances");
+  free(body.p);
+  free(ud);
+  aws__params_free(&p);
+  return rc;
+}
+
+/* One Describe* of a single named thing whose answer parse turns into an
+ * array: *out is its first element; an empty answer is AWS_NOTFOUND with
+ * `missing` as the code. */
+static int describe_one(aws_t *a, const char *action, const char *param, const char *value,
+                        int (*parse)(const char *, size_t, json_t **), const char *missing,
+                        json_t **out, aws_result_t *res) {
+  aws_result_t local;
+  res = aws__res(res, &local);
+  *out = NULL;
+  if (!value || !*value)
+    return ACTOR_EINVAL;
+  aws__params_t p = {{0}};
+  actor_buf_t body = {0};
+  json_t *arr = NULL;
+  int rc = aws__param(&p, param, value);
+  if (rc == 0)
+    rc = aws__call(a, AWS__SVC_EC2, action, &p, &body, res);
+  if (rc == 0 && (rc = parse(body.p, body.len, &arr)) == ACTOR_EPARSE)
+    rc = aws__malformed(res, action);
+  if (rc == 0 && json_array_size(arr) == 0) {
+    res->cls = AWS_NOTFOUND;
+    snprintf(res->code, sizeof res->code, "%s", missing);
+    snprintf(res->message, sizeof res->message, "'%s' does not exist", value);
+    rc = ACTOR_EAWS;
+  }
+  if (rc == 0)
+    *out = json_incref(json_array_get(arr, 0));
+  json_decref(arr);
+  free(body.p);
+  aws__params_free(&p);
+  return rc;
+}
+
+int aws_ec2_describe_image(aws_t *a, const char *image_id, json_t **out, aws_result_t *res) {
+  return describe_one(a, "DescribeImages", "ImageId.1", image_id, aws_parse_describe_images,
+                      "InvalidAMIID.NotFound", out, res);
+}
+
+int aws_ec2_describe_key_pair(aws_t *a, const char *key_name, json_t **out, aws_result_t *res) {
+  return describe_one(a, "DescribeKeyPairs", "KeyName.1", key_name, aws_parse_describe_key_pairs,
+                      "InvalidKeyPair.NotFound", out, res);
 }

@@ -139,8 +139,8 @@ int aws_new(const aws_opts_t *o, aws_t **out) {
     free(a);
     return ACTOR_ENOMEM;
   }
-  static const char *const svc[2] = {"ec2", "cloudformation"};
-  for (int i = 0; i < 2; i++) {
+  static const char *const svc[AWS__SVC_N] = {"ec2", "cloudformation", "elasticloadbalancing"};
+  for (int i = 0; i < AWS__SVC_N; i++) {
     int n = o->endpoint && *o->endpoint
                 ? asprintf(&a->url[i], "%s", o->endpoint)
                 : asprintf(&a->url[i], "https://%s.%s.amazonaws.com/", svc[i], region);
@@ -191,7 +191,7 @@ nomem:
 void aws_free(aws_t *a) {
   if (!a)
     return;
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < AWS__SVC_N; i++) {
     free(a->url[i]);
     free(a->sigv4[i]);
   }
@@ -523,7 +523,10 @@ int aws__call(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t 
     goto done;
   }
   if (aws__param(&form, "Action", action) != 0 ||
-      aws__param(&form, "Version", svc == AWS__SVC_EC2 ? AWS__EC2_VERSION : AWS__CFN_VERSION))
+      aws__param(&form, "Version",
+                 svc == AWS__SVC_EC2   ? AWS__EC2_VERSION
+                 : svc == AWS__SVC_CFN ? AWS__CFN_VERSION
+                                       : AWS__ELB_VERSION))
     goto nomem;
   if (params && params->b.len > 0) {
     actor_buf_add(&form.b, "&", 1);

@@ -1,4 +1,5 @@
-/* Private to the AWS client (aws_http.c, aws_xml.c, aws_ec2.c, aws_cfn.c):
+/* Private to the AWS client (aws_http.c, aws_xml.c, aws_ec2.c, aws_cfn.c,
+ * aws_elb.c):
  * the client object, the form-encoded parameter list, the one signed call
  * with retries, and the XML helpers the typed parsers share. */
 #ifndef ACTOR_AWS_INT_H
@@ -14,17 +15,18 @@
 
 #define AWS__EC2_VERSION "2016-11-15"
 #define AWS__CFN_VERSION "2010-05-15"
+#define AWS__ELB_VERSION "2012-06-01"
 /* Biggest answer read: a DescribeInstances page of 1000 instances is a
  * few MB. */
 #define AWS__MAX_BODY (32u * 1024u * 1024u)
 /* Most DescribeInstances pages followed (1000 instances each). */
 #define AWS__MAX_PAGES 1000
 
-typedef enum { AWS__SVC_EC2, AWS__SVC_CFN } aws__svc_t;
+typedef enum { AWS__SVC_EC2, AWS__SVC_CFN, AWS__SVC_ELB, AWS__SVC_N } aws__svc_t;
 
 struct aws_s {
-  char *url[2];     /* per aws__svc_t */
-  char *sigv4[2];   /* "aws:amz:<region>:<service>" */
+  char *url[AWS__SVC_N];   /* per aws__svc_t */
+  char *sigv4[AWS__SVC_N]; /* "aws:amz:<region>:<service>" */
   char *endpoint;   /* [cloud] endpoint, or NULL (AWS) */
   char *access_key; /* never logged */
   char *secret_key; /* never logged; wiped on free */

@@ -177,7 +177,7 @@ aws_class_t aws_classify(const char *code, int http_status, const char *message)
                                      "IncompleteSignature", "InvalidAccessKeyId",
                                      "MissingCredentials", "UnrecognizedClientException", NULL};
   static const char *const notfound[] = {"InvalidInstanceID.NotFound", "InvalidVolume.NotFound",
-                                         NULL};
+                                         "LoadBalancerNotFound", "AccessPointNotFound", NULL};
   if (code && *code) {
     if (aws__in(code, throttle))
       return AWS_THROTTLE;
@@ -352,6 +352,162 @@ int aws_parse_describe_volumes(const char *xml, size_t len, json_t **out) {
                          AWS__LIST("volumeSet", "item"), aws__volume, NULL, out);
 }
 
+static json_t *aws__instance_item(xmlNodePtr it, const void *arg) {
+  (void)arg;
+  return aws__instance(it);
+}
+
+int aws_parse_run_instances(const char *xml, size_t len, json_t **out) {
+  return aws__parse_list(xml, len, "RunInstancesResponse", aws__here,
+                         AWS__LIST("instancesSet", "item"), aws__instance_item, NULL, out);
+}
+
+typedef struct {
+  const char *key, *element;
+} aws__field_t;
+
+/* An object of the given fields (a {NULL, NULL}-ended table) of member m. */
+static json_t *aws__fields(xmlNodePtr m, const void *arg) {
+  json_t *o = json_object();
+  for (const aws__field_t *f = arg; o && f->key; f++)
+    if (aws__set_text(o, f->key, m, f->element) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  return o;
+}
+
+int aws_parse_describe_images(const char *xml, size_t len, json_t **out) {
+  static const aws__field_t f[] = {{"image_id", "imageId"},
+                                   {"name", "name"},
+                                   {"state", "imageState"},
+                                   {"architecture", "architecture"},
+                                   {"root_device_name", "rootDeviceName"},
+                                   {"root_device_type", "rootDeviceType"},
+                                   {NULL, NULL}};
+  return aws__parse_list(xml, len, "DescribeImagesResponse", aws__here,
+                         AWS__LIST("imagesSet", "item"), aws__fields, f, out);
+}
+
+int aws_parse_describe_key_pairs(const char *xml, size_t len, json_t **out) {
+  static const aws__field_t f[] = {{"key_name", "keyName"},
+                                   {"key_fingerprint", "keyFingerprint"},
+                                   {"key_pair_id", "keyPairId"},
+                                   {NULL, NULL}};
+  return aws__parse_list(xml, len, "DescribeKeyPairsResponse", aws__here,
+                         AWS__LIST("keySet", "item"), aws__fields, f, out);
+}
+
+/* ---- Elastic Load Balancing (classic) ---- */
+
+/* The texts of the children of list (each a `member`) as a JSON array;
+ * with child_name, the text of that child of each member. */
+static json_t *aws__texts(xmlNodePtr list, const char *child_name) {
+  json_t *arr = json_array();
+  for (xmlNodePtr m = aws__xml_child(list, "member"); arr && m; m = aws__xml_next(m)) {
+    xmlNodePtr n = child_name ? aws__xml_child(m, child_name) : m;
+    xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+    if (t && *t && json_array_append_new(arr, json_string((const char *)t)) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+    xmlFree(t);
+  }
+  return arr;
+}
+
+/* The integer text of the child `name` of n as JSON (null when absent or
+ * not a number). */
+static json_t *aws__xml_int(xmlNodePtr n, const char *name) {
+  xmlChar *t = aws__child_text(n, name);
+  json_t *v = NULL;
+  if (t && *t) {
+    char *end;
+    long long x = strtoll((const char *)t, &end, 10);
+    if (*end == '\0')
+      v = json_integer(x);
+  }
+  xmlFree(t);
+  return v ? v : json_null();
+}
+
+static json_t *aws__load_balancer(xmlNodePtr m, const void *arg) {
+  (void)arg;
+  json_t *o = json_object(), *ls = json_array();
+  if (!o || !ls)
+    goto fail;
+  if (aws__set_text(o, "name", m, "LoadBalancerName") || aws__set_text(o, "dns_name", m, "DNSName") ||
+      aws__set_text(o, "scheme", m, "Scheme") || aws__set_text(o, "created_time", m, "CreatedTime") ||
+      json_object_set_new(o, "zones", aws__texts(aws__xml_child(m, "AvailabilityZones"), NULL)) ||
+      json_object_set_new(o, "subnets", aws__texts(aws__xml_child(m, "Subnets"), NULL)) ||
+      json_object_set_new(o, "security_groups",
+                          aws__texts(aws__xml_child(m, "SecurityGroups"), NULL)) ||
+      json_object_set_new(o, "instances",
+                          aws__texts(aws__xml_child(m, "Instances"), "InstanceId")))
+    goto fail;
+  for (xmlNodePtr d = AWS__PATH(m, "ListenerDescriptions", "member"); d; d = aws__xml_next(d)) {
+    xmlNodePtr l = aws__xml_child(d, "Listener");
+    json_t *x = json_object();
+    if (!x || json_array_append_new(ls, x) != 0 || aws__set_text(x, "protocol", l, "Protocol") ||
+        json_object_set_new(x, "port", aws__xml_int(l, "LoadBalancerPort")) ||
+        aws__set_text(x, "instance_protocol", l, "InstanceProtocol") ||
+        json_object_set_new(x, "instance_port", aws__xml_int(l, "InstancePort")))
+      goto fail;
+  }
+  if (json_object_set_new(o, "listeners", ls) != 0) {
+    ls = NULL;
+    goto fail;
+  }
+  return o;
+fail:
+  json_decref(o);
+  json_decref(ls);
+  return NULL;
+}
+
+int aws_parse_elb_describe(const char *xml, size_t len, json_t **out, char **next_marker) {
+  *next_marker = NULL;
+  int rc = aws__parse_list(xml, len, "DescribeLoadBalancersResponse",
+                           AWS__LIST("DescribeLoadBalancersResult", "LoadBalancerDescriptions"),
+                           AWS__LIST("member"), aws__load_balancer, NULL, out);
+  if (rc != 0)
+    return rc;
+  xmlDocPtr doc = aws__xml_read(xml, len);
+  xmlNodePtr mk = AWS__PATH(aws__root(doc, "DescribeLoadBalancersResponse"),
+                            "DescribeLoadBalancersResult", "NextMarker");
+  xmlChar *t = mk ? xmlNodeGetContent(mk) : NULL;
+  if (t && *t && !(*next_marker = strdup((const char *)t)))
+    rc = ACTOR_ENOMEM;
+  xmlFree(t);
+  xmlFreeDoc(doc);
+  if (rc != 0) {
+    json_decref(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Register/Deregister answers: <Action>Result/Instances/member/InstanceId. */
+int aws_parse_elb_instances(const char *xml, size_t len, json_t **out) {
+  *out = NULL;
+  xmlDocPtr doc = aws__xml_read(xml, len);
+  xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+  int rc = ACTOR_EPARSE;
+  if (root && (aws__is(root, "RegisterInstancesWithLoadBalancerResponse") ||
+               aws__is(root, "DeregisterInstancesFromLoadBalancerResponse"))) {
+    xmlNodePtr result = NULL;
+    for (xmlNodePtr c = root->children; c && !result; c = c->next)
+      if (c->type == XML_ELEMENT_NODE && aws__suffix((const char *)c->name, "Result"))
+        result = c;
+    if (result) {
+      *out = aws__texts(aws__xml_child(result, "Instances"), "InstanceId");
+      rc = *out ? 0 : ACTOR_ENOMEM;
+    }
+  }
+  xmlFreeDoc(doc);
+  return rc;
+}
+
 /* ---- CloudFormation ---- */
 
 int aws_parse_create_stack(const char *xml, size_t len, char **stack_id) {
@@ -409,21 +565,6 @@ out:
   json_decref(outputs);
   xmlFreeDoc(doc);
   return rc;
-}
-
-typedef struct {
-  const char *key, *element;
-} aws__field_t;
-
-/* An object of the given fields (a {NULL, NULL}-ended table) of member m. */
-static json_t *aws__fields(xmlNodePtr m, const void *arg) {
-  json_t *o = json_object();
-  for (const aws__field_t *f = arg; o && f->key; f++)
-    if (aws__set_text(o, f->key, m, f->element) != 0) {
-      json_decref(o);
-      o = NULL;
-    }
-  return o;
 }
 
 /* A list of members under root/result/list, each turned into an object of

@@ -1,5 +1,6 @@
-/* An AWS Query-API client for EC2 (Version 2016-11-15) and CloudFormation
- * (Version 2010-05-15) on libcurl: requests are signed by libcurl itself
+/* An AWS Query-API client for EC2 (Version 2016-11-15), CloudFormation
+ * (Version 2010-05-15) and Elastic Load Balancing classic (Version
+ * 2012-06-01) on libcurl: requests are signed by libcurl itself
  * (CURLOPT_AWS_SIGV4, "aws:amz:<region>:<service>"), parameters go in a
  * form-encoded POST body (libcurl 7.88 mis-canonicalises query strings),
  * answers are read with libxml2 (XML_PARSE_NONET, elements matched on local
@@ -19,7 +20,8 @@
  *                  InsufficientFreeAddressesInSubnet: not retried; report it.
  *   AWS_AUTH       AuthFailure, UnauthorizedOperation, InvalidClientTokenId,
  *                  SignatureDoesNotMatch, AccessDenied, ExpiredToken, HTTP 401/403.
- *   AWS_NOTFOUND   InvalidInstanceID.NotFound, InvalidVolume.NotFound, a
+ *   AWS_NOTFOUND   InvalidInstanceID.NotFound, InvalidVolume.NotFound,
+ *                  LoadBalancerNotFound, AccessPointNotFound, a
  *                  ValidationError "Stack ... does not exist".
  *   AWS_PERMANENT  everything else (Invalid*, ValidationError, ...): fail fast.
  * res->code and res->message are AWS's own words; res->request_id is the
@@ -46,7 +48,7 @@ typedef struct aws_s aws_t;
 
 typedef struct {
   const char *endpoint;      /* "" or NULL: https://<service>.<region>.amazonaws.com;
-                                else one base URL for both services (moto, a proxy) */
+                                else one base URL for every service (moto, a proxy) */
   const char *region;        /* "us-east-1" */
   const char *access_key;    /* never logged */
   const char *secret_key;    /* never logged */
@@ -128,6 +130,36 @@ int aws_ec2_describe_volumes(aws_t *a, const json_t *ids, json_t **out, aws_resu
 ACTOR_MUST_CHECK
 int aws_ec2_volumes_present(aws_t *a, const json_t *ids, json_t **out, aws_result_t *res);
 
+/* RunInstances of one image. The instances come back as in
+ * aws_ec2_describe_instances (state "pending" at first). */
+typedef struct {
+  const char *image_id;          /* required */
+  const char *instance_type;     /* required */
+  int min_count, max_count;      /* 1 <= min_count <= max_count */
+  const char *key_name;          /* NULL/"": none */
+  const char *user_data;         /* raw bytes (base64-encoded here); NULL: none */
+  size_t user_data_len;
+  const char *availability_zone; /* Placement.AvailabilityZone; NULL/"": AWS's choice */
+  const char *root_device;       /* with root_volume_gib > 0: the device mapped */
+  int root_volume_gib;           /* > 0: an EBS volume of that size on root_device,
+                                    DeleteOnTermination=true; 0: the image's own */
+  const json_t *tags;            /* {Key: Value} on the instances and their volumes */
+  const char *client_token;      /* idempotency: same token, same reservation */
+} aws_run_req_t;
+
+/* *out: array of instances (malloc'd JSON). */
+ACTOR_MUST_CHECK
+int aws_ec2_run_instances(aws_t *a, const aws_run_req_t *req, json_t **out, aws_result_t *res);
+/* DescribeImages of one image: *out {image_id, name, state, architecture,
+ * root_device_name, root_device_type}; an unknown id is AWS's own error
+ * (InvalidAMIID.NotFound / .Malformed). */
+ACTOR_MUST_CHECK
+int aws_ec2_describe_image(aws_t *a, const char *image_id, json_t **out, aws_result_t *res);
+/* DescribeKeyPairs of one key pair: *out {key_name, key_fingerprint, key_pair_id};
+ * an unknown name is AWS's InvalidKeyPair.NotFound. */
+ACTOR_MUST_CHECK
+int aws_ec2_describe_key_pair(aws_t *a, const char *key_name, json_t **out, aws_result_t *res);
+
 /* ---- CloudFormation ---- */
 typedef struct {
   const char *stack_name;
@@ -160,6 +192,41 @@ ACTOR_MUST_CHECK
 int aws_cfn_delete_stack(aws_t *a, const char *stack, const char *client_request_token,
                          aws_result_t *res);
 
+/* ---- Elastic Load Balancing (classic) ----
+ * A load balancer is {name, dns_name, scheme, created_time, zones: [..],
+ * subnets: [..], security_groups: [..], instances: [instance ids],
+ * listeners: [{protocol, port, instance_protocol, instance_port}]}. */
+typedef struct {
+  const char *name;             /* required: 1-32 of [A-Za-z0-9-] */
+  const json_t *listeners;      /* [{protocol, port, instance_protocol, instance_port}];
+                                   NULL or empty: HTTP 80 -> HTTP 80 */
+  const json_t *zones;          /* availability zones (strings), or */
+  const json_t *subnets;        /* subnet ids (one of the two is required by AWS) */
+  const json_t *security_groups; /* group ids; NULL: none */
+  const char *scheme;           /* NULL: internet-facing; "internal" */
+  const json_t *tags;           /* {Key: Value} */
+} aws_elb_req_t;
+
+/* CreateLoadBalancer; *dns_name malloc'd (may be NULL). Creating one that
+ * exists with the same listeners is AWS's no-op (its DNS name again). */
+ACTOR_MUST_CHECK
+int aws_elb_create(aws_t *a, const aws_elb_req_t *req, char **dns_name, aws_result_t *res);
+/* DescribeLoadBalancers of these names (array of strings; NULL or empty:
+ * all, every page): *out array. A missing name is AWS_NOTFOUND. */
+ACTOR_MUST_CHECK
+int aws_elb_describe(aws_t *a, const json_t *names, json_t **out, aws_result_t *res);
+/* DeleteLoadBalancer (deleting one that does not exist succeeds, as on AWS). */
+ACTOR_MUST_CHECK int aws_elb_delete(aws_t *a, const char *name, aws_result_t *res);
+/* RegisterInstancesWithLoadBalancer / DeregisterInstancesFromLoadBalancer
+ * of instance ids (non-empty array of strings); *now (may be NULL): the
+ * instance ids registered afterwards, as AWS answers. */
+ACTOR_MUST_CHECK
+int aws_elb_register(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
+                     aws_result_t *res);
+ACTOR_MUST_CHECK
+int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
+                       aws_result_t *res);
+
 /* ---- REST-XML services (Route 53) ----
  * One signed request to a global service's REST API (signed for
  * us-east-1): `method` (GET, POST, DELETE) `path` (with its query) on
@@ -187,6 +254,16 @@ void aws_parse_request_id(const char *xml, size_t len, aws_result_t *res);
 ACTOR_MUST_CHECK
 int aws_parse_describe_instances(const char *xml, size_t len, json_t *into, char **next_token);
 ACTOR_MUST_CHECK int aws_parse_describe_volumes(const char *xml, size_t len, json_t **out);
+/* RunInstancesResponse: *out array of instances. */
+ACTOR_MUST_CHECK int aws_parse_run_instances(const char *xml, size_t len, json_t **out);
+/* DescribeImagesResponse / DescribeKeyPairsResponse: *out array. */
+ACTOR_MUST_CHECK int aws_parse_describe_images(const char *xml, size_t len, json_t **out);
+ACTOR_MUST_CHECK int aws_parse_describe_key_pairs(const char *xml, size_t len, json_t **out);
+/* DescribeLoadBalancersResponse: *out array; *next_marker malloc'd or NULL. */
+ACTOR_MUST_CHECK
+int aws_parse_elb_describe(const char *xml, size_t len, json_t **out, char **next_marker);
+/* Register/DeregisterInstances...Response: *out array of instance ids. */
+ACTOR_MUST_CHECK int aws_parse_elb_instances(const char *xml, size_t len, json_t **out);
 /* CreateStackResponse: *stack_id malloc'd. */
 ACTOR_MUST_CHECK int aws_parse_create_stack(const char *xml, size_t len, char **stack_id);
 ACTOR_MUST_CHECK int aws_parse_describe_stacks(const char *xml, size_t len, json_t **out);

@@ -46,6 +46,7 @@
 #include "actor/json.h"
 #include "actor/log.h"
 #include "actor/model.h"
+#include "actor/notify.h"
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "api.h"
@@ -102,49 +103,9 @@ static bool is_instance_event(const json_t *event) {
 
 /* ---- webhook ---- */
 
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
+/* notify_webhook_post (actor/notify.h): the POST, 2xx = delivered. */
 static int post_hook(const char *url, const char *body, char *err, size_t errlen) {
-  if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-    snprintf(err, errlen, "not an http(s) URL");
-    return ACTOR_EINVAL;
-  }
-  CURL *h = curl_easy_init();
-  struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-  if (h == NULL || hdrs == NULL) {
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    snprintf(err, errlen, "out of memory");
-    return ACTOR_ENOMEM;
-  }
-  char cerr[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)API_EVENTS_HOOK_TIMEOUT_MS);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-  CURLcode cc = curl_easy_perform(h);
-  long status = 0;
-  int rc = 0;
-  if (cc != CURLE_OK) {
-    snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
-    rc = ACTOR_ECONN;
-  } else {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-      snprintf(err, errlen, "HTTP %ld", status);
-      rc = ACTOR_ECONN;
-    }
-  }
-  curl_slist_free_all(hdrs);
-  curl_easy_cleanup(h);
-  return rc;
+  return notify_webhook_post(url, body, API_EVENTS_HOOK_TIMEOUT_MS, NULL, err, errlen);
 }
 
 /* ---- link ---- */
