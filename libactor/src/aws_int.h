@@ -27,6 +27,7 @@ typedef enum { AWS__SVC_EC2, AWS__SVC_CFN, AWS__SVC_ELB, AWS__SVC_N } aws__svc_t
 struct aws_s {
   char *url[AWS__SVC_N];   /* per aws__svc_t */
   char *sigv4[AWS__SVC_N]; /* "aws:amz:<region>:<service>" */
+  char *endpoint;   /* [cloud] endpoint, or NULL (AWS) */
   char *access_key; /* never logged */
   char *secret_key; /* never logged; wiped on free */
   char *token_hdr;  /* "X-Amz-Security-Token: ..." or NULL; wiped on free */

@@ -144,6 +144,17 @@ static const key_def_t KEYS[] = {
     {"smtp", "tls", true, PER_NONE},
     {"smtp", "ca_file", true, PER_NONE},
     {"smtp", "timeout", true, PER_NONE},
+    {"plugins", "dir", true, PER_NONE},
+    {"plugins", "dns", true, PER_NONE},
+    {"plugins", "auth", true, PER_NONE},
+    {"plugins", "admin_groups", true, PER_NONE},
+    {"plugins", "privileged_groups", true, PER_NONE},
+    {"plugins", "user_groups", true, PER_NONE},
+    {"plugins", "header_user", true, PER_NONE},
+    {"plugins", "header_groups", true, PER_NONE},
+    {"plugins", "route53_zone_id", true, PER_NONE},
+    {"plugins", "route53_domain", true, PER_NONE},
+    {"plugins", "route53_ttl", true, PER_NONE},
 };
 
 /* Keys that are a prefix and a free part: [logs] level.<module> (read),

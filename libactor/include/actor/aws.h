@@ -227,6 +227,18 @@ ACTOR_MUST_CHECK
 int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
                        aws_result_t *res);
 
+/* ---- REST-XML services (Route 53) ----
+ * One signed request to a global service's REST API (signed for
+ * us-east-1): `method` (GET, POST, DELETE) `path` (with its query) on
+ * https://<service>.amazonaws.com, or on the client's endpoint when it has
+ * one; body an XML text or NULL. Throttled and transient answers are
+ * retried as for the Query calls. 0 on a 2xx: *answer (malloc'd,
+ * NUL-terminated) and *len (may be NULL); else ACTOR_EAWS with res. The
+ * observer sees op "<service>:<method>". */
+ACTOR_MUST_CHECK
+int aws_rest(aws_t *a, const char *service, const char *method, const char *path,
+             const char *body, char **answer, size_t *len, aws_result_t *res);
+
 /* ---- parsers (no I/O) ----
  * Each returns 0 or ACTOR_EPARSE (not XML, or not the expected answer). */
 /* An error answer (<Response><Errors><Error> or <ErrorResponse><Error>),

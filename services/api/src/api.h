@@ -40,7 +40,7 @@ typedef struct {
   const char *version;        /* [general] TAG */
   bool camel;                 /* [web] case = camel */
   bool show_traceback;
-  const char *access_control; /* "none" or "jwt" */
+  const char *access_control; /* "none", "jwt" or "plugin" */
   char tenant_name[ACTOR_AUTH_TENANT_MAX]; /* [web] tenant_name, upper-cased */
   const char *host_queues;    /* [spawner] host_queues */
   long init_count;

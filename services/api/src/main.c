@@ -74,7 +74,7 @@ static int read_jobs_config(const actor_config_t *cfg, api_ctx_t *c) {
  * a start-up error naming the key (logged by the getter). */
 static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t *http) {
   static const char *const CASES[] = {"snake", "camel", NULL};
-  static const char *const ACCESS[] = {"none", "jwt", NULL};
+  static const char *const ACCESS[] = {"none", "jwt", "plugin", NULL};
   const char *kase = NULL;
   long port = 0;
   bool show_tb = false;

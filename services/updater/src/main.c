@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   aws_set_observer(c->aws, upd_aws_observer, c);
+  if (actor_plugin_load(cfg, ACTOR_PLUGIN_DNS, c->aws, &c->dns) != 0)
+    goto cleanup;
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
   if (store_redis_new(cfg, UPD_THREADS + 2, &c->redis) != 0 ||
       chan_client_new(uri, 2, &c->chan) != 0) {
@@ -145,6 +147,7 @@ int main(int argc, char **argv) {
 cleanup:
   chan_client_free(c->chan);
   store_redis_free(c->redis);
+  actor_plugin_unload(c->dns);
   aws_free(c->aws);
   json_decref(c->last_error);
   if (curl_ready)

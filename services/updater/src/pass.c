@@ -136,7 +136,8 @@ void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep) 
                          .chan = c->chan,
                          .now_ms = po.now_ms,
                          .retry_cap_ms = s->retry_cap_ms,
-                         .threads = c->threads};
+                         .threads = c->threads,
+                         .dns = c->dns};
   t = actor_time_mono_ms();
   rc = upd_apply(steps, &ao, &rep->applied);
   rep->apply_ms = actor_time_mono_ms() - t;

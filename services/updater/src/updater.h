@@ -18,6 +18,8 @@
 
 #include "actor/aws.h"
 #include "actor/cloud.h"
+#include "actor/cloud_dns.h"
+#include "actor/plugin.h"
 #include "actor/store.h"
 #include "channels/chan.h"
 #include "channels/proto/event.h"
@@ -91,6 +93,7 @@ typedef struct {
   int64_t now_ms;
   long retry_cap_ms;     /* [cloud] retry_cap_ms */
   int threads;           /* writers in parallel (1..16) */
+  actor_plugin_t *dns;   /* [plugins] dns, or NULL */
 } upd_apply_opts_t;
 
 typedef struct {
@@ -133,6 +136,7 @@ typedef struct {
   aws_t *aws;
   chan_client_t *chan;
   cloud_settings_t settings;
+  actor_plugin_t *dns;   /* [plugins] dns, or NULL */
   char default_tenant[64];
   char owner[96];        /* the lease token: host and pid */
   int threads;
