@@ -268,9 +268,9 @@ int cluster_run_create(store_redis_t *r, const json_t *obj) {
   if (rc == 0)
     rc = key_of(list, "abaco:cluster:%s:%s%s", tenant, cluster, ":runs");
   if (rc == 0)
-    rc = store_set_add(r, pending, member, NULL);
-  if (rc == 0)
     rc = store_record_put(r, key, obj);
+  if (rc == 0)
+    rc = store_set_add(r, pending, member, NULL);
   if (rc == 0)
     rc = store_list_push_capped(r, list, id, CLUSTER_RUNS_KEPT);
   return rc;

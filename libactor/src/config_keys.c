@@ -136,6 +136,8 @@ static const key_def_t KEYS[] = {
     {"cloud", "describe_burst", true, PER_NONE},
     {"cloud", "progress_url", true, PER_NONE},
     {"cloud", "pricing_file", true, PER_NONE},
+    {"clusters", "metrics_url", true, PER_NONE},
+    {"clusters", "test_hooks", true, PER_NONE},
 };
 
 /* Keys that are a prefix and a free part: [logs] level.<module> (read),

@@ -95,10 +95,12 @@ ACTOR_MUST_CHECK int cluster_samples_drop(store_redis_t *r, const char *tenant, 
                                           const char *counter);
 
 /* ---- runs ---- */
-/* Records a new run (obj needs id, tenant, cluster, tag): first its entry
- * in the tag's pending set, then the record, then its id on the cluster's
- * list; so a run whose record exists is always found by the updater's
- * resume (cluster_runs_pending). */
+/* Records a new run (obj needs id, tenant, cluster, tag): the record,
+ * then its entry in the tag's pending set (what the updater resumes:
+ * cluster_runs_pending), then its id on the cluster's list. A crash
+ * between the record and the set leaves a record nobody runs, before
+ * anything was dispatched or the trigger's state written: the updater
+ * decides again at its next tick. */
 ACTOR_MUST_CHECK int cluster_run_create(store_redis_t *r, const json_t *obj);
 ACTOR_MUST_CHECK int cluster_run_get(store_redis_t *r, const char *tenant, const char *run_id,
                                      json_t **out);

@@ -104,6 +104,23 @@ int main(int argc, char **argv) {
     LOG_ERROR("updater", "[web] tenant_name: '%.80s' is not a tenant name", tenant);
     goto cleanup;
   }
+  if (actor_config_get_bool(cfg, "clusters", "test_hooks", false, &c->clusters_test_hooks) !=
+      0) {
+    LOG_ERROR("updater", "[clusters] test_hooks: not a boolean");
+    goto cleanup;
+  }
+  /* metric counters read the api's /metrics (docs/clusters.md) */
+  static char metrics_url[512];
+  const char *murl = actor_config_get(cfg, "clusters", "metrics_url", NULL);
+  if (murl == NULL || *murl == '\0') {
+    snprintf(metrics_url, sizeof(metrics_url), "http://127.0.0.1:%s/metrics",
+             actor_config_get(cfg, "web", "port", "8000"));
+    murl = metrics_url;
+  } else if (strncmp(murl, "http://", 7) != 0 && strncmp(murl, "https://", 8) != 0) {
+    LOG_ERROR("updater", "[clusters] metrics_url: '%.200s' is not an http(s) URL", murl);
+    goto cleanup;
+  }
+  upd_metrics_url = murl;
   aws_opts_t ao;
   if (aws_opts_from_config(cfg, &ao) != 0 || aws_new(&ao, &c->aws) != 0) {
     LOG_ERROR("updater", "cannot set up the AWS client");
