@@ -28,3 +28,6 @@ var/venv/bin/python bench/cloud_launch.py 10
 echo
 echo "==> 7. cloud: one reconciler pass over N tagged instances (bench/reconcile.py)"
 var/venv/bin/python bench/reconcile.py ${BENCH_RECONCILE:-100 1000}
+echo
+echo "==> 8. clusters: evaluation per tick, 100 clusters x 10 counters; reaction time (bench/clusters.py)"
+var/venv/bin/python bench/clusters.py 100 10 20 5

@@ -1,5 +1,5 @@
-/* Runs of a trigger's actions (updater.h, docs/clusters.md "Runs and
- * actions"). A run is recorded before anything is dispatched (pending set
+/* Runs of a trigger's actions (updater.h, docs/clusters.md "Actions and
+ * idempotency"). A run is recorded before anything is dispatched (pending set
  * first, then the record: cluster_run_create), its actions run in order,
  * and each action's progress is written into the run as it goes, so a
  * run resumed after a crash (upd_cluster_runs_resume, every tick before
