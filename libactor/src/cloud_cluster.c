@@ -22,7 +22,8 @@ static int key_of(char *buf, const char *fmt, const char *a, const char *b, cons
 
 static bool kind_ok(const char *kind) {
   return kind && (strcmp(kind, "nodes") == 0 || strcmp(kind, "counters") == 0 ||
-                  strcmp(kind, "triggers") == 0 || strcmp(kind, "tstate") == 0);
+                  strcmp(kind, "triggers") == 0 || strcmp(kind, "tstate") == 0 ||
+                  strcmp(kind, "cstate") == 0);
 }
 
 int cluster_create(store_redis_t *r, const json_t *obj) {
@@ -89,7 +90,7 @@ int cluster_delete(store_redis_t *r, const char *tenant, const char *id, const c
       rc = cluster_samples_drop(r, tenant, id, cid);
   }
   json_decref(counters);
-  static const char *const SUFFIX[] = {"", ":nodes", ":counters", ":triggers", ":tstate", ":runs",
+  static const char *const SUFFIX[] = {"", ":nodes", ":counters", ":triggers", ":tstate", ":cstate", ":runs",
                                        NULL};
   for (int i = 0; rc == 0 && SUFFIX[i]; i++)
     if ((rc = key_of(key, "abaco:cluster:%s:%s%s", tenant, id, SUFFIX[i])) == 0)

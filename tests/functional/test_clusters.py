@@ -9,10 +9,13 @@ the launches of one test are its own.
   exactly one run and one node, whose instance is launched in moto;
 - flapping values -> no run; cooldown respected; max/min bounds;
 - ordered actions with a failure in the middle; a manual fire;
+- run_actor sends the node list to an actor (the echo sample), and an
+  `actor` counter samples the number an actor prints on its schedule;
 - the updater killed (SIGKILL, through the [clusters] test_hooks key)
   between the run's record and its dispatch, and again after the launch
   was published: the run resumes and the node is launched once.
 """
+import json
 import time
 import uuid
 
@@ -330,6 +333,49 @@ def test_manual_fire_and_remove_node(pc, c):
     assert cluster(c, cid)["nodes"] == []
     wait_for(lambda: c.ok("GET", f"/instances/{iid}")["state"] == "terminated", timeout=30,
              what="the node terminated")
+
+
+# ------------------------------------------------------------ actors
+
+def test_run_actor_and_actor_counter(pc, c):
+    # the actor lives on the stack's api (its queue is served by the
+    # stack's spawner); same stores, same tenant as the cluster
+    stack = Client(tenant=c.tenant)
+    aid = stack.ok("POST", "/actors", json={"image": "abaco/samples-echo",
+                                            "name": "clu-" + uuid.uuid4().hex[:6]})["id"]
+    try:
+        cid = make_cluster(c)["id"]
+        created(c.post(f"/clusters/{cid}/nodes", json={"address": "10.9.8.7"}))
+        t = add_trigger(c, cid, [], [{"type": "run_actor", "actor": aid,
+                                      "message": {"script": "configure"}}])
+        c.post(f"/clusters/{cid}/triggers/{t['id']}/fire")
+        run = wait_run_done(c, cid, t["id"])[0]
+        assert run["status"] == "succeeded", run
+        eid = run["actions"][0]["execution_id"]
+        ex = wait_for(lambda: (e := stack.ok("GET", f"/actors/{aid}/executions/{eid}"))
+                      and e["status"] == "COMPLETE" and e, timeout=60, what="the execution")
+        assert ex["executor"] == f"cluster:{cid}"
+        logs = stack.ok("GET", f"/actors/{aid}/executions/{eid}/logs")["logs"]
+        msg = json.loads(logs.splitlines()[0].split("Contents of MSG: ", 1)[1])
+        assert msg["run"] == run["id"] and msg["cluster"] == cid
+        assert msg["message"] == {"script": "configure"}
+        assert [n["address"] for n in msg["nodes"]] == ["10.9.8.7"]
+        # an unknown actor: the action fails saying so
+        bad = add_trigger(c, cid, [], [{"type": "run_actor", "actor": "nosuchactor"}])
+        c.post(f"/clusters/{cid}/triggers/{bad['id']}/fire")
+        run = wait_run_done(c, cid, bad["id"])[0]
+        assert run["status"] == "failed" and "not found" in run["error"], run
+        # an actor counter: the echo actor prints the message, "Contents of MSG: 7"
+        k = created(c.post(f"/clusters/{cid}/counters", json={
+            "name": "probe", "threshold": 10, "comparison": ">",
+            "source": {"kind": "actor", "actor": aid, "schedule": 1, "message": "7"}}))
+        add_trigger(c, cid, [k["id"]], ["deploy_node"], timing=0.05)  # 7 is not beyond 10
+        got = wait_for(lambda: len(s := c.ok("GET", f"/clusters/{cid}/counters/{k['id']}")
+                                   ["last_samples"]) >= 2 and s, timeout=90,
+                       what="two samples from the actor")
+        assert all(x["v"] == 7 for x in got)
+    finally:
+        stack.delete(f"/actors/{aid}")
 
 
 # ------------------------------------------------------------ crash safety

@@ -3,7 +3,8 @@
  * fires, not before; flapping never fires; M of N; a stale counter does
  * not hold; cooldown; max/min bounds; scale-out wins over scale-in; the
  * scale-in delay after a scale-out; a trigger without counters never fires
- * by itself; the Prometheus reader of metric counters. No I/O. */
+ * by itself; the Prometheus reader of metric counters; the number an actor
+ * counter takes from its execution's logs. No I/O. */
 #include <jansson.h>
 #include <string.h>
 
@@ -246,6 +247,16 @@ static void test_metric_value(void) {
   json_decref(labels);
 }
 
+static void test_number_in(void) {
+  double v = 0;
+  ASSERT_EQ_INT(upd_number_in("Contents of MSG: 42\nPATH=/bin\n", &v), 0);
+  ASSERT_TRUE(v == 42);
+  ASSERT_EQ_INT(upd_number_in("load -0.75 now", &v), 0);
+  ASSERT_TRUE(v == -0.75);
+  ASSERT_EQ_INT(upd_number_in("no number here", &v), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(upd_number_in("", &v), ACTOR_ENOTFOUND);
+}
+
 int main(void) {
   RUN_TEST(test_held_for_timing_fires);
   RUN_TEST(test_not_yet_held);
@@ -258,5 +269,6 @@ int main(void) {
   RUN_TEST(test_scale_in_delay);
   RUN_TEST(test_no_counters_never_fires);
   RUN_TEST(test_metric_value);
+  RUN_TEST(test_number_in);
   TEST_EXIT();
 }

@@ -15,6 +15,8 @@
  *   abaco:cluster:<T>:<C>:counters    hash counter id -> counter JSON
  *   abaco:cluster:<T>:<C>:triggers    hash trigger id -> trigger JSON
  *   abaco:cluster:<T>:<C>:tstate      hash trigger id -> state JSON (updater)
+ *   abaco:cluster:<T>:<C>:cstate      hash counter id -> state JSON (updater:
+ *                                     an actor counter's execution in flight)
  *   abaco:cluster:<T>:<C>:samples:<K> list of {"t": ms, "v": number}, newest
  *                                     first, capped at the counter's history
  *   abaco:cluster:<T>:<C>:runs        list of run ids, newest first (capped)
@@ -69,7 +71,7 @@ ACTOR_MUST_CHECK int cluster_ids(store_redis_t *r, const char *tenant, json_t **
 ACTOR_MUST_CHECK int cluster_of_tag(store_redis_t *r, const char *tag, json_t **out);
 
 /* ---- nodes, counters, triggers, trigger state: hashes of JSON ----
- * kind: "nodes", "counters", "triggers", "tstate". put replaces the item
+ * kind: "nodes", "counters", "triggers", "tstate", "cstate". put replaces the item
  * under item_id; get: ACTOR_ENOTFOUND; all: an object item id -> JSON
  * value ({} when none); del: 0 also when absent. */
 ACTOR_MUST_CHECK int cluster_item_put(store_redis_t *r, const char *tenant, const char *id,

@@ -1,6 +1,6 @@
-/* Runs of a trigger's actions (updater.h, docs/clusters.md "Actions and
- * idempotency"). A run is recorded before anything is dispatched (pending set
- * first, then the record: cluster_run_create), its actions run in order,
+/* Runs of a trigger's actions (updater.h; docs/clusters.md
+ * "Actions and idempotency"). A run is recorded before anything is dispatched
+ * (cluster_run_create), its actions run in order,
  * and each action's progress is written into the run as it goes, so a
  * run resumed after a crash (upd_cluster_runs_resume, every tick before
  * evaluating) neither loses nor repeats an action:
@@ -13,8 +13,10 @@
  *   remove_node  the chosen node is written into the action first; the
  *                instance's move to shutting-down is guarded and the
  *                terminate command is idempotent in the launcher.
- *   run_actor    a message to the actor through the api's queue is not
- *                available to the updater yet: recorded as a failure.
+ *   run_actor    the execution id is written into the action before the
+ *                execution is stored and the message published
+ *                (cluster_actor.c); published again only when the action
+ *                has no message_published.
  *   notify, load balancer register/deregister: hooks another module sets
  *                (upd_notify_hook, upd_lb_hook); unset, the action fails
  *                with "not configured". */
@@ -29,6 +31,7 @@
 #include "actor/ids.h"
 #include "actor/json.h"
 #include "actor/log.h"
+#include "actor/model.h"
 #include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "updater.h"
@@ -366,6 +369,83 @@ static int do_remove(act_t *a, char *err, size_t errlen) {
   return 0;
 }
 
+/* run_actor: a message to the actor with the cluster's live nodes:
+ * {cluster, cluster_name, run, trigger, nodes: [...], message}. The
+ * execution id is written into the action before the execution is
+ * stored; the message is published again on a resume only when
+ * message_published is not set (so at most a crash between the broker's
+ * confirm and that write repeats it; the message's `run` lets the actor
+ * drop a repeat). */
+static int do_run_actor(act_t *a, char *err, size_t errlen) {
+  upd_cluster_ctx_t *x = a->x;
+  const char *tenant = actor_json_str(a->cluster, "tenant", "");
+  const char *cid = actor_json_str(a->cluster, "id", "");
+  const char *run_id = actor_json_str(a->run, "id", "");
+  const char *ref = actor_json_str(a->action, "actor", "");
+  json_t *actor = NULL, *nodes = NULL, *exec = NULL;
+  if (x->mongo == NULL) {
+    snprintf(err, errlen, "run_actor: this updater has no execution store");
+    return ACTOR_ESTATE;
+  }
+  int rc = upd_actor_lookup(x, tenant, ref, &actor);
+  if (rc == ACTOR_ENOTFOUND) {
+    snprintf(err, errlen, "run_actor: actor %.128s not found in tenant %s", ref, tenant);
+    return ACTOR_ESTATE;
+  }
+  if (rc != 0)
+    return rc;
+  char executor[160];
+  snprintf(executor, sizeof(executor), "cluster:%s", cid);
+  if (json_object_get(a->action, "execution_id") == NULL) {
+    char eid[ACTOR_ID_MAX];
+    if ((rc = actor_id_new(eid)) != 0)
+      goto out;
+    json_object_set_new(a->action, "execution_id", json_string(eid));
+    if ((rc = save_actions(a)) != 0)
+      goto out;
+  }
+  const char *eid = actor_json_str(a->action, "execution_id", "");
+  rc = model_exec_get(x->mongo, actor_json_str(actor, "db_id", ""), eid, &exec);
+  if (rc == ACTOR_ENOTFOUND)
+    rc = upd_actor_exec_store(x, actor, eid, executor);
+  if (rc != 0)
+    goto out;
+  if (!actor_json_bool(a->action, "message_published", false)) {
+    if (live_nodes(x, tenant, cid, &nodes) < 0) {
+      rc = ACTOR_ESTORE;
+      goto out;
+    }
+    json_t *list = json_array();
+    const char *k;
+    json_t *n;
+    json_object_foreach(nodes, k, n) {
+      if (list && actor_json_bool(n, "live", false))
+        json_array_append(list, n);
+    }
+    json_t *msg = json_object_get(a->action, "message");
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:O}", "cluster", cid, "cluster_name",
+                             actor_json_str(a->cluster, "name", ""), "run", run_id, "trigger",
+                             actor_json_str(a->run, "trigger", ""), "nodes",
+                             list ? list : json_array(), "message", msg ? msg : json_null());
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    rc = text ? upd_actor_publish(x, actor, eid, executor, text) : ACTOR_ENOMEM;
+    free(text);
+    if (rc != 0)
+      goto out;
+    json_object_set_new(a->action, "message_published", json_true());
+    if ((rc = save_actions(a)) != 0)
+      goto out;
+  }
+  json_object_set_new(a->action, "result",
+                      json_pack("{s:s, s:s}", "actor", ref, "execution_id", eid));
+out:
+  json_decref(exec);
+  json_decref(nodes);
+  json_decref(actor);
+  return rc;
+}
+
 static int do_action(act_t *a, char *err, size_t errlen) {
   const char *type = actor_json_str(a->action, "type", "");
   if (strcmp(type, "deploy_node") == 0)
@@ -380,11 +460,8 @@ static int do_action(act_t *a, char *err, size_t errlen) {
       snprintf(err, errlen, "notify is not configured in this updater");
     return ACTOR_ESTATE;
   }
-  if (strcmp(type, "run_actor") == 0) {
-    snprintf(err, errlen, "run_actor (actor %s) is not available in this updater yet",
-             actor_json_str(a->action, "actor", "?"));
-    return ACTOR_ESTATE;
-  }
+  if (strcmp(type, "run_actor") == 0)
+    return do_run_actor(a, err, errlen);
   snprintf(err, errlen, "unknown action type '%.64s'", type);
   return ACTOR_EINVAL;
 }

@@ -171,6 +171,10 @@ static int cluster_one(upd_cluster_ctx_t *x, const char *tenant, const char *cid
   const char *k;
   json_t *c;
   json_object_foreach(counters, k, c) {
+    if (strcmp(actor_json_str(json_object_get(c, "source"), "kind", ""), "actor") == 0)
+      upd_actor_counter_tick(x, tenant, cid, k, c, now_ms);
+  }
+  json_object_foreach(counters, k, c) {
     json_t *samples = NULL;
     if ((rc = cluster_samples(x->redis, tenant, cid, k,
                               (size_t)actor_json_int(c, "history", CLUSTER_HISTORY_DEFAULT),

@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
   }
   aws_set_observer(c->aws, upd_aws_observer, c);
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
-  if (store_redis_new(cfg, UPD_THREADS + 2, &c->redis) != 0 ||
+  if (store_redis_new(cfg, UPD_THREADS + 2, &c->redis) != 0 || store_mongo_new(cfg, &c->mongo) != 0 ||
       chan_client_new(uri, 2, &c->chan) != 0) {
     LOG_ERROR("updater", "cannot set up the store or broker clients");
     goto cleanup;
@@ -162,6 +162,8 @@ int main(int argc, char **argv) {
 cleanup:
   chan_client_free(c->chan);
   store_redis_free(c->redis);
+  store_mongo_free(c->mongo);
+  store_mongo_cleanup();
   aws_free(c->aws);
   json_decref(c->last_error);
   if (curl_ready)

@@ -168,6 +168,7 @@ done:
    * (docs/clusters.md), even when the listing failed */
   {
     upd_cluster_ctx_t cx = {.redis = c->redis,
+                            .mongo = c->mongo,
                             .chan = c->chan,
                             .settings = &c->settings,
                             .test_hooks = c->clusters_test_hooks};

@@ -18,6 +18,7 @@
 
 #include "actor/aws.h"
 #include "actor/cloud.h"
+#include "actor/cluster.h"
 #include "actor/store.h"
 #include "channels/chan.h"
 #include "channels/proto/event.h"
@@ -158,6 +159,7 @@ const char *upd_cluster_direction(const json_t *trigger);
 
 typedef struct {
   store_redis_t *redis;
+  store_mongo_t *mongo; /* executions and logs (run_actor, actor counters); NULL: none */
   chan_client_t *chan;
   const cloud_settings_t *settings;
   bool test_hooks; /* [clusters] test_hooks: honours abaco:cluster:test:* keys */
@@ -192,6 +194,25 @@ extern upd_notify_hook_fn upd_notify_hook; /* NULL: "not configured" */
  * failed or shutting down); -1 when the store failed. */
 long upd_cluster_live_nodes(upd_cluster_ctx_t *x, const char *tenant, const char *cid);
 
+/* ---- cluster_actor.c: messages to actors ---- */
+/* The actor of an id or alias of the tenant (model.h record), or
+ * ACTOR_ENOTFOUND. */
+ACTOR_MUST_CHECK int upd_actor_lookup(upd_cluster_ctx_t *x, const char *tenant, const char *ref,
+                                      json_t **out);
+/* Stores the execution eid (SUBMITTED) of a message from executor. */
+ACTOR_MUST_CHECK int upd_actor_exec_store(upd_cluster_ctx_t *x, const json_t *actor,
+                                          const char *eid, const char *executor);
+/* Publishes message (text) to the actor's mailbox as execution eid. */
+ACTOR_MUST_CHECK int upd_actor_publish(upd_cluster_ctx_t *x, const json_t *actor,
+                                       const char *eid, const char *executor,
+                                       const char *message);
+/* The first number in text (an actor counter's logs). Pure. */
+int upd_number_in(const char *text, double *out);
+/* One tick of an `actor` counter: its finished execution's number becomes
+ * a sample; the next message is sent when its schedule is due. */
+void upd_actor_counter_tick(upd_cluster_ctx_t *x, const char *tenant, const char *cid,
+                            const char *kid, const json_t *counter, int64_t now_ms);
+
 /* ---- cluster_tick.c: one evaluation of the tag's clusters ---- */
 /* [clusters] metrics_url: where `metric` counters are read (main.c). */
 extern const char *upd_metrics_url;
@@ -220,6 +241,7 @@ typedef struct {
   json_t *last_error;    /* the newest listing error (for the status key) */
   char last_ok[32];      /* when a pass last went through */
   bool clusters_test_hooks; /* [clusters] test_hooks */
+  store_mongo_t *mongo;      /* executions and logs of the clusters' actor messages */
 } upd_ctx_t;
 
 typedef struct {
