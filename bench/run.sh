@@ -46,3 +46,5 @@ python3 bench/rss.py "$IDLE_WORKERS" --per-actor 5 --label "$IDLE_WORKERS worker
 echo
 echo "==> 9. shared libraries per daemon (bench/linkage.sh)"
 bash bench/linkage.sh
+echo "==> 10. clusters: evaluation per tick, 100 clusters x 10 counters; reaction time (bench/clusters.py)"
+var/venv/bin/python bench/clusters.py 100 10 20 5

@@ -155,6 +155,8 @@ static const key_def_t KEYS[] = {
     {"plugins", "route53_zone_id", true, PER_NONE},
     {"plugins", "route53_domain", true, PER_NONE},
     {"plugins", "route53_ttl", true, PER_NONE},
+    {"clusters", "metrics_url", true, PER_NONE},
+    {"clusters", "test_hooks", true, PER_NONE},
 };
 
 /* Keys that are a prefix and a free part: [logs] level.<module> (read),
