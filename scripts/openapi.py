@@ -180,6 +180,8 @@ SCHEMAS = {
         "progress": {"nullable": True}, "error": {"nullable": True}, "backend_status": arr(obj({}, extra=True)),
         "created": TIME, "updated": TIME, "cost": {"nullable": True}, "adopted": B,
         "running_seconds": N, "link": {"nullable": True}, "webhook": {"nullable": True},
+        "display_name": {"nullable": True, "description": "the DNS plugin's name for it "
+                         "(docs/cloud.md \"DNS plugin\"); null without one"},
     }, description="docs/cloud.md \"Instance\" lists every field; progress_token is never returned."),
     "Audit": obj({"tenant": S, "instance_id": S, "ec2_instance_id": {"nullable": True}, "who": S,
                   "action": S, "time": TIME, "outcome": S, "code": {"nullable": True},
