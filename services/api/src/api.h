@@ -58,6 +58,9 @@ typedef struct {
   long max_cmd_length;         /* [spawner] max_cmd_length */
   long cron_interval;          /* [web] cron_interval, seconds between cron ticks */
   int64_t cron_offset_ms;      /* [web] cron_clock_offset (a test hook), in ms */
+  int64_t retention_ms;        /* [store] executions_retention, ms (0: keep everything) */
+  long retention_interval;     /* [store] executions_retention_interval, seconds */
+  long retention_batch;        /* [store] executions_retention_batch, executions per pass */
   struct api_access_s *access; /* keys, caches and settings of identity and sharing (access.h) */
   struct api_cloud_s *cloud;   /* [cloud] settings and prices (cloud_api.h) */
 } api_ctx_t;
@@ -67,8 +70,8 @@ typedef struct {
  * Redis pool and the channel pool are sized API_POOL. */
 #define API_THREADS 16
 #define API_SYNC_MAX 16
-/* One more thread each for the autoscaler and the cron tick. */
-#define API_BACKGROUND 2
+/* One more thread each for the autoscaler, the cron tick and retention. */
+#define API_BACKGROUND 3
 #define API_POOL (API_THREADS + API_SYNC_MAX + API_BACKGROUND)
 
 /* Who is calling. */
@@ -221,6 +224,17 @@ void api_cron_tick(api_ctx_t *c, unsigned long long *cursor);
 /* autoscaler.c: one pass over the stateless actors of this api's queues
  * (see the file's design note). cursor: the scan position (jobs.c). */
 void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor);
+
+/* retention.c: [store] executions_retention. api_retention_parse reads
+ * the setting ("keep" or empty: 0; "<n>" days; "<n>s|m|h|d"), ACTOR_EINVAL
+ * for anything else (pure). api_retention_setup keeps the executions' time
+ * index from now on (retention on) or drops it (off); api_retention_index
+ * indexes one execution written outside the group commit; the tick removes
+ * old executions and their logs in bounded batches (see the file). */
+int api_retention_parse(const char *text, int64_t *ms);
+int api_retention_setup(api_ctx_t *c);
+ACTOR_MUST_CHECK int api_retention_index(api_ctx_t *c, const json_t *exec);
+void api_retention_tick(api_ctx_t *c);
 
 /* jobs.c: a periodic job on the thread pool, never overlapping itself.
  * The struct owns its handles and must outlive the loop. */
