@@ -142,6 +142,18 @@ ACTOR_MUST_CHECK
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out);
 ACTOR_MUST_CHECK int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
 
+/* ---- indexes of the api's periodic jobs ----
+ * MODEL_KEY_AUTOSCALE: the actors the autoscaler looks at -- every actor
+ * that has (or had) a worker since the autoscaler last found it with no
+ * worker and an empty mailbox. model_worker_put adds the actor; the
+ * autoscaler removes it (services/api/src/autoscaler.c). A superset is
+ * harmless, so model_autoscale_index_repair adds every actor (at api start).
+ * MODEL_KEY_CRON: actors with cron_on, scored by the ms of cron_next_ex
+ * (services/api/src/cron_tick.c keeps it). */
+#define MODEL_KEY_AUTOSCALE "abaco:autoscale:active"
+#define MODEL_KEY_CRON "abaco:cron:due"
+ACTOR_MUST_CHECK int model_autoscale_index_repair(store_redis_t *r, long long *n);
+
 /* ---- the executions' time index and retention (exec_retention.c) ----
  * A Redis sorted set of execution ids scored by message_received_time (ms),
  * kept while [store] executions_retention is on, and a mark that it was

@@ -220,6 +220,11 @@ int64_t api_cron_now_ms(const api_ctx_t *c);
  * this api's queues "This is your cron execution" (executor "cron") and
  * moves its cron_next_ex past now. cursor: the scan position (jobs.c). */
 void api_cron_tick(api_ctx_t *c, unsigned long long *cursor);
+/* The cron index (abaco:cron:due) after an actor was written: scored by its
+ * cron_next_ex when cron_on, else removed (a failure is logged). */
+void api_cron_index(api_ctx_t *c, const char *db_id, const json_t *actor);
+/* Adds every actor with cron_on to the index (api start). */
+int api_cron_index_repair(api_ctx_t *c);
 
 /* autoscaler.c: one pass over the stateless actors of this api's queues
  * (see the file's design note). cursor: the scan position (jobs.c). */
@@ -370,6 +375,9 @@ typedef struct {
   api_count_t ticks;
   int64_t (*now)(const api_ctx_t *c);
   void (*each)(const char *db_id, void *pass);
+  const char *set; /* the Redis set of actor ids scanned (NULL: every actor) */
+  /* Instead of the set scan: finds the actors itself, calling each(). */
+  int (*scan)(api_pass_t *p, size_t max);
 } api_job_t;
 void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
                   unsigned long long *cursor);

@@ -204,6 +204,11 @@ int main(int argc, char **argv) {
     LOG_WARN("api", "could not create the MongoDB indexes now; queries work without them");
   if (api_retention_setup(&ctx) != 0)
     goto cleanup;
+  long long nactive = 0;
+  if (model_autoscale_index_repair(ctx.redis, &nactive) != 0 ||
+      api_cron_index_repair(&ctx) != 0)
+    LOG_WARN("api", "could not (re)build the autoscaler's and cron's indexes now; they are "
+                    "rebuilt at the next start");
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
   if (rc != 0) {
     LOG_ERROR("api", "cannot listen on %s:%d: %s", http.bind, http.port, actor_strerror(rc));
