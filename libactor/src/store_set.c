@@ -120,7 +120,8 @@ int store_zset_remove(store_redis_t *r, const char *key, const char *member) {
 
 int store_zset_upto(store_redis_t *r, const char *key, int64_t max_score, size_t limit,
                     json_t **out) {
-  return store__redis_strings(store_redis_cmd(r, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %zu", key,
-                                              (long long)max_score, limit),
+  /* (hiredis's format knows no %zu) */
+  return store__redis_strings(store_redis_cmd(r, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %lld", key,
+                                              (long long)max_score, (long long)limit),
                               "ZRANGEBYSCORE", key, out);
 }
