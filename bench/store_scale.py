@@ -266,7 +266,7 @@ def exec_queries(binary, label, total, aid, own):
                            ("search", "/actors/search/executions?status=COMPLETE&limit=10"),
                            ("get", f"/actors/{aid}/executions/{own[len(own) // 2]}")):
             lat = []
-            for _ in range(5 if total > 50000 else 10):
+            for _ in range(2 if total > 50000 else 5):
                 t = time.perf_counter()
                 r = s.get(api.base + path, timeout=300)
                 lat.append((time.perf_counter() - t) * 1000)
@@ -320,6 +320,9 @@ def main():
     reg = Api(mine, workers_init_count=0, workers_autoscaling="false", web_cron_interval=3600)
     aids, made, db = [], [], mongo()
     try:
+        part = os.environ.get("BENCH_PART", "all")  # ticks, execs or all
+        if part == "execs":
+            sizes = sizes[:1]
         print("==> ticks and requests by number of registered actors", flush=True)
         for n in sizes:
             t = time.time()
@@ -330,7 +333,10 @@ def main():
                 dbs = list(db_ids(aids[:1000]).values())
                 made = seed_workers(dbs, 1000)
             for label, binary in builds:
-                tick_cost(binary, label, n, aids)
+                if part != "execs":
+                    tick_cost(binary, label, n, aids)
+        if part == "ticks":
+            return
         print("==> executions: queries and retention by number stored", flush=True)
         aid = aids[0]
         dbid = db_ids([aid])[aid]
