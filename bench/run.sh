@@ -28,3 +28,9 @@ var/venv/bin/python bench/cloud_launch.py 10
 echo
 echo "==> 7. cloud: one reconciler pass over N tagged instances (bench/reconcile.py)"
 var/venv/bin/python bench/reconcile.py ${BENCH_RECONCILE:-100 1000}
+echo
+echo "==> 8. cost with what is stored: ticks, requests, executions (bench/store_scale.py)"
+# BENCH_BASE_API: another build's api binary (e.g. main's) measured beside
+# this tree's in the same run; BENCH_EXECS: executions stored (default
+# "10000 100000"); registers up to the largest N actors on the stack.
+var/venv/bin/python bench/store_scale.py ${BENCH_ACTORS:-100 1000 10000}
