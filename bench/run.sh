@@ -48,3 +48,9 @@ echo "==> 9. shared libraries per daemon (bench/linkage.sh)"
 bash bench/linkage.sh
 echo "==> 10. clusters: evaluation per tick, 100 clusters x 10 counters; reaction time (bench/clusters.py)"
 var/venv/bin/python bench/clusters.py 100 10 20 5
+echo
+echo "==> 11. cost with what is stored: ticks, requests, executions (bench/store_scale.py)"
+# BENCH_BASE_API: another build's api binary (e.g. main's) measured beside
+# this tree's in the same run; BENCH_EXECS: executions stored (default
+# "10000 100000"); registers up to the largest N actors on the stack.
+var/venv/bin/python bench/store_scale.py ${BENCH_ACTORS:-100 1000 10000}

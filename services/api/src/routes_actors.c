@@ -65,6 +65,7 @@ void api_actors_create(api_req_t *r) {
   /* The mailbox gets its arguments now (a stateful actor's is single-
    * active-consumer); if the broker is away, the first publish or worker
    * declares it with the same ones. */
+  api_cron_index(r->ctx, db_id, actor);
   rc = api_mailbox_prepare(r->ctx, actor);
   if (rc != 0)
     LOG_WARN("api", "actor %s: mailbox not declared yet: %s", db_id, actor_strerror(rc));
@@ -129,6 +130,8 @@ void api_actor_update(api_req_t *r) {
       json_object_del(fields, "status_message");
     }
     rc = model_actor_update(r->ctx->redis, r->db_id, fields);
+    if (rc == 0)
+      api_cron_index(r->ctx, r->db_id, actor);
   }
   json_decref(fields);
   if (rc == ACTOR_ENOTFOUND) {
