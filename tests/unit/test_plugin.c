@@ -15,6 +15,7 @@
 #include "actor/config.h"
 #include "actor/json.h"
 #include "actor/plugin.h"
+#include "moto_test_client.h"
 #include "redis_test_store.h"
 #include "test.h"
 
@@ -267,13 +268,8 @@ static void test_route53_display_name(void) {
 }
 
 static aws_t *moto(void) {
-  const char *url = test_server_env("MOTO_URL");
-  aws_opts_t o = {.endpoint = url, .region = "us-east-1", .access_key = "testing",
-                  .secret_key = "testing", .max_retries = 1, .retry_base_ms = 50,
-                  .retry_cap_ms = 100, .describe_rate = 1000, .describe_burst = 1000,
-                  .timeout_ms = 20000};
-  aws_t *a = NULL;
-  ASSERT_EQ_INT(aws_new(&o, &a), 0);
+  aws_t *a = moto_test_client("testing");
+  ASSERT_TRUE(a != NULL);
   return a;
 }
 
