@@ -42,16 +42,9 @@ int aws_ec2_describe_instances(aws_t *a, const char *tag_key, const char *tag_va
                AWS__MAX_PAGES);
       goto out;
     }
-    aws__params_t p = {{0}};
-    actor_buf_add(&p.b, base.b.p ? base.b.p : "", base.b.len);
-    if (p.b.failed || (token && aws__param(&p, "NextToken", token) != 0)) {
-      aws__params_free(&p);
-      rc = ACTOR_ENOMEM;
-      goto out;
-    }
     actor_buf_t body = {0};
-    rc = aws__call(a, AWS__SVC_EC2, "DescribeInstances", &p, &body, res);
-    aws__params_free(&p);
+    rc = aws__call_page(a, AWS__SVC_EC2, "DescribeInstances", &base, "NextToken", token, &body,
+                        res);
     if (rc != 0)
       goto out;
     free(token);

@@ -120,16 +120,9 @@ int aws_elb_describe(aws_t *a, const json_t *names, json_t **out, aws_result_t *
       rc = aws__malformed(res, "DescribeLoadBalancers");
       break;
     }
-    aws__params_t p = {{0}};
-    actor_buf_add(&p.b, base.b.p ? base.b.p : "", base.b.len);
-    if (p.b.failed || (marker && aws__param(&p, "Marker", marker) != 0)) {
-      aws__params_free(&p);
-      rc = ACTOR_ENOMEM;
-      break;
-    }
     actor_buf_t body = {0};
-    rc = aws__call(a, AWS__SVC_ELB, "DescribeLoadBalancers", &p, &body, res);
-    aws__params_free(&p);
+    rc = aws__call_page(a, AWS__SVC_ELB, "DescribeLoadBalancers", &base, "Marker", marker,
+                        &body, res);
     if (rc != 0)
       break;
     free(marker);

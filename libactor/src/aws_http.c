@@ -308,6 +308,21 @@ int aws__paramf(aws__params_t *p, const char *value, const char *keyfmt, ...) {
   return aws__param(p, key, value);
 }
 
+int aws__call_page(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *base,
+                   const char *token_name, const char *token, actor_buf_t *body,
+                   aws_result_t *res) {
+  aws__params_t p = {{0}};
+  memset(body, 0, sizeof *body);
+  actor_buf_add(&p.b, base->b.p ? base->b.p : "", base->b.len);
+  int rc = p.b.failed ? ACTOR_ENOMEM : 0;
+  if (rc == 0 && token)
+    rc = aws__param(&p, token_name, token);
+  if (rc == 0)
+    rc = aws__call(a, svc, action, &p, body, res);
+  aws__params_free(&p);
+  return rc;
+}
+
 int aws__param_list(aws__params_t *p, const char *prefix, const json_t *arr, size_t *count) {
   if (count)
     *count = 0;

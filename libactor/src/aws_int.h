@@ -70,6 +70,13 @@ void aws__params_free(aws__params_t *p);
 int aws__call(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *params,
               actor_buf_t *body, aws_result_t *res);
 
+/* One page of a paginated Action: base's parameters, and token_name =
+ * token when token is set (the previous page's NextToken or NextMarker);
+ * the rest as aws__call. */
+int aws__call_page(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *base,
+                   const char *token_name, const char *token, actor_buf_t *body,
+                   aws_result_t *res);
+
 /* res, else local (a caller that does not want the result), cleared. */
 static inline aws_result_t *aws__res(aws_result_t *res, aws_result_t *local) {
   aws_result_t *r = res ? res : local;
