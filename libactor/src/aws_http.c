@@ -308,6 +308,66 @@ int aws__paramf(aws__params_t *p, const char *value, const char *keyfmt, ...) {
   return aws__param(p, key, value);
 }
 
+int aws__call_page(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *base,
+                   const char *token_name, const char *token, actor_buf_t *body,
+                   aws_result_t *res) {
+  aws__params_t p = {{0}};
+  memset(body, 0, sizeof *body);
+  actor_buf_add(&p.b, base->b.p ? base->b.p : "", base->b.len);
+  int rc = p.b.failed ? ACTOR_ENOMEM : 0;
+  if (rc == 0 && token)
+    rc = aws__param(&p, token_name, token);
+  if (rc == 0)
+    rc = aws__call(a, svc, action, &p, body, res);
+  aws__params_free(&p);
+  return rc;
+}
+
+int aws__param_list(aws__params_t *p, const char *prefix, const json_t *arr, size_t *count) {
+  if (count)
+    *count = 0;
+  if (!arr || json_is_null(arr))
+    return 0;
+  if (!json_is_array(arr))
+    return ACTOR_EINVAL;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+      return ACTOR_EINVAL;
+    int rc = aws__paramf(p, s, "%s.%zu", prefix, i + 1);
+    if (rc != 0)
+      return rc;
+  }
+  if (count)
+    *count = json_array_size(arr);
+  return 0;
+}
+
+int aws__param_pairs(aws__params_t *p, const char *list, const char *kname, const char *vname,
+                     const json_t *obj) {
+  if (!obj || json_is_null(obj))
+    return 0;
+  if (!json_is_object(obj))
+    return ACTOR_EINVAL;
+  size_t n = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)obj, k, v) {
+    const char *s = json_string_value(v);
+    if (!s || !*k)
+      return ACTOR_EINVAL;
+    n++;
+    int rc = aws__paramf(p, k, "%s.%zu.%s", list, n, kname);
+    if (rc == 0)
+      rc = aws__paramf(p, s, "%s.%zu.%s", list, n, vname);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 void aws__params_free(aws__params_t *p) {
   if (p->b.p) {
     explicit_bzero(p->b.p, p->b.len);

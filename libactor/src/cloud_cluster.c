@@ -4,6 +4,7 @@
  * the updater (state, nodes it deploys) each write one item without
  * rewriting the others. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,32 @@
 
 #define KEY_MAX 512
 
-static int key_of(char *buf, const char *fmt, const char *a, const char *b, const char *c) {
-  int n = snprintf(buf, KEY_MAX, fmt, a, b, c);
+static int key_of(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int key_of(char *buf, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, KEY_MAX, fmt, ap);
+  va_end(ap);
   return n < 0 || n >= KEY_MAX ? ACTOR_ETOOBIG : 0;
+}
+
+/* The keys (docs/clusters.md): a cluster's record and its items
+ * ("abaco:cluster:<tenant>:<id><suffix>"), a tenant's set of ids, a tag's
+ * set of <tenant>:<id>, a run's record, a tag's set of pending runs. */
+static int cluster_key(char *buf, const char *tenant, const char *id, const char *suffix) {
+  return key_of(buf, "abaco:cluster:%s:%s%s", tenant, id, suffix);
+}
+static int tenant_set_key(char *buf, const char *tenant) {
+  return key_of(buf, "abaco:clusters:%s", tenant);
+}
+static int tag_set_key(char *buf, const char *tag) {
+  return key_of(buf, "abaco:clusters:tag:%s", tag);
+}
+static int run_key(char *buf, const char *tenant, const char *run_id) {
+  return key_of(buf, "abaco:cluster:run:%s:%s", tenant, run_id);
+}
+static int pending_key(char *buf, const char *tag) {
+  return key_of(buf, "abaco:cluster:runs:pending:%s", tag);
 }
 
 static bool kind_ok(const char *kind) {
@@ -33,13 +57,13 @@ int cluster_create(store_redis_t *r, const json_t *obj) {
   if (!id || !tenant || !tag || !*id || !*tenant)
     return ACTOR_EINVAL;
   char key[KEY_MAX], set[KEY_MAX], tags[KEY_MAX], member[KEY_MAX];
-  int rc = key_of(key, "abaco:cluster:%s:%s%s", tenant, id, "");
+  int rc = cluster_key(key, tenant, id, "");
   if (rc == 0)
-    rc = key_of(set, "abaco:clusters:%s%s%s", tenant, "", "");
+    rc = tenant_set_key(set, tenant);
   if (rc == 0)
-    rc = key_of(tags, "abaco:clusters:tag:%s%s%s", tag, "", "");
+    rc = tag_set_key(tags, tag);
   if (rc == 0)
-    rc = key_of(member, "%s:%s%s", tenant, id, "");
+    rc = key_of(member, "%s:%s", tenant, id);
   bool known = false;
   long long n = 0;
   if (rc == 0 && (rc = store_key_exists(r, key, &known)) == 0 && known)
@@ -60,7 +84,7 @@ int cluster_create(store_redis_t *r, const json_t *obj) {
 int cluster_get(store_redis_t *r, const char *tenant, const char *id, json_t **out) {
   char key[KEY_MAX];
   *out = NULL;
-  int rc = key_of(key, "abaco:cluster:%s:%s%s", tenant, id, "");
+  int rc = cluster_key(key, tenant, id, "");
   return rc ? rc : store_record_get(r, key, out);
 }
 
@@ -75,7 +99,7 @@ int cluster_tenant_of(store_redis_t *r, const char *id, char *out, size_t n) {
 
 int cluster_update(store_redis_t *r, const char *tenant, const char *id, const json_t *fields) {
   char key[KEY_MAX];
-  int rc = key_of(key, "abaco:cluster:%s:%s%s", tenant, id, "");
+  int rc = cluster_key(key, tenant, id, "");
   return rc ? rc : store_record_update(r, key, fields);
 }
 
@@ -93,12 +117,12 @@ int cluster_delete(store_redis_t *r, const char *tenant, const char *id, const c
   static const char *const SUFFIX[] = {"", ":nodes", ":counters", ":triggers", ":tstate", ":cstate", ":runs",
                                        NULL};
   for (int i = 0; rc == 0 && SUFFIX[i]; i++)
-    if ((rc = key_of(key, "abaco:cluster:%s:%s%s", tenant, id, SUFFIX[i])) == 0)
+    if ((rc = cluster_key(key, tenant, id, SUFFIX[i])) == 0)
       rc = store_key_delete(r, key, NULL);
-  if (rc == 0 && (rc = key_of(key, "abaco:clusters:%s%s%s", tenant, "", "")) == 0)
+  if (rc == 0 && (rc = tenant_set_key(key, tenant)) == 0)
     rc = store_set_remove(r, key, id);
-  if (rc == 0 && (rc = key_of(key, "abaco:clusters:tag:%s%s%s", tag, "", "")) == 0 &&
-      (rc = key_of(k2, "%s:%s%s", tenant, id, "")) == 0)
+  if (rc == 0 && (rc = tag_set_key(key, tag)) == 0 &&
+      (rc = key_of(k2, "%s:%s", tenant, id)) == 0)
     rc = store_set_remove(r, key, k2);
   if (rc == 0)
     rc = store__redis_integer(store_redis_cmd(r, "HDEL abaco:cluster:ids %s", id), "HDEL",
@@ -109,14 +133,14 @@ int cluster_delete(store_redis_t *r, const char *tenant, const char *id, const c
 int cluster_ids(store_redis_t *r, const char *tenant, json_t **out) {
   char key[KEY_MAX];
   *out = NULL;
-  int rc = key_of(key, "abaco:clusters:%s%s%s", tenant, "", "");
+  int rc = tenant_set_key(key, tenant);
   return rc ? rc : store_set_members(r, key, out);
 }
 
 int cluster_of_tag(store_redis_t *r, const char *tag, json_t **out) {
   char key[KEY_MAX];
   *out = NULL;
-  int rc = key_of(key, "abaco:clusters:tag:%s%s%s", tag, "", "");
+  int rc = tag_set_key(key, tag);
   return rc ? rc : store_set_members(r, key, out);
 }
 
@@ -127,7 +151,7 @@ static int item_key(char *key, const char *tenant, const char *id, const char *k
     return ACTOR_EINVAL;
   char suffix[32];
   snprintf(suffix, sizeof(suffix), ":%s", kind);
-  return key_of(key, "abaco:cluster:%s:%s%s", tenant, id, suffix);
+  return cluster_key(key, tenant, id, suffix);
 }
 
 int cluster_item_put(store_redis_t *r, const char *tenant, const char *id, const char *kind,
@@ -200,7 +224,7 @@ static int samples_key(char *key, const char *tenant, const char *id, const char
   char suffix[160];
   if (snprintf(suffix, sizeof(suffix), ":samples:%s", counter) >= (int)sizeof(suffix))
     return ACTOR_ETOOBIG;
-  return key_of(key, "abaco:cluster:%s:%s%s", tenant, id, suffix);
+  return cluster_key(key, tenant, id, suffix);
 }
 
 int cluster_sample_add(store_redis_t *r, const char *tenant, const char *id, const char *counter,
@@ -261,47 +285,63 @@ int cluster_run_create(store_redis_t *r, const json_t *obj) {
   if (!id || !tenant || !cluster || !tag)
     return ACTOR_EINVAL;
   char key[KEY_MAX], pending[KEY_MAX], member[KEY_MAX], list[KEY_MAX];
-  int rc = key_of(key, "abaco:cluster:run:%s:%s%s", tenant, id, "");
+  int rc = run_key(key, tenant, id);
   if (rc == 0)
-    rc = key_of(pending, "abaco:cluster:runs:pending:%s%s%s", tag, "", "");
+    rc = pending_key(pending, tag);
   if (rc == 0)
     rc = key_of(member, "%s:%s:%s", tenant, cluster, id);
   if (rc == 0)
-    rc = key_of(list, "abaco:cluster:%s:%s%s", tenant, cluster, ":runs");
+    rc = cluster_key(list, tenant, cluster, ":runs");
   if (rc == 0)
     rc = store_record_put(r, key, obj);
   if (rc == 0)
     rc = store_set_add(r, pending, member, NULL);
+  /* the id the cap is about to drop: its record goes with it (not while
+   * the run is still pending), so run records do not pile up forever */
+  json_t *ids = NULL;
+  if (rc == 0)
+    rc = store_list_range(r, list, CLUSTER_RUNS_KEPT, &ids);
   if (rc == 0)
     rc = store_list_push_capped(r, list, id, CLUSTER_RUNS_KEPT);
+  const char *old = json_array_size(ids) >= CLUSTER_RUNS_KEPT
+                        ? json_string_value(json_array_get(ids, CLUSTER_RUNS_KEPT - 1))
+                        : NULL;
+  long long busy = 0;
+  if (rc == 0 && old != NULL && strcmp(old, id) != 0 &&
+      (rc = key_of(member, "%s:%s:%s", tenant, cluster, old)) == 0 &&
+      (rc = store__redis_integer(store_redis_cmd(r, "SISMEMBER %s %s", pending, member),
+                                 "SISMEMBER", pending, &busy)) == 0 &&
+      busy == 0 && (rc = run_key(key, tenant, old)) == 0)
+    rc = store_key_delete(r, key, NULL);
+  json_decref(ids);
   return rc;
 }
 
 int cluster_run_get(store_redis_t *r, const char *tenant, const char *run_id, json_t **out) {
   char key[KEY_MAX];
   *out = NULL;
-  int rc = key_of(key, "abaco:cluster:run:%s:%s%s", tenant, run_id, "");
+  int rc = run_key(key, tenant, run_id);
   return rc ? rc : store_record_get(r, key, out);
 }
 
 int cluster_run_update(store_redis_t *r, const char *tenant, const char *run_id,
                        const json_t *fields) {
   char key[KEY_MAX];
-  int rc = key_of(key, "abaco:cluster:run:%s:%s%s", tenant, run_id, "");
+  int rc = run_key(key, tenant, run_id);
   return rc ? rc : store_record_update(r, key, fields);
 }
 
 int cluster_runs_pending(store_redis_t *r, const char *tag, json_t **out) {
   char key[KEY_MAX];
   *out = NULL;
-  int rc = key_of(key, "abaco:cluster:runs:pending:%s%s%s", tag, "", "");
+  int rc = pending_key(key, tag);
   return rc ? rc : store_set_members(r, key, out);
 }
 
 int cluster_run_done(store_redis_t *r, const char *tag, const char *tenant, const char *cluster,
                      const char *run_id) {
   char key[KEY_MAX], member[KEY_MAX];
-  int rc = key_of(key, "abaco:cluster:runs:pending:%s%s%s", tag, "", "");
+  int rc = pending_key(key, tag);
   if (rc == 0)
     rc = key_of(member, "%s:%s:%s", tenant, cluster, run_id);
   return rc ? rc : store_set_remove(r, key, member);
@@ -312,7 +352,7 @@ int cluster_runs_recent(store_redis_t *r, const char *tenant, const char *id, si
   char list[KEY_MAX];
   json_t *ids = NULL;
   *out = NULL;
-  int rc = key_of(list, "abaco:cluster:%s:%s%s", tenant, id, ":runs");
+  int rc = cluster_key(list, tenant, id, ":runs");
   if (rc == 0)
     rc = store_list_range(r, list, max, &ids);
   if (rc != 0)

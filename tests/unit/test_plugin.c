@@ -15,6 +15,7 @@
 #include "actor/config.h"
 #include "actor/json.h"
 #include "actor/plugin.h"
+#include "moto_test_client.h"
 #include "redis_test_store.h"
 #include "test.h"
 
@@ -58,6 +59,17 @@ static actor_config_t *conf(const char *text) {
   return cfg;
 }
 
+/* A config loading FAKE_PLUGIN_DIR's fake_dns.so, which logs its calls in
+ * log (/tmp/test_plugin_<what>_<pid>.txt, removed first). */
+static actor_config_t *fake_dns_conf(const char *what, char *log, size_t loglen) {
+  char ini[512];
+  snprintf(log, loglen, "/tmp/test_plugin_%s_%ld.txt", what, (long)getpid());
+  unlink(log);
+  snprintf(ini, sizeof(ini), "[plugins]\ndir = %s\ndns = fake_dns.so\nfake_log = %s\n",
+           FAKE_PLUGIN_DIR, log);
+  return conf(ini);
+}
+
 /* Loading `file` of FAKE_PLUGIN_DIR as `kind` fails with ACTOR_ECONFIG and
  * a message holding the file, the key and `why`. */
 static void load_fails(const char *file, actor_plugin_kind_t kind, const char *why) {
@@ -82,12 +94,8 @@ static void load_fails(const char *file, actor_plugin_kind_t kind, const char *w
 }
 
 static void test_load_dns(void) {
-  char ini[512], log[256];
-  snprintf(log, sizeof(log), "/tmp/test_plugin_calls_%ld.txt", (long)getpid());
-  unlink(log);
-  snprintf(ini, sizeof(ini), "[plugins]\ndir = %s\ndns = fake_dns.so\nfake_log = %s\n",
-           FAKE_PLUGIN_DIR, log);
-  actor_config_t *cfg = conf(ini);
+  char log[256];
+  actor_config_t *cfg = fake_dns_conf("calls", log, sizeof(log));
   actor_plugin_t *p = NULL;
   capture();
   int rc = actor_plugin_load(cfg, ACTOR_PLUGIN_DNS, NULL, &p);
@@ -267,13 +275,8 @@ static void test_route53_display_name(void) {
 }
 
 static aws_t *moto(void) {
-  const char *url = test_server_env("MOTO_URL");
-  aws_opts_t o = {.endpoint = url, .region = "us-east-1", .access_key = "testing",
-                  .secret_key = "testing", .max_retries = 1, .retry_base_ms = 50,
-                  .retry_cap_ms = 100, .describe_rate = 1000, .describe_burst = 1000,
-                  .timeout_ms = 20000};
-  aws_t *a = NULL;
-  ASSERT_EQ_INT(aws_new(&o, &a), 0);
+  aws_t *a = moto_test_client("testing");
+  ASSERT_TRUE(a != NULL);
   return a;
 }
 
@@ -370,12 +373,8 @@ static void test_route53_moto(void) {
 static void test_dns_sync(void) {
   store_redis_t *store = redis_test_store();
   ASSERT_TRUE(store != NULL);
-  char ini[512], log[256], tenant[64], id[64];
-  snprintf(log, sizeof(log), "/tmp/test_plugin_sync_%ld.txt", (long)getpid());
-  unlink(log);
-  snprintf(ini, sizeof(ini), "[plugins]\ndir = %s\ndns = fake_dns.so\nfake_log = %s\n",
-           FAKE_PLUGIN_DIR, log);
-  actor_config_t *cfg = conf(ini);
+  char log[256], tenant[64], id[64];
+  actor_config_t *cfg = fake_dns_conf("sync", log, sizeof(log));
   actor_plugin_t *p = NULL;
   ASSERT_EQ_INT(actor_plugin_load(cfg, ACTOR_PLUGIN_DNS, NULL, &p), 0);
   snprintf(tenant, sizeof(tenant), "TPL%ld", (long)getpid());

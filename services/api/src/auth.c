@@ -272,10 +272,19 @@ static int authenticate_plugin(api_req_t *r) {
   const actor_auth_ops_t *ops = actor_plugin_ops(a->plugin);
   actor_auth_request_t req = {plugin_header, r};
   actor_plugin_err_t err;
-  char groups[4096];
+  char groups[4096] = "";
   memset(&err, 0, sizeof(err));
+  r->ident.username[0] = '\0';
   int rc = ops->identify(actor_plugin_state(a->plugin), &req, r->ident.username,
                          sizeof(r->ident.username), groups, sizeof(groups), &err);
+  /* what a plugin wrote is read only up to its buffer's end */
+  r->ident.username[sizeof(r->ident.username) - 1] = '\0';
+  groups[sizeof(groups) - 1] = '\0';
+  err.message[sizeof(err.message) - 1] = '\0';
+  if (rc == ACTOR_AUTH_OK && r->ident.username[0] == '\0') {
+    rc = ACTOR_AUTH_FAIL;
+    snprintf(err.message, sizeof(err.message), "the auth plugin gave no user name.");
+  }
   if (rc != ACTOR_AUTH_OK) {
     api_error(r, 401, "Not authenticated: %s", err.message[0] ? err.message
                                                                 : "the auth plugin refused the request.");
