@@ -56,6 +56,7 @@ ARCH=$(dpkg --print-architecture)
 need_build=0
 for s in "${SERVICES[@]}" abaco-launch; do [[ -x $BUILD_DIR/bin/$s ]] || need_build=1; done
 [[ -f $BUILD_DIR/plugins/route53.so && -f $BUILD_DIR/plugins/header.so ]] || need_build=1
+[[ -f $BUILD_DIR/bin/worker-ext.so ]] || need_build=1
 if ((need_build)); then
   say "building the platform (cmake, $BUILD_DIR)"
   [[ -f $BUILD_DIR/CMakeCache.txt ]] || cmake -S "$ABACO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

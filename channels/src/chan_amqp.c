@@ -9,7 +9,7 @@
 #include "actor/errors.h"
 #include "chan_int.h"
 
-int chan__frame_max = CHAN__FRAME_MAX;
+_Atomic int chan__frame_max = CHAN__FRAME_MAX;
 
 int chan_frame_max_set(int bytes) {
   if (bytes < CHAN_FRAME_MIN || bytes > CHAN__FRAME_MAX)

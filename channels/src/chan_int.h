@@ -27,7 +27,7 @@
 #define CHAN__CH_ADMIN 2
 /* The frame size asked of the broker (chan_frame_max_set; RabbitMQ's default). */
 #define CHAN__FRAME_MAX 131072
-extern int chan__frame_max;
+extern _Atomic int chan__frame_max; /* set by chan_frame_max_set, read at each connect */
 /* Above RabbitMQ's own max_message_size (128 MiB by default). */
 #define CHAN__BODY_MAX ((uint64_t)512 * 1024 * 1024)
 #define CHAN__ERR_MAX 256
