@@ -250,6 +250,17 @@ int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan
   return rc;
 }
 
+int api_publish_grouped(api_ctx_t *c, const char *kind, const char *queue,
+                        const chan_queue_opts_t *qo, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms) {
+  int rc = chan_client_publish_group(c->chan, queue, qo, body, len, props, timeout_ms);
+  if (c->metrics) {
+    int k = index_of(CHANNELS, kind);
+    atomic_fetch_add(rc == 0 ? &c->metrics->published[k] : &c->metrics->publish_errors[k], 1);
+  }
+  return rc;
+}
+
 int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len) {
   int rc = chan_client_get(c->chan, queue, body, len);
   if (rc == 0 && c->metrics)
