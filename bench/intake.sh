@@ -30,6 +30,25 @@ cpu_ticks() {
   echo $((${12} + ${13}))
 }
 
+# busy_ticks: clock ticks all cores spent busy so far (user, nice, system,
+# irq, softirq; not steal, time a virtual machine's host gave elsewhere).
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+
+# comm_ticks: "command ticks" per process name, summed over its processes.
+comm_ticks() {
+  local d f comm
+  declare -A sum=()
+  for d in /proc/[0-9]*; do
+    f=$(cat "$d/stat" 2>/dev/null) || continue
+    comm=${f#*(} comm=${comm%%)*} comm=${comm// /_}
+    f=${f##*) }
+    # shellcheck disable=SC2086
+    set -- $f
+    sum[$comm]=$((${sum[$comm]:-0} + ${12} + ${13}))
+  done
+  for comm in "${!sum[@]}"; do echo "$comm ${sum[$comm]}"; done
+}
+
 api_pid() { head -n1 "$RUN_DIR/api.pid" 2>/dev/null || true; }
 first_pid() { pids_by_comm "$1" | head -n1; }
 
@@ -48,7 +67,8 @@ start_api() {
 
 # run_rounds LABEL: one line per connection count.
 run_rounds() {
-  local label=$1 c threads out ticks0 ticks1 n
+  local label=$1 c threads out ticks0 ticks1 n others snap
+  snap=$(mktemp)
   local actor_id
   actor_id=$(curl -s -X POST "$API/actors" -H 'Content-Type: application/json' \
     -d '{"image": "abaco/samples-echo", "name": "bench-intake"}' |
@@ -58,15 +78,22 @@ run_rounds() {
     [ferretdb]=$(first_pid ferretdb))
   for c in $CONNS; do
     threads=$((c < 2 ? 1 : 2))
-    ticks0=""
+    ticks0="$(busy_ticks) "
     for n in api beam redis ferretdb; do ticks0+="$(cpu_ticks "${pids[$n]:-0}") "; done
+    comm_ticks >"$snap"
     out=$(wrk -t"$threads" -c"$c" -d"${SECS}s" --latency -s bench/post_message.lua "$API")
-    ticks1=""
+    ticks1="$(busy_ticks) "
     for n in api beam redis ferretdb; do ticks1+="$(cpu_ticks "${pids[$n]:-0}") "; done
+    others=$(comm_ticks | python3 -c '
+import sys
+before = dict(l.rsplit(" ", 1) for l in open(sys.argv[1]).read().splitlines() if l)
+after = dict(l.rsplit(" ", 1) for l in sys.stdin.read().splitlines() if l)
+d = sorted(((int(v) - int(before.get(k, 0)), k) for k, v in after.items()), reverse=True)
+print(" ".join(f"{k}={t}" for t, k in d[:6] if t > 0))' "$snap")
     python3 - "$label" "$c" "$SECS" "$(getconf CLK_TCK)" "$ticks0" "$ticks1" \
-      "$(cut -d' ' -f1-3 /proc/loadavg)" "$out" <<'PY'
+      "$(cut -d' ' -f1-3 /proc/loadavg)" "$others" "$out" <<'PY'
 import re, sys
-label, c, secs, hz, t0, t1, load, out = sys.argv[1:]
+label, c, secs, hz, t0, t1, load, others, out = sys.argv[1:]
 def ms(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
     if not m:
@@ -77,14 +104,19 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
 errs = re.search(r"Socket errors:.*", out)
 cpu = [100.0 * (int(b) - int(a)) / int(hz) / float(secs) for a, b in zip(t0.split(), t1.split())]
+busy, cpu = cpu[0], cpu[1:]
 names = ["api", "beam", "redis", "ferretdb"]
 split = " ".join(f"{n}={v:.0f}%" for n, v in zip(names, cpu))
 per_msg = sum(cpu) * 10.0 / rps if rps else float("nan")  # core-ms per message
+top = " ".join(f"{k}={100.0 * int(t) / int(hz) / float(secs):.0f}%"
+               for k, t in (x.rsplit("=", 1) for x in others.split()))
 print(f"intake {label:<6} c={c:<3} {rps:7.0f} POST/s  p50 {ms('50'):6.2f} ms  p99 {ms('99'):6.2f} ms  "
       f"non-2xx {non2xx.group(1) if non2xx else '0'}  cpu {split} ({per_msg:.2f} core-ms/msg)  "
       f"load {load}" + (f"  ({errs.group(0)})" if errs else ""))
+print(f"  machine busy {busy:.0f}% (of {100 * __import__('os').cpu_count()}%); busiest: {top}")
 PY
   done
+  rm -f "$snap"
   curl -s -X DELETE "$API/actors/$actor_id" >/dev/null || true
 }
 
