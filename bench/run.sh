@@ -20,6 +20,8 @@ bash scripts/up.sh
 export_test_env
 
 echo
+# BENCH_BASE_API=/path/to/another/build/bin/api: step 1 also measures that
+# api (e.g. main's) against the same servers, before this build's.
 echo "==> 1. message intake (bench/intake.sh, wrk)"
 bash bench/intake.sh
 echo

@@ -290,7 +290,16 @@ struct chan_client_s {
   uint64_t epoch;
   uint64_t serial;
   char idbase[20];
+  /* group publishing (chan_group.c) */
+  pthread_mutex_t gmu;
+  pthread_cond_t gcv;
+  struct chan__gslot_s *ghead, *gtail;
+  int gleader;
 };
+
+typedef struct chan__gslot_s chan__gslot_t;
+int chan__group_init(chan_client_t *cl);
+void chan__group_free(chan_client_t *cl);
 
 enum { CHAN__EV_ACK, CHAN__EV_NACK, CHAN__EV_MSG };
 

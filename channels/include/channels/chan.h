@@ -197,6 +197,15 @@ ACTOR_MUST_CHECK
 int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                            const void *body, size_t len, const chan_props_t *props,
                            int timeout_ms);
+/* Same as chan_client_publish_to, for many threads at once: concurrent
+ * callers' messages go out together on one connection and share the
+ * broker's confirms (chan_group.c). Returns 0 only after the broker
+ * confirmed this very message; a lost connection or a timeout fails every
+ * message of the group not yet confirmed. */
+ACTOR_MUST_CHECK
+int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
+                              const void *body, size_t len, const chan_props_t *props,
+                              int timeout_ms);
 /* Request/reply: publishes to `queue` (declared durable) with RabbitMQ's
  * direct reply-to (amq.rabbitmq.reply-to, private to the connection) and a
  * fresh correlation id, expiring after timeout_ms; waits for the matching

@@ -293,6 +293,8 @@ int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *
                             json_t **out, long long *n);
 /* Requests one worker when the actor has no live one (at most one request
  * per actor in flight across api processes). */
+/* Forgets that the actor was seen with a live worker (workers.c). */
+void api_live_forget(const char *db_id);
 int api_ensure_worker(api_req_t *r, const json_t *actor);
 /* Marks a worker SHUTDOWN_REQUESTED and publishes "stop" on worker_<wid>. */
 int api_stop_worker(api_req_t *r, const char *db_id, const char *wid);
@@ -393,6 +395,11 @@ int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *b
 /* The same, declaring the queue with the arguments qo (chan_client_publish_to). */
 int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan_queue_opts_t *qo,
                    const void *body, size_t len, const chan_props_t *props, int timeout_ms);
+/* Same, sharing the write and the confirm with concurrent callers
+ * (chan_client_publish_group): the message intake's publish. */
+int api_publish_grouped(api_ctx_t *c, const char *kind, const char *queue,
+                        const chan_queue_opts_t *qo, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms);
 int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len);
 
 /* sync.c: synchronous messages (?_abaco_synchronous=true). */

@@ -221,8 +221,10 @@ void api_actor_delete(api_req_t *r) {
    * that exits later finds its record gone. */
   json_array_foreach(workers, i, w) {
     const char *wid = json_string_value(json_object_get(w, "id"));
-    if (wid) /* best effort, see above: health removes what is left */
+    if (wid) { /* best effort, see above: health removes what is left */
+      api_live_forget(r->db_id);
       ACTOR_IGNORE(model_worker_delete(c->redis, r->db_id, wid));
+    }
   }
   json_decref(workers);
 
