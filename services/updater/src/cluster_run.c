@@ -603,6 +603,7 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
       /* saved already: the node is not up for its load balancer yet */
       LOG_DEBUG("updater", "cluster %s:%s run %s: action %zu waits: %s", tenant, cid, run_id, i,
                 err);
+      rc = 0; /* not a fault: the run stays pending and is resumed next tick */
       goto out;
     }
     if (rc != 0 && rc != ACTOR_ESTATE && rc != ACTOR_EINVAL) {
