@@ -180,7 +180,8 @@ ACTOR_MUST_CHECK int upd_cluster_run_record(upd_cluster_ctx_t *x, const json_t *
 /* Runs the run's actions in order from the first not done; the first
  * failure stops it and is recorded on the run and the trigger. Each
  * action is idempotent by run id (docs/clusters.md). 0 unless the store
- * failed (the run stays pending and is resumed next tick). */
+ * failed (the run stays pending and is resumed next tick); 0 too when an
+ * action waits (UPD_LB_WAIT: the run stays pending). */
 ACTOR_MUST_CHECK int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant,
                                              const char *run_id);
 /* Runs every pending run of the tag (resume after a crash; manual fires). */
