@@ -118,10 +118,16 @@ def runs_of(c, cid, tid=None):
     return [r for r in cluster(c, cid)["runs"] if tid is None or r["trigger"] == tid]
 
 
-def wait_run_done(c, cid, tid, n=1, timeout=30):
-    return wait_for(lambda: (rs := [r for r in runs_of(c, cid, tid)
-                                    if r["status"] in ("succeeded", "failed")])
-                    and len(rs) >= n and rs, timeout=timeout, what=f"{n} finished run(s)")
+def wait_run_done(c, cid, tid, n=1, timeout=30, pc=None):
+    try:
+        return wait_for(lambda: (rs := [r for r in runs_of(c, cid, tid)
+                                        if r["status"] in ("succeeded", "failed")])
+                        and len(rs) >= n and rs, timeout=timeout, what=f"{n} finished run(s)")
+    except AssertionError:
+        print("runs:", json.dumps(runs_of(c, cid, tid), indent=1))
+        if pc is not None:
+            print("updater log:", pc.log("updater", tail=4000))
+        raise
 
 
 def stacks_of(tag, tenant):
@@ -430,7 +436,7 @@ def test_load_balancer_register_and_deregister(pc, c):
         up = add_trigger(c, cid, [], ["deploy_node"])
         down = add_trigger(c, cid, [], ["remove_node"])
         c.post(f"/clusters/{cid}/triggers/{up['id']}/fire")
-        run = wait_run_done(c, cid, up["id"], timeout=60)[0]
+        run = wait_run_done(c, cid, up["id"], timeout=90, pc=pc)[0]
         assert run["status"] == "succeeded", run
         a = run["actions"][0]
         assert a["registered"] is True and a["load_balancer"] == name, a
@@ -450,7 +456,7 @@ def test_load_balancer_register_and_deregister(pc, c):
         bad = make_cluster(c, name="nolb", load_balancer="clu-missing-" + uuid.uuid4().hex[:6])
         t = add_trigger(c, bad["id"], [], ["deploy_node"])
         c.post(f"/clusters/{bad['id']}/triggers/{t['id']}/fire")
-        run = wait_run_done(c, bad["id"], t["id"], timeout=60)[0]
+        run = wait_run_done(c, bad["id"], t["id"], timeout=90, pc=pc)[0]
         assert run["status"] == "failed" and "RegisterInstancesWithLoadBalancer" in run["error"] \
             and "clu-missing-" in run["error"], run
     finally:

@@ -282,12 +282,16 @@ registered:
       /* the node is not up yet: the run stays pending, tried next tick */
       int64_t now_ms = actor_time_now_ms();
       int64_t since = (int64_t)actor_json_int(a->action, "lb_wait_since_ms", 0);
-      if (since == 0) {
-        json_object_set_new(a->action, "lb_wait_since_ms", json_integer(now_ms));
+      if (strcmp(actor_json_str(a->action, "waiting", ""), err) != 0) {
+        /* a new reason: shown in the run, logged once */
+        LOG_INFO("updater", "cluster %s:%s run %s: %s", tenant, cid, run_id, err);
+        json_object_set_new(a->action, "waiting", json_string(err));
+        if (since == 0)
+          json_object_set_new(a->action, "lb_wait_since_ms", json_integer(now_ms));
         int src = save_actions(a);
         if (src != 0)
           return src;
-      } else if (now_ms - since > UPD_LB_WAIT_MAX_MS) {
+      } else if (since > 0 && now_ms - since > UPD_LB_WAIT_MAX_MS) {
         size_t used = strlen(err);
         snprintf(err + used, errlen - used, " (gave up after %lld min)",
                  (long long)(UPD_LB_WAIT_MAX_MS / 60000));
@@ -300,6 +304,7 @@ registered:
       rc = ACTOR_ESTATE;
     if (rc != 0)
       return rc; /* ACTOR_ESTATE fails the action; a store fault retries */
+    json_object_del(a->action, "waiting");
     json_object_set_new(a->action, "registered", json_true());
     json_object_set_new(a->action, "load_balancer",
                         json_string(actor_json_str(a->cluster, "load_balancer", "")));
