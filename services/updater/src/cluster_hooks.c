@@ -1,6 +1,6 @@
 /* The notify and load balancer actions of the clusters' runs
- * (updater.h "cluster_hooks.c"; docs/clusters.md "Actions and
- * idempotency"). main.c sets upd_notify_hook and upd_lb_hook to these
+ * (updater.h "cluster_hooks.c"; docs/clusters.md "Load balancer").
+ * main.c sets upd_notify_hook and upd_lb_hook to these
  * once [smtp] has been read.
  *
  *   notify  notify_run (actor/notify.h, docs/notify.md) with the context
@@ -117,8 +117,8 @@ int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *no
   }
   if (rc != 0)
     return rc;
-  const char *state = actor_json_str(inst, "state", "");
-  char ec2[64];
+  char state[32], ec2[64]; /* copies: inst goes now */
+  snprintf(state, sizeof(state), "%s", actor_json_str(inst, "state", ""));
   snprintf(ec2, sizeof(ec2), "%s", actor_json_str(inst, "ec2_instance_id", ""));
   json_decref(inst);
   if (register_it && (cloud_state_terminal(state) || strcmp(state, "shutting-down") == 0 ||
