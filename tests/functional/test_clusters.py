@@ -8,14 +8,23 @@ the launches of one test are its own.
 - a node-reported counter held above its threshold for the timing ->
   exactly one run and one node, whose instance is launched in moto;
 - flapping values -> no run; cooldown respected; max/min bounds;
-- ordered actions with a failure in the middle; a manual fire;
+- ordered actions with a failure in the middle (a notify the SMTP server
+  refuses); a manual fire;
+- notify: an email received by the stack's SMTP sink (var/smtp/new) and a
+  webhook (a listener in the test), with the counter values that fired;
+- a cluster with a load balancer (moto's ELB classic): deploy_node
+  registers the node's instance, remove_node deregisters it;
 - run_actor sends the node list to an actor (the echo sample), and an
   `actor` counter samples the number an actor prints on its schedule;
 - the updater killed (SIGKILL, through the [clusters] test_hooks key)
   between the run's record and its dispatch, and again after the launch
   was published: the run resumes and the node is launched once.
 """
+import glob
+import http.server
 import json
+import os
+import threading
 import time
 import uuid
 
@@ -24,7 +33,7 @@ import requests
 
 import cloudkit as ck
 from authkit import admin, api, other, owner  # noqa: F401 (fixtures)
-from conftest import Client, redis_cmd, wait_for
+from conftest import REPO, Client, redis_cmd, wait_for
 
 INSTANCE_TYPE = "t2.micro"
 
@@ -109,10 +118,16 @@ def runs_of(c, cid, tid=None):
     return [r for r in cluster(c, cid)["runs"] if tid is None or r["trigger"] == tid]
 
 
-def wait_run_done(c, cid, tid, n=1, timeout=30):
-    return wait_for(lambda: (rs := [r for r in runs_of(c, cid, tid)
-                                    if r["status"] in ("succeeded", "failed")])
-                    and len(rs) >= n and rs, timeout=timeout, what=f"{n} finished run(s)")
+def wait_run_done(c, cid, tid, n=1, timeout=30, pc=None):
+    try:
+        return wait_for(lambda: (rs := [r for r in runs_of(c, cid, tid)
+                                        if r["status"] in ("succeeded", "failed")])
+                        and len(rs) >= n and rs, timeout=timeout, what=f"{n} finished run(s)")
+    except AssertionError:
+        print("runs:", json.dumps(runs_of(c, cid, tid), indent=1))
+        if pc is not None:
+            print("updater log:", pc.log("updater", tail=4000))
+        raise
 
 
 def stacks_of(tag, tenant):
@@ -167,8 +182,20 @@ def test_model_fields_samples_history(pc, c):
         "name": "t", "counters": [k["id"]], "actions": ["deploy_node"], "samples": 3,
         "required": 4})
     assert r.status_code == 400 and "required" in r.json()["message"], r.text
-    t = add_trigger(c, cid, [k["id"]], ["deploy_node", {"type": "notify", "to": ["a@b.c"]}],
-                    samples=3, required=2, timing=1)
+    for action, words in [
+            ({"type": "notify", "to": ["a@b.c"]}, "unknown field 'to'"),
+            ({"type": "notify"}, "needs email, webhook or both"),
+            ({"type": "notify", "email": {"to": ["a b@c"], "subject": "s"}},
+             "notify.email.to[0]"),
+            ({"type": "notify", "email": {"to": ["a@b.c"], "subject": "x\r\nBcc: e@v.il"}},
+             "notify.email.subject"),
+            ({"type": "notify", "webhook": "ftp://x/y"}, "notify.webhook")]:
+        r = c.post(f"/clusters/{cid}/triggers", json={
+            "name": "t", "counters": [k["id"]], "actions": [action], "timing": 1})
+        assert r.status_code == 400 and "actions[0]" in r.json()["message"] \
+            and words in r.json()["message"], (action, r.text)
+    t = add_trigger(c, cid, [k["id"]], ["deploy_node", {"type": "notify", "email": {
+        "to": ["a@b.c"], "subject": "s"}}], samples=3, required=2, timing=1)
     assert [a["type"] for a in t["actions"]] == ["deploy_node", "notify"]
     # samples: the token is the credential; the history is capped
     url = f"{pc.api_url}/clusters/{cid}/counters/{k['id']}/samples"
@@ -301,20 +328,139 @@ def test_max_and_min_bounds(pc, c):
 
 def test_ordered_actions_stop_at_first_failure(pc, c):
     cid = make_cluster(c)["id"]
-    t = add_trigger(c, cid, [], ["deploy_node", {"type": "notify", "to": ["ops@example.org"]},
-                                 "deploy_node"])
+    t = add_trigger(c, cid, [], [
+        "deploy_node",
+        {"type": "notify", "email": {"to": ["ops@reject.invalid"], "subject": "refused"}},
+        {"type": "run_actor", "actor": "neverreached"}])
     r = c.post(f"/clusters/{cid}/triggers/{t['id']}/fire")
     assert r.status_code == 202 and r.json()["result"]["status"] == "pending", r.text
     run = wait_run_done(c, cid, t["id"])[0]
     assert run["status"] == "failed" and run["manual"] is True, run
     assert [a["status"] for a in run["actions"]] == ["done", "failed", "pending"], run
-    assert "not configured" in run["actions"][1]["error"]
-    assert run["error"] == run["actions"][1]["error"]
+    # the SMTP server's own refusal, with its code
+    err = run["actions"][1]["error"]
+    assert err.startswith("email: ") and "550" in err and "ops@reject.invalid" in err, err
+    assert run["error"] == err
+    assert "execution_id" not in run["actions"][2]
     assert len(cluster(c, cid)["nodes"]) == 1
     st = trigger_of(c, cid, t["id"])["state"]
-    assert st["last_outcome"] == "failed" and "not configured" in st["last_error"], st
+    assert st["last_outcome"] == "failed" and "550" in st["last_error"], st
     # the run is also readable alone
     assert c.ok("GET", f"/clusters/{cid}/runs/{run['id']}")["id"] == run["id"]
+
+
+# ------------------------------------------------------------ notify
+
+def smtp_spool():
+    return os.environ.get("SMTP_SPOOL") or os.path.join(REPO, "var", "smtp")
+
+
+def mail_with(words, timeout=20):
+    """The sink's record of the message whose data holds words."""
+    def find():
+        for path in glob.glob(os.path.join(smtp_spool(), "new", "*.json")):
+            with open(path) as f:
+                m = json.load(f)
+            if words in m["data"]:
+                return m
+        return None
+    return wait_for(find, timeout=timeout, what=f"a message with {words!r}")
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    got = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Hook.got.append((self.path, self.headers.get("Content-Type"), json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_notify_email_and_webhook(pc, c):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    Hook.got = []
+    try:
+        mark = uuid.uuid4().hex
+        cid = make_cluster(c)["id"]
+        k = node_counter(c, cid)
+        to = [f"ops-{mark[:6]}@example.org", f"oncall-{mark[:6]}@example.net"]
+        t = add_trigger(c, cid, [k["id"]], [{
+            "type": "notify",
+            "email": {"to": to, "subject": f"web {mark} scaled", "body": "Load is high."},
+            "webhook": f"http://127.0.0.1:{srv.server_address[1]}/hook/{mark}"}],
+            timing=0.02, cooldown=10)
+        drive(pc, cid, k, [42] * 8)
+        run = wait_run_done(c, cid, t["id"])[0]
+        assert run["status"] == "succeeded", run
+        assert run["actions"][0]["result"] == {"email": True, "webhook": True}, run
+        m = mail_with(f"web {mark} scaled")
+        assert m["rcpt_tos"] == to and m["mail_from"] == ck.conf("smtp", "from")
+        head, _, body = m["data"].replace("\r\n", "\n").partition("\n\n")
+        assert f"Subject: web {mark} scaled" in head
+        assert body.startswith("Load is high.\n"), body
+        ctx = json.loads(body[len("Load is high.\n"):])
+        assert ctx["run"]["id"] == run["id"] and ctx["cluster"]["id"] == cid
+        assert ctx["trigger"] == {"id": t["id"], "name": t["name"]}
+        assert [(x["counter"], x["value"], x["threshold"], x["comparison"])
+                for x in ctx["counters"]] == [(k["id"], 42, 10, ">")]
+        path, ctype, got = wait_for(lambda: Hook.got and Hook.got[0], timeout=10,
+                                    what="the webhook's POST")
+        assert path == f"/hook/{mark}" and ctype == "application/json"
+        assert got["subject"] == f"web {mark} scaled" and got["context"] == ctx
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+# ------------------------------------------------------------ load balancer
+
+def test_load_balancer_register_and_deregister(pc, c):
+    elb = ck.client("elb")
+    name = "clu-" + uuid.uuid4().hex[:8]
+    elb.create_load_balancer(
+        LoadBalancerName=name, AvailabilityZones=[ck.region() + "a"],
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstanceProtocol": "HTTP",
+                    "InstancePort": 80}])
+
+    def registered():
+        d = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
+        return [i["InstanceId"] for i in d[0]["Instances"]]
+
+    try:
+        cid = make_cluster(c, max_nodes=2, load_balancer=name)["id"]
+        up = add_trigger(c, cid, [], ["deploy_node"])
+        down = add_trigger(c, cid, [], ["remove_node"])
+        c.post(f"/clusters/{cid}/triggers/{up['id']}/fire")
+        run = wait_run_done(c, cid, up["id"], timeout=90, pc=pc)[0]
+        assert run["status"] == "succeeded", run
+        a = run["actions"][0]
+        assert a["registered"] is True and a["load_balancer"] == name, a
+        inst = c.ok("GET", f"/instances/{a['instance_id']}")
+        assert inst["state"] == "running", inst
+        assert registered() == [inst["ec2_instance_id"]]
+        c.post(f"/clusters/{cid}/triggers/{down['id']}/fire")
+        run = wait_run_done(c, cid, down["id"])[0]
+        assert run["status"] == "succeeded", run
+        a = run["actions"][0]
+        assert a["deregistered"] is True and a["terminate_published"] is True, a
+        assert registered() == []
+        wait_for(lambda: c.ok("GET", f"/instances/{inst['id']}")["state"] == "terminated",
+                 timeout=30, what="the node terminated")
+        # a load balancer that does not exist: the node launches, the
+        # action fails naming AWS's answer
+        bad = make_cluster(c, name="nolb", load_balancer="clu-missing-" + uuid.uuid4().hex[:6])
+        t = add_trigger(c, bad["id"], [], ["deploy_node"])
+        c.post(f"/clusters/{bad['id']}/triggers/{t['id']}/fire")
+        run = wait_run_done(c, bad["id"], t["id"], timeout=90, pc=pc)[0]
+        assert run["status"] == "failed" and "RegisterInstancesWithLoadBalancer" in run["error"] \
+            and "clu-missing-" in run["error"], run
+    finally:
+        elb.delete_load_balancer(LoadBalancerName=name)
 
 
 def test_manual_fire_and_remove_node(pc, c):

@@ -20,6 +20,7 @@
 #include "actor/errors.h"
 #include "actor/json.h"
 #include "actor/log.h"
+#include "actor/notify.h"
 #include "actor/timefmt.h"
 #include "cloud_api.h"
 
@@ -752,6 +753,14 @@ static json_t *action_checked(api_req_t *r, json_t *a, size_t i) {
     }
     if (msg && json_is_string(msg) && json_string_length(msg) > MESSAGE_MAX) {
       api_error(r, 400, "Invalid actions[%zu].message: at most %d bytes.", i, MESSAGE_MAX);
+      json_decref(out);
+      return NULL;
+    }
+  }
+  if (strcmp(type, "notify") == 0) {
+    char err[256] = "";
+    if (notify_spec_check(out, err, sizeof(err)) != 0) {
+      api_error(r, 400, "Invalid actions[%zu]: %s", i, err[0] ? err : "not a notify action");
       json_decref(out);
       return NULL;
     }

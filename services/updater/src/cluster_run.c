@@ -17,9 +17,16 @@
  *                execution is stored and the message published
  *                (cluster_actor.c); published again only when the action
  *                has no message_published.
- *   notify, load balancer register/deregister: hooks another module sets
- *                (upd_notify_hook, upd_lb_hook); unset, the action fails
- *                with "not configured". */
+ *   notify       `sending` is written into the action before notify_run;
+ *                a run resumed with it set sends again (at least once:
+ *                only a crash between the send and the action's "done"
+ *                repeats it; the context names the run).
+ *   load balancer register (deploy_node, after the launch; waits for the
+ *                node to run, `lb_wait_since_ms`) and deregister
+ *                (remove_node, before the terminate; `deregistered`) are
+ *                idempotent on AWS's side. Both are hooks (upd_notify_hook,
+ *                upd_lb_hook) main.c sets to cluster_hooks.c's; unset, the
+ *                action fails with "not configured". */
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +216,8 @@ static int do_deploy(act_t *a, char *err, size_t errlen) {
   snprintf(id, sizeof(id), "%s", iid);
   char token[65], now[ACTOR_TIME_MAX], name[96];
   now_text(now);
+  if (actor_json_bool(a->action, "launch_published", false))
+    goto registered; /* made and launched before: only the load balancer is left */
   if ((rc = new_token(token)) != 0)
     return rc;
   snprintf(name, sizeof(name), "%.63s-node", actor_json_str(a->cluster, "name", "cluster"));
@@ -256,18 +265,49 @@ static int do_deploy(act_t *a, char *err, size_t errlen) {
     if ((rc = save_actions(a)) != 0)
       return rc;
   }
-  if (json_is_string(json_object_get(a->cluster, "load_balancer"))) {
+registered:
+  if (json_is_string(json_object_get(a->cluster, "load_balancer")) &&
+      !actor_json_bool(a->action, "registered", false)) {
     json_t *n = json_pack("{s:s, s:s}", "id", id, "instance_id", id);
+    if (n == NULL)
+      return ACTOR_ENOMEM;
     rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, true, err, errlen) : ACTOR_ESTATE;
     json_decref(n);
-    if (rc != 0) {
-      if (upd_lb_hook == NULL)
-        snprintf(err, errlen,
-                 "node %s launched, but load balancer %s: registration is not configured in "
-                 "this updater",
-                 id, actor_json_str(a->cluster, "load_balancer", ""));
-      return ACTOR_ESTATE;
+    if (rc != 0 && upd_lb_hook == NULL)
+      snprintf(err, errlen,
+               "node %s launched, but load balancer %s: registration is not configured in "
+               "this updater",
+               id, actor_json_str(a->cluster, "load_balancer", ""));
+    if (rc == UPD_LB_WAIT) {
+      /* the node is not up yet: the run stays pending, tried next tick */
+      int64_t now_ms = actor_time_now_ms();
+      int64_t since = (int64_t)actor_json_int(a->action, "lb_wait_since_ms", 0);
+      if (strcmp(actor_json_str(a->action, "waiting", ""), err) != 0) {
+        /* a new reason: shown in the run, logged once */
+        LOG_INFO("updater", "cluster %s:%s run %s: %s", tenant, cid, run_id, err);
+        json_object_set_new(a->action, "waiting", json_string(err));
+        if (since == 0)
+          json_object_set_new(a->action, "lb_wait_since_ms", json_integer(now_ms));
+        int src = save_actions(a);
+        if (src != 0)
+          return src;
+      } else if (since > 0 && now_ms - since > UPD_LB_WAIT_MAX_MS) {
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used, " (gave up after %lld min)",
+                 (long long)(UPD_LB_WAIT_MAX_MS / 60000));
+        return ACTOR_ESTATE;
+      }
+      LOG_DEBUG("updater", "cluster %s:%s run %s: %s", tenant, cid, run_id, err);
+      return rc;
     }
+    if (rc == ACTOR_EINVAL)
+      rc = ACTOR_ESTATE;
+    if (rc != 0)
+      return rc; /* ACTOR_ESTATE fails the action; a store fault retries */
+    json_object_del(a->action, "waiting");
+    json_object_set_new(a->action, "registered", json_true());
+    json_object_set_new(a->action, "load_balancer",
+                        json_string(actor_json_str(a->cluster, "load_balancer", "")));
   }
   json_object_set_new(a->action, "result", json_pack("{s:s}", "instance_id", id));
   return 0;
@@ -320,18 +360,27 @@ static int do_remove(act_t *a, char *err, size_t errlen) {
   const char *iid = actor_json_str(a->action, "instance_id", NULL);
   if (json_is_string(json_object_get(a->cluster, "load_balancer")) &&
       !actor_json_bool(a->action, "deregistered", false)) {
-    json_t *n = json_pack("{s:s}", "id", nid);
-    rc = upd_lb_hook && n ? upd_lb_hook(x, a->cluster, n, false, err, errlen) : ACTOR_ESTATE;
+    json_t *n = iid ? json_pack("{s:s, s:s}", "id", nid, "instance_id", iid)
+                    : json_pack("{s:s}", "id", nid);
+    if (n == NULL)
+      return ACTOR_ENOMEM;
+    rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, false, err, errlen) : ACTOR_ESTATE;
     json_decref(n);
+    if (rc != 0 && upd_lb_hook == NULL)
+      snprintf(err, errlen,
+               "load balancer %s: deregistration is not configured in this updater; node %s "
+               "left running",
+               actor_json_str(a->cluster, "load_balancer", ""), nid);
+    if (rc == ACTOR_EINVAL)
+      rc = ACTOR_ESTATE;
     if (rc != 0) {
-      if (upd_lb_hook == NULL)
-        snprintf(err, errlen,
-                 "load balancer %s: deregistration is not configured in this updater; node %s "
-                 "left running",
-                 actor_json_str(a->cluster, "load_balancer", ""), nid);
-      return ACTOR_ESTATE;
+      if (rc != ACTOR_ESTATE)
+        LOG_DEBUG("updater", "cluster %s:%s run %s: %s", tenant, cid, run_id, err);
+      return rc; /* ACTOR_ESTATE fails the action (node left running); else retried */
     }
     json_object_set_new(a->action, "deregistered", json_true());
+    if ((rc = save_actions(a)) != 0)
+      return rc;
   }
   if (iid && !actor_json_bool(a->action, "terminate_published", false)) {
     static const char *const LIVE[] = {"launching", "pending", "running", "stopping",
@@ -453,12 +502,23 @@ static int do_action(act_t *a, char *err, size_t errlen) {
   if (strcmp(type, "remove_node") == 0)
     return do_remove(a, err, errlen);
   if (strcmp(type, "notify") == 0) {
-    if (upd_notify_hook &&
-        upd_notify_hook(a->x, a->cluster, a->run, a->action, err, errlen) == 0)
-      return 0;
-    if (upd_notify_hook == NULL)
+    if (upd_notify_hook == NULL) {
       snprintf(err, errlen, "notify is not configured in this updater");
-    return ACTOR_ESTATE;
+      return ACTOR_ESTATE;
+    }
+    if (!actor_json_bool(a->action, "sending", false)) {
+      json_object_set_new(a->action, "sending", json_true());
+      int rc = save_actions(a);
+      if (rc != 0)
+        return rc;
+    }
+    int rc = upd_notify_hook(a->x, a->cluster, a->run, a->action, err, errlen);
+    if (rc == 0)
+      json_object_set_new(a->action, "result", json_pack("{s:b, s:b}", "email",
+                                                         json_object_get(a->action, "email") != NULL,
+                                                         "webhook",
+                                                         json_object_get(a->action, "webhook") != NULL));
+    return rc == 0 || rc == ACTOR_ENOMEM ? rc : ACTOR_ESTATE;
   }
   if (strcmp(type, "run_actor") == 0)
     return do_run_actor(a, err, errlen);
@@ -544,6 +604,13 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
     int64_t a0 = actor_time_mono_ms();
     err[0] = '\0';
     rc = do_action(&a, err, sizeof(err));
+    if (rc == UPD_LB_WAIT) {
+      /* saved already: the node is not up for its load balancer yet */
+      LOG_DEBUG("updater", "cluster %s:%s run %s: action %zu waits: %s", tenant, cid, run_id, i,
+                err);
+      rc = 0; /* not a fault: the run stays pending and is resumed next tick */
+      goto out;
+    }
     if (rc != 0 && rc != ACTOR_ESTATE && rc != ACTOR_EINVAL) {
       LOG_WARN("updater", "cluster %s:%s run %s: action %zu (%s) not done: %s; retried next tick",
                tenant, cid, run_id, i, actor_json_str(action, "type", ""), actor_strerror(rc));

@@ -121,6 +121,15 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   upd_metrics_url = murl;
+  /* the clusters' notify action ([smtp], docs/notify.md) and load
+   * balancer registration (cluster_hooks.c) */
+  char nerr[256] = "";
+  if (notify_config_load(cfg, &c->notify, nerr, sizeof(nerr)) != 0) {
+    LOG_ERROR("updater", "%s", nerr[0] ? nerr : "[smtp]: bad configuration");
+    goto cleanup;
+  }
+  upd_notify_hook = upd_cluster_notify;
+  upd_lb_hook = upd_cluster_lb;
   aws_opts_t ao;
   if (aws_opts_from_config(cfg, &ao) != 0 || aws_new(&ao, &c->aws) != 0) {
     LOG_ERROR("updater", "cannot set up the AWS client");

@@ -172,7 +172,9 @@ done:
                             .mongo = c->mongo,
                             .chan = c->chan,
                             .settings = &c->settings,
-                            .test_hooks = c->clusters_test_hooks};
+                            .test_hooks = c->clusters_test_hooks,
+                            .aws = c->aws,
+                            .notify = &c->notify};
     upd_cluster_report_t cr;
     int64_t tc = actor_time_mono_ms();
     upd_clusters_tick(&cx, &cr);

@@ -21,6 +21,7 @@
 #include "actor/cloud_dns.h"
 #include "actor/plugin.h"
 #include "actor/cluster.h"
+#include "actor/notify.h"
 #include "actor/store.h"
 #include "channels/chan.h"
 #include "channels/proto/event.h"
@@ -166,6 +167,8 @@ typedef struct {
   chan_client_t *chan;
   const cloud_settings_t *settings;
   bool test_hooks; /* [clusters] test_hooks: honours abaco:cluster:test:* keys */
+  aws_t *aws;                  /* load balancer calls; NULL: none */
+  const notify_config *notify; /* [smtp]; NULL: notify is not configured */
 } upd_cluster_ctx_t;
 
 /* Records a run of a decision that fires (before anything is
@@ -177,14 +180,18 @@ ACTOR_MUST_CHECK int upd_cluster_run_record(upd_cluster_ctx_t *x, const json_t *
 /* Runs the run's actions in order from the first not done; the first
  * failure stops it and is recorded on the run and the trigger. Each
  * action is idempotent by run id (docs/clusters.md). 0 unless the store
- * failed (the run stays pending and is resumed next tick). */
+ * failed (the run stays pending and is resumed next tick); 0 too when an
+ * action waits (UPD_LB_WAIT: the run stays pending). */
 ACTOR_MUST_CHECK int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant,
                                              const char *run_id);
 /* Runs every pending run of the tag (resume after a crash; manual fires). */
 void upd_cluster_runs_resume(upd_cluster_ctx_t *x);
 
 /* The hooks of the actions another module provides (load balancer
- * register/deregister, notify): 0, or an error with the reason in err. */
+ * register/deregister, notify): 0 (done); ACTOR_ESTATE or ACTOR_EINVAL
+ * with the reason in err (the action fails, the run stops); any other
+ * code (a store fault, UPD_LB_WAIT) leaves the run pending and the action
+ * is tried again at the next tick. main.c sets them to cluster_hooks.c's. */
 typedef int (*upd_lb_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
                               bool register_it, char *err, size_t errlen);
 typedef int (*upd_notify_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster,
@@ -192,6 +199,22 @@ typedef int (*upd_notify_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster,
                                   size_t errlen);
 extern upd_lb_hook_fn upd_lb_hook;         /* NULL: "not configured" */
 extern upd_notify_hook_fn upd_notify_hook; /* NULL: "not configured" */
+
+/* ---- cluster_hooks.c: notify and the load balancer ---- */
+/* Not done yet (the node is not running yet, AWS throttled): retry. */
+#define UPD_LB_WAIT ACTOR_ETIMEDOUT
+/* A deploy_node whose node has not come up for the load balancer in
+ * this long fails. */
+#define UPD_LB_WAIT_MAX_MS (30LL * 60 * 1000)
+/* notify_run (actor/notify.h) with {cluster, trigger, run, counters}. */
+int upd_cluster_notify(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *run,
+                       const json_t *action, char *err, size_t errlen);
+/* Registers (register_it) the node's EC2 instance with the cluster's
+ * load_balancer, once its record is running (UPD_LB_WAIT until then), or
+ * deregisters it (nothing to do for an adopted node, an instance that
+ * never had an EC2 id, or a load balancer that is gone). */
+int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
+                   bool register_it, char *err, size_t errlen);
 
 /* Live nodes of a cluster (adopted, or an instance not terminated,
  * failed or shutting down); -1 when the store failed. */
@@ -246,6 +269,7 @@ typedef struct {
   char last_ok[32];      /* when a pass last went through */
   bool clusters_test_hooks; /* [clusters] test_hooks */
   store_mongo_t *mongo;      /* executions and logs of the clusters' actor messages */
+  notify_config notify;      /* [smtp], for the clusters' notify actions */
 } upd_ctx_t;
 
 typedef struct {
