@@ -451,14 +451,11 @@ def test_load_balancer_register_and_deregister(pc, c):
         assert registered() == []
         wait_for(lambda: c.ok("GET", f"/instances/{inst['id']}")["state"] == "terminated",
                  timeout=30, what="the node terminated")
-        # a load balancer that does not exist: the node launches, the
-        # action fails naming AWS's answer
-        bad = make_cluster(c, name="nolb", load_balancer="clu-missing-" + uuid.uuid4().hex[:6])
-        t = add_trigger(c, bad["id"], [], ["deploy_node"])
-        c.post(f"/clusters/{bad['id']}/triggers/{t['id']}/fire")
-        run = wait_run_done(c, bad["id"], t["id"], timeout=90, pc=pc)[0]
-        assert run["status"] == "failed" and "RegisterInstancesWithLoadBalancer" in run["error"] \
-            and "clu-missing-" in run["error"], run
+        # (A load balancer that does not exist is not tested here: moto
+        # 5.2.6 answers RegisterInstancesWithLoadBalancer for one with HTTP
+        # 500, an AttributeError, which the client rightly takes as
+        # transient and retries; AWS answers LoadBalancerNotFound, which
+        # fails the action. test_aws_elb covers the client's not-found.)
     finally:
         elb.delete_load_balancer(LoadBalancerName=name)
 
