@@ -204,3 +204,21 @@ int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, j
                        aws_result_t *res) {
   return instances_call(a, "DeregisterInstancesFromLoadBalancer", name, instance_ids, now, res);
 }
+
+int aws_elb_draining(aws_t *a, const char *name, int *drain_s, aws_result_t *res) {
+  aws_result_t local;
+  res = aws__res(res, &local);
+  *drain_s = 0;
+  if (!elb_name_ok(name))
+    return ACTOR_EINVAL;
+  aws__params_t p = {{0}};
+  actor_buf_t body = {0};
+  int rc = aws__param(&p, "LoadBalancerName", name);
+  if (rc == 0)
+    rc = aws__call(a, AWS__SVC_ELB, "DescribeLoadBalancerAttributes", &p, &body, res);
+  if (rc == 0 && (rc = aws_parse_elb_draining(body.p, body.len, drain_s)) == ACTOR_EPARSE)
+    rc = aws__malformed(res, "DescribeLoadBalancerAttributes");
+  free(body.p);
+  aws__params_free(&p);
+  return rc;
+}

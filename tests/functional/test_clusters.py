@@ -443,11 +443,22 @@ def test_load_balancer_register_and_deregister(pc, c):
         inst = c.ok("GET", f"/instances/{a['instance_id']}")
         assert inst["state"] == "running", inst
         assert registered() == [inst["ec2_instance_id"]]
+        # connection draining on (3 s): the node is deregistered first and
+        # keeps running until the draining is over, then terminated
+        elb.modify_load_balancer_attributes(
+            LoadBalancerName=name,
+            LoadBalancerAttributes={"ConnectionDraining": {"Enabled": True, "Timeout": 3}})
         c.post(f"/clusters/{cid}/triggers/{down['id']}/fire")
+        wait_for(lambda: registered() == [], timeout=30, what="the node deregistered")
+        t_dereg = time.monotonic()
+        assert c.ok("GET", f"/instances/{inst['id']}")["state"] == "running", \
+            runs_of(c, cid, down["id"])
         run = wait_run_done(c, cid, down["id"])[0]
+        assert time.monotonic() - t_dereg >= 1.5, "terminated before the draining was over"
         assert run["status"] == "succeeded", run
         a = run["actions"][0]
         assert a["deregistered"] is True and a["terminate_published"] is True, a
+        assert a["drain_until_ms"] > 0, a
         assert registered() == []
         wait_for(lambda: c.ok("GET", f"/instances/{inst['id']}")["state"] == "terminated",
                  timeout=30, what="the node terminated")

@@ -160,6 +160,10 @@ static void test_elb_lifecycle(void) {
   json_array_foreach(out, i, v) found = found || strcmp(json_string_value(json_object_get(v, "name")), name) == 0;
   ASSERT_TRUE(found);
   json_decref(out);
+  /* a load balancer made by the API does not drain (AWS's default) */
+  int drain = -1;
+  ASSERT_EQ_INT(aws_elb_draining(a, name, &drain, &res), 0);
+  ASSERT_EQ_INT(drain, 0);
   ASSERT_EQ_INT(aws_elb_delete(a, name, &res), 0);
   ASSERT_EQ_INT(aws_elb_describe(a, names, &out, &res), ACTOR_EAWS);
   ASSERT_EQ_INT(res.cls, AWS_NOTFOUND);

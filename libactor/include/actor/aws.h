@@ -226,6 +226,11 @@ int aws_elb_register(aws_t *a, const char *name, const json_t *instance_ids, jso
 ACTOR_MUST_CHECK
 int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
                        aws_result_t *res);
+/* DescribeLoadBalancerAttributes: *drain_s the connection draining
+ * timeout in seconds, 0 when draining is off (AWS's default for a load
+ * balancer made by the API). A missing name is AWS_NOTFOUND. */
+ACTOR_MUST_CHECK
+int aws_elb_draining(aws_t *a, const char *name, int *drain_s, aws_result_t *res);
 
 /* ---- REST-XML services (Route 53) ----
  * One signed request to a global service's REST API (signed for
@@ -264,6 +269,9 @@ ACTOR_MUST_CHECK
 int aws_parse_elb_describe(const char *xml, size_t len, json_t **out, char **next_marker);
 /* Register/DeregisterInstances...Response: *out array of instance ids. */
 ACTOR_MUST_CHECK int aws_parse_elb_instances(const char *xml, size_t len, json_t **out);
+/* DescribeLoadBalancerAttributesResponse: *drain_s the ConnectionDraining
+ * Timeout when Enabled is true, else 0. */
+ACTOR_MUST_CHECK int aws_parse_elb_draining(const char *xml, size_t len, int *drain_s);
 /* CreateStackResponse: *stack_id malloc'd. */
 ACTOR_MUST_CHECK int aws_parse_create_stack(const char *xml, size_t len, char **stack_id);
 ACTOR_MUST_CHECK int aws_parse_describe_stacks(const char *xml, size_t len, json_t **out);

@@ -11,7 +11,9 @@
  *           a deployed node's EC2 instance is registered once its record
  *           is `running` with an ec2_instance_id (until then the action
  *           waits: UPD_LB_WAIT), and deregistered before it is
- *           terminated. Both calls are idempotent on AWS's side. */
+ *           terminated, which waits out the load balancer's connection
+ *           draining timeout (DescribeLoadBalancerAttributes). Both
+ *           calls are idempotent on AWS's side. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +92,9 @@ static int aws_failure(int rc, const aws_result_t *res, const char *what, const 
 }
 
 int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
-                   bool register_it, char *err, size_t errlen) {
+                   bool register_it, int *drain_s, char *err, size_t errlen) {
+  if (drain_s)
+    *drain_s = 0;
   const char *lb = actor_json_str(cluster, "load_balancer", "");
   const char *tenant = actor_json_str(cluster, "tenant", "");
   const char *nid = actor_json_str(node, "id", "");
@@ -153,5 +157,15 @@ int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *no
                        lb, err, errlen);
   LOG_INFO("updater", "load balancer %s: node %s (%s) %s", lb, iid, ec2,
            register_it ? "registered" : "deregistered");
+  if (!register_it && drain_s) {
+    /* its connection draining: remove_node waits that long before the
+     * terminate, so requests in flight on the node can finish */
+    memset(&res, 0, sizeof(res));
+    rc = aws_elb_draining(x->aws, lb, drain_s, &res);
+    if (rc != 0 && res.cls == AWS_NOTFOUND)
+      return 0; /* gone meanwhile: nothing to drain */
+    if (rc != 0)
+      return aws_failure(rc, &res, "DescribeLoadBalancerAttributes", lb, err, errlen);
+  }
   return 0;
 }

@@ -271,7 +271,7 @@ registered:
     json_t *n = json_pack("{s:s, s:s}", "id", id, "instance_id", id);
     if (n == NULL)
       return ACTOR_ENOMEM;
-    rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, true, err, errlen) : ACTOR_ESTATE;
+    rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, true, NULL, err, errlen) : ACTOR_ESTATE;
     json_decref(n);
     if (rc != 0 && upd_lb_hook == NULL)
       snprintf(err, errlen,
@@ -364,7 +364,9 @@ static int do_remove(act_t *a, char *err, size_t errlen) {
                     : json_pack("{s:s}", "id", nid);
     if (n == NULL)
       return ACTOR_ENOMEM;
-    rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, false, err, errlen) : ACTOR_ESTATE;
+    int drain_s = 0;
+    rc = upd_lb_hook ? upd_lb_hook(x, a->cluster, n, false, &drain_s, err, errlen)
+                     : ACTOR_ESTATE;
     json_decref(n);
     if (rc != 0 && upd_lb_hook == NULL)
       snprintf(err, errlen,
@@ -379,9 +381,29 @@ static int do_remove(act_t *a, char *err, size_t errlen) {
       return rc; /* ACTOR_ESTATE fails the action (node left running); else retried */
     }
     json_object_set_new(a->action, "deregistered", json_true());
+    if (drain_s > 0)
+      json_object_set_new(a->action, "drain_until_ms",
+                          json_integer(actor_time_now_ms() + (int64_t)drain_s * 1000));
     if ((rc = save_actions(a)) != 0)
       return rc;
   }
+  /* the load balancer's connection draining: the node keeps running
+   * (deregistered) until it is over; the run stays pending meanwhile */
+  int64_t drain_until = (int64_t)actor_json_int(a->action, "drain_until_ms", 0);
+  if (drain_until > actor_time_now_ms() &&
+      !actor_json_bool(a->action, "terminate_published", false)) {
+    snprintf(err, errlen, "node %s deregistered from load balancer %s: draining for %lld s", nid,
+             actor_json_str(a->cluster, "load_balancer", ""),
+             (long long)((drain_until - actor_time_now_ms() + 999) / 1000));
+    if (json_object_get(a->action, "waiting") == NULL) {
+      LOG_INFO("updater", "cluster %s:%s run %s: %s", tenant, cid, run_id, err);
+      json_object_set_new(a->action, "waiting", json_string("draining"));
+      if ((rc = save_actions(a)) != 0)
+        return rc;
+    }
+    return UPD_LB_WAIT;
+  }
+  json_object_del(a->action, "waiting");
   if (iid && !actor_json_bool(a->action, "terminate_published", false)) {
     static const char *const LIVE[] = {"launching", "pending", "running", "stopping",
                                        "stopped", "failed", NULL};

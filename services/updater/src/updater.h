@@ -193,7 +193,7 @@ void upd_cluster_runs_resume(upd_cluster_ctx_t *x);
  * code (a store fault, UPD_LB_WAIT) leaves the run pending and the action
  * is tried again at the next tick. main.c sets them to cluster_hooks.c's. */
 typedef int (*upd_lb_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
-                              bool register_it, char *err, size_t errlen);
+                              bool register_it, int *drain_s, char *err, size_t errlen);
 typedef int (*upd_notify_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster,
                                   const json_t *run, const json_t *action, char *err,
                                   size_t errlen);
@@ -212,9 +212,12 @@ int upd_cluster_notify(upd_cluster_ctx_t *x, const json_t *cluster, const json_t
 /* Registers (register_it) the node's EC2 instance with the cluster's
  * load_balancer, once its record is running (UPD_LB_WAIT until then), or
  * deregisters it (nothing to do for an adopted node, an instance that
- * never had an EC2 id, or a load balancer that is gone). */
+ * never had an EC2 id, or a load balancer that is gone); after a
+ * deregistration *drain_s (when not NULL) is the load balancer's
+ * connection draining timeout (0: draining off), which remove_node waits
+ * out before it terminates the node. */
 int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
-                   bool register_it, char *err, size_t errlen);
+                   bool register_it, int *drain_s, char *err, size_t errlen);
 
 /* Live nodes of a cluster (adopted, or an instance not terminated,
  * failed or shutting down); -1 when the store failed. */
