@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "actor/cluster.h"
+#include "actor/log.h"
 #include "actor/store_kv.h"
 #include "actor/store_record.h"
 #include "store_int.h"
@@ -64,18 +65,24 @@ int cluster_create(store_redis_t *r, const json_t *obj) {
     rc = tag_set_key(tags, tag);
   if (rc == 0)
     rc = key_of(member, "%s:%s", tenant, id);
-  bool known = false;
+  bool known = false, added = false;
   long long n = 0;
   if (rc == 0 && (rc = store_key_exists(r, key, &known)) == 0 && known)
     rc = ACTOR_EEXIST;
-  if (rc == 0 && (rc = store_set_count(r, set, &n)) == 0 && n >= CLUSTER_MAX_PER_TENANT)
+  /* the tenant's limit: the id joins the set first and leaves it again
+   * when that made too many, so concurrent creates can never pass it
+   * together (both may fail at the edge; neither goes over) */
+  if (rc == 0)
+    rc = store_set_add(r, set, id, &added);
+  if (rc == 0 && (rc = store_set_count(r, set, &n)) == 0 && n > CLUSTER_MAX_PER_TENANT) {
     rc = ACTOR_ETOOBIG;
+    if (added && store_set_remove(r, set, id) != 0)
+      LOG_WARN("cluster", "cluster %s:%s: left in %s after the limit refused it", tenant, id, set);
+  }
   if (rc == 0)
     rc = store_record_put(r, key, obj);
   if (rc == 0)
     rc = store_hash_set(r, "abaco:cluster:ids", id, tenant, strlen(tenant));
-  if (rc == 0)
-    rc = store_set_add(r, set, id, NULL);
   if (rc == 0)
     rc = store_set_add(r, tags, member, NULL);
   return rc;
@@ -114,6 +121,25 @@ int cluster_delete(store_redis_t *r, const char *tenant, const char *id, const c
       rc = cluster_samples_drop(r, tenant, id, cid);
   }
   json_decref(counters);
+  /* its runs' records (GET .../runs/{rid} needs the cluster: they could
+   * never be read again); a pending one stays for its resume, which
+   * finds the cluster gone and ends it */
+  json_t *runs = NULL;
+  if (rc == 0 && (rc = cluster_key(key, tenant, id, ":runs")) == 0)
+    rc = store_list_range(r, key, CLUSTER_RUNS_KEPT, &runs);
+  size_t ri;
+  json_array_foreach(runs, ri, v) {
+    const char *rid = json_string_value(v);
+    long long busy = 0;
+    if (rc != 0 || rid == NULL)
+      continue;
+    if ((rc = pending_key(key, tag)) == 0 && (rc = key_of(k2, "%s:%s:%s", tenant, id, rid)) == 0 &&
+        (rc = store__redis_integer(store_redis_cmd(r, "SISMEMBER %s %s", key, k2), "SISMEMBER",
+                                   key, &busy)) == 0 &&
+        busy == 0 && (rc = run_key(key, tenant, rid)) == 0)
+      rc = store_key_delete(r, key, NULL);
+  }
+  json_decref(runs);
   static const char *const SUFFIX[] = {"", ":nodes", ":counters", ":triggers", ":tstate", ":cstate", ":runs",
                                        NULL};
   for (int i = 0; rc == 0 && SUFFIX[i]; i++)

@@ -56,6 +56,67 @@ static void test_dropped_run_records_deleted(void) {
   json_decref(pending);
 }
 
+static json_t *cluster_obj(const char *id) {
+  return json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tenant", tenant, "tag", tag, "name", id);
+}
+
+/* DELETE of a cluster takes its finished runs' records with it (nothing
+ * could read them again); a pending run's stays for its resume. */
+static void test_delete_removes_finished_runs(void) {
+  json_t *c = cluster_obj("cdel");
+  ASSERT_EQ_INT(cluster_create(store, c), 0);
+  json_decref(c);
+  static const char *const ids[] = {"rdel0", "rdel1", "rdel2"};
+  for (int i = 0; i < 3; i++) {
+    json_t *run = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", ids[i], "tenant", tenant,
+                            "cluster", "cdel", "tag", tag, "status", "pending");
+    ASSERT_TRUE(run != NULL);
+    ASSERT_EQ_INT(cluster_run_create(store, run), 0);
+    json_decref(run);
+    if (i != 0) /* rdel0 stays pending */
+      ASSERT_EQ_INT(cluster_run_done(store, tag, tenant, "cdel", ids[i]), 0);
+  }
+  ASSERT_EQ_INT(cluster_delete(store, tenant, "cdel", tag), 0);
+  json_t *run = NULL;
+  ASSERT_EQ_INT(cluster_run_get(store, tenant, "rdel0", &run), 0);
+  json_decref(run);
+  run = NULL;
+  ASSERT_EQ_INT(cluster_run_get(store, tenant, "rdel1", &run), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(cluster_run_get(store, tenant, "rdel2", &run), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(cluster_get(store, tenant, "cdel", &run), ACTOR_ENOTFOUND);
+  ASSERT_EQ_INT(cluster_run_done(store, tag, tenant, "cdel", "rdel0"), 0);
+  char key[256];
+  snprintf(key, sizeof key, "abaco:cluster:run:%s:rdel0", tenant);
+  ACTOR_IGNORE(store_key_delete(store, key, NULL));
+}
+
+/* The tenant's limit: the one over it is refused and leaves no trace. */
+static void test_limit_per_tenant(void) {
+  char id[32];
+  for (int i = 0; i < CLUSTER_MAX_PER_TENANT; i++) {
+    snprintf(id, sizeof id, "lim%04d", i);
+    json_t *c = cluster_obj(id);
+    ASSERT_EQ_INT(cluster_create(store, c), 0);
+    json_decref(c);
+  }
+  json_t *c = cluster_obj("limover");
+  ASSERT_EQ_INT(cluster_create(store, c), ACTOR_ETOOBIG);
+  json_decref(c);
+  json_t *ids = NULL;
+  ASSERT_EQ_INT(cluster_ids(store, tenant, &ids), 0);
+  ASSERT_EQ_INT((long long)json_array_size(ids), CLUSTER_MAX_PER_TENANT);
+  json_decref(ids);
+  json_t *got = NULL;
+  ASSERT_EQ_INT(cluster_get(store, tenant, "limover", &got), ACTOR_ENOTFOUND);
+  for (int i = 0; i < CLUSTER_MAX_PER_TENANT; i++) {
+    snprintf(id, sizeof id, "lim%04d", i);
+    ASSERT_EQ_INT(cluster_delete(store, tenant, id, tag), 0);
+  }
+  ASSERT_EQ_INT(cluster_ids(store, tenant, &ids), 0);
+  ASSERT_EQ_INT((long long)json_array_size(ids), 0);
+  json_decref(ids);
+}
+
 static void cleanup(void) {
   char id[32], key[256];
   for (int i = 0; i < RUNS; i++) {
@@ -76,6 +137,8 @@ int main(void) {
   snprintf(tenant, sizeof(tenant), "TCC%ld-%ld", (long)getpid(), (long)time(NULL));
   snprintf(tag, sizeof(tag), "TAGC%ld-%ld", (long)getpid(), (long)time(NULL));
   RUN_TEST(test_dropped_run_records_deleted);
+  RUN_TEST(test_delete_removes_finished_runs);
+  RUN_TEST(test_limit_per_tenant);
   cleanup();
   store_redis_free(store);
   TEST_EXIT();
