@@ -9,7 +9,8 @@
  *   routes_swconfigs.c  software configurations, launch groups, params
  *   routes_instances.c  the instances: list, launch, read, actions, delete
  *   progress.c          progress reports from the instances (token, no user)
- *   routes_clusters.c   clusters, nodes, counters, triggers (docs/clusters.md)
+ *   routes_clusters.c   clusters and nodes; routes_cluster_rules.c counters, samples,
+ *                       triggers, fires, runs (docs/clusters.md)
  * Their Prometheus series are rendered by metrics.c. */
 #ifndef API_CLOUD_API_H
 #define API_CLOUD_API_H
@@ -101,7 +102,7 @@ void api_instance_delete(api_req_t *r);
 void api_instance_action(api_req_t *r); /* start, stop, restart, terminate (the last segment) */
 void api_instance_audit(api_req_t *r);
 
-/* ---- routes_clusters.c (docs/clusters.md) ---- */
+/* ---- routes_clusters.c and routes_cluster_rules.c (docs/clusters.md) ---- */
 void api_clusters_list(api_req_t *r);
 void api_cluster_create(api_req_t *r);
 void api_cluster_get(api_req_t *r);

@@ -23,7 +23,7 @@ typedef struct {
   bool actor; /* first parameter is an actor id or alias to resolve */
   bool open;  /* no user authentication: /metrics, /docs, progress reports (whose
                * instance token is the credential, progress.c) and node samples
-               * (the counter's token, routes_clusters.c) */
+               * (the counter's token, routes_cluster_rules.c) */
 } api_route_t;
 
 static const api_route_t ROUTES[] = {
