@@ -153,6 +153,12 @@ void api_actor_update(api_req_t *r) {
   }
   json_t *now = NULL;
   if (model_actor_get(r->ctx->redis, r->db_id, &now) == 0) {
+    if (bump) {
+      /* the answer shows what this update wrote, SUBMITTED, as Abaco's
+       * does, even when a new worker came up READY in between */
+      json_object_set(now, "status", json_object_get(actor, "status"));
+      json_object_set(now, "status_message", json_object_get(actor, "status_message"));
+    }
     json_decref(actor);
     actor = now;
   }
