@@ -212,7 +212,14 @@ install_tools() {
     command -v "$p" >/dev/null || die "$p is missing from var/venv"
   done
   note "$(ansible-playbook --version | sed -n 1p), $(systemd-analyze --version | sed -n 1p)"
-  # A Docker engine for the compute hosts.
+  ensure_engine
+}
+
+# ensure_engine: a Docker engine on /var/run/docker.sock (for the compute
+# hosts and the compose scenario), started here when none answers and
+# stopped by teardown -- so each scenario asks again: the hosts
+# scenario's teardown stops an engine it started.
+ensure_engine() {
   if ! docker_ping /var/run/docker.sock; then
     command -v dockerd >/dev/null || die "no Docker engine on /var/run/docker.sock and no dockerd (run scripts/deps.sh)"
     say "starting a Docker engine on /var/run/docker.sock (stopped at the end)"
@@ -547,7 +554,10 @@ SCORES=() RESULTS=()
 for sc in $SCENARIOS; do
   case $sc in
     hosts) scenario_hosts ;;
-    compose) scenario_compose ;;
+    compose)
+      ensure_engine
+      scenario_compose
+      ;;
     *) die "ABT_SCENARIOS: unknown scenario '$sc' (hosts, compose)" ;;
   esac
 done
