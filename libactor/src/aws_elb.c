@@ -147,18 +147,25 @@ int aws_elb_describe(aws_t *a, const json_t *names, json_t **out, aws_result_t *
   return rc;
 }
 
-int aws_elb_delete(aws_t *a, const char *name, aws_result_t *res) {
-  aws_result_t local;
-  res = aws__res(res, &local);
+/* One call whose only parameter is LoadBalancerName; *body (the answer)
+ * is the caller's to free, even after a failure. */
+static int named_call(aws_t *a, const char *action, const char *name, actor_buf_t *body,
+                      aws_result_t *res) {
   if (!elb_name_ok(name))
     return ACTOR_EINVAL;
   aws__params_t p = {{0}};
-  actor_buf_t body = {0};
   int rc = aws__param(&p, "LoadBalancerName", name);
   if (rc == 0)
-    rc = aws__call(a, AWS__SVC_ELB, "DeleteLoadBalancer", &p, &body, res);
-  free(body.p);
+    rc = aws__call(a, AWS__SVC_ELB, action, &p, body, res);
   aws__params_free(&p);
+  return rc;
+}
+
+int aws_elb_delete(aws_t *a, const char *name, aws_result_t *res) {
+  aws_result_t local;
+  actor_buf_t body = {0};
+  int rc = named_call(a, "DeleteLoadBalancer", name, &body, aws__res(res, &local));
+  free(body.p);
   return rc;
 }
 
@@ -209,16 +216,10 @@ int aws_elb_draining(aws_t *a, const char *name, int *drain_s, aws_result_t *res
   aws_result_t local;
   res = aws__res(res, &local);
   *drain_s = 0;
-  if (!elb_name_ok(name))
-    return ACTOR_EINVAL;
-  aws__params_t p = {{0}};
   actor_buf_t body = {0};
-  int rc = aws__param(&p, "LoadBalancerName", name);
-  if (rc == 0)
-    rc = aws__call(a, AWS__SVC_ELB, "DescribeLoadBalancerAttributes", &p, &body, res);
+  int rc = named_call(a, "DescribeLoadBalancerAttributes", name, &body, res);
   if (rc == 0 && (rc = aws_parse_elb_draining(body.p, body.len, drain_s)) == ACTOR_EPARSE)
     rc = aws__malformed(res, "DescribeLoadBalancerAttributes");
   free(body.p);
-  aws__params_free(&p);
   return rc;
 }
