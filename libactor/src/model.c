@@ -377,17 +377,30 @@ int model_logs_delete_actor(store_mongo_t *m, const char *db_id) {
   return delete_of_actor(m, MODEL_COLL_LOGS, db_id);
 }
 
+/* What a real MongoDB uses for each query the services issue
+ * (docs/performance.md); FerretDB v1 (SQLite) keeps them but serves only
+ * _id from an index, which is why the api reads by _id (exec_retention.c). */
 int model_ensure_indexes(store_mongo_t *m) {
   json_t *by_actor = json_pack("{s:i}", "actor_dbid", 1);
+  json_t *by_actor_time = json_pack("{s:i, s:i}", "actor_dbid", 1, "message_received_time", 1);
+  json_t *by_time = json_pack("{s:i}", "message_received_time", 1);
   json_t *by_exp = json_pack("{s:i}", "exp", 1);
   json_t *ttl = json_pack("{s:i}", "expireAfterSeconds", 0);
-  int rc = (by_actor && by_exp && ttl) ? 0 : ACTOR_ENOMEM;
+  int rc = (by_actor && by_actor_time && by_time && by_exp && ttl) ? 0 : ACTOR_ENOMEM;
   if (rc == 0)
     rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_actor, NULL);
+  if (rc == 0)
+    rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_actor_time, NULL);
+  if (rc == 0)
+    rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_time, NULL);
+  if (rc == 0)
+    rc = store_mongo_create_index(m, MODEL_COLL_LOGS, by_actor, NULL);
   if (rc == 0 && store_mongo_create_index(m, MODEL_COLL_LOGS, by_exp, ttl) != 0)
     LOG_INFO("store", "no TTL index on logs (the server refuses it): expired logs are "
                       "removed by a periodic sweep instead");
   json_decref(by_actor);
+  json_decref(by_actor_time);
+  json_decref(by_time);
   json_decref(by_exp);
   json_decref(ttl);
   return rc;

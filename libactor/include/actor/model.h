@@ -154,22 +154,43 @@ ACTOR_MUST_CHECK int model_logs_delete_actor(store_mongo_t *m, const char *db_id
 #define MODEL_KEY_CRON "abaco:cron:due"
 ACTOR_MUST_CHECK int model_autoscale_index_repair(store_redis_t *r, long long *n);
 
-/* ---- the executions' time index and retention (exec_retention.c) ----
- * A Redis sorted set of execution ids scored by message_received_time (ms),
- * kept while [store] executions_retention is on, and a mark that it was
- * built from the collection. */
+/* ---- the executions' indexes and retention (exec_retention.c) ----
+ * MODEL_KEY_EXEC_TIMES: every execution id scored by message_received_time
+ * (ms); per actor, its ids by the same score (model_key_exec_of) and its
+ * cpu/io/runtime summed (model_key_exec_totals); marks that they were built
+ * from the collection. Kept whatever [store] executions_retention. */
 #define MODEL_KEY_EXEC_TIMES "abaco:executions:by_time"
 #define MODEL_KEY_EXEC_TIMES_BUILT "abaco:executions:by_time:built"
-/* Indexes an array of execution documents (those without a readable
- * message_received_time are skipped). */
+#define MODEL_KEY_EXEC_INDEX_BUILT "abaco:executions:index:built"
+void model_key_exec_of(const char *db_id, char out[MODEL_KEY_MAX]);
+void model_key_exec_totals(const char *db_id, char out[MODEL_KEY_MAX]);
+/* Indexes an array of execution documents (_id, actor_dbid,
+ * message_received_time, cpu, io, runtime); one already in its actor's
+ * index is left as it is (not counted twice). */
 ACTOR_MUST_CHECK int model_exec_index_add(store_redis_t *r, const json_t *execs);
-ACTOR_MUST_CHECK int model_exec_index_drop(store_redis_t *r);
+/* Counts a finished execution's cpu, io and runtime in its actor's totals
+ * (only if it is in the actor's index). */
+ACTOR_MUST_CHECK int model_exec_index_finish(store_redis_t *r, const char *db_id,
+                                             const char *eid, long long cpu, long long io,
+                                             long long runtime);
+/* Whether both indexes were built (the marks). */
 ACTOR_MUST_CHECK int model_exec_index_built(store_redis_t *r, bool *built);
-/* Indexes every stored execution (one streaming scan), then sets the mark;
+/* Indexes every stored execution (one streaming scan), then sets the marks;
  * *n: how many were indexed. */
 ACTOR_MUST_CHECK int model_exec_index_rebuild(store_redis_t *r, store_mongo_t *m, long long *n);
+typedef struct {
+  long long count, cpu, io, runtime;
+} model_exec_totals_t;
+/* An actor's totals, from its index (valid when the marks are set). */
+ACTOR_MUST_CHECK int model_exec_count(store_redis_t *r, const char *db_id,
+                                      model_exec_totals_t *t);
+/* A page of an actor's executions, oldest first, from its index: limit
+ * < 0 is every one from offset. Each is read by _id. */
+ACTOR_MUST_CHECK int model_exec_page(store_redis_t *r, store_mongo_t *m, const char *db_id,
+                                     long long offset, long long limit, json_t **out);
 /* Deletes the oldest executions received before cutoff_ms, at most max,
- * with their logs, each by _id; *removed: how many. */
+ * with their logs, each by _id, and takes them out of the indexes and
+ * their actors' totals; *removed: how many. */
 ACTOR_MUST_CHECK int model_exec_retire(store_redis_t *r, store_mongo_t *m, int64_t cutoff_ms,
                                        size_t max, size_t *removed);
 

@@ -232,10 +232,11 @@ void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor);
 
 /* retention.c: [store] executions_retention. api_retention_parse reads
  * the setting ("keep" or empty: 0; "<n>" days; "<n>s|m|h|d"), ACTOR_EINVAL
- * for anything else (pure). api_retention_setup keeps the executions' time
- * index from now on (retention on) or drops it (off); api_retention_index
- * indexes one execution written outside the group commit; the tick removes
- * old executions and their logs in bounded batches (see the file). */
+ * for anything else (pure). api_retention_setup keeps the executions'
+ * indexes from now on (and builds them if missing); api_retention_index
+ * indexes one execution written outside the group commit; the tick
+ * rebuilds missing indexes and removes old executions and their logs in
+ * bounded batches (see the file). */
 int api_retention_parse(const char *text, int64_t *ms);
 int api_retention_setup(api_ctx_t *c);
 ACTOR_MUST_CHECK int api_retention_index(api_ctx_t *c, const json_t *exec);

@@ -1,21 +1,21 @@
 /* [store] executions_retention (docs/configuration.md): executions older
  * than the retention, and their logs, are deleted -- those of deleted
- * actors included -- in bounded batches.
+ * actors included -- in bounded batches; and the executions' indexes.
  *
- * Design note. The executions' time index (libactor exec_retention.c: a
- * Redis sorted set of ids by message_received_time, because FerretDB v1
- * serves no filter but a lone _id from an index) is kept by every api
- * while retention is on: the ids of each group commit are added before the
- * executions are written (store_batch's hook), and accounting records the
- * same way. Every [store] executions_retention_interval seconds, the api
- * process holding the "retention" lease (one cluster-wide) builds the index
- * from the collection if it was never built (a stack upgraded from an
- * earlier release, or retention just turned on), then removes batches of
- * at most [store] executions_retention_batch executions, oldest first,
- * while batches come back full and for at most RETENTION_TICK_MS. With
- * retention off ("keep", the default, as in Abaco) nothing is deleted,
- * the index is not kept, and it is dropped at start, so that turning
- * retention on later builds it afresh from the collection. */
+ * Design note. The executions' indexes (libactor exec_retention.c: Redis
+ * sorted sets of ids -- all by time, and each actor's -- and each actor's
+ * totals, because FerretDB v1 serves no filter but a lone _id from an
+ * index) are kept by every api whatever the retention: the ids of each
+ * group commit are added before the executions are written (store_batch's
+ * hook), and accounting records the same way. At start, and then every
+ * [store] executions_retention_interval seconds, the api process holding
+ * the "retention" lease (one cluster-wide) builds the indexes from the
+ * collection if they were never built (a stack upgraded from an earlier
+ * release, or index keys flushed from Redis); then, with retention on, it
+ * removes batches of at most [store] executions_retention_batch
+ * executions, oldest first, while batches come back full and for at most
+ * RETENTION_TICK_MS. With retention off ("keep", the default, as in Abaco)
+ * nothing is deleted. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,27 +71,19 @@ static int index_before(const json_t *docs, void *ud) {
   int rc = model_exec_index_add(c->redis, docs);
   if (rc != 0) {
     api_metrics_store_error(c->metrics, "redis");
-    LOG_WARN("api", "retention: cannot index %zu new execution(s): %s", json_array_size(docs),
+    LOG_WARN("api", "cannot index %zu new execution(s): %s", json_array_size(docs),
              actor_strerror(rc));
   }
   return rc;
 }
 
 int api_retention_setup(api_ctx_t *c) {
-  if (c->retention_ms == 0) {
-    int rc = model_exec_index_drop(c->redis);
-    if (rc != 0)
-      LOG_WARN("api", "retention off: cannot drop the executions' time index: %s",
-               actor_strerror(rc));
-    return 0;
-  }
   store_batch_set_before(c->exec_batch, index_before, c);
+  api_retention_tick(c); /* builds the indexes now if they are missing */
   return 0;
 }
 
 int api_retention_index(api_ctx_t *c, const json_t *exec) {
-  if (c->retention_ms == 0)
-    return 0;
   json_t *one = json_pack("[O]", exec);
   int rc = one ? index_before(one, c) : ACTOR_ENOMEM;
   json_decref(one);
@@ -114,17 +106,17 @@ void api_retention_tick(api_ctx_t *c) {
   int rc = model_exec_index_built(c->redis, &built);
   if (rc == 0 && !built) {
     long long n = 0;
-    LOG_INFO("api", "retention: building the executions' time index from the collection");
+    LOG_INFO("api", "building the executions' indexes from the collection");
     rc = model_exec_index_rebuild(c->redis, c->mongo, &n);
     if (rc == 0)
-      LOG_INFO("api", "retention: indexed %lld execution(s) in %lld ms", n,
+      LOG_INFO("api", "executions' indexes: indexed %lld execution(s) in %lld ms", n,
                (long long)(actor_time_mono_ms() - t0));
   }
   int64_t cutoff = actor_time_now_ms() - c->retention_ms;
   char when[ACTOR_TIME_MAX];
   actor_time_format(cutoff, when);
   size_t removed = (size_t)c->retention_batch;
-  while (rc == 0 && removed == (size_t)c->retention_batch &&
+  while (rc == 0 && c->retention_ms > 0 && removed == (size_t)c->retention_batch &&
          actor_time_mono_ms() - t0 < RETENTION_TICK_MS) {
     rc = model_exec_retire(c->redis, c->mongo, cutoff, (size_t)c->retention_batch, &removed);
     if (removed > 0)

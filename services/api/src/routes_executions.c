@@ -13,31 +13,82 @@
 #include "actor/timefmt.h"
 #include "api.h"
 
+/* ?offset=&limit= (Abaco's names): non-negative integers; no limit is
+ * every execution from offset, as Abaco's list. */
+static int page_params(api_req_t *r, long long *offset, long long *limit) {
+  static const char *const K[] = {"offset", "limit"};
+  long long *dst[] = {offset, limit};
+  *offset = 0;
+  *limit = -1;
+  for (int i = 0; i < 2; i++) {
+    const char *v = ahttp_kvs_get(&r->http->query, K[i], 0);
+    if (v == NULL)
+      continue;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < 0 || n > 1000000000LL) {
+      api_error(r, 400, "Invalid %s: a non-negative integer.", K[i]);
+      return -1;
+    }
+    *dst[i] = n;
+  }
+  return 0;
+}
+
 void api_executions_list(api_req_t *r) {
+  long long offset, limit;
+  if (page_params(r, &offset, &limit) != 0)
+    return;
   json_t *list = NULL;
-  int rc = model_exec_list(r->ctx->mongo, r->db_id, &list);
+  model_exec_totals_t t = {0, 0, 0, 0};
+  bool built = false;
+  int rc = model_exec_index_built(r->ctx->redis, &built);
+  if (rc == 0 && built) {
+    /* The index: a page of ids and one find by _id each, and the totals
+     * kept beside them -- the cost of the page, not of the collection. */
+    rc = model_exec_count(r->ctx->redis, r->db_id, &t);
+    if (rc == 0)
+      rc = model_exec_page(r->ctx->redis, r->ctx->mongo, r->db_id, offset, limit, &list);
+  } else if (rc == 0) {
+    /* Indexes not built yet (being rebuilt): the scan, summed here. */
+    rc = model_exec_list(r->ctx->mongo, r->db_id, &list);
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+      t.count++;
+      t.cpu += json_integer_value(json_object_get(e, "cpu"));
+      t.io += json_integer_value(json_object_get(e, "io"));
+      t.runtime += json_integer_value(json_object_get(e, "runtime"));
+    }
+    if (rc == 0 && (offset > 0 || limit >= 0)) {
+      json_t *page = json_array();
+      for (size_t j = (size_t)offset;
+           page && j < json_array_size(list) && (limit < 0 || (long long)(j - offset) < limit); j++)
+        json_array_append(page, json_array_get(list, j));
+      json_decref(list);
+      list = page;
+      rc = page ? 0 : ACTOR_ENOMEM;
+    }
+  }
   if (rc != 0) {
+    json_decref(list);
     api_store_error(r, rc, "execution");
     return;
   }
   json_t *summaries = json_array();
-  json_int_t cpu = 0, io = 0, runtime = 0;
   size_t i;
   json_t *e;
-  json_array_foreach(list, i, e) {
+  json_array_foreach(list, i, e)
     json_array_append_new(summaries, api_exec_summary(e));
-    cpu += json_integer_value(json_object_get(e, "cpu"));
-    io += json_integer_value(json_object_get(e, "io"));
-    runtime += json_integer_value(json_object_get(e, "runtime"));
-  }
   const char *id = json_string_value(json_object_get(r->actor, "id"));
   const char *owner = json_string_value(json_object_get(r->actor, "owner"));
   char self[512];
   snprintf(self, sizeof(self), "%s/executions", id);
   json_t *res = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "actor_id", id,
                           "owner", owner ? owner : "", "executions", summaries,
-                          "total_executions", (json_int_t)json_array_size(list), "total_cpu",
-                          cpu, "total_io", io, "total_runtime", runtime, "_links",
+                          "total_executions", (json_int_t)t.count, "total_cpu",
+                          (json_int_t)t.cpu, "total_io", (json_int_t)t.io, "total_runtime",
+                          (json_int_t)t.runtime, "_links",
                           api_links(r, self, owner, "owner", NULL));
   json_decref(list);
   api_ok(r, "Actor executions retrieved successfully.", res);
@@ -124,7 +175,7 @@ void api_executions_add(api_req_t *r) {
       "message_received_time", now, "start_time", now, "finish_time", now, "worker_id",
       "runtime", (json_int_t)v[0], "cpu", (json_int_t)v[1], "io", (json_int_t)v[2],
       "exit_code", "final_state");
-  int rc = exec ? api_retention_index(r->ctx, exec) : ACTOR_ENOMEM;
+  int rc = exec ? api_retention_index(r->ctx, exec) : ACTOR_ENOMEM; /* counts cpu/io/runtime */
   if (rc == 0)
     rc = model_exec_insert(r->ctx->mongo, exec);
   json_decref(exec);

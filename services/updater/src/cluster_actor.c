@@ -55,7 +55,12 @@ int upd_actor_exec_store(upd_cluster_ctx_t *x, const json_t *actor, const char *
       "executor", executor, "status", EXEC_SUBMITTED, "message_received_time", now,
       "start_time", "finish_time", "worker_id", "runtime", 0, "cpu", 0, "io", 0, "exit_code",
       "final_state");
-  int rc = exec ? model_exec_insert(x->mongo, exec) : ACTOR_ENOMEM;
+  json_t *one = exec ? json_pack("[O]", exec) : NULL;
+  /* indexed first, as the api's executions (libactor exec_retention.c) */
+  int rc = one ? model_exec_index_add(x->redis, one) : ACTOR_ENOMEM;
+  if (rc == 0)
+    rc = model_exec_insert(x->mongo, exec);
+  json_decref(one);
   json_decref(exec);
   return rc;
 }

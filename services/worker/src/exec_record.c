@@ -96,6 +96,13 @@ int worker__exec_record(worker_exec_t *x) {
     LOG_WARN("worker", "execution %s: cannot record it: %s", eid, actor_strerror(rc));
     return rc;
   }
+  /* The actor's totals (its executions list) count what it used. */
+  int irc = model_exec_index_finish(
+      w->redis, w->db_id, eid, (long long)json_integer_value(json_object_get(x->done, "cpu")),
+      (long long)json_integer_value(json_object_get(x->done, "io")),
+      (long long)json_integer_value(json_object_get(x->done, "runtime")));
+  if (irc != 0)
+    LOG_WARN("worker", "execution %s: its actor's totals miss it: %s", eid, actor_strerror(irc));
   worker_count_execution(w, EXEC_COMPLETE, x->runtime_s >= 0 ? x->runtime_s : 0);
   LOG_INFO("worker", "actor %s execution %s complete: exit code %lld, %llds%s", w->db_id, eid,
            (long long)x->wt.exit_code,
