@@ -384,15 +384,18 @@ int model_ensure_indexes(store_mongo_t *m) {
   json_t *by_actor = json_pack("{s:i}", "actor_dbid", 1);
   json_t *by_actor_time = json_pack("{s:i, s:i}", "actor_dbid", 1, "message_received_time", 1);
   json_t *by_time = json_pack("{s:i}", "message_received_time", 1);
+  json_t *by_worker = json_pack("{s:i}", "worker_id", 1);
   json_t *by_exp = json_pack("{s:i}", "exp", 1);
   json_t *ttl = json_pack("{s:i}", "expireAfterSeconds", 0);
-  int rc = (by_actor && by_actor_time && by_time && by_exp && ttl) ? 0 : ACTOR_ENOMEM;
+  int rc = (by_actor && by_actor_time && by_time && by_worker && by_exp && ttl) ? 0 : ACTOR_ENOMEM;
   if (rc == 0)
     rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_actor, NULL);
   if (rc == 0)
     rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_actor_time, NULL);
   if (rc == 0)
     rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_time, NULL);
+  if (rc == 0)
+    rc = store_mongo_create_index(m, MODEL_COLL_EXECUTIONS, by_worker, NULL);
   if (rc == 0)
     rc = store_mongo_create_index(m, MODEL_COLL_LOGS, by_actor, NULL);
   if (rc == 0 && store_mongo_create_index(m, MODEL_COLL_LOGS, by_exp, ttl) != 0)
@@ -401,6 +404,7 @@ int model_ensure_indexes(store_mongo_t *m) {
   json_decref(by_actor);
   json_decref(by_actor_time);
   json_decref(by_time);
+  json_decref(by_worker);
   json_decref(by_exp);
   json_decref(ttl);
   return rc;

@@ -258,6 +258,9 @@ struct api_ticker_s {
 };
 int api_ticker_start(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
                      uint64_t interval_ms, api_tick_fn fn, void *data);
+/* The same with the first tick first_ms after start. */
+int api_ticker_start_first(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
+                           uint64_t first_ms, uint64_t interval_ms, api_tick_fn fn, void *data);
 /* Stops the timer; a tick in flight finishes (the loop waits for it). */
 void api_ticker_stop(api_ticker_t *t);
 

@@ -58,6 +58,11 @@ static void on_timer(uv_timer_t *h) {
 
 int api_ticker_start(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
                      uint64_t interval_ms, api_tick_fn fn, void *data) {
+  return api_ticker_start_first(loop, t, c, name, interval_ms, interval_ms, fn, data);
+}
+
+int api_ticker_start_first(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char *name,
+                           uint64_t first_ms, uint64_t interval_ms, api_tick_fn fn, void *data) {
   memset(t, 0, sizeof(*t));
   t->ctx = c;
   t->name = name;
@@ -67,7 +72,7 @@ int api_ticker_start(uv_loop_t *loop, api_ticker_t *t, api_ctx_t *c, const char 
     return rc;
   t->fn = fn;
   t->timer.data = t;
-  return uv_timer_start(&t->timer, on_timer, interval_ms, interval_ms);
+  return uv_timer_start(&t->timer, on_timer, first_ms, interval_ms);
 }
 
 void api_ticker_stop(api_ticker_t *t) {

@@ -227,9 +227,11 @@ int main(int argc, char **argv) {
   if ((rc = api_ticker_start(&svc.loop, &cron, &ctx, "cron", (uint64_t)ctx.cron_interval * 1000,
                              cron_tick, &cron_cursor)) != 0)
     LOG_ERROR("api", "cannot start the cron tick: %s", uv_strerror(rc));
-  /* Always: it also rebuilds the executions' indexes when missing. */
-  if ((rc = api_ticker_start(&svc.loop, &retention, &ctx, "retention",
-                             (uint64_t)ctx.retention_interval * 1000, retention_tick, NULL)) != 0)
+  /* Always, the first tick right away (on its thread, not delaying the
+   * start): it also rebuilds the executions' indexes when missing. */
+  if ((rc = api_ticker_start_first(&svc.loop, &retention, &ctx, "retention", 100,
+                                   (uint64_t)ctx.retention_interval * 1000, retention_tick,
+                                   NULL)) != 0)
     LOG_ERROR("api", "cannot start the retention tick: %s", uv_strerror(rc));
   if (ctx.retention_ms > 0)
     LOG_INFO("api", "executions retention: %lld s, a pass every %ld s of at most %ld",

@@ -7,7 +7,9 @@
  * totals, because FerretDB v1 serves no filter but a lone _id from an
  * index) are kept by every api whatever the retention: the ids of each
  * group commit are added before the executions are written (store_batch's
- * hook), and accounting records the same way. At start, and then every
+ * hook), and accounting records the same way. Right after start (on the
+ * tick's thread: the api answers meanwhile, its lists reading the
+ * collection until the indexes are built), and then every
  * [store] executions_retention_interval seconds, the api process holding
  * the "retention" lease (one cluster-wide) builds the indexes from the
  * collection if they were never built (a stack upgraded from an earlier
@@ -79,7 +81,6 @@ static int index_before(const json_t *docs, void *ud) {
 
 int api_retention_setup(api_ctx_t *c) {
   store_batch_set_before(c->exec_batch, index_before, c);
-  api_retention_tick(c); /* builds the indexes now if they are missing */
   return 0;
 }
 
@@ -127,7 +128,10 @@ void api_retention_tick(api_ctx_t *c) {
     api_metrics_store_error(c->metrics, "mongo");
     LOG_WARN("api", "retention: %s; next tick", actor_strerror(rc));
   }
-  int64_t keep = c->retention_interval * 900 - (actor_time_mono_ms() - t0);
+  /* With retention on the holder keeps the lease (one process retires);
+   * off, only the rare rebuild needs it: let it go. */
+  int64_t keep = c->retention_ms > 0 ? c->retention_interval * 900 - (actor_time_mono_ms() - t0)
+                                     : 0;
   if (store_lease_end(c->redis, RETENTION_LEASE, token, keep) != 0)
     api_metrics_store_error(c->metrics, "redis");
 }
