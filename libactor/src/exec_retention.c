@@ -218,8 +218,8 @@ int model_exec_count(store_redis_t *r, const char *db_id, model_exec_totals_t *t
   return rc;
 }
 
-int model_exec_page(store_redis_t *r, store_mongo_t *m, const char *db_id, long long offset,
-                    long long limit, json_t **out) {
+int model_exec_ids(store_redis_t *r, const char *db_id, long long offset, long long limit,
+                   json_t **out) {
   char of[MODEL_KEY_MAX], a[24], b[24];
   *out = NULL;
   model_key_exec_of(db_id, of);
@@ -230,8 +230,14 @@ int model_exec_page(store_redis_t *r, store_mongo_t *m, const char *db_id, long 
   snprintf(a, sizeof(a), "%lld", offset);
   snprintf(b, sizeof(b), "%lld", limit < 0 ? -1 : offset + limit - 1);
   const char *argv[] = {"ZRANGE", of, a, b};
+  return store__redis_strings(store_redis_cmdargv(r, 4, argv, NULL), "ZRANGE", of, out);
+}
+
+int model_exec_page(store_redis_t *r, store_mongo_t *m, const char *db_id, long long offset,
+                    long long limit, json_t **out) {
   json_t *ids = NULL;
-  int rc = store__redis_strings(store_redis_cmdargv(r, 4, argv, NULL), "ZRANGE", of, &ids);
+  *out = NULL;
+  int rc = model_exec_ids(r, db_id, offset, limit, &ids);
   if (rc != 0)
     return rc;
   json_t *list = json_array();

@@ -160,3 +160,51 @@ def test_retention_drops_the_keys_of_an_actor_left_with_none(client):
         assert redis_cmd("EXISTS", f"abaco:executions:totals:{gone_db}") == 0
     finally:
         api.stop()
+
+
+def test_search_naming_an_actor_answers_as_the_scan(client, actor_cleanup):
+    """With the indexes built, an executions search with actor_id=<id> reads
+    that actor's executions by _id and matches them in the api; without them
+    it is the collection scan. Both answer the same."""
+    a = client.register("abaco/samples-echo")
+    actor_cleanup.append(a["id"])
+    other = client.register("abaco/samples-echo")
+    actor_cleanup.append(other["id"])
+    for i in range(6):
+        add(client, a["id"], runtime=i, cpu=i * 2, io=7)
+    add(client, other["id"], runtime=3, cpu=1, io=1)
+    aid = a["id"]
+    queries = [{"actor_id": aid}, {"actor_id": aid, "runtime.gt": "2"},
+               {"actor_id": aid, "search": "compl"}, {"actor_id": aid, "search": "nothing-x"},
+               {"actor_id": aid, "exactsearch": "COMPLETE", "skip": "1", "limit": "2"},
+               {"actor_id": aid, "status.like": "omp"}, {"actor_id": aid, "runtime.like": "3"},
+               {"actor_id": aid, "cpu.in": "[2, 4, 100]"}, {"actor_id": aid, "io.neq": "7"},
+               {"actor_id": aid, "runtime.between": "1,3", "status": "COMPLETE"},
+               {"actor_id": "nosuchactor"}]
+
+    def run():
+        return [client.ok("get", "/actors/search/executions", params=q) for q in queries]
+
+    assert all(redis_cmd("EXISTS", k) == 1 for k in MARKS)
+    indexed = run()
+    assert indexed[0]["_metadata"]["total_count"] == 6
+    assert indexed[1]["_metadata"]["total_count"] == 3
+    assert indexed[4]["_metadata"]["count_returned"] == 2
+    assert indexed[6]["_metadata"]["total_count"] == 0  # a regex matches strings only
+    assert indexed[-1]["_metadata"]["total_count"] == 0
+    for attempt in range(3):
+        redis_cmd("DEL", MARKS[1])
+        scanned = run()
+        if redis_cmd("EXISTS", MARKS[1]) == 0:  # no api rebuilt it meanwhile
+            break
+    else:
+        raise AssertionError("the mark came back during every attempt")
+    try:
+        assert scanned == indexed
+    finally:
+        api = ApiProcess()  # rebuilds the indexes
+        try:
+            wait_for(lambda: redis_cmd("EXISTS", MARKS[1]) == 1, timeout=60,
+                     what="the indexes rebuilt")
+        finally:
+            api.stop()

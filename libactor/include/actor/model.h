@@ -184,6 +184,10 @@ typedef struct {
 /* An actor's totals, from its index (valid when the marks are set). */
 ACTOR_MUST_CHECK int model_exec_count(store_redis_t *r, const char *db_id,
                                       model_exec_totals_t *t);
+/* The ids of a page of an actor's executions, oldest first (its index);
+ * limit < 0: every one from offset. */
+ACTOR_MUST_CHECK int model_exec_ids(store_redis_t *r, const char *db_id, long long offset,
+                                    long long limit, json_t **out);
 /* A page of an actor's executions, oldest first, from its index: limit
  * < 0 is every one from offset. Each is read by _id. */
 ACTOR_MUST_CHECK int model_exec_page(store_redis_t *r, store_mongo_t *m, const char *db_id,

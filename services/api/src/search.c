@@ -606,11 +606,120 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The actor an executions search names by `actor_id=<id>` (eq, a
+ * string), or NULL. */
+static const cond_t *pinned_actor(const query_t *q) {
+  for (int i = 0; i < q->n; i++)
+    if (strcmp(q->conds[i].field, "actor_id") == 0 && q->conds[i].op == OP_EQ &&
+        json_is_string(q->conds[i].value))
+      return &q->conds[i];
+  return NULL;
+}
+
+/* The Mongo filter's meaning (cond_filter, text_filter) evaluated here on
+ * a stored execution: text search over the EXEC_TEXT strings, like/nlike
+ * on strings only (a $regex matches nothing else). */
+static bool exec_matches(api_req_t *r, const json_t *doc, const query_t *q) {
+  if (strcmp(actor_json_str(doc, "tenant", ""), r->ident.tenant) != 0)
+    return false;
+  for (int t = 0; t < 2; t++) {
+    const char *text = t ? q->exact : q->search;
+    if (text == NULL)
+      continue;
+    bool any = false;
+    for (int i = 0; !any && EXEC_TEXT[i]; i++) {
+      const json_t *v = json_object_get(doc, EXEC_TEXT[i]);
+      any = json_is_string(v) && (t ? strcmp(json_string_value(v), text) == 0
+                                    : contains_ci(json_string_value(v), text));
+    }
+    if (!any)
+      return false;
+  }
+  for (int i = 0; i < q->n; i++) {
+    const cond_t *c = &q->conds[i];
+    if ((c->op == OP_LIKE || c->op == OP_NLIKE) && !json_is_string(get_path(doc, c->field))) {
+      if (c->op == OP_LIKE)
+        return false;
+      continue;
+    }
+    if (!cond_match(doc, c))
+      return false;
+  }
+  return true;
+}
+
+/* An executions search that names an actor (of the scope), with the
+ * executions' indexes built: its candidates are the actor's executions
+ * (its index, at most SEARCH_SCAN_MAX), each read by _id and matched
+ * here -- the cost of the actor's executions, not of the collection.
+ * 1: answered; 0: not applicable (the caller scans). */
+static int search_pinned(api_req_t *r, const query_t *q, const mongo_kind_t *k,
+                         const json_t *scope) {
+  const cond_t *pin = pinned_actor(q);
+  bool built = false;
+  if (k->logs || pin == NULL || model_exec_index_built(r->ctx->redis, &built) != 0 || !built)
+    return 0;
+  char db_id[MODEL_KEY_MAX];
+  model_db_id(r->ident.tenant, json_string_value(pin->value), db_id);
+  bool in_scope = false;
+  size_t i;
+  json_t *id;
+  json_array_foreach(scope, i, id) in_scope = in_scope || strcmp(json_string_value(id), db_id) == 0;
+  json_t *ids = NULL, *out = json_array();
+  int rc = out ? 0 : ACTOR_ENOMEM;
+  if (rc == 0 && in_scope)
+    rc = model_exec_ids(r->ctx->redis, db_id, 0, SEARCH_SCAN_MAX, &ids);
+  /* the matches' ids only (borrowed from ids), never their documents */
+  const char **eids = rc == 0 ? calloc(json_array_size(ids) + 1, sizeof(*eids)) : NULL;
+  if (rc == 0 && eids == NULL)
+    rc = ACTOR_ENOMEM;
+  size_t n = 0;
+  json_array_foreach(ids, i, id) {
+    json_t *doc = NULL;
+    if (rc == 0)
+      rc = model_exec_get(r->ctx->mongo, db_id, json_string_value(id), &doc);
+    if (rc == ACTOR_ENOTFOUND) { /* indexed, gone meanwhile */
+      rc = 0;
+      continue;
+    }
+    if (rc == 0 && exec_matches(r, doc, q))
+      eids[n++] = json_string_value(id);
+    json_decref(doc);
+  }
+  if (eids)
+    qsort(eids, n, sizeof(*eids), cmp_str); /* the scan's order: by _id */
+  for (size_t j = (size_t)q->skip; rc == 0 && j < n && (long long)json_array_size(out) < q->limit;
+       j++) {
+    json_t *doc = NULL;
+    rc = model_exec_get(r->ctx->mongo, db_id, eids[j], &doc);
+    if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile */
+      rc = 0;
+      continue;
+    }
+    if (rc == 0)
+      json_array_append_new(out, mongo_display(r, k, doc));
+    json_decref(doc);
+  }
+  free(eids);
+  json_decref(ids);
+  if (rc != 0) {
+    json_decref(out);
+    api_store_error(r, rc, "execution");
+    return 1;
+  }
+  answer(r, metadata((long long)n, q, json_array_size(out)), out);
+  return 1;
+}
+
 static void search_mongo(api_req_t *r, const query_t *q, const mongo_kind_t *k) {
   json_t *ids = NULL, *filter = NULL, *opts = NULL, *docs = NULL;
   int rc = scope_actors(r, &ids, NULL);
   if (rc != 0) {
     api_store_error(r, rc, "actor");
+    return;
+  }
+  if (search_pinned(r, q, k, ids)) {
+    json_decref(ids);
     return;
   }
   json_t *all = json_array();
