@@ -427,6 +427,7 @@ void health_tick_run(health_t *h) {
     LOG_ERROR("health", "cannot read /proc (%s): skipping this tick", actor_strerror(rc));
     goto cleanup;
   }
+  list_containers(&t);
   if (!h->indexed) { /* the indexes read_workers relies on, once per process */
     long long n = 0;
     int64_t i0 = actor_time_mono_ms();
@@ -436,11 +437,11 @@ void health_tick_run(health_t *h) {
         LOG_INFO("health", "indexed %lld actor and worker record(s) by status and host in %lld ms",
                  n, (long long)(actor_time_mono_ms() - i0));
     } else {
-      LOG_WARN("health", "cannot build the worker index now: skipping this tick");
+      LOG_WARN("health", "Redis unavailable (the worker index cannot be built): skipping this "
+                         "tick");
       goto cleanup;
     }
   }
-  list_containers(&t);
   json_t *all = read_workers(&t);
   if (all == NULL)
     goto cleanup;
