@@ -71,7 +71,9 @@ def cpu_ms(pid):
 
 
 def rabbit_pid():
-    """The broker's Erlang VM (beam.smp) of the stack."""
+    """The broker's Erlang VM (beam.smp) of the stack (BENCH_RABBIT_PID: another's)."""
+    if os.environ.get("BENCH_RABBIT_PID"):
+        return int(os.environ["BENCH_RABBIT_PID"])
     out = subprocess.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
     return pids[0] if pids else None
@@ -202,7 +204,9 @@ def http_latency(api, aids):
 
 
 def tick_cost(binary, label, n, aids):
-    redis, rabbit = pid_of("redis"), rabbit_pid()
+    redis = int(os.environ["BENCH_REDIS_PID"]) if os.environ.get("BENCH_REDIS_PID") else \
+        pid_of("redis")
+    rabbit = rabbit_pid()
     rows = {}
     for job, over in (("autoscaler", dict(workers_autoscaling="true", workers_autoscale_interval=1,
                                           workers_autoscale_idle_grace=86400,
