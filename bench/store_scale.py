@@ -6,7 +6,10 @@
    actors, the CPU one api process spends per autoscaler tick and per cron
    tick (each measured alone, ticking every second, over a window), and per
    /metrics scrape; plus the CPU Redis and RabbitMQ spend meanwhile, and
-   the p50/p99 of GET /actors/{id} and of a message POST.
+   the p50/p99 of GET /actors/{id} and of a message POST; and the CPU one
+   health agent spends per tick (interval 1 s, its orphan-queue sweep off:
+   that one lists the broker's queues) on a host that runs none of the
+   1,000 workers.
 2. Executions: with E executions stored (10,000, 100,000; BENCH_EXECS,
    which may add 1000000), p50/p99 of GET of an actor's execution list (100
    of its own), of a page of it (offset 40, limit 10), of a search and of
@@ -18,7 +21,8 @@
 
 Each figure is taken for the api binary of this tree and, when
 BENCH_BASE_API names another build's api binary (e.g. main's), for that
-one too, in the same run over the same data. Actors are registered through
+one too, in the same run over the same data (BENCH_BASE_HEALTH likewise
+for the health agent's binary). Actors are registered through
 an api process of this tree (init_count 0, queue "benchq" that no spawner
 serves, so no worker ever starts); workers and executions are written
 straight into Redis and MongoDB in the records' own format. The stack's
@@ -42,7 +46,8 @@ import pymongo
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "functional"))
-from conftest import BUILD, CONF, REPO, conf, free_port, redis_cmd  # noqa: E402
+from conftest import (BUILD, CONF, REPO, conf, free_port, index_worker,  # noqa: E402
+                      redis_cmd, unindex_worker)
 
 QUEUE = "benchq"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -70,7 +75,9 @@ def cpu_ms(pid):
 
 
 def rabbit_pid():
-    """The broker's Erlang VM (beam.smp) of the stack."""
+    """The broker's Erlang VM (beam.smp) of the stack (BENCH_RABBIT_PID: another's)."""
+    if os.environ.get("BENCH_RABBIT_PID"):
+        return int(os.environ["BENCH_RABBIT_PID"])
     out = subprocess.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
     return pids[0] if pids else None
@@ -168,6 +175,7 @@ def seed_workers(dbs, total):
         redis_cmd(*args)
         redis_cmd("SADD", f"abaco:workers:{db}", wid)
         redis_cmd("SADD", "abaco:autoscale:active", db)  # as model_worker_put does
+        index_worker(db, wid, "READY", "bench")  # and its index entries
         made.append((db, wid))
     return made
 
@@ -176,6 +184,7 @@ def unseed_workers(made):
     for db, wid in made:
         redis_cmd("DEL", f"abaco:worker:{db}:{wid}")
         redis_cmd("SREM", f"abaco:workers:{db}", wid)
+        unindex_worker(db, wid)
 
 
 # ---- measurements ----
@@ -199,7 +208,9 @@ def http_latency(api, aids):
 
 
 def tick_cost(binary, label, n, aids):
-    redis, rabbit = pid_of("redis"), rabbit_pid()
+    redis = int(os.environ["BENCH_REDIS_PID"]) if os.environ.get("BENCH_REDIS_PID") else \
+        pid_of("redis")
+    rabbit = rabbit_pid()
     rows = {}
     for job, over in (("autoscaler", dict(workers_autoscaling="true", workers_autoscale_interval=1,
                                           workers_autoscale_idle_grace=86400,
@@ -244,6 +255,37 @@ def tick_cost(binary, label, n, aids):
           f"{m[1]:6.1f} ms wall", flush=True)
     print(f"  [{label}] {n:>6} actors: GET /actors/{{id}} p50 {h[0]:.2f} ms p99 {h[1]:.2f} ms; "
           f"POST message p50 {h[2]:.2f} ms p99 {h[3]:.2f} ms", flush=True)
+
+
+def health_cost(binary, label, n):
+    """CPU of a health agent per tick: interval 1 s, a host id of its own
+    (none of the workers is its), the orphan-queue sweep off; ticks counted
+    from its debug log."""
+    env = dict(os.environ, health_interval="1", spawner_host_id="benchhealth",
+               rabbit_management_url="", logs_directory="", logs_level="DEBUG")
+    log = tempfile.NamedTemporaryFile(prefix="abaco-bench-health-", suffix=".log", delete=False)
+    proc = subprocess.Popen([binary, "-c", CONF], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def ticks():
+        with open(log.name, errors="replace") as f:
+            return len(re.findall(r"tick \d+: ", f.read()))
+    try:
+        time.sleep(min(20, 4 + n / 1000))  # past its first ticks (and the index build)
+        t0, c0 = ticks(), cpu_ms(proc.pid)
+        time.sleep(WINDOW)
+        c1, t1 = cpu_ms(proc.pid), ticks()
+        k = max(1, t1 - t0)
+        print(f"  [{label}] {n:>6} actors, 1000 workers elsewhere: health tick "
+              f"{(c1 - c0) / k:7.2f} ms CPU over {t1 - t0} ticks", flush=True)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
 
 
 def mongo():
@@ -361,6 +403,9 @@ def main():
     builds = [("this tree", mine)]
     if os.environ.get("BENCH_BASE_API"):
         builds.insert(0, ("base", os.environ["BENCH_BASE_API"]))
+    healths = [("this tree", os.path.join(BUILD, "bin", "health"))]
+    if os.environ.get("BENCH_BASE_HEALTH"):
+        healths.insert(0, ("base", os.environ["BENCH_BASE_HEALTH"]))
     paused = [p for p in (pid_of("api"), pid_of("health")) if p]
     for p in paused:
         os.kill(p, signal.SIGSTOP)
@@ -382,6 +427,9 @@ def main():
             for label, binary in builds:
                 if part != "execs":
                     tick_cost(binary, label, n, aids)
+            for label, binary in healths:
+                if part != "execs":
+                    health_cost(binary, label, n)
         if part == "ticks":
             return
         print("==> executions: queries and retention by number stored", flush=True)

@@ -62,13 +62,19 @@ int model_actor_put(store_redis_t *r, const char *db_id, const json_t *actor) {
   int rc = store_record_put(r, key, actor);
   if (rc != 0)
     return rc;
-  return store_set_add(r, MODEL_KEY_ACTORS, db_id, NULL);
+  rc = store_set_add(r, MODEL_KEY_ACTORS, db_id, NULL);
+  if (rc == 0)
+    model_index_actor(r, db_id);
+  return rc;
 }
 
 int model_actor_update(store_redis_t *r, const char *db_id, const json_t *fields) {
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
-  return store_record_update(r, key, fields);
+  int rc = store_record_update(r, key, fields);
+  if (rc == 0 && json_object_get(fields, "status"))
+    model_index_actor(r, db_id);
+  return rc;
 }
 
 static json_t *status_fields(const char *status, const char *msg) {
@@ -94,13 +100,18 @@ int model_actor_transition(store_redis_t *r, const char *db_id, const char *cons
     return ACTOR_ENOMEM;
   int rc = store_record_transition(r, key, "status", from, f);
   json_decref(f);
+  if (rc == 0)
+    model_index_actor(r, db_id);
   return rc;
 }
 
 int model_actor_delete(store_redis_t *r, const char *db_id) {
   char key[MODEL_KEY_MAX];
   model_key_actor(db_id, key);
-  return delete_indexed(r, MODEL_KEY_ACTORS, db_id, key);
+  int rc = delete_indexed(r, MODEL_KEY_ACTORS, db_id, key);
+  if (rc == 0)
+    model_index_actor(r, db_id);
+  return rc;
 }
 
 int model_actor_all_ids(store_redis_t *r, json_t **out) {
@@ -168,6 +179,8 @@ int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
     rc = store_set_add(r, set, wid, NULL);
   if (rc == 0) /* the autoscaler looks at actors with workers */
     rc = store_set_add(r, MODEL_KEY_AUTOSCALE, db_id, NULL);
+  if (rc == 0)
+    model_index_worker(r, db_id, wid);
   return rc;
 }
 
@@ -223,7 +236,10 @@ int model_worker_update(store_redis_t *r, const char *db_id, const char *wid,
                         const json_t *fields) {
   char key[MODEL_KEY_MAX];
   model_key_worker(db_id, wid, key);
-  return store_record_update(r, key, fields);
+  int rc = store_record_update(r, key, fields);
+  if (rc == 0 && (json_object_get(fields, "status") || json_object_get(fields, "host_id")))
+    model_index_worker(r, db_id, wid);
+  return rc;
 }
 
 int model_worker_transition(store_redis_t *r, const char *db_id, const char *wid,
@@ -236,6 +252,8 @@ int model_worker_transition(store_redis_t *r, const char *db_id, const char *wid
   json_object_set_new(f, "status", json_string(status));
   int rc = store_record_transition(r, key, "status", from, f);
   json_decref(f);
+  if (rc == 0)
+    model_index_worker(r, db_id, wid);
   return rc;
 }
 
@@ -243,7 +261,10 @@ int model_worker_delete(store_redis_t *r, const char *db_id, const char *wid) {
   char key[MODEL_KEY_MAX], set[MODEL_KEY_MAX];
   model_key_worker(db_id, wid, key);
   model_key_workers(db_id, set);
-  return delete_indexed(r, set, wid, key);
+  int rc = delete_indexed(r, set, wid, key);
+  if (rc == 0)
+    model_index_worker(r, db_id, wid);
+  return rc;
 }
 
 /* ---- executions and logs ---- */

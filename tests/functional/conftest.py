@@ -241,6 +241,39 @@ def redis_cmd(*args):
 WORKER_BACKEND = os.environ.get("ABACO_WORKER_BACKEND", "process")
 
 
+# The worker indexes the record writers keep (libactor model.h "indexes
+# kept on writes"), for worker records a test or bench writes straight
+# into Redis: what model_index_worker would make of the record.
+IDX_WORKER_STATUS = "abaco:index:worker_status"
+IDX_WORKER_COUNTS = "abaco:index:worker_status:count"
+IDX_WORKER_HOST = "abaco:index:worker_host"
+
+
+def _host_set(host):
+    return f"abaco:index:workers:host:{host}" if host else "abaco:index:workers:unplaced"
+
+
+def unindex_worker(db_id, wid):
+    m = f"{db_id}:{wid}"
+    old = redis_cmd("HGET", IDX_WORKER_STATUS, m)
+    if old is not None:
+        redis_cmd("HINCRBY", IDX_WORKER_COUNTS, old, -1)
+        redis_cmd("HDEL", IDX_WORKER_STATUS, m)
+    host = redis_cmd("HGET", IDX_WORKER_HOST, m)
+    if host is not None:
+        redis_cmd("SREM", _host_set(host), m)
+        redis_cmd("HDEL", IDX_WORKER_HOST, m)
+
+
+def index_worker(db_id, wid, status, host_id):
+    m = f"{db_id}:{wid}"
+    unindex_worker(db_id, wid)
+    redis_cmd("HSET", IDX_WORKER_STATUS, m, status)
+    redis_cmd("HINCRBY", IDX_WORKER_COUNTS, status, 1)
+    redis_cmd("HSET", IDX_WORKER_HOST, m, host_id or "")
+    redis_cmd("SADD", _host_set(host_id), m)
+
+
 def worker_pids(wid):
     """Pids of the worker processes of worker id wid: build/bin/worker under
     the process backend, `worker` in its abaco/core container under docker

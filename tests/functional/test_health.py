@@ -31,8 +31,9 @@ import uuid
 
 import pytest
 
-from conftest import (conf, declare_queue, delete_queue, free_port, host_dir, needs_mgmt,
-                      queue_exists, redis_cmd, wait_for, worker_pids)
+from conftest import (conf, declare_queue, delete_queue, free_port, host_dir, index_worker,
+                      needs_mgmt, queue_exists, redis_cmd, unindex_worker, wait_for,
+                      worker_pids)
 from private_stack import PrivateStack, module_stack, stop_process
 
 SOCK_DIR = host_dir("socket_host_path_dir", "var/run/sockets")
@@ -69,7 +70,8 @@ def worker_record(db_id, wid):
 
 
 def put_fake_worker(db_id, wid, host_id, status="READY", pid=None):
-    """A worker record as the spawner and worker write it (JSON field values)."""
+    """A worker record as the spawner and worker write it (JSON field values),
+    with the index entries they keep."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     fields = {"id": wid, "actor_id": db_id, "status": status, "image": "abaco/samples-echo",
               "tenant": TENANT, "ch_name": f"worker_{wid}", "create_time": now,
@@ -81,11 +83,13 @@ def put_fake_worker(db_id, wid, host_id, status="READY", pid=None):
         args += [k, json.dumps(v)]
     redis_cmd("HSET", f"abaco:worker:{db_id}:{wid}", *args)
     redis_cmd("SADD", f"abaco:workers:{db_id}", wid)
+    index_worker(db_id, wid, status, host_id)
 
 
 def drop_fake_worker(db_id, wid):
     redis_cmd("SREM", f"abaco:workers:{db_id}", wid)
     redis_cmd("DEL", f"abaco:worker:{db_id}:{wid}")
+    unindex_worker(db_id, wid)
 
 
 def dead_pid():

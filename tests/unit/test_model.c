@@ -19,6 +19,7 @@
 #include "actor/errors.h"
 #include "actor/model.h"
 #include "actor/store.h"
+#include "actor/store_kv.h"
 #include "actor/timefmt.h"
 #include "test.h"
 #include "store_int.h" /* the raw layer, to set up and inspect keys */
@@ -495,6 +496,148 @@ static void test_logs(void) {
 
 /* Removes every Redis key and index entry of this run's tenants; returns
  * how many keys were still there. */
+/* ---- indexes kept on writes ---- */
+
+static long long hcount(const char *key, const char *field) {
+  redisReply *rep = store_redis_cmd(redis, "HGET %s %s", key, field);
+  long long n = rep && rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+  freeReplyObject(rep);
+  return n;
+}
+
+/* HGET as text in out ("" when absent, "?" on another reply). */
+static const char *hget(const char *key, const char *field, char out[MODEL_KEY_MAX]) {
+  redisReply *rep = store_redis_cmd(redis, "HGET %s %s", key, field);
+  snprintf(out, MODEL_KEY_MAX, "%s",
+           rep && rep->type == REDIS_REPLY_STRING ? rep->str
+           : rep && rep->type == REDIS_REPLY_NIL  ? ""
+                                                  : "?");
+  freeReplyObject(rep);
+  return out;
+}
+
+static void test_indexes(void) {
+  char a1[MODEL_KEY_MAX], m[MODEL_KEY_MAX], wkey[MODEL_KEY_MAX], hostset[MODEL_KEY_MAX],
+      host[64], v[MODEL_KEY_MAX], db[MODEL_KEY_MAX], wid[MODEL_KEY_MAX];
+  model_db_id(tenant_b, "idx1", a1);
+  model_worker_member(a1, "wi1", m);
+  model_key_worker(a1, "wi1", wkey);
+  ASSERT_EQ_INT(model_worker_member_split(m, db, wid), 0);
+  ASSERT_EQ_STR(db, a1);
+  ASSERT_EQ_STR(wid, "wi1");
+  ASSERT_EQ_INT(model_worker_member_split("nocolon", db, wid), ACTOR_EINVAL);
+  snprintf(host, sizeof(host), "uthost%ld", (long)getpid());
+  snprintf(hostset, sizeof(hostset), "%s%s", MODEL_KEY_IDX_HOST_PREFIX, host);
+  long long ready0 = hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_READY),
+            err0 = hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_ERROR),
+            wreq0 = hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_REQUESTED),
+            wset0 = hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_SPAWNER_SETUP);
+
+  /* an actor: counted by status, moved on a status change */
+  json_t *x = json_pack("{s:s, s:s}", "id", "idx1", "status", ACTOR_READY);
+  ASSERT_EQ_INT(model_actor_put(redis, a1, x), 0);
+  json_decref(x);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_ACTOR_STATUS, a1, v), ACTOR_READY);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_READY), ready0 + 1);
+  ASSERT_EQ_INT(model_actor_set_status(redis, a1, ACTOR_ERROR, "boom"), 0);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_ACTOR_STATUS, a1, v), ACTOR_ERROR);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_READY), ready0);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_ERROR), err0 + 1);
+  /* a second index pass changes nothing */
+  ASSERT_EQ_INT(model_index_actor(redis, a1), 0);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_ERROR), err0 + 1);
+
+  /* a worker: unplaced while REQUESTED, on its host's set once placed */
+  json_t *w = model_worker_new(a1, "wi1", "worker_wi1", "img", tenant_b, 1);
+  ASSERT_EQ_INT(model_worker_put(redis, a1, "wi1", w), 0);
+  json_decref(w);
+  ASSERT_EQ_INT(sismember(MODEL_KEY_IDX_UNPLACED, m), 1);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_WORKER_HOST, m, v), "");
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_REQUESTED), wreq0 + 1);
+  json_t *list = NULL;
+  ASSERT_EQ_INT(model_workers_of_host(redis, host, &list), 0);
+  ASSERT_TRUE(array_has_str(list, m));
+  json_decref(list);
+  const char *const from[] = {WORKER_REQUESTED, NULL};
+  json_t *f = json_pack("{s:s}", "host_id", host);
+  ASSERT_EQ_INT(model_worker_transition(redis, a1, "wi1", from, WORKER_SPAWNER_SETUP, f), 0);
+  json_decref(f);
+  ASSERT_EQ_INT(sismember(MODEL_KEY_IDX_UNPLACED, m), 0);
+  ASSERT_EQ_INT(sismember(hostset, m), 1);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_WORKER_HOST, m, v), host);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_REQUESTED), wreq0);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_SPAWNER_SETUP), wset0 + 1);
+  json_t *known = NULL;
+  ASSERT_EQ_INT(model_worker_ids_known(redis, &known), 0);
+  ASSERT_TRUE(json_object_get(known, "wi1") != NULL);
+  json_decref(known);
+  /* a failed guarded transition leaves the index as the record */
+  ASSERT_EQ_INT(model_worker_transition(redis, a1, "wi1", from, WORKER_READY, NULL),
+                ACTOR_ESTATE);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_SPAWNER_SETUP), wset0 + 1);
+
+  /* lost entries come back with a rebuild; an entry whose record went
+   * behind the index's back goes */
+  freeReplyObject(store_redis_cmd(redis, "HDEL %s %s", MODEL_KEY_IDX_ACTOR_STATUS, a1));
+  freeReplyObject(store_redis_cmd(redis, "HINCRBY %s %s -1", MODEL_KEY_IDX_ACTOR_COUNTS,
+                                  ACTOR_ERROR));
+  long long n = 0;
+  ASSERT_EQ_INT(model_index_rebuild(redis, true, &n), 0);
+  ASSERT_TRUE(n >= 2);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_ACTOR_STATUS, a1, v), ACTOR_ERROR);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_ERROR), err0 + 1);
+  bool built = false;
+  ASSERT_EQ_INT(store_key_exists(redis, MODEL_KEY_IDX_BUILT, &built), 0);
+  ASSERT_TRUE(built);
+  freeReplyObject(store_redis_cmd(redis, "DEL %s", wkey));
+  ASSERT_EQ_INT(model_index_rebuild(redis, false, &n), 0); /* built: nothing done */
+  ASSERT_EQ_INT(n, 0);
+  ASSERT_EQ_INT(sismember(hostset, m), 1);
+  ASSERT_EQ_INT(model_index_rebuild(redis, true, &n), 0);
+  ASSERT_EQ_INT(sismember(hostset, m), 0);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_WORKER_HOST, m, v), "");
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_WORKER_STATUS, m, v), "");
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_SPAWNER_SETUP), wset0);
+
+  /* deletes take the entries with them */
+  w = model_worker_new(a1, "wi2", "worker_wi2", "img", tenant_b, 1);
+  ASSERT_EQ_INT(model_worker_put(redis, a1, "wi2", w), 0);
+  json_decref(w);
+  model_worker_member(a1, "wi2", m);
+  ASSERT_EQ_INT(sismember(MODEL_KEY_IDX_UNPLACED, m), 1);
+  ASSERT_EQ_INT(model_worker_delete(redis, a1, "wi2"), 0);
+  ASSERT_EQ_INT(sismember(MODEL_KEY_IDX_UNPLACED, m), 0);
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_WORKER_COUNTS, WORKER_REQUESTED), wreq0);
+  ASSERT_EQ_INT(model_actor_delete(redis, a1), 0);
+  ASSERT_EQ_STR(hget(MODEL_KEY_IDX_ACTOR_STATUS, a1, v), "");
+  ASSERT_EQ_INT(hcount(MODEL_KEY_IDX_ACTOR_COUNTS, ACTOR_ERROR), err0);
+  freeReplyObject(store_redis_cmd(redis, "SREM %s %s", MODEL_KEY_AUTOSCALE, a1));
+}
+
+/* Index entries of the run's tenants whose records are gone (a test
+ * deleted a record behind the model's back): removed, counted in n. */
+static long long cleanup_index(const char *tenant) {
+  static const char *const HASHES[] = {MODEL_KEY_IDX_ACTOR_STATUS, MODEL_KEY_IDX_WORKER_STATUS,
+                                       MODEL_KEY_IDX_WORKER_HOST, NULL};
+  long long n = 0;
+  for (int h = 0; HASHES[h]; h++) {
+    redisReply *rep = store_redis_cmd(redis, "HKEYS %s", HASHES[h]);
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+      const char *f = rep->element[i]->str;
+      char db[MODEL_KEY_MAX], wid[MODEL_KEY_MAX];
+      if (strncmp(f, tenant, strlen(tenant)) != 0 || f[strlen(tenant)] != '_')
+        continue;
+      if (h == 0)
+        ACTOR_IGNORE(model_index_actor(redis, f));
+      else if (model_worker_member_split(f, db, wid) == 0)
+        ACTOR_IGNORE(model_index_worker(redis, db, wid));
+      n++;
+    }
+    freeReplyObject(rep);
+  }
+  return n;
+}
+
 static long long cleanup_redis(void) {
   const char *tenants[] = {tenant_a, tenant_b, tenant_ab, tenant_us};
   long long n = 0;
@@ -516,6 +659,7 @@ static long long cleanup_redis(void) {
       }
     }
     json_decref(ids);
+    n += cleanup_index(tenants[t]);
   }
   return n;
 }
@@ -582,6 +726,7 @@ int main(void) {
   RUN_TEST(test_worker_crud);
   RUN_TEST(test_exec);
   RUN_TEST(test_logs);
+  RUN_TEST(test_indexes);
 
   cleanup_redis();
   ASSERT_EQ_INT(cleanup_redis(), 0); /* the tests left nothing behind */

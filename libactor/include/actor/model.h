@@ -154,6 +154,50 @@ ACTOR_MUST_CHECK int model_logs_delete_actor(store_mongo_t *m, const char *db_id
 #define MODEL_KEY_CRON "abaco:cron:due"
 ACTOR_MUST_CHECK int model_autoscale_index_repair(store_redis_t *r, long long *n);
 
+/* ---- indexes kept on writes (model_index.c) ----
+ * Every write of an actor or worker record through this file also brings
+ * these up to date (one Lua script that reads the record as it is now), so
+ * periodic readers need not read every record:
+ *   abaco:index:actor_status          hash  db_id -> status
+ *   abaco:index:actor_status:count    hash  status -> actors in it
+ *   abaco:index:worker_status         hash  "<db_id>:<wid>" -> status
+ *   abaco:index:worker_status:count   hash  status -> workers in it
+ *   abaco:index:worker_host           hash  "<db_id>:<wid>" -> host_id ("" none yet)
+ *   abaco:index:workers:host:<host>   set   "<db_id>:<wid>" of the workers on host
+ *   abaco:index:workers:unplaced      set   "<db_id>:<wid>" with no host yet
+ *   abaco:index:built                 set once model_index_rebuild has run
+ * The /metrics scrape reads the counts; the health agent reads its host's
+ * set and the unplaced one. A failed update is logged (the record write
+ * stands) and put right by the member's next write or a rebuild. */
+#define MODEL_KEY_IDX_ACTOR_STATUS "abaco:index:actor_status"
+#define MODEL_KEY_IDX_ACTOR_COUNTS "abaco:index:actor_status:count"
+#define MODEL_KEY_IDX_WORKER_STATUS "abaco:index:worker_status"
+#define MODEL_KEY_IDX_WORKER_COUNTS "abaco:index:worker_status:count"
+#define MODEL_KEY_IDX_WORKER_HOST "abaco:index:worker_host"
+#define MODEL_KEY_IDX_HOST_PREFIX "abaco:index:workers:host:"
+#define MODEL_KEY_IDX_UNPLACED "abaco:index:workers:unplaced"
+#define MODEL_KEY_IDX_BUILT "abaco:index:built"
+/* "<db_id>:<wid>", and back (split at the last ':'; ACTOR_EINVAL if none). */
+void model_worker_member(const char *db_id, const char *wid, char out[MODEL_KEY_MAX]);
+ACTOR_MUST_CHECK int model_worker_member_split(const char *member, char db_id[MODEL_KEY_MAX],
+                                               char wid[MODEL_KEY_MAX]);
+/* The member's entries made to match its record now (absent record: the
+ * entries go). Logged when they fail; the write paths of this file call
+ * them and go on. */
+int model_index_actor(store_redis_t *r, const char *db_id);
+int model_index_worker(store_redis_t *r, const char *db_id, const char *wid);
+/* Unless abaco:index:built is set (or force): every actor and worker
+ * record indexed, and entries without a record removed, then the mark set
+ * (at api and health start). *n (may be NULL): records looked at. */
+ACTOR_MUST_CHECK int model_index_rebuild(store_redis_t *r, bool force, long long *n);
+/* The status counters of actors (workers=false) or workers: an object of
+ * status -> decimal text. */
+ACTOR_MUST_CHECK int model_index_counts(store_redis_t *r, bool workers, json_t **out);
+/* The members of the host's set and of the unplaced set, in one array. */
+ACTOR_MUST_CHECK int model_workers_of_host(store_redis_t *r, const char *host_id, json_t **out);
+/* Every indexed worker id, as an object wid -> true. */
+ACTOR_MUST_CHECK int model_worker_ids_known(store_redis_t *r, json_t **out);
+
 /* ---- the executions' indexes and retention (exec_retention.c) ----
  * MODEL_KEY_EXEC_TIMES: every execution id scored by message_received_time
  * (ms); per actor, its ids by the same score (model_key_exec_of) and its

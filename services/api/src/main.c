@@ -9,6 +9,7 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/service.h"
+#include "actor/timefmt.h"
 #include "access.h"
 #include "api.h"
 #include "cloud_api.h"
@@ -209,6 +210,14 @@ int main(int argc, char **argv) {
       api_cron_index_repair(&ctx) != 0)
     LOG_WARN("api", "could not (re)build the autoscaler's and cron's indexes now; they are "
                     "rebuilt at the next start");
+  long long nindexed = 0;
+  int64_t ix0 = actor_time_mono_ms();
+  if (model_index_rebuild(ctx.redis, false, &nindexed) != 0)
+    LOG_WARN("api", "could not build the status and host indexes of actors and workers now; "
+                    "they are built at the next start of an api or health agent");
+  else if (nindexed > 0)
+    LOG_INFO("api", "indexed %lld actor and worker record(s) by status and host in %lld ms",
+             nindexed, (long long)(actor_time_mono_ms() - ix0));
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
   if (rc != 0) {
     LOG_ERROR("api", "cannot listen on %s:%d: %s", http.bind, http.port, actor_strerror(rc));

@@ -8,14 +8,16 @@
  *    series, bounded by construction (route patterns x methods x codes,
  *    never raw paths) and capped at HTTP_SERIES_MAX. Rendered fresh on
  *    every scrape; per process, as Prometheus expects (sum() them).
- *  - Figures read from the stores: mailbox lengths (one AMQP round trip per
- *    actor), workers and actors by status (two pipelined Redis round
- *    trips), and the execution totals and runtime histogram, which are
- *    cluster-wide Redis hashes every process adds to (so each api shows the
- *    same value: aggregate them with max(), not sum()). A scrape refreshes
- *    them at most once per SCRAPE_CACHE_MS, looking at no more than
- *    SCRAPE_MAX_ACTORS actors and SCRAPE_MAX_WORKERS workers; concurrent
- *    scrapes wait for the one refresh and share it.
+ *  - Figures read from the stores: workers and actors by status (the
+ *    counters kept on every record write, model_index.c: two HGETALLs of a
+ *    few fields, whatever the number of records), mailbox lengths of the
+ *    actors of the autoscaler's index (those with a worker or waiting
+ *    messages; one AMQP round trip each, at most SCRAPE_MAX_ACTORS), and
+ *    the execution totals and runtime histogram, which are cluster-wide
+ *    Redis hashes every process adds to (so each api shows the same value:
+ *    aggregate them with max(), not sum()). A scrape refreshes them at
+ *    most once per SCRAPE_CACHE_MS; concurrent scrapes wait for the one
+ *    refresh and share it.
  *
  * Redis layout of the execution figures (writers: the api for SUBMITTED
  * and the ERRORs it decides; the worker and health agent for the rest):
@@ -50,7 +52,6 @@
 
 #define SCRAPE_CACHE_MS 1000
 #define SCRAPE_MAX_ACTORS 500
-#define SCRAPE_MAX_WORKERS 5000
 #define SCRAPE_MAX_INSTANCES 5000
 #define HTTP_SERIES_MAX 512
 #define HTTP_LATENCY_MAX 128
@@ -59,7 +60,8 @@
 #define STR(x) STR_(x)
 
 #define MAILBOX_HELP                                                                               \
-  "Messages waiting in an actor's mailbox (of at most " STR(SCRAPE_MAX_ACTORS) " actors)."
+  "Messages waiting in an actor's mailbox (actors with workers or messages, at most " STR(         \
+      SCRAPE_MAX_ACTORS) " of them)."
 
 #define KEY_EXECUTIONS ACTOR_METRICS_EXECUTIONS
 #define KEY_RUNTIME ACTOR_METRICS_RUNTIME
@@ -391,17 +393,22 @@ static void render_counts(actor_buf_t *b, const char *name, const char *label,
       sample1(b, name, label, k, (unsigned long long)json_integer_value(v));
 }
 
-static void collect(const char *db_id, void *ud) {
-  json_t *ids = ud;
-  if (json_array_size(ids) < SCRAPE_MAX_ACTORS)
-    json_array_append_new(ids, json_string(db_id));
-}
-
-/* Up to SCRAPE_MAX_ACTORS ids of abaco:actors (SSCAN from the start). */
-static int scan_actors(api_ctx_t *c, json_t **out) {
+/* Up to SCRAPE_MAX_ACTORS ids of the autoscaler's index (model.h
+ * MODEL_KEY_AUTOSCALE: every actor with a worker or waiting messages; an
+ * actor outside it has an empty mailbox), SSCAN from the start. */
+static int scan_active(api_ctx_t *c, json_t **out) {
   unsigned long long cursor = 0;
   json_t *ids = json_array();
-  int rc = ids ? api_scan_actors(c, &cursor, SCRAPE_MAX_ACTORS, collect, ids) : ACTOR_ENOMEM;
+  int rc = ids ? 0 : ACTOR_ENOMEM;
+  do {
+    json_t *page = NULL;
+    rc = store_set_scan_count(c->redis, MODEL_KEY_AUTOSCALE, &cursor, SCRAPE_MAX_ACTORS, &page);
+    for (size_t i = 0; rc == 0 && i < json_array_size(page) &&
+                       json_array_size(ids) < SCRAPE_MAX_ACTORS;
+         i++)
+      json_array_append(ids, json_array_get(page, i));
+    json_decref(page);
+  } while (rc == 0 && cursor != 0 && json_array_size(ids) < SCRAPE_MAX_ACTORS);
   if (rc != 0) {
     json_decref(ids);
     return rc;
@@ -410,71 +417,59 @@ static int scan_actors(api_ctx_t *c, json_t **out) {
   return 0;
 }
 
-/* Actors and workers by status, in three pipelined round trips; the ids
- * of actors whose mailbox is worth a look (not being deleted) go to
- * mailboxes. */
-static int status_counts(store_redis_t *rs, const json_t *ids, json_t *actors, json_t *workers,
-                         json_t *mailboxes) {
-  size_t n = json_array_size(ids), nw = 0;
-  char(*keys)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*keys));
-  char(*sets)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*sets));
-  const char **kp = calloc(n + 1, sizeof(*kp)), **sp = calloc(n + 1, sizeof(*sp));
-  const char **wp = NULL;
-  json_t *wkeys = json_array(), *st = NULL, *members = NULL, *wst = NULL;
-  int rc = (keys && sets && kp && sp && wkeys) ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    const char *db = json_string_value(json_array_get(ids, i));
-    model_key_actor(db, keys[i]);
-    model_key_workers(db, sets[i]);
-    kp[i] = keys[i];
-    sp[i] = sets[i];
+/* The counters kept on writes (model_index.c) into counts (status -> n). */
+static int index_counts(store_redis_t *rs, bool workers, json_t *counts) {
+  json_t *h = NULL;
+  int rc = model_index_counts(rs, workers, &h);
+  const char *k;
+  json_t *v;
+  json_object_foreach(h, k, v) {
+    long long n = strtoll(json_string_value(v) ? json_string_value(v) : "0", NULL, 10);
+    if (n > 0 || json_object_get(counts, k)) /* a status none is in any more: not shown */
+      json_object_set_new(counts, k, json_integer(n > 0 ? n : 0));
   }
+  json_decref(h);
+  return rc;
+}
+
+/* Actors and workers by status from the counters kept on writes (two
+ * round trips, whatever the number of records); the ids of the actors
+ * whose mailbox is worth a look (of the autoscaler's index, not being
+ * deleted) go to mailboxes (one pipelined round trip). */
+static int status_counts(api_ctx_t *c, json_t *actors, json_t *workers, json_t *mailboxes) {
+  store_redis_t *rs = c->redis;
+  int rc = index_counts(rs, false, actors);
   if (rc == 0)
+    rc = index_counts(rs, true, workers);
+  json_t *ids = NULL, *st = NULL;
+  if (rc == 0)
+    rc = scan_active(c, &ids);
+  size_t n = json_array_size(ids);
+  char(*keys)[MODEL_KEY_MAX] = rc == 0 ? calloc(n + 1, sizeof(*keys)) : NULL;
+  const char **kp = rc == 0 ? calloc(n + 1, sizeof(*kp)) : NULL;
+  if (rc == 0 && (keys == NULL || kp == NULL))
+    rc = ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    model_key_actor(json_string_value(json_array_get(ids, i)), keys[i]);
+    kp[i] = keys[i];
+  }
+  if (rc == 0 && n > 0)
     rc = store_record_field_many(rs, kp, n, "status", &st);
-  if (rc == 0)
-    rc = store_set_members_many(rs, sp, n, &members);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     const char *status = status_of(st, i);
-    tally(actors, status);
     /* a mailbox is reported for actors that may have one */
     if (status && strcmp(status, ACTOR_SHUTTING_DOWN) != 0)
-      json_array_append_new(mailboxes, json_string(json_string_value(json_array_get(ids, i))));
-    const char *db = json_string_value(json_array_get(ids, i));
-    const json_t *wids = json_array_get(members, i);
-    for (size_t j = 0; j < json_array_size(wids) && json_array_size(wkeys) < SCRAPE_MAX_WORKERS;
-         j++) {
-      char key[MODEL_KEY_MAX];
-      model_key_worker(db, json_string_value(json_array_get(wids, j)), key);
-      json_array_append_new(wkeys, json_string(key));
-    }
-  }
-  nw = json_array_size(wkeys);
-  if (rc == 0 && nw > 0) {
-    wp = calloc(nw, sizeof(*wp));
-    rc = wp ? 0 : ACTOR_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < nw; i++)
-      wp[i] = json_string_value(json_array_get(wkeys, i));
-    if (rc == 0)
-      rc = store_record_field_many(rs, wp, nw, "status", &wst);
-    for (size_t i = 0; rc == 0 && i < nw; i++)
-      tally(workers, status_of(wst, i)); /* NULL: the worker went meanwhile */
+      json_array_append(mailboxes, json_array_get(ids, i));
   }
   json_decref(st);
-  json_decref(members);
-  json_decref(wst);
-  free(wp);
+  json_decref(ids);
   free(kp);
-  free(sp);
   free(keys);
-  free(sets);
-  json_decref(wkeys);
   return rc;
 }
 
 static void render_mailboxes(api_ctx_t *c, actor_buf_t *b, const json_t *ids) {
-  family(b, "abaco_actor_mailbox_messages", "gauge",
-         "Messages waiting in an actor's mailbox (at most " STR(SCRAPE_MAX_ACTORS) " actors are "
-                                                                                   "reported).");
+  family(b, "abaco_actor_mailbox_messages", "gauge", MAILBOX_HELP);
   size_t i;
   json_t *id;
   json_array_foreach(ids, i, id) {
@@ -614,21 +609,18 @@ static void render_cloud(api_ctx_t *c, actor_buf_t *b) {
 }
 
 static void render_store_part(api_ctx_t *c, actor_buf_t *b) {
-  json_t *ids = NULL, *actors = zero_counts(ACTOR_STATUSES),
-         *workers = zero_counts(WORKER_STATUSES), *mailboxes = json_array();
-  int rc = scan_actors(c, &ids);
-  if (rc == 0)
-    rc = status_counts(c->redis, ids, actors, workers, mailboxes);
+  json_t *actors = zero_counts(ACTOR_STATUSES), *workers = zero_counts(WORKER_STATUSES),
+         *mailboxes = json_array();
+  int rc = (actors && workers && mailboxes) ? status_counts(c, actors, workers, mailboxes)
+                                            : ACTOR_ENOMEM;
   if (rc != 0) {
     api_metrics_store_error(c->metrics, "redis");
     LOG_WARN("api", "metrics: cannot read actors and workers: %s", actor_strerror(rc));
   }
-  family(b, "abaco_actors", "gauge",
-         "Actors by status (at most " STR(SCRAPE_MAX_ACTORS) " actors are looked at).");
+  family(b, "abaco_actors", "gauge", "Actors by status.");
   if (rc == 0)
     render_counts(b, "abaco_actors", "status", actors);
-  family(b, "abaco_workers", "gauge",
-         "Workers by status (of at most " STR(SCRAPE_MAX_ACTORS) " actors).");
+  family(b, "abaco_workers", "gauge", "Workers by status.");
   if (rc == 0)
     render_counts(b, "abaco_workers", "status", workers);
   if (rc == 0)
@@ -637,7 +629,6 @@ static void render_store_part(api_ctx_t *c, actor_buf_t *b) {
     family(b, "abaco_actor_mailbox_messages", "gauge", MAILBOX_HELP);
   render_executions(c, b);
   render_cloud(c, b);
-  json_decref(ids);
   json_decref(actors);
   json_decref(workers);
   json_decref(mailboxes);

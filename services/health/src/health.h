@@ -183,6 +183,7 @@ typedef struct {
   void *curl;             /* CURL easy handle of the management API (kept for keep-alive) */
   bool mgmt_down;         /* the last listing failed (warned once) */
   json_t *queue_suspects; /* {name: true}: orphan queues of the previous sweep */
+  bool indexed;           /* model_index_rebuild has run (or found the index built) */
 } health_t;
 
 /* Per-tick state (tick thread). */
@@ -191,13 +192,18 @@ typedef struct {
   int64_t now_ms;
   health_procs_t procs;
   json_t *containers; /* platform containers on the engine; NULL: engine unreachable */
-  json_t *known;      /* {wid: true} of every worker record read; NULL: incomplete */
+  bool complete;      /* every worker this host checks was read */
+  json_t *known;      /* {wid: true} of every indexed worker; read when first needed */
+  bool known_read;    /* known was asked for (NULL then: Redis failed) */
   json_t *reaps;      /* [{db_id, wid, why, status}]: workers to remove after the pass */
   json_t *answers;    /* {wid: {rc, reply}} of the status round; NULL: none asked */
 } health_tick_t;
 
 /* tick.c */
 void health_tick_run(health_t *h);
+/* Every worker id of the cluster (model_worker_ids_known), read on first
+ * use in a complete tick; NULL when unknown. */
+const json_t *health_known(health_tick_t *t);
 void health_track_free(health_t *h);
 bool health_serves_queue(const health_t *h, const char *queue);
 
@@ -222,7 +228,7 @@ void health_status_record(health_tick_t *t, const char *db_id, const char *wid, 
  * vhost) into h. 0 or ACTOR_ECONFIG/ACTOR_ENOMEM. */
 int health_queues_config(health_t *h, const actor_config_t *cfg, const char *amqp_uri);
 /* One sweep of the broker's orphan queues, when this agent holds the
- * cluster-wide lock; t->known must be complete. */
+ * cluster-wide lock; the tick must be complete (health_known). */
 void health_orphan_queues(health_tick_t *t);
 void health_queues_free(health_t *h);
 

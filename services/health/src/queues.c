@@ -276,7 +276,8 @@ static int actor_exists(health_t *h, const char *db_id) {
   return rc != 0 ? rc : exists;
 }
 
-static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors) {
+static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors,
+                  const json_t *known) {
   health_t *h = t->h;
   json_t *suspects = json_object();
   if (suspects == NULL)
@@ -292,7 +293,7 @@ static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors) 
       continue;
     const char *owner = q.id;
     bool of_actor = health_queue_of_actor(q.kind);
-    bool exists = json_object_get(of_actor ? actors : t->known, owner) != NULL;
+    bool exists = json_object_get(of_actor ? actors : known, owner) != NULL;
     bool was = h->queue_suspects && json_object_get(h->queue_suspects, name);
     health_qverdict_t verdict =
         health_queue_judge(q.kind, exists, (long)json_integer_value(v), was);
@@ -326,14 +327,15 @@ static void sweep(health_tick_t *t, const json_t *queues, const json_t *actors) 
 
 void health_orphan_queues(health_tick_t *t) {
   health_t *h = t->h;
-  if (h->mgmt_url == NULL || t->known == NULL)
+  if (h->mgmt_url == NULL || !t->complete)
     return;
   if (!lock_take(h))
     return; /* another agent is sweeping (or Redis is down) */
   json_t *queues = list_queues(h);
   json_t *actors = queues ? read_actors(h) : NULL;
-  if (actors)
-    sweep(t, queues, actors);
+  const json_t *known = actors ? health_known(t) : NULL;
+  if (known)
+    sweep(t, queues, actors, known);
   json_decref(actors);
   json_decref(queues);
   lock_release(h);

@@ -312,9 +312,10 @@ static int unclaimed(health_tick_t *t, const char *actor, const char *wid) {
     json_decref(w);
     return rc == 0 ? 0 : rc == ACTOR_ENOTFOUND ? 1 : rc;
   }
-  if (t->known == NULL)
+  const json_t *known = health_known(t);
+  if (known == NULL)
     return ACTOR_ESTATE;
-  return json_object_get(t->known, wid) ? 0 : 1;
+  return json_object_get(known, wid) ? 0 : 1;
 }
 
 void health_orphan_containers(health_tick_t *t) {

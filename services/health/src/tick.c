@@ -2,7 +2,8 @@
  * needs no lock):
  *
  *   1. which worker processes are alive (/proc), which platform containers
- *      exist (one engine call), every worker record (Redis)
+ *      exist (one engine call), the worker records of this host and the
+ *      unplaced ones (Redis, through the host index: read_workers)
  *   2. orphan containers of this host
  *   3. the status round: `status` to every live READY/BUSY worker of this
  *      host at once (status.c)
@@ -98,50 +99,87 @@ static void list_containers(health_tick_t *t) {
   free(err);
 }
 
-/* Every worker record: [[db_id, [worker, ...]], ...]; NULL when Redis
- * cannot be read at all. t->known is left NULL when some actor's workers
- * could not be read. */
+/* The worker records this host checks -- those of its host's index set
+ * and the unplaced ones (no host yet: REQUESTED), model.h "indexes kept on
+ * writes" -- grouped by actor: [[db_id, [worker, ...]], ...], read in one
+ * pipelined round trip; NULL when Redis cannot be read. Workers of other
+ * hosts are not read at all: a tick costs what this host runs, not what
+ * the cluster stores. An index entry whose record is gone is dropped. */
 static json_t *read_workers(health_tick_t *t) {
-  json_t *ids = NULL;
-  if (model_actor_all_ids(t->h->redis, &ids) != 0) {
+  store_redis_t *r = t->h->redis;
+  json_t *members = NULL, *recs = NULL, *all = NULL, *pos = NULL;
+  if (model_workers_of_host(r, t->h->host_id, &members) != 0) {
     LOG_WARN("health", "Redis unavailable: skipping this tick");
     return NULL;
   }
-  json_t *all = json_array();
-  json_t *known = json_object();
-  bool complete = all && known;
-  for (size_t i = 0; all && i < json_array_size(ids); i++) {
-    const char *db_id = json_string_value(json_array_get(ids, i));
-    json_t *workers = NULL;
-    int rc = db_id ? model_worker_list(t->h->redis, db_id, &workers) : ACTOR_EINVAL;
-    if (rc != 0) {
-      complete = false;
-      LOG_WARN("health", "actor %s: cannot read its workers: %s", db_id ? db_id : "?",
-               actor_strerror(rc));
-      if (rc == ACTOR_ECONN || rc == ACTOR_ESTORE)
-        break;
+  size_t n = json_array_size(members);
+  char(*keys)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*keys));
+  char(*dbs)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*dbs));
+  const char **kp = calloc(n + 1, sizeof(*kp));
+  bool *ok = calloc(n + 1, sizeof(*ok));
+  int rc = (keys && dbs && kp && ok) ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    char wid[MODEL_KEY_MAX];
+    ok[i] = model_worker_member_split(json_string_value(json_array_get(members, i)), dbs[i],
+                                      wid) == 0;
+    if (ok[i])
+      model_key_worker(dbs[i], wid, keys[i]);
+    kp[i] = keys[i]; /* "" for a malformed member: reads as absent */
+  }
+  if (rc == 0 && n > 0)
+    rc = store_record_get_many(r, kp, n, &recs);
+  if (rc == 0) {
+    all = json_array();
+    pos = json_object();
+    rc = (all && pos) ? 0 : ACTOR_ENOMEM;
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    json_t *w = json_array_get(recs, i);
+    if (!ok[i])
+      continue;
+    if (!json_is_object(w)) { /* deleted meanwhile, or its index entry outlived it */
+      char wid[MODEL_KEY_MAX];
+      if (model_worker_member_split(json_string_value(json_array_get(members, i)), dbs[i],
+                                    wid) == 0)
+        model_index_worker(r, dbs[i], wid);
       continue;
     }
-    size_t k;
-    json_t *w;
-    json_array_foreach(workers, k, w) {
-      const char *wid = actor_json_str(w, "id", NULL);
-      if (wid && known)
-        json_object_set_new(known, wid, json_true());
+    json_t *at = json_object_get(pos, dbs[i]);
+    if (at == NULL) {
+      json_object_set_new(pos, dbs[i], json_integer((json_int_t)json_array_size(all)));
+      json_array_append_new(all, json_pack("[s,[]]", dbs[i]));
+      at = json_object_get(pos, dbs[i]);
     }
-    json_array_append_new(all, json_pack("[s,o]", db_id, workers));
+    json_array_append(json_array_get(json_array_get(all, (size_t)json_integer_value(at)), 1), w);
   }
-  json_decref(ids);
-  if (all == NULL || !complete) {
-    json_decref(known);
-    known = NULL;
-  }
-  t->known = known;
-  if (all && !complete && json_array_size(all) == 0) {
+  if (rc != 0)
+    LOG_WARN("health", "cannot read the workers of this host: %s", actor_strerror(rc));
+  json_decref(members);
+  json_decref(recs);
+  json_decref(pos);
+  free(keys);
+  free(dbs);
+  free(kp);
+  free(ok);
+  if (rc != 0) {
     json_decref(all);
     return NULL;
   }
+  t->complete = true;
   return all;
+}
+
+const json_t *health_known(health_tick_t *t) {
+  if (!t->complete)
+    return NULL;
+  if (!t->known_read) {
+    t->known_read = true;
+    if (model_worker_ids_known(t->h->redis, &t->known) != 0) {
+      LOG_WARN("health", "cannot read the worker index: orphans are left for the next tick");
+      t->known = NULL;
+    }
+  }
+  return t->known;
 }
 
 /* ---- step 4 ---- */
@@ -390,6 +428,20 @@ void health_tick_run(health_t *h) {
     goto cleanup;
   }
   list_containers(&t);
+  if (!h->indexed) { /* the indexes read_workers relies on, once per process */
+    long long n = 0;
+    int64_t i0 = actor_time_mono_ms();
+    if (model_index_rebuild(h->redis, false, &n) == 0) {
+      h->indexed = true;
+      if (n > 0)
+        LOG_INFO("health", "indexed %lld actor and worker record(s) by status and host in %lld ms",
+                 n, (long long)(actor_time_mono_ms() - i0));
+    } else {
+      LOG_WARN("health", "Redis unavailable (the worker index cannot be built): skipping this "
+                         "tick");
+      goto cleanup;
+    }
+  }
   json_t *all = read_workers(&t);
   if (all == NULL)
     goto cleanup;
@@ -403,9 +455,9 @@ void health_tick_run(health_t *h) {
   reap_all(&t);
   if (t.containers)
     health_orphan_files(&t);
-  if (t.known && !h->stopping)
+  if (t.complete && !h->stopping)
     health_orphan_queues(&t);
-  if (t.known && !h->stopping)
+  if (t.complete && !h->stopping)
     track_sweep(h);
   json_decref(all);
   LOG_DEBUG("health", "tick %lu: %zu tracked workers, %lld ms", h->tick, h->ntrack,
