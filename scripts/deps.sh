@@ -94,6 +94,10 @@ want rabbitmq-server cmd:rabbitmq-server
 want redis-server cmd:redis-server
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then want docker.io; fi
 want iptables cmd:iptables
+# [workers] runtime = oci (docs/oci.md): the OCI runtime and ip for the
+# executions' network namespaces.
+want runc cmd:runc
+want iproute2 cmd:ip
 want busybox-static
 # PID 1 of the platform's image (scripts/images.sh copies tini-static).
 want tini cmd:tini-static

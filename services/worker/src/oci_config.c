@@ -234,12 +234,10 @@ json_t *oci_config(const oci_config_in_t *in, const char **why) {
                             in->hostname);
   json_t *caps = str_array(privileged ? ALL_CAPS : DEFAULT_CAPS);
   json_t *process = json_pack(
-      "{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b,"
-      " s:[{s:s, s:I, s:I}]}",
+      "{s:b, s:{s:I, s:I}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}",
       "terminal", 0, "user", "uid", (json_int_t)uid, "gid", (json_int_t)gid, "args", args, "env",
       env, "cwd", *cwd ? cwd : "/", "capabilities", "bounding", caps, "effective", caps,
-      "permitted", caps, "inheritable", "ambient", "noNewPrivileges", !privileged, "rlimits",
-      "type", "RLIMIT_NOFILE", "hard", (json_int_t)1048576, "soft", (json_int_t)1048576);
+      "permitted", caps, "inheritable", "ambient", "noNewPrivileges", !privileged);
   json_decref(caps);
 
   /* Mounts: Docker's defaults, its /etc files, then the body's Binds. */
