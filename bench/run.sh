@@ -28,3 +28,6 @@ var/venv/bin/python bench/cloud_launch.py 10
 echo
 echo "==> 7. cloud: one reconciler pass over N tagged instances (bench/reconcile.py)"
 var/venv/bin/python bench/reconcile.py ${BENCH_RECONCILE:-100 1000}
+echo
+echo "==> 8. runtime docker vs oci: POST -> COMPLETE and executions/s with 8 workers (bench/oci_vs_docker.py)"
+python3 bench/oci_vs_docker.py ${BENCH_OCI:-30 160}
