@@ -584,8 +584,10 @@ void worker__oci_wait(worker_exec_t *x) {
   worker_t *w = x->w;
   oci_exec_t *e = &x->oci;
   worker_waiter_t *wt = &x->wt;
-  int64_t t0 = actor_time_mono_ms(), killed_at = 0;
-  int64_t deadline = wt->max_run_ms > 0 ? t0 + wt->max_run_ms : 0;
+  int64_t killed_at = 0, deadline = 0;
+  /* max_run_time counts from the container's start (runc writes the pid
+   * file then), as the Docker path's wait starts after the start call. */
+  char *pidp = wt->max_run_ms > 0 ? bundle_path(e, "pid") : NULL;
   while (e->runc_pid > 0) {
     if (e->pidfd >= 0) {
       struct pollfd p = {.fd = e->pidfd, .events = POLLIN};
@@ -599,6 +601,8 @@ void worker__oci_wait(worker_exec_t *x) {
     if (e->runc_pid == 0)
       break;
     int64_t now = actor_time_mono_ms();
+    if (pidp && deadline == 0 && access(pidp, F_OK) == 0)
+      deadline = now + wt->max_run_ms;
     if (killed_at == 0) {
       bool quit = quit_asked(w), late = deadline > 0 && now >= deadline;
       if ((quit || late) && runc_kill(w, x->cid) == 0) {
@@ -617,6 +621,7 @@ void worker__oci_wait(worker_exec_t *x) {
       break;
     }
   }
+  free(pidp);
   if (e->runc_pid == 0) {
     int st = e->status;
     wt->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
@@ -638,6 +643,21 @@ bool worker__oci_never_started(worker_exec_t *x) {
   size_t len = strlen(buf);
   while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
     buf[--len] = '\0';
+  /* runc logs `time=... level=error msg="runc run failed: ..."`: the msg. */
+  char *msg = strstr(buf, "msg=\""), *o = buf;
+  if (msg) {
+    for (char *p = msg + 5; *p && *p != '\n'; p++) {
+      if (*p == '\\' && p[1]) {
+        *o++ = *++p;
+        continue;
+      }
+      if (*p == '"')
+        break;
+      *o++ = *p;
+    }
+    *o = '\0';
+    len = strlen(buf);
+  }
   x->start_failed = true;
   snprintf(x->why, x->whylen, "could not start the container: %s",
            len ? buf : "runc exited before the container started");
