@@ -50,7 +50,7 @@ def status(c, aid, eid):
 
 def latency(stack, n):
     c = stack.client
-    aid = stack.register(IMAGE, max_workers=1)["id"]
+    aid = stack.register(IMAGE)["id"]
     wait_ready(c, aid, 1)
 
     def one(msg):
@@ -72,7 +72,7 @@ def latency(stack, n):
 
 def throughput(stack, m):
     c = stack.client
-    aid = stack.register(IMAGE, max_workers=WORKERS)["id"]
+    aid = stack.register(IMAGE)["id"]
     c.ok("POST", f"/actors/{aid}/workers", json={"num": WORKERS - 1})
     wait_ready(c, aid, WORKERS)
     # warm: one execution per worker's image cache
@@ -99,8 +99,9 @@ def main():
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 160
     lat, rate = {}, {}
     for runtime in ("docker", "oci"):
-        stack = PrivateStack(f"bench{runtime}", env=dict(workers_runtime=runtime,
-                                                         workers_autoscale_idle_grace="600"))
+        stack = PrivateStack(f"bench{runtime}", env=dict(
+            workers_runtime=runtime, workers_autoscale_idle_grace="600",
+            spawner_max_workers_per_actor=str(WORKERS)))
         try:
             lat[runtime] = latency(stack, n)
             rate[runtime] = throughput(stack, m)
