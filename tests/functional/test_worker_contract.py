@@ -36,16 +36,20 @@ def docker(*args):
 # [workers] runtime: scripts/test.sh's stage workers-oci runs this module
 # again with ABACO_WORKER_RUNTIME=oci against workers started with
 # workers_runtime=oci; their containers are runc's (state in RUNC_ROOT,
-# id abaco-<execution id>), their settings in the bundle's config.json.
+# id abaco-<execution id>-<attempt>), their settings in the bundle's config.json.
 RUNTIME = os.environ.get("ABACO_WORKER_RUNTIME", "docker")
 RUNC_ROOT = "/run/abaco-oci/runc"
 LEASE_DIR = "/run/abaco-oci/ip"
 
 
 def runc_state(eid):
-    r = subprocess.run(["runc", "--root", RUNC_ROOT, "state", f"abaco-{eid}"],
+    """runc's state of the execution's container (id abaco-<eid>-<attempt>)."""
+    r = subprocess.run(["runc", "--root", RUNC_ROOT, "list", "-f", "json"],
                        capture_output=True, text=True, timeout=30)
-    return json.loads(r.stdout) if r.returncode == 0 else None
+    for c in (json.loads(r.stdout or "null") or []) if r.returncode == 0 else []:
+        if c["id"].startswith(f"abaco-{eid}-"):
+            return c
+    return None
 
 
 def oci_as_inspect(state):
@@ -107,9 +111,9 @@ def oci_leftovers(eid):
                         left.append(f"lease {name}")
             except FileNotFoundError:
                 pass
-    bundle = os.path.join(host_dir("oci_dir", "var/oci"), "run", f"abaco-{eid}")
-    if os.path.exists(bundle):
-        left.append(f"bundle {bundle}")
+    run = os.path.join(host_dir("oci_dir", "var/oci"), "run")
+    if os.path.isdir(run):
+        left += [f"bundle {b}" for b in os.listdir(run) if b.startswith(f"abaco-{eid}-")]
     return left
 
 

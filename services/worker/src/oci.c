@@ -443,7 +443,12 @@ int worker__oci_create(worker_exec_t *x) {
   rc = net_ready(w, &x->err);
   if (rc != 0)
     return worker__platform_fault(rc) ? rc : ACTOR_EIO;
-  if (asprintf(&x->cid, "abaco-%s", eid) < 0) {
+  /* One id (and bundle) per attempt: a redelivered message may run while
+   * an earlier attempt of a worker that died still does. */
+  uint32_t attempt = 0;
+  if (getrandom(&attempt, sizeof(attempt), 0) != sizeof(attempt))
+    attempt = (uint32_t)actor_time_mono_ms();
+  if (asprintf(&x->cid, "abaco-%s-%08x", eid, attempt) < 0) {
     x->cid = NULL;
     return ACTOR_ENOMEM;
   }
@@ -451,7 +456,6 @@ int worker__oci_create(worker_exec_t *x) {
     e->bundle = NULL;
     return ACTOR_ENOMEM;
   }
-  oci_rmtree(e->bundle); /* a leftover of a crash */
   mkdirs(e->bundle, 0711);
   char *upper = bundle_path(e, "upper"), *work = bundle_path(e, "work"),
        *etc = bundle_path(e, "etc"), *opts = NULL;
