@@ -73,7 +73,7 @@ def latency(stack, n):
 def throughput(stack, m):
     c = stack.client
     aid = stack.register(IMAGE)["id"]
-    c.ok("POST", f"/actors/{aid}/workers", json={"num": WORKERS - 1})
+    c.ok("POST", f"/actors/{aid}/workers", json={"num": WORKERS})  # at least WORKERS
     wait_ready(c, aid, WORKERS)
     # warm: one execution per worker's image cache
     first = c.send(aid, "warm")["execution_id"]
