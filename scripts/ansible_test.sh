@@ -19,20 +19,34 @@
 #      bound in.
 #   5. ansible-playbook -i inventories/test site.yml twice: the second run
 #      must report changed=0 on every host.
-#   6. systemd-analyze security --offline=yes on each unit the roles wrote:
-#      exposure scores printed, fail above the thresholds (ABT_MAX_EXPOSURE
-#      for api and FerretDB, ABT_MAX_EXPOSURE_DOCKER for spawner/health,
-#      which hold the Docker socket; docs/operations.md explains them).
+#   6. systemd-analyze security --offline=yes on each of the 7 units the
+#      roles wrote: exposure scores printed, fail above the thresholds
+#      (ABT_MAX_EXPOSURE for api, FerretDB, clientg, launcher and updater,
+#      ABT_MAX_EXPOSURE_DOCKER for spawner/health, which hold the Docker
+#      socket; docs/operations.md explains them).
 #   7. end to end through the web host's api (tests/ansible/e2e.py): two
 #      actors, their executions COMPLETE with logs, run by workers on both
-#      compute hosts; then update.yml (rolling restart) and one more message.
-#   8. teardown (also on failure or ^C): machines powered off, overlays
-#      unmounted, namespaces, veths, bridge, iptables rules and /srv/abt-*
-#      removed. ABT_KEEP=1 keeps everything up for a look (then run
-#      `scripts/ansible_test.sh --down`).
+#      compute hosts; clientg, launcher and updater active on abt-web
+#      (clientg's key written, the cloud daemons' one warning); then
+#      update.yml (rolling restart) and one more message.
+#   8. teardown of the hosts (also on failure or ^C): machines powered off,
+#      overlays unmounted, namespaces, veths, bridge, iptables rules and
+#      /srv/abt-* removed. ABT_KEEP=1 keeps everything up for a look (then
+#      run `scripts/ansible_test.sh --down`).
+#   9. second scenario, abaco_install_method=compose (roles/compose): the
+#      compose stack deployed on this machine itself (inventories/
+#      compose-test, ansible_connection=local, this machine's Docker
+#      engine) as project abtcompose on ports 18300/18301: images tagged
+#      abt-compose (scripts/images.sh), site.yml twice (the second run
+#      changed=0), update.yml (changed=0: nothing new), one message end to
+#      end through its api, then site.yml
+#      with abaco_compose_state=absent and a check that nothing of the
+#      project is left (containers, network, volumes, actor containers,
+#      image tags, directories).
 #
 # Environment: ABT_KEEP=1 (above), ABT_LINT=0 skips step 3 (development
-# only), ABT_MAX_EXPOSURE / ABT_MAX_EXPOSURE_DOCKER (the limits of step 6).
+# only), ABT_MAX_EXPOSURE / ABT_MAX_EXPOSURE_DOCKER (the limits of step 6),
+# ABT_SCENARIOS (default "hosts compose": which scenarios run).
 #
 # Usage: scripts/ansible_test.sh [--down]
 set -euo pipefail
@@ -54,6 +68,17 @@ HOSTS=("abt-db 10.77.0.11" "abt-web 10.77.0.12" "abt-c1 10.77.0.21" "abt-c2 10.7
 COMPUTE=(abt-c1 abt-c2)
 MAX_EXPOSURE=${ABT_MAX_EXPOSURE:-1.5}
 MAX_EXPOSURE_DOCKER=${ABT_MAX_EXPOSURE_DOCKER:-2.0}
+SCENARIOS=${ABT_SCENARIOS:-hosts compose}
+# Second scenario (inventories/compose-test): the project, its host id and
+# network, its ports, its image tags (built here; shipped to the "host"),
+# its directories on this machine.
+CPROJECT=abtcompose
+CAPI_PORT=18300
+CMGMT_PORT=18301
+CSRC_TAG=abt-compose
+CHOST_TAG=abt-compose-host
+CDIR=/srv/abt-compose
+CIMAGES=(core redis rabbitmq ferretdb)
 BASE_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,sudo,iproute2,ca-certificates,curl
 # Preinstalled so the hosts need no network: what the roles install
 # (Redis, RabbitMQ, Prometheus) and the shared libraries of the abaco
@@ -110,12 +135,46 @@ teardown() {
   ip link del "$BRIDGE" 2>/dev/null || true
   while iptables -D FORWARD -i "$BRIDGE" -j ACCEPT -m comment --comment abt 2>/dev/null; do :; done
   while iptables -D FORWARD -o "$BRIDGE" -j ACCEPT -m comment --comment abt 2>/dev/null; do :; done
+  compose_leftovers_remove
   if pid=$(our_pid abt-dockerd dockerd); then
     note "stopping the Docker engine started here (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     wait_until 30 "" bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
     rm -f "$(pidfile_of abt-dockerd)"
   fi
+}
+
+# compose_leftovers: what of the compose scenario's project exists, on
+# stdout (empty: nothing).
+compose_leftovers() {
+  local c v n a t=() d=() i
+  c=$(docker ps -aq --filter "label=com.docker.compose.project=$CPROJECT" | tr '\n' ' ')
+  v=$(docker volume ls -q --filter "label=com.docker.compose.project=$CPROJECT" | tr '\n' ' ')
+  n=$(docker network ls -q --filter "name=^$CPROJECT\$" | tr '\n' ' ')
+  a=$(docker ps -aq --filter label=abaco.platform=1 --filter "label=abaco.host=$CPROJECT" | tr '\n' ' ')
+  for i in "${CIMAGES[@]}" prometheus; do
+    [[ -z $(docker images -q "abaco/$i:$CHOST_TAG") ]] || t+=("abaco/$i:$CHOST_TAG")
+  done
+  # The role's directories (the test removes their parent $CDIR itself).
+  for i in "$CDIR/app" "$CDIR/run"; do [[ ! -e $i ]] || d+=("$i"); done
+  [[ -z $c$v$n$a && ${#t[@]} -eq 0 && ${#d[@]} -eq 0 ]] && return 0
+  printf 'containers: %s volumes: %s networks: %s actor containers: %s image tags: %s directories: %s\n' \
+    "${c:-none}" "${v:-none}" "${n:-none}" "${a:-none}" "${t[*]:-none}" "${d[*]:-none}"
+}
+
+# compose_leftovers_remove: removes them by their labels and names (after a
+# failure; the test's own teardown is the role's abaco_compose_state=absent).
+compose_leftovers_remove() {
+  local ids i
+  command -v docker >/dev/null && docker_ping /var/run/docker.sock || return 0
+  mapfile -t ids < <(docker ps -aq --filter "label=com.docker.compose.project=$CPROJECT";
+    docker ps -aq --filter label=abaco.platform=1 --filter "label=abaco.host=$CPROJECT")
+  if ((${#ids[@]} > 0)); then docker rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
+  mapfile -t ids < <(docker volume ls -q --filter "label=com.docker.compose.project=$CPROJECT")
+  if ((${#ids[@]} > 0)); then docker volume rm -f "${ids[@]}" >/dev/null 2>&1 || true; fi
+  docker network rm "$CPROJECT" >/dev/null 2>&1 || true
+  for i in "${CIMAGES[@]}" prometheus; do docker rmi "abaco/$i:$CHOST_TAG" >/dev/null 2>&1 || true; done
+  rm -rf "$CDIR" "$AT/compose-images"
 }
 
 if [[ ${1:-} == --down ]]; then
@@ -153,7 +212,14 @@ install_tools() {
     command -v "$p" >/dev/null || die "$p is missing from var/venv"
   done
   note "$(ansible-playbook --version | sed -n 1p), $(systemd-analyze --version | sed -n 1p)"
-  # A Docker engine for the compute hosts.
+  ensure_engine
+}
+
+# ensure_engine: a Docker engine on /var/run/docker.sock (for the compute
+# hosts and the compose scenario), started here when none answers and
+# stopped by teardown -- so each scenario asks again: the hosts
+# scenario's teardown stops an engine it started.
+ensure_engine() {
   if ! docker_ping /var/run/docker.sock; then
     command -v dockerd >/dev/null || die "no Docker engine on /var/run/docker.sock and no dockerd (run scripts/deps.sh)"
     say "starting a Docker engine on /var/run/docker.sock (stopped at the end)"
@@ -293,12 +359,14 @@ make_hosts() {
 
 # ---------------------------------------------------------------- 5. deploy
 
-# play NAME PLAYBOOK: run it, log to $LOGS/NAME.log; sets PLAY_CHANGED (sum
-# of changed= over the recap) and PLAY_MS.
+# play NAME PLAYBOOK [ARGS...]: run it (inventory $PLAY_INVENTORY, default
+# inventories/test), log to $LOGS/NAME.log; sets PLAY_CHANGED (sum of
+# changed= over the recap) and PLAY_MS.
 play() {
   local name=$1 book=$2 t rc=0
   t=$(now_ms)
-  (cd "$ANSIBLE_DIR" && ANSIBLE_FORCE_COLOR=0 ansible-playbook -i inventories/test "$book") >"$LOGS/$name.log" 2>&1 || rc=$?
+  (cd "$ANSIBLE_DIR" && ANSIBLE_FORCE_COLOR=0 ansible-playbook -i "${PLAY_INVENTORY:-inventories/test}" "$book" "${@:3}") \
+    >"$LOGS/$name.log" 2>&1 || rc=$?
   PLAY_MS=$(($(now_ms) - t))
   if ((rc != 0)); then
     tail -n 60 "$LOGS/$name.log" >&2
@@ -328,6 +396,7 @@ security_scores() {
         sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
       [[ -n $score ]] || { systemd-analyze security --offline=yes "$dir/$unit" || true; die "no exposure score for $unit"; }
       case $unit in abaco-spawner.service | abaco-health.service) limit=$MAX_EXPOSURE_DOCKER ;; *) limit=$MAX_EXPOSURE ;; esac
+      SCORES+=("${unit%.service} $score")
       if awk -v s="$score" -v l="$limit" 'BEGIN { exit !(s > l) }'; then
         warn "$unit: exposure $score > $limit"
         (cd "$dir" && systemd-analyze security --offline=yes --no-pager "$unit" | grep -v '^  ✓' | sed -n 1,40p) >&2 || true
@@ -338,7 +407,7 @@ security_scores() {
       n=$((n + 1))
     done
   done
-  ((n == 4)) || die "found $n of the 4 units of the roles (ferretdb, api, spawner, health) to score"
+  ((n == 7)) || die "found $n of the 7 units of the roles (ferretdb, api, spawner, health, clientg, launcher, updater) to score"
   ((bad == 0)) || die "a unit is above its exposure limit"
 }
 
@@ -352,8 +421,10 @@ teardown >/dev/null 2>&1 || true
 install_tools
 [[ -f $SSH_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C abt-ansible-test -f "$SSH_KEY"
 
-say "packages"
-bash "$ABACO_ROOT/scripts/build_deb.sh"
+if [[ " $SCENARIOS " == *" hosts "* ]]; then
+  say "packages"
+  bash "$ABACO_ROOT/scripts/build_deb.sh"
+fi
 say "sample actor images"
 bash "$ABACO_ROOT/scripts/samples.sh" echo sleep
 
@@ -366,35 +437,130 @@ else
   warn "ABT_LINT=0: lint skipped"
 fi
 
-build_base
-deb_plain_check
-make_hosts
+# ---------------------------------------------------------------- scenarios
 
-say "deploy: ansible-playbook -i inventories/test site.yml"
-play site-1 site.yml
-FIRST_MS=$PLAY_MS FIRST_CHANGED=$PLAY_CHANGED
-say "deploy again: nothing may change"
-play site-2 site.yml
-((PLAY_CHANGED == 0)) || die "second run of site.yml changed $PLAY_CHANGED things (log $LOGS/site-2.log)"
-SECOND_MS=$PLAY_MS
+# control_checks: clientg, launcher and updater on abt-web are active and
+# never restarted; clientg wrote its key; the launcher and the updater
+# (no [cloud] credentials) said so and stayed up.
+control_checks() {
+  local ip=10.77.0.12 d u n w key
+  say "control daemons on abt-web: clientg, launcher, updater"
+  for d in clientg launcher updater; do
+    u=abaco-$d.service
+    if [[ $(ssh_host "$ip" systemctl is-active "$u") != active ]]; then
+      ssh_host "$ip" systemctl status --no-pager "$u" >&2 || true
+      die "$u is not active on abt-web"
+    fi
+    n=$(ssh_host "$ip" systemctl show -p NRestarts --value "$u")
+    [[ $n == 0 ]] || die "$u restarted $n times after failures on abt-web"
+    w=$(ssh_host "$ip" journalctl -u "$u" --no-pager -o cat | grep -c "no AWS credentials" || true)
+    case $d in
+      clientg) key=$(ssh_host "$ip" "stat -c '%U %a' /var/lib/abaco/clientg/platform_key.pem") ||
+        die "clientg wrote no key on abt-web"
+        [[ $key == "abaco 600" ]] || die "clientg's key on abt-web is '$key', not owned by abaco with mode 600"
+        note "$u: active, no restart, key /var/lib/abaco/clientg/platform_key.pem ($key)" ;;
+      *) ((w >= 1)) || die "$u did not warn about the missing cloud credentials"
+        note "$u: active, no restart, warned of no cloud credentials ($w warnings over its starts)" ;;
+    esac
+  done
+}
 
-security_scores
+scenario_hosts() {
+  build_base
+  deb_plain_check
+  make_hosts
 
-say "end to end through the api on abt-web"
-python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase deploy
+  say "deploy: ansible-playbook -i inventories/test site.yml"
+  play site-1 site.yml
+  FIRST_MS=$PLAY_MS FIRST_CHANGED=$PLAY_CHANGED
+  say "deploy again: nothing may change"
+  play site-2 site.yml
+  ((PLAY_CHANGED == 0)) || die "second run of site.yml changed $PLAY_CHANGED things (log $LOGS/site-2.log)"
+  SECOND_MS=$PLAY_MS
 
-say "monitoring: Prometheus on abt-web scrapes the api"
-prom_api_up() {
-  curl -s -m 3 "http://10.77.0.12:9090/api/v1/targets" | python3 -c '
+  security_scores
+
+  say "end to end through the api on abt-web"
+  python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase deploy
+  control_checks
+
+  say "monitoring: Prometheus on abt-web scrapes the api"
+  prom_api_up() {
+    curl -s -m 3 "http://10.77.0.12:9090/api/v1/targets" | python3 -c '
 import json, sys
 targets = json.load(sys.stdin)["data"]["activeTargets"]
 sys.exit(0 if any(t["scrapeUrl"].endswith(":8000/metrics") and t["health"] == "up" for t in targets) else 1)'
+  }
+  wait_until 60 "" prom_api_up || die "Prometheus on abt-web does not report the api's /metrics target up"
+  note "target http://10.77.0.12:8000/metrics is up"
+
+  say "rolling update: update.yml"
+  play update update.yml
+  python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase after-update
+  control_checks
+  RESULTS+=("hosts: site.yml $(fmt_ms "$FIRST_MS") (changed=$FIRST_CHANGED), again $(fmt_ms "$SECOND_MS") (changed=0); exposure: ${SCORES[*]}")
+  # The hosts go before the compose scenario (2 cores).
+  if [[ ${ABT_KEEP:-0} != 1 ]]; then teardown; fi
 }
-wait_until 60 "" prom_api_up || die "Prometheus on abt-web does not report the api's /metrics target up"
-note "target http://10.77.0.12:8000/metrics is up"
 
-say "rolling update: update.yml"
-play update update.yml
-python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api http://10.77.0.12:8000 --hosts 1,2 --phase after-update
+port_free() {
+  python3 -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
 
-say "ansible test passed in $(fmt_ms $(($(now_ms) - T0))): site.yml $(fmt_ms "$FIRST_MS") (changed=$FIRST_CHANGED), again $(fmt_ms "$SECOND_MS") (changed=0)"
+# The task's changed items in a play log: task_changed LOG TASK-NAME.
+task_changed() {
+  awk -v t="$2" '/^TASK \[/ { on = index($0, ": " t "]") > 0; next } on && /^changed: / { n++ } END { print n + 0 }' "$1"
+}
+
+scenario_compose() {
+  local p t
+  say "compose scenario (inventories/compose-test): project $CPROJECT on this machine's Docker engine"
+  for p in "$CAPI_PORT" "$CMGMT_PORT"; do port_free "$p" || die "port $p is in use: the compose scenario needs it"; done
+  compose_leftovers_remove
+  t=$(now_ms)
+  ABACO_IMAGE_TAG=$CSRC_TAG bash "$ABACO_ROOT/scripts/images.sh" "${CIMAGES[@]}" >"$LOGS/compose-images.log" 2>&1 ||
+    { log_tail "$LOGS/compose-images.log" 30; die "scripts/images.sh (tag $CSRC_TAG) failed"; }
+  note "images abaco/{$(IFS=,; echo "${CIMAGES[*]}")}:$CSRC_TAG in $(fmt_ms $(($(now_ms) - t)))"
+
+  say "deploy: ansible-playbook -i inventories/compose-test site.yml"
+  PLAY_INVENTORY=inventories/compose-test play compose-1 site.yml
+  CFIRST_MS=$PLAY_MS CFIRST_CHANGED=$PLAY_CHANGED
+  local shipped
+  shipped=$(task_changed "$LOGS/compose-1.log" "Load the images")
+  ((shipped == ${#CIMAGES[@]})) || die "the first run loaded $shipped images, not ${#CIMAGES[@]} (log $LOGS/compose-1.log)"
+  note "first run shipped $shipped images (docker save, copy, docker load, tag $CHOST_TAG)"
+  say "deploy again: nothing may change"
+  PLAY_INVENTORY=inventories/compose-test play compose-2 site.yml
+  ((PLAY_CHANGED == 0)) || die "second run of site.yml (compose) changed $PLAY_CHANGED things (log $LOGS/compose-2.log)"
+  CSECOND_MS=$PLAY_MS
+  say "update.yml on the compose host: same images and settings, nothing to do"
+  PLAY_INVENTORY=inventories/compose-test play compose-update update.yml
+  ((PLAY_CHANGED == 0)) || die "update.yml (compose) changed $PLAY_CHANGED things with nothing new (log $LOGS/compose-update.log)"
+
+  say "end to end through the compose stack's api (127.0.0.1:$CAPI_PORT)"
+  python3 "$ABACO_ROOT/tests/ansible/e2e.py" --api "http://127.0.0.1:$CAPI_PORT" --hosts "$CPROJECT" --phase compose
+
+  say "remove it: site.yml -e abaco_compose_state=absent"
+  PLAY_INVENTORY=inventories/compose-test play compose-absent site.yml -e abaco_compose_state=absent
+  local left
+  left=$(compose_leftovers)
+  [[ -z $left ]] || die "left behind by the compose scenario: $left"
+  rm -rf "$AT/compose-images" "$CDIR"
+  note "nothing of project $CPROJECT left (containers, network, volumes, actor containers, image tags, $CDIR/{app,run})"
+  RESULTS+=("compose: site.yml $(fmt_ms "$CFIRST_MS") (changed=$CFIRST_CHANGED), again $(fmt_ms "$CSECOND_MS") (changed=0)")
+}
+
+SCORES=() RESULTS=()
+for sc in $SCENARIOS; do
+  case $sc in
+    hosts) scenario_hosts ;;
+    compose)
+      ensure_engine
+      scenario_compose
+      ;;
+    *) die "ABT_SCENARIOS: unknown scenario '$sc' (hosts, compose)" ;;
+  esac
+done
+
+say "ansible test passed in $(fmt_ms $(($(now_ms) - T0)))"
+for r in "${RESULTS[@]}"; do note "$r"; done

@@ -3,7 +3,8 @@
 #
 #   abaco_<version>_<arch>.deb           the seven daemons under /usr/lib/abaco/
 #                                        (the spawner finds the worker next to
-#                                        itself), the api's share files under
+#                                        itself), the shipped plugins under
+#                                        /usr/lib/abaco/plugins/, the api's share files under
 #                                        /usr/share/abaco/ (abaco.conf's
 #                                        [cloud] pricing_file points there) and
 #                                        the example abaco.conf under
@@ -54,6 +55,8 @@ ARCH=$(dpkg --print-architecture)
 
 need_build=0
 for s in "${SERVICES[@]}" abaco-launch; do [[ -x $BUILD_DIR/bin/$s ]] || need_build=1; done
+[[ -f $BUILD_DIR/plugins/route53.so && -f $BUILD_DIR/plugins/header.so ]] || need_build=1
+[[ -f $BUILD_DIR/bin/worker-ext.so ]] || need_build=1
 if ((need_build)); then
   say "building the platform (cmake, $BUILD_DIR)"
   [[ -f $BUILD_DIR/CMakeCache.txt ]] || cmake -S "$ABACO_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -99,12 +102,22 @@ for s in "${SERVICES[@]}"; do
   install -m 0755 "$BUILD_DIR/bin/$s" "$P/usr/lib/abaco/$s"
   strip --strip-unneeded "$P/usr/lib/abaco/$s"
 done
+# the shipped plugins: [plugins] dir = /usr/lib/abaco/plugins
+install -d "$P/usr/lib/abaco/plugins"
+for so in "$BUILD_DIR"/plugins/*.so; do
+  install -m 0644 "$so" "$P/usr/lib/abaco/plugins/${so##*/}"
+  strip --strip-unneeded "$P/usr/lib/abaco/plugins/${so##*/}"
+done
 install -m 0755 "$BUILD_DIR/bin/abaco-launch" "$P/usr/bin/abaco-launch"
 strip --strip-unneeded "$P/usr/bin/abaco-launch"
+# Loaded by the worker at its first execution, from beside its binary.
+install -m 0644 "$BUILD_DIR/bin/worker-ext.so" "$P/usr/lib/abaco/worker-ext.so"
+strip --strip-unneeded "$P/usr/lib/abaco/worker-ext.so"
 install -m 0644 "$ABACO_ROOT"/services/api/share/* "$P/usr/share/abaco/"
 install -m 0644 "$ABACO_ROOT/abaco.conf" "$P/usr/share/doc/abaco/abaco.conf.example"
 install -m 0644 "$ABACO_ROOT/README.md" "$P/usr/share/doc/abaco/README.md"
-DEPS=$(shlib_depends "$P"/usr/lib/abaco/* "$P/usr/bin/abaco-launch")
+mapfile -t OBJS < <(find "$P/usr/lib/abaco" -type f | sort)
+DEPS=$(shlib_depends "${OBJS[@]}" "$P/usr/bin/abaco-launch")
 [[ -n $DEPS ]] || die "dpkg-shlibdeps found no dependencies (did it fail?)"
 control abaco "$DEPS" "actors as a service (Abaco re-implemented in C)
  The api, spawner, worker, health, clientg, updater and launcher daemons

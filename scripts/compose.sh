@@ -121,6 +121,15 @@ load_env() {
   [[ $ABACO_CONF_HOST_PATH == /* && -r $ABACO_CONF_HOST_PATH ]] ||
     die "ABACO_CONF_HOST_PATH '$ABACO_CONF_HOST_PATH' is not an absolute path to a readable file"
   export ABACO_DOCKER_SOCK=${ABACO_DOCKER_SOCK:-/var/run/docker.sock}
+  # No engine on the default socket (a fresh machine; make down and the
+  # ansible test stop the ones they started): start one, left running.
+  if [[ $ABACO_DOCKER_SOCK == /var/run/docker.sock ]] && ! docker_ping "$ABACO_DOCKER_SOCK" &&
+    command -v dockerd >/dev/null 2>&1; then
+    say "starting a Docker engine on $ABACO_DOCKER_SOCK (log var/log/dockerd-compose.log; left running)"
+    start_bg compose-dockerd "$LOG_DIR/dockerd-compose.log" dockerd
+    wait_until 30 "$STARTED_PID" docker_ping "$ABACO_DOCKER_SOCK" ||
+      die "dockerd did not start (var/log/dockerd-compose.log)"
+  fi
   [[ -S $ABACO_DOCKER_SOCK ]] || die "ABACO_DOCKER_SOCK '$ABACO_DOCKER_SOCK' is not a socket (is dockerd running?)"
   export DOCKER_GID=${DOCKER_GID:-$(stat -c %g "$ABACO_DOCKER_SOCK")}
   export ABACO_RUN_HOST_DIR=${ABACO_RUN_HOST_DIR:-/var/lib/abaco-compose/$PROJECT}

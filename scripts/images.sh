@@ -30,6 +30,8 @@ export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}"
 
 # The daemons of abaco/core (the binaries build/bin/<name>).
 CORE_DAEMONS=(api spawner worker health clientg launcher updater)
+# The module the worker loads beside its binary (services/worker/CMakeLists.txt).
+WORKER_EXT=worker-ext.so
 
 # ---------------------------------------------------------------- helpers
 
@@ -118,7 +120,19 @@ image_core() {
   for bin in "${CORE_DAEMONS[@]}"; do
     strip --strip-unneeded -o "$root/usr/local/bin/$bin" "$BUILD_DIR/bin/$bin"
   done
-  libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}") || exit 1
+  # What the worker loads at its first execution, next to it (and its libraries).
+  [[ -f $BUILD_DIR/bin/$WORKER_EXT ]] || die "$BUILD_DIR/bin/$WORKER_EXT is missing (make build)"
+  strip --strip-unneeded -o "$root/usr/local/bin/$WORKER_EXT" "$BUILD_DIR/bin/$WORKER_EXT"
+  # The shipped plugins (set [plugins] dir = /usr/lib/abaco/plugins), and
+  # the libraries they load.
+  local plugins=()
+  mkdir -p "$root/usr/lib/abaco/plugins"
+  for lib in "$BUILD_DIR"/plugins/*.so; do
+    [[ -e $lib ]] || continue
+    plugins+=("$lib")
+    strip --strip-unneeded -o "$root/usr/lib/abaco/plugins/${lib##*/}" "$lib"
+  done
+  libs=$(shared_libs "${CORE_DAEMONS[@]/#/$BUILD_DIR/bin/}" "$BUILD_DIR/bin/$WORKER_EXT" "${plugins[@]}") || exit 1
   for lib in $libs; do copy_file "$lib" "$root"; done
   copy_file "$tini" "$root" /sbin/tini
   # The health check of the compose stack's daemons (docker/probe/probe.c).

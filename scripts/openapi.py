@@ -180,6 +180,8 @@ SCHEMAS = {
         "progress": {"nullable": True}, "error": {"nullable": True}, "backend_status": arr(obj({}, extra=True)),
         "created": TIME, "updated": TIME, "cost": {"nullable": True}, "adopted": B,
         "running_seconds": N, "link": {"nullable": True}, "webhook": {"nullable": True},
+        "display_name": {"nullable": True, "description": "the DNS plugin's name for it "
+                         "(docs/cloud.md \"DNS plugin\"); null without one"},
     }, description="docs/cloud.md \"Instance\" lists every field; progress_token is never returned."),
     "Audit": obj({"tenant": S, "instance_id": S, "ec2_instance_id": {"nullable": True}, "who": S,
                   "action": S, "time": TIME, "outcome": S, "code": {"nullable": True},
@@ -187,6 +189,70 @@ SCHEMAS = {
     "ProgressInput": obj({"message": S, "percent": {"type": "number", "minimum": 0, "maximum": 100}}, ["message"]),
     "ProgressResult": obj({"id": S, "state": S, "progress": obj({"message": S, "percent": I, "time": TIME}),
                            "ignored": B}),
+    # clusters (docs/clusters.md)
+    "ClusterInput": obj({"name": S, "config": s("a software configuration of the tenant"),
+                         "instance_type": s("one its configuration allows (default: its first)"),
+                         "min_nodes": {"type": "integer", "minimum": 0, "default": 0},
+                         "max_nodes": {"type": "integer", "minimum": 0, "default": 1},
+                         "scale_in_delay": {"type": "number", "default": 5,
+                                            "description": "minutes a scale-in waits after a scale-out"},
+                         "load_balancer": {"type": "string", "nullable": True,
+                                           "description": "an ELB (classic) name"}},
+                        ["name", "config"]),
+    "Node": obj({"id": S, "kind": s("managed (an instance) or adopted (a host by address)"),
+                 "instance_id": S, "address": S, "added": TIME, "run": S,
+                 "state": s("the instance's state (managed nodes)")}),
+    "NodeInput": obj({"address": s("a host to adopt"), "instance_id": s("an instance of the tenant")}),
+    "Sample": obj({"t": s("milliseconds since the epoch", type="integer"), "v": N}),
+    "CounterInput": obj({"name": S, "threshold": N, "comparison": {"type": "string", "enum": [">", ">=", "<", "<="]},
+                         "history": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100,
+                                     "description": "samples kept"},
+                         "source": obj({"kind": {"type": "string", "enum": ["metric", "node", "actor"]},
+                                        "series": s("metric: a /metrics series name"),
+                                        "labels": obj({}, extra=S, description="metric: labels the series must have"),
+                                        "actor": s("actor: an actor id or alias"),
+                                        "schedule": s("actor: seconds between runs", type="integer"),
+                                        "message": s("actor: the message sent")}, ["kind"])},
+                        ["name", "threshold", "comparison", "source"]),
+    "Counter": obj({"id": S, "name": S, "threshold": N, "comparison": S, "history": I,
+                    "source": obj({}, extra=True), "created": TIME,
+                    "token": s("node counters: the token of POST .../samples"),
+                    "last_samples": arr(ref("Sample"))}),
+    "SampleInput": obj({"value": N}, ["value"]),
+    "SampleResult": obj({"counter": S, "value": N, "time": TIME}),
+    "Action": obj({"type": {"type": "string", "enum": ["deploy_node", "remove_node", "run_actor", "notify"]},
+                   "actor": s("run_actor: an actor id or alias"), "message": ANY,
+                   "email": obj({"to": arr(S), "subject": S, "body": S}, ["to", "subject"]),
+                   "webhook": s("notify: an http(s) URL (docs/notify.md)")}, ["type"], extra=True),
+    "TriggerInput": obj({"name": S, "counters": arr(S),
+                         "timing": {"type": "number", "description": "minutes the counters must hold"},
+                         "samples": {"type": "integer", "description": "N: the newest N samples decide"},
+                         "required": {"type": "integer", "description": "M of N (default N)"},
+                         "cooldown": {"type": "number", "default": 5, "description": "minutes after a firing"},
+                         "actions": arr({"oneOf": [S, ref("Action")]})}, ["name", "actions"]),
+    "TriggerState": obj({"armed": B, "cooling_down": B, "holding_since": {"nullable": True},
+                         "cooling_down_until": {"nullable": True}, "last_fired": {"nullable": True},
+                         "last_run": {"nullable": True}, "last_outcome": {"nullable": True},
+                         "last_error": {"nullable": True}, "blocked": {"nullable": True},
+                         "evaluated": {"nullable": True}}),
+    "Trigger": obj({"id": S, "name": S, "counters": arr(S), "timing": N, "samples": {"nullable": True},
+                    "required": {"nullable": True}, "cooldown": N, "actions": arr(ref("Action")),
+                    "created": TIME, "state": ref("TriggerState")}),
+    "Run": obj({"id": S, "cluster": S, "trigger": S, "trigger_name": S, "manual": B, "who": S,
+                "status": s("pending, running, succeeded or failed"), "created": TIME, "created_ms": I,
+                "started": {"nullable": True}, "finished": {"nullable": True}, "duration_ms": I,
+                "error": {"nullable": True},
+                "inputs": obj({"counters": arr(obj({}, extra=True)), "reason": S, "nodes": I}),
+                "actions": arr(obj({"type": S, "status": s("pending, done or failed"), "error": S,
+                                    "instance_id": S, "started": TIME, "finished": TIME,
+                                    "duration_ms": I}, extra=True))}),
+    "Cluster": obj({"id": S, "tenant": S, "owner": S, "tag": S, "name": S, "config": S, "instance_type": S,
+                    "min_nodes": I, "max_nodes": I, "scale_in_delay": N,
+                    "load_balancer": {"nullable": True}, "created": TIME, "updated": TIME,
+                    "last_scale_out": {"nullable": True},
+                    "nodes": arr(ref("Node")), "counters": arr(ref("Counter")),
+                    "triggers": arr(ref("Trigger")), "runs": arr(ref("Run"))},
+                   description="GET /clusters lists them without nodes, counters, triggers and runs."),
 }
 
 
@@ -238,6 +304,11 @@ P = {
     "alias": param("alias", "an alias"),
     "name": param("name", "a name"),
     "instance_id": param("instance_id", "the platform's instance id, or the EC2 instance id"),
+    "cluster_id": param("cluster_id", "a cluster id"),
+    "node_id": param("node_id", "a node id (a managed node's is its instance id)"),
+    "counter_id": param("counter_id", "a counter id"),
+    "trigger_id": param("trigger_id", "a trigger id"),
+    "run_id": param("run_id", "a run id"),
 }
 
 OPS = {}  # (METHOD, path) -> operation
@@ -477,6 +548,47 @@ op("POST", "/instances/{instance_id}/progress", "Report install progress", "prog
    description="No user credentials: the instance's progress token is the credential (403 when wrong). "
                "A report after a terminal state is ignored (200, ignored: true).")
 
+# clusters (docs/clusters.md)
+op("GET", "/clusters", "Clusters (own; admins: all of the tenant)", "clusters",
+   ok(arr(ref("Cluster")), "Clusters retrieved successfully."))
+op("POST", "/clusters", "Create a cluster", "clusters",
+   {"description": "created", "content": envelope(ref("Cluster"), "Cluster created.")},
+   ok_status=201, req=body("ClusterInput", form=False))
+op("GET", "/clusters/{cluster_id}", "One cluster: nodes, counters with their last samples, triggers with "
+   "their state, the last runs (owner, admin)", "clusters", ok(ref("Cluster"), "Cluster retrieved successfully."))
+op("PUT", "/clusters/{cluster_id}", "Change a cluster's fields (owner, admin)", "clusters",
+   ok(ref("Cluster"), "Cluster updated."), req=body("ClusterInput", form=False))
+op("DELETE", "/clusters/{cluster_id}", "Delete a cluster (its nodes keep running)", "clusters",
+   ok(NULL, "Cluster deleted; its nodes are left running."))
+op("POST", "/clusters/{cluster_id}/nodes", "Adopt a host by address, or add an instance", "clusters",
+   {"description": "added", "content": envelope(ref("Node"), "Node added.")}, ok_status=201,
+   req=body("NodeInput", form=False))
+op("DELETE", "/clusters/{cluster_id}/nodes/{node_id}", "Forget a node (an instance keeps running)", "clusters",
+   ok(NULL, "Node removed from the cluster."))
+op("POST", "/clusters/{cluster_id}/counters", "Add a counter", "clusters",
+   {"description": "created (a node counter's token is in it)", "content": envelope(ref("Counter"), "Counter created.")},
+   ok_status=201, req=body("CounterInput", form=False))
+op("GET", "/clusters/{cluster_id}/counters/{counter_id}", "One counter with its samples", "clusters",
+   ok(ref("Counter"), "Counter retrieved successfully."))
+op("DELETE", "/clusters/{cluster_id}/counters/{counter_id}", "Delete a counter and its samples", "clusters",
+   ok(NULL, "Counter deleted."))
+op("POST", "/clusters/{cluster_id}/counters/{counter_id}/samples", "A node reports a value", "clusters",
+   ok(ref("SampleResult"), "Sample recorded."), codes=(400, 403), security=False,
+   req={"required": True, "content": {"application/json": {"schema": ref("SampleInput")}}},
+   params=[param("X-Counter-Token", "the counter's token (or ?token=)", "header", S, False),
+           param("token", "the counter's token", "query", S, False)],
+   description="No user credentials: the counter's token is the credential (403 when wrong).")
+op("POST", "/clusters/{cluster_id}/triggers", "Add a trigger", "clusters",
+   {"description": "created", "content": envelope(ref("Trigger"), "Trigger created.")}, ok_status=201,
+   req=body("TriggerInput", form=False))
+op("DELETE", "/clusters/{cluster_id}/triggers/{trigger_id}", "Delete a trigger", "clusters",
+   ok(NULL, "Trigger deleted."))
+op("POST", "/clusters/{cluster_id}/triggers/{trigger_id}/fire", "Run a trigger's actions now", "clusters",
+   {"description": "accepted: the run, pending; the updater runs it at its next tick",
+    "content": envelope(ref("Run"), "Trigger fired: the updater runs its actions.")}, ok_status=202)
+op("GET", "/clusters/{cluster_id}/runs/{run_id}", "One run of a trigger's actions", "clusters",
+   ok(ref("Run"), "Run retrieved successfully."))
+
 
 def document():
     paths = {}
@@ -489,7 +601,7 @@ def document():
             "version": VERSION,
             "description": (
                 "Abaco v2 \"Actors as a Service\" REST API as abaco-c serves it, plus its cloud "
-                "instance routes. Prose: docs/api.md, docs/cloud.md, docs/auth.md, docs/limits.md.\n\n"
+                "instance and cluster routes. Prose: docs/api.md, docs/cloud.md, docs/clusters.md, docs/auth.md, docs/limits.md.\n\n"
                 "Every JSON answer is the envelope `{status, message, result, version}`; success is "
                 "200 (a launch 201, an instance action 202), errors carry `status: \"error\"` and a "
                 "message naming the problem. Any route answers `OPTIONS` (CORS preflight, no "

@@ -21,6 +21,26 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now_ms)
+
+# Open files: each idle worker holds an AMQP and a Redis connection, so the
+# servers started here (Redis, RabbitMQ, inheriting this limit) hold a
+# socket per worker and per service: 500 workers need ~1,100 in RabbitMQ
+# and ~500 in Redis (which lowers its maxclients to the limit minus 32).
+# A fresh Debian shell's soft limit is 1024: raised to the hard limit
+# (capped at 65536) for what this script starts.
+raise_nofile() {
+  local soft hard want=65536
+  soft=$(ulimit -Sn) hard=$(ulimit -Hn)
+  [[ $hard == unlimited || $hard -gt $want ]] && hard=$want
+  if [[ $soft != unlimited && $soft -lt $hard ]]; then
+    if ulimit -Sn "$hard" 2>/dev/null; then
+      note "open files limit raised from $soft to $hard"
+    else
+      warn "cannot raise the open files limit from $soft: at most about $((soft - 100)) workers"
+    fi
+  fi
+}
+raise_nofile
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 load_stack_config
 [[ -r $ABACO_CONF ]] || die "config file $ABACO_CONF not found"

@@ -9,6 +9,15 @@
 #include "actor/errors.h"
 #include "chan_int.h"
 
+_Atomic int chan__frame_max = CHAN__FRAME_MAX;
+
+int chan_frame_max_set(int bytes) {
+  if (bytes < CHAN_FRAME_MIN || bytes > CHAN__FRAME_MAX)
+    return ACTOR_EINVAL;
+  chan__frame_max = bytes;
+  return 0;
+}
+
 int chan__amqp_uri_parse(const char *uri, chan__uri_t *out) {
   memset(out, 0, sizeof(*out));
   if (uri == NULL || strncmp(uri, "amqp://", 7) != 0)
@@ -144,7 +153,7 @@ int chan__amqp_open(const chan__uri_t *u, const char *name, int heartbeat_s, int
   amqp_table_t ptable = {2, props};
 
   amqp_rpc_reply_t r =
-      amqp_login_with_properties(st, ci->vhost, 0, CHAN__FRAME_MAX, heartbeat_s, &ptable,
+      amqp_login_with_properties(st, ci->vhost, 0, chan__frame_max, heartbeat_s, &ptable,
                                  AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
   char why[CHAN__ERR_MAX];
   if (chan__amqp_check(st, 0, r, NULL, why, sizeof(why)) != 0) {

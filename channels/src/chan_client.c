@@ -585,6 +585,11 @@ int chan_client_new(const char *uri, size_t pool_size, chan_client_t **out) {
     free(cl);
     return rc;
   }
+  if (chan__group_init(cl) != 0) {
+    chan__amqp_uri_free(&cl->uri);
+    free(cl);
+    return ACTOR_ENOMEM;
+  }
   pthread_mutex_init(&cl->mu, NULL);
   pthread_cond_init(&cl->cv, NULL);
   cl->max = pool_size ? pool_size : DEFAULT_POOL;
@@ -609,6 +614,7 @@ void chan_client_free(chan_client_t *cl) {
   }
   pthread_cond_destroy(&cl->cv);
   pthread_mutex_destroy(&cl->mu);
+  chan__group_free(cl);
   chan__amqp_uri_free(&cl->uri);
   free(cl);
 }

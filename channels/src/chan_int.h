@@ -25,7 +25,9 @@
 #define CHAN__LOG "chan"
 #define CHAN__CH_MAIN 1
 #define CHAN__CH_ADMIN 2
+/* The frame size asked of the broker (chan_frame_max_set; RabbitMQ's default). */
 #define CHAN__FRAME_MAX 131072
+extern _Atomic int chan__frame_max; /* set by chan_frame_max_set, read at each connect */
 /* Above RabbitMQ's own max_message_size (128 MiB by default). */
 #define CHAN__BODY_MAX ((uint64_t)512 * 1024 * 1024)
 #define CHAN__ERR_MAX 256
@@ -288,7 +290,16 @@ struct chan_client_s {
   uint64_t epoch;
   uint64_t serial;
   char idbase[20];
+  /* group publishing (chan_group.c) */
+  pthread_mutex_t gmu;
+  pthread_cond_t gcv;
+  struct chan__gslot_s *ghead, *gtail;
+  int gleader;
 };
+
+typedef struct chan__gslot_s chan__gslot_t;
+int chan__group_init(chan_client_t *cl);
+void chan__group_free(chan_client_t *cl);
 
 enum { CHAN__EV_ACK, CHAN__EV_NACK, CHAN__EV_MSG };
 

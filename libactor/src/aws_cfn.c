@@ -7,31 +7,6 @@
 
 #include "aws_int.h"
 
-/* <list>.member.N.<kname> = key, <list>.member.N.<vname> = value for an
- * object of strings. */
-static int aws__members(aws__params_t *p, const char *list, const char *kname, const char *vname,
-                        const json_t *obj) {
-  if (!obj || json_is_null(obj))
-    return 0;
-  if (!json_is_object(obj))
-    return ACTOR_EINVAL;
-  size_t n = 0;
-  const char *k;
-  json_t *v;
-  json_object_foreach((json_t *)obj, k, v) {
-    const char *s = json_string_value(v);
-    if (!s || !*k)
-      return ACTOR_EINVAL;
-    n++;
-    int rc = aws__paramf(p, k, "%s.member.%zu.%s", list, n, kname);
-    if (rc == 0)
-      rc = aws__paramf(p, s, "%s.member.%zu.%s", list, n, vname);
-    if (rc != 0)
-      return rc;
-  }
-  return 0;
-}
-
 /* One-stack Action with StackName (and maybe ClientRequestToken). */
 static int aws__stack_call(aws_t *a, const char *action, const char *stack, const char *token,
                            actor_buf_t *body, aws_result_t *res) {
@@ -87,9 +62,10 @@ int aws_cfn_create_stack(aws_t *a, const aws_stack_req_t *req, char **stack_id,
   if (rc == 0)
     rc = aws__param(&p, "TemplateBody", req->template_body);
   if (rc == 0)
-    rc = aws__members(&p, "Parameters", "ParameterKey", "ParameterValue", req->parameters);
+    rc = aws__param_pairs(&p, "Parameters.member", "ParameterKey", "ParameterValue",
+                          req->parameters);
   if (rc == 0)
-    rc = aws__members(&p, "Tags", "Key", "Value", req->tags);
+    rc = aws__param_pairs(&p, "Tags.member", "Key", "Value", req->tags);
   if (rc == 0 && req->client_request_token && *req->client_request_token)
     rc = aws__param(&p, "ClientRequestToken", req->client_request_token);
   if (rc == 0)

@@ -8,28 +8,6 @@
 #include "aws_int.h"
 #include "b64_int.h"
 
-/* Appends <prefix>.1 .. <prefix>.N for an array of strings; ACTOR_EINVAL
- * for anything else in it. *count: how many. */
-static int aws__id_list(aws__params_t *p, const char *prefix, const json_t *ids, size_t *count) {
-  *count = 0;
-  if (!ids || json_is_null(ids))
-    return 0;
-  if (!json_is_array(ids))
-    return ACTOR_EINVAL;
-  size_t i;
-  json_t *v;
-  json_array_foreach(ids, i, v) {
-    const char *s = json_string_value(v);
-    if (!s || !*s)
-      return ACTOR_EINVAL;
-    int rc = aws__paramf(p, s, "%s.%zu", prefix, i + 1);
-    if (rc != 0)
-      return rc;
-  }
-  *count = json_array_size(ids);
-  return 0;
-}
-
 int aws_ec2_describe_instances(aws_t *a, const char *tag_key, const char *tag_value,
                                const json_t *ids, json_t **out, aws_result_t *res) {
   aws_result_t local;
@@ -53,7 +31,7 @@ int aws_ec2_describe_instances(aws_t *a, const char *tag_key, const char *tag_va
         (rc = aws__param(&base, "Filter.1.Value.1", tag_value ? tag_value : "")) != 0)
       goto out;
   }
-  if ((rc = aws__id_list(&base, "InstanceId", ids, &nids)) != 0)
+  if ((rc = aws__param_list(&base, "InstanceId", ids, &nids)) != 0)
     goto out;
   if (nids == 0 && (rc = aws__param(&base, "MaxResults", "1000")) != 0)
     goto out;
@@ -64,16 +42,9 @@ int aws_ec2_describe_instances(aws_t *a, const char *tag_key, const char *tag_va
                AWS__MAX_PAGES);
       goto out;
     }
-    aws__params_t p = {{0}};
-    actor_buf_add(&p.b, base.b.p ? base.b.p : "", base.b.len);
-    if (p.b.failed || (token && aws__param(&p, "NextToken", token) != 0)) {
-      aws__params_free(&p);
-      rc = ACTOR_ENOMEM;
-      goto out;
-    }
     actor_buf_t body = {0};
-    rc = aws__call(a, AWS__SVC_EC2, "DescribeInstances", &p, &body, res);
-    aws__params_free(&p);
+    rc = aws__call_page(a, AWS__SVC_EC2, "DescribeInstances", &base, "NextToken", token, &body,
+                        res);
     if (rc != 0)
       goto out;
     free(token);
@@ -128,7 +99,7 @@ static int describe_volumes(aws_t *a, const json_t *ids, bool by_filter, json_t 
   actor_buf_t body = {0};
   int rc = by_filter ? aws__param(&p, "Filter.1.Name", "volume-id") : 0;
   if (rc == 0)
-    rc = aws__id_list(&p, by_filter ? "Filter.1.Value" : "VolumeId", ids, &n);
+    rc = aws__param_list(&p, by_filter ? "Filter.1.Value" : "VolumeId", ids, &n);
   if (rc == 0 && by_filter && n == 0) { /* no filter value would list every volume */
     aws__params_free(&p);
     *out = json_array();
@@ -191,22 +162,11 @@ int aws_ec2_run_instances(aws_t *a, const aws_run_req_t *req, json_t **out, aws_
   if (rc == 0 && req->tags && json_object_size(req->tags) > 0) {
     static const char *const kinds[] = {"instance", "volume"};
     for (size_t k = 0; rc == 0 && k < 2; k++) {
+      char list[48];
+      snprintf(list, sizeof list, "TagSpecification.%zu.Tag", k + 1);
       rc = aws__paramf(&p, kinds[k], "TagSpecification.%zu.ResourceType", k + 1);
-      size_t i = 0;
-      const char *key;
-      json_t *v;
-      json_object_foreach((json_t *)req->tags, key, v) {
-        if (rc != 0)
-          break;
-        i++;
-        if (!json_is_string(v))
-          rc = ACTOR_EINVAL;
-        if (rc == 0)
-          rc = aws__paramf(&p, key, "TagSpecification.%zu.Tag.%zu.Key", k + 1, i);
-        if (rc == 0)
-          rc = aws__paramf(&p, json_string_value(v), "TagSpecification.%zu.Tag.%zu.Value", k + 1,
-                           i);
-      }
+      if (rc == 0)
+        rc = aws__param_pairs(&p, list, "Key", "Value", req->tags);
     }
   }
   if (rc == 0 && req->client_token && *req->client_token)

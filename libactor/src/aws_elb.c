@@ -21,25 +21,6 @@ static bool elb_name_ok(const char *name) {
          name[0] != '-' && name[n - 1] != '-';
 }
 
-/* <prefix>.member.N = each string of arr (NULL or null: nothing). */
-static int member_list(aws__params_t *p, const char *prefix, const json_t *arr) {
-  if (!arr || json_is_null(arr))
-    return 0;
-  if (!json_is_array(arr))
-    return ACTOR_EINVAL;
-  size_t i;
-  json_t *v;
-  json_array_foreach(arr, i, v) {
-    const char *s = json_string_value(v);
-    if (!s || !*s)
-      return ACTOR_EINVAL;
-    int rc = aws__paramf(p, s, "%s.member.%zu", prefix, i + 1);
-    if (rc != 0)
-      return rc;
-  }
-  return 0;
-}
-
 /* Listeners.member.N.{Protocol, LoadBalancerPort, InstanceProtocol, InstancePort}. */
 static int listeners(aws__params_t *p, const json_t *ls) {
   if (!ls || json_is_null(ls) || (json_is_array(ls) && json_array_size(ls) == 0)) {
@@ -94,29 +75,15 @@ int aws_elb_create(aws_t *a, const aws_elb_req_t *req, char **dns_name, aws_resu
   if (rc == 0)
     rc = listeners(&p, req->listeners);
   if (rc == 0)
-    rc = member_list(&p, "AvailabilityZones", req->zones);
+    rc = aws__param_list(&p, "AvailabilityZones.member", req->zones, NULL);
   if (rc == 0)
-    rc = member_list(&p, "Subnets", req->subnets);
+    rc = aws__param_list(&p, "Subnets.member", req->subnets, NULL);
   if (rc == 0)
-    rc = member_list(&p, "SecurityGroups", req->security_groups);
+    rc = aws__param_list(&p, "SecurityGroups.member", req->security_groups, NULL);
   if (rc == 0 && req->scheme && *req->scheme)
     rc = aws__param(&p, "Scheme", req->scheme);
-  if (rc == 0 && req->tags) {
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)req->tags, k, v) {
-      i++;
-      if (!json_is_string(v))
-        rc = ACTOR_EINVAL;
-      if (rc == 0)
-        rc = aws__paramf(&p, k, "Tags.member.%zu.Key", i);
-      if (rc == 0)
-        rc = aws__paramf(&p, json_string_value(v), "Tags.member.%zu.Value", i);
-      if (rc != 0)
-        break;
-    }
-  }
+  if (rc == 0)
+    rc = aws__param_pairs(&p, "Tags.member", "Key", "Value", req->tags);
   if (rc == 0)
     rc = aws__call(a, AWS__SVC_ELB, "CreateLoadBalancer", &p, &body, res);
   if (rc == 0) {
@@ -146,22 +113,16 @@ int aws_elb_describe(aws_t *a, const json_t *names, json_t **out, aws_result_t *
   aws__params_t base = {{0}};
   json_t *all = json_array();
   char *marker = NULL;
-  int rc = all ? member_list(&base, "LoadBalancerNames", names) : ACTOR_ENOMEM;
+  int rc =
+      all ? aws__param_list(&base, "LoadBalancerNames.member", names, NULL) : ACTOR_ENOMEM;
   for (int page = 0; rc == 0; page++) {
     if (page >= AWS__ELB_MAX_PAGES) {
       rc = aws__malformed(res, "DescribeLoadBalancers");
       break;
     }
-    aws__params_t p = {{0}};
-    actor_buf_add(&p.b, base.b.p ? base.b.p : "", base.b.len);
-    if (p.b.failed || (marker && aws__param(&p, "Marker", marker) != 0)) {
-      aws__params_free(&p);
-      rc = ACTOR_ENOMEM;
-      break;
-    }
     actor_buf_t body = {0};
-    rc = aws__call(a, AWS__SVC_ELB, "DescribeLoadBalancers", &p, &body, res);
-    aws__params_free(&p);
+    rc = aws__call_page(a, AWS__SVC_ELB, "DescribeLoadBalancers", &base, "Marker", marker,
+                        &body, res);
     if (rc != 0)
       break;
     free(marker);
@@ -186,18 +147,25 @@ int aws_elb_describe(aws_t *a, const json_t *names, json_t **out, aws_result_t *
   return rc;
 }
 
-int aws_elb_delete(aws_t *a, const char *name, aws_result_t *res) {
-  aws_result_t local;
-  res = aws__res(res, &local);
+/* One call whose only parameter is LoadBalancerName; *body (the answer)
+ * is the caller's to free, even after a failure. */
+static int named_call(aws_t *a, const char *action, const char *name, actor_buf_t *body,
+                      aws_result_t *res) {
   if (!elb_name_ok(name))
     return ACTOR_EINVAL;
   aws__params_t p = {{0}};
-  actor_buf_t body = {0};
   int rc = aws__param(&p, "LoadBalancerName", name);
   if (rc == 0)
-    rc = aws__call(a, AWS__SVC_ELB, "DeleteLoadBalancer", &p, &body, res);
-  free(body.p);
+    rc = aws__call(a, AWS__SVC_ELB, action, &p, body, res);
   aws__params_free(&p);
+  return rc;
+}
+
+int aws_elb_delete(aws_t *a, const char *name, aws_result_t *res) {
+  aws_result_t local;
+  actor_buf_t body = {0};
+  int rc = named_call(a, "DeleteLoadBalancer", name, &body, aws__res(res, &local));
+  free(body.p);
   return rc;
 }
 
@@ -242,4 +210,16 @@ int aws_elb_register(aws_t *a, const char *name, const json_t *instance_ids, jso
 int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
                        aws_result_t *res) {
   return instances_call(a, "DeregisterInstancesFromLoadBalancer", name, instance_ids, now, res);
+}
+
+int aws_elb_draining(aws_t *a, const char *name, int *drain_s, aws_result_t *res) {
+  aws_result_t local;
+  res = aws__res(res, &local);
+  *drain_s = 0;
+  actor_buf_t body = {0};
+  int rc = named_call(a, "DescribeLoadBalancerAttributes", name, &body, res);
+  if (rc == 0 && (rc = aws_parse_elb_draining(body.p, body.len, drain_s)) == ACTOR_EPARSE)
+    rc = aws__malformed(res, "DescribeLoadBalancerAttributes");
+  free(body.p);
+  return rc;
 }

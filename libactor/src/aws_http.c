@@ -153,6 +153,8 @@ int aws_new(const aws_opts_t *o, aws_t **out) {
       goto nomem;
     }
   }
+  if (o->endpoint && *o->endpoint && !(a->endpoint = strdup(o->endpoint)))
+    goto nomem;
   if (o->access_key && *o->access_key && !(a->access_key = strdup(o->access_key)))
     goto nomem;
   if (o->secret_key && *o->secret_key && !(a->secret_key = strdup(o->secret_key)))
@@ -193,6 +195,7 @@ void aws_free(aws_t *a) {
     free(a->url[i]);
     free(a->sigv4[i]);
   }
+  free(a->endpoint);
   free(a->access_key);
   aws__wipe_free(a->secret_key);
   aws__wipe_free(a->token_hdr);
@@ -305,6 +308,66 @@ int aws__paramf(aws__params_t *p, const char *value, const char *keyfmt, ...) {
   return aws__param(p, key, value);
 }
 
+int aws__call_page(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *base,
+                   const char *token_name, const char *token, actor_buf_t *body,
+                   aws_result_t *res) {
+  aws__params_t p = {{0}};
+  memset(body, 0, sizeof *body);
+  actor_buf_add(&p.b, base->b.p ? base->b.p : "", base->b.len);
+  int rc = p.b.failed ? ACTOR_ENOMEM : 0;
+  if (rc == 0 && token)
+    rc = aws__param(&p, token_name, token);
+  if (rc == 0)
+    rc = aws__call(a, svc, action, &p, body, res);
+  aws__params_free(&p);
+  return rc;
+}
+
+int aws__param_list(aws__params_t *p, const char *prefix, const json_t *arr, size_t *count) {
+  if (count)
+    *count = 0;
+  if (!arr || json_is_null(arr))
+    return 0;
+  if (!json_is_array(arr))
+    return ACTOR_EINVAL;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+      return ACTOR_EINVAL;
+    int rc = aws__paramf(p, s, "%s.%zu", prefix, i + 1);
+    if (rc != 0)
+      return rc;
+  }
+  if (count)
+    *count = json_array_size(arr);
+  return 0;
+}
+
+int aws__param_pairs(aws__params_t *p, const char *list, const char *kname, const char *vname,
+                     const json_t *obj) {
+  if (!obj || json_is_null(obj))
+    return 0;
+  if (!json_is_object(obj))
+    return ACTOR_EINVAL;
+  size_t n = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)obj, k, v) {
+    const char *s = json_string_value(v);
+    if (!s || !*k)
+      return ACTOR_EINVAL;
+    n++;
+    int rc = aws__paramf(p, k, "%s.%zu.%s", list, n, kname);
+    if (rc == 0)
+      rc = aws__paramf(p, s, "%s.%zu.%s", list, n, vname);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 void aws__params_free(aws__params_t *p) {
   if (p->b.p) {
     explicit_bzero(p->b.p, p->b.len);
@@ -346,8 +409,9 @@ int aws__malformed(aws_result_t *res, const char *action) {
 
 /* One HTTP attempt. Returns 0 with res filled (AWS_OK and *body, or the
  * error's class), or ACTOR_ENOMEM. */
-static int aws__attempt(aws_t *a, aws__svc_t svc, const char *form, actor_buf_t *body,
-                        aws_result_t *res) {
+static int aws__attempt_x(aws_t *a, const char *url, const char *sigv4, const char *method,
+                          const char *ctype, const char *form, actor_buf_t *body,
+                          aws_result_t *res) {
   aws__resp_t r = {{0}, 0};
   char errbuf[CURL_ERROR_SIZE] = "";
   struct curl_slist *hdrs = NULL, *h;
@@ -355,8 +419,7 @@ static int aws__attempt(aws_t *a, aws__svc_t svc, const char *form, actor_buf_t 
   CURL *c = curl_easy_init();
   if (!c)
     goto out;
-  const char *const lines[] = {"Content-Type: application/x-www-form-urlencoded; charset=utf-8",
-                               "Expect:", a->token_hdr};
+  const char *const lines[] = {ctype, "Expect:", a->token_hdr};
   for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
     if (!lines[i])
       continue;
@@ -364,7 +427,7 @@ static int aws__attempt(aws_t *a, aws__svc_t svc, const char *form, actor_buf_t 
       goto out;
     hdrs = h;
   }
-  curl_easy_setopt(c, CURLOPT_URL, a->url[svc]);
+  curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_VERBOSE, 0L); /* never: it would print the signed headers */
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -372,13 +435,17 @@ static int aws__attempt(aws_t *a, aws__svc_t svc, const char *form, actor_buf_t 
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, a->timeout_ms < 10000 ? a->timeout_ms : 10000L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, a->sigv4[svc]);
+  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
   curl_easy_setopt(c, CURLOPT_USERNAME, a->access_key);
   curl_easy_setopt(c, CURLOPT_PASSWORD, a->secret_key);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+  if (strcmp(method, "POST") == 0 || form != NULL) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form ? form : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(form ? strlen(form) : 0));
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aws__write_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
   CURLcode cc = curl_easy_perform(c);
@@ -416,6 +483,89 @@ out:
   curl_slist_free_all(hdrs);
   if (c)
     curl_easy_cleanup(c);
+  return rc;
+}
+
+static int aws__attempt(aws_t *a, aws__svc_t svc, const char *form, actor_buf_t *body,
+                        aws_result_t *res) {
+  return aws__attempt_x(a, a->url[svc], a->sigv4[svc], "POST",
+                        "Content-Type: application/x-www-form-urlencoded; charset=utf-8", form,
+                        body, res);
+}
+
+int aws_rest(aws_t *a, const char *service, const char *method, const char *path,
+             const char *body, char **answer, size_t *len, aws_result_t *res) {
+  aws_result_t local;
+  res = aws__res(res, &local);
+  *answer = NULL;
+  if (len)
+    *len = 0;
+  char *url = NULL, *sigv4 = NULL;
+  actor_buf_t got = {0};
+  int rc = ACTOR_EAWS;
+  if (!a->access_key || !a->secret_key) {
+    aws__set(res, AWS_AUTH, "MissingCredentials",
+             "no AWS credentials: set [cloud] access_key_id and secret_access_key, or "
+             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    goto done;
+  }
+  if (strspn(service, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(service) ||
+      path[0] != '/' || strpbrk(path, " \r\n") != NULL) {
+    aws__set(res, AWS_PERMANENT, "InvalidRequest", "bad service name or path");
+    goto done;
+  }
+  /* the endpoint without its trailing '/', then the path */
+  const char *ep = a->endpoint ? a->endpoint : "";
+  size_t eplen = strlen(ep);
+  while (eplen > 0 && ep[eplen - 1] == '/')
+    eplen--;
+  int n = eplen > 0 ? asprintf(&url, "%.*s%s", (int)eplen, ep, path)
+                    : asprintf(&url, "https://%s.amazonaws.com%s", service, path);
+  /* Route 53 and IAM are global: signed for us-east-1 */
+  if (n < 0 || asprintf(&sigv4, "aws:amz:us-east-1:%s", service) < 0) {
+    url = n < 0 ? NULL : url;
+    sigv4 = NULL;
+    rc = ACTOR_ENOMEM;
+    aws__set(res, AWS_TRANSIENT, "OutOfMemory", "out of memory");
+    goto done;
+  }
+  for (int i = 0;; i++) {
+    int attempts = res->attempts, throttled = res->throttled;
+    if (aws__attempt_x(a, url, sigv4, method, body ? "Content-Type: text/xml" : "Content-Type:",
+                       body, &got, res) != 0) {
+      rc = ACTOR_ENOMEM;
+      break;
+    }
+    res->attempts = attempts + 1;
+    res->throttled = throttled + (res->cls == AWS_THROTTLE);
+    if (res->cls == AWS_OK) {
+      rc = 0;
+      break;
+    }
+    if ((res->cls != AWS_THROTTLE && res->cls != AWS_TRANSIENT) || i >= a->max_retries)
+      break;
+    aws__sleep_ms(aws_backoff_ms(a->retry_base_ms, a->retry_cap_ms, i + 1, aws__random(a)));
+  }
+  if (rc == 0) {
+    actor_buf_add(&got, "", 1); /* NUL */
+    if (got.failed) {
+      rc = ACTOR_ENOMEM;
+    } else {
+      *answer = got.p;
+      if (len)
+        *len = got.len - 1;
+      got.p = NULL;
+    }
+  }
+done:
+  free(got.p);
+  free(url);
+  free(sigv4);
+  if (a->observer) {
+    char op[64];
+    snprintf(op, sizeof op, "%.20s:%.8s", service, method);
+    a->observer(a->observer_data, op, res);
+  }
   return rc;
 }
 

@@ -27,6 +27,7 @@ typedef enum { AWS__SVC_EC2, AWS__SVC_CFN, AWS__SVC_ELB, AWS__SVC_N } aws__svc_t
 struct aws_s {
   char *url[AWS__SVC_N];   /* per aws__svc_t */
   char *sigv4[AWS__SVC_N]; /* "aws:amz:<region>:<service>" */
+  char *endpoint;   /* [cloud] endpoint, or NULL (AWS) */
   char *access_key; /* never logged */
   char *secret_key; /* never logged; wiped on free */
   char *token_hdr;  /* "X-Amz-Security-Token: ..." or NULL; wiped on free */
@@ -51,6 +52,15 @@ int aws__param(aws__params_t *p, const char *key, const char *value);
 /* The same with a printf-formed key ("InstanceId.%zu"). */
 int aws__paramf(aws__params_t *p, const char *value, const char *keyfmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* <prefix>.1 .. <prefix>.N = each string of arr ("InstanceId",
+ * "Subnets.member"); NULL or JSON null: nothing; anything but an array of
+ * non-empty strings: ACTOR_EINVAL. *count (may be NULL): how many. */
+int aws__param_list(aws__params_t *p, const char *prefix, const json_t *arr, size_t *count);
+/* <list>.N.<kname> = key, <list>.N.<vname> = value for an object of
+ * strings ("Tags.member", "Key", "Value"); NULL or JSON null: nothing; an
+ * empty key or a value that is not a string: ACTOR_EINVAL. */
+int aws__param_pairs(aws__params_t *p, const char *list, const char *kname, const char *vname,
+                     const json_t *obj);
 void aws__params_free(aws__params_t *p);
 
 /* One Action of a service: signs, posts, retries throttled and transient
@@ -59,6 +69,13 @@ void aws__params_free(aws__params_t *p);
  * ACTOR_ENOMEM. */
 int aws__call(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *params,
               actor_buf_t *body, aws_result_t *res);
+
+/* One page of a paginated Action: base's parameters, and token_name =
+ * token when token is set (the previous page's NextToken or NextMarker);
+ * the rest as aws__call. */
+int aws__call_page(aws_t *a, aws__svc_t svc, const char *action, const aws__params_t *base,
+                   const char *token_name, const char *token, actor_buf_t *body,
+                   aws_result_t *res);
 
 /* res, else local (a caller that does not want the result), cleared. */
 static inline aws_result_t *aws__res(aws_result_t *res, aws_result_t *local) {

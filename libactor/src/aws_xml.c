@@ -508,6 +508,27 @@ int aws_parse_elb_instances(const char *xml, size_t len, json_t **out) {
   return rc;
 }
 
+int aws_parse_elb_draining(const char *xml, size_t len, int *drain_s) {
+  *drain_s = 0;
+  xmlDocPtr doc = aws__xml_read(xml, len);
+  xmlNodePtr attrs = AWS__PATH(aws__root(doc, "DescribeLoadBalancerAttributesResponse"),
+                               "DescribeLoadBalancerAttributesResult", "LoadBalancerAttributes");
+  int rc = attrs ? 0 : ACTOR_EPARSE;
+  xmlNodePtr cd = attrs ? aws__xml_child(attrs, "ConnectionDraining") : NULL;
+  xmlChar *on = cd ? aws__child_text(cd, "Enabled") : NULL;
+  if (on && strcmp((const char *)on, "true") == 0) {
+    json_t *t = aws__xml_int(cd, "Timeout");
+    if (json_is_integer(t) && json_integer_value(t) >= 0 && json_integer_value(t) <= 3600)
+      *drain_s = (int)json_integer_value(t);
+    else
+      rc = ACTOR_EPARSE;
+    json_decref(t);
+  }
+  xmlFree(on);
+  xmlFreeDoc(doc);
+  return rc;
+}
+
 /* ---- CloudFormation ---- */
 
 int aws_parse_create_stack(const char *xml, size_t len, char **stack_id) {

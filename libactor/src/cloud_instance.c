@@ -582,3 +582,37 @@ json_t *cloud_instance_public(const json_t *rec, double price_per_hour) {
   }
   return out;
 }
+
+json_t *cloud_instance_new_record(const char *tenant, const char *owner, const char *name,
+                                  const char *config, const char *group, const char *type,
+                                  const char *tag, const char *id, const char *token,
+                                  const char *now) {
+  char stack[160] = "";
+  if (cloud_stack_name(stack, sizeof(stack), tag, tenant, id) != 0)
+    return NULL;
+  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "id", id, "tenant", tenant,
+                          "owner", owner, "name", name, "config", config, "group",
+                          group ? json_string(group) : json_null(), "instance_type", type, "tag",
+                          tag);
+  static const char *const NULLS[] = {"observed_state", "stack_id", "stack_status", "error",
+                                      "enacted", "observed", NULL};
+  for (int i = 0; rec && NULLS[i]; i++)
+    json_object_set_new(rec, NULLS[i], json_null());
+  if (rec &&
+      (json_object_set_new(rec, "state", json_string("launching")) ||
+       json_object_set_new(rec, "desired_state", json_string("running")) ||
+       json_object_set_new(rec, "stack_name", json_string(stack)) ||
+       json_object_set_new(rec, "progress",
+                           json_pack("{s:s, s:i}", "message", "launch requested", "percent", 0)) ||
+       json_object_set_new(rec, "progress_token", json_string(token)) ||
+       json_object_set_new(rec, "backend_status", json_array()) ||
+       json_object_set_new(rec, "created", json_string(now)) ||
+       json_object_set_new(rec, "updated", json_string(now)) ||
+       json_object_set_new(rec, "user_transition", json_string(now)) ||
+       json_object_set_new(rec, "deleting", json_false()) ||
+       json_object_set_new(rec, "adopted", json_false()))) {
+    json_decref(rec);
+    rec = NULL;
+  }
+  return rec;
+}

@@ -166,7 +166,13 @@ int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
   int rc = store_record_put(r, key, worker);
   if (rc == 0)
     rc = store_set_add(r, set, wid, NULL);
+  if (rc == 0) /* the autoscaler looks at actors with workers */
+    rc = store_set_add(r, MODEL_KEY_AUTOSCALE, db_id, NULL);
   return rc;
+}
+
+int model_autoscale_index_repair(store_redis_t *r, long long *n) {
+  return store_set_union_into(r, MODEL_KEY_AUTOSCALE, MODEL_KEY_ACTORS, n);
 }
 
 int model_worker_get(store_redis_t *r, const char *db_id, const char *wid, json_t **out) {

@@ -31,7 +31,14 @@ struct store_batch_s {
   batch_slot_t *head, *tail;
   bool leader;
   unsigned long long batches, docs; /* written so far */
+  int (*before)(const json_t *docs, void *ud);
+  void *before_ud;
 };
+
+void store_batch_set_before(store_batch_t *b, int (*fn)(const json_t *docs, void *ud), void *ud) {
+  b->before = fn;
+  b->before_ud = ud;
+}
 
 int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_batch_t **out) {
   store_batch_t *b = calloc(1, sizeof(*b));
@@ -82,6 +89,8 @@ static void write_batch(store_batch_t *b) {
   for (size_t i = 0; rc == 0 && i < n; i++)
     if (json_array_append(docs, (json_t *)slots[i]->doc) != 0)
       rc = ACTOR_ENOMEM;
+  if (rc == 0 && b->before)
+    rc = b->before(docs, b->before_ud);
   if (rc == 0)
     rc = store_mongo_insert_many(b->mongo, b->coll, docs, results);
   json_decref(docs);

@@ -728,3 +728,35 @@ int store_mongo_drop_database(store_mongo_t *m) {
   mongoc_client_pool_push(m->pool, client);
   return rc;
 }
+
+int store_mongo_find_each(store_mongo_t *m, const char *coll, const json_t *filter,
+                          const json_t *opts, int (*fn)(const json_t *doc, void *ud), void *ud) {
+  bson_t q, o;
+  bson_error_t err;
+  const bson_t *doc;
+  mongo_conn_t c = {0};
+  int rc = to_bson(m, opts, &o, "options", coll);
+  if (rc != 0) {
+    bson_destroy(&o);
+    return rc;
+  }
+  rc = to_bson(m, filter, &q, "filter", coll);
+  if (rc == 0) {
+    conn_open(m, coll, &c);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c.coll, &q, &o, NULL);
+    while (rc == 0 && mongoc_cursor_next(cur, &doc)) {
+      json_t *v = NULL;
+      rc = store_mongo_bson_to_json(doc, &v);
+      if (rc == 0)
+        rc = fn(v, ud);
+      json_decref(v);
+    }
+    if (rc == 0 && mongoc_cursor_error(cur, &err))
+      rc = mongo_error(m, &err, "find", coll);
+    mongoc_cursor_destroy(cur);
+    conn_close(m, &c);
+  }
+  bson_destroy(&q);
+  bson_destroy(&o);
+  return rc;
+}

@@ -14,6 +14,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -263,6 +264,15 @@ static redisContext *redis_dial(store_redis_t *r) {
   }
   if (c->err) {
     LOG_ERROR("store", "redis %s:%d: %s", r->host, r->port, c->errstr);
+    goto fail;
+  }
+  /* hiredis opens its socket without close-on-exec: without it every
+   * process a service starts (the spawner's workers) would hold its Redis
+   * connections open (fds, and clients the server never sees close). */
+  int fl = fcntl(c->fd, F_GETFD);
+  if (fl < 0 || fcntl(c->fd, F_SETFD, fl | FD_CLOEXEC) < 0) {
+    LOG_ERROR("store", "redis %s:%d: cannot set close-on-exec: %s", r->host, r->port,
+              strerror(errno));
     goto fail;
   }
   if (redisSetTimeout(c, ot) != REDIS_OK) {

@@ -101,3 +101,27 @@ int store_key_exists(store_redis_t *r, const char *key, bool *out) {
   *out = rc == 0 && n > 0;
   return rc;
 }
+
+int store_set_union_into(store_redis_t *r, const char *dest, const char *src, long long *n) {
+  return store__redis_integer(store_redis_cmd(r, "SUNIONSTORE %s %s %s", dest, dest, src),
+                              "SUNIONSTORE", dest, n);
+}
+
+/* ---- sorted sets ---- */
+
+int store_zset_add(store_redis_t *r, const char *key, int64_t score, const char *member) {
+  return store__redis_integer(
+      store_redis_cmd(r, "ZADD %s %lld %s", key, (long long)score, member), "ZADD", key, NULL);
+}
+
+int store_zset_remove(store_redis_t *r, const char *key, const char *member) {
+  return store__redis_integer(store_redis_cmd(r, "ZREM %s %s", key, member), "ZREM", key, NULL);
+}
+
+int store_zset_upto(store_redis_t *r, const char *key, int64_t max_score, size_t limit,
+                    json_t **out) {
+  /* (hiredis's format knows no %zu) */
+  return store__redis_strings(store_redis_cmd(r, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %lld", key,
+                                              (long long)max_score, (long long)limit),
+                              "ZRANGEBYSCORE", key, out);
+}

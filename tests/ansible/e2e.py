@@ -55,13 +55,14 @@ def live_workers(api, aid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--api", required=True)
-    ap.add_argument("--hosts", default="1,2", help="host ids that must each run a worker")
+    ap.add_argument("--hosts", default="1,2",
+                    help="host ids ([spawner] host_id, compared as text) that must each run a worker")
     ap.add_argument("--phase", default="deploy")
     ap.add_argument("--image", default="abaco/samples-echo:latest")
     ap.add_argument("--max-actors", type=int, default=8)
     args = ap.parse_args()
     api = args.api.rstrip("/")
-    want = {int(h) for h in args.hosts.split(",")}
+    want = {h.strip() for h in args.hosts.split(",")}
     t0 = time.monotonic()
 
     actors = {}  # host_id -> (actor id, worker)
@@ -76,7 +77,7 @@ def main():
             w = ws[0]
             print(f"    actor {a['id']}: worker {w['id']} on host_id {w['host_id']} ({w.get('host_ip')}), "
                   f"location {w.get('location')}, cid {w.get('cid')}")
-            actors.setdefault(int(w["host_id"]), (a["id"], w))
+            actors.setdefault(str(w["host_id"]), (a["id"], w))
 
         for host_id, (aid, w) in sorted(actors.items()):
             text = f"hello host {host_id} ({args.phase})"
@@ -99,7 +100,7 @@ def main():
                   f"logs: {logs.splitlines()[0]!r}")
             if ran_on and ran_on != w["id"]:
                 ws = {x["id"]: x for x in ok(api, "GET", f"/actors/{aid}/workers")}
-                if int(ws.get(ran_on, {}).get("host_id", -1)) != host_id:
+                if str(ws.get(ran_on, {}).get("host_id")) != host_id:
                     sys.exit(f"e2e: execution {eid} ran on worker {ran_on}, not on host {host_id}")
     finally:
         for aid in made:

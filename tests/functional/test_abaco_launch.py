@@ -107,6 +107,8 @@ CASES = [
     ("count-not-number", None, ["{project}", "two"], "<count> 'two' is not a whole number"),
     ("min-count-above-count", None, ["--min-count", "3", "{project}", "2"],
      "--min-count 3 is above <count> 2"),
+    ("min-count-above-max-count", None, ["--min-count", "20000", "{project}", "2"],
+     "--min-count 20000 is above <count> 2"),
     ("bad-endpoint", None, ["--endpoint-url", "ftp://x", "{project}", "1"],
      "--endpoint-url 'ftp://x' is not an http:// or https:// URL"),
     ("bad-load-balancer-name", None, ["--load-balancer", "no_underscores", "{project}", "1"],

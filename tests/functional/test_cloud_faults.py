@@ -259,7 +259,12 @@ def test_throttling_storm_loses_nothing(proxy, cloud):
         assert ec2_state.get(iid) == goal, (iid, ec2_state.get(iid), goal)
     # nothing left in the queues, every accepted command enacted
     wait_queues_empty(pc)
-    lost = lost_commands(c, ids)
+    # a command requeued under throttling may still be finishing when the
+    # management statistics (which lag) show the queues empty: a command
+    # is lost only if it is never audited as done
+    deadline = time.monotonic() + 20
+    while (lost := lost_commands(c, ids)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     n_lost = sum(len(v) for v in lost.values())
     throttled = sum(stats["faults"].values())
     print(f"\nstorm: {len(ids)} launches + {commands - len(ids)} actions = {commands} commands; "

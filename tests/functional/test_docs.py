@@ -25,7 +25,7 @@ def known_keys():
     src = read(CONFIG_KEYS)
     keys_block = re.search(r"static const key_def_t KEYS\[\] = \{(.*?)\n\};", src, re.S).group(1)
     keys = [(s, k, u == "true") for s, k, u in
-            re.findall(r'\{"([a-z_]+)", "([A-Za-z_.]+)", (true|false), PER_[A-Z_]+\}', keys_block)]
+            re.findall(r'\{"([a-z_]+)", "([A-Za-z0-9_.]+)", (true|false), PER_[A-Z_]+\}', keys_block)]
     n_lines = len([ln for ln in keys_block.splitlines() if ln.strip()])
     assert len(keys) == n_lines, "config_keys.c: an entry of KEYS was not understood"
     pat_block = re.search(r"\} PATTERNS\[\] = \{(.*?)\};", src, re.S).group(1)

@@ -9,24 +9,14 @@
 #include <time.h>
 
 #include "actor/aws.h"
+#include "moto_test_client.h"
 #include "test.h"
 
 static char run_id[24];
 
 static aws_t *moto_client(void) {
-  const char *url = test_server_env("MOTO_URL");
-  aws_opts_t o = {.endpoint = url,
-                  .region = "us-east-1",
-                  .access_key = "testing",
-                  .secret_key = "testing-secret",
-                  .max_retries = 1,
-                  .retry_base_ms = 50,
-                  .retry_cap_ms = 100,
-                  .describe_rate = 1000,
-                  .describe_burst = 1000,
-                  .timeout_ms = 20000};
-  aws_t *a = NULL;
-  ASSERT_EQ_INT(aws_new(&o, &a), 0);
+  aws_t *a = moto_test_client("testing-secret");
+  ASSERT_TRUE(a != NULL);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   snprintf(run_id, sizeof run_id, "t%ld%ld", (long)getpid() % 100000, (long)(ts.tv_nsec % 100000));
@@ -170,6 +160,10 @@ static void test_elb_lifecycle(void) {
   json_array_foreach(out, i, v) found = found || strcmp(json_string_value(json_object_get(v, "name")), name) == 0;
   ASSERT_TRUE(found);
   json_decref(out);
+  /* a load balancer made by the API does not drain (AWS's default) */
+  int drain = -1;
+  ASSERT_EQ_INT(aws_elb_draining(a, name, &drain, &res), 0);
+  ASSERT_EQ_INT(drain, 0);
   ASSERT_EQ_INT(aws_elb_delete(a, name, &res), 0);
   ASSERT_EQ_INT(aws_elb_describe(a, names, &out, &res), ACTOR_EAWS);
   ASSERT_EQ_INT(res.cls, AWS_NOTFOUND);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "actor/aws.h"
+#include "moto_test_client.h"
 #include "test.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -34,22 +35,10 @@ static void make_run_id(void) {
 
 /* A client for MOTO_URL, checked to answer (NULL, said why, when not). */
 static aws_t *moto_client(void) {
-  const char *url = test_server_env("MOTO_URL");
-  aws_opts_t o = {.endpoint = url,
-                  .region = "us-east-1",
-                  .access_key = "testing",
-                  .secret_key = SECRET,
-                  .max_retries = 1,
-                  .retry_base_ms = 50,
-                  .retry_cap_ms = 100,
-                  .describe_rate = 1000,
-                  .describe_burst = 1000,
-                  .timeout_ms = 20000};
-  aws_t *a = NULL;
-  if (aws_new(&o, &a) != 0) {
-    fprintf(stderr, "FAIL: aws_new for %s\n", url);
+  aws_t *a = moto_test_client(SECRET);
+  if (a == NULL)
     return NULL;
-  }
+  const char *url = test_server_env("MOTO_URL");
   json_t *out = NULL;
   aws_result_t res;
   int rc = aws_cfn_describe_stack(a, "abaco-test-no-such-stack", &out, &res);

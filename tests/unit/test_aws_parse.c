@@ -388,6 +388,33 @@ static void test_stack_events(void) {
 
 /* ---- bad input ---- */
 
+/* DescribeLoadBalancerAttributes: the ConnectionDraining timeout when on. */
+static void test_elb_draining(void) {
+  static const char on[] =
+      "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult>"
+      "<LoadBalancerAttributes><ConnectionDraining><Enabled>true</Enabled>"
+      "<Timeout>300</Timeout></ConnectionDraining></LoadBalancerAttributes>"
+      "</DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>";
+  static const char off[] =
+      "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult>"
+      "<LoadBalancerAttributes><ConnectionDraining><Enabled>false</Enabled>"
+      "<Timeout>300</Timeout></ConnectionDraining></LoadBalancerAttributes>"
+      "</DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>";
+  static const char bad[] =
+      "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult>"
+      "<LoadBalancerAttributes><ConnectionDraining><Enabled>true</Enabled>"
+      "<Timeout>soon</Timeout></ConnectionDraining></LoadBalancerAttributes>"
+      "</DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>";
+  int d = -1;
+  ASSERT_EQ_INT(aws_parse_elb_draining(on, sizeof(on) - 1, &d), 0);
+  ASSERT_EQ_INT(d, 300);
+  ASSERT_EQ_INT(aws_parse_elb_draining(off, sizeof(off) - 1, &d), 0);
+  ASSERT_EQ_INT(d, 0);
+  ASSERT_EQ_INT(aws_parse_elb_draining(bad, sizeof(bad) - 1, &d), ACTOR_EPARSE);
+  ASSERT_EQ_INT(aws_parse_elb_draining("<Other/>", 8, &d), ACTOR_EPARSE);
+  ASSERT_EQ_INT(d, 0);
+}
+
 static void test_malformed(void) {
   const char *names[] = {"malformed.xml", "not_xml.txt"};
   for (int i = 0; i < 2; i++) {
@@ -516,6 +543,7 @@ int main(void) {
   RUN_TEST(test_describe_stacks);
   RUN_TEST(test_stack_resources);
   RUN_TEST(test_stack_events);
+  RUN_TEST(test_elb_draining);
   RUN_TEST(test_malformed);
   RUN_TEST(test_opts_from_config);
   RUN_TEST(test_missing_credentials);

@@ -65,6 +65,50 @@ static void test_sets(void) {
   ASSERT_TRUE(!exists);
 }
 
+/* SUNIONSTORE into a set, and the sorted sets of the job indexes: ZADD
+ * adds or moves, ZRANGEBYSCORE up to a score in score order with a limit,
+ * ZREM of an absent member is fine. */
+static void test_union_and_zsets(void) {
+  char src[128], dst[128];
+  snprintf(src, sizeof(src), "%s", key("src"));
+  snprintf(dst, sizeof(dst), "%s", key("dst"));
+  long long n = -1;
+  ASSERT_EQ_INT(store_set_add(store, src, "a", NULL), 0);
+  ASSERT_EQ_INT(store_set_add(store, src, "b", NULL), 0);
+  ASSERT_EQ_INT(store_set_add(store, dst, "c", NULL), 0);
+  ASSERT_EQ_INT(store_set_union_into(store, dst, src, &n), 0);
+  ASSERT_EQ_INT((int)n, 3);
+  ASSERT_EQ_INT(store_set_union_into(store, dst, key("absent"), &n), 0);
+  ASSERT_EQ_INT((int)n, 3);
+
+  const char *z = key("z");
+  json_t *out = NULL;
+  ASSERT_EQ_INT(store_zset_upto(store, z, 100, 10, &out), 0); /* absent: empty */
+  ASSERT_EQ_INT((int)json_array_size(out), 0);
+  json_decref(out);
+  ASSERT_EQ_INT(store_zset_add(store, z, 30, "late"), 0);
+  ASSERT_EQ_INT(store_zset_add(store, z, 10, "early"), 0);
+  ASSERT_EQ_INT(store_zset_add(store, z, 20, "mid"), 0);
+  ASSERT_EQ_INT(store_zset_add(store, z, 5000000000000LL, "far"), 0);
+  ASSERT_EQ_INT(store_zset_upto(store, z, 20, 10, &out), 0);
+  ASSERT_EQ_INT((int)json_array_size(out), 2);
+  ASSERT_EQ_STR(json_string_value(json_array_get(out, 0)), "early");
+  ASSERT_EQ_STR(json_string_value(json_array_get(out, 1)), "mid");
+  json_decref(out);
+  ASSERT_EQ_INT(store_zset_upto(store, z, 40, 1, &out), 0); /* the limit */
+  ASSERT_EQ_INT((int)json_array_size(out), 1);
+  json_decref(out);
+  ASSERT_EQ_INT(store_zset_add(store, z, 40, "early"), 0); /* moved */
+  ASSERT_EQ_INT(store_zset_remove(store, z, "mid"), 0);
+  ASSERT_EQ_INT(store_zset_remove(store, z, "never"), 0);
+  ASSERT_EQ_INT(store_zset_upto(store, z, 5000000000000LL, 10, &out), 0);
+  ASSERT_EQ_INT((int)json_array_size(out), 3);
+  ASSERT_EQ_STR(json_string_value(json_array_get(out, 0)), "late");
+  ASSERT_EQ_STR(json_string_value(json_array_get(out, 1)), "early");
+  ASSERT_EQ_STR(json_string_value(json_array_get(out, 2)), "far");
+  json_decref(out);
+}
+
 static void test_hashes_and_counters(void) {
   char *v = NULL;
   json_t *all = NULL;
@@ -329,6 +373,7 @@ int main(void) {
     return 1;
   snprintf(prefix, sizeof(prefix), "test:kv:%ld:%ld:", (long)getpid(), (long)time(NULL));
   RUN_TEST(test_sets);
+  RUN_TEST(test_union_and_zsets);
   RUN_TEST(test_hashes_and_counters);
   RUN_TEST(test_leases);
   RUN_TEST(test_lists);

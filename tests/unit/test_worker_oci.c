@@ -1,4 +1,4 @@
-/* config.json of an OCI execution (oci_config in services/worker/src/
+/* config.json of an OCI execution (oci_config in services/worker/ext/
  * oci_config.c, docs/oci.md "The bundle"): Docker's default isolation
  * (namespaces, capabilities, no new privileges, seccomp, masked paths),
  * the limits, mounts and user of the ContainerCreate body, the image's

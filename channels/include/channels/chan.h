@@ -100,6 +100,15 @@ ACTOR_MUST_CHECK int chan_json_decode(const void *body, size_t len, size_t max, 
  * lies in [80,120] for attempt 0 and in [4000,6000] once capped). */
 unsigned chan_backoff_ms(unsigned attempt, double rnd);
 
+/* The largest AMQP frame this process's connections made from now on ask
+ * for (default 131072, RabbitMQ's). rabbitmq-c keeps an outbound buffer and
+ * per-channel pool pages of this size for each connection: a process with
+ * small messages and many siblings (idle workers) asks for less; a larger
+ * body is split into more frames, nothing else changes. EINVAL outside
+ * [CHAN_FRAME_MIN, 131072]. */
+#define CHAN_FRAME_MIN 4096
+ACTOR_MUST_CHECK int chan_frame_max_set(int bytes);
+
 /* ---- loop-driven connection ---- */
 typedef struct chan_conn_s chan_conn_t;
 typedef void (*chan_msg_cb)(chan_conn_t *c, const chan_msg_t *msg, void *ud);
@@ -188,6 +197,15 @@ ACTOR_MUST_CHECK
 int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                            const void *body, size_t len, const chan_props_t *props,
                            int timeout_ms);
+/* Same as chan_client_publish_to, for many threads at once: concurrent
+ * callers' messages go out together on one connection and share the
+ * broker's confirms (chan_group.c). Returns 0 only after the broker
+ * confirmed this very message; a lost connection or a timeout fails every
+ * message of the group not yet confirmed. */
+ACTOR_MUST_CHECK
+int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
+                              const void *body, size_t len, const chan_props_t *props,
+                              int timeout_ms);
 /* Request/reply: publishes to `queue` (declared durable) with RabbitMQ's
  * direct reply-to (amq.rabbitmq.reply-to, private to the connection) and a
  * fresh correlation id, expiring after timeout_ms; waits for the matching

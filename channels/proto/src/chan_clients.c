@@ -1,7 +1,6 @@
 /* Requests to clientg on the `clients` channel (channels/proto/clients.h). The
  * body carries the shared secret, so it is wiped before it is freed; the
  * secret and the tokens never reach a log line from here. */
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@ static int call(chan_client_t *cl, const chan_clients_req_t *req, const char *co
   size_t text_len = strlen(text);
   int rc = chan_client_call(cl, req->queue ? req->queue : CHAN_CLIENTS, text, text_len,
                             CHAN_CLIENTS_TIMEOUT_MS, &answer, &answer_len);
-  OPENSSL_cleanse(text, text_len);
+  explicit_bzero(text, text_len);
   free(text);
   if (rc != 0)
     return fail(rc, err, errlen,
@@ -72,7 +71,7 @@ int chan_clients_new(chan_client_t *cl, const chan_clients_req_t *req, int64_t n
   *token = strdup(t);
   *expires_at = now + (int64_t)json_integer_value(ttl);
   /* The reply held the token too. */
-  OPENSSL_cleanse((void *)t, strlen(t));
+  explicit_bzero((void *)t, strlen(t));
   json_decref(r);
   return *token ? 0 : fail(ACTOR_ENOMEM, err, errlen, "out of memory");
 }
@@ -88,6 +87,6 @@ int chan_clients_delete(chan_client_t *cl, const chan_clients_req_t *req, char *
 void chan_clients_token_free(char *token) {
   if (token == NULL)
     return;
-  OPENSSL_cleanse(token, strlen(token));
+  explicit_bzero(token, strlen(token));
   free(token);
 }

@@ -226,6 +226,23 @@ int aws_elb_register(aws_t *a, const char *name, const json_t *instance_ids, jso
 ACTOR_MUST_CHECK
 int aws_elb_deregister(aws_t *a, const char *name, const json_t *instance_ids, json_t **now,
                        aws_result_t *res);
+/* DescribeLoadBalancerAttributes: *drain_s the connection draining
+ * timeout in seconds, 0 when draining is off (AWS's default for a load
+ * balancer made by the API). A missing name is AWS_NOTFOUND. */
+ACTOR_MUST_CHECK
+int aws_elb_draining(aws_t *a, const char *name, int *drain_s, aws_result_t *res);
+
+/* ---- REST-XML services (Route 53) ----
+ * One signed request to a global service's REST API (signed for
+ * us-east-1): `method` (GET, POST, DELETE) `path` (with its query) on
+ * https://<service>.amazonaws.com, or on the client's endpoint when it has
+ * one; body an XML text or NULL. Throttled and transient answers are
+ * retried as for the Query calls. 0 on a 2xx: *answer (malloc'd,
+ * NUL-terminated) and *len (may be NULL); else ACTOR_EAWS with res. The
+ * observer sees op "<service>:<method>". */
+ACTOR_MUST_CHECK
+int aws_rest(aws_t *a, const char *service, const char *method, const char *path,
+             const char *body, char **answer, size_t *len, aws_result_t *res);
 
 /* ---- parsers (no I/O) ----
  * Each returns 0 or ACTOR_EPARSE (not XML, or not the expected answer). */
@@ -252,6 +269,9 @@ ACTOR_MUST_CHECK
 int aws_parse_elb_describe(const char *xml, size_t len, json_t **out, char **next_marker);
 /* Register/DeregisterInstances...Response: *out array of instance ids. */
 ACTOR_MUST_CHECK int aws_parse_elb_instances(const char *xml, size_t len, json_t **out);
+/* DescribeLoadBalancerAttributesResponse: *drain_s the ConnectionDraining
+ * Timeout when Enabled is true, else 0. */
+ACTOR_MUST_CHECK int aws_parse_elb_draining(const char *xml, size_t len, int *drain_s);
 /* CreateStackResponse: *stack_id malloc'd. */
 ACTOR_MUST_CHECK int aws_parse_create_stack(const char *xml, size_t len, char **stack_id);
 ACTOR_MUST_CHECK int aws_parse_describe_stacks(const char *xml, size_t len, json_t **out);

@@ -102,6 +102,16 @@ ACTOR_MUST_CHECK int cloud_instance_backend_error(store_redis_t *r, const char *
                                                   const char *id, const char *op,
                                                   const char *code, const char *message,
                                                   const char *request_id);
+/* A new record as POST /instances makes it (state launching, desired
+ * running, its stack name, progress "launch requested", the token for
+ * progress reports; group NULL: none). NULL when out of memory or the
+ * stack name does not fit. The api and the updater's deploy_node use it,
+ * then cloud_instance_create() and a {tenant, instance_id, request_id,
+ * who} message on [cloud] launch_queue. */
+json_t *cloud_instance_new_record(const char *tenant, const char *owner, const char *name,
+                                  const char *config, const char *group, const char *type,
+                                  const char *tag, const char *id, const char *token,
+                                  const char *now);
 /* The record as an API answer: a new object without progress_token,
  * with `cost` (price_per_hour * hours running, running_seconds plus the
  * time since running_since, to the cent; price < 0: null). NULL when out

@@ -142,6 +142,37 @@ ACTOR_MUST_CHECK
 int model_logs_get(store_mongo_t *m, const char *db_id, const char *eid, char **out);
 ACTOR_MUST_CHECK int model_logs_delete_actor(store_mongo_t *m, const char *db_id);
 
+/* ---- indexes of the api's periodic jobs ----
+ * MODEL_KEY_AUTOSCALE: the actors the autoscaler looks at -- every actor
+ * that has (or had) a worker since the autoscaler last found it with no
+ * worker and an empty mailbox. model_worker_put adds the actor; the
+ * autoscaler removes it (services/api/src/autoscaler.c). A superset is
+ * harmless, so model_autoscale_index_repair adds every actor (at api start).
+ * MODEL_KEY_CRON: actors with cron_on, scored by the ms of cron_next_ex
+ * (services/api/src/cron_tick.c keeps it). */
+#define MODEL_KEY_AUTOSCALE "abaco:autoscale:active"
+#define MODEL_KEY_CRON "abaco:cron:due"
+ACTOR_MUST_CHECK int model_autoscale_index_repair(store_redis_t *r, long long *n);
+
+/* ---- the executions' time index and retention (exec_retention.c) ----
+ * A Redis sorted set of execution ids scored by message_received_time (ms),
+ * kept while [store] executions_retention is on, and a mark that it was
+ * built from the collection. */
+#define MODEL_KEY_EXEC_TIMES "abaco:executions:by_time"
+#define MODEL_KEY_EXEC_TIMES_BUILT "abaco:executions:by_time:built"
+/* Indexes an array of execution documents (those without a readable
+ * message_received_time are skipped). */
+ACTOR_MUST_CHECK int model_exec_index_add(store_redis_t *r, const json_t *execs);
+ACTOR_MUST_CHECK int model_exec_index_drop(store_redis_t *r);
+ACTOR_MUST_CHECK int model_exec_index_built(store_redis_t *r, bool *built);
+/* Indexes every stored execution (one streaming scan), then sets the mark;
+ * *n: how many were indexed. */
+ACTOR_MUST_CHECK int model_exec_index_rebuild(store_redis_t *r, store_mongo_t *m, long long *n);
+/* Deletes the oldest executions received before cutoff_ms, at most max,
+ * with their logs, each by _id; *removed: how many. */
+ACTOR_MUST_CHECK int model_exec_retire(store_redis_t *r, store_mongo_t *m, int64_t cutoff_ms,
+                                       size_t max, size_t *removed);
+
 /* Indexes the models rely on (executions by actor, a TTL index on log
  * expiry where the server supports it). Idempotent. */
 ACTOR_MUST_CHECK int model_ensure_indexes(store_mongo_t *m);

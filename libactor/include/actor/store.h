@@ -122,10 +122,19 @@ void store_batch_free(store_batch_t *b);
 ACTOR_MUST_CHECK int store_batch_insert(store_batch_t *b, const json_t *doc);
 /* Batches and documents written so far (for metrics and tests). */
 void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned long long *docs);
+/* A hook the batch's leader runs with the batch's documents (an array)
+ * before it writes them; a non-zero return fails the whole batch with that
+ * code, and nothing is inserted. Set it before the first insert. */
+void store_batch_set_before(store_batch_t *b, int (*fn)(const json_t *docs, void *ud), void *ud);
 
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
 ACTOR_MUST_CHECK int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,
                                           const json_t *projection, json_t **out);
+/* The same, a document at a time (never the whole answer in memory): fn
+ * gets each (borrowed); a non-zero return from fn stops and is returned. */
+ACTOR_MUST_CHECK
+int store_mongo_find_each(store_mongo_t *m, const char *coll, const json_t *filter,
+                          const json_t *opts, int (*fn)(const json_t *doc, void *ud), void *ud);
 /* opts as mongoc find opts ({"sort":..., "skip":..., "limit":..., "projection":...}); *out array.
  */
 ACTOR_MUST_CHECK

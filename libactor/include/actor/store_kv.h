@@ -42,6 +42,22 @@ ACTOR_MUST_CHECK int store_set_scan_count(store_redis_t *r, const char *key,
 ACTOR_MUST_CHECK int store_key_delete(store_redis_t *r, const char *key, bool *deleted);
 ACTOR_MUST_CHECK int store_key_exists(store_redis_t *r, const char *key, bool *out);
 
+/* SUNIONSTORE dest dest src: adds every member of src to dest; *n (may
+ * be NULL): the size of dest after. */
+ACTOR_MUST_CHECK int store_set_union_into(store_redis_t *r, const char *dest, const char *src,
+                                          long long *n);
+
+/* ---- sorted sets ---- */
+/* ZADD key score member (adds, or moves an existing member). */
+ACTOR_MUST_CHECK int store_zset_add(store_redis_t *r, const char *key, int64_t score,
+                                    const char *member);
+/* ZREM; removing an absent member is not an error. */
+ACTOR_MUST_CHECK int store_zset_remove(store_redis_t *r, const char *key, const char *member);
+/* ZRANGEBYSCORE key -inf max_score LIMIT 0 limit: the members, lowest
+ * score first. */
+ACTOR_MUST_CHECK int store_zset_upto(store_redis_t *r, const char *key, int64_t max_score,
+                                     size_t limit, json_t **out);
+
 /* ---- hashes of plain strings (not JSON: see store_redis_hget_json) ---- */
 /* HGET; *out malloc'd (NUL-terminated), ACTOR_ENOTFOUND when absent. */
 ACTOR_MUST_CHECK int store_hash_get(store_redis_t *r, const char *key, const char *field, char **out);

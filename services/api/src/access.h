@@ -38,6 +38,7 @@
 #include "actor/model.h"
 #include "actor/secret.h"
 #include "api.h"
+#include "actor/plugin.h"
 
 #define API_ROLE_ADMIN "Internal/abaco-admin"
 #define API_ROLE_PRIVILEGED "Internal/abaco-privileged"
@@ -65,6 +66,11 @@ struct api_access_s {
   size_t ntenant_keys;
   actor_secret_key_t secret; /* [web] encryption_key; .set false when empty */
   actor_hashids_t *hashids;  /* for "hashid-like" alias names */
+  /* [web] access_control = plugin: the auth plugin and the groups that
+   * give each role ([plugins] admin_groups, privileged_groups,
+   * user_groups; comma separated, as written) */
+  actor_plugin_t *plugin;
+  const char *admin_groups, *privileged_groups, *user_groups;
 };
 typedef struct api_access_s api_access_t;
 

@@ -40,7 +40,7 @@ typedef struct {
   const char *version;        /* [general] TAG */
   bool camel;                 /* [web] case = camel */
   bool show_traceback;
-  const char *access_control; /* "none" or "jwt" */
+  const char *access_control; /* "none", "jwt" or "plugin" */
   char tenant_name[ACTOR_AUTH_TENANT_MAX]; /* [web] tenant_name, upper-cased */
   const char *host_queues;    /* [spawner] host_queues */
   long init_count;
@@ -58,6 +58,9 @@ typedef struct {
   long max_cmd_length;         /* [spawner] max_cmd_length */
   long cron_interval;          /* [web] cron_interval, seconds between cron ticks */
   int64_t cron_offset_ms;      /* [web] cron_clock_offset (a test hook), in ms */
+  int64_t retention_ms;        /* [store] executions_retention, ms (0: keep everything) */
+  long retention_interval;     /* [store] executions_retention_interval, seconds */
+  long retention_batch;        /* [store] executions_retention_batch, executions per pass */
   struct api_access_s *access; /* keys, caches and settings of identity and sharing (access.h) */
   struct api_cloud_s *cloud;   /* [cloud] settings and prices (cloud_api.h) */
 } api_ctx_t;
@@ -67,8 +70,8 @@ typedef struct {
  * Redis pool and the channel pool are sized API_POOL. */
 #define API_THREADS 16
 #define API_SYNC_MAX 16
-/* One more thread each for the autoscaler and the cron tick. */
-#define API_BACKGROUND 2
+/* One more thread each for the autoscaler, the cron tick and retention. */
+#define API_BACKGROUND 3
 #define API_POOL (API_THREADS + API_SYNC_MAX + API_BACKGROUND)
 
 /* Who is calling. */
@@ -217,10 +220,26 @@ int64_t api_cron_now_ms(const api_ctx_t *c);
  * this api's queues "This is your cron execution" (executor "cron") and
  * moves its cron_next_ex past now. cursor: the scan position (jobs.c). */
 void api_cron_tick(api_ctx_t *c, unsigned long long *cursor);
+/* The cron index (abaco:cron:due) after an actor was written: scored by its
+ * cron_next_ex when cron_on, else removed (a failure is logged). */
+void api_cron_index(api_ctx_t *c, const char *db_id, const json_t *actor);
+/* Adds every actor with cron_on to the index (api start). */
+int api_cron_index_repair(api_ctx_t *c);
 
 /* autoscaler.c: one pass over the stateless actors of this api's queues
  * (see the file's design note). cursor: the scan position (jobs.c). */
 void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor);
+
+/* retention.c: [store] executions_retention. api_retention_parse reads
+ * the setting ("keep" or empty: 0; "<n>" days; "<n>s|m|h|d"), ACTOR_EINVAL
+ * for anything else (pure). api_retention_setup keeps the executions' time
+ * index from now on (retention on) or drops it (off); api_retention_index
+ * indexes one execution written outside the group commit; the tick removes
+ * old executions and their logs in bounded batches (see the file). */
+int api_retention_parse(const char *text, int64_t *ms);
+int api_retention_setup(api_ctx_t *c);
+ACTOR_MUST_CHECK int api_retention_index(api_ctx_t *c, const json_t *exec);
+void api_retention_tick(api_ctx_t *c);
 
 /* jobs.c: a periodic job on the thread pool, never overlapping itself.
  * The struct owns its handles and must outlive the loop. */
@@ -274,6 +293,8 @@ int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *
                             json_t **out, long long *n);
 /* Requests one worker when the actor has no live one (at most one request
  * per actor in flight across api processes). */
+/* Forgets that the actor was seen with a live worker (workers.c). */
+void api_live_forget(const char *db_id);
 int api_ensure_worker(api_req_t *r, const json_t *actor);
 /* Marks a worker SHUTDOWN_REQUESTED and publishes "stop" on worker_<wid>. */
 int api_stop_worker(api_req_t *r, const char *db_id, const char *wid);
@@ -356,6 +377,9 @@ typedef struct {
   api_count_t ticks;
   int64_t (*now)(const api_ctx_t *c);
   void (*each)(const char *db_id, void *pass);
+  const char *set; /* the Redis set of actor ids scanned (NULL: every actor) */
+  /* Instead of the set scan: finds the actors itself, calling each(). */
+  int (*scan)(api_pass_t *p, size_t max);
 } api_job_t;
 void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
                   unsigned long long *cursor);
@@ -371,6 +395,11 @@ int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *b
 /* The same, declaring the queue with the arguments qo (chan_client_publish_to). */
 int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan_queue_opts_t *qo,
                    const void *body, size_t len, const chan_props_t *props, int timeout_ms);
+/* Same, sharing the write and the confirm with concurrent callers
+ * (chan_client_publish_group): the message intake's publish. */
+int api_publish_grouped(api_ctx_t *c, const char *kind, const char *queue,
+                        const chan_queue_opts_t *qo, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms);
 int api_consume(api_ctx_t *c, const char *kind, const char *queue, char **body, size_t *len);
 
 /* sync.c: synchronous messages (?_abaco_synchronous=true). */

@@ -13,6 +13,11 @@
  * the key, and the verified identity must carry the same tenant, so a key
  * of one tenant never vouches for another.
  *
+ * With plugin, the auth plugin ([plugins] auth, actor/plugin.h) turns the
+ * headers a front proxy set into a user and groups, and [plugins]
+ * admin_groups / privileged_groups / user_groups give the roles; the
+ * tenant is [web] tenant_name. No identity is a 401.
+ *
  * Every key and tenant setting is read and checked at start-up (a bad one
  * stops the api naming its key); afterwards the tenant key table is only
  * read, by every request thread, without a lock. */
@@ -118,6 +123,19 @@ int api_access_init(api_ctx_t *c) {
    * secret configs are then refused. */
   ACTOR_IGNORE(
       actor_secret_key_init(&a->secret, actor_config_get(c->cfg, "web", "encryption_key", "")));
+  if (strcmp(c->access_control, "plugin") == 0) {
+    a->admin_groups = actor_config_get(c->cfg, "plugins", "admin_groups", "");
+    a->privileged_groups = actor_config_get(c->cfg, "plugins", "privileged_groups", "");
+    a->user_groups = actor_config_get(c->cfg, "plugins", "user_groups", "");
+    if (*actor_config_get(c->cfg, "plugins", "auth", "") == '\0') {
+      LOG_ERROR("api", "[web] access_control = plugin needs [plugins] auth (the plugin's file "
+                       "in [plugins] dir)");
+      return ACTOR_ECONFIG;
+    }
+    rc = actor_plugin_load(c->cfg, ACTOR_PLUGIN_AUTH, NULL, &a->plugin);
+    if (rc != 0)
+      return rc;
+  }
   LOG_INFO("api", "access control %s%s%s, default tenant %s", c->access_control,
            a->jwt ? (a->accept_nonce ? " (nonces accepted)" : " (nonces refused)") : "",
            a->jwt ? (a->exp_ms ? ", JWT exp in milliseconds" : ", JWT exp in seconds") : "",
@@ -136,6 +154,7 @@ void api_access_free(api_ctx_t *c) {
     actor_jwt_key_free(a->tenant_keys[i].key);
   actor_secret_key_wipe(&a->secret);
   actor_hashids_free(a->hashids);
+  actor_plugin_unload(a->plugin);
   free(a);
   c->access = NULL;
 }
@@ -220,8 +239,86 @@ static int authenticate_jwt(api_req_t *r, const char *token, const char *asserte
   return 0;
 }
 
+/* Whether the comma-separated `groups` and `wanted` share a group. */
+static bool groups_meet(const char *groups, const char *wanted) {
+  for (const char *w = wanted; *w;) {
+    size_t n = strcspn(w, ",");
+    const char *b = w, *e = w + n;
+    while (b < e && (*b == ' ' || *b == '\t'))
+      b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+      e--;
+    for (const char *g = groups; e > b && *g;) {
+      size_t m = strcspn(g, ",");
+      if (m == (size_t)(e - b) && strncmp(g, b, m) == 0)
+        return true;
+      g += m;
+      if (*g == ',')
+        g++;
+    }
+    w += n;
+    if (*w == ',')
+      w++;
+  }
+  return false;
+}
+
+static const char *plugin_header(void *req, const char *name) {
+  return ahttp_kvs_get(&((api_req_t *)req)->http->headers, name, 1);
+}
+
+static int authenticate_plugin(api_req_t *r) {
+  api_access_t *a = r->ctx->access;
+  const actor_auth_ops_t *ops = actor_plugin_ops(a->plugin);
+  actor_auth_request_t req = {plugin_header, r};
+  actor_plugin_err_t err;
+  char groups[4096] = "";
+  memset(&err, 0, sizeof(err));
+  r->ident.username[0] = '\0';
+  int rc = ops->identify(actor_plugin_state(a->plugin), &req, r->ident.username,
+                         sizeof(r->ident.username), groups, sizeof(groups), &err);
+  /* what a plugin wrote is read only up to its buffer's end */
+  r->ident.username[sizeof(r->ident.username) - 1] = '\0';
+  groups[sizeof(groups) - 1] = '\0';
+  err.message[sizeof(err.message) - 1] = '\0';
+  if (rc == ACTOR_AUTH_OK && r->ident.username[0] == '\0') {
+    rc = ACTOR_AUTH_FAIL;
+    snprintf(err.message, sizeof(err.message), "the auth plugin gave no user name.");
+  }
+  if (rc != ACTOR_AUTH_OK) {
+    api_error(r, 401, "Not authenticated: %s", err.message[0] ? err.message
+                                                                : "the auth plugin refused the request.");
+    return -1;
+  }
+  snprintf(r->ident.tenant, sizeof(r->ident.tenant), "%s", r->ctx->tenant_name);
+  /* groups -> the platform's roles */
+  char *o = r->ident.roles;
+  size_t room = sizeof(r->ident.roles);
+  o[0] = '\0';
+  const char *roles[3] = {NULL, NULL, NULL};
+  if (*a->admin_groups && groups_meet(groups, a->admin_groups))
+    roles[0] = API_ROLE_ADMIN;
+  if (*a->privileged_groups && groups_meet(groups, a->privileged_groups))
+    roles[1] = API_ROLE_PRIVILEGED;
+  if (*a->user_groups == '\0' || groups_meet(groups, a->user_groups))
+    roles[2] = a->user_role;
+  for (int i = 0; i < 3; i++) {
+    if (roles[i] == NULL)
+      continue;
+    size_t used = strlen(o);
+    snprintf(o + used, room - used, "%s%s", used ? "," : "", roles[i]);
+  }
+  if (!api_ident_roles(r)) {
+    api_error(r, 400, "Not authorized -- missing required role.");
+    return -1;
+  }
+  return 0;
+}
+
 int api_authenticate(api_req_t *r) {
   api_access_t *a = r->ctx->access;
+  if (a->plugin != NULL)
+    return authenticate_plugin(r);
   if (!a->jwt)
     return authenticate_none(r);
   char asserted[256] = ""; /* longer than a tenant name: an overlong one is refused, not cut */

@@ -31,6 +31,17 @@
  * lost: the stopping worker may still run it, and otherwise it waits in
  * the mailbox, which the next tick sees (with no live worker: one is
  * requested).
+ * The actors looked at are those of the index abaco:autoscale:active
+ * (model.h), not every actor: an actor enters it when a worker record is
+ * put (model_worker_put: every worker, whoever asks for it), and leaves it
+ * when a tick finds it with no worker and an empty mailbox -- removed
+ * first, then looked at again, and put back if a worker or a message came
+ * meanwhile. A message for an actor with no worker always requests one
+ * (submit.c), which puts the actor back; so an idle actor costs nothing
+ * per tick, and a tick costs the actors that have workers or messages.
+ * Every api start adds every actor to the index (a superset is harmless:
+ * the next ticks prune it), which also builds it on a stack upgraded from
+ * a release without it. An actor whose record is gone leaves the index.
  * Cost per actor: its status, one SCARD and one AMQP queue length (none
  * for an actor in ERROR or being deleted); when it has messages or
  * workers, the few fields of the actor and of its workers that the
@@ -255,6 +266,27 @@ static int actor_status(api_ctx_t *c, const char *db_id, char *out, size_t len) 
   return rc == ACTOR_ENOTFOUND || rc == ACTOR_EPARSE ? 0 : rc;
 }
 
+static void forget(api_ctx_t *c, const char *db_id) {
+  if (store_set_remove(c->redis, MODEL_KEY_AUTOSCALE, db_id) != 0)
+    api_metrics_store_error(c->metrics, "redis");
+}
+
+/* Out of the index, then a second look: a worker put or a message sent
+ * before the removal shows now (and puts it back); one after it is a
+ * worker put, which adds the actor again by itself. */
+static void idle_forget(api_ctx_t *c, const char *db_id, const char *mailbox) {
+  long long n = 0;
+  long waiting = 0;
+  forget(c, db_id);
+  int rc = model_worker_count(c->redis, db_id, &n);
+  if (rc == 0)
+    rc = chan_client_queue_len(c->chan, mailbox, &waiting);
+  if (rc != 0 || n > 0 || waiting > 0) {
+    if (store_set_add(c->redis, MODEL_KEY_AUTOSCALE, db_id, NULL) != 0)
+      api_metrics_store_error(c->metrics, "redis");
+  }
+}
+
 static void scale_actor(const char *db_id, void *ud) {
   api_pass_t *p = ud;
   api_ctx_t *c = p->c;
@@ -264,6 +296,10 @@ static void scale_actor(const char *db_id, void *ud) {
   /* Actors in ERROR or being deleted are left alone, and their mailbox
    * (perhaps gone) is not asked about. */
   int rc = actor_status(c, db_id, status, sizeof(status));
+  if (rc == 0 && *status == '\0') {
+    forget(c, db_id); /* deleted */
+    return;
+  }
   if (rc == 0 && strcmp(status, ACTOR_READY) != 0 && strcmp(status, ACTOR_SUBMITTED) != 0)
     return;
   if (rc == 0)
@@ -280,8 +316,10 @@ static void scale_actor(const char *db_id, void *ud) {
     LOG_WARN("api", "autoscaler: mailbox length of actor %s: %s", db_id, actor_strerror(rc));
     return;
   }
-  if (waiting == 0 && nworkers == 0)
-    return; /* the common case of an idle actor: three round trips */
+  if (waiting == 0 && nworkers == 0) {
+    idle_forget(c, db_id, q); /* nothing to decide until a worker is put again */
+    return;
+  }
 
   json_t *actor = NULL, *live = NULL;
   char key[MODEL_KEY_MAX];
@@ -322,6 +360,7 @@ void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor) {
                                 .max_actors = AUTOSCALE_MAX_ACTORS,
                                 .ticks = API_COUNT_AUTOSCALE_TICKS,
                                 .now = wall_now,
-                                .each = scale_actor};
+                                .each = scale_actor,
+                                .set = MODEL_KEY_AUTOSCALE};
   api_job_tick(c, &JOB, c->autoscale_interval, cursor);
 }

@@ -9,6 +9,8 @@
  *   routes_swconfigs.c  software configurations, launch groups, params
  *   routes_instances.c  the instances: list, launch, read, actions, delete
  *   progress.c          progress reports from the instances (token, no user)
+ *   routes_clusters.c   clusters and nodes; routes_cluster_rules.c counters, samples,
+ *                       triggers, fires, runs (docs/clusters.md)
  * Their Prometheus series are rendered by metrics.c. */
 #ifndef API_CLOUD_API_H
 #define API_CLOUD_API_H
@@ -99,6 +101,23 @@ void api_instance_get(api_req_t *r);
 void api_instance_delete(api_req_t *r);
 void api_instance_action(api_req_t *r); /* start, stop, restart, terminate (the last segment) */
 void api_instance_audit(api_req_t *r);
+
+/* ---- routes_clusters.c and routes_cluster_rules.c (docs/clusters.md) ---- */
+void api_clusters_list(api_req_t *r);
+void api_cluster_create(api_req_t *r);
+void api_cluster_get(api_req_t *r);
+void api_cluster_update(api_req_t *r);
+void api_cluster_delete(api_req_t *r);
+void api_cluster_node_add(api_req_t *r);
+void api_cluster_node_delete(api_req_t *r);
+void api_cluster_counter_add(api_req_t *r);
+void api_cluster_counter_get(api_req_t *r);
+void api_cluster_counter_delete(api_req_t *r);
+void api_cluster_sample_post(api_req_t *r); /* open: the counter's token */
+void api_cluster_trigger_add(api_req_t *r);
+void api_cluster_trigger_delete(api_req_t *r);
+void api_cluster_trigger_fire(api_req_t *r);
+void api_cluster_run_get(api_req_t *r);
 
 /* ---- progress.c ---- */
 /* The report of MLiy's path form: "<message>(<percent>)", underscores

@@ -147,7 +147,7 @@ static const char *const PUBLIC_FIELDS[] = {
     "volume_id",   "private_ip",     "public_ip",       "launch_time",   "availability_zone",
     "progress",    "error",          "backend_status",  "created",       "updated",
     "enacted",     "observed",       "user_transition", "deleting",      "adopted",
-    "link",        "webhook",        NULL};
+    "link",        "webhook",        "display_name",  NULL};
 
 json_t *api_instance_display(api_req_t *r, const json_t *rec) {
   const api_price_t *p = api_price_of(r->ctx->cloud, actor_json_str(rec, "instance_type", ""));

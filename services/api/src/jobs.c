@@ -13,9 +13,12 @@
  * before extending or deleting, so a process whose tick outlived its lease
  * never cuts short the lease another process took since.
  *
- * Scans: SSCAN over abaco:actors a page at a time, at most `max` ids per
- * tick, resuming from the cursor on the next tick, so a large actor set
- * costs bounded work per tick and is still covered in full. */
+ * Scans: SSCAN over the job's set of actor ids (abaco:actors, or the
+ * job's own index: the autoscaler's abaco:autoscale:active) a page at a
+ * time, at most `max` ids per tick, resuming from the cursor on the next
+ * tick, so a large set costs bounded work per tick and is still covered in
+ * full. A job with its own scan (the cron tick's due set) finds its actors
+ * itself. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,12 +140,12 @@ void api_leases_end(api_ctx_t *c, api_leases_t *l, int64_t keep_ms) {
 
 /* ---- scans ---- */
 
-int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
+static int scan_set(api_ctx_t *c, const char *set, unsigned long long *cursor, size_t max,
                     void (*fn)(const char *db_id, void *ud), void *ud) {
   size_t seen = 0;
   do {
     json_t *ids = NULL;
-    int rc = store_set_scan(c->redis, MODEL_KEY_ACTORS, cursor, &ids);
+    int rc = store_set_scan(c->redis, set, cursor, &ids);
     if (rc != 0) {
       api_metrics_store_error(c->metrics, "redis");
       return rc;
@@ -152,6 +155,11 @@ int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
     json_decref(ids);
   } while (*cursor != 0 && seen < max);
   return 0;
+}
+
+int api_scan_actors(api_ctx_t *c, unsigned long long *cursor, size_t max,
+                    void (*fn)(const char *db_id, void *ud), void *ud) {
+  return scan_set(c, MODEL_KEY_ACTORS, cursor, max, fn, ud);
 }
 
 /* ---- ticks ---- */
@@ -169,7 +177,9 @@ void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
   api_metrics_count(c->metrics, job->ticks, 1);
   api_background_req(c, job->name, &p.req);
   p.now = job->now(c);
-  int rc = api_scan_actors(c, cursor, job->max_actors, job->each, &p);
+  int rc = job->scan ? job->scan(&p, job->max_actors)
+                     : scan_set(c, job->set ? job->set : MODEL_KEY_ACTORS, cursor,
+                                job->max_actors, job->each, &p);
   if (rc != 0)
     LOG_WARN("api", "%s: cannot list the actors: %s", job->name, actor_strerror(rc));
   /* Keep the leases for the rest of the interval (less a margin for timer

@@ -62,7 +62,8 @@ int api_mailbox_publish(api_ctx_t *c, const json_t *actor, const void *body, siz
   chan_queue_opts_t qo;
   chan_name_mailbox(actor_json_str(actor, "db_id", ""), q);
   api_mailbox_opts(actor, &qo);
-  return api_publish_to(c, "mailbox", q, &qo, body, len, props, timeout_ms);
+  /* Concurrent sends share one write and one confirm (chan_group.c). */
+  return api_publish_grouped(c, "mailbox", q, &qo, body, len, props, timeout_ms);
 }
 
 /* Moves every ready message of `from` to `to` (declared with qo), then

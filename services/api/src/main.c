@@ -14,7 +14,7 @@
 #include "cloud_api.h"
 
 static ahttp_server_t *server;
-static api_ticker_t autoscaler, cron;
+static api_ticker_t autoscaler, cron, retention;
 static unsigned long long autoscale_cursor, cron_cursor;
 
 static void on_server_stopped(void *ud) {
@@ -25,12 +25,42 @@ static void on_server_stopped(void *ud) {
 static void on_stop(actor_service_t *s) {
   api_ticker_stop(&autoscaler);
   api_ticker_stop(&cron);
+  api_ticker_stop(&retention);
   api_events_stop();
   ahttp_server_stop(server, on_server_stopped, s);
 }
 
 static void autoscale_tick(api_ticker_t *t) { api_autoscale_tick(t->ctx, t->data); }
 static void cron_tick(api_ticker_t *t) { api_cron_tick(t->ctx, t->data); }
+static void retention_tick(api_ticker_t *t) { api_retention_tick(t->ctx); }
+
+/* [store] executions_retention and its pass's interval and batch. */
+static int read_retention_config(const actor_config_t *cfg, api_ctx_t *c) {
+  const char *text = actor_config_get(cfg, "store", "executions_retention", "keep");
+  if (api_retention_parse(text, &c->retention_ms) != 0) {
+    LOG_ERROR("api",
+              "[store] executions_retention: '%.80s' is not keep, a number of days, or a "
+              "duration <n>s, <n>m, <n>h or <n>d (1 s to 100000 days)",
+              text);
+    return ACTOR_ECONFIG;
+  }
+  if (actor_config_get_int(cfg, "store", "executions_retention_interval", 60,
+                           &c->retention_interval) ||
+      actor_config_get_int(cfg, "store", "executions_retention_batch", 1000,
+                           &c->retention_batch))
+    return ACTOR_ECONFIG;
+  if (c->retention_interval < 1 || c->retention_interval > 86400) {
+    LOG_ERROR("api", "[store] executions_retention_interval: %ld is out of range 1..86400 s",
+              c->retention_interval);
+    return ACTOR_ECONFIG;
+  }
+  if (c->retention_batch < 1 || c->retention_batch > 10000) {
+    LOG_ERROR("api", "[store] executions_retention_batch: %ld is out of range 1..10000",
+              c->retention_batch);
+    return ACTOR_ECONFIG;
+  }
+  return 0;
+}
 
 /* Reads and checks the keys of the autoscaler and the cron tick. */
 static int read_jobs_config(const actor_config_t *cfg, api_ctx_t *c) {
@@ -74,7 +104,7 @@ static int read_jobs_config(const actor_config_t *cfg, api_ctx_t *c) {
  * a start-up error naming the key (logged by the getter). */
 static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t *http) {
   static const char *const CASES[] = {"snake", "camel", NULL};
-  static const char *const ACCESS[] = {"none", "jwt", NULL};
+  static const char *const ACCESS[] = {"none", "jwt", "plugin", NULL};
   const char *kase = NULL;
   long port = 0;
   bool show_tb = false;
@@ -115,7 +145,8 @@ static int read_config(const actor_config_t *cfg, api_ctx_t *c, ahttp_options_t 
     LOG_ERROR("api", "[workers] init_count: %ld is out of range 0..100", c->init_count);
     return ACTOR_ECONFIG;
   }
-  if (read_jobs_config(cfg, c) != 0 || api_tenant_conf_check(cfg) != 0)
+  if (read_jobs_config(cfg, c) != 0 || read_retention_config(cfg, c) != 0 ||
+      api_tenant_conf_check(cfg) != 0)
     return ACTOR_ECONFIG;
   c->camel = strcmp(kase, "camel") == 0;
   c->show_traceback = show_tb;
@@ -171,6 +202,13 @@ int main(int argc, char **argv) {
     goto cleanup;
   if (model_ensure_indexes(ctx.mongo) != 0)
     LOG_WARN("api", "could not create the MongoDB indexes now; queries work without them");
+  if (api_retention_setup(&ctx) != 0)
+    goto cleanup;
+  long long nactive = 0;
+  if (model_autoscale_index_repair(ctx.redis, &nactive) != 0 ||
+      api_cron_index_repair(&ctx) != 0)
+    LOG_WARN("api", "could not (re)build the autoscaler's and cron's indexes now; they are "
+                    "rebuilt at the next start");
   int rc = ahttp_server_start(&svc.loop, &http, api_dispatch, &ctx, &server);
   if (rc != 0) {
     LOG_ERROR("api", "cannot listen on %s:%d: %s", http.bind, http.port, actor_strerror(rc));
@@ -189,6 +227,13 @@ int main(int argc, char **argv) {
   if ((rc = api_ticker_start(&svc.loop, &cron, &ctx, "cron", (uint64_t)ctx.cron_interval * 1000,
                              cron_tick, &cron_cursor)) != 0)
     LOG_ERROR("api", "cannot start the cron tick: %s", uv_strerror(rc));
+  if (ctx.retention_ms > 0 &&
+      (rc = api_ticker_start(&svc.loop, &retention, &ctx, "retention",
+                             (uint64_t)ctx.retention_interval * 1000, retention_tick, NULL)) != 0)
+    LOG_ERROR("api", "cannot start the retention tick: %s", uv_strerror(rc));
+  if (ctx.retention_ms > 0)
+    LOG_INFO("api", "executions retention: %lld s, a pass every %ld s of at most %ld",
+             (long long)(ctx.retention_ms / 1000), ctx.retention_interval, ctx.retention_batch);
   LOG_INFO("api", "autoscaler %s (every %ld s, idle grace %ld s); cron tick every %ld s",
            ctx.autoscaling ? "on" : "off", ctx.autoscale_interval, ctx.autoscale_idle_grace,
            ctx.cron_interval);

@@ -228,7 +228,48 @@ void api_metrics_count(api_metrics_t *m, api_count_t which, long n) {
     atomic_fetch_add(&m->counts[which], (unsigned long long)n);
 }
 
+/* Counting SUBMITTED executions is one HINCRBY per message; concurrent
+ * sends share one (group commit, as store_batch.c): each caller adds
+ * itself to the pending count and waits until a leader has written a
+ * batch that holds it, so the count is stored before the request answers,
+ * as before, at one round trip per batch. */
+static pthread_mutex_t submitted_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t submitted_cv = PTHREAD_COND_INITIALIZER;
+static long long submitted_pending;
+static unsigned long long submitted_next = 1, submitted_done;
+static bool submitted_leader;
+
+static void count_submitted(api_ctx_t *c) {
+  pthread_mutex_lock(&submitted_mu);
+  submitted_pending++;
+  unsigned long long mine = submitted_next;
+  while (submitted_done < mine) {
+    if (submitted_leader) {
+      pthread_cond_wait(&submitted_cv, &submitted_mu);
+      continue;
+    }
+    submitted_leader = true;
+    long long n = submitted_pending;
+    unsigned long long batch = submitted_next++;
+    submitted_pending = 0;
+    pthread_mutex_unlock(&submitted_mu);
+    if (store_counter_add(c->redis, ACTOR_METRICS_EXECUTIONS, EXEC_SUBMITTED, n, NULL) != 0) {
+      api_metrics_store_error(c->metrics, "redis");
+      LOG_DEBUG("api", "metrics: could not count %lld execution(s) SUBMITTED", n);
+    }
+    pthread_mutex_lock(&submitted_mu);
+    submitted_done = batch;
+    submitted_leader = false;
+    pthread_cond_broadcast(&submitted_cv);
+  }
+  pthread_mutex_unlock(&submitted_mu);
+}
+
 void api_metrics_execution(api_ctx_t *c, const char *status) {
+  if (strcmp(status, EXEC_SUBMITTED) == 0) {
+    count_submitted(c);
+    return;
+  }
   if (actor_execstats_status(c->redis, status) != 0) {
     api_metrics_store_error(c->metrics, "redis");
     LOG_DEBUG("api", "metrics: could not count an execution %s", status);
@@ -243,6 +284,17 @@ int api_publish(api_ctx_t *c, const char *kind, const char *queue, const void *b
 int api_publish_to(api_ctx_t *c, const char *kind, const char *queue, const chan_queue_opts_t *qo,
                    const void *body, size_t len, const chan_props_t *props, int timeout_ms) {
   int rc = chan_client_publish_to(c->chan, queue, qo, body, len, props, timeout_ms);
+  if (c->metrics) {
+    int k = index_of(CHANNELS, kind);
+    atomic_fetch_add(rc == 0 ? &c->metrics->published[k] : &c->metrics->publish_errors[k], 1);
+  }
+  return rc;
+}
+
+int api_publish_grouped(api_ctx_t *c, const char *kind, const char *queue,
+                        const chan_queue_opts_t *qo, const void *body, size_t len,
+                        const chan_props_t *props, int timeout_ms) {
+  int rc = chan_client_publish_group(c->chan, queue, qo, body, len, props, timeout_ms);
   if (c->metrics) {
     int k = index_of(CHANNELS, kind);
     atomic_fetch_add(rc == 0 ? &c->metrics->published[k] : &c->metrics->publish_errors[k], 1);

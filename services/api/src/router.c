@@ -21,8 +21,9 @@ typedef struct {
   const char *pattern;
   api_handler_fn fn;
   bool actor; /* first parameter is an actor id or alias to resolve */
-  bool open;  /* no user authentication: /metrics, /docs, and progress reports (whose
-               * instance token is the credential, progress.c) */
+  bool open;  /* no user authentication: /metrics, /docs, progress reports (whose
+               * instance token is the credential, progress.c) and node samples
+               * (the counter's token, routes_cluster_rules.c) */
 } api_route_t;
 
 static const api_route_t ROUTES[] = {
@@ -106,6 +107,22 @@ static const api_route_t ROUTES[] = {
     {"POST", "/instances/{id}/terminate", api_instance_action, false, false},
     {"GET", "/instances/{id}/audit", api_instance_audit, false, false},
     {"POST", "/instances/{id}/progress", api_progress_post, false, true},
+    /* clusters (docs/clusters.md) */
+    {"GET", "/clusters", api_clusters_list, false, false},
+    {"POST", "/clusters", api_cluster_create, false, false},
+    {"GET", "/clusters/{id}", api_cluster_get, false, false},
+    {"PUT", "/clusters/{id}", api_cluster_update, false, false},
+    {"DELETE", "/clusters/{id}", api_cluster_delete, false, false},
+    {"POST", "/clusters/{id}/nodes", api_cluster_node_add, false, false},
+    {"DELETE", "/clusters/{id}/nodes/{nid}", api_cluster_node_delete, false, false},
+    {"POST", "/clusters/{id}/counters", api_cluster_counter_add, false, false},
+    {"GET", "/clusters/{id}/counters/{cid}", api_cluster_counter_get, false, false},
+    {"DELETE", "/clusters/{id}/counters/{cid}", api_cluster_counter_delete, false, false},
+    {"POST", "/clusters/{id}/counters/{cid}/samples", api_cluster_sample_post, false, true},
+    {"POST", "/clusters/{id}/triggers", api_cluster_trigger_add, false, false},
+    {"DELETE", "/clusters/{id}/triggers/{tid}", api_cluster_trigger_delete, false, false},
+    {"POST", "/clusters/{id}/triggers/{tid}/fire", api_cluster_trigger_fire, false, false},
+    {"GET", "/clusters/{id}/runs/{rid}", api_cluster_run_get, false, false},
 };
 #define NROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 

@@ -65,6 +65,7 @@ void api_actors_create(api_req_t *r) {
   /* The mailbox gets its arguments now (a stateful actor's is single-
    * active-consumer); if the broker is away, the first publish or worker
    * declares it with the same ones. */
+  api_cron_index(r->ctx, db_id, actor);
   rc = api_mailbox_prepare(r->ctx, actor);
   if (rc != 0)
     LOG_WARN("api", "actor %s: mailbox not declared yet: %s", db_id, actor_strerror(rc));
@@ -129,6 +130,8 @@ void api_actor_update(api_req_t *r) {
       json_object_del(fields, "status_message");
     }
     rc = model_actor_update(r->ctx->redis, r->db_id, fields);
+    if (rc == 0)
+      api_cron_index(r->ctx, r->db_id, actor);
   }
   json_decref(fields);
   if (rc == ACTOR_ENOTFOUND) {
@@ -150,6 +153,12 @@ void api_actor_update(api_req_t *r) {
   }
   json_t *now = NULL;
   if (model_actor_get(r->ctx->redis, r->db_id, &now) == 0) {
+    if (bump) {
+      /* the answer shows what this update wrote, SUBMITTED, as Abaco's
+       * does, even when a new worker came up READY in between */
+      json_object_set(now, "status", json_object_get(actor, "status"));
+      json_object_set(now, "status_message", json_object_get(actor, "status_message"));
+    }
     json_decref(actor);
     actor = now;
   }
@@ -218,8 +227,10 @@ void api_actor_delete(api_req_t *r) {
    * that exits later finds its record gone. */
   json_array_foreach(workers, i, w) {
     const char *wid = json_string_value(json_object_get(w, "id"));
-    if (wid) /* best effort, see above: health removes what is left */
+    if (wid) { /* best effort, see above: health removes what is left */
+      api_live_forget(r->db_id);
       ACTOR_IGNORE(model_worker_delete(c->redis, r->db_id, wid));
+    }
   }
   json_decref(workers);
 

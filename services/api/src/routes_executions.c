@@ -124,7 +124,9 @@ void api_executions_add(api_req_t *r) {
       "message_received_time", now, "start_time", now, "finish_time", now, "worker_id",
       "runtime", (json_int_t)v[0], "cpu", (json_int_t)v[1], "io", (json_int_t)v[2],
       "exit_code", "final_state");
-  int rc = exec ? model_exec_insert(r->ctx->mongo, exec) : ACTOR_ENOMEM;
+  int rc = exec ? api_retention_index(r->ctx, exec) : ACTOR_ENOMEM;
+  if (rc == 0)
+    rc = model_exec_insert(r->ctx->mongo, exec);
   json_decref(exec);
   if (rc != 0) {
     api_store_error(r, rc, "execution");

@@ -239,33 +239,12 @@ static int render_all(api_req_t *r, const launch_t *l, new_instance_t *ni) {
 
 static json_t *new_record(api_req_t *r, const launch_t *l, const new_instance_t *n,
                           const char *now) {
-  char stack[160] = "";
-  const char *tag = r->ctx->cloud->s.tag;
-  if (cloud_stack_name(stack, sizeof(stack), tag, r->ident.tenant, n->id) != 0)
-    return NULL;
   json_t *group_name = l->group ? json_object_get(l->group, "name") : NULL;
-  json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s}", "id", n->id, "tenant",
-                          r->ident.tenant, "owner", r->ident.username, "name", l->name, "config",
-                          l->config_name, "group", group_name ? group_name : json_null(),
-                          "instance_type", l->type, "tag", tag);
-  static const char *const NULLS[] = {"observed_state", "stack_id", "stack_status", "error",
-                                      "enacted", "observed", NULL};
-  for (int i = 0; rec && NULLS[i]; i++)
-    json_object_set_new(rec, NULLS[i], json_null());
-  if (rec &&
-      (json_object_set_new(rec, "state", json_string("launching")) ||
-       json_object_set_new(rec, "desired_state", json_string("running")) ||
-       json_object_set_new(rec, "stack_name", json_string(stack)) ||
-       json_object_set_new(rec, "progress",
-                           json_pack("{s:s, s:i}", "message", "launch requested", "percent", 0)) ||
-       json_object_set_new(rec, "progress_token", json_string(n->token)) ||
-       json_object_set_new(rec, "backend_status", json_array()) ||
-       json_object_set_new(rec, "created", json_string(now)) ||
-       json_object_set_new(rec, "updated", json_string(now)) ||
-       json_object_set_new(rec, "user_transition", json_string(now)) ||
-       json_object_set_new(rec, "deleting", json_false()) ||
-       json_object_set_new(rec, "adopted", json_false()) ||
-       json_object_update(rec, l->targets))) {
+  json_t *rec = cloud_instance_new_record(
+      r->ident.tenant, r->ident.username, l->name, l->config_name,
+      json_is_string(group_name) ? json_string_value(group_name) : NULL, l->type,
+      r->ctx->cloud->s.tag, n->id, n->token, now);
+  if (rec && json_object_update(rec, l->targets) != 0) {
     json_decref(rec);
     rec = NULL;
   }

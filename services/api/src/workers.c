@@ -10,7 +10,17 @@
  *
  * "At least one worker" for a message is checked by many api threads (and
  * processes) at once; a short Redis lease per actor (SET NX PX) makes one
- * of them request the worker instead of each. */
+ * of them request the worker instead of each.
+ *
+ * Design note: that check reads the actor's worker set and each worker's
+ * status, two or more Redis round trips per message. An actor seen with a
+ * live worker is remembered for LIVE_CACHE_MS, so a stream of messages
+ * checks about twice a second instead of on every one. A worker that goes
+ * in that window (it failed, or health removed it) is noticed by the next
+ * check after it, and meanwhile the autoscaler requests one for a mailbox
+ * with messages and no live worker; this api forgets an actor at once when
+ * it stops or removes one of its workers itself. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +31,7 @@
 #include "actor/log.h"
 #include "actor/model.h"
 #include "actor/store_kv.h"
+#include "actor/timefmt.h"
 #include "api.h"
 #include "channels/proto/command.h"
 
@@ -49,6 +60,49 @@ int api_request_workers(api_req_t *r, const json_t *actor, int n) {
 static bool leaving(const json_t *w) {
   const char *st = actor_json_str(w, "status", "");
   return strcmp(st, WORKER_SHUTDOWN_REQUESTED) == 0 || strcmp(st, WORKER_SHUTTING_DOWN) == 0;
+}
+
+#define LIVE_CACHE_MS 500
+#define LIVE_CACHE_SLOTS 256
+
+static struct {
+  char db_id[MODEL_KEY_MAX];
+  int64_t until; /* monotonic ms */
+} live_cache[LIVE_CACHE_SLOTS];
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned live_slot(const char *db_id) {
+  unsigned h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)db_id; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return h % LIVE_CACHE_SLOTS;
+}
+
+static bool live_cached(const char *db_id) {
+  unsigned i = live_slot(db_id);
+  int64_t now = actor_time_mono_ms();
+  pthread_mutex_lock(&live_mu);
+  bool hit = live_cache[i].until > now && strcmp(live_cache[i].db_id, db_id) == 0;
+  pthread_mutex_unlock(&live_mu);
+  return hit;
+}
+
+static void live_remember(const char *db_id) {
+  if (strlen(db_id) >= MODEL_KEY_MAX)
+    return;
+  unsigned i = live_slot(db_id);
+  pthread_mutex_lock(&live_mu);
+  snprintf(live_cache[i].db_id, sizeof(live_cache[i].db_id), "%s", db_id);
+  live_cache[i].until = actor_time_mono_ms() + LIVE_CACHE_MS;
+  pthread_mutex_unlock(&live_mu);
+}
+
+void api_live_forget(const char *db_id) {
+  unsigned i = live_slot(db_id);
+  pthread_mutex_lock(&live_mu);
+  if (strcmp(live_cache[i].db_id, db_id) == 0)
+    live_cache[i].until = 0;
+  pthread_mutex_unlock(&live_mu);
 }
 
 int api_live_workers(api_req_t *r, const char *db_id, json_t **out, long long *n) {
@@ -82,8 +136,12 @@ int api_live_workers_fields(api_ctx_t *c, const char *db_id, const char *const *
 
 int api_ensure_worker(api_req_t *r, const json_t *actor) {
   const char *db_id = actor_json_str(actor, "db_id", "");
+  if (live_cached(db_id))
+    return 0;
   long long n = 0;
   int rc = api_live_workers(r, db_id, NULL, &n);
+  if (rc == 0 && n > 0)
+    live_remember(db_id);
   if (rc != 0 || n > 0)
     return rc;
   bool mine = false;
@@ -103,6 +161,7 @@ int api_worker_control(api_req_t *r, const char *wid, const char *command) {
 }
 
 int api_stop_worker(api_req_t *r, const char *db_id, const char *wid) {
+  api_live_forget(db_id);
   json_t *w = NULL;
   int rc = model_worker_get(r->ctx->redis, db_id, wid, &w);
   if (rc != 0)

@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
     return EXIT_INVALID;
   }
   if (min_s) {
-    long m = whole(min_s, 1, 10000);
+    long m = whole(min_s, 1, 999999999); /* above <count>: said so below */
     if (m < 0) {
       launch_fail("--min-count '%s' is not a whole number of at least 1", min_s);
       return EXIT_INVALID;

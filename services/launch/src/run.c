@@ -12,6 +12,7 @@
  * When fewer than the minimum reach "running", those that did start are
  * terminated (nothing is left behind) and the exit status is 1. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +86,11 @@ static void terminate_all(aws_t *a, const json_t *ids) {
   }
 }
 
-/* One RunInstances of one instance per thread, all at once: a request that
- * fails (capacity, a limit) costs one instance, not the launch. */
+/* One RunInstances per instance, sent in parallel by at most
+ * START_THREADS threads taking the next instance in turn: a request that
+ * fails (capacity, a limit) costs one instance, not the launch, and a
+ * large --max-count does not start thousands of threads. */
+#define START_THREADS 16
 typedef struct {
   aws_t *a;
   aws_run_req_t req;
@@ -96,9 +100,18 @@ typedef struct {
   int rc;
 } starter_t;
 
-static void *start_one(void *arg) {
-  starter_t *t = arg;
-  t->rc = aws_ec2_run_instances(t->a, &t->req, &t->got, &t->res);
+typedef struct {
+  starter_t *ts;
+  int n;
+  atomic_int next;
+} start_pool_t;
+
+static void *start_some(void *arg) {
+  start_pool_t *p = arg;
+  for (int i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+    starter_t *t = &p->ts[i];
+    t->rc = aws_ec2_run_instances(t->a, &t->req, &t->got, &t->res);
+  }
   return NULL;
 }
 
@@ -106,8 +119,9 @@ static int start_all(aws_t *a, const launch_settings_t *s, const launch_opts_t *
                      const char *root_device, const json_t *tags, json_t **out) {
   *out = NULL;
   starter_t *ts = calloc((size_t)o->count, sizeof *ts);
-  pthread_t *th = calloc((size_t)o->count, sizeof *th);
-  bool *made = calloc((size_t)o->count, sizeof *made);
+  int nth = o->count < START_THREADS ? o->count : START_THREADS;
+  pthread_t *th = calloc((size_t)nth, sizeof *th);
+  bool *made = calloc((size_t)nth, sizeof *made);
   json_t *insts = json_array();
   int rc = -1;
   if (!ts || !th || !made || !insts) {
@@ -131,14 +145,17 @@ static int start_all(aws_t *a, const launch_settings_t *s, const launch_opts_t *
                              .root_volume_gib = s->volume_size,
                              .tags = tags,
                              .client_token = t->token};
-    made[i] = pthread_create(&th[i], NULL, start_one, t) == 0;
-    if (!made[i])
-      start_one(t); /* no thread: in this one */
   }
-  int failed = 0, first = -1;
-  for (int i = 0; i < o->count; i++) {
+  start_pool_t pool = {.ts = ts, .n = o->count};
+  atomic_init(&pool.next, 0);
+  for (int i = 0; i < nth; i++)
+    made[i] = pthread_create(&th[i], NULL, start_some, &pool) == 0;
+  start_some(&pool); /* this thread takes its share (all of it without threads) */
+  for (int i = 0; i < nth; i++)
     if (made[i])
       pthread_join(th[i], NULL);
+  int failed = 0, first = -1;
+  for (int i = 0; i < o->count; i++) {
     if (ts[i].rc == 0) {
       json_array_extend(insts, ts[i].got);
     } else {

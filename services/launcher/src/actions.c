@@ -70,6 +70,8 @@ static int record_outcome(launcher_t *l, json_t *rec, const action_def_t *a, con
     rc = 0;
   } else if (rc == 0) {
     json_object_update(rec, f);
+    /* a new address (start) or the end (terminate): the DNS entry follows */
+    ACTOR_IGNORE(cloud_dns_sync(l->dns, l->redis, rec));
     const char *state = actor_json_str(rec, "state", "");
     if (strcmp(state, "stopped") == 0 && strcmp(a->goal, "stopped") == 0 && !was_stopped)
       *event = launcher_event_text(CHAN_EVENT_INSTANCE_STOPPED, rec);

@@ -20,6 +20,8 @@
 
 #include "actor/aws.h"
 #include "actor/cloud.h"
+#include "actor/cloud_dns.h"
+#include "actor/plugin.h"
 #include "actor/service.h"
 #include "actor/store.h"
 #include "channels/chan.h"
@@ -45,6 +47,7 @@ typedef struct launcher_s {
   aws_t *aws;
   chan_conn_t *conn;
   json_t *config_tokens; /* [cloud_tokens] */
+  actor_plugin_t *dns;   /* [plugins] dns, or NULL */
   int inflight;          /* command jobs between delivery and ack/nack */
   bool stopping;
   launcher_poll_t *polls; /* pollers alive (poll.c) */

@@ -56,6 +56,8 @@ int main(int argc, char **argv) {
     goto cleanup;
   }
   aws_set_observer(ln.aws, launcher_observe_aws, &ln);
+  if (actor_plugin_load(svc.cfg, ACTOR_PLUGIN_DNS, ln.aws, &ln.dns) != 0)
+    goto cleanup;
   ln.config_tokens = cloud_config_tokens(svc.cfg);
   const char *uri = actor_config_get(svc.cfg, "rabbit", "uri",
                                      "amqp://guest:guest@127.0.0.1:5672/%2f");
@@ -80,6 +82,7 @@ int main(int argc, char **argv) {
 
 cleanup:
   json_decref(ln.config_tokens);
+  actor_plugin_unload(ln.dns);
   aws_free(ln.aws);
   store_mongo_free(ln.mongo);
   store_redis_free(ln.redis);

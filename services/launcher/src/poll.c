@@ -142,6 +142,8 @@ static void observe(launcher_poll_t *p, json_t *rec) {
          : ACTOR_ENOMEM;
   if (rc == 0) {
     json_object_update(rec, f);
+    /* its address: the DNS plugin's entry (best effort, recorded) */
+    ACTOR_IGNORE(cloud_dns_sync(l->dns, l->redis, rec));
     if (strcmp(observed, "running") == 0) {
       LOG_INFO("launcher", "instance %s:%s (%s) is running", p->tenant, p->id, ec2);
       p->event = launcher_event_text(CHAN_EVENT_INSTANCE_READY, rec);

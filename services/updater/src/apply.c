@@ -120,12 +120,13 @@ static void apply_fields(apply_run_t *run, const json_t *step) {
   }
   run->written++;
   const char *event = str(step, "event");
-  if (event) {
-    json_t *after = merged(rec, fields);
-    if (after)
-      publish(run, event, after);
-    json_decref(after);
-  }
+  json_t *after = (event || o->dns) ? merged(rec, fields) : NULL;
+  if (event && after)
+    publish(run, event, after);
+  /* an address seen first here, or the end: the DNS entry follows */
+  if (after && o->dns)
+    ACTOR_IGNORE(cloud_dns_sync(o->dns, o->redis, after));
+  json_decref(after);
 }
 
 /* A launch whose launcher went silent: the stack tells what became of it. */

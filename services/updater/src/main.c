@@ -104,14 +104,42 @@ int main(int argc, char **argv) {
     LOG_ERROR("updater", "[web] tenant_name: '%.80s' is not a tenant name", tenant);
     goto cleanup;
   }
+  if (actor_config_get_bool(cfg, "clusters", "test_hooks", false, &c->clusters_test_hooks) !=
+      0) {
+    LOG_ERROR("updater", "[clusters] test_hooks: not a boolean");
+    goto cleanup;
+  }
+  /* metric counters read the api's /metrics (docs/clusters.md) */
+  static char metrics_url[512];
+  const char *murl = actor_config_get(cfg, "clusters", "metrics_url", NULL);
+  if (murl == NULL || *murl == '\0') {
+    snprintf(metrics_url, sizeof(metrics_url), "http://127.0.0.1:%s/metrics",
+             actor_config_get(cfg, "web", "port", "8000"));
+    murl = metrics_url;
+  } else if (strncmp(murl, "http://", 7) != 0 && strncmp(murl, "https://", 8) != 0) {
+    LOG_ERROR("updater", "[clusters] metrics_url: '%.200s' is not an http(s) URL", murl);
+    goto cleanup;
+  }
+  upd_metrics_url = murl;
+  /* the clusters' notify action ([smtp], docs/notify.md) and load
+   * balancer registration (cluster_hooks.c) */
+  char nerr[256] = "";
+  if (notify_config_load(cfg, &c->notify, nerr, sizeof(nerr)) != 0) {
+    LOG_ERROR("updater", "%s", nerr[0] ? nerr : "[smtp]: bad configuration");
+    goto cleanup;
+  }
+  upd_notify_hook = upd_cluster_notify;
+  upd_lb_hook = upd_cluster_lb;
   aws_opts_t ao;
   if (aws_opts_from_config(cfg, &ao) != 0 || aws_new(&ao, &c->aws) != 0) {
     LOG_ERROR("updater", "cannot set up the AWS client");
     goto cleanup;
   }
   aws_set_observer(c->aws, upd_aws_observer, c);
+  if (actor_plugin_load(cfg, ACTOR_PLUGIN_DNS, c->aws, &c->dns) != 0)
+    goto cleanup;
   const char *uri = actor_config_get(cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
-  if (store_redis_new(cfg, UPD_THREADS + 2, &c->redis) != 0 ||
+  if (store_redis_new(cfg, UPD_THREADS + 2, &c->redis) != 0 || store_mongo_new(cfg, &c->mongo) != 0 ||
       chan_client_new(uri, 2, &c->chan) != 0) {
     LOG_ERROR("updater", "cannot set up the store or broker clients");
     goto cleanup;
@@ -145,6 +173,9 @@ int main(int argc, char **argv) {
 cleanup:
   chan_client_free(c->chan);
   store_redis_free(c->redis);
+  actor_plugin_unload(c->dns);
+  store_mongo_free(c->mongo);
+  store_mongo_cleanup();
   aws_free(c->aws);
   json_decref(c->last_error);
   if (curl_ready)

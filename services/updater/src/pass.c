@@ -136,7 +136,8 @@ void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep) 
                          .chan = c->chan,
                          .now_ms = po.now_ms,
                          .retry_cap_ms = s->retry_cap_ms,
-                         .threads = c->threads};
+                         .threads = c->threads,
+                         .dns = c->dns};
   t = actor_time_mono_ms();
   rc = upd_apply(steps, &ao, &rep->applied);
   rep->apply_ms = actor_time_mono_ms() - t;
@@ -164,6 +165,26 @@ void upd_pass_run(upd_ctx_t *c, int64_t next_due_in_ms, upd_pass_report_t *rep) 
              rep->applied.events, rep->volumes_written);
 
 done:
+  /* the clusters' triggers, on the same tick and under the same lease
+   * (docs/clusters.md), even when the listing failed */
+  {
+    upd_cluster_ctx_t cx = {.redis = c->redis,
+                            .mongo = c->mongo,
+                            .chan = c->chan,
+                            .settings = &c->settings,
+                            .test_hooks = c->clusters_test_hooks,
+                            .aws = c->aws,
+                            .notify = &c->notify};
+    upd_cluster_report_t cr;
+    int64_t tc = actor_time_mono_ms();
+    upd_clusters_tick(&cx, &cr);
+    if (cr.clusters > 0)
+      LOG_DEBUG("updater",
+                "clusters: %ld clusters, %ld counters in %lld ms (read %lld, plan %lld, apply "
+                "%lld); fired %ld",
+                cr.clusters, cr.counters, (long long)(actor_time_mono_ms() - tc),
+                (long long)cr.read_ms, (long long)cr.plan_ms, (long long)cr.apply_ms, cr.fired);
+  }
   if (rep->total_ms == 0)
     rep->total_ms = actor_time_mono_ms() - t0;
   rc = cloud_metrics_reconcile(c->redis, rep->total_ms, rep->listing_ok ? rep->listed : 0);

@@ -18,6 +18,10 @@
 
 #include "actor/aws.h"
 #include "actor/cloud.h"
+#include "actor/cloud_dns.h"
+#include "actor/plugin.h"
+#include "actor/cluster.h"
+#include "actor/notify.h"
 #include "actor/store.h"
 #include "channels/chan.h"
 #include "channels/proto/event.h"
@@ -91,6 +95,7 @@ typedef struct {
   int64_t now_ms;
   long retry_cap_ms;     /* [cloud] retry_cap_ms */
   int threads;           /* writers in parallel (1..16) */
+  actor_plugin_t *dns;   /* [plugins] dns, or NULL */
 } upd_apply_opts_t;
 
 typedef struct {
@@ -126,6 +131,130 @@ json_t *upd_volume_changes(const json_t *records, const json_t *present);
 ACTOR_MUST_CHECK int upd_volumes_apply(store_redis_t *r, aws_t *aws, const json_t *records,
                                        long *written, long *failed);
 
+/* ---- cluster_plan.c: the clusters' triggers (pure; docs/clusters.md) ---- */
+
+/* One cluster as the tick read it:
+ *   {cluster: the record, nodes: live node count,
+ *    counters: {cid: counter + samples: [{t, v}] newest first},
+ *    triggers: {tid: trigger}, states: {tid: state}}
+ * Decides, for each trigger (in trigger id order), into a new array of
+ *   {trigger, direction: "out"|"in"|"other", fire: bool,
+ *    state: the state fields to write (holding_since[_ms], blocked,
+ *           evaluated, and when it fires last_fired[_ms],
+ *           cooling_down_until),
+ *    values: [{counter, name, threshold, comparison, value, samples}]}
+ * Rules: a counter holds when (samples N given) at least M (required,
+ * default N) of its newest N samples of the last `timing` minutes are
+ * beyond the threshold, or (default) its newest samples are beyond it
+ * without a break for `timing` minutes, the newest no older than that;
+ * a trigger holds when all its counters do (none: never, only a manual
+ * fire). A holding trigger fires unless cooling down (cooldown minutes
+ * after its last firing), at max_nodes (scale-out: actions hold
+ * deploy_node) or min_nodes (scale-in: remove_node), within the
+ * cluster's scale_in_delay minutes after a scale-out (scale-in), or
+ * beaten by a scale-out firing in the same tick (scale-out wins; at most
+ * one scale-out and one scale-in trigger fire per cluster and tick).
+ * NULL when out of memory. */
+json_t *upd_cluster_plan(const json_t *in, int64_t now_ms);
+/* "out" (deploy_node among its actions), "in" (remove_node), else "other". */
+const char *upd_cluster_direction(const json_t *trigger);
+
+/* ---- cluster_run.c: runs and actions ---- */
+
+typedef struct {
+  store_redis_t *redis;
+  store_mongo_t *mongo; /* executions and logs (run_actor, actor counters); NULL: none */
+  chan_client_t *chan;
+  const cloud_settings_t *settings;
+  bool test_hooks; /* [clusters] test_hooks: honours abaco:cluster:test:* keys */
+  aws_t *aws;                  /* load balancer calls; NULL: none */
+  const notify_config *notify; /* [smtp]; NULL: notify is not configured */
+} upd_cluster_ctx_t;
+
+/* Records a run of a decision that fires (before anything is
+ * dispatched): the run (pending), then the trigger's state and the
+ * cluster's last_scale_out. *run_id filled. */
+ACTOR_MUST_CHECK int upd_cluster_run_record(upd_cluster_ctx_t *x, const json_t *cluster,
+                                            const json_t *trigger, const json_t *decision,
+                                            const json_t *state, char run_id[64]);
+/* Runs the run's actions in order from the first not done; the first
+ * failure stops it and is recorded on the run and the trigger. Each
+ * action is idempotent by run id (docs/clusters.md). 0 unless the store
+ * failed (the run stays pending and is resumed next tick); 0 too when an
+ * action waits (UPD_LB_WAIT: the run stays pending). */
+ACTOR_MUST_CHECK int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant,
+                                             const char *run_id);
+/* Runs every pending run of the tag (resume after a crash; manual fires). */
+void upd_cluster_runs_resume(upd_cluster_ctx_t *x);
+
+/* The hooks of the actions another module provides (load balancer
+ * register/deregister, notify): 0 (done); ACTOR_ESTATE or ACTOR_EINVAL
+ * with the reason in err (the action fails, the run stops); any other
+ * code (a store fault, UPD_LB_WAIT) leaves the run pending and the action
+ * is tried again at the next tick. main.c sets them to cluster_hooks.c's. */
+typedef int (*upd_lb_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
+                              bool register_it, int *drain_s, char *err, size_t errlen);
+typedef int (*upd_notify_hook_fn)(upd_cluster_ctx_t *x, const json_t *cluster,
+                                  const json_t *run, const json_t *action, char *err,
+                                  size_t errlen);
+extern upd_lb_hook_fn upd_lb_hook;         /* NULL: "not configured" */
+extern upd_notify_hook_fn upd_notify_hook; /* NULL: "not configured" */
+
+/* ---- cluster_hooks.c: notify and the load balancer ---- */
+/* Not done yet (the node is not running yet, AWS throttled): retry. */
+#define UPD_LB_WAIT ACTOR_ETIMEDOUT
+/* A deploy_node whose node has not come up for the load balancer in
+ * this long fails. */
+#define UPD_LB_WAIT_MAX_MS (30LL * 60 * 1000)
+/* notify_run (actor/notify.h) with {cluster, trigger, run, counters}. */
+int upd_cluster_notify(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *run,
+                       const json_t *action, char *err, size_t errlen);
+/* Registers (register_it) the node's EC2 instance with the cluster's
+ * load_balancer, once its record is running (UPD_LB_WAIT until then), or
+ * deregisters it (nothing to do for an adopted node, an instance that
+ * never had an EC2 id, or a load balancer that is gone); after a
+ * deregistration *drain_s (when not NULL) is the load balancer's
+ * connection draining timeout (0: draining off), which remove_node waits
+ * out before it terminates the node. */
+int upd_cluster_lb(upd_cluster_ctx_t *x, const json_t *cluster, const json_t *node,
+                   bool register_it, int *drain_s, char *err, size_t errlen);
+
+/* Live nodes of a cluster (adopted, or an instance not terminated,
+ * failed or shutting down); -1 when the store failed. */
+long upd_cluster_live_nodes(upd_cluster_ctx_t *x, const char *tenant, const char *cid);
+
+/* ---- cluster_actor.c: messages to actors ---- */
+/* The actor of an id or alias of the tenant (model.h record), or
+ * ACTOR_ENOTFOUND. */
+ACTOR_MUST_CHECK int upd_actor_lookup(upd_cluster_ctx_t *x, const char *tenant, const char *ref,
+                                      json_t **out);
+/* Stores the execution eid (SUBMITTED) of a message from executor. */
+ACTOR_MUST_CHECK int upd_actor_exec_store(upd_cluster_ctx_t *x, const json_t *actor,
+                                          const char *eid, const char *executor);
+/* Publishes message (text) to the actor's mailbox as execution eid. */
+ACTOR_MUST_CHECK int upd_actor_publish(upd_cluster_ctx_t *x, const json_t *actor,
+                                       const char *eid, const char *executor,
+                                       const char *message);
+/* The first number in text (an actor counter's logs). Pure. */
+int upd_number_in(const char *text, double *out);
+/* One tick of an `actor` counter: its finished execution's number becomes
+ * a sample; the next message is sent when its schedule is due. */
+void upd_actor_counter_tick(upd_cluster_ctx_t *x, const char *tenant, const char *cid,
+                            const char *kid, const json_t *counter, int64_t now_ms);
+
+/* ---- cluster_tick.c: one evaluation of the tag's clusters ---- */
+/* [clusters] metrics_url: where `metric` counters are read (main.c). */
+extern const char *upd_metrics_url;
+/* The sum of the series `series` of a Prometheus text whose labels
+ * include each of labels (an object, may be NULL): 0, or ACTOR_ENOTFOUND
+ * when no such series. Pure. */
+int upd_metric_value(const char *text, const char *series, const json_t *labels, double *out);
+typedef struct {
+  long clusters, counters, fired, runs;
+  int64_t read_ms, plan_ms, apply_ms;
+} upd_cluster_report_t;
+void upd_clusters_tick(upd_cluster_ctx_t *x, upd_cluster_report_t *rep);
+
 /* ---- pass.c ---- */
 
 typedef struct {
@@ -133,6 +262,7 @@ typedef struct {
   aws_t *aws;
   chan_client_t *chan;
   cloud_settings_t settings;
+  actor_plugin_t *dns;   /* [plugins] dns, or NULL */
   char default_tenant[64];
   char owner[96];        /* the lease token: host and pid */
   int threads;
@@ -140,6 +270,9 @@ typedef struct {
   char last_status[160];
   json_t *last_error;    /* the newest listing error (for the status key) */
   char last_ok[32];      /* when a pass last went through */
+  bool clusters_test_hooks; /* [clusters] test_hooks */
+  store_mongo_t *mongo;      /* executions and logs of the clusters' actor messages */
+  notify_config notify;      /* [smtp], for the clusters' notify actions */
 } upd_ctx_t;
 
 typedef struct {

@@ -207,6 +207,8 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud) {
   }
   j->w = w;
   w->busy = true;
+  if (w->load_exec != NULL)
+    w->load_exec(w); /* once; a failure is logged and fails the calls that need it */
   if (uv_queue_work(&w->svc->loop, &j->work, worker__execute, after_execute) != 0) {
     w->busy = false;
     ACTOR_IGNORE(chan_nack(c, msg->tag, 1));

@@ -16,6 +16,7 @@
 
 #include "actor/actorcfg.h"
 #include "actor/execenv.h"
+#include "actor/log.h"
 #include "exec.h"
 
 /* mkdir -p; errors show when the file is made in it. */
@@ -55,6 +56,13 @@ int worker__exec_prepare(worker_exec_t *x) {
   if (rc != 0 || x->settled)
     return rc;
   rc = worker_token_get(w, x->in->actor, &x->token);
+  if (rc == 0 && !w->config_key.set && w->config_key_text && *w->config_key_text) {
+    /* One execution at a time: no other thread reads the key meanwhile. */
+    rc = actor_secret_key_init(&w->config_key, w->config_key_text);
+    if (rc != 0)
+      LOG_ERROR("worker", "[web] encryption_key: cannot derive a key from it: %s",
+                actor_strerror(rc));
+  }
   if (rc == 0)
     rc = actorcfg_for_actor(w->redis, &w->config_key, w->db_id, &x->configs);
   if (rc == 0 && (x->configs_text = json_dumps(x->configs, JSON_COMPACT)) == NULL)
@@ -73,6 +81,8 @@ int worker__exec_prepare(worker_exec_t *x) {
     json_decref(env);
     return rc;
   }
+  if (w->docker_sock == NULL) /* NULL again for a tcp:// engine: cheap */
+    w->docker_sock = dkr_unix_path(w->docker);
   worker_spec_in_t sin = {.actor = x->in->actor,
                           .env = env, /* the spec owns it now */
                           .eid = x->in->eid,

@@ -19,6 +19,9 @@
 #include "channels/proto/mailbox.h"
 #include "worker.h"
 
+/* The AMQP frame size a worker asks for (chan_frame_max_set). */
+#define WORKER_FRAME_MAX 16384
+
 static worker_t wk;
 static uv_work_t lifecycle;
 static int start_rc;
@@ -118,6 +121,8 @@ static void after_start(uv_work_t *req, int status) {
     return;
   }
   LOG_INFO("worker", "worker %s of actor %s ready", w->wid, w->db_id);
+  /* Idle from here on, maybe for long: give back what start-up freed. */
+  malloc_trim(0);
 }
 
 /* ---- control ---- */
@@ -253,12 +258,10 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
     return ACTOR_ECONFIG;
   w->clientg_queue = actor_config_get(cfg, "clientg", "queue", CHAN_CLIENTS);
   w->clientg_secret = actor_config_get(cfg, "clientg", "secret", "");
-  /* Without a key, secret configs are left out of _actor_configs (logged). */
-  const char *enc = actor_config_get(cfg, "web", "encryption_key", "");
-  if (*enc && actor_secret_key_init(&w->config_key, enc) != 0) {
-    LOG_ERROR("worker", "[web] encryption_key: cannot derive a key from it");
-    return ACTOR_ECONFIG;
-  }
+  /* Without a key, secret configs are left out of _actor_configs (logged).
+   * The key is derived at the first execution (exec_prepare.c): the cipher
+   * is in worker-ext.so, which an idle worker does not load. */
+  w->config_key_text = actor_config_get(cfg, "web", "encryption_key", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   w->network = actor_config_get(cfg, "spawner", "docker_network", "");
   const char *runtime = actor_config_get(cfg, "workers", "runtime", "docker");
@@ -283,10 +286,20 @@ int main(int argc, char **argv) {
   /* Many workers idle on a host: one malloc arena instead of one per
    * thread that ever allocated keeps each one's memory small. */
   mallopt(M_ARENA_MAX, 1);
+  /* Its messages are small and hundreds of siblings idle beside it: 16 KiB
+   * frames instead of 128 KiB (rabbitmq-c's per-connection buffers). */
+  if (chan_frame_max_set(WORKER_FRAME_MAX) != 0)
+    return 1;
+  /* At most an execution and a force_quit's kill run at once on libuv's
+   * pool: two threads, not the default four (unless set in the
+   * environment). */
+  if (setenv("UV_THREADPOOL_SIZE", "2", 0) != 0)
+    return 1;
   if (actor_service_init(&svc, "worker", argc, argv) != 0)
     return 1;
   int status = 1;
   wk.svc = &svc;
+  wk.load_exec = worker_ext_load;
   uv_mutex_init(&wk.lock);
   if (svc.argc != 2) {
     LOG_ERROR("worker", "usage: worker -c abaco.conf -- <actor db_id> <worker id>");
@@ -301,9 +314,10 @@ int main(int argc, char **argv) {
     goto cleanup;
   const char *uri =
       actor_config_get(svc.cfg, "rabbit", "uri", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  /* Neither connects nor loads the engine client or the store driver: both
+   * are made at their first use (services/worker/ext/ext_stubs.c). */
   if (dkr_new_from_config(svc.cfg, &wk.docker) != 0)
     goto cleanup;
-  wk.docker_sock = dkr_unix_path(wk.docker);
   if (store_redis_new(svc.cfg, 2, &wk.redis) != 0 || store_mongo_new(svc.cfg, &wk.mongo) != 0 ||
       chan_client_new(uri, 1, &wk.results) != 0 ||
       chan_conn_new(&svc.loop, uri, "worker", &wk.conn) != 0) {

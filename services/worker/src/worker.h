@@ -44,7 +44,7 @@ enum { WORKER_RUNTIME_DOCKER, WORKER_RUNTIME_OCI };
 /* Results queues are deleted by the broker after this much disuse. */
 #define WORKER_RESULTS_EXPIRE_MS (24LL * 3600 * 1000)
 
-typedef struct {
+typedef struct worker_s {
   actor_service_t *svc;
   store_redis_t *redis;
   store_mongo_t *mongo;
@@ -65,10 +65,12 @@ typedef struct {
   long max_log_length;   /* bytes */
   bool leave_containers;
   const char *network;     /* [spawner] docker_network, "" = engine default */
-  const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp */
+  const char *docker_sock; /* the engine's unix socket ([docker] dd), NULL if tcp
+                              (set at the first execution: exec_prepare.c) */
   char *socket_dir;        /* absolute (malloc'd) */
   const char *clientg_queue, *clientg_secret; /* [clientg] queue, secret */
   actor_secret_key_t config_key;              /* [web] encryption_key (secret configs) */
+  const char *config_key_text; /* its text; the key is derived at the first execution */
   char tenant[64];                            /* the actor's, read at start */
   /* A stateful actor's (read at start; it never becomes stateless): its
    * mailbox is single-active-consumer. */
@@ -93,6 +95,13 @@ typedef struct {
   unsigned start_failures; /* consecutive create/start failures */
 
   /* Shared between the loop and the execution thread. */
+  /* Loads worker-ext.so and makes the engine and store clients
+   * (ext/ext_stubs.c; main.c sets it, NULL in unit tests): called on the
+   * loop thread before an execution is handed to the pool, so that the
+   * libraries' initialisation (OpenSSL's, libcurl's, libmongoc's) runs on
+   * the main thread, as it did when they were linked in (their exit
+   * handlers free it there). */
+  void (*load_exec)(struct worker_s *w);
   uv_mutex_t lock;
   char cid[128];     /* container of the running execution, guarded by lock */
   char eid[64];      /* the running execution, guarded by lock */
@@ -102,6 +111,9 @@ typedef struct {
 /* ---- exec_delivery.c ---- */
 /* Handles one mailbox message (loop thread). */
 void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
+/* ext/ext_stubs.c (the worker binary only): loads worker-ext.so and makes
+ * w's clients, once; failures are logged (the calls needing them fail). */
+void worker_ext_load(struct worker_s *w);
 /* Ends a retry pause now (the message goes back to the queue): a stop
  * need not wait for it. */
 void worker_retry_now(worker_t *w);
