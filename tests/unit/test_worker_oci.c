@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "actor/errors.h"
 #include "oci.h"
 #include "test.h"
 
@@ -158,9 +160,79 @@ static void test_privileged(void) {
   drop_rootfs();
 }
 
+/* oci_net.c against the kernel: a bridge of the test's own (aocitest0,
+ * 10.251.0.1/24), one namespace with its veth pair; what `ip` reports of
+ * it inside, a ping of the gateway, and the clean-up. Needs root. */
+static int sh(const char *cmd) {
+  int st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *sh_out(const char *cmd) {
+  FILE *f = popen(cmd, "r");
+  if (f == NULL)
+    return NULL;
+  static char buf[4096];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  buf[n] = '\0';
+  pclose(f);
+  return buf;
+}
+
+static void test_netns(void) {
+  if (geteuid() != 0)
+    TEST_SKIP("needs root (network namespaces)");
+  if (access("/usr/sbin/ip", X_OK) != 0 && access("/sbin/ip", X_OK) != 0)
+    TEST_SKIP("needs ip (iproute2) to look at the result");
+  ACTOR_IGNORE(sh("ip link del aocitest0 2>/dev/null; ip netns del aocitest-ns 2>/dev/null"));
+  ASSERT_EQ_INT(sh("ip link add aocitest0 type bridge && ip addr add 10.251.0.1/24 dev "
+                   "aocitest0 && ip link set aocitest0 up"), 0);
+  oci_net_t n = {.netns = "aocitest-ns", .host_if = "aocitesth", .bridge = "aocitest0",
+                 .addr = (10u << 24) | (251u << 16) | 7, .gateway = (10u << 24) | (251u << 16) | 1,
+                 .prefix = 24};
+  char err[256] = "";
+  int rc = oci_net_make(&n, err, sizeof(err));
+  if (rc != 0)
+    fprintf(stderr, "oci_net_make: %s\n", err);
+  ASSERT_EQ_INT(rc, 0);
+  /* a second one of the same name is refused (O_EXCL), saying where */
+  ASSERT_TRUE(oci_net_make(&n, err, sizeof(err)) != 0 && strstr(err, "aocitest-ns") != NULL);
+  const char *out = sh_out("ip -n aocitest-ns -o addr show dev eth0");
+  ASSERT_TRUE(out != NULL && strstr(out, "inet 10.251.0.7/24") != NULL);
+  out = sh_out("ip -n aocitest-ns route show default");
+  ASSERT_TRUE(out != NULL && strstr(out, "default via 10.251.0.1 dev eth0") != NULL);
+  out = sh_out("ip -n aocitest-ns -o link show lo");
+  ASSERT_TRUE(out != NULL && strstr(out, "UP") != NULL);
+  out = sh_out("ip -o link show aocitesth");
+  ASSERT_TRUE(out != NULL && strstr(out, "master aocitest0") != NULL && strstr(out, "UP") != NULL);
+  /* this thread is back in its own namespace */
+  out = sh_out("ip -o link show aocitest0");
+  ASSERT_TRUE(out != NULL && strstr(out, "aocitest0") != NULL);
+  /* the gateway answers from inside: a TCP connect to a closed port of it
+   * is refused (a reset came back), not timed out */
+  ASSERT_EQ_INT(sh("ip netns exec aocitest-ns python3 -c 'import socket,sys\n"
+                   "s=socket.socket(); s.settimeout(3)\n"
+                   "try: s.connect((\"10.251.0.1\", 9))\n"
+                   "except ConnectionRefusedError: sys.exit(0)\n"
+                   "except OSError: sys.exit(3)\n"
+                   "sys.exit(0)'"), 0);
+  oci_netns_del("aocitest-ns");
+  ASSERT_TRUE(access("/run/netns/aocitest-ns", F_OK) != 0);
+  /* the veth pair went with the namespace (asynchronously) */
+  int gone = 0;
+  for (int i = 0; i < 50 && !gone; i++) {
+    gone = sh("ip link show aocitesth >/dev/null 2>&1") != 0;
+    if (!gone)
+      usleep(20000);
+  }
+  ASSERT_TRUE(gone);
+  ASSERT_EQ_INT(sh("ip link del aocitest0"), 0);
+}
+
 int main(void) {
   RUN_TEST(test_docker_defaults);
   RUN_TEST(test_user_names_and_image_user);
   RUN_TEST(test_privileged);
+  RUN_TEST(test_netns);
   TEST_EXIT();
 }

@@ -75,6 +75,7 @@ static struct {
   int (*worker__oci_logs)(worker_exec_t *, size_t, char **, size_t *, int *);
   json_t *(*worker__oci_state)(worker_exec_t *);
   void (*worker__oci_cleanup)(worker_exec_t *);
+  void (*worker__oci_release)(worker_exec_t *);
 } ext;
 
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
@@ -115,7 +116,8 @@ static bool ext_ok;
   XX(worker__oci_sample)                                                                         \
   XX(worker__oci_logs)                                                                           \
   XX(worker__oci_state)                                                                          \
-  XX(worker__oci_cleanup)
+  XX(worker__oci_cleanup)                                                                        \
+  XX(worker__oci_release)
 
 /* $ABACO_WORKER_EXT, else worker-ext.so in the directory of this binary. */
 static int ext_path(char *out, size_t size) {
@@ -478,6 +480,11 @@ json_t *worker__oci_state(worker_exec_t *x) { return ext_ready() ? ext.worker__o
 void worker__oci_cleanup(worker_exec_t *x) {
   if (ext_ready())
     ext.worker__oci_cleanup(x);
+}
+
+void worker__oci_release(worker_exec_t *x) {
+  if (ext_ready())
+    ext.worker__oci_release(x);
 }
 
 /* ---- the worker's first message ---- */

@@ -27,6 +27,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -282,45 +283,20 @@ static int lease(worker_t *w, oci_exec_t *e, const char *eid) {
   return ACTOR_EIO;
 }
 
-static int ip_batch(worker_t *w, const char *netns, const char *file, const char *text,
-                    char *err, size_t errlen) {
-  if (write_file(file, text) != 0) {
-    snprintf(err, errlen, "cannot write %s: %s", file, strerror(errno));
-    return -1;
-  }
-  char *argv_host[] = {w->oci.ip, "-batch", (char *)file, NULL};
-  char *argv_ns[] = {w->oci.ip, "-n", (char *)netns, "-batch", (char *)file, NULL};
-  int st = oci_run_cmd(netns ? argv_ns : argv_host, -1, -1, err, errlen);
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
 static int net_setup(worker_t *w, oci_exec_t *e, const char *eid, const char *hostname,
                      const char *etc) {
   worker_oci_t *o = &w->oci;
   if (lease(w, e, eid) != 0)
     return ACTOR_EIO;
-  char addr[32], gw[32], host_if[16], ct_if[16], text[1024], file[PATH_MAX], err[512];
+  char addr[32], host_if[16], file[PATH_MAX], err[512];
   v4_text(e->addr, addr, sizeof(addr));
-  v4_text(o->gateway, gw, sizeof(gw));
   uint32_t off = e->addr - o->net;
   snprintf(host_if, sizeof(host_if), "aoh%x", off);
-  snprintf(ct_if, sizeof(ct_if), "aoc%x", off);
   snprintf(e->netns, sizeof(e->netns), "abaco-oci-%x", off);
-  snprintf(text, sizeof(text),
-           "netns add %s\nlink add %s type veth peer name %s netns %s\nlink set %s master %s up\n",
-           e->netns, host_if, ct_if, e->netns, host_if, o->bridge);
-  snprintf(file, sizeof(file), "%s/net-host", e->bundle);
-  if (ip_batch(w, NULL, file, text, err, sizeof(err)) != 0) {
-    LOG_WARN("worker", "execution %s: network: %s", eid, err);
-    return ACTOR_EIO;
-  }
-  snprintf(text, sizeof(text),
-           "link set lo up\nlink set %s name eth0\naddr add %s/%d dev eth0\nlink set eth0 up\n"
-           "route add default via %s\n",
-           ct_if, addr, o->prefix, gw);
-  snprintf(file, sizeof(file), "%s/net-ns", e->bundle);
-  if (ip_batch(w, e->netns, file, text, err, sizeof(err)) != 0) {
-    LOG_WARN("worker", "execution %s: network in %s: %s", eid, e->netns, err);
+  oci_net_t net = {.netns = e->netns, .host_if = host_if, .bridge = o->bridge,
+                   .addr = e->addr, .gateway = o->gateway, .prefix = o->prefix};
+  if (oci_net_make(&net, err, sizeof(err)) != 0) {
+    LOG_WARN("worker", "execution %s: network %s: %s", eid, e->netns, err);
     return ACTOR_EIO;
   }
   /* /etc files: the host's resolvers (not loopback ones, as Docker does). */
@@ -369,6 +345,7 @@ int worker__oci_create(worker_exec_t *x) {
   oci_exec_t *e = &x->oci;
   const char *eid = x->in->eid;
   const char *image = actor_json_str(x->in->actor, "image", "");
+  int64_t t0 = actor_time_mono_ms();
   int rc = oci_image_ready(w->docker, &w->oci, image, &x->err);
   if (rc != 0) {
     if (worker__platform_fault(rc) || rc == ACTOR_EIO || rc == ACTOR_ENOMEM)
@@ -409,6 +386,7 @@ int worker__oci_create(worker_exec_t *x) {
     opts = NULL;
     goto out;
   }
+  int64_t t1 = actor_time_mono_ms();
   if (mount("overlay", e->merged, "overlay", 0, opts) != 0) {
     LOG_WARN("worker", "execution %s: overlay mount on %s: %s", eid, e->merged, strerror(errno));
     rc = ACTOR_EIO;
@@ -421,6 +399,7 @@ int worker__oci_create(worker_exec_t *x) {
     memset(rnd, 0x5a, sizeof(rnd));
   for (int i = 0; i < 6; i++)
     snprintf(hostname + 2 * i, 3, "%02x", rnd[i]);
+  int64_t t2 = actor_time_mono_ms();
   rc = net_setup(w, e, eid, hostname, etc);
   if (rc != 0)
     goto out;
@@ -436,6 +415,7 @@ int worker__oci_create(worker_exec_t *x) {
                          .netns = netns,
                          .etc_dir = etc,
                          .docker_sock = w->docker_sock};
+  int64_t t3 = actor_time_mono_ms();
   json_t *config = oci_config(&cin, &why);
   if (config == NULL) {
     if (why == NULL)
@@ -449,8 +429,13 @@ int worker__oci_create(worker_exec_t *x) {
   rc = cfgpath && json_dump_file(config, cfgpath, JSON_COMPACT) == 0 ? 0 : ACTOR_EIO;
   free(cfgpath);
   json_decref(config);
-  if (rc == 0)
+  if (rc == 0) {
     worker__set_running(w, eid, x->cid);
+    LOG_DEBUG("worker", "execution %s: oci create %lld ms: image+bundle %lld, overlay %lld, "
+              "network %lld, config.json %lld", eid, (long long)(actor_time_mono_ms() - t0),
+              (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
+              (long long)(actor_time_mono_ms() - t3));
+  }
 out:
   free(upper);
   free(work);
@@ -565,6 +550,8 @@ void worker__oci_wait(worker_exec_t *x) {
   }
   free(pidp);
   if (e->runc_pid == 0) {
+    LOG_DEBUG("worker", "execution %s: runc run %lld ms", x->in->eid,
+              (long long)(e->finished_ms - e->started_ms));
     int st = e->status;
     wt->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
     wt->rc = 0;
@@ -694,10 +681,58 @@ json_t *worker__oci_state(worker_exec_t *x) {
                    "StartedAt", started, "FinishedAt", finished, "Runtime", "oci");
 }
 
+/* What is left of an execution once it ended and its figures were read:
+ * removed by late_cleanup, after the record. */
+typedef struct {
+  worker_t *w;
+  char *cid, *bundle, *merged;
+  bool created, mounted, keep_bundle;
+  char netns[64], lease[64];
+} oci_late_t;
+
+static void late_cleanup(oci_late_t *l) {
+  worker_t *w = l->w;
+  char err[512];
+  int64_t t0 = actor_time_mono_ms();
+  if (l->created && l->cid) {
+    char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "delete", "--force", l->cid, NULL};
+    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && strstr(err, "does not exist") == NULL)
+      LOG_WARN("worker", "runc delete %s: %s", l->cid, err);
+  }
+  if (l->mounted && umount2(l->merged, MNT_DETACH) != 0)
+    LOG_WARN("worker", "umount %s: %s", l->merged, strerror(errno));
+  if (l->netns[0])
+    oci_netns_del(l->netns);
+  if (l->lease[0]) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", OCI_LEASE_DIR, l->lease);
+    unlink(path);
+  }
+  if (l->bundle && !l->keep_bundle)
+    oci_rmtree(l->bundle);
+  LOG_DEBUG("worker", "%s: cleaned up in %lld ms (after the record)", l->cid ? l->cid : "-",
+            (long long)(actor_time_mono_ms() - t0));
+  free(l->cid);
+  free(l->bundle);
+  free(l->merged);
+  free(l);
+}
+
+static void *late_main(void *arg) {
+  oci_late_t *l = arg;
+  worker_oci_t *o = &l->w->oci;
+  late_cleanup(l);
+  __atomic_sub_fetch(&o->pending, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* The execution's end: runc reaped (killed first when a stage failed
+ * after the start), its descriptors closed; the rest is handed to
+ * worker__oci_release (e->late), or done here when memory is short. */
 void worker__oci_cleanup(worker_exec_t *x) {
   worker_t *w = x->w;
   oci_exec_t *e = &x->oci;
-  char err[512];
   if (e->runc_pid > 0) { /* a stage failed after the start: end it */
     if (x->cid)
       runc_kill(w, x->cid);
@@ -706,34 +741,55 @@ void worker__oci_cleanup(worker_exec_t *x) {
   if (e->pidfd >= 0)
     close(e->pidfd);
   e->pidfd = -1;
-  if (e->created) {
-    char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "delete", "--force", x->cid, NULL};
-    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && strstr(err, "does not exist") == NULL)
-      LOG_WARN("worker", "runc delete %s: %s", x->cid, err);
-  }
   if (e->log_fd >= 0)
     close(e->log_fd);
   e->log_fd = -1;
-  if (e->mounted && umount2(e->merged, MNT_DETACH) != 0)
-    LOG_WARN("worker", "umount %s: %s", e->merged, strerror(errno));
-  e->mounted = false;
-  if (e->netns[0]) {
-    char *argv[] = {w->oci.ip, "netns", "del", e->netns, NULL};
-    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-      LOG_WARN("worker", "ip netns del %s: %s", e->netns, err);
-    e->netns[0] = '\0';
-  }
-  if (e->lease[0]) {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", OCI_LEASE_DIR, e->lease);
-    unlink(path);
-    e->lease[0] = '\0';
-  }
-  if (e->bundle && !(w->leave_containers && x->stopped))
-    oci_rmtree(e->bundle);
-  free(e->bundle);
-  free(e->merged);
+  oci_late_t *l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return; /* leaves the rest; logged */
+  l->w = w;
+  l->cid = x->cid ? strdup(x->cid) : NULL;
+  l->bundle = e->bundle;
+  l->merged = e->merged;
+  l->created = e->created;
+  l->mounted = e->mounted;
+  l->keep_bundle = w->leave_containers && x->stopped;
+  memcpy(l->netns, e->netns, sizeof(l->netns));
+  memcpy(l->lease, e->lease, sizeof(l->lease));
   e->bundle = e->merged = NULL;
+  e->created = e->mounted = false;
+  e->netns[0] = e->lease[0] = '\0';
+  if (x->cid && l->cid == NULL) {
+    LOG_WARN("worker", "execution %s: out of memory: cleaning up now", x->in->eid);
+    free(l->cid);
+    l->cid = x->cid;
+    x->cid = NULL;
+    late_cleanup(l);
+    return;
+  }
+  e->late = l;
+}
+
+#define LATE_MAX 64 /* late clean-ups at once; beyond, done in place */
+
+void worker__oci_release(worker_exec_t *x) {
+  oci_late_t *l = x->oci.late;
+  x->oci.late = NULL;
+  if (l == NULL)
+    return;
+  worker_oci_t *o = &l->w->oci;
+  if (__atomic_add_fetch(&o->pending, 1, __ATOMIC_ACQ_REL) <= LATE_MAX) {
+    pthread_attr_t at;
+    pthread_t t;
+    if (pthread_attr_init(&at) == 0) {
+      bool ok = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+                pthread_attr_setstacksize(&at, 256 * 1024) == 0 &&
+                pthread_create(&t, &at, late_main, l) == 0;
+      pthread_attr_destroy(&at);
+      if (ok)
+        return;
+    }
+  }
+  late_cleanup(l);
+  __atomic_sub_fetch(&o->pending, 1, __ATOMIC_RELEASE);
 }

@@ -171,6 +171,10 @@ void worker__oci_sample(worker_exec_t *x);
 int worker__oci_logs(worker_exec_t *x, size_t max, char **out, size_t *len, int *truncated);
 json_t *worker__oci_state(worker_exec_t *x);
 void worker__oci_cleanup(worker_exec_t *x);
+/* After the record: the rest of the clean-up (runc delete, unmount, the
+ * network namespace, the lease, the bundle) on a thread of its own, off
+ * the execution's path to COMPLETE and its ack. */
+void worker__oci_release(worker_exec_t *x);
 /* exec_record.c */
 int worker__exec_record(worker_exec_t *x);
 /* Fills why and stores ERROR: the stage settled the execution. */

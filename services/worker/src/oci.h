@@ -28,7 +28,7 @@
 typedef struct {
   char *dir;     /* [workers] oci_dir, absolute (malloc'd) */
   char *subnet;  /* [workers] oci_subnet (malloc'd) */
-  char runc[64], ip[64], tar[64];
+  char runc[64], tar[64];
   /* The actor's image, resolved by the first execution (a new revision is
    * a new worker, so it is resolved again). */
   char *image_id;   /* sha256:... */
@@ -39,6 +39,9 @@ typedef struct {
   char bridge[32];
   uint32_t net, gateway; /* host byte order */
   int prefix;
+  /* Clean-ups running after their execution was recorded (oci.c's
+   * late_cleanup threads; __atomic). worker_oci_free waits for them. */
+  int pending;
 } worker_oci_t;
 
 /* One execution's bundle and process. */
@@ -55,9 +58,10 @@ typedef struct {
   bool created; /* runc state exists (delete it) */
   int64_t started_ms, finished_ms;
   int status; /* runc's wait status */
+  void *late; /* what worker__oci_cleanup left for worker__oci_release */
 } oci_exec_t;
 
-/* Reads [workers] oci_dir and oci_subnet and finds runc, ip and tar.
+/* Reads [workers] oci_dir and oci_subnet and finds runc and tar.
  * ACTOR_ECONFIG (logged, naming the key or the missing program). */
 int worker_oci_config(const actor_config_t *cfg, worker_oci_t *o);
 void worker_oci_free(worker_oci_t *o);
@@ -72,6 +76,19 @@ int oci_run_cmd(char *const argv[], int in_fd, int out_fd, char *err, size_t err
 int oci_spawn(char *const argv[], int in_fd, int out_fd, pid_t *pid);
 /* rm -rf (no symlink followed). */
 void oci_rmtree(const char *path);
+
+/* oci_net.c: the network namespace /run/netns/<netns> with a veth pair,
+ * host_if on the bridge, eth0 inside with addr/prefix and the default
+ * route via gateway (addresses in host byte order), by rtnetlink from the
+ * calling thread. 0, or -1 with err set (what failed). */
+typedef struct {
+  const char *netns, *host_if, *bridge;
+  uint32_t addr, gateway;
+  int prefix;
+} oci_net_t;
+int oci_net_make(const oci_net_t *n, char *err, size_t errlen);
+/* Unmounts and removes /run/netns/<name> (its veth pair goes with it). */
+void oci_netns_del(const char *name);
 
 /* oci_image.c: the actor image's id, Config and unpacked root filesystem
  * (exported from the engine once per image id, shared read-only).

@@ -47,7 +47,6 @@ int worker_oci_config(const actor_config_t *cfg, worker_oci_t *o) {
     const char *name;
     size_t off;
   } PROGS[] = {{"runc", offsetof(worker_oci_t, runc)},
-               {"ip", offsetof(worker_oci_t, ip)},
                {"tar", offsetof(worker_oci_t, tar)}};
   for (size_t i = 0; i < sizeof(PROGS) / sizeof(PROGS[0]); i++) {
     if (!find_prog(PROGS[i].name, (char *)o + PROGS[i].off, 64)) {
@@ -65,6 +64,12 @@ int worker_oci_config(const actor_config_t *cfg, worker_oci_t *o) {
 }
 
 void worker_oci_free(worker_oci_t *o) {
+  /* Late clean-ups still running (oci.c): up to 30 s, then left. */
+  for (int i = 0; i < 3000 && __atomic_load_n(&o->pending, __ATOMIC_ACQUIRE) > 0; i++)
+    usleep(10000);
+  if (__atomic_load_n(&o->pending, __ATOMIC_ACQUIRE) > 0)
+    LOG_WARN("worker", "%d execution clean-ups still running at exit",
+             __atomic_load_n(&o->pending, __ATOMIC_ACQUIRE));
   free(o->dir);
   free(o->subnet);
   free(o->image_id);

@@ -39,6 +39,8 @@ void worker__exec_init(worker_exec_t *x, worker_t *w, const worker_run_in_t *in,
 }
 
 void worker__exec_free(worker_exec_t *x) {
+  if (x->oci.late != NULL)
+    worker__oci_release(x);
   json_decref(x->done);
   free(x->wt.err);
   free(x->err);
