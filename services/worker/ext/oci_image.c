@@ -7,12 +7,20 @@
  * another image gets a fresh copy; workers unpacking the same image
  * concurrently take turns through a lock file, and an unpacking that did
  * not finish (a crash) leaves only a .tmp directory that the next one
- * removes. */
+ * removes.
+ *
+ * Pruning: a worker holds <image id>.use locked (shared) from the moment
+ * its rootfs is ready to its exit. A worker that has just made its image
+ * ready removes the rootfs of every other image that no worker holds and
+ * that the engine no longer has under a tag (the actor's image was
+ * rebuilt or removed: a new revision's) or at all. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,6 +98,64 @@ out:;
   return rc;
 }
 
+/* <dir>/images/<hex>, given its lock file held: removed when no worker
+ * uses it and the engine has it under no tag. */
+static void prune_one(dkr_t *d, const char *base, const char *hex) {
+  char use[PATH_MAX];
+  if ((size_t)snprintf(use, sizeof(use), "%s.use", base) >= sizeof(use))
+    return;
+  int ufd = open(use, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (ufd < 0)
+    return;
+  if (flock(ufd, LOCK_EX | LOCK_NB) != 0) { /* a worker uses it */
+    close(ufd);
+    return;
+  }
+  char ref[96], *err = NULL;
+  snprintf(ref, sizeof(ref), "sha256:%s", hex);
+  json_t *info = NULL;
+  int rc = dkr_image_inspect(d, ref, &info, &err);
+  const char *why = NULL;
+  if (rc == ACTOR_ENOTFOUND)
+    why = "no longer in the engine";
+  else if (rc == 0 && json_array_size(json_object_get(info, "RepoTags")) == 0)
+    why = "no longer tagged in the engine";
+  if (why) {
+    LOG_INFO("worker", "image cache: removing %s (%s)", base, why);
+    oci_rmtree(base);
+  }
+  json_decref(info);
+  free(err);
+  close(ufd);
+}
+
+static void prune(dkr_t *d, const worker_oci_t *o, const char *keep_hex) {
+  char dir[PATH_MAX];
+  if ((size_t)snprintf(dir, sizeof(dir), "%s/images", o->dir) >= sizeof(dir))
+    return;
+  DIR *dp = opendir(dir);
+  if (dp == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir(dp)) != NULL) {
+    const char *hex = de->d_name;
+    if (hex[0] == '.' || strchr(hex, '.') != NULL || strcmp(hex, keep_hex) == 0 ||
+        strlen(hex) != 64)
+      continue;
+    char base[PATH_MAX], lock[PATH_MAX + 8];
+    if ((size_t)snprintf(base, sizeof(base), "%s/%s", dir, hex) >= sizeof(base))
+      continue;
+    snprintf(lock, sizeof(lock), "%s.lock", base);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0)
+      continue;
+    if (flock(lfd, LOCK_EX | LOCK_NB) == 0) /* no one unpacking or taking it */
+      prune_one(d, base, hex);
+    close(lfd);
+  }
+  closedir(dp);
+}
+
 int oci_image_ready(dkr_t *d, worker_oci_t *o, const char *image, char **err) {
   if (o->rootfs)
     return 0;
@@ -133,7 +199,24 @@ int oci_image_ready(dkr_t *d, worker_oci_t *o, const char *image, char **err) {
     if (rc != 0)
       oci_rmtree(tmp);
   }
+  if (rc == 0) {
+    /* held (shared) until this worker exits: see prune */
+    char use[PATH_MAX];
+    snprintf(use, sizeof(use), "%s.use", base);
+    int ufd = open(use, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (ufd >= 0 && flock(ufd, LOCK_SH) == 0) {
+      o->use_fd = ufd;
+      o->use_held = true;
+    } else {
+      LOG_WARN("worker", "image cache %s: %s", use, strerror(errno));
+      if (ufd >= 0)
+        close(ufd);
+      rc = ACTOR_EIO;
+    }
+  }
   close(lfd); /* releases the lock */
+  if (rc == 0)
+    prune(d, o, hex);
   if (rc == 0) {
     o->image_id = strdup(id);
     o->image_cfg = json_incref(json_is_object(cfg) ? cfg : json_object());

@@ -34,6 +34,8 @@ typedef struct {
   char *image_id;   /* sha256:... */
   json_t *image_cfg; /* the image's Config (Env, Entrypoint, Cmd, WorkingDir, User) */
   char *rootfs;     /* <dir>/images/<hex>/rootfs */
+  int use_fd;       /* <dir>/images/<hex>.use, locked shared (oci_image.c) */
+  bool use_held;
   /* The network, once known. */
   bool net_ready;
   char bridge[32];

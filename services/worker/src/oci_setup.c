@@ -74,6 +74,8 @@ void worker_oci_free(worker_oci_t *o) {
   free(o->subnet);
   free(o->image_id);
   free(o->rootfs);
+  if (o->use_held)
+    close(o->use_fd); /* the image may be pruned from now on */
   json_decref(o->image_cfg);
   memset(o, 0, sizeof(*o));
 }
