@@ -24,6 +24,7 @@
  * (requeued). */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -293,6 +295,14 @@ static int net_setup(worker_t *w, oci_exec_t *e, const char *eid, const char *ho
   uint32_t off = e->addr - o->net;
   snprintf(host_if, sizeof(host_if), "aoh%x", off);
   snprintf(e->netns, sizeof(e->netns), "abaco-oci-%x", off);
+  /* for sweep(), should this worker die before its clean-up */
+  char names[160];
+  snprintf(names, sizeof(names), "%s %s\n", e->netns, e->lease);
+  snprintf(file, sizeof(file), "%s/net", e->bundle);
+  if (write_file(file, names) != 0) {
+    LOG_WARN("worker", "execution %s: cannot write %s: %s", eid, file, strerror(errno));
+    return ACTOR_EIO;
+  }
   oci_net_t net = {.netns = e->netns, .host_if = host_if, .bridge = o->bridge,
                    .addr = e->addr, .gateway = o->gateway, .prefix = o->prefix};
   if (oci_net_make(&net, err, sizeof(err)) != 0) {
@@ -340,6 +350,121 @@ static char *bundle_path(const oci_exec_t *e, const char *name) {
   return p;
 }
 
+static int runc_kill(worker_t *w, const char *cid);
+
+/* What is left of an execution once it ended and its figures were read:
+ * removed by late_cleanup, after the record. */
+typedef struct {
+  worker_t *w;
+  char *cid, *bundle, *merged;
+  bool created, mounted, keep_bundle;
+  char netns[64], lease[64];
+  int lock_fd; /* the bundle's lock, closed last; -1: none */
+} oci_late_t;
+
+static void late_cleanup(oci_late_t *l) {
+  worker_t *w = l->w;
+  char err[512];
+  int64_t t0 = actor_time_mono_ms();
+  if (l->created && l->cid) {
+    char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "delete", "--force", l->cid, NULL};
+    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && strstr(err, "does not exist") == NULL)
+      LOG_WARN("worker", "runc delete %s: %s", l->cid, err);
+  }
+  if (l->mounted && umount2(l->merged, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    LOG_WARN("worker", "umount %s: %s", l->merged, strerror(errno));
+  if (l->netns[0])
+    oci_netns_del(l->netns);
+  if (l->lease[0]) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", OCI_LEASE_DIR, l->lease);
+    unlink(path);
+  }
+  if (l->bundle && !l->keep_bundle)
+    oci_rmtree(l->bundle);
+  else if (l->bundle) { /* leave_containers: sweep() leaves it alone */
+    char kept[PATH_MAX];
+    snprintf(kept, sizeof(kept), "%s/kept", l->bundle);
+    if (write_file(kept, "") != 0)
+      LOG_WARN("worker", "cannot write %s: %s", kept, strerror(errno));
+  }
+  if (l->lock_fd >= 0)
+    close(l->lock_fd);
+  LOG_DEBUG("worker", "%s: cleaned up in %lld ms (after the record)", l->cid ? l->cid : "-",
+            (long long)(actor_time_mono_ms() - t0));
+  free(l->cid);
+  free(l->bundle);
+  free(l->merged);
+  free(l);
+}
+
+/* Bundles whose worker died (SIGKILL, a crash) before their clean-up: the
+ * worker holds <bundle>/lock from the bundle's creation to its removal, so
+ * a lock that can be taken is an orphan's. Each is cleaned up as the
+ * worker would have (its container killed first). A bundle without a lock
+ * file is one being made (left alone) unless older than a minute; one
+ * marked "kept" is leave_containers'. Once per worker, at its first
+ * execution. */
+static void sweep(worker_t *w) {
+  char dir[PATH_MAX];
+  if ((size_t)snprintf(dir, sizeof(dir), "%s/run", w->oci.dir) >= sizeof(dir))
+    return;
+  DIR *dp = opendir(dir);
+  if (dp == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir(dp)) != NULL) {
+    if (strncmp(de->d_name, "abaco-", 6) != 0)
+      continue;
+    char b[PATH_MAX], p[PATH_MAX + 16];
+    if ((size_t)snprintf(b, sizeof(b), "%s/%s", dir, de->d_name) >= sizeof(b))
+      continue;
+    snprintf(p, sizeof(p), "%s/kept", b);
+    if (access(p, F_OK) == 0)
+      continue;
+    snprintf(p, sizeof(p), "%s/lock", b);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && !(errno == ENOENT && stat(b, &st) == 0 &&
+                    actor_time_now_ms() / 1000 - (int64_t)st.st_mtime > 60))
+      continue;
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* its worker is alive */
+      close(fd);
+      continue;
+    }
+    oci_late_t *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+      if (fd >= 0)
+        close(fd);
+      break;
+    }
+    l->w = w;
+    l->cid = strdup(de->d_name);
+    l->bundle = strdup(b);
+    snprintf(p, sizeof(p), "%s/rootfs", b);
+    l->merged = strdup(p);
+    l->created = l->mounted = true;
+    l->lock_fd = fd;
+    snprintf(p, sizeof(p), "%s/net", b);
+    FILE *f = fopen(p, "re");
+    if (f) {
+      if (fscanf(f, "%63s %63s", l->netns, l->lease) < 1)
+        l->netns[0] = l->lease[0] = '\0';
+      fclose(f);
+    }
+    if (l->cid == NULL || l->bundle == NULL || l->merged == NULL) {
+      late_cleanup(l); /* frees; does what it can */
+      break;
+    }
+    LOG_INFO("worker", "removing OCI execution %s: its worker died before cleaning it up",
+             l->cid);
+    runc_kill(w, l->cid);
+    late_cleanup(l);
+  }
+  closedir(dp);
+}
+
 int worker__oci_create(worker_exec_t *x) {
   worker_t *w = x->w;
   oci_exec_t *e = &x->oci;
@@ -371,7 +496,18 @@ int worker__oci_create(worker_exec_t *x) {
     e->bundle = NULL;
     return ACTOR_ENOMEM;
   }
+  if (!w->oci.swept) {
+    w->oci.swept = true;
+    sweep(w);
+  }
   mkdirs(e->bundle, 0711);
+  char *lockp = bundle_path(e, "lock");
+  e->lock_fd = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+  free(lockp);
+  if (e->lock_fd < 0 || flock(e->lock_fd, LOCK_EX) != 0) {
+    LOG_WARN("worker", "execution %s: bundle lock: %s", eid, strerror(errno));
+    return ACTOR_EIO;
+  }
   char *upper = bundle_path(e, "upper"), *work = bundle_path(e, "work"),
        *etc = bundle_path(e, "etc"), *opts = NULL;
   e->merged = bundle_path(e, "rootfs");
@@ -681,44 +817,6 @@ json_t *worker__oci_state(worker_exec_t *x) {
                    "StartedAt", started, "FinishedAt", finished, "Runtime", "oci");
 }
 
-/* What is left of an execution once it ended and its figures were read:
- * removed by late_cleanup, after the record. */
-typedef struct {
-  worker_t *w;
-  char *cid, *bundle, *merged;
-  bool created, mounted, keep_bundle;
-  char netns[64], lease[64];
-} oci_late_t;
-
-static void late_cleanup(oci_late_t *l) {
-  worker_t *w = l->w;
-  char err[512];
-  int64_t t0 = actor_time_mono_ms();
-  if (l->created && l->cid) {
-    char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "delete", "--force", l->cid, NULL};
-    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && strstr(err, "does not exist") == NULL)
-      LOG_WARN("worker", "runc delete %s: %s", l->cid, err);
-  }
-  if (l->mounted && umount2(l->merged, MNT_DETACH) != 0)
-    LOG_WARN("worker", "umount %s: %s", l->merged, strerror(errno));
-  if (l->netns[0])
-    oci_netns_del(l->netns);
-  if (l->lease[0]) {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", OCI_LEASE_DIR, l->lease);
-    unlink(path);
-  }
-  if (l->bundle && !l->keep_bundle)
-    oci_rmtree(l->bundle);
-  LOG_DEBUG("worker", "%s: cleaned up in %lld ms (after the record)", l->cid ? l->cid : "-",
-            (long long)(actor_time_mono_ms() - t0));
-  free(l->cid);
-  free(l->bundle);
-  free(l->merged);
-  free(l);
-}
-
 static void *late_main(void *arg) {
   oci_late_t *l = arg;
   worker_oci_t *o = &l->w->oci;
@@ -745,8 +843,12 @@ void worker__oci_cleanup(worker_exec_t *x) {
     close(e->log_fd);
   e->log_fd = -1;
   oci_late_t *l = calloc(1, sizeof(*l));
-  if (l == NULL)
-    return; /* leaves the rest; logged */
+  if (l == NULL) { /* the rest is left to the next worker's sweep() */
+    if (e->lock_fd >= 0)
+      close(e->lock_fd);
+    e->lock_fd = -1;
+    return;
+  }
   l->w = w;
   l->cid = x->cid ? strdup(x->cid) : NULL;
   l->bundle = e->bundle;
@@ -754,6 +856,8 @@ void worker__oci_cleanup(worker_exec_t *x) {
   l->created = e->created;
   l->mounted = e->mounted;
   l->keep_bundle = w->leave_containers && x->stopped;
+  l->lock_fd = e->lock_fd;
+  e->lock_fd = -1;
   memcpy(l->netns, e->netns, sizeof(l->netns));
   memcpy(l->lease, e->lease, sizeof(l->lease));
   e->bundle = e->merged = NULL;

@@ -38,6 +38,7 @@ typedef struct {
   bool use_held;
   /* The network, once known. */
   bool net_ready;
+  bool swept; /* bundles of dead workers looked for (oci.c, once) */
   char bridge[32];
   uint32_t net, gateway; /* host byte order */
   int prefix;
@@ -57,6 +58,7 @@ typedef struct {
   pid_t runc_pid;  /* 0: not running */
   int pidfd;
   int log_fd;
+  int lock_fd; /* <bundle>/lock, held (flock) until the bundle is gone */
   bool created; /* runc state exists (delete it) */
   int64_t started_ms, finished_ms;
   int status; /* runc's wait status */

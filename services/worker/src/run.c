@@ -27,7 +27,7 @@ void worker__exec_init(worker_exec_t *x, worker_t *w, const worker_run_in_t *in,
   x->in = in;
   x->res.fd = -1;
   x->pipefd[0] = x->pipefd[1] = -1;
-  x->oci.log_fd = x->oci.pidfd = -1;
+  x->oci.log_fd = x->oci.pidfd = x->oci.lock_fd = -1;
   x->wt.x = x;
   x->wt.docker = w->docker;
   x->wt.eid = in->eid;
