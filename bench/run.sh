@@ -56,3 +56,6 @@ echo "==> 11. cost with what is stored: ticks, requests, executions (bench/store
 # this tree's in the same run; BENCH_EXECS: executions stored (default
 # "10000 100000"); registers up to the largest N actors on the stack.
 var/venv/bin/python bench/store_scale.py ${BENCH_ACTORS:-100 1000 10000}
+echo
+echo "==> 12. runtime docker vs oci: POST -> COMPLETE and executions/s with 8 workers (bench/oci_vs_docker.py)"
+python3 bench/oci_vs_docker.py ${BENCH_OCI:-30 160}

@@ -94,6 +94,11 @@ want rabbitmq-server cmd:rabbitmq-server
 want redis-server cmd:redis-server
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then want docker.io; fi
 want iptables cmd:iptables
+# [workers] runtime = oci (docs/oci.md): the OCI runtime; ip, with which
+# tests/unit/test_worker_oci.c looks at the network namespaces the worker
+# makes (by rtnetlink, not ip).
+want runc cmd:runc
+want iproute2 cmd:ip
 want busybox-static
 # PID 1 of the platform's image (scripts/images.sh copies tini-static).
 want tini cmd:tini-static

@@ -115,6 +115,24 @@ run_docker_workers() {
   return "$rc"
 }
 
+# The execution modules again with [workers] runtime = oci (docs/oci.md):
+# the stack's spawner is restarted with workers_runtime=oci in its
+# environment, which its workers (and the private pairs the modules start)
+# inherit; ABACO_WORKER_RUNTIME tells the modules where containers live.
+OCI_MODULES=(tests/functional/test_worker_contract.py tests/functional/test_messages.py
+  tests/functional/test_api_messages.py tests/functional/test_api_workers.py
+  tests/functional/test_stateful_workers.py)
+run_oci_workers() {
+  export_test_env
+  local pid rc=0
+  if pid=$(our_pid spawner "$BUILD_DIR/bin/spawner"); then stop_pids 20 "$pid"; fi
+  workers_runtime=oci ABACO_NO_BUILD=1 "$SCRIPTS/up.sh" >/dev/null || return 1
+  note "spawner restarted with workers_runtime=oci (pid $(our_pid spawner "$BUILD_DIR/bin/spawner"))"
+  (cd "$ABACO_ROOT" && workers_runtime=oci ABACO_WORKER_RUNTIME=oci \
+    timeout --foreground -k 10 900 python3 -m pytest -q "${OCI_MODULES[@]}") || rc=$?
+  return "$rc"
+}
+
 run_functional() {
   export_test_env
   note "ABACO_API=$ABACO_API"
@@ -142,5 +160,6 @@ stage samples run_samples || true
 stage unit run_unit_tests "$BUILD_DIR" || true
 stage functional run_functional || true
 stage workers-docker run_docker_workers || true
+stage workers-oci run_oci_workers || true
 # Debian 12's docker-compose 1.29 (Compose v2+: make compose-v2-test, CI).
 stage compose env ABACO_NO_BUILD=1 ABACO_COMPOSE="${ABACO_COMPOSE:-v1}" "$SCRIPTS/compose.sh" test || true

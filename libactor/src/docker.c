@@ -15,6 +15,7 @@
 #include "actor/docker.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "actor/errors.h"
 #include "actor/log.h"
@@ -751,4 +753,53 @@ cleanup:
   free(esc);
   free(path);
   return rc;
+}
+
+/* ---- export (the OCI runtime's image cache) ---- */
+
+typedef struct {
+  int fd;
+  int failed; /* errno of a failed write */
+} dkr__export_t;
+
+static size_t dkr__export_sink(const char *p, size_t n, void *ctx) {
+  dkr__export_t *e = ctx;
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(e->fd, p + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      e->failed = w < 0 ? errno : EIO;
+      return 0;
+    }
+    done += (size_t)w;
+  }
+  return n;
+}
+
+int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
+  dkr__clear_err(err);
+  if (!dkr__name_ok(id) || fd < 0)
+    return ACTOR_EINVAL;
+  char *path = dkr__path("/containers/", id, "/export");
+  if (!path)
+    return ACTOR_ENOMEM;
+  dkr__export_t e = {.fd = fd};
+  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = 0,
+                  .sink = dkr__export_sink, .sink_ctx = &e};
+  int rc = dkr__request_void(d, &r, err);
+  if (rc != 0 && e.failed) {
+    rc = ACTOR_EIO;
+    dkr__set_errf(err, "GET %s: writing the archive: %s", path, strerror(e.failed));
+  }
+  free(path);
+  return rc;
+}
+
+int dkr_network_create(dkr_t *d, const json_t *body, char **err) {
+  dkr__clear_err(err);
+  dkr__req_t r = {.method = "POST", .path = DKR__API "/networks/create", .body = body,
+                  .timeout_ms = DKR__CALL_TIMEOUT_MS};
+  return dkr__request_void(d, &r, err);
 }

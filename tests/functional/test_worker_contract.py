@@ -33,7 +33,49 @@ def docker(*args):
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
 
 
+# [workers] runtime: scripts/test.sh's stage workers-oci runs this module
+# again with ABACO_WORKER_RUNTIME=oci against workers started with
+# workers_runtime=oci; their containers are runc's (state in RUNC_ROOT,
+# id abaco-<execution id>-<attempt>), their settings in the bundle's config.json.
+RUNTIME = os.environ.get("ABACO_WORKER_RUNTIME", "docker")
+RUNC_ROOT = "/run/abaco-oci/runc"
+LEASE_DIR = "/run/abaco-oci/ip"
+
+
+def runc_state(eid):
+    """runc's state of the execution's container (id abaco-<eid>-<attempt>)."""
+    r = subprocess.run(["runc", "--root", RUNC_ROOT, "list", "-f", "json"],
+                       capture_output=True, text=True, timeout=30)
+    for c in (json.loads(r.stdout or "null") or []) if r.returncode == 0 else []:
+        if c["id"].startswith(f"abaco-{eid}-"):
+            return c
+    return None
+
+
+def oci_as_inspect(state):
+    """The parts of `docker inspect` the tests read, from the runtime spec
+    runc was given (config.json of the bundle)."""
+    with open(os.path.join(state["bundle"], "config.json")) as f:
+        spec = json.load(f)
+    res = spec["linux"].get("resources", {})
+    cpu = res.get("cpu", {})
+    labels = spec.get("annotations", {})
+    user = spec["process"]["user"]
+    return {"Config": {"Labels": labels, "User": f"{user['uid']}:{user['gid']}"},
+            "HostConfig": {
+                "Memory": res.get("memory", {}).get("limit", 0),
+                "NanoCpus": cpu["quota"] * 1000000000 // cpu["period"] if cpu else 0,
+                "Privileged": labels.get("abaco.privileged") == "true",
+                "Binds": [f"{m['source']}:{m['destination']}" for m in spec["mounts"]
+                          if m["type"] == "bind"]}}
+
+
 def containers_of(eid, running=False):
+    if RUNTIME == "oci":
+        st = runc_state(eid)
+        if st is None or (running and st["status"] != "running"):
+            return []
+        return [st["id"]]
     args = ["ps", "-q", "--filter", f"label=abaco.execution={eid}"]
     if running:
         args += ["--filter", "status=running"]
@@ -45,11 +87,34 @@ def containers_of(eid, running=False):
 def running_container(eid, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        cids = containers_of(eid, running=True)
-        if cids:
-            return json.loads(docker("inspect", cids[0]).stdout)[0]
+        if RUNTIME == "oci":
+            st = runc_state(eid)
+            if st is not None and st["status"] == "running":
+                return oci_as_inspect(st)
+        else:
+            cids = containers_of(eid, running=True)
+            if cids:
+                return json.loads(docker("inspect", cids[0]).stdout)[0]
         time.sleep(0.1)
     raise AssertionError(f"no running container for execution {eid}")
+
+
+def oci_leftovers(eid):
+    """What of an OCI execution is left on the host: its address lease
+    (the file holds the execution id) and its bundle."""
+    left = []
+    if os.path.isdir(LEASE_DIR):
+        for name in os.listdir(LEASE_DIR):
+            try:
+                with open(os.path.join(LEASE_DIR, name)) as f:
+                    if f.read() == eid:
+                        left.append(f"lease {name}")
+            except FileNotFoundError:
+                pass
+    run = os.path.join(host_dir("oci_dir", "var/oci"), "run")
+    if os.path.isdir(run):
+        left += [f"bundle {b}" for b in os.listdir(run) if b.startswith(f"abaco-{eid}-")]
+    return left
 
 
 def assert_cleaned(eid, timeout=10):
@@ -59,8 +124,9 @@ def assert_cleaned(eid, timeout=10):
     while time.time() < deadline:
         left = {"containers": containers_of(eid),
                 "socket": os.path.exists(os.path.join(SOCK_DIR, eid + ".sock")),
-                "fifo": os.path.exists(os.path.join(FIFO_DIR, eid))}
-        if not left["containers"] and not left["socket"] and not left["fifo"]:
+                "fifo": os.path.exists(os.path.join(FIFO_DIR, eid)),
+                "oci": oci_leftovers(eid) if RUNTIME == "oci" else []}
+        if not any(left.values()):
             return
         time.sleep(0.1)
     raise AssertionError(f"execution {eid} left {left}")

@@ -60,6 +60,12 @@ ACTOR_MUST_CHECK int dkr_container_remove(dkr_t *d, const char *id, char **err);
  * NULL for none. *out is an array of container summaries. */
 ACTOR_MUST_CHECK
 int dkr_container_list(dkr_t *d, const char *filters, int all, json_t **out, char **err);
+/* GET /containers/{id}/export: the container's filesystem as a tar stream,
+ * written to fd as it comes (no time limit). ACTOR_EIO when fd refuses it. */
+ACTOR_MUST_CHECK int dkr_container_export(dkr_t *d, const char *id, int fd, char **err);
+/* POST /networks/create with body ({"Name": ..., ...}); a name in use is
+ * ACTOR_EDOCKER (HTTP 409). */
+ACTOR_MUST_CHECK int dkr_network_create(dkr_t *d, const json_t *body, char **err);
 
 /* Parser, no I/O: demultiplexes the engine's log stream framing (8-byte
  * header: stream type, 3 zero bytes, big-endian length). Appends payloads

@@ -29,6 +29,7 @@
 #include "actor/log.h"
 #include "actor/secret.h"
 #include "actor/store.h"
+#include "exec.h"
 #include "worker.h"
 
 #define EXT_NAME "worker-ext.so"
@@ -47,6 +48,10 @@ static struct {
   int (*dkr_container_stats)(dkr_t *, const char *, json_t **, char **);
   int (*dkr_container_kill)(dkr_t *, const char *, const char *, char **);
   int (*dkr_container_remove)(dkr_t *, const char *, char **);
+  int (*dkr_container_export)(dkr_t *, const char *, int, char **);
+  int (*dkr_image_inspect)(dkr_t *, const char *, json_t **, char **);
+  int (*dkr_network_inspect)(dkr_t *, const char *, json_t **, char **);
+  int (*dkr_network_create)(dkr_t *, const json_t *, char **);
   void (*dkr_stats_totals)(const json_t *, int64_t *, int64_t *);
   int (*store_mongo_new)(const struct actor_config_s *, store_mongo_t **);
   void (*store_mongo_free)(store_mongo_t *);
@@ -62,6 +67,15 @@ static struct {
   int (*actor_secret_key_init)(actor_secret_key_t *, const char *);
   int (*actor_secret_decrypt)(const actor_secret_key_t *, const char *, const char *, char **,
                               size_t *);
+  int (*worker__oci_create)(worker_exec_t *);
+  int (*worker__oci_start)(worker_exec_t *);
+  void (*worker__oci_wait)(worker_exec_t *);
+  bool (*worker__oci_never_started)(worker_exec_t *);
+  void (*worker__oci_sample)(worker_exec_t *);
+  int (*worker__oci_logs)(worker_exec_t *, size_t, char **, size_t *, int *);
+  json_t *(*worker__oci_state)(worker_exec_t *);
+  void (*worker__oci_cleanup)(worker_exec_t *);
+  void (*worker__oci_release)(worker_exec_t *);
 } ext;
 
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
@@ -80,6 +94,10 @@ static bool ext_ok;
   XX(dkr_container_stats)                                                                        \
   XX(dkr_container_kill)                                                                         \
   XX(dkr_container_remove)                                                                       \
+  XX(dkr_container_export)                                                                       \
+  XX(dkr_image_inspect)                                                                          \
+  XX(dkr_network_inspect)                                                                        \
+  XX(dkr_network_create)                                                                         \
   XX(dkr_stats_totals)                                                                           \
   XX(store_mongo_new)                                                                            \
   XX(store_mongo_free)                                                                           \
@@ -90,7 +108,16 @@ static bool ext_ok;
   XX(store_mongo_find_and_modify)                                                                \
   XX(store_mongo_create_index)                                                                   \
   XX(actor_secret_key_init)                                                                      \
-  XX(actor_secret_decrypt)
+  XX(actor_secret_decrypt)                                                                       \
+  XX(worker__oci_create)                                                                         \
+  XX(worker__oci_start)                                                                          \
+  XX(worker__oci_wait)                                                                           \
+  XX(worker__oci_never_started)                                                                  \
+  XX(worker__oci_sample)                                                                         \
+  XX(worker__oci_logs)                                                                           \
+  XX(worker__oci_state)                                                                          \
+  XX(worker__oci_cleanup)                                                                        \
+  XX(worker__oci_release)
 
 /* $ABACO_WORKER_EXT, else worker-ext.so in the directory of this binary. */
 static int ext_path(char *out, size_t size) {
@@ -278,6 +305,28 @@ int dkr_container_remove(dkr_t *d, const char *id, char **err) {
   return ext.dkr_container_remove(real, id, err);
 }
 
+int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
+  DKR(d, real);
+  return ext.dkr_container_export(real, id, fd, err);
+}
+
+int dkr_image_inspect(dkr_t *d, const char *image, json_t **out, char **err) {
+  *out = NULL;
+  DKR(d, real);
+  return ext.dkr_image_inspect(real, image, out, err);
+}
+
+int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err) {
+  *out = NULL;
+  DKR(d, real);
+  return ext.dkr_network_inspect(real, network, out, err);
+}
+
+int dkr_network_create(dkr_t *d, const json_t *body, char **err) {
+  DKR(d, real);
+  return ext.dkr_network_create(real, body, err);
+}
+
 void dkr_stats_totals(const json_t *stats, int64_t *cpu_ns, int64_t *io_bytes) {
   *cpu_ns = 0;
   *io_bytes = 0;
@@ -383,6 +432,59 @@ void actor_secret_free(char *plain, size_t len) {
     return;
   explicit_bzero(plain, len ? len : strlen(plain));
   free(plain);
+}
+
+/* ---- the OCI runtime's stages (ext/oci.c) ----
+ *
+ * The module's dkr_* calls bind to this binary's functions above (the
+ * executable's exported definitions come first), so oci.c works with the
+ * same lazy handle as the rest of the worker. */
+
+int worker__oci_create(worker_exec_t *x) {
+  if (!ext_ready())
+    return ACTOR_EIO;
+  return ext.worker__oci_create(x);
+}
+
+int worker__oci_start(worker_exec_t *x) {
+  if (!ext_ready())
+    return ACTOR_EIO;
+  return ext.worker__oci_start(x);
+}
+
+void worker__oci_wait(worker_exec_t *x) {
+  if (ext_ready())
+    ext.worker__oci_wait(x);
+}
+
+bool worker__oci_never_started(worker_exec_t *x) {
+  return ext_ready() ? ext.worker__oci_never_started(x) : true;
+}
+
+void worker__oci_sample(worker_exec_t *x) {
+  if (ext_ready())
+    ext.worker__oci_sample(x);
+}
+
+int worker__oci_logs(worker_exec_t *x, size_t max, char **out, size_t *len, int *truncated) {
+  *out = NULL;
+  *len = 0;
+  *truncated = 0;
+  if (!ext_ready())
+    return ACTOR_EIO;
+  return ext.worker__oci_logs(x, max, out, len, truncated);
+}
+
+json_t *worker__oci_state(worker_exec_t *x) { return ext_ready() ? ext.worker__oci_state(x) : NULL; }
+
+void worker__oci_cleanup(worker_exec_t *x) {
+  if (ext_ready())
+    ext.worker__oci_cleanup(x);
+}
+
+void worker__oci_release(worker_exec_t *x) {
+  if (ext_ready())
+    ext.worker__oci_release(x);
 }
 
 /* ---- the worker's first message ---- */

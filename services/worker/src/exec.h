@@ -94,6 +94,7 @@ void worker__execute(uv_work_t *wk);
 /* The waiter thread's side (exec_wait.c): set before it starts, read after
  * it is joined. */
 typedef struct {
+  struct worker_exec_s *x; /* the execution (the OCI path's waiter) */
   dkr_t *docker;
   const char *cid;
   const char *eid;
@@ -105,7 +106,7 @@ typedef struct {
   char *err;
 } worker_waiter_t;
 
-typedef struct {
+typedef struct worker_exec_s {
   worker_t *w;
   const worker_run_in_t *in;
   /* prepare */
@@ -117,6 +118,7 @@ typedef struct {
   json_t *spec;
   /* container */
   char *cid;
+  oci_exec_t oci; /* runtime = oci: the bundle and runc */
   bool stopped; /* the container ran to its end */
   /* wait */
   worker_waiter_t wt;
@@ -160,6 +162,19 @@ int worker__exec_collect(worker_exec_t *x);
  * (borrowed, may be NULL) and what was sampled; sets x->runtime_s. New
  * reference, NULL when out of memory. No I/O. */
 json_t *worker__complete_fields(worker_exec_t *x, const json_t *state);
+/* oci.c: the same stages through runc (runtime = oci) */
+int worker__oci_create(worker_exec_t *x);
+int worker__oci_start(worker_exec_t *x);
+void worker__oci_wait(worker_exec_t *x);
+bool worker__oci_never_started(worker_exec_t *x);
+void worker__oci_sample(worker_exec_t *x);
+int worker__oci_logs(worker_exec_t *x, size_t max, char **out, size_t *len, int *truncated);
+json_t *worker__oci_state(worker_exec_t *x);
+void worker__oci_cleanup(worker_exec_t *x);
+/* After the record: the rest of the clean-up (runc delete, unmount, the
+ * network namespace, the lease, the bundle) on a thread of its own, off
+ * the execution's path to COMPLETE and its ack. */
+void worker__oci_release(worker_exec_t *x);
 /* exec_record.c */
 int worker__exec_record(worker_exec_t *x);
 /* Fills why and stores ERROR: the stage settled the execution. */

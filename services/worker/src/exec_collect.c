@@ -26,6 +26,10 @@
 #define LOG_MARK "\nLOG LIMIT EXCEEDED\n"
 
 void worker__sample_stats(worker_exec_t *x) {
+  if (x->w->runtime == WORKER_RUNTIME_OCI) {
+    worker__oci_sample(x);
+    return;
+  }
   json_t *stats = NULL;
   if (dkr_container_stats(x->w->docker, x->cid, &stats, NULL) != 0)
     return;
@@ -45,8 +49,10 @@ int worker__store_logs(worker_exec_t *x, char **err) {
   char *logs = NULL;
   size_t len = 0;
   int truncated = 0;
-  int rc = dkr_container_logs(w->docker, x->cid, (size_t)w->max_log_length, &logs, &len,
-                              &truncated, err);
+  int rc = w->runtime == WORKER_RUNTIME_OCI
+               ? worker__oci_logs(x, (size_t)w->max_log_length, &logs, &len, &truncated)
+               : dkr_container_logs(w->docker, x->cid, (size_t)w->max_log_length, &logs, &len,
+                                    &truncated, err);
   if (rc != 0)
     return rc;
   if (len == x->logs_len && truncated == x->logs_truncated) {
@@ -101,6 +107,13 @@ static int collect(worker_exec_t *x) {
   json_t *inspect = NULL;
   x->logs_len = (size_t)-1; /* store the final logs whatever was stored */
   int rc = worker__store_logs(x, &x->err);
+  if (rc == 0 && x->w->runtime == WORKER_RUNTIME_OCI) {
+    worker__oci_sample(x); /* the cgroup outlives the process (runc run --keep) */
+    json_t *state = worker__oci_state(x);
+    x->done = state ? worker__complete_fields(x, state) : NULL;
+    json_decref(state);
+    return x->done ? 0 : ACTOR_ENOMEM;
+  }
   if (rc == 0)
     rc = dkr_container_inspect(x->w->docker, x->cid, &inspect, &x->err);
   if (rc != 0)

@@ -45,6 +45,8 @@ static int refused(worker_exec_t *x, int rc, const char *what) {
 }
 
 int worker__exec_create(worker_exec_t *x) {
+  if (x->w->runtime == WORKER_RUNTIME_OCI)
+    return worker__oci_create(x);
   int rc = dkr_container_create(x->w->docker, NULL, x->spec, &x->cid, &x->err);
   if (rc != 0)
     return refused(x, rc, "create");
@@ -54,6 +56,8 @@ int worker__exec_create(worker_exec_t *x) {
 
 int worker__exec_start(worker_exec_t *x) {
   worker_t *w = x->w;
+  if (w->runtime == WORKER_RUNTIME_OCI)
+    return worker__oci_start(x); /* an early force_quit: the wait stage kills it */
   int rc = dkr_container_start(w->docker, x->cid, &x->err);
   if (rc != 0)
     return refused(x, rc, "start");
@@ -73,7 +77,9 @@ void worker__exec_cleanup(worker_exec_t *x, int rc) {
   const char *eid = x->in->eid;
   worker__set_running(w, eid, NULL); /* no force_quit on a container being removed */
   /* leave_containers keeps finished containers only, never a running one. */
-  if (x->cid && (!w->leave_containers || !x->stopped)) {
+  if (w->runtime == WORKER_RUNTIME_OCI)
+    worker__oci_cleanup(x);
+  else if (x->cid && (!w->leave_containers || !x->stopped)) {
     char *rerr = NULL;
     int rrc = dkr_container_remove(w->docker, x->cid, &rerr);
     if (rrc != 0)

@@ -31,6 +31,12 @@
 
 static void *waiter_main(void *arg) {
   worker_waiter_t *wt = arg;
+  if (wt->x->w->runtime == WORKER_RUNTIME_OCI) {
+    worker__oci_wait(wt->x);
+    while (write(wt->wake_fd, "x", 1) < 0 && errno == EINTR)
+      ;
+    return NULL;
+  }
   wt->rc = dkr_container_wait(wt->docker, wt->cid, wt->max_run_ms, &wt->exit_code, &wt->err);
   if (wt->rc == ACTOR_ETIMEDOUT && wt->max_run_ms > 0) {
     LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it", wt->eid,
@@ -98,6 +104,10 @@ int worker__exec_wait(worker_exec_t *x) {
   worker_results_pump(w, &x->res, 0); /* whatever came before the exit */
   worker_fifo_close(x->fifo);
   x->fifo = NULL;
+  if (w->runtime == WORKER_RUNTIME_OCI && worker__oci_never_started(x)) {
+    x->stopped = false;
+    return 0; /* start_failed: execute.c's start-failure rule */
+  }
   if (wt->rc == 0)
     return 0;
   if (worker__platform_fault(wt->rc))

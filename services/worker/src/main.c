@@ -264,6 +264,16 @@ static int read_config(const actor_config_t *cfg, worker_t *w) {
   w->config_key_text = actor_config_get(cfg, "web", "encryption_key", "");
   w->host_id = actor_config_get(cfg, "spawner", "host_id", "0");
   w->network = actor_config_get(cfg, "spawner", "docker_network", "");
+  const char *runtime = actor_config_get(cfg, "workers", "runtime", "docker");
+  if (strcmp(runtime, "oci") == 0) {
+    w->runtime = WORKER_RUNTIME_OCI;
+    int rc = worker_oci_config(cfg, &w->oci);
+    if (rc != 0)
+      return rc;
+  } else if (strcmp(runtime, "docker") != 0) {
+    LOG_ERROR("config", "[workers] runtime: bad value '%s': expected docker or oci", runtime);
+    return ACTOR_ECONFIG;
+  }
   w->socket_dir = abs_dir(cfg, "socket_host_path_dir", "var/run/sockets");
   w->fifo_dir = abs_dir(cfg, "fifo_host_path_dir", "var/run/fifos");
   if (w->socket_dir == NULL || w->fifo_dir == NULL)
@@ -326,6 +336,7 @@ cleanup:
   chan_client_free(wk.results);
   free(wk.socket_dir);
   free(wk.fifo_dir);
+  worker_oci_free(&wk.oci);
   dkr_free(wk.docker);
   store_mongo_free(wk.mongo);
   store_redis_free(wk.redis);

@@ -34,6 +34,11 @@ static void kill_work(uv_work_t *wk) {
   }
   if (cid[0] == '\0')
     return;
+  if (w->runtime == WORKER_RUNTIME_OCI) {
+    /* quit_pending is set: the execution's waiter (oci.c) kills it. */
+    LOG_INFO("worker", "force quit of execution %s requested", eid);
+    return;
+  }
   char *err = NULL;
   int rc = dkr_container_kill(w->docker, cid, "SIGKILL", &err);
   if (rc != 0)

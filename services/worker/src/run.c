@@ -27,6 +27,8 @@ void worker__exec_init(worker_exec_t *x, worker_t *w, const worker_run_in_t *in,
   x->in = in;
   x->res.fd = -1;
   x->pipefd[0] = x->pipefd[1] = -1;
+  x->oci.log_fd = x->oci.pidfd = x->oci.lock_fd = -1;
+  x->wt.x = x;
   x->wt.docker = w->docker;
   x->wt.eid = in->eid;
   x->wt.max_run_ms = w->exec.max_run_time * 1000;
@@ -37,6 +39,8 @@ void worker__exec_init(worker_exec_t *x, worker_t *w, const worker_run_in_t *in,
 }
 
 void worker__exec_free(worker_exec_t *x) {
+  if (x->oci.late != NULL)
+    worker__oci_release(x);
   json_decref(x->done);
   free(x->wt.err);
   free(x->err);

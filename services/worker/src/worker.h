@@ -31,6 +31,10 @@
 #include "channels/chan.h"
 #include "channels/proto/name.h"
 #include "channels/proto/event.h"
+#include "oci.h"
+
+/* [workers] runtime */
+enum { WORKER_RUNTIME_DOCKER, WORKER_RUNTIME_OCI };
 
 /* Consecutive container create/start failures (actor-caused) after which
  * the actor goes to ERROR. */
@@ -55,6 +59,8 @@ typedef struct worker_s {
   long long revision; /* the worker record's revision */
 
   /* [workers] / [web] / [spawner] settings */
+  int runtime;      /* WORKER_RUNTIME_*: [workers] runtime */
+  worker_oci_t oci; /* runtime = oci: its settings and the image cache */
   actor_execconf_t exec; /* limits, log_ex, user, generate_clients: the actor's tenant's */
   long max_log_length;   /* bytes */
   bool leave_containers;
