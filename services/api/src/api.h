@@ -97,6 +97,10 @@ typedef struct {
   json_t *actor;         /* the resolved actor of {id}, when the route has one */
   const char *db_id;     /* its db_id (borrowed from actor) */
   char api_server[256];  /* "http://host:port" of this request */
+  /* The caller's level on the actor db_id, read with the actor in one
+   * round trip (api_resolve_actor_send); api_level_of uses it. */
+  bool level_read;
+  int level; /* an api_level_t */
 } api_req_t;
 
 typedef void (*api_handler_fn)(api_req_t *r);
@@ -125,6 +129,10 @@ int api_authenticate(api_req_t *r);
 /* Loads the actor named by {id} into r->actor; answers 404 itself and
  * returns non-zero when there is none. */
 int api_resolve_actor(api_req_t *r, const char *id);
+/* api_resolve_actor for POST /actors/{id}/messages: r->actor gets only the
+ * fields that path reads (API_SEND_FIELDS; always fresh from Redis, never
+ * cached), read together with the caller's permissions in one round trip. */
+int api_resolve_actor_send(api_req_t *r, const char *id);
 /* Looks up an actor by id or alias in the caller's tenant without
  * answering: 0 and *out (new reference), ACTOR_ENOTFOUND, or a store error. */
 int api_lookup_actor(api_req_t *r, const char *id, json_t **out);

@@ -280,7 +280,8 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
   }
   if (!route->open && api_authenticate(&r) != 0)
     goto done;
-  if (route->actor && api_resolve_actor(&r, r.params[0]) != 0)
+  if (route->actor && (route->fn == api_messages_send ? api_resolve_actor_send(&r, r.params[0])
+                                                     : api_resolve_actor(&r, r.params[0])) != 0)
     goto done;
   if (!route->open && api_authorize(&r, route->pattern, route->actor) != 0)
     goto done;
