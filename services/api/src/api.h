@@ -70,8 +70,9 @@ typedef struct {
  * Redis pool and the channel pool are sized API_POOL. */
 #define API_THREADS 16
 #define API_SYNC_MAX 16
-/* One more thread each for the autoscaler, the cron tick and retention. */
-#define API_BACKGROUND 3
+/* One more thread each for the autoscaler, the cron tick, retention and
+ * the metrics flush. */
+#define API_BACKGROUND 4
 #define API_POOL (API_THREADS + API_SYNC_MAX + API_BACKGROUND)
 
 /* Who is calling. */
@@ -395,6 +396,10 @@ void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
 /* Execution transitions this process makes, counted cluster-wide in Redis
  * (HINCRBY abaco:metrics:executions <status> 1). */
 void api_metrics_execution(api_ctx_t *c, const char *status);
+/* Writes the SUBMITTED executions counted since the last flush (one
+ * HINCRBY); main.c's metrics ticker calls it every API_METRICS_FLUSH_MS. */
+void api_metrics_flush_submitted(api_ctx_t *c);
+#define API_METRICS_FLUSH_MS 100
 /* The api's channel client, counted per kind of channel ("mailbox",
  * "command", "worker", "results"): same contracts as chan_client_publish
  * and chan_client_get. */
