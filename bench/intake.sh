@@ -11,6 +11,10 @@
 # the same figures are taken first with that api, then with this build's,
 # against the same servers in the same run (the api is swapped in place;
 # this build's api is running again at the end).
+#
+# BENCH_PERF=1: this build's api is profiled (perf record, DWARF call
+# graphs) during its last round; the report's top entries are printed and
+# the data is kept in var/bench/intake.perf.data (perf report -i ...).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
@@ -81,7 +85,18 @@ run_rounds() {
     ticks0="$(busy_ticks) "
     for n in api beam redis ferretdb; do ticks0+="$(cpu_ticks "${pids[$n]:-0}") "; done
     comm_ticks >"$snap"
+    local perf_pid=""
+    if [[ -n ${BENCH_PERF:-} && $label != before && $c == "${CONNS##* }" ]]; then
+      command -v perf >/dev/null || { echo "perf is not installed (make deps)"; exit 1; }
+      mkdir -p "$VAR_DIR/bench"
+      perf record -q --call-graph dwarf,16384 -F 199 -o "$VAR_DIR/bench/intake.perf.data" \
+        -p "${pids[api]}" -- sleep $((SECS > 4 ? SECS - 2 : SECS)) >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
     out=$(wrk -t"$threads" -c"$c" -d"${SECS}s" --latency -s bench/post_message.lua "$API")
+    if [[ -n $perf_pid ]]; then
+      wait "$perf_pid" || echo "perf record failed"
+    fi
     ticks1="$(busy_ticks) "
     for n in api beam redis ferretdb; do ticks1+="$(cpu_ticks "${pids[$n]:-0}") "; done
     others=$(comm_ticks | python3 -c '
@@ -117,6 +132,11 @@ print(f"  machine busy {busy:.0f}% (of {100 * __import__('os').cpu_count()}%); b
 PY
   done
   rm -f "$snap"
+  if [[ -n ${BENCH_PERF:-} && $label != before && -s $VAR_DIR/bench/intake.perf.data ]]; then
+    echo "  api profile (self time, top 25): perf report -i $VAR_DIR/bench/intake.perf.data"
+    perf report -i "$VAR_DIR/bench/intake.perf.data" --no-children -g none --sort dso,symbol \
+      --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25 || true
+  fi
   curl -s -X DELETE "$API/actors/$actor_id" >/dev/null || true
 }
 

@@ -110,6 +110,8 @@ want mmdebstrap cmd:mmdebstrap
 want redis-tools cmd:redis-cli
 # Tools.
 want wrk cmd:wrk
+# Profiles for bench/intake.sh BENCH_PERF=1.
+want linux-perf cmd:perf
 want valgrind cmd:valgrind
 want curl cmd:curl
 # Prometheus (scrapes /metrics in the functional tests; ships promtool).

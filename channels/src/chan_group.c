@@ -8,7 +8,10 @@
  * connection has not declared yet), then reads the broker's acks and nacks
  * until every slot's sequence number is covered (one ack with `multiple`
  * usually answers the whole group). Slots queued meanwhile form the next
- * group. Every slot gets its own outcome, and nothing is answered 0 before
+ * group. Each waiter sleeps on its slot's own condition variable: the
+ * leader wakes the owners of the slots it published and the owner of the
+ * first slot queued meanwhile (the next leader), nobody else. Every slot
+ * gets its own outcome, and nothing is answered 0 before
  * the broker confirmed that very message:
  *   - a nack fails exactly the slots it covers (ACTOR_ECHANNEL);
  *   - a basic.return (mandatory: the queue vanished after we declared it)
@@ -39,6 +42,7 @@ struct chan__gslot_s {
   uint64_t seq;
   int sent, returned, fin, rc;
   bool done;
+  pthread_cond_t cv; /* its owner waits here (for its outcome or its turn to lead) */
   struct chan__gslot_s *next;
 };
 
@@ -160,19 +164,10 @@ static void publish_group(chan_client_t *cl, chan__gslot_t **slots, size_t n) {
 }
 
 int chan__group_init(chan_client_t *cl) {
-  if (pthread_mutex_init(&cl->gmu, NULL) != 0)
-    return ACTOR_ENOMEM;
-  if (pthread_cond_init(&cl->gcv, NULL) != 0) {
-    pthread_mutex_destroy(&cl->gmu);
-    return ACTOR_ENOMEM;
-  }
-  return 0;
+  return pthread_mutex_init(&cl->gmu, NULL) != 0 ? ACTOR_ENOMEM : 0;
 }
 
-void chan__group_free(chan_client_t *cl) {
-  pthread_cond_destroy(&cl->gcv);
-  pthread_mutex_destroy(&cl->gmu);
-}
+void chan__group_free(chan_client_t *cl) { pthread_mutex_destroy(&cl->gmu); }
 
 int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                               const void *body, size_t len, const chan_props_t *props,
@@ -185,6 +180,8 @@ int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_q
                         .len = len,
                         .props = props,
                         .timeout_ms = timeout_ms};
+  if (pthread_cond_init(&slot.cv, NULL) != 0)
+    return ACTOR_ENOMEM;
   pthread_mutex_lock(&cl->gmu);
   if (cl->gtail)
     cl->gtail->next = &slot;
@@ -193,7 +190,7 @@ int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_q
   cl->gtail = &slot;
   while (!slot.done) {
     if (cl->gleader) {
-      pthread_cond_wait(&cl->gcv, &cl->gmu);
+      pthread_cond_wait(&slot.cv, &cl->gmu);
       continue;
     }
     cl->gleader = 1;
@@ -208,11 +205,17 @@ int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_q
     pthread_mutex_unlock(&cl->gmu);
     publish_group(cl, slots, n);
     pthread_mutex_lock(&cl->gmu);
-    for (size_t i = 0; i < n; i++)
+    /* Each published slot's owner is woken once, and the first slot queued
+     * meanwhile leads the next group: no waiter wakes only to sleep again. */
+    for (size_t i = 0; i < n; i++) {
       slots[i]->done = true;
+      pthread_cond_signal(&slots[i]->cv);
+    }
     cl->gleader = 0;
-    pthread_cond_broadcast(&cl->gcv);
+    if (cl->ghead)
+      pthread_cond_signal(&cl->ghead->cv);
   }
   pthread_mutex_unlock(&cl->gmu);
+  pthread_cond_destroy(&slot.cv);
   return slot.rc;
 }

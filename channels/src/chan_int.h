@@ -292,7 +292,6 @@ struct chan_client_s {
   char idbase[20];
   /* group publishing (chan_group.c) */
   pthread_mutex_t gmu;
-  pthread_cond_t gcv;
   struct chan__gslot_s *ghead, *gtail;
   int gleader;
 };

@@ -5,8 +5,12 @@
  * queued slots, drops the lock, writes them with one insert_many, takes
  * the lock again, fills in each slot's outcome and wakes everyone. Slots
  * queued meanwhile form the next batch, written by the next waiter that
- * wakes and finds no leader. Cost: one mutex round per call and one
- * broadcast per batch; the batch adapts to the load by itself. */
+ * wakes and finds no leader. Each waiter sleeps on its slot's own
+ * condition variable: the leader wakes the owners of the slots it wrote
+ * and the owner of the first slot queued meanwhile (the next leader),
+ * nobody else, so no waiter wakes only to sleep again. Cost: one mutex
+ * round per call and one wake per waiter; the batch adapts to the load
+ * by itself. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@ typedef struct batch_slot_s {
   const json_t *doc;
   int rc;
   bool done;
+  pthread_cond_t cv; /* its owner waits here (for its outcome or its turn to lead) */
   struct batch_slot_s *next;
 } batch_slot_t;
 
@@ -27,7 +32,6 @@ struct store_batch_s {
   char *coll;
   size_t max_batch;
   pthread_mutex_t lock;
-  pthread_cond_t cond;
   batch_slot_t *head, *tail;
   bool leader;
   unsigned long long batches, docs; /* written so far */
@@ -52,12 +56,6 @@ int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_
     free(b);
     return ACTOR_ENOMEM;
   }
-  if (pthread_cond_init(&b->cond, NULL) != 0) {
-    pthread_mutex_destroy(&b->lock);
-    free(b->coll);
-    free(b);
-    return ACTOR_ENOMEM;
-  }
   *out = b;
   return 0;
 }
@@ -65,7 +63,6 @@ int store_batch_new(store_mongo_t *m, const char *coll, size_t max_batch, store_
 void store_batch_free(store_batch_t *b) {
   if (b == NULL)
     return;
-  pthread_cond_destroy(&b->cond);
   pthread_mutex_destroy(&b->lock);
   free(b->coll);
   free(b);
@@ -101,11 +98,14 @@ static void write_batch(store_batch_t *b) {
   for (size_t i = 0; i < n; i++) {
     slots[i]->rc = rc != 0 ? rc : results[i];
     slots[i]->done = true;
+    pthread_cond_signal(&slots[i]->cv);
   }
 }
 
 int store_batch_insert(store_batch_t *b, const json_t *doc) {
   batch_slot_t slot = {.doc = doc};
+  if (pthread_cond_init(&slot.cv, NULL) != 0)
+    return ACTOR_ENOMEM;
   pthread_mutex_lock(&b->lock);
   if (b->tail)
     b->tail->next = &slot;
@@ -117,12 +117,14 @@ int store_batch_insert(store_batch_t *b, const json_t *doc) {
       b->leader = true;
       write_batch(b);
       b->leader = false;
-      pthread_cond_broadcast(&b->cond);
+      if (b->head) /* the first slot queued meanwhile leads the next batch */
+        pthread_cond_signal(&b->head->cv);
     } else {
-      pthread_cond_wait(&b->cond, &b->lock);
+      pthread_cond_wait(&slot.cv, &b->lock);
     }
   }
   pthread_mutex_unlock(&b->lock);
+  pthread_cond_destroy(&slot.cv);
   return slot.rc;
 }
 

@@ -32,6 +32,12 @@ int store__redis_strings(redisReply *reply, const char *what, const char *key, j
  * and returns 0, ACTOR_ECONN (NULL: unreachable) or ACTOR_ESTORE (an error
  * reply). Use as store_redis_reply_rc(store_redis_cmd(...)). */
 int store_redis_reply_rc(redisReply *rep);
+/* n commands of different lengths (argv[i] has argc[i] words) written
+ * together on one borrowed connection, then their n replies read: one
+ * round trip. replies[i] (freed by the caller; an error reply is returned
+ * as is); ACTOR_ECONN (no reply kept) when the connection failed. */
+int store__redis_pipeline_mixed(store_redis_t *r, size_t n, const int *argc,
+                                const char *const *const *argv, redisReply **replies);
 /* Borrow one connection for a multi-command sequence (WATCH/MULTI/EXEC,
  * pipelines). Returns NULL if none can be made (logged). Give it back with
  * store_redis_release; broken=1 closes it instead of pooling it: pass 1

@@ -181,6 +181,97 @@ cleanup:
   return rc;
 }
 
+/* HMGET key fields...: argv of n + 2 words (the strings are borrowed). */
+static const char **hmget_argv(const char *key, const char *const *fields, int *argc) {
+  size_t n = 0;
+  while (fields[n])
+    n++;
+  const char **argv = calloc(n + 2, sizeof(*argv));
+  if (argv == NULL)
+    return NULL;
+  argv[0] = "HMGET";
+  argv[1] = key;
+  memcpy(argv + 2, fields, n * sizeof(*argv));
+  *argc = (int)n + 2;
+  return argv;
+}
+
+/* The HMGET reply of a record's fields as an object (ENOTFOUND: none). */
+static int record_fields_of(const redisReply *reply, const char *key, const char *const *fields,
+                            size_t n, json_t **out) {
+  int rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HMGET", key);
+  if (rc == 0 && reply->elements != n)
+    rc = store__redis_expect(reply, -1, "HMGET", key); /* not one value per field */
+  if (rc != 0)
+    return rc;
+  json_t *obj = json_object();
+  if (obj == NULL)
+    return ACTOR_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (reply->element[i]->type == REDIS_REPLY_STRING &&
+        json_object_set_new(obj, fields[i], field_value(reply->element[i])) != 0) {
+      json_decref(obj);
+      return ACTOR_ENOMEM;
+    }
+  if (json_object_size(obj) == 0) {
+    json_decref(obj);
+    return ACTOR_ENOTFOUND;
+  }
+  *out = obj;
+  return 0;
+}
+
+/* The HMGET reply of a plain hash's fields: their values as strings. */
+static int hash_fields_of(const redisReply *reply, const char *key, const char *const *fields,
+                          size_t n, json_t **out) {
+  int rc = store__redis_expect(reply, REDIS_REPLY_ARRAY, "HMGET", key);
+  if (rc == 0 && reply->elements != n)
+    rc = store__redis_expect(reply, -1, "HMGET", key);
+  if (rc != 0)
+    return rc;
+  json_t *obj = json_object();
+  if (obj == NULL)
+    return ACTOR_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const redisReply *v = reply->element[i];
+    if (v->type == REDIS_REPLY_STRING &&
+        json_object_set_new(obj, fields[i], json_stringn(v->str, v->len)) != 0) {
+      json_decref(obj);
+      return ACTOR_ENOMEM;
+    }
+  }
+  *out = obj;
+  return 0;
+}
+
+int store_record_fields_and_hash(store_redis_t *r, const char *key, const char *const *fields,
+                                 json_t **out, const char *hkey, const char *const *hfields,
+                                 json_t **hout) {
+  *out = NULL;
+  *hout = NULL;
+  int argc[2] = {0, 0};
+  const char **argv[2] = {hmget_argv(key, fields, &argc[0]), hmget_argv(hkey, hfields, &argc[1])};
+  redisReply *replies[2] = {NULL, NULL};
+  int rc = argv[0] && argv[1] ? 0 : ACTOR_ENOMEM;
+  if (rc == 0)
+    rc = store__redis_pipeline_mixed(r, 2, argc, (const char *const *const *)argv, replies);
+  if (rc == 0)
+    rc = hash_fields_of(replies[1], hkey, hfields, (size_t)argc[1] - 2, hout);
+  if (rc == 0) {
+    rc = record_fields_of(replies[0], key, fields, (size_t)argc[0] - 2, out);
+    if (rc != 0) {
+      json_decref(*hout);
+      *hout = NULL;
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    if (replies[i])
+      freeReplyObject(replies[i]);
+    free(argv[i]);
+  }
+  return rc;
+}
+
 /* Runs script on key with the fields of obj; *res gets its result. */
 static int run_fields_script(store_redis_t *r, const char *script, const char *key,
                              const json_t *obj, long long *res) {

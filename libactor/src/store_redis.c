@@ -446,6 +446,29 @@ int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t 
   return broken ? ACTOR_ECONN : 0;
 }
 
+int store__redis_pipeline_mixed(store_redis_t *r, size_t n, const int *argc,
+                                const char *const *const *argv, redisReply **replies) {
+  memset(replies, 0, n * sizeof(*replies));
+  if (n == 0)
+    return 0;
+  redisContext *c = store_redis_acquire(r);
+  if (c == NULL)
+    return ACTOR_ECONN;
+  int broken = 0;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisAppendCommandArgv(c, argc[i], (const char **)argv[i], NULL) != REDIS_OK;
+  for (size_t i = 0; i < n && !broken; i++)
+    broken = redisGetReply(c, (void **)&replies[i]) != REDIS_OK;
+  store_redis_release(r, c, broken);
+  if (broken)
+    for (size_t i = 0; i < n; i++)
+      if (replies[i]) {
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+      }
+  return broken ? ACTOR_ECONN : 0;
+}
+
 int store_redis_reply_rc(redisReply *rep) {
   if (rep == NULL)
     return ACTOR_ECONN;

@@ -5,7 +5,8 @@
  * record (ENOTFOUND, nothing created), the guarded transition (success,
  * ESTATE, ENOTFOUND) and a race: 8 threads try the same REQUESTED -> READY
  * transition on one record at once and exactly one wins, on several
- * records. Keys carry a prefix unique to the run and are deleted at the
+ * records. A record's fields and a plain hash's read in one round trip
+ * (store_record_fields_and_hash). Keys carry a prefix unique to the run and are deleted at the
  * end. Skipped when REDIS_URL is unset; fails when Redis is unreachable. */
 #include <pthread.h>
 #include <signal.h>
@@ -117,6 +118,46 @@ static void test_missing(void) {
   ASSERT_EQ_INT(key_exists(key("missing")), 0);
   ASSERT_EQ_INT(store_record_delete(store, key("missing")), 0); /* deleting nothing is fine */
   json_decref(f);
+}
+
+/* A record's named fields and a plain hash's, in one round trip. */
+static void test_fields_and_hash(void) {
+  json_t *rec = J("{\"id\": \"a1\", \"revision\": 3, \"stateless\": false, "
+                  "\"big\": \"xxxxxxxx\"}");
+  ASSERT_EQ_INT(store_record_put(store, key("fh"), rec), 0);
+  redisReply *rep = store_redis_cmd(store, "HSET %s alice EXECUTE ABACO_WORLD READ", key("fhp"));
+  ASSERT_TRUE(rep != NULL && rep->type == REDIS_REPLY_INTEGER);
+  freeReplyObject(rep);
+  const char *const fields[] = {"id", "revision", "stateless", "missing", NULL};
+  const char *const users[] = {"alice", "ABACO_WORLD", "bob", NULL};
+  json_t *out = NULL, *levels = NULL;
+  ASSERT_EQ_INT(store_record_fields_and_hash(store, key("fh"), fields, &out, key("fhp"), users,
+                                             &levels), 0);
+  ASSERT_EQ_INT(json_object_size(out), 3); /* not "big", nor the missing field */
+  ASSERT_EQ_STR(json_string_value(json_object_get(out, "id")), "a1");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(out, "revision")), 3);
+  ASSERT_TRUE(json_is_false(json_object_get(out, "stateless")));
+  ASSERT_EQ_INT(json_object_size(levels), 2); /* bob has none */
+  ASSERT_EQ_STR(json_string_value(json_object_get(levels, "alice")), "EXECUTE");
+  ASSERT_EQ_STR(json_string_value(json_object_get(levels, "ABACO_WORLD")), "READ");
+  json_decref(out);
+  json_decref(levels);
+  /* No permissions hash: an empty object. */
+  out = levels = NULL;
+  ASSERT_EQ_INT(store_record_fields_and_hash(store, key("fh"), fields, &out, key("nohash"), users,
+                                             &levels), 0);
+  ASSERT_EQ_INT(json_object_size(levels), 0);
+  json_decref(out);
+  json_decref(levels);
+  /* A deleted record: ENOTFOUND and nothing handed out; the connection is
+   * still good for the next call. */
+  ASSERT_EQ_INT(store_record_delete(store, key("fh")), 0);
+  out = levels = NULL;
+  ASSERT_EQ_INT(store_record_fields_and_hash(store, key("fh"), fields, &out, key("fhp"), users,
+                                             &levels), ACTOR_ENOTFOUND);
+  ASSERT_TRUE(out == NULL && levels == NULL);
+  ASSERT_EQ_INT(store_redis_reply_rc(store_redis_cmd(store, "DEL %s", key("fhp"))), 0);
+  json_decref(rec);
 }
 
 static void test_update(void) {
@@ -307,6 +348,7 @@ int main(void) {
   RUN_TEST(test_roundtrip_types);
   RUN_TEST(test_put_replaces);
   RUN_TEST(test_missing);
+  RUN_TEST(test_fields_and_hash);
   RUN_TEST(test_update);
   RUN_TEST(test_transition);
   RUN_TEST(test_race);

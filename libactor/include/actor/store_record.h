@@ -21,6 +21,15 @@ ACTOR_MUST_CHECK int store_record_get(store_redis_t *r, const char *key, json_t 
 ACTOR_MUST_CHECK
 int store_record_fields(store_redis_t *r, const char *key, const char *const *fields,
                         json_t **out);
+/* store_record_fields of record `key` and, in the same round trip (one
+ * pipelined write, two replies), the named fields of the plain hash `hkey`
+ * as strings (*hout: an object of those it has, possibly empty). Either
+ * both succeed or neither output is set; ACTOR_ENOTFOUND: the record has
+ * none of `fields`. */
+ACTOR_MUST_CHECK
+int store_record_fields_and_hash(store_redis_t *r, const char *key, const char *const *fields,
+                                 json_t **out, const char *hkey, const char *const *hfields,
+                                 json_t **hout);
 /* Replaces the whole record with the fields of obj. */
 ACTOR_MUST_CHECK int store_record_put(store_redis_t *r, const char *key, const json_t *obj);
 /* Sets the given fields of an existing record; ACTOR_ENOTFOUND if absent. */

@@ -70,8 +70,9 @@ typedef struct {
  * Redis pool and the channel pool are sized API_POOL. */
 #define API_THREADS 16
 #define API_SYNC_MAX 16
-/* One more thread each for the autoscaler, the cron tick and retention. */
-#define API_BACKGROUND 3
+/* One more thread each for the autoscaler, the cron tick, retention and
+ * the metrics flush. */
+#define API_BACKGROUND 4
 #define API_POOL (API_THREADS + API_SYNC_MAX + API_BACKGROUND)
 
 /* Who is calling. */
@@ -97,6 +98,10 @@ typedef struct {
   json_t *actor;         /* the resolved actor of {id}, when the route has one */
   const char *db_id;     /* its db_id (borrowed from actor) */
   char api_server[256];  /* "http://host:port" of this request */
+  /* The caller's level on the actor db_id, read with the actor in one
+   * round trip (api_resolve_actor_send); api_level_of uses it. */
+  bool level_read;
+  int level; /* an api_level_t */
 } api_req_t;
 
 typedef void (*api_handler_fn)(api_req_t *r);
@@ -125,6 +130,10 @@ int api_authenticate(api_req_t *r);
 /* Loads the actor named by {id} into r->actor; answers 404 itself and
  * returns non-zero when there is none. */
 int api_resolve_actor(api_req_t *r, const char *id);
+/* api_resolve_actor for POST /actors/{id}/messages: r->actor gets only the
+ * fields that path reads (API_SEND_FIELDS; always fresh from Redis, never
+ * cached), read together with the caller's permissions in one round trip. */
+int api_resolve_actor_send(api_req_t *r, const char *id);
 /* Looks up an actor by id or alias in the caller's tenant without
  * answering: 0 and *out (new reference), ACTOR_ENOTFOUND, or a store error. */
 int api_lookup_actor(api_req_t *r, const char *id, json_t **out);
@@ -391,6 +400,10 @@ void api_job_tick(api_ctx_t *c, const api_job_t *job, int64_t interval_s,
 /* Execution transitions this process makes, counted cluster-wide in Redis
  * (HINCRBY abaco:metrics:executions <status> 1). */
 void api_metrics_execution(api_ctx_t *c, const char *status);
+/* Writes the SUBMITTED executions counted since the last flush (one
+ * HINCRBY); main.c's metrics ticker calls it every API_METRICS_FLUSH_MS. */
+void api_metrics_flush_submitted(api_ctx_t *c);
+#define API_METRICS_FLUSH_MS 100
 /* The api's channel client, counted per kind of channel ("mailbox",
  * "command", "worker", "results"): same contracts as chan_client_publish
  * and chan_client_get. */

@@ -15,7 +15,7 @@
 #include "cloud_api.h"
 
 static ahttp_server_t *server;
-static api_ticker_t autoscaler, cron, retention;
+static api_ticker_t autoscaler, cron, retention, metrics_flush;
 static unsigned long long autoscale_cursor, cron_cursor;
 
 static void on_server_stopped(void *ud) {
@@ -27,6 +27,7 @@ static void on_stop(actor_service_t *s) {
   api_ticker_stop(&autoscaler);
   api_ticker_stop(&cron);
   api_ticker_stop(&retention);
+  api_ticker_stop(&metrics_flush);
   api_events_stop();
   ahttp_server_stop(server, on_server_stopped, s);
 }
@@ -34,6 +35,7 @@ static void on_stop(actor_service_t *s) {
 static void autoscale_tick(api_ticker_t *t) { api_autoscale_tick(t->ctx, t->data); }
 static void cron_tick(api_ticker_t *t) { api_cron_tick(t->ctx, t->data); }
 static void retention_tick(api_ticker_t *t) { api_retention_tick(t->ctx); }
+static void metrics_tick(api_ticker_t *t) { api_metrics_flush_submitted(t->ctx); }
 
 /* [store] executions_retention and its pass's interval and batch. */
 static int read_retention_config(const actor_config_t *cfg, api_ctx_t *c) {
@@ -242,6 +244,10 @@ int main(int argc, char **argv) {
                                    (uint64_t)ctx.retention_interval * 1000, retention_tick,
                                    NULL)) != 0)
     LOG_ERROR("api", "cannot start the retention tick: %s", uv_strerror(rc));
+  if ((rc = api_ticker_start(&svc.loop, &metrics_flush, &ctx, "metrics", API_METRICS_FLUSH_MS,
+                             metrics_tick, NULL)) != 0)
+    LOG_ERROR("api", "cannot start the metrics flush: %s (SUBMITTED executions are counted "
+                     "at /metrics scrapes only)", uv_strerror(rc));
   if (ctx.retention_ms > 0)
     LOG_INFO("api", "executions retention: %lld s, a pass every %ld s of at most %ld",
              (long long)(ctx.retention_ms / 1000), ctx.retention_interval, ctx.retention_batch);
@@ -249,6 +255,7 @@ int main(int argc, char **argv) {
            ctx.autoscaling ? "on" : "off", ctx.autoscale_interval, ctx.autoscale_idle_grace,
            ctx.cron_interval);
   actor_service_run(&svc, on_stop);
+  api_metrics_flush_submitted(&ctx); /* what the last ticks did not write */
   status = 0;
 
 cleanup:

@@ -230,46 +230,29 @@ void api_metrics_count(api_metrics_t *m, api_count_t which, long n) {
     atomic_fetch_add(&m->counts[which], (unsigned long long)n);
 }
 
-/* Counting SUBMITTED executions is one HINCRBY per message; concurrent
- * sends share one (group commit, as store_batch.c): each caller adds
- * itself to the pending count and waits until a leader has written a
- * batch that holds it, so the count is stored before the request answers,
- * as before, at one round trip per batch. */
-static pthread_mutex_t submitted_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t submitted_cv = PTHREAD_COND_INITIALIZER;
-static long long submitted_pending;
-static unsigned long long submitted_next = 1, submitted_done;
-static bool submitted_leader;
+/* Counting SUBMITTED executions is one HINCRBY per message if done on the
+ * request path. It is a metric, not part of what the 200 promises (the
+ * execution record and the mailbox message are): a send only adds itself
+ * to a pending count, which the api's metrics ticker (every
+ * API_METRICS_FLUSH_MS, main.c) writes with one HINCRBY, as /metrics does
+ * before reading the counters and the api once more when it stops. A
+ * write that fails is added back and tried again at the next flush. */
+static atomic_llong submitted_pending;
 
-static void count_submitted(api_ctx_t *c) {
-  pthread_mutex_lock(&submitted_mu);
-  submitted_pending++;
-  unsigned long long mine = submitted_next;
-  while (submitted_done < mine) {
-    if (submitted_leader) {
-      pthread_cond_wait(&submitted_cv, &submitted_mu);
-      continue;
-    }
-    submitted_leader = true;
-    long long n = submitted_pending;
-    unsigned long long batch = submitted_next++;
-    submitted_pending = 0;
-    pthread_mutex_unlock(&submitted_mu);
-    if (store_counter_add(c->redis, ACTOR_METRICS_EXECUTIONS, EXEC_SUBMITTED, n, NULL) != 0) {
-      api_metrics_store_error(c->metrics, "redis");
-      LOG_DEBUG("api", "metrics: could not count %lld execution(s) SUBMITTED", n);
-    }
-    pthread_mutex_lock(&submitted_mu);
-    submitted_done = batch;
-    submitted_leader = false;
-    pthread_cond_broadcast(&submitted_cv);
+void api_metrics_flush_submitted(api_ctx_t *c) {
+  long long n = atomic_exchange(&submitted_pending, 0);
+  if (n <= 0)
+    return;
+  if (store_counter_add(c->redis, ACTOR_METRICS_EXECUTIONS, EXEC_SUBMITTED, n, NULL) != 0) {
+    atomic_fetch_add(&submitted_pending, n);
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_DEBUG("api", "metrics: could not count %lld execution(s) SUBMITTED; tried again later", n);
   }
-  pthread_mutex_unlock(&submitted_mu);
 }
 
 void api_metrics_execution(api_ctx_t *c, const char *status) {
   if (strcmp(status, EXEC_SUBMITTED) == 0) {
-    count_submitted(c);
+    atomic_fetch_add(&submitted_pending, 1);
     return;
   }
   if (actor_execstats_status(c->redis, status) != 0) {
@@ -503,6 +486,7 @@ static unsigned long long hash_count(const json_t *hash, const char *field) {
 
 static void render_executions(api_ctx_t *c, actor_buf_t *b) {
   json_t *execs = NULL, *rt = NULL;
+  api_metrics_flush_submitted(c); /* this api's sends so far are in the counter */
   int rc1 = store_hash_get_all(c->redis, KEY_EXECUTIONS, &execs);
   int rc2 = store_hash_get_all(c->redis, KEY_RUNTIME, &rt);
   if (rc1 != 0 || rc2 != 0)

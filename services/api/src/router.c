@@ -142,24 +142,33 @@ static int split_path(char *buf, char **segs) {
   return n;
 }
 
-/* Matches a pattern against path segments, capturing {params}. */
+/* Matches a pattern against path segments, capturing {params}. Walks the
+ * pattern in place: every request tries it against most of the table. */
 static bool match(const char *pattern, char **segs, int nsegs, api_req_t *r) {
-  char pbuf[128];
-  char *psegs[MAX_SEGMENTS];
-  snprintf(pbuf, sizeof(pbuf), "%s", pattern);
-  int np = split_path(pbuf, psegs);
-  if (np != nsegs)
-    return false;
-  int nparams = 0;
-  for (int i = 0; i < np; i++) {
-    if (psegs[i][0] == '{')
-      continue;
-    if (strcmp(psegs[i], segs[i]) != 0)
+  const char *params[sizeof(r->params) / sizeof(r->params[0])];
+  int n = 0, nparams = 0;
+  for (const char *p = pattern;;) {
+    while (*p == '/')
+      p++;
+    if (*p == '\0')
+      break;
+    size_t len = strcspn(p, "/");
+    if (n == nsegs)
       return false;
+    if (*p == '{') {
+      if (nparams == (int)(sizeof(params) / sizeof(params[0])))
+        return false;
+      params[nparams++] = segs[n];
+    } else if (strncmp(segs[n], p, len) != 0 || segs[n][len] != '\0') {
+      return false;
+    }
+    n++;
+    p += len;
   }
-  for (int i = 0; i < np; i++)
-    if (psegs[i][0] == '{')
-      r->params[nparams++] = segs[i];
+  if (n != nsegs)
+    return false;
+  for (int i = 0; i < nparams; i++)
+    r->params[i] = params[i];
   r->nparams = nparams;
   return true;
 }
@@ -280,7 +289,8 @@ void api_dispatch(ahttp_req_t *http, void *ud) {
   }
   if (!route->open && api_authenticate(&r) != 0)
     goto done;
-  if (route->actor && api_resolve_actor(&r, r.params[0]) != 0)
+  if (route->actor && (route->fn == api_messages_send ? api_resolve_actor_send(&r, r.params[0])
+                                                     : api_resolve_actor(&r, r.params[0])) != 0)
     goto done;
   if (!route->open && api_authorize(&r, route->pattern, route->actor) != 0)
     goto done;

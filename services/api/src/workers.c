@@ -150,7 +150,16 @@ int api_ensure_worker(api_req_t *r, const json_t *actor) {
     return rc;
   if (!mine)
     return 0; /* another request is adding it */
-  return api_request_workers(r, actor, 1);
+  /* The caller may hold only some of the actor's fields (a message send
+   * reads a few, auth.c): the worker request needs the whole record. */
+  json_t *full = NULL;
+  rc = model_actor_get(r->ctx->redis, db_id, &full);
+  if (rc == ACTOR_ENOTFOUND)
+    return 0; /* deleted meanwhile: no worker for it */
+  if (rc == 0)
+    rc = api_request_workers(r, full, 1);
+  json_decref(full);
+  return rc;
 }
 
 int api_worker_control(api_req_t *r, const char *wid, const char *command) {
