@@ -63,6 +63,7 @@ static struct {
   int (*actor_secret_key_init)(actor_secret_key_t *, const char *);
   int (*actor_secret_decrypt)(const actor_secret_key_t *, const char *, const char *, char **,
                               size_t *);
+  void (*worker_ext_thread_stop)(void);
 } ext;
 
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
@@ -91,7 +92,8 @@ static bool ext_ok;
   XX(store_mongo_find_and_modify)                                                                \
   XX(store_mongo_create_index)                                                                   \
   XX(actor_secret_key_init)                                                                      \
-  XX(actor_secret_decrypt)
+  XX(actor_secret_decrypt)                                                                       \
+  XX(worker_ext_thread_stop)
 
 /* $ABACO_WORKER_EXT, else worker-ext.so in the directory of this binary. */
 static int ext_path(char *out, size_t size) {
@@ -124,7 +126,8 @@ static void ext_load(void) {
   EXT_SYMS(EXT_SYM)
 #undef EXT_SYM
   LOG_DEBUG("worker", "loaded %s", path);
-  ext_ok = true; /* never unloaded */
+  /* never unloaded; release: read without the once by worker_ext_thread_done */
+  __atomic_store_n(&ext_ok, true, __ATOMIC_RELEASE);
 }
 
 static bool ext_ready(void) {
@@ -369,6 +372,14 @@ void actor_secret_free(char *plain, size_t len) {
     return;
   explicit_bzero(plain, len ? len : strlen(plain));
   free(plain);
+}
+
+/* ---- pool threads ---- */
+
+void worker_ext_thread_done(void) {
+  /* not loaded: this thread cannot have used OpenSSL (only the module links it) */
+  if (__atomic_load_n(&ext_ok, __ATOMIC_ACQUIRE))
+    ext.worker_ext_thread_stop();
 }
 
 /* ---- the worker's first message ---- */
