@@ -85,6 +85,27 @@ static void on_big(chan_conn_t *c, const chan_msg_t *m, void *ud) {
   ACTOR_IGNORE(chan_ack(c, m->tag)); /* as above */
 }
 
+/* Consumes q on c into *b (which must outlive the consumer), publishes a
+ * 700 KiB body with NUL bytes (many frames) to it and checks that it is
+ * confirmed and comes back whole. */
+static void big_round_trip(chan_conn_t *c, const char *q, big_t *b) {
+  ASSERT_EQ_INT(chan_consume(c, q, 2, on_big, b), 0);
+  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
+  size_t n = 700 * 1024;
+  unsigned char *body = malloc(n);
+  ASSERT_TRUE(body != NULL);
+  for (size_t i = 0; i < n; i++)
+    body[i] = (unsigned char)(i * 7);
+  int done = 999;
+  chan_props_t props = {.content_type = "application/octet-stream"};
+  ASSERT_EQ_INT(chan_publish(c, q, body, n, &props, on_done, &done), 0);
+  free(body);
+  ASSERT_TRUE(RUN_UNTIL(b->n == 1 && done != 999, 5000));
+  ASSERT_EQ_INT(done, 0);
+  ASSERT_EQ_INT(b->len, n);
+  ASSERT_TRUE(b->ok);
+}
+
 static int confirmed, confirm_errors;
 
 static void on_count(chan_conn_t *c, int status, void *ud) {
@@ -100,20 +121,7 @@ static void test_large_and_many(void) {
   const char *q = qname("large");
   chan_conn_t *c = open_conn("test-large");
   big_t b = {0};
-  ASSERT_EQ_INT(chan_consume(c, q, 2, on_big, &b), 0);
-  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
-  size_t n = 700 * 1024;
-  unsigned char *body = malloc(n);
-  for (size_t i = 0; i < n; i++)
-    body[i] = (unsigned char)(i * 7);
-  int done = 999;
-  chan_props_t props = {.content_type = "application/octet-stream"};
-  ASSERT_EQ_INT(chan_publish(c, q, body, n, &props, on_done, &done), 0);
-  free(body);
-  ASSERT_TRUE(RUN_UNTIL(b.n == 1 && done != 999, 5000));
-  ASSERT_EQ_INT(done, 0);
-  ASSERT_EQ_INT(b.len, n);
-  ASSERT_TRUE(b.ok);
+  big_round_trip(c, q, &b);
   ASSERT_EQ_INT(chan_cancel(c, q), 0);
 
   const char *q2 = qname("many");
@@ -138,21 +146,7 @@ static void test_small_frames(void) {
   const char *q = qname("small-frames");
   chan_conn_t *c = open_conn("test-small-frames");
   big_t b = {0};
-  ASSERT_EQ_INT(chan_consume(c, q, 2, on_big, &b), 0);
-  ASSERT_TRUE(RUN_UNTIL(chan_conn_is_open(c), 5000));
-  size_t n = 700 * 1024;
-  unsigned char *body = malloc(n);
-  ASSERT_TRUE(body != NULL);
-  for (size_t i = 0; i < n; i++)
-    body[i] = (unsigned char)(i * 7);
-  int done = 999;
-  chan_props_t props = {.content_type = "application/octet-stream"};
-  ASSERT_EQ_INT(chan_publish(c, q, body, n, &props, on_done, &done), 0);
-  free(body);
-  ASSERT_TRUE(RUN_UNTIL(b.n == 1 && done != 999, 5000));
-  ASSERT_EQ_INT(done, 0);
-  ASSERT_EQ_INT(b.len, n);
-  ASSERT_TRUE(b.ok);
+  big_round_trip(c, q, &b);
   close_conn(c);
   ASSERT_EQ_INT(chan_frame_max_set(CHAN__FRAME_MAX), 0);
 }
