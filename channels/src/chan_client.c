@@ -364,17 +364,17 @@ int chan__client_await_confirm(chan__cconn_t *cc, const char *queue, uint64_t se
   }
 }
 
-typedef struct {
-  const char *queue;
-  const chan_queue_opts_t *qo;
-  const void *body;
-  size_t len;
-  const chan_props_t *props;
-  int timeout_ms;
-} publish_arg_t;
+int chan__send_init(chan__send_t *p, const chan_client_t *cl, const char *queue,
+                   const chan_queue_opts_t *qo, const void *body, size_t len,
+                   const chan_props_t *props, int timeout_ms) {
+  if (chan__client_check_send(cl, queue, body, len, timeout_ms))
+    return ACTOR_EINVAL;
+  *p = (chan__send_t){queue, qo, body ? body : "", len, props, timeout_ms};
+  return 0;
+}
 
 static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry) {
-  publish_arg_t *a = arg;
+  chan__send_t *a = arg;
   int64_t deadline = chan__client_now_ms() + a->timeout_ms;
   *retry = 1;
   int rc = chan__client_ensure_declared(cc, a->queue, a->qo);
@@ -391,9 +391,9 @@ static int op_publish(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retr
 int chan_client_publish_to(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                            const void *body, size_t len, const chan_props_t *props,
                            int timeout_ms) {
-  if (chan__client_check_send(cl, queue, body, len, timeout_ms))
+  chan__send_t a;
+  if (chan__send_init(&a, cl, queue, qo, body, len, props, timeout_ms))
     return ACTOR_EINVAL;
-  publish_arg_t a = {queue, qo, body ? body : "", len, props, timeout_ms};
   int rc = chan__client_run(cl, op_publish, &a);
   return rc == ACTOR_ENOTFOUND ? ACTOR_ECHANNEL : rc;
 }

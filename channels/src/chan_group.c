@@ -33,12 +33,7 @@
 #define GROUP_MAX 256
 
 struct chan__gslot_s {
-  const char *queue;
-  const chan_queue_opts_t *qo;
-  const void *body;
-  size_t len;
-  const chan_props_t *props;
-  int timeout_ms;
+  chan__send_t p;
   uint64_t seq;
   int sent, returned, fin, rc;
   bool done;
@@ -59,13 +54,14 @@ static chan__gslot_t *returned_slot(group_arg_t *a, const chan__asm_t *as) {
   chan__msg_asm_view(as, &m);
   for (size_t i = 0; i < a->n; i++) {
     chan__gslot_t *s = a->slots[i];
-    if (!s->sent || s->fin || s->returned || m.queue == NULL || strcmp(m.queue, s->queue) != 0 ||
-        m.len != s->len || (s->len && memcmp(m.body, s->body, s->len) != 0))
+    if (!s->sent || s->fin || s->returned || m.queue == NULL ||
+        strcmp(m.queue, s->p.queue) != 0 || m.len != s->p.len ||
+        (s->p.len && memcmp(m.body, s->p.body, s->p.len) != 0))
       continue;
     int same = 1;
-    for (int h = 0; same && s->props && h < s->props->nheaders; h++) {
-      const char *v = chan_msg_header(&m, s->props->headers[h].key);
-      same = v && s->props->headers[h].value && strcmp(v, s->props->headers[h].value) == 0;
+    for (int h = 0; same && s->p.props && h < s->p.props->nheaders; h++) {
+      const char *v = chan_msg_header(&m, s->p.props->headers[h].key);
+      same = v && s->p.props->headers[h].value && strcmp(v, s->p.props->headers[h].value) == 0;
     }
     if (same)
       return s;
@@ -83,7 +79,7 @@ static int op_group(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry)
     if (s->fin)
       continue;
     s->sent = s->returned = 0;
-    int rc = chan__client_ensure_declared(cc, s->queue, s->qo);
+    int rc = chan__client_ensure_declared(cc, s->p.queue, s->p.qo);
     if (rc == ACTOR_ECONN)
       return rc;
     if (rc != 0) { /* refused for this queue only */
@@ -91,7 +87,7 @@ static int op_group(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry)
       s->rc = rc;
       continue;
     }
-    rc = chan__client_send_publish(cc, s->queue, s->body, s->len, s->props, &s->seq);
+    rc = chan__client_send_publish(cc, s->p.queue, s->p.body, s->p.len, s->p.props, &s->seq);
     if (rc != 0)
       return rc;
     s->sent = 1;
@@ -124,7 +120,7 @@ static int op_group(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry)
       if (ev.type == CHAN__EV_NACK) {
         s->rc = ACTOR_ECHANNEL;
       } else if (s->returned) {
-        chan__client_cache_forget(cc, s->queue);
+        chan__client_cache_forget(cc, s->p.queue);
         s->rc = ACTOR_ENOTFOUND;
       } else {
         s->rc = 0;
@@ -136,10 +132,10 @@ static int op_group(chan_client_t *cl, chan__cconn_t *cc, void *arg, int *retry)
 
 /* Publishes a group; every slot leaves with fin set and its rc. */
 static void publish_group(chan_client_t *cl, chan__gslot_t **slots, size_t n) {
-  int timeout = slots[0]->timeout_ms;
+  int timeout = slots[0]->p.timeout_ms;
   for (size_t i = 1; i < n; i++)
-    if (slots[i]->timeout_ms < timeout)
-      timeout = slots[i]->timeout_ms;
+    if (slots[i]->p.timeout_ms < timeout)
+      timeout = slots[i]->p.timeout_ms;
   group_arg_t a = {slots, n, chan__client_now_ms() + timeout};
   for (int round = 0; round < 2; round++) {
     int rc = chan__client_run(cl, op_group, &a);
@@ -172,14 +168,9 @@ void chan__group_free(chan_client_t *cl) { pthread_mutex_destroy(&cl->gmu); }
 int chan_client_publish_group(chan_client_t *cl, const char *queue, const chan_queue_opts_t *qo,
                               const void *body, size_t len, const chan_props_t *props,
                               int timeout_ms) {
-  if (chan__client_check_send(cl, queue, body, len, timeout_ms))
+  chan__gslot_t slot = {.next = NULL};
+  if (chan__send_init(&slot.p, cl, queue, qo, body, len, props, timeout_ms))
     return ACTOR_EINVAL;
-  chan__gslot_t slot = {.queue = queue,
-                        .qo = qo,
-                        .body = body ? body : "",
-                        .len = len,
-                        .props = props,
-                        .timeout_ms = timeout_ms};
   if (pthread_cond_init(&slot.cv, NULL) != 0)
     return ACTOR_ENOMEM;
   pthread_mutex_lock(&cl->gmu);

@@ -350,4 +350,20 @@ int chan__client_await_confirm(chan__cconn_t *cc, const char *queue, uint64_t se
 int chan__client_check_send(const chan_client_t *cl, const char *queue, const void *body,
                             size_t len, int timeout_ms);
 
+/* One message to publish: what chan_client_publish_to and
+ * chan_client_publish_group are given. */
+typedef struct {
+  const char *queue;
+  const chan_queue_opts_t *qo;
+  const void *body;
+  size_t len;
+  const chan_props_t *props;
+  int timeout_ms;
+} chan__send_t;
+/* Checks a publish's arguments (chan__client_check_send) and fills p, a
+ * NULL body (len 0) as an empty one: 0 or ACTOR_EINVAL. */
+int chan__send_init(chan__send_t *p, const chan_client_t *cl, const char *queue,
+                   const chan_queue_opts_t *qo, const void *body, size_t len,
+                   const chan_props_t *props, int timeout_ms);
+
 #endif

@@ -267,31 +267,62 @@ int cluster_sample_add(store_redis_t *r, const char *tenant, const char *id, con
   return rc ? rc : store_list_push_capped(r, key, text, keep);
 }
 
-int cluster_samples(store_redis_t *r, const char *tenant, const char *id, const char *counter,
-                    size_t max, json_t **out) {
-  char key[KEY_MAX];
-  json_t *raw = NULL;
+/* The texts of the list at key (at most max) made into an array by
+ * `each`: 0 with *item NULL leaves a text out; another error fails the
+ * whole (after the rest were read). */
+typedef int (*list_item_fn)(store_redis_t *r, const char *tenant, const char *text,
+                            json_t **item);
+
+static int list_collect(store_redis_t *r, const char *key, size_t max, const char *tenant,
+                        list_item_fn each, json_t **out) {
+  json_t *texts = NULL;
   *out = NULL;
-  int rc = samples_key(key, tenant, id, counter);
-  if (rc == 0)
-    rc = store_list_range(r, key, max, &raw);
+  int rc = store_list_range(r, key, max, &texts);
   if (rc != 0)
     return rc;
   json_t *arr = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(raw, i, v) {
-    json_t *s = json_loads(json_string_value(v), 0, NULL);
-    if (s && arr && json_is_number(json_object_get(s, "v")))
-      json_array_append_new(arr, s);
-    else
-      json_decref(s);
+  json_array_foreach(texts, i, v) {
+    json_t *item = NULL;
+    int rr = each(r, tenant, json_string_value(v), &item);
+    if (rr == 0 && item && arr) {
+      json_array_append_new(arr, item);
+    } else {
+      json_decref(item);
+      if (rr != 0 && rc == 0)
+        rc = rr;
+    }
   }
-  json_decref(raw);
-  if (arr == NULL)
-    return ACTOR_ENOMEM;
+  json_decref(texts);
+  if (rc == 0 && arr == NULL)
+    rc = ACTOR_ENOMEM;
+  if (rc != 0) {
+    json_decref(arr);
+    return rc;
+  }
   *out = arr;
   return 0;
+}
+
+/* A sample's text to the sample ({"t","v"}); one without a number v is left out. */
+static int sample_item(store_redis_t *r, const char *tenant, const char *text, json_t **item) {
+  (void)r;
+  (void)tenant;
+  json_t *s = json_loads(text, 0, NULL);
+  if (s && json_is_number(json_object_get(s, "v")))
+    *item = s;
+  else
+    json_decref(s);
+  return 0;
+}
+
+int cluster_samples(store_redis_t *r, const char *tenant, const char *id, const char *counter,
+                    size_t max, json_t **out) {
+  char key[KEY_MAX];
+  *out = NULL;
+  int rc = samples_key(key, tenant, id, counter);
+  return rc ? rc : list_collect(r, key, max, NULL, sample_item, out);
 }
 
 int cluster_samples_drop(store_redis_t *r, const char *tenant, const char *id,
@@ -373,38 +404,18 @@ int cluster_run_done(store_redis_t *r, const char *tag, const char *tenant, cons
   return rc ? rc : store_set_remove(r, key, member);
 }
 
+/* A run id to its record; one whose record is gone is left out. */
+static int run_item(store_redis_t *r, const char *tenant, const char *run_id, json_t **item) {
+  int rc = cluster_run_get(r, tenant, run_id, item);
+  return rc == ACTOR_ENOTFOUND ? 0 : rc;
+}
+
 int cluster_runs_recent(store_redis_t *r, const char *tenant, const char *id, size_t max,
                         json_t **out) {
   char list[KEY_MAX];
-  json_t *ids = NULL;
   *out = NULL;
   int rc = cluster_key(list, tenant, id, ":runs");
-  if (rc == 0)
-    rc = store_list_range(r, list, max, &ids);
-  if (rc != 0)
-    return rc;
-  json_t *arr = json_array();
-  size_t i;
-  json_t *v;
-  json_array_foreach(ids, i, v) {
-    json_t *run = NULL;
-    int rr = cluster_run_get(r, tenant, json_string_value(v), &run);
-    if (rr == 0 && arr)
-      json_array_append_new(arr, run);
-    else if (rr != ACTOR_ENOTFOUND && rr != 0 && rc == 0)
-      rc = rr;
-    else
-      json_decref(run);
-  }
-  json_decref(ids);
-  if (rc == 0 && arr == NULL)
-    rc = ACTOR_ENOMEM;
-  if (rc != 0) {
-    json_decref(arr);
-    return rc;
-  }
-  *out = arr;
-  return 0;
+  return rc ? rc : list_collect(r, list, max, tenant, run_item, out);
 }
 
 /* ---- comparisons ---- */

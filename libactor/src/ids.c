@@ -24,8 +24,10 @@
 #include "actor/errors.h"
 #include "actor/timefmt.h"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -436,4 +438,13 @@ int actor_id_new(char out[ACTOR_ID_MAX]) {
   int rc = actor_hashids_encode(ids_hashids, &num, 1, out, ACTOR_ID_MAX);
   pthread_mutex_unlock(&ids_lock);
   return rc;
+}
+
+int actor_token_new(char out[ACTOR_TOKEN_MAX]) {
+  unsigned char raw[(ACTOR_TOKEN_MAX - 1) / 2];
+  if (RAND_bytes(raw, sizeof(raw)) != 1)
+    return ACTOR_EIO;
+  for (size_t i = 0; i < sizeof(raw); i++)
+    snprintf(out + 2 * i, 3, "%02x", raw[i]);
+  return 0;
 }

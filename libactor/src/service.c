@@ -2,6 +2,7 @@
 #include "actor/service.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,4 +123,18 @@ void actor_service_done(actor_service_t *s) {
   actor_log_shutdown();
   actor_config_free(s->cfg);
   s->cfg = NULL;
+}
+
+int actor_exe_sibling(const char *rel, char *out, size_t len) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0)
+    return ACTOR_EIO;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash == NULL)
+    return ACTOR_EIO;
+  slash[1] = '\0';
+  int m = snprintf(out, len, "%s%s", exe, rel);
+  return m < 0 || (size_t)m >= len ? ACTOR_ETOOBIG : 0;
 }

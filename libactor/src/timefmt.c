@@ -132,3 +132,5 @@ int actor_time_parse(const char *s, int64_t *ms) {
   *ms = secs * 1000 + milli;
   return 0;
 }
+
+void actor_time_now_text(char out[ACTOR_TIME_MAX]) { actor_time_format(actor_time_now_ms(), out); }

@@ -161,6 +161,14 @@ static void test_unique_ids(void) {
       dups++;
   ASSERT_EQ_INT(dups, 0);
   actor_hashids_free(h);
+
+  /* actor_token_new: 64 lower-case hex characters, a new one each call */
+  char t1[ACTOR_TOKEN_MAX], t2[ACTOR_TOKEN_MAX];
+  ASSERT_EQ_INT(actor_token_new(t1), 0);
+  ASSERT_EQ_INT(actor_token_new(t2), 0);
+  ASSERT_EQ_INT(strlen(t1), 64);
+  ASSERT_EQ_INT(strspn(t1, "0123456789abcdef"), 64);
+  ASSERT_TRUE(strcmp(t1, t2) != 0);
 }
 
 static void test_ids_salt(void) {

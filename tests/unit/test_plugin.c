@@ -296,7 +296,7 @@ static const char *xml_text(const char *xml, const char *tag, char *out, size_t 
 
 static void test_route53_moto(void) {
   aws_t *a = moto();
-  char domain[64], body[512], path[128], zone[128];
+  char domain[64], body[512], path[192], zone[128];
   snprintf(domain, sizeof(domain), "u%ld.abaco.test", (long)getpid());
   snprintf(body, sizeof(body),
            "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"

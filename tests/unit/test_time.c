@@ -105,6 +105,13 @@ static void test_clocks(void) {
   nanosleep(&ts, NULL);
   int64_t b = actor_time_mono_ms();
   ASSERT_TRUE(b - a >= 19 && b - a < 5000);
+  /* actor_time_now_text: the formatted time of now */
+  char text[ACTOR_TIME_MAX];
+  int64_t before = actor_time_now_ms();
+  actor_time_now_text(text);
+  int64_t at = 0;
+  ASSERT_EQ_INT(actor_time_parse(text, &at), 0);
+  ASSERT_TRUE(at >= before && at <= actor_time_now_ms());
 }
 
 int main(void) {

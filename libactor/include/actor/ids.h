@@ -41,4 +41,8 @@ void actor_ids_shutdown(void);
  * epoch, a per-process random part and a counter. Thread safe. */
 ACTOR_MUST_CHECK int actor_id_new(char out[ACTOR_ID_MAX]);
 
+#define ACTOR_TOKEN_MAX 65 /* 64 hex characters and the NUL */
+/* A new secret token: 64 hex characters of 32 RAND_bytes. 0 or ACTOR_EIO. */
+ACTOR_MUST_CHECK int actor_token_new(char out[ACTOR_TOKEN_MAX]);
+
 #endif

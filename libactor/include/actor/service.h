@@ -43,5 +43,9 @@ int actor_service_run(actor_service_t *s, actor_service_stop_fn on_stop);
 /* Closes the signal watchers (call from on_stop). */
 void actor_service_close_signals(actor_service_t *s);
 void actor_service_done(actor_service_t *s);
+/* The path of rel (a file name, or a path relative to that directory) in
+ * the directory of the running executable (/proc/self/exe) into out: 0,
+ * ACTOR_EIO (the executable's path is unreadable) or ACTOR_ETOOBIG. */
+ACTOR_MUST_CHECK int actor_exe_sibling(const char *rel, char *out, size_t len);
 
 #endif

@@ -21,9 +21,6 @@
 #define COOLDOWN_MAX_MIN 10080.0  /* a week */
 #define SCHEDULE_MAX_S 86400
 
-void clu_now_text(char out[ACTOR_TIME_MAX]);
-/* 64 hex characters of fresh randomness; ACTOR_EIO without any. */
-int clu_new_token(char out[65]);
 /* A number field (JSON number or its text) within [min, max]: 0 (absent:
  * *present false), or -1 after answering 400. */
 int clu_num_field(api_req_t *r, json_t *body, const char *field, double min, double max,

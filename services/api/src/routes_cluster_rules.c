@@ -116,8 +116,8 @@ void api_cluster_counter_add(api_req_t *r) {
     goto out;
   }
   char id[ACTOR_ID_MAX], now[ACTOR_TIME_MAX], token[65];
-  clu_now_text(now);
-  if (actor_id_new(id) != 0 || clu_new_token(token) != 0) {
+  actor_time_now_text(now);
+  if (actor_id_new(id) != 0 || actor_token_new(token) != 0) {
     api_error(r, 500, "Could not make a counter id or token.");
     goto out;
   }
@@ -352,7 +352,7 @@ void api_cluster_trigger_add(api_req_t *r) {
     json_array_append_new(checked, a);
   }
   char id[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
-  clu_now_text(now);
+  actor_time_now_text(now);
   if (actor_id_new(id) != 0)
     goto oom;
   trig = json_pack("{s:s, s:s, s:O, s:f, s:f, s:O, s:s}", "id", id, "name", name, "counters",

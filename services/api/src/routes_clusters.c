@@ -15,7 +15,6 @@
 #include <ctype.h>
 #include <math.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +28,6 @@
 #include "cloud_api.h"
 #include "clusters_int.h"
 
-
-void clu_now_text(char out[ACTOR_TIME_MAX]) { actor_time_format(actor_time_now_ms(), out); }
-
-int clu_new_token(char out[65]) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof(raw)) != 1)
-    return ACTOR_EIO;
-  for (size_t i = 0; i < sizeof(raw); i++)
-    snprintf(out + 2 * i, 3, "%02x", raw[i]);
-  return 0;
-}
 
 /* A number field (JSON number or its text). 0 (absent: *present false),
  * or -1 after answering 400. */
@@ -320,7 +308,7 @@ void api_cluster_create(api_req_t *r) {
   if (body == NULL)
     return;
   char id[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
-  clu_now_text(now);
+  actor_time_now_text(now);
   json_t *rec = json_object();
   if (rec == NULL || actor_id_new(id) != 0) {
     api_error(r, 500, "Could not make a new cluster id.");
@@ -365,7 +353,7 @@ void api_cluster_update(api_req_t *r) {
   if (rec == NULL || (body = api_body_object(r)) == NULL)
     goto out;
   char now[ACTOR_TIME_MAX];
-  clu_now_text(now);
+  actor_time_now_text(now);
   if (cluster_fields(r, body, rec, false) != 0)
     goto out;
   json_object_set_new(rec, "updated", json_string(now));
@@ -443,7 +431,7 @@ void api_cluster_node_add(api_req_t *r) {
     goto out;
   }
   char nid[ACTOR_ID_MAX], now[ACTOR_TIME_MAX];
-  clu_now_text(now);
+  actor_time_now_text(now);
   if (iid && *iid) {
     json_t *inst = NULL;
     rc = api_cloud_name_ok(iid, 64) ? cloud_instance_get(r->ctx->redis, r->ident.tenant, iid, &inst)

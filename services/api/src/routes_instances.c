@@ -12,7 +12,6 @@
  * one the action needs"), so of two racing requests one wins and the other
  * gets the 409; then it publishes the command. A command that cannot be
  * published is undone (the record goes back) and the caller gets a 503. */
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +25,6 @@
 
 #define INSTANCE_NAME_MAX 64
 #define AUDIT_LIMIT 200
-
-static void now_text(char out[ACTOR_TIME_MAX]) { actor_time_format(actor_time_now_ms(), out); }
-
-/* 64 hex characters of RAND_bytes. */
-static int new_token(char out[65]) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof(raw)) != 1)
-    return ACTOR_EIO;
-  for (size_t i = 0; i < sizeof(raw); i++)
-    snprintf(out + 2 * i, 3, "%02x", raw[i]);
-  return 0;
-}
 
 /* ---- list ---- */
 
@@ -268,14 +255,14 @@ void api_instances_launch(api_req_t *r) {
     goto cleanup;
   }
   for (long long i = 0; i < l.count; i++)
-    if (actor_id_new(ni[i].id) != 0 || new_token(ni[i].token) != 0) {
+    if (actor_id_new(ni[i].id) != 0 || actor_token_new(ni[i].token) != 0) {
       api_error(r, 500, "Could not make a new instance id or token.");
       goto cleanup;
     }
   if (render_all(r, &l, ni) != 0)
     goto cleanup;
   char now[ACTOR_TIME_MAX], request_id[ACTOR_ID_MAX];
-  now_text(now);
+  actor_time_now_text(now);
   if (actor_id_new(request_id) != 0) {
     api_error(r, 500, "Could not make a request id.");
     goto cleanup;
@@ -390,7 +377,7 @@ static int enact(api_req_t *r, const json_t *rec, const action_t *a, json_t *ext
   const char *id = actor_json_str(rec, "id", "");
   const char *state = actor_json_str(rec, "state", "");
   char now[ACTOR_TIME_MAX], request_id[ACTOR_ID_MAX];
-  now_text(now);
+  actor_time_now_text(now);
   if (!in_list(a->from, state)) {
     api_error(r, 409, "instance %s is %s; %s", id, state, a->needs);
     return -1;

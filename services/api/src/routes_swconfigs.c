@@ -66,8 +66,6 @@ static json_t *str_list(api_req_t *r, json_t *body, const char *field, size_t ma
   return list;
 }
 
-static void now_text(char out[ACTOR_TIME_MAX]) { actor_time_format(actor_time_now_ms(), out); }
-
 /* ---- software configurations ---- */
 
 /* volume: null, or {device, size, kms_key_id}: new reference (json null
@@ -143,7 +141,7 @@ static json_t *swconfig_from_body(api_req_t *r, json_t *body, const char *name,
     }
   }
   char now[ACTOR_TIME_MAX];
-  now_text(now);
+  actor_time_now_text(now);
   rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:s}", "name", name,
                   "description", desc ? desc : "", "image_id", image, "template", tmpl,
                   "user_data", user_data ? user_data : "", "volume", volume, "instance_types",

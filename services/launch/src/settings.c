@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actor/service.h"
 #include "launch.h"
 
 int launch_fail(const char *fmt, ...) {
@@ -275,22 +276,11 @@ int launch_find_catalog(const char *explicit_path, char **out) {
     *out = strdup(explicit_path);
     return *out ? 0 : launch_fail("out of memory");
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      char *p = NULL;
-      if (asprintf(&p, "%s/../share/abaco/ec2_instances.json", exe) < 0)
-        return launch_fail("out of memory");
-      if (access(p, R_OK) == 0) {
-        *out = p;
-        return 0;
-      }
-      free(p);
-    }
+  char p[PATH_MAX];
+  if (actor_exe_sibling("../share/abaco/ec2_instances.json", p, sizeof p) == 0 &&
+      access(p, R_OK) == 0) {
+    *out = strdup(p);
+    return *out ? 0 : launch_fail("out of memory");
   }
 #ifdef LAUNCH_SOURCE_CATALOG
   if (access(LAUNCH_SOURCE_CATALOG, R_OK) == 0) {

@@ -12,6 +12,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "actor/service.h"
 #include "spawner.h"
 
 static spawner_t sp;
@@ -62,17 +63,9 @@ static int find_worker(const actor_config_t *cfg, char *out, size_t len) {
     if (n1 < 0 || (size_t)n1 >= len)
       return ACTOR_ETOOBIG;
   } else {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-      return ACTOR_EIO;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-      *slash = '\0';
-    int n2 = snprintf(out, len, "%s/worker", self);
-    if (n2 < 0 || (size_t)n2 >= len)
-      return ACTOR_ETOOBIG;
+    int rc = actor_exe_sibling("worker", out, len);
+    if (rc != 0)
+      return rc;
   }
   if (access(out, X_OK) != 0) {
     LOG_ERROR("spawner", "[spawner] worker_path: %s is not an executable", out);

@@ -27,7 +27,6 @@
  *                idempotent on AWS's side. Both are hooks (upd_notify_hook,
  *                upd_lb_hook) main.c sets to cluster_hooks.c's; unset, the
  *                action fails with "not configured". */
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +46,6 @@ upd_lb_hook_fn upd_lb_hook = NULL;
 upd_notify_hook_fn upd_notify_hook = NULL;
 
 #define PUBLISH_TIMEOUT_MS 5000
-
-static void now_text(char out[ACTOR_TIME_MAX]) { actor_time_format(actor_time_now_ms(), out); }
 
 /* The test hook (only with [clusters] test_hooks): when the key
  * abaco:cluster:test:<point>:<tag> exists it is deleted and the process
@@ -158,15 +155,6 @@ long upd_cluster_live_nodes(upd_cluster_ctx_t *x, const char *tenant, const char
   return live_nodes(x, tenant, cid, NULL);
 }
 
-static int new_token(char out[65]) {
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof(raw)) != 1)
-    return ACTOR_EIO;
-  for (size_t i = 0; i < sizeof(raw); i++)
-    snprintf(out + 2 * i, 3, "%02x", raw[i]);
-  return 0;
-}
-
 /* ---- actions: each returns 0 (done), a store error (run stays pending,
  * retried next tick), or ACTOR_EINVAL/ACTOR_ESTATE with err (the action
  * failed: the run stops) ---- */
@@ -215,10 +203,10 @@ static int do_deploy(act_t *a, char *err, size_t errlen) {
   }
   snprintf(id, sizeof(id), "%s", iid);
   char token[65], now[ACTOR_TIME_MAX], name[96];
-  now_text(now);
+  actor_time_now_text(now);
   if (actor_json_bool(a->action, "launch_published", false))
     goto registered; /* made and launched before: only the load balancer is left */
-  if ((rc = new_token(token)) != 0)
+  if ((rc = actor_token_new(token)) != 0)
     return rc;
   snprintf(name, sizeof(name), "%.63s-node", actor_json_str(a->cluster, "name", "cluster"));
   json_t *group = NULL;
@@ -408,7 +396,7 @@ static int do_remove(act_t *a, char *err, size_t errlen) {
     static const char *const LIVE[] = {"launching", "pending", "running", "stopping",
                                        "stopped", "failed", NULL};
     char now[ACTOR_TIME_MAX];
-    now_text(now);
+    actor_time_now_text(now);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "state", "shutting-down", "desired_state",
                           "terminated", "user_transition", now, "updated", now);
     rc = f ? cloud_instance_transition(x->redis, tenant, iid, LIVE, f) : ACTOR_ENOMEM;
@@ -587,7 +575,7 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
   }
   char now[ACTOR_TIME_MAX], err[512] = "";
   int64_t t0 = actor_time_now_ms();
-  now_text(now);
+  actor_time_now_text(now);
   rc = cluster_get(x->redis, tenant, cid, &cluster);
   if (rc == ACTOR_ENOTFOUND) {
     snprintf(err, sizeof(err), "cluster %s no longer exists", cid);
@@ -620,7 +608,7 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
     }
     act_t a = {.x = x, .cluster = cluster, .run = run, .action = action, .index = i};
     char started[ACTOR_TIME_MAX];
-    now_text(started);
+    actor_time_now_text(started);
     if (json_object_get(action, "started") == NULL)
       json_object_set_new(action, "started", json_string(started));
     int64_t a0 = actor_time_mono_ms();
@@ -638,7 +626,7 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
                tenant, cid, run_id, i, actor_json_str(action, "type", ""), actor_strerror(rc));
       goto out; /* the run stays pending */
     }
-    now_text(started);
+    actor_time_now_text(started);
     json_object_set_new(action, "finished", json_string(started));
     json_object_set_new(action, "duration_ms", json_integer(actor_time_mono_ms() - a0));
     json_object_set_new(action, "status", json_string(rc == 0 ? "done" : "failed"));
@@ -651,7 +639,7 @@ int upd_cluster_run_execute(upd_cluster_ctx_t *x, const char *tenant, const char
     if ((rc = save_actions(&a)) != 0)
       goto out;
   }
-  now_text(now);
+  actor_time_now_text(now);
   const char *outcome = failed ? "failed" : "succeeded";
   json_t *f = json_pack("{s:s, s:s, s:I}", "status", outcome, "finished", now, "duration_ms",
                         (json_int_t)(actor_time_now_ms() - t0));

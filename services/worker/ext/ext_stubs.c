@@ -28,6 +28,7 @@
 #include "actor/errors.h"
 #include "actor/log.h"
 #include "actor/secret.h"
+#include "actor/service.h"
 #include "actor/store.h"
 #include "exec.h"
 #include "worker.h"
@@ -76,6 +77,7 @@ static struct {
   json_t *(*worker__oci_state)(worker_exec_t *);
   void (*worker__oci_cleanup)(worker_exec_t *);
   void (*worker__oci_release)(worker_exec_t *);
+  void (*worker_ext_thread_stop)(void);
 } ext;
 
 static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
@@ -117,7 +119,8 @@ static bool ext_ok;
   XX(worker__oci_logs)                                                                           \
   XX(worker__oci_state)                                                                          \
   XX(worker__oci_cleanup)                                                                        \
-  XX(worker__oci_release)
+  XX(worker__oci_release)                                                                        \
+  XX(worker_ext_thread_stop)
 
 /* $ABACO_WORKER_EXT, else worker-ext.so in the directory of this binary. */
 static int ext_path(char *out, size_t size) {
@@ -127,18 +130,7 @@ static int ext_path(char *out, size_t size) {
       return ACTOR_ETOOBIG;
     return 0;
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0)
-    return ACTOR_EIO;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (slash == NULL)
-    return ACTOR_EIO;
-  slash[1] = '\0';
-  if ((size_t)snprintf(out, size, "%s%s", exe, EXT_NAME) >= size)
-    return ACTOR_ETOOBIG;
-  return 0;
+  return actor_exe_sibling(EXT_NAME, out, size);
 }
 
 static void ext_load(void) {
@@ -161,7 +153,8 @@ static void ext_load(void) {
   EXT_SYMS(EXT_SYM)
 #undef EXT_SYM
   LOG_DEBUG("worker", "loaded %s", path);
-  ext_ok = true; /* never unloaded */
+  /* never unloaded; release: read without the once by worker_ext_thread_done */
+  __atomic_store_n(&ext_ok, true, __ATOMIC_RELEASE);
 }
 
 static bool ext_ready(void) {
@@ -226,6 +219,18 @@ static int lazy_get(lazy_t *l, int (*make)(const actor_config_t *, void **), con
   return rc;
 }
 
+/* Declares `real`: the client behind the lazy handle h, made on first
+ * use; returns the error from the calling function when there is none. */
+#define LAZY_REAL(type, h, real, make, what)                                                     \
+  type *real = NULL;                                                                             \
+  do {                                                                                           \
+    void *r_;                                                                                    \
+    int rc_ = lazy_get((lazy_t *)(h), make, what, &r_);                                          \
+    if (rc_ != 0)                                                                                \
+      return rc_;                                                                                \
+    real = r_;                                                                                   \
+  } while (0)
+
 /* ---- Docker engine client ---- */
 
 static int make_docker(const actor_config_t *cfg, void **out) {
@@ -237,15 +242,7 @@ static int make_docker(const actor_config_t *cfg, void **out) {
 
 static void free_docker(void *d) { ext.dkr_free(d); }
 
-#define DKR(d, real)                                                                             \
-  dkr_t *real = NULL;                                                                            \
-  do {                                                                                           \
-    void *r_;                                                                                    \
-    int rc_ = lazy_get((lazy_t *)(d), make_docker, "Docker engine", &r_);                       \
-    if (rc_ != 0)                                                                                \
-      return rc_;                                                                                \
-    real = r_;                                                                                   \
-  } while (0)
+#define DKR(d, real) LAZY_REAL(dkr_t, d, real, make_docker, "Docker engine")
 
 int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out) {
   lazy_t *l = NULL;
@@ -345,15 +342,7 @@ static int make_mongo(const actor_config_t *cfg, void **out) {
 
 static void free_mongo(void *m) { ext.store_mongo_free(m); }
 
-#define MONGO(m, real)                                                                           \
-  store_mongo_t *real = NULL;                                                                    \
-  do {                                                                                           \
-    void *r_;                                                                                    \
-    int rc_ = lazy_get((lazy_t *)(m), make_mongo, "execution store", &r_);                      \
-    if (rc_ != 0)                                                                                \
-      return rc_;                                                                                \
-    real = r_;                                                                                   \
-  } while (0)
+#define MONGO(m, real) LAZY_REAL(store_mongo_t, m, real, make_mongo, "execution store")
 
 int store_mongo_new(const struct actor_config_s *cfg, store_mongo_t **out) {
   lazy_t *l = NULL;
@@ -485,6 +474,14 @@ void worker__oci_cleanup(worker_exec_t *x) {
 void worker__oci_release(worker_exec_t *x) {
   if (ext_ready())
     ext.worker__oci_release(x);
+}
+
+/* ---- pool threads ---- */
+
+void worker_ext_thread_done(void) {
+  /* not loaded: this thread cannot have used OpenSSL (only the module links it) */
+  if (__atomic_load_n(&ext_ok, __ATOMIC_ACQUIRE))
+    ext.worker_ext_thread_stop();
 }
 
 /* ---- the worker's first message ---- */

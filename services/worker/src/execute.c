@@ -75,4 +75,6 @@ void worker__execute(uv_work_t *wk) {
     worker_move(w, WORKER_BUSY, WORKER_READY, true);
   }
   worker__msg_free(&m);
+  if (w->thread_done != NULL)
+    w->thread_done();
 }

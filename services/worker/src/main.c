@@ -300,6 +300,7 @@ int main(int argc, char **argv) {
   int status = 1;
   wk.svc = &svc;
   wk.load_exec = worker_ext_load;
+  wk.thread_done = worker_ext_thread_done;
   uv_mutex_init(&wk.lock);
   if (svc.argc != 2) {
     LOG_ERROR("worker", "usage: worker -c abaco.conf -- <actor db_id> <worker id>");

@@ -47,6 +47,8 @@ static void kill_work(uv_work_t *wk) {
   else
     LOG_INFO("worker", "force quit execution %s (container %.12s)", eid, cid);
   free(err);
+  if (w->thread_done != NULL)
+    w->thread_done();
 }
 
 static void after_kill(uv_work_t *wk, int status) {

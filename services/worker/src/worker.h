@@ -102,6 +102,10 @@ typedef struct worker_s {
    * the main thread, as it did when they were linked in (their exit
    * handlers free it there). */
   void (*load_exec)(struct worker_s *w);
+  /* Releases the calling pool thread's OpenSSL state at the end of a job
+   * that may have used worker-ext.so (worker_ext_thread_done; main.c sets
+   * it, NULL in unit tests). */
+  void (*thread_done)(void);
   uv_mutex_t lock;
   char cid[128];     /* container of the running execution, guarded by lock */
   char eid[64];      /* the running execution, guarded by lock */
@@ -114,6 +118,12 @@ void worker_on_message(chan_conn_t *c, const chan_msg_t *msg, void *ud);
 /* ext/ext_stubs.c (the worker binary only): loads worker-ext.so and makes
  * w's clients, once; failures are logged (the calls needing them fail). */
 void worker_ext_load(struct worker_s *w);
+/* ext/ext_stubs.c: releases the calling thread's OpenSSL state
+ * (OPENSSL_thread_stop in worker-ext.so) once the module is loaded; a
+ * no-op before. Called at the end of each pool job that may have used the
+ * module: pool threads outlive OpenSSL's exit-time cleanup, which would
+ * leave their state unreleased. */
+void worker_ext_thread_done(void);
 /* Ends a retry pause now (the message goes back to the queue): a stop
  * need not wait for it. */
 void worker_retry_now(worker_t *w);
