@@ -212,6 +212,10 @@ void model_key_exec_totals(const char *db_id, char out[MODEL_KEY_MAX]);
  * message_received_time, cpu, io, runtime); one already in its actor's
  * index is left as it is (not counted twice). */
 ACTOR_MUST_CHECK int model_exec_index_add(store_redis_t *r, const json_t *execs);
+/* Undoes model_exec_index_add for executions whose insert failed: takes
+ * each out of the time index and out of its actor's index, discounting its
+ * cpu, io and runtime only if it was in the actor's index. */
+ACTOR_MUST_CHECK int model_exec_index_remove(store_redis_t *r, const json_t *execs);
 /* Counts a finished execution's cpu, io and runtime in its actor's totals
  * (only if it is in the actor's index). */
 ACTOR_MUST_CHECK int model_exec_index_finish(store_redis_t *r, const char *db_id,
