@@ -3,7 +3,9 @@
  * commit's after hook, store_batch.c): its actor's index, the time index
  * and the actor's totals end as they were before it. Against the Redis of
  * REDIS_URL; the insert failure is real: a MongoDB-wire URL where nothing
- * listens. */
+ * listens. And the workers health treats as known (its orphan-queue sweep)
+ * come from the actors' sets of workers, not only from the worker index,
+ * which a failed index update leaves short. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "actor/errors.h"
 #include "actor/model.h"
 #include "actor/store.h"
+#include "actor/store_kv.h"
 #include "redis_test_store.h"
 #include "test.h"
 
@@ -108,6 +111,23 @@ static void test_failed_batch_insert_is_unindexed(void) {
   cleanup();
 }
 
+static void test_known_workers_from_sets(void) {
+  char set[MODEL_KEY_MAX];
+  model_key_workers(db, set);
+  /* a worker whose record was written but whose index update failed: in
+   * its actor's set, absent from the index */
+  ASSERT_EQ_INT(store_set_add(redis, MODEL_KEY_ACTORS, db, NULL), 0);
+  ASSERT_EQ_INT(store_set_add(redis, set, "UTwnoindex", NULL), 0);
+  json_t *known = NULL;
+  int rc = model_worker_ids_known(redis, &known);
+  ACTOR_IGNORE(store_set_remove(redis, MODEL_KEY_ACTORS, db));
+  ACTOR_IGNORE(store_redis_reply_rc(store_redis_cmd(redis, "DEL %s", set)));
+  ASSERT_EQ_INT(rc, 0);
+  ASSERT_TRUE(json_object_get(known, "UTwnoindex") != NULL);
+  ASSERT_TRUE(json_object_get(known, "UTwnever") == NULL);
+  json_decref(known);
+}
+
 int main(void) {
   redis = redis_test_store();
   if (redis == NULL)
@@ -117,6 +137,7 @@ int main(void) {
   model_key_exec_totals(db, tot);
   RUN_TEST(test_remove_undoes_add);
   RUN_TEST(test_failed_batch_insert_is_unindexed);
+  RUN_TEST(test_known_workers_from_sets);
   ACTOR_IGNORE(store_redis_reply_rc(store_redis_cmd(redis, "ZREM %s UTkeep UTgone UTfailed",
                                                     MODEL_KEY_EXEC_TIMES)));
   store_redis_free(redis);
