@@ -90,6 +90,7 @@ static const key_def_t KEYS[] = {
     {"workers", "privileged_mounts", false, PER_NONE},
     {"workers", "use_tas_uid", false, PER_TENANT_ABACO},
     {"workers", "actor_homedir", false, PER_TENANT_ABACO},
+    {"health", "index_repair_interval", true, PER_NONE},
     {"health", "interval", true, PER_NONE},
     {"health", "shutdown_timeout", true, PER_NONE},
     {"health", "spawn_timeout", true, PER_NONE},

@@ -20,7 +20,12 @@
  * adding twice -- a rebuild racing new executions -- harmless. Ids are
  * added before the executions are inserted (one call per group commit), so
  * an execution never exists unindexed; an id whose insert then failed is
- * skipped by the list and deleted harmlessly by retention. A mark key says
+ * taken out again (model_exec_index_remove, at each insert site). Should
+ * that fail too, the id is skipped by the list, but it stays in its
+ * actor's index (total_executions one too high) until retention reaches
+ * it: retention finds no document and, not knowing the actor, takes it
+ * out of the time index only; a forced rebuild does not remove it either
+ * (it only adds). A mark key says
  * the indexes were built from the collection; without it the list falls
  * back to the scan and the api's index tick rebuilds them by one streaming
  * scan (a stack upgraded from a release without them, or a Redis flushed).
@@ -175,6 +180,25 @@ int model_exec_index_add(store_redis_t *r, const json_t *execs) {
   size_t n = json_array_size(execs), i;
   call_t c;
   int rc = call_init(&c, ADD_LUA, 6, n < CHUNK ? n : CHUNK);
+  json_t *e;
+  json_array_foreach(execs, i, e) {
+    if (rc != 0)
+      break;
+    call_push(&c, e);
+    if (c.n == c.cap)
+      rc = call_flush(r, &c);
+  }
+  if (rc == 0)
+    rc = call_flush(r, &c);
+  if (c.argv)
+    call_free(&c);
+  return rc;
+}
+
+int model_exec_index_remove(store_redis_t *r, const json_t *execs) {
+  size_t n = json_array_size(execs), i;
+  call_t c;
+  int rc = call_init(&c, REMOVE_LUA, 5, n < CHUNK ? n : CHUNK);
   json_t *e;
   json_array_foreach(execs, i, e) {
     if (rc != 0)
@@ -348,7 +372,8 @@ int model_exec_retire(store_redis_t *r, store_mongo_t *m, int64_t cutoff_ms, siz
     const char *eid = json_string_value(json_array_get(ids, done));
     json_t *f = json_pack("{s:s}", "_id", eid ? eid : ""), *doc = NULL;
     rc = f ? store_mongo_find_one(m, MODEL_COLL_EXECUTIONS, f, proj, &doc) : ACTOR_ENOMEM;
-    if (rc == ACTOR_ENOTFOUND) { /* never inserted, or deleted already */
+    if (rc == ACTOR_ENOTFOUND) { /* never inserted, or deleted already: the
+                                  * actor is unknown, see the design note */
       doc = json_pack("{s:s, s:s}", "_id", eid ? eid : "", "actor_dbid", "");
       rc = doc ? 0 : ACTOR_ENOMEM;
     }

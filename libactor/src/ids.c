@@ -24,7 +24,7 @@
 #include "actor/errors.h"
 #include "actor/timefmt.h"
 
-#include <openssl/rand.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -442,8 +442,18 @@ int actor_id_new(char out[ACTOR_ID_MAX]) {
 
 int actor_token_new(char out[ACTOR_TOKEN_MAX]) {
   unsigned char raw[(ACTOR_TOKEN_MAX - 1) / 2];
-  if (RAND_bytes(raw, sizeof(raw)) != 1)
-    return ACTOR_EIO;
+  /* getrandom(2), not OpenSSL: a worker must not need libcrypto at start
+   * (bench/linkage.sh). Blocks only until the kernel pool is first ready. */
+  size_t got = 0;
+  while (got < sizeof(raw)) {
+    ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return ACTOR_EIO;
+    }
+    got += (size_t)n;
+  }
   for (size_t i = 0; i < sizeof(raw); i++)
     snprintf(out + 2 * i, 3, "%02x", raw[i]);
   return 0;

@@ -179,8 +179,8 @@ int model_worker_put(store_redis_t *r, const char *db_id, const char *wid,
     rc = store_set_add(r, set, wid, NULL);
   if (rc == 0) /* the autoscaler looks at actors with workers */
     rc = store_set_add(r, MODEL_KEY_AUTOSCALE, db_id, NULL);
-  if (rc == 0)
-    model_index_worker(r, db_id, wid);
+  /* the index follows the record as stored, whatever step above failed */
+  model_index_worker(r, db_id, wid);
   return rc;
 }
 

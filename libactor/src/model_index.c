@@ -204,19 +204,39 @@ int model_workers_of_host(store_redis_t *r, const char *host_id, json_t **out) {
 }
 
 int model_worker_ids_known(store_redis_t *r, json_t **out) {
-  json_t *members = NULL;
-  int rc = hash_keys(r, MODEL_KEY_IDX_WORKER_HOST, &members);
-  if (rc != 0)
-    return rc;
-  json_t *known = json_object();
-  for (size_t i = 0; known && i < json_array_size(members); i++) {
+  json_t *known = json_object(), *actors = NULL, *members = NULL;
+  int rc = known ? model_actor_all_ids(r, &actors) : ACTOR_ENOMEM;
+  /* every actor's set of workers: what the records are written with */
+  for (size_t i = 0; rc == 0 && i < json_array_size(actors); i++) {
+    const char *db = json_string_value(json_array_get(actors, i));
+    char set[MODEL_KEY_MAX];
+    json_t *wids = NULL;
+    if (db == NULL)
+      continue;
+    model_key_workers(db, set);
+    rc = store_set_members(r, set, &wids);
+    for (size_t k = 0; rc == 0 && k < json_array_size(wids); k++) {
+      const char *wid = json_string_value(json_array_get(wids, k));
+      if (wid && json_object_set_new(known, wid, json_true()) != 0)
+        rc = ACTOR_ENOMEM;
+    }
+    json_decref(wids);
+  }
+  json_decref(actors);
+  /* and the index, which may name one whose set entry failed */
+  if (rc == 0)
+    rc = hash_keys(r, MODEL_KEY_IDX_WORKER_HOST, &members);
+  for (size_t i = 0; rc == 0 && i < json_array_size(members); i++) {
     char db[MODEL_KEY_MAX], wid[MODEL_KEY_MAX];
-    if (model_worker_member_split(json_string_value(json_array_get(members, i)), db, wid) == 0)
-      json_object_set_new(known, wid, json_true());
+    if (model_worker_member_split(json_string_value(json_array_get(members, i)), db, wid) == 0 &&
+        json_object_set_new(known, wid, json_true()) != 0)
+      rc = ACTOR_ENOMEM;
   }
   json_decref(members);
-  if (known == NULL)
-    return ACTOR_ENOMEM;
+  if (rc != 0) {
+    json_decref(known);
+    return rc;
+  }
   *out = known;
   return 0;
 }

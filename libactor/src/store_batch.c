@@ -37,7 +37,15 @@ struct store_batch_s {
   unsigned long long batches, docs; /* written so far */
   int (*before)(const json_t *docs, void *ud);
   void *before_ud;
+  void (*after)(const json_t *failed, void *ud);
+  void *after_ud;
 };
+
+void store_batch_set_after(store_batch_t *b, void (*fn)(const json_t *failed, void *ud),
+                           void *ud) {
+  b->after = fn;
+  b->after_ud = ud;
+}
 
 void store_batch_set_before(store_batch_t *b, int (*fn)(const json_t *docs, void *ud), void *ud) {
   b->before = fn;
@@ -91,6 +99,17 @@ static void write_batch(store_batch_t *b) {
   if (rc == 0)
     rc = store_mongo_insert_many(b->mongo, b->coll, docs, results);
   json_decref(docs);
+  if (b->after) { /* the documents not inserted; one whose _id exists is */
+    json_t *failed = json_array();
+    for (size_t i = 0; failed && i < n; i++) {
+      int r = rc != 0 ? rc : results[i];
+      if (r != 0 && r != ACTOR_EEXIST)
+        json_array_append(failed, (json_t *)slots[i]->doc);
+    }
+    if (failed && json_array_size(failed) > 0)
+      b->after(failed, b->after_ud);
+    json_decref(failed);
+  }
 
   pthread_mutex_lock(&b->lock);
   b->batches++;

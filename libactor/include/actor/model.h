@@ -188,14 +188,19 @@ int model_index_actor(store_redis_t *r, const char *db_id);
 int model_index_worker(store_redis_t *r, const char *db_id, const char *wid);
 /* Unless abaco:index:built is set (or force): every actor and worker
  * record indexed, and entries without a record removed, then the mark set
- * (at api and health start). *n (may be NULL): records looked at. */
+ * (at api and health start; forced every [health] index_repair_interval,
+ * which repairs index updates that failed). *n (may be NULL): records
+ * looked at. */
 ACTOR_MUST_CHECK int model_index_rebuild(store_redis_t *r, bool force, long long *n);
 /* The status counters of actors (workers=false) or workers: an object of
  * status -> decimal text. */
 ACTOR_MUST_CHECK int model_index_counts(store_redis_t *r, bool workers, json_t **out);
 /* The members of the host's set and of the unplaced set, in one array. */
 ACTOR_MUST_CHECK int model_workers_of_host(store_redis_t *r, const char *host_id, json_t **out);
-/* Every indexed worker id, as an object wid -> true. */
+/* Every worker id of the cluster, as an object wid -> true: the members of
+ * every actor's set of workers (what the records are written with, not
+ * the index, which a failed update may leave short) and of the index. Reads
+ * every actor: for rare sweeps (health's orphan queues), not per tick. */
 ACTOR_MUST_CHECK int model_worker_ids_known(store_redis_t *r, json_t **out);
 
 /* ---- the executions' indexes and retention (exec_retention.c) ----
@@ -212,6 +217,10 @@ void model_key_exec_totals(const char *db_id, char out[MODEL_KEY_MAX]);
  * message_received_time, cpu, io, runtime); one already in its actor's
  * index is left as it is (not counted twice). */
 ACTOR_MUST_CHECK int model_exec_index_add(store_redis_t *r, const json_t *execs);
+/* Undoes model_exec_index_add for executions whose insert failed: takes
+ * each out of the time index and out of its actor's index, discounting its
+ * cpu, io and runtime only if it was in the actor's index. */
+ACTOR_MUST_CHECK int model_exec_index_remove(store_redis_t *r, const json_t *execs);
 /* Counts a finished execution's cpu, io and runtime in its actor's totals
  * (only if it is in the actor's index). */
 ACTOR_MUST_CHECK int model_exec_index_finish(store_redis_t *r, const char *db_id,

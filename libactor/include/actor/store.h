@@ -126,6 +126,12 @@ void store_batch_stats(store_batch_t *b, unsigned long long *batches, unsigned l
  * before it writes them; a non-zero return fails the whole batch with that
  * code, and nothing is inserted. Set it before the first insert. */
 void store_batch_set_before(store_batch_t *b, int (*fn)(const json_t *docs, void *ud), void *ud);
+/* A hook the leader runs after the write with the documents of the batch
+ * that were not inserted (an array, never empty; a document refused
+ * because its _id exists is not among them): e.g. to undo what the before
+ * hook did for them. Set it before the first insert. */
+void store_batch_set_after(store_batch_t *b, void (*fn)(const json_t *failed, void *ud),
+                           void *ud);
 
 /* *out: the first matching document or ACTOR_ENOTFOUND. projection may be NULL. */
 ACTOR_MUST_CHECK int store_mongo_find_one(store_mongo_t *m, const char *coll, const json_t *filter,

@@ -243,12 +243,14 @@ void api_autoscale_tick(api_ctx_t *c, unsigned long long *cursor);
  * the setting ("keep" or empty: 0; "<n>" days; "<n>s|m|h|d"), ACTOR_EINVAL
  * for anything else (pure). api_retention_setup keeps the executions'
  * indexes from now on (and builds them if missing); api_retention_index
- * indexes one execution written outside the group commit; the tick
+ * indexes one execution written outside the group commit and
+ * api_retention_unindex takes it out again when its insert failed; the tick
  * rebuilds missing indexes and removes old executions and their logs in
  * bounded batches (see the file). */
 int api_retention_parse(const char *text, int64_t *ms);
 int api_retention_setup(api_ctx_t *c);
 ACTOR_MUST_CHECK int api_retention_index(api_ctx_t *c, const json_t *exec);
+void api_retention_unindex(api_ctx_t *c, const json_t *exec);
 void api_retention_tick(api_ctx_t *c);
 
 /* jobs.c: a periodic job on the thread pool, never overlapping itself.

@@ -382,7 +382,9 @@ static void render_counts(actor_buf_t *b, const char *name, const char *label,
 static int scan_active(api_ctx_t *c, json_t **out) {
   unsigned long long cursor = 0;
   json_t *ids = json_array();
-  int rc = ids ? 0 : ACTOR_ENOMEM;
+  if (ids == NULL)
+    return ACTOR_ENOMEM;
+  int rc = 0;
   do {
     json_t *page = NULL;
     rc = store_set_scan_count(c->redis, MODEL_KEY_AUTOSCALE, &cursor, SCRAPE_MAX_ACTORS, &page);

@@ -79,9 +79,28 @@ static int index_before(const json_t *docs, void *ud) {
   return rc;
 }
 
+/* Takes out of the indexes the executions whose insert failed. */
+static void index_after(const json_t *failed, void *ud) {
+  api_ctx_t *c = ud;
+  int rc = model_exec_index_remove(c->redis, failed);
+  if (rc != 0) {
+    api_metrics_store_error(c->metrics, "redis");
+    LOG_WARN("api", "cannot unindex %zu execution(s) not inserted: %s",
+             json_array_size(failed), actor_strerror(rc));
+  }
+}
+
 int api_retention_setup(api_ctx_t *c) {
   store_batch_set_before(c->exec_batch, index_before, c);
+  store_batch_set_after(c->exec_batch, index_after, c);
   return 0;
+}
+
+void api_retention_unindex(api_ctx_t *c, const json_t *exec) {
+  json_t *one = json_pack("[O]", exec);
+  if (one)
+    index_after(one, c);
+  json_decref(one);
 }
 
 int api_retention_index(api_ctx_t *c, const json_t *exec) {

@@ -176,8 +176,11 @@ void api_executions_add(api_req_t *r) {
       "runtime", (json_int_t)v[0], "cpu", (json_int_t)v[1], "io", (json_int_t)v[2],
       "exit_code", "final_state");
   int rc = exec ? api_retention_index(r->ctx, exec) : ACTOR_ENOMEM; /* counts cpu/io/runtime */
-  if (rc == 0)
+  if (rc == 0) {
     rc = model_exec_insert(r->ctx->mongo, exec);
+    if (rc != 0 && rc != ACTOR_EEXIST)
+      api_retention_unindex(r->ctx, exec);
+  }
   json_decref(exec);
   if (rc != 0) {
     api_store_error(r, rc, "execution");

@@ -45,6 +45,7 @@
 #define SEARCH_CONDS_MAX 32
 /* Most matches of an executions/logs search that are counted. */
 #define SEARCH_SCAN_MAX 200000
+#define PINNED_MAX 10000 /* search_pinned: most executions read one by one */
 #define SEARCH_FIELD_MAX 128
 
 typedef enum {
@@ -650,8 +651,10 @@ static bool exec_matches(api_req_t *r, const json_t *doc, const query_t *q) {
 
 /* An executions search that names an actor (of the scope), with the
  * executions' indexes built: its candidates are the actor's executions
- * (its index, at most SEARCH_SCAN_MAX), each read by _id and matched
- * here -- the cost of the actor's executions, not of the collection.
+ * (its index), each read by _id and matched here -- the cost of the
+ * actor's executions, not of the collection. An actor with more than
+ * PINNED_MAX executions is left to the scan (one find per id would cost
+ * more), which gives the same answer.
  * 1: answered; 0: not applicable (the caller scans). */
 static int search_pinned(api_req_t *r, const query_t *q, const mongo_kind_t *k,
                          const json_t *scope) {
@@ -665,6 +668,11 @@ static int search_pinned(api_req_t *r, const query_t *q, const mongo_kind_t *k,
   size_t i;
   json_t *id;
   json_array_foreach(scope, i, id) in_scope = in_scope || strcmp(json_string_value(id), db_id) == 0;
+  if (in_scope) { /* one find per id: beyond PINNED_MAX ids the scan is cheaper */
+    model_exec_totals_t t;
+    if (model_exec_count(r->ctx->redis, db_id, &t) != 0 || t.count > PINNED_MAX)
+      return 0;
+  }
   json_t *ids = NULL, *out = json_array();
   int rc = out ? 0 : ACTOR_ENOMEM;
   if (rc == 0 && in_scope)

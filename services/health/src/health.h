@@ -164,6 +164,7 @@ typedef struct {
   char fifo_dir[PATH_MAX];
   health_limits_t limits;
   int64_t interval_ms;
+  int64_t index_repair_ms; /* [health] index_repair_interval; 0: never */
   bool leave_containers; /* [workers] leave_containers: exited orphans stay */
   /* RabbitMQ management API ([rabbit] management_url etc.; url NULL: no
    * orphan-queue sweep). Decoded credentials and vhost, malloc'd. */
@@ -184,6 +185,7 @@ typedef struct {
   bool mgmt_down;         /* the last listing failed (warned once) */
   json_t *queue_suspects; /* {name: true}: orphan queues of the previous sweep */
   bool indexed;           /* model_index_rebuild has run (or found the index built) */
+  int64_t repair_due_ms;  /* monotonic time of the next forced index repair */
 } health_t;
 
 /* Per-tick state (tick thread). */
@@ -193,7 +195,7 @@ typedef struct {
   health_procs_t procs;
   json_t *containers; /* platform containers on the engine; NULL: engine unreachable */
   bool complete;      /* every worker this host checks was read */
-  json_t *known;      /* {wid: true} of every indexed worker; read when first needed */
+  json_t *known;      /* {wid: true} of every worker (model_worker_ids_known); read when first needed */
   bool known_read;    /* known was asked for (NULL then: Redis failed) */
   json_t *reaps;      /* [{db_id, wid, why, status}]: workers to remove after the pass */
   json_t *answers;    /* {wid: {rc, reply}} of the status round; NULL: none asked */

@@ -107,12 +107,14 @@ static void free_queues(char **v) {
 
 static int read_config(const actor_config_t *cfg) {
   double interval = 30;
+  long repair = 300;
   long ttl = -1, shutdown = 60, spawn = 300, misses = 3;
   bool leave = false;
   if (actor_config_get_double(cfg, "health", "interval", 30, &interval) ||
       actor_config_get_int(cfg, "health", "shutdown_timeout", 60, &shutdown) ||
       actor_config_get_int(cfg, "health", "spawn_timeout", 300, &spawn) ||
       actor_config_get_int(cfg, "health", "status_misses", 3, &misses) ||
+      actor_config_get_int(cfg, "health", "index_repair_interval", 300, &repair) ||
       actor_config_get_int(cfg, "workers", "worker_ttl", -1, &ttl) ||
       actor_config_get_bool(cfg, "workers", "leave_containers", false, &leave))
     return ACTOR_ECONFIG;
@@ -130,7 +132,14 @@ static int read_config(const actor_config_t *cfg) {
     LOG_ERROR("health", "[health] status_misses: %ld is not in [0, 1000]", misses);
     return ACTOR_ECONFIG;
   }
+  if (repair != 0 && (repair < 10 || repair > 7 * 86400)) {
+    LOG_ERROR("health", "[health] index_repair_interval: %ld is not 0 (never) or a number of "
+                        "seconds in [10, 604800]",
+              repair);
+    return ACTOR_ECONFIG;
+  }
   hl.interval_ms = (int64_t)(interval * 1000);
+  hl.index_repair_ms = (int64_t)repair * 1000;
   hl.limits.worker_ttl_ms = ttl > 0 ? (int64_t)ttl * 1000 : -1;
   hl.limits.shutdown_timeout_ms = (int64_t)shutdown * 1000;
   hl.limits.spawn_timeout_ms = (int64_t)spawn * 1000;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/errors.h"
 #include "actor/json.h"
@@ -167,6 +168,36 @@ static json_t *read_workers(health_tick_t *t) {
   }
   t->complete = true;
   return all;
+}
+
+/* Index updates follow record writes and may fail (model.h): every
+ * [health] index_repair_interval one agent of the cluster (whichever takes
+ * the lease first; the rebuild is idempotent anyway) rebuilds the indexes
+ * from the records, so a worker missing from its host's set is checked
+ * again within that time. Costs a read of every actor's workers, once per
+ * interval for the whole cluster, not per tick. */
+#define REPAIR_LEASE "abaco:health:index_repair"
+static void repair_index(health_t *h) {
+  int64_t now = actor_time_mono_ms();
+  if (h->index_repair_ms <= 0 || now < h->repair_due_ms)
+    return;
+  h->repair_due_ms = now + h->index_repair_ms;
+  char owner[160], host[64] = "";
+  if (gethostname(host, sizeof(host) - 1) != 0)
+    snprintf(host, sizeof(host), "?");
+  snprintf(owner, sizeof(owner), "%s/%s/%ld/repair", h->host_id, host, (long)getpid());
+  bool mine = false;
+  /* held for the whole interval and never released: one repair per interval */
+  if (store_lease_take(h->redis, REPAIR_LEASE, owner, h->index_repair_ms, &mine) != 0 || !mine)
+    return;
+  long long n = 0;
+  int rc = model_index_rebuild(h->redis, true, &n);
+  if (rc != 0)
+    LOG_WARN("health", "index repair failed (%s): tried again in %lld s", actor_strerror(rc),
+             (long long)(h->index_repair_ms / 1000));
+  else
+    LOG_DEBUG("health", "index repair: %lld actor and worker record(s) in %lld ms", n,
+              (long long)(actor_time_mono_ms() - now));
 }
 
 const json_t *health_known(health_tick_t *t) {
@@ -442,6 +473,7 @@ void health_tick_run(health_t *h) {
       goto cleanup;
     }
   }
+  repair_index(h);
   json_t *all = read_workers(&t);
   if (all == NULL)
     goto cleanup;

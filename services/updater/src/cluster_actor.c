@@ -58,8 +58,13 @@ int upd_actor_exec_store(upd_cluster_ctx_t *x, const json_t *actor, const char *
   json_t *one = exec ? json_pack("[O]", exec) : NULL;
   /* indexed first, as the api's executions (libactor exec_retention.c) */
   int rc = one ? model_exec_index_add(x->redis, one) : ACTOR_ENOMEM;
-  if (rc == 0)
+  if (rc == 0) {
     rc = model_exec_insert(x->mongo, exec);
+    int urc = rc != 0 && rc != ACTOR_EEXIST ? model_exec_index_remove(x->redis, one) : 0;
+    if (urc != 0)
+      LOG_WARN("updater", "execution %s: cannot unindex it after a failed insert: %s", eid,
+               actor_strerror(urc));
+  }
   json_decref(one);
   json_decref(exec);
   return rc;

@@ -219,7 +219,7 @@ int oci_image_ready(dkr_t *d, worker_oci_t *o, const char *image, char **err) {
     prune(d, o, hex);
   if (rc == 0) {
     o->image_id = strdup(id);
-    o->image_cfg = json_incref(json_is_object(cfg) ? cfg : json_object());
+    o->image_cfg = json_is_object(cfg) ? json_incref(cfg) : json_object();
     o->rootfs = root;
     root = NULL;
     if (o->image_id == NULL)
