@@ -145,21 +145,6 @@ void oci_rmtree(const char *path) {
   nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-static void mkdirs(const char *path, mode_t mode) {
-  char *p = strdup(path);
-  if (p == NULL)
-    return;
-  for (char *s = p + 1; *s; s++) {
-    if (*s == '/') {
-      *s = '\0';
-      mkdir(p, 0755);
-      *s = '/';
-    }
-  }
-  mkdir(p, mode);
-  free(p);
-}
-
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -264,7 +249,7 @@ static int lease(worker_t *w, oci_exec_t *e, const char *eid) {
   uint32_t span = last - first + 1, seed = 0;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
     seed = (uint32_t)getpid() ^ (uint32_t)actor_time_mono_ms();
-  mkdirs(OCI_LEASE_DIR, 0755);
+  worker__mkdirs(OCI_LEASE_DIR, 0755);
   for (uint32_t i = 0; i < span; i++) {
     uint32_t addr = o->net + first + (seed + i) % span;
     if ((addr & 255) == 0 || (addr & 255) == 255 || addr == o->gateway)
@@ -500,7 +485,7 @@ int worker__oci_create(worker_exec_t *x) {
     w->oci.swept = true;
     sweep(w);
   }
-  mkdirs(e->bundle, 0711);
+  worker__mkdirs(e->bundle, 0711);
   char *lockp = bundle_path(e, "lock");
   e->lock_fd = lockp ? open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
   free(lockp);
@@ -514,10 +499,10 @@ int worker__oci_create(worker_exec_t *x) {
   rc = ACTOR_ENOMEM;
   if (!upper || !work || !etc || !e->merged)
     goto out;
-  mkdirs(upper, 0755);
-  mkdirs(work, 0700);
-  mkdirs(etc, 0755);
-  mkdirs(e->merged, 0755);
+  worker__mkdirs(upper, 0755);
+  worker__mkdirs(work, 0700);
+  worker__mkdirs(etc, 0755);
+  worker__mkdirs(e->merged, 0755);
   if (asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", w->oci.rootfs, upper, work) < 0) {
     opts = NULL;
     goto out;
@@ -594,7 +579,7 @@ int worker__oci_start(worker_exec_t *x) {
   }
   char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "run", "--keep", "--pid-file", pidp,
                   "--bundle", e->bundle, x->cid, NULL};
-  mkdirs(OCI_RUNC_ROOT, 0700);
+  worker__mkdirs(OCI_RUNC_ROOT, 0700);
   e->started_ms = actor_time_now_ms();
   if (oci_spawn(argv, -1, e->log_fd, &e->runc_pid) != 0) {
     LOG_WARN("worker", "execution %s: cannot run %s", x->in->eid, w->oci.runc);

@@ -29,22 +29,8 @@
 #include "actor/docker.h"
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "exec.h"
 #include "oci.h"
-
-static void mkdirs(const char *path) {
-  char *p = strdup(path);
-  if (p == NULL)
-    return;
-  for (char *s = p + 1; *s; s++) {
-    if (*s == '/') {
-      *s = '\0';
-      mkdir(p, 0755);
-      *s = '/';
-    }
-  }
-  mkdir(p, 0755);
-  free(p);
-}
 
 static void set_err(char **err, const char *fmt, const char *a, const char *b) {
   if (err == NULL)
@@ -63,7 +49,7 @@ static int unpack(dkr_t *d, worker_oci_t *o, const char *image_id, const char *d
   json_decref(spec);
   if (rc != 0)
     return rc;
-  mkdirs(dir);
+  worker__mkdirs(dir, 0755);
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC) != 0) {
     rc = ACTOR_EIO;
@@ -178,7 +164,7 @@ int oci_image_ready(dkr_t *d, worker_oci_t *o, const char *image, char **err) {
     rc = ACTOR_ENOMEM;
     goto out;
   }
-  mkdirs(base);
+  worker__mkdirs(base, 0755);
   int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
     LOG_WARN("worker", "image cache lock %s: %s", lock, strerror(errno));

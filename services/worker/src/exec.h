@@ -23,6 +23,7 @@
 #define WORKER_EXEC_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "actor/errors.h"
 #include "worker.h"
@@ -144,6 +145,8 @@ void worker__exec_free(worker_exec_t *x);
 
 /* exec_prepare.c */
 int worker__exec_prepare(worker_exec_t *x);
+/* mkdir -p path; the last directory gets mode, those above it 0755. */
+void worker__mkdirs(const char *path, mode_t mode);
 /* exec_container.c */
 int worker__exec_create(worker_exec_t *x);
 int worker__exec_start(worker_exec_t *x);

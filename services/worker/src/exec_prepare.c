@@ -19,8 +19,10 @@
 #include "actor/log.h"
 #include "exec.h"
 
-/* mkdir -p; errors show when the file is made in it. */
-static void make_dirs(const char *path) {
+/* mkdir -p; the last component gets mode, the ones above 0755. Errors
+ * show when a file is made in it. Also called from worker-ext.so (the OCI
+ * runtime), which binds to the worker binary's exported symbols. */
+void worker__mkdirs(const char *path, mode_t mode) {
   char *p = strdup(path);
   if (p == NULL)
     return;
@@ -31,16 +33,16 @@ static void make_dirs(const char *path) {
       *s = '/';
     }
   }
-  mkdir(p, 0755);
+  mkdir(p, mode);
   free(p);
 }
 
 static int open_files(worker_exec_t *x) {
   worker_t *w = x->w;
-  make_dirs(w->socket_dir);
+  worker__mkdirs(w->socket_dir, 0755);
   int rc = worker_results_open(&x->res, w->socket_dir, w->db_id, x->in->eid);
   if (rc == 0 && x->in->binary) {
-    make_dirs(w->fifo_dir);
+    worker__mkdirs(w->fifo_dir, 0755);
     rc = worker_fifo_open(w->fifo_dir, x->in->eid, &x->fifo);
   }
   if (rc == ACTOR_ETOOBIG) {
