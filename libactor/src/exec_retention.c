@@ -176,10 +176,11 @@ static void call_free(call_t *c) {
   free(c->nums);
 }
 
-int model_exec_index_add(store_redis_t *r, const json_t *execs) {
+/* Runs script (per arguments an execution) over execs, CHUNK at a time. */
+static int call_all(store_redis_t *r, const json_t *execs, const char *script, int per) {
   size_t n = json_array_size(execs), i;
   call_t c;
-  int rc = call_init(&c, ADD_LUA, 6, n < CHUNK ? n : CHUNK);
+  int rc = call_init(&c, script, per, n < CHUNK ? n : CHUNK);
   json_t *e;
   json_array_foreach(execs, i, e) {
     if (rc != 0)
@@ -195,23 +196,12 @@ int model_exec_index_add(store_redis_t *r, const json_t *execs) {
   return rc;
 }
 
+int model_exec_index_add(store_redis_t *r, const json_t *execs) {
+  return call_all(r, execs, ADD_LUA, 6);
+}
+
 int model_exec_index_remove(store_redis_t *r, const json_t *execs) {
-  size_t n = json_array_size(execs), i;
-  call_t c;
-  int rc = call_init(&c, REMOVE_LUA, 5, n < CHUNK ? n : CHUNK);
-  json_t *e;
-  json_array_foreach(execs, i, e) {
-    if (rc != 0)
-      break;
-    call_push(&c, e);
-    if (c.n == c.cap)
-      rc = call_flush(r, &c);
-  }
-  if (rc == 0)
-    rc = call_flush(r, &c);
-  if (c.argv)
-    call_free(&c);
-  return rc;
+  return call_all(r, execs, REMOVE_LUA, 5);
 }
 
 int model_exec_index_built(store_redis_t *r, bool *built) {
