@@ -429,8 +429,12 @@ redisReply *store_redis_cmd(store_redis_t *r, const char *fmt, ...) {
   return reply;
 }
 
-int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t n,
-                          redisReply **replies) {
+/* Sends n commands on one connection, then reads their n replies. Command
+ * i is argvs[i] (argcs[i] arguments) or, with argvs NULL, the argc
+ * arguments at flat + i * argc. */
+static int pipeline_run(store_redis_t *r, size_t n, int argc, const char **flat,
+                        const int *argcs, const char *const *const *argvs,
+                        redisReply **replies) {
   memset(replies, 0, n * sizeof(*replies));
   if (n == 0)
     return 0;
@@ -439,34 +443,29 @@ int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t 
     return ACTOR_ECONN;
   int broken = 0;
   for (size_t i = 0; i < n && !broken; i++)
-    broken = redisAppendCommandArgv(c, argc, argv + i * (size_t)argc, NULL) != REDIS_OK;
+    broken = (argvs ? redisAppendCommandArgv(c, argcs[i], (const char **)argvs[i], NULL)
+                    : redisAppendCommandArgv(c, argc, flat + i * (size_t)argc, NULL)) != REDIS_OK;
   for (size_t i = 0; i < n && !broken; i++)
     broken = redisGetReply(c, (void **)&replies[i]) != REDIS_OK;
   store_redis_release(r, c, broken);
   return broken ? ACTOR_ECONN : 0;
 }
 
+int store__redis_pipeline(store_redis_t *r, int argc, const char **argv, size_t n,
+                          redisReply **replies) {
+  return pipeline_run(r, n, argc, argv, NULL, NULL, replies);
+}
+
 int store__redis_pipeline_mixed(store_redis_t *r, size_t n, const int *argc,
                                 const char *const *const *argv, redisReply **replies) {
-  memset(replies, 0, n * sizeof(*replies));
-  if (n == 0)
-    return 0;
-  redisContext *c = store_redis_acquire(r);
-  if (c == NULL)
-    return ACTOR_ECONN;
-  int broken = 0;
-  for (size_t i = 0; i < n && !broken; i++)
-    broken = redisAppendCommandArgv(c, argc[i], (const char **)argv[i], NULL) != REDIS_OK;
-  for (size_t i = 0; i < n && !broken; i++)
-    broken = redisGetReply(c, (void **)&replies[i]) != REDIS_OK;
-  store_redis_release(r, c, broken);
-  if (broken)
+  int rc = pipeline_run(r, n, 0, NULL, argc, argv, replies);
+  if (rc == ACTOR_ECONN)
     for (size_t i = 0; i < n; i++)
       if (replies[i]) {
         freeReplyObject(replies[i]);
         replies[i] = NULL;
       }
-  return broken ? ACTOR_ECONN : 0;
+  return rc;
 }
 
 int store_redis_reply_rc(redisReply *rep) {
