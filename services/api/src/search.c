@@ -649,6 +649,34 @@ static bool exec_matches(api_req_t *r, const json_t *doc, const query_t *q) {
   return true;
 }
 
+/* Appends to out the display of the page (q->skip, q->limit) of the
+ * documents eids[0..n), each read by _id: from the executions of the actor
+ * db_id, or with db_id NULL from k's collection. One deleted meanwhile is
+ * passed over. */
+static int fetch_page(api_req_t *r, const query_t *q, const mongo_kind_t *k, const char *db_id,
+                      const char **eids, size_t n, json_t *out) {
+  int rc = 0;
+  for (size_t j = (size_t)q->skip; rc == 0 && j < n && (long long)json_array_size(out) < q->limit;
+       j++) {
+    json_t *doc = NULL;
+    if (db_id) {
+      rc = model_exec_get(r->ctx->mongo, db_id, eids[j], &doc);
+    } else {
+      json_t *one = json_pack("{s:s}", "_id", eids[j]);
+      rc = one ? store_mongo_find_one(r->ctx->mongo, k->coll, one, NULL, &doc) : ACTOR_ENOMEM;
+      json_decref(one);
+    }
+    if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile */
+      rc = 0;
+      continue;
+    }
+    if (rc == 0)
+      json_array_append_new(out, mongo_display(r, k, doc));
+    json_decref(doc);
+  }
+  return rc;
+}
+
 /* An executions search that names an actor (of the scope), with the
  * executions' indexes built: its candidates are the actor's executions
  * (its index), each read by _id and matched here -- the cost of the
@@ -696,18 +724,8 @@ static int search_pinned(api_req_t *r, const query_t *q, const mongo_kind_t *k,
   }
   if (eids)
     qsort(eids, n, sizeof(*eids), cmp_str); /* the scan's order: by _id */
-  for (size_t j = (size_t)q->skip; rc == 0 && j < n && (long long)json_array_size(out) < q->limit;
-       j++) {
-    json_t *doc = NULL;
-    rc = model_exec_get(r->ctx->mongo, db_id, eids[j], &doc);
-    if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile */
-      rc = 0;
-      continue;
-    }
-    if (rc == 0)
-      json_array_append_new(out, mongo_display(r, k, doc));
-    json_decref(doc);
-  }
+  if (rc == 0)
+    rc = fetch_page(r, q, k, db_id, eids, n, out);
   free(eids);
   json_decref(ids);
   if (rc != 0) {
@@ -770,19 +788,7 @@ static void search_mongo(api_req_t *r, const query_t *q, const mongo_kind_t *k) 
   }
   qsort(eids, n, sizeof(*eids), cmp_str);
   json_t *out = json_array();
-  for (size_t j = (size_t)q->skip; rc == 0 && j < n && (long long)json_array_size(out) < q->limit;
-       j++) {
-    json_t *one = json_pack("{s:s}", "_id", eids[j]), *doc = NULL;
-    rc = one ? store_mongo_find_one(r->ctx->mongo, k->coll, one, NULL, &doc) : ACTOR_ENOMEM;
-    json_decref(one);
-    if (rc == ACTOR_ENOTFOUND) { /* deleted meanwhile */
-      rc = 0;
-      continue;
-    }
-    if (rc == 0)
-      json_array_append_new(out, mongo_display(r, k, doc));
-    json_decref(doc);
-  }
+  rc = fetch_page(r, q, k, NULL, eids, n, out);
   free(eids);
   if (rc != 0) {
     json_decref(out);
