@@ -145,6 +145,12 @@ void oci_rmtree(const char *path) {
   nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+DIR *oci_opendir(const char *root, const char *sub, char *dir) {
+  if ((size_t)snprintf(dir, PATH_MAX, "%s/%s", root, sub) >= PATH_MAX)
+    return NULL;
+  return opendir(dir);
+}
+
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -393,9 +399,7 @@ static void late_cleanup(oci_late_t *l) {
  * execution. */
 static void sweep(worker_t *w) {
   char dir[PATH_MAX];
-  if ((size_t)snprintf(dir, sizeof(dir), "%s/run", w->oci.dir) >= sizeof(dir))
-    return;
-  DIR *dp = opendir(dir);
+  DIR *dp = oci_opendir(w->oci.dir, "run", dir);
   if (dp == NULL)
     return;
   struct dirent *de;

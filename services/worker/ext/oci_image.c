@@ -117,9 +117,7 @@ static void prune_one(dkr_t *d, const char *base, const char *hex) {
 
 static void prune(dkr_t *d, const worker_oci_t *o, const char *keep_hex) {
   char dir[PATH_MAX];
-  if ((size_t)snprintf(dir, sizeof(dir), "%s/images", o->dir) >= sizeof(dir))
-    return;
-  DIR *dp = opendir(dir);
+  DIR *dp = oci_opendir(o->dir, "images", dir);
   if (dp == NULL)
     return;
   struct dirent *de;

@@ -8,6 +8,7 @@
 #ifndef WORKER_OCI_H
 #define WORKER_OCI_H
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -80,6 +81,9 @@ int oci_run_cmd(char *const argv[], int in_fd, int out_fd, char *err, size_t err
 int oci_spawn(char *const argv[], int in_fd, int out_fd, pid_t *pid);
 /* rm -rf (no symlink followed). */
 void oci_rmtree(const char *path);
+/* Opens <root>/<sub> (its path left in dir, PATH_MAX bytes) for reading;
+ * NULL if the path is too long or it cannot be opened. */
+DIR *oci_opendir(const char *root, const char *sub, char *dir);
 
 /* oci_net.c: the network namespace /run/netns/<netns> with a veth pair,
  * host_if on the bridge, eth0 inside with addr/prefix and the default
