@@ -2,16 +2,8 @@
  * the engine's REST API (/v1.41, Debian docker.io 20.10) over its unix
  * socket or plain http, with JSON bodies via jansson. Each call builds its
  * own curl easy handle, so a dkr_t (immutable after dkr_new) can be shared
- * by any number of threads. Also the pure parsers the client relies on: the
- * log stream demultiplexer and the stats totals.
- *
- * Design note on logs: the engine frames non-tty logs as
- * [type, 0, 0, 0, len_be32] + payload, and API 1.41 sends no content type
- * telling framed from raw (tty) streams, so the first 8 bytes decide: a
- * valid header means framed, anything else raw. Bytes arrive in arbitrary
- * chunks; an incomplete frame waits in a carry buffer. With a `max`, the
- * carry never holds more than max + 8 bytes: once the pending frame cannot
- * fit, what fits is kept and the transfer is cut short (truncated = 1). */
+ * by any number of threads. The pure parsers it relies on (the log stream
+ * demultiplexer, the stats totals) are in docker_parse.c. */
 #include "actor/docker.h"
 
 #include <curl/curl.h>
@@ -27,6 +19,7 @@
 
 #include "actor/errors.h"
 #include "actor/log.h"
+#include "docker_int.h"
 
 #define DKR__API "/v1.41"
 #define DKR__MODULE "docker"
@@ -44,120 +37,14 @@ struct dkr_s {
   char *dd;        /* as given, for messages */
 };
 
-/* ---- buffers and the demultiplexer (no I/O) ---- */
-
-/* Appends n bytes, keeping at most b->max (0 = no limit) and data
- * NUL-terminated. Sets truncated when bytes were dropped for max, nomem when
- * memory ran out. */
-static void dkr__buf_append(dkr_buf_t *b, const void *p, size_t n) {
-  if (b->max > 0) {
-    size_t room = b->len < b->max ? b->max - b->len : 0;
-    if (n > room) {
-      b->truncated = 1;
-      n = room;
-    }
-  }
-  if (b->nomem || (n == 0 && b->data))
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data) {
-      b->nomem = 1;
-      return;
-    }
-    b->data = data;
-    b->cap = cap;
-  }
-  if (n)
-    memcpy(b->data + b->len, p, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
-
-static int dkr__header_ok(const unsigned char *h) {
-  return h[0] <= 2 && h[1] == 0 && h[2] == 0 && h[3] == 0;
-}
-
-static size_t dkr__frame_len(const unsigned char *h) {
-  return ((size_t)h[4] << 24) | ((size_t)h[5] << 16) | ((size_t)h[6] << 8) | (size_t)h[7];
-}
-
-size_t dkr_demux(const unsigned char *in, size_t len, dkr_buf_t *out) {
-  size_t pos = 0;
-  if (out->raw) {
-    dkr__buf_append(out, in, len);
-    return len;
-  }
-  while (len - pos >= 8) {
-    const unsigned char *h = in + pos;
-    if (!dkr__header_ok(h)) {
-      /* Not the engine's framing after all: keep the bytes rather than
-       * lose the container's output. */
-      out->raw = 1;
-      dkr__buf_append(out, in + pos, len - pos);
-      return len;
-    }
-    size_t flen = dkr__frame_len(h);
-    if (len - pos - 8 < flen)
-      break;
-    dkr__buf_append(out, h + 8, flen);
-    pos += 8 + flen;
-  }
-  return pos;
-}
-
-void dkr_buf_free(dkr_buf_t *b) {
-  if (!b)
-    return;
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
-
-/* ---- stats ---- */
-
-static int64_t dkr__json_int(const json_t *v) {
-  if (json_is_integer(v))
-    return (int64_t)json_integer_value(v);
-  if (json_is_real(v))
-    return (int64_t)json_real_value(v);
-  return 0;
-}
-
-void dkr_stats_totals(const json_t *stats, int64_t *cpu_ns, int64_t *io_bytes) {
-  int64_t cpu = 0, io = 0;
-  if (json_is_object(stats)) {
-    const json_t *usage = json_object_get(json_object_get(stats, "cpu_stats"), "cpu_usage");
-    cpu = dkr__json_int(json_object_get(usage, "total_usage"));
-    const json_t *arr =
-        json_object_get(json_object_get(stats, "blkio_stats"), "io_service_bytes_recursive");
-    size_t i;
-    const json_t *e;
-    json_array_foreach(arr, i, e) {
-      /* cgroup v1 lists Read, Write, Sync, Async, Discard and Total per
-       * device (Total = Read + Write + Discard, Sync + Async = Total), so
-       * only Read and Write are summed; cgroup v2 spells them read/write. */
-      const char *op = json_string_value(json_object_get(e, "op"));
-      if (op && strcasecmp(op, "read") != 0 && strcasecmp(op, "write") != 0)
-        continue;
-      io += dkr__json_int(json_object_get(e, "value"));
-    }
-  }
-  if (cpu_ns)
-    *cpu_ns = cpu;
-  if (io_bytes)
-    *io_bytes = io;
-}
-
 /* ---- construction ---- */
 
 static pthread_once_t dkr__curl_once = PTHREAD_ONCE_INIT;
 static CURLcode dkr__curl_init_rc = CURLE_FAILED_INIT;
 
-static void dkr__curl_init(void) { dkr__curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
+static void dkr__curl_init(void) {
+  dkr__curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
 
 int dkr_new(const char *dd, dkr_t **out) {
   *out = NULL;
@@ -214,7 +101,8 @@ int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out) {
   if (rc == ACTOR_EINVAL)
     actor_log(ACTOR_LOG_ERROR, "config",
               "[docker] dd: bad value '%s': expected unix:///path/to/docker.sock, "
-              "tcp://host:port or http://host:port", dd);
+              "tcp://host:port or http://host:port",
+              dd);
   return rc == ACTOR_EINVAL ? ACTOR_ECONFIG : rc;
 }
 
@@ -243,8 +131,8 @@ static char *dkr__escape(const char *s) {
     return NULL;
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '_' || c == '.' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
       *p++ = (char)c;
     } else {
       *p++ = '%';
@@ -495,8 +383,7 @@ int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err)
   return dkr__get_json(d, "/networks/", network, "", out, err);
 }
 
-int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
-                         char **err) {
+int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id, char **err) {
   dkr__clear_err(err);
   *id = NULL;
   if (!json_is_object(spec) || (name && !dkr__name_ok(name)))
@@ -514,8 +401,7 @@ int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **
   } else if (!(path = strdup(DKR__API "/containers/create"))) {
     goto cleanup;
   }
-  dkr__req_t r = {
-      .method = "POST", .path = path, .body = spec, .timeout_ms = DKR__CALL_TIMEOUT_MS};
+  dkr__req_t r = {.method = "POST", .path = path, .body = spec, .timeout_ms = DKR__CALL_TIMEOUT_MS};
   rc = dkr__request_json(d, &r, &res, err);
   if (rc == ACTOR_EDOCKER && r.status == 409) {
     rc = ACTOR_EEXIST; /* the name is taken */
@@ -713,8 +599,8 @@ int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err)
 int dkr_container_remove(dkr_t *d, const char *id, char **err) {
   char *msg = NULL;
   int status = 0;
-  int rc = dkr__container_call(d, "DELETE", id, "?force=1&v=1", DKR__CALL_TIMEOUT_MS, &status,
-                               &msg);
+  int rc =
+      dkr__container_call(d, "DELETE", id, "?force=1&v=1", DKR__CALL_TIMEOUT_MS, &status, &msg);
   if (rc == ACTOR_ENOTFOUND ||
       (rc == ACTOR_EDOCKER && status == 409 && msg && strstr(msg, "already in progress"))) {
     /* Gone, or going: either way nothing is left to do. */
@@ -736,8 +622,8 @@ int dkr_container_list(dkr_t *d, const char *filters, int all, json_t **out, cha
   int rc = ACTOR_ENOMEM;
   if (filters && !(esc = dkr__escape(filters)))
     goto cleanup;
-  if (asprintf(&path, DKR__API "/containers/json?all=%d%s%s", all ? 1 : 0,
-               esc ? "&filters=" : "", esc ? esc : "") < 0) {
+  if (asprintf(&path, DKR__API "/containers/json?all=%d%s%s", all ? 1 : 0, esc ? "&filters=" : "",
+               esc ? esc : "") < 0) {
     path = NULL;
     goto cleanup;
   }
@@ -786,8 +672,8 @@ int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
   if (!path)
     return ACTOR_ENOMEM;
   dkr__export_t e = {.fd = fd};
-  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = 0,
-                  .sink = dkr__export_sink, .sink_ctx = &e};
+  dkr__req_t r = {
+      .method = "GET", .path = path, .timeout_ms = 0, .sink = dkr__export_sink, .sink_ctx = &e};
   int rc = dkr__request_void(d, &r, err);
   if (rc != 0 && e.failed) {
     rc = ACTOR_EIO;
@@ -799,7 +685,9 @@ int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
 
 int dkr_network_create(dkr_t *d, const json_t *body, char **err) {
   dkr__clear_err(err);
-  dkr__req_t r = {.method = "POST", .path = DKR__API "/networks/create", .body = body,
+  dkr__req_t r = {.method = "POST",
+                  .path = DKR__API "/networks/create",
+                  .body = body,
                   .timeout_ms = DKR__CALL_TIMEOUT_MS};
   return dkr__request_void(d, &r, err);
 }

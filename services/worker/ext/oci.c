@@ -47,6 +47,7 @@
 #include "actor/log.h"
 #include "actor/timefmt.h"
 #include "exec.h"
+#include "oci_int.h"
 
 extern char **environ;
 
@@ -151,7 +152,7 @@ DIR *oci_opendir(const char *root, const char *sub, char *dir) {
   return opendir(dir);
 }
 
-static int write_file(const char *path, const char *text) {
+int oci_write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return -1;
@@ -212,9 +213,8 @@ static int net_ready(worker_t *w, char **err) {
     v4_text(net + 1, gw, sizeof(gw));
     json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Name",
                              OCI_NETWORK, "Driver", "bridge", "Options",
-                             "com.docker.network.bridge.name", OCI_BRIDGE, "Labels",
-                             "abaco.oci", "1", "IPAM", "Config", "Subnet", sub, "IPRange", range,
-                             "Gateway", gw);
+                             "com.docker.network.bridge.name", OCI_BRIDGE, "Labels", "abaco.oci",
+                             "1", "IPAM", "Config", "Subnet", sub, "IPRange", range, "Gateway", gw);
     free(*err);
     *err = NULL;
     rc = body ? dkr_network_create(w->docker, body, err) : ACTOR_ENOMEM;
@@ -229,8 +229,8 @@ static int net_ready(worker_t *w, char **err) {
     return rc;
   const json_t *c0 = json_array_get(json_object_get(json_object_get(info, "IPAM"), "Config"), 0);
   const char *sub = actor_json_str(c0, "Subnet", ""), *gw = actor_json_str(c0, "Gateway", "");
-  const char *br = actor_json_str(json_object_get(info, "Options"),
-                                  "com.docker.network.bridge.name", NULL);
+  const char *br =
+      actor_json_str(json_object_get(info, "Options"), "com.docker.network.bridge.name", NULL);
   if (parse_v4(sub, &o->net, &o->prefix) != 0 || parse_v4(gw, &o->gateway, NULL) != 0 ||
       o->prefix > 23) {
     json_decref(info);
@@ -286,16 +286,20 @@ static int net_setup(worker_t *w, oci_exec_t *e, const char *eid, const char *ho
   uint32_t off = e->addr - o->net;
   snprintf(host_if, sizeof(host_if), "aoh%x", off);
   snprintf(e->netns, sizeof(e->netns), "abaco-oci-%x", off);
-  /* for sweep(), should this worker die before its clean-up */
+  /* for oci_sweep(), should this worker die before its clean-up */
   char names[160];
   snprintf(names, sizeof(names), "%s %s\n", e->netns, e->lease);
   snprintf(file, sizeof(file), "%s/net", e->bundle);
-  if (write_file(file, names) != 0) {
+  if (oci_write_file(file, names) != 0) {
     LOG_WARN("worker", "execution %s: cannot write %s: %s", eid, file, strerror(errno));
     return ACTOR_EIO;
   }
-  oci_net_t net = {.netns = e->netns, .host_if = host_if, .bridge = o->bridge,
-                   .addr = e->addr, .gateway = o->gateway, .prefix = o->prefix};
+  oci_net_t net = {.netns = e->netns,
+                   .host_if = host_if,
+                   .bridge = o->bridge,
+                   .addr = e->addr,
+                   .gateway = o->gateway,
+                   .prefix = o->prefix};
   if (oci_net_make(&net, err, sizeof(err)) != 0) {
     LOG_WARN("worker", "execution %s: network %s: %s", eid, e->netns, err);
     return ACTOR_EIO;
@@ -326,7 +330,7 @@ static int net_setup(worker_t *w, oci_exec_t *e, const char *eid, const char *ho
   const char *texts[] = {resolv, hosts, hn};
   for (int i = 0; i < 3; i++) {
     snprintf(file, sizeof(file), "%s/%s", etc, NAMES[i]);
-    if (write_file(file, texts[i]) != 0)
+    if (oci_write_file(file, texts[i]) != 0)
       return ACTOR_EIO;
   }
   return 0;
@@ -339,119 +343,6 @@ static char *bundle_path(const oci_exec_t *e, const char *name) {
   if (asprintf(&p, "%s/%s", e->bundle, name) < 0)
     return NULL;
   return p;
-}
-
-static int runc_kill(worker_t *w, const char *cid);
-
-/* What is left of an execution once it ended and its figures were read:
- * removed by late_cleanup, after the record. */
-typedef struct {
-  worker_t *w;
-  char *cid, *bundle, *merged;
-  bool created, mounted, keep_bundle;
-  char netns[64], lease[64];
-  int lock_fd; /* the bundle's lock, closed last; -1: none */
-} oci_late_t;
-
-static void late_cleanup(oci_late_t *l) {
-  worker_t *w = l->w;
-  char err[512];
-  int64_t t0 = actor_time_mono_ms();
-  if (l->created && l->cid) {
-    char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "delete", "--force", l->cid, NULL};
-    int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && strstr(err, "does not exist") == NULL)
-      LOG_WARN("worker", "runc delete %s: %s", l->cid, err);
-  }
-  if (l->mounted && umount2(l->merged, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-    LOG_WARN("worker", "umount %s: %s", l->merged, strerror(errno));
-  if (l->netns[0])
-    oci_netns_del(l->netns);
-  if (l->lease[0]) {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/%s", OCI_LEASE_DIR, l->lease);
-    unlink(path);
-  }
-  if (l->bundle && !l->keep_bundle)
-    oci_rmtree(l->bundle);
-  else if (l->bundle) { /* leave_containers: sweep() leaves it alone */
-    char kept[PATH_MAX];
-    snprintf(kept, sizeof(kept), "%s/kept", l->bundle);
-    if (write_file(kept, "") != 0)
-      LOG_WARN("worker", "cannot write %s: %s", kept, strerror(errno));
-  }
-  if (l->lock_fd >= 0)
-    close(l->lock_fd);
-  LOG_DEBUG("worker", "%s: cleaned up in %lld ms (after the record)", l->cid ? l->cid : "-",
-            (long long)(actor_time_mono_ms() - t0));
-  free(l->cid);
-  free(l->bundle);
-  free(l->merged);
-  free(l);
-}
-
-/* Bundles whose worker died (SIGKILL, a crash) before their clean-up: the
- * worker holds <bundle>/lock from the bundle's creation to its removal, so
- * a lock that can be taken is an orphan's. Each is cleaned up as the
- * worker would have (its container killed first). A bundle without a lock
- * file is one being made (left alone) unless older than a minute; one
- * marked "kept" is leave_containers'. Once per worker, at its first
- * execution. */
-static void sweep(worker_t *w) {
-  char dir[PATH_MAX];
-  DIR *dp = oci_opendir(w->oci.dir, "run", dir);
-  if (dp == NULL)
-    return;
-  struct dirent *de;
-  while ((de = readdir(dp)) != NULL) {
-    if (strncmp(de->d_name, "abaco-", 6) != 0)
-      continue;
-    char b[PATH_MAX], p[PATH_MAX + 16];
-    if ((size_t)snprintf(b, sizeof(b), "%s/%s", dir, de->d_name) >= sizeof(b))
-      continue;
-    snprintf(p, sizeof(p), "%s/kept", b);
-    if (access(p, F_OK) == 0)
-      continue;
-    snprintf(p, sizeof(p), "%s/lock", b);
-    int fd = open(p, O_RDWR | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 && !(errno == ENOENT && stat(b, &st) == 0 &&
-                    actor_time_now_ms() / 1000 - (int64_t)st.st_mtime > 60))
-      continue;
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* its worker is alive */
-      close(fd);
-      continue;
-    }
-    oci_late_t *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-      if (fd >= 0)
-        close(fd);
-      break;
-    }
-    l->w = w;
-    l->cid = strdup(de->d_name);
-    l->bundle = strdup(b);
-    snprintf(p, sizeof(p), "%s/rootfs", b);
-    l->merged = strdup(p);
-    l->created = l->mounted = true;
-    l->lock_fd = fd;
-    snprintf(p, sizeof(p), "%s/net", b);
-    FILE *f = fopen(p, "re");
-    if (f) {
-      if (fscanf(f, "%63s %63s", l->netns, l->lease) < 1)
-        l->netns[0] = l->lease[0] = '\0';
-      fclose(f);
-    }
-    if (l->cid == NULL || l->bundle == NULL || l->merged == NULL) {
-      late_cleanup(l); /* frees; does what it can */
-      break;
-    }
-    LOG_INFO("worker", "removing OCI execution %s: its worker died before cleaning it up",
-             l->cid);
-    runc_kill(w, l->cid);
-    late_cleanup(l);
-  }
-  closedir(dp);
 }
 
 int worker__oci_create(worker_exec_t *x) {
@@ -487,7 +378,7 @@ int worker__oci_create(worker_exec_t *x) {
   }
   if (!w->oci.swept) {
     w->oci.swept = true;
-    sweep(w);
+    oci_sweep(w);
   }
   worker__mkdirs(e->bundle, 0711);
   char *lockp = bundle_path(e, "lock");
@@ -556,10 +447,11 @@ int worker__oci_create(worker_exec_t *x) {
   json_decref(config);
   if (rc == 0) {
     worker__set_running(w, eid, x->cid);
-    LOG_DEBUG("worker", "execution %s: oci create %lld ms: image+bundle %lld, overlay %lld, "
-              "network %lld, config.json %lld", eid, (long long)(actor_time_mono_ms() - t0),
-              (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
-              (long long)(actor_time_mono_ms() - t3));
+    LOG_DEBUG("worker",
+              "execution %s: oci create %lld ms: image+bundle %lld, overlay %lld, "
+              "network %lld, config.json %lld",
+              eid, (long long)(actor_time_mono_ms() - t0), (long long)(t1 - t0),
+              (long long)(t2 - t1), (long long)(t3 - t2), (long long)(actor_time_mono_ms() - t3));
   }
 out:
   free(upper);
@@ -581,8 +473,8 @@ int worker__oci_start(worker_exec_t *x) {
     rc = ACTOR_EIO;
     goto out;
   }
-  char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "run", "--keep", "--pid-file", pidp,
-                  "--bundle", e->bundle, x->cid, NULL};
+  char *argv[] = {w->oci.runc, "--root",   OCI_RUNC_ROOT, "run",  "--keep", "--pid-file",
+                  pidp,        "--bundle", e->bundle,     x->cid, NULL};
   worker__mkdirs(OCI_RUNC_ROOT, 0700);
   e->started_ms = actor_time_now_ms();
   if (oci_spawn(argv, -1, e->log_fd, &e->runc_pid) != 0) {
@@ -602,7 +494,7 @@ out:
   return rc;
 }
 
-static int runc_kill(worker_t *w, const char *cid) {
+int oci_runc_kill(worker_t *w, const char *cid) {
   char err[256] = "";
   char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "kill", (char *)cid, "KILL", NULL};
   int st = oci_run_cmd(argv, -1, -1, err, sizeof(err));
@@ -620,7 +512,7 @@ static bool quit_asked(worker_t *w) {
   return q;
 }
 
-static void reap(oci_exec_t *e, int flags) {
+void oci_reap(oci_exec_t *e, int flags) {
   int st = 0;
   pid_t r;
   while ((r = waitpid(e->runc_pid, &st, flags)) < 0 && errno == EINTR)
@@ -644,9 +536,9 @@ void worker__oci_wait(worker_exec_t *x) {
     if (e->pidfd >= 0) {
       struct pollfd p = {.fd = e->pidfd, .events = POLLIN};
       if (poll(&p, 1, TICK_MS) > 0)
-        reap(e, 0);
+        oci_reap(e, 0);
     } else {
-      reap(e, WNOHANG);
+      oci_reap(e, WNOHANG);
       if (e->runc_pid > 0)
         usleep(TICK_MS * 1000);
     }
@@ -657,12 +549,12 @@ void worker__oci_wait(worker_exec_t *x) {
       deadline = now + wt->max_run_ms;
     if (killed_at == 0) {
       bool quit = quit_asked(w), late = deadline > 0 && now >= deadline;
-      if ((quit || late) && runc_kill(w, x->cid) == 0) {
+      if ((quit || late) && oci_runc_kill(w, x->cid) == 0) {
         killed_at = now;
         if (late && !quit) {
           wt->timed_out = true;
-          LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it",
-                   x->in->eid, wt->max_run_ms / 1000);
+          LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it", x->in->eid,
+                   wt->max_run_ms / 1000);
         } else {
           LOG_INFO("worker", "force quit execution %s (container %s)", x->in->eid, x->cid);
         }
@@ -789,8 +681,8 @@ json_t *worker__oci_state(worker_exec_t *x) {
   char started[ACTOR_TIME_MAX], finished[ACTOR_TIME_MAX], path[512];
   actor_time_format(x->oci.started_ms, started);
   actor_time_format(x->oci.finished_ms ? x->oci.finished_ms : actor_time_now_ms(), finished);
-  snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s/%s/memory.oom_control",
-           OCI_CGROUP_PARENT, x->cid);
+  snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s/%s/memory.oom_control", OCI_CGROUP_PARENT,
+           x->cid);
   bool oom = false;
   FILE *f = fopen(path, "re");
   char line[128];
@@ -801,88 +693,7 @@ json_t *worker__oci_state(worker_exec_t *x) {
   if (f)
     fclose(f);
   return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:I, s:s, s:s, s:s, s:s}", "Status",
-                   "exited", "Running", 0, "Paused", 0, "Restarting", 0, "OOMKilled", oom,
-                   "Dead", 0, "Pid", 0, "ExitCode", (json_int_t)x->wt.exit_code, "Error", "",
-                   "StartedAt", started, "FinishedAt", finished, "Runtime", "oci");
-}
-
-static void *late_main(void *arg) {
-  oci_late_t *l = arg;
-  worker_oci_t *o = &l->w->oci;
-  late_cleanup(l);
-  __atomic_sub_fetch(&o->pending, 1, __ATOMIC_RELEASE);
-  return NULL;
-}
-
-/* The execution's end: runc reaped (killed first when a stage failed
- * after the start), its descriptors closed; the rest is handed to
- * worker__oci_release (e->late), or done here when memory is short. */
-void worker__oci_cleanup(worker_exec_t *x) {
-  worker_t *w = x->w;
-  oci_exec_t *e = &x->oci;
-  if (e->runc_pid > 0) { /* a stage failed after the start: end it */
-    if (x->cid)
-      runc_kill(w, x->cid);
-    reap(e, 0);
-  }
-  if (e->pidfd >= 0)
-    close(e->pidfd);
-  e->pidfd = -1;
-  if (e->log_fd >= 0)
-    close(e->log_fd);
-  e->log_fd = -1;
-  oci_late_t *l = calloc(1, sizeof(*l));
-  if (l == NULL) { /* the rest is left to the next worker's sweep() */
-    if (e->lock_fd >= 0)
-      close(e->lock_fd);
-    e->lock_fd = -1;
-    return;
-  }
-  l->w = w;
-  l->cid = x->cid ? strdup(x->cid) : NULL;
-  l->bundle = e->bundle;
-  l->merged = e->merged;
-  l->created = e->created;
-  l->mounted = e->mounted;
-  l->keep_bundle = w->leave_containers && x->stopped;
-  l->lock_fd = e->lock_fd;
-  e->lock_fd = -1;
-  memcpy(l->netns, e->netns, sizeof(l->netns));
-  memcpy(l->lease, e->lease, sizeof(l->lease));
-  e->bundle = e->merged = NULL;
-  e->created = e->mounted = false;
-  e->netns[0] = e->lease[0] = '\0';
-  if (x->cid && l->cid == NULL) {
-    LOG_WARN("worker", "execution %s: out of memory: cleaning up now", x->in->eid);
-    free(l->cid);
-    l->cid = x->cid;
-    x->cid = NULL;
-    late_cleanup(l);
-    return;
-  }
-  e->late = l;
-}
-
-#define LATE_MAX 64 /* late clean-ups at once; beyond, done in place */
-
-void worker__oci_release(worker_exec_t *x) {
-  oci_late_t *l = x->oci.late;
-  x->oci.late = NULL;
-  if (l == NULL)
-    return;
-  worker_oci_t *o = &l->w->oci;
-  if (__atomic_add_fetch(&o->pending, 1, __ATOMIC_ACQ_REL) <= LATE_MAX) {
-    pthread_attr_t at;
-    pthread_t t;
-    if (pthread_attr_init(&at) == 0) {
-      bool ok = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
-                pthread_attr_setstacksize(&at, 256 * 1024) == 0 &&
-                pthread_create(&t, &at, late_main, l) == 0;
-      pthread_attr_destroy(&at);
-      if (ok)
-        return;
-    }
-  }
-  late_cleanup(l);
-  __atomic_sub_fetch(&o->pending, 1, __ATOMIC_RELEASE);
+                   "exited", "Running", 0, "Paused", 0, "Restarting", 0, "OOMKilled", oom, "Dead",
+                   0, "Pid", 0, "ExitCode", (json_int_t)x->wt.exit_code, "Error", "", "StartedAt",
+                   started, "FinishedAt", finished, "Runtime", "oci");
 }
