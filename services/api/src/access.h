@@ -189,7 +189,7 @@ void api_config_update(api_req_t *r);
 void api_config_delete(api_req_t *r);
 void api_config_perms(api_req_t *r);
 
-/* search.c */
+/* search.c, search_mongo.c */
 void api_search(api_req_t *r);
 
 /* admin.c */

@@ -43,7 +43,7 @@ typedef struct {
   char bridge[32];
   uint32_t net, gateway; /* host byte order */
   int prefix;
-  /* Clean-ups running after their execution was recorded (oci.c's
+  /* Clean-ups running after their execution was recorded (oci_clean.c's
    * late_cleanup threads; __atomic). worker_oci_free waits for them. */
   int pending;
 } worker_oci_t;

@@ -1,5 +1,5 @@
 /* [workers] runtime = oci: its settings, read at the worker's start (the
- * rest of the OCI path, oci.c / oci_config.c / oci_image.c, is in
+ * rest of the OCI path, ext/oci*.c, is in
  * worker-ext.so, loaded at the first message, so an idle worker maps none
  * of it). */
 #include <limits.h>
@@ -64,7 +64,7 @@ int worker_oci_config(const actor_config_t *cfg, worker_oci_t *o) {
 }
 
 void worker_oci_free(worker_oci_t *o) {
-  /* Late clean-ups still running (oci.c): up to 30 s, then left. */
+  /* Late clean-ups still running (oci_clean.c): up to 30 s, then left. */
   for (int i = 0; i < 3000 && __atomic_load_n(&o->pending, __ATOMIC_ACQUIRE) > 0; i++)
     usleep(10000);
   if (__atomic_load_n(&o->pending, __ATOMIC_ACQUIRE) > 0)
