@@ -306,6 +306,26 @@ def test_idle_worker_past_worker_ttl_is_stopped(host):
     assert host.client.wait_execution(aid, eid)["status"] == "COMPLETE"
 
 
+def test_worker_of_a_deleted_actor_is_stopped(host):
+    """A worker the actor's deletion did not see (a message send that raced
+    the DELETE requested it after the DELETE listed the workers) outlives
+    its actor; the health agent asks it to stop."""
+    aid = host.register("abaco/samples-echo")["id"]
+    db_id = host.db_id(aid)
+    wid = host.ready_worker(aid)["id"]
+    assert worker_pids(wid)
+    # the race's outcome: the worker is not among those the DELETE lists
+    assert redis_cmd("SREM", f"abaco:workers:{db_id}", wid) == 1
+    host.client.ok("DELETE", f"/actors/{aid}")
+    assert redis_cmd("EXISTS", f"abaco:actor:{db_id}") == 0
+    assert worker_record(db_id, wid)["status"] == "READY" and worker_pids(wid)
+    with Health(host) as health:
+        wait_for(lambda: not worker_record(db_id, wid), 20, "the orphan worker's record to go")
+        wait_for(lambda: not worker_pids(wid), 15, "the orphan worker to exit")
+    assert "the actor was deleted: asked it to stop" in health.log()
+    assert redis_cmd("HGET", "abaco:index:worker_status", f"{db_id}:{wid}") is None
+
+
 def test_other_hosts_workers_and_containers_are_left_alone(host):
     aid = host.register("abaco/samples-echo")["id"]
     db_id = host.db_id(aid)

@@ -22,20 +22,23 @@ def record_status(key):
 
 
 def truth():
-    """Actors and workers by status, and workers by host, from the records."""
+    """Actors and workers by status, and workers by host, from the records.
+    Every worker record counts, its actor's or not: a worker requested by a
+    send that raced its actor's deletion runs (and is counted) until the
+    health agent stops it."""
     actors, workers, hosts = {}, {}, {}
     for db in redis_cmd("SMEMBERS", "abaco:actors"):
         st = record_status(f"abaco:actor:{db}")
         if st is not None:
             actors[st] = actors.get(st, 0) + 1
-        for wid in redis_cmd("SMEMBERS", f"abaco:workers:{db}"):
-            key = f"abaco:worker:{db}:{wid}"
-            st = record_status(key)
-            if st is None:
-                continue
-            workers[st] = workers.get(st, 0) + 1
-            host = redis_cmd("HGET", key, "host_id")
-            hosts[f"{db}:{wid}"] = json.loads(host) if host else None
+    for key in redis_cmd("KEYS", "abaco:worker:*"):
+        db, _, wid = key[len("abaco:worker:"):].rpartition(":")
+        st = record_status(key)
+        if st is None or not db:
+            continue
+        workers[st] = workers.get(st, 0) + 1
+        host = redis_cmd("HGET", key, "host_id")
+        hosts[f"{db}:{wid}"] = json.loads(host) if host else None
     return actors, workers, hosts
 
 
@@ -62,9 +65,27 @@ def indexed_hosts():
 
 
 def matches(base):
+    """True when /metrics and the host index agree with the records; else
+    what differs (a non-empty list, false for wait_for, shown on time-out)."""
     actors, workers, hosts = truth()
     got = scraped(base)
-    return got == [actors, workers] and indexed_hosts() == hosts
+    idx = indexed_hosts()
+    diff = []
+    if got[0] != actors:
+        diff.append(("actors: scraped", got[0], "records", actors))
+    if got[1] != workers:
+        diff.append(("workers: scraped", got[1], "records", workers))
+    if idx != hosts:
+        diff.append(("host index only", {m: h for m, h in idx.items() if hosts.get(m, 0) != h},
+                     "records only", {m: h for m, h in hosts.items() if idx.get(m, 0) != h}))
+    return True if not diff else Mismatch(diff)
+
+
+class Mismatch(list):
+    """What differs, false in a boolean test."""
+
+    def __bool__(self):
+        return False
 
 
 def db_id_of(aid):

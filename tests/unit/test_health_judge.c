@@ -157,6 +157,27 @@ static void test_worker_ttl(void) {
   ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &l), HEALTH_OK);
 }
 
+/* A READY worker whose actor's record is gone (requested by a send that
+ * raced the deletion) is asked to stop; busy, or with a container running,
+ * it is left to finish; a dead one is still cleaned up as dead. */
+static void test_worker_of_a_deleted_actor(void) {
+  health_obs_t o = obs(true);
+  o.actor_gone = true;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &LIMITS), HEALTH_ORPHAN);
+  ASSERT_EQ_INT(judge(rec(WORKER_BUSY, "h0", 9000, 9000, 9000), &o, &LIMITS), HEALTH_OK);
+  o.running_container = true;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &LIMITS), HEALTH_OK);
+  o = obs(false);
+  o.actor_gone = true;
+  o.dead_ticks = HEALTH_DEAD_TICKS;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h0", 9000, 9000, 9000), &o, &LIMITS), HEALTH_DEAD);
+  /* another host's: not ours to stop */
+  o = obs(true);
+  o.actor_gone = true;
+  ASSERT_EQ_INT(judge(rec(WORKER_READY, "h1", 9000, 9000, 9000), &o, &LIMITS), HEALTH_FOREIGN);
+  ASSERT_EQ_STR(health_verdict_name(HEALTH_ORPHAN), "orphan");
+}
+
 static void test_not_answering_status(void) {
   health_obs_t o = obs(true);
   /* Fewer misses than the limit in a row: fine. */
@@ -348,6 +369,7 @@ int main(void) {
   RUN_TEST(test_starting_workers_get_spawn_timeout);
   RUN_TEST(test_stuck_shutting_down);
   RUN_TEST(test_worker_ttl);
+  RUN_TEST(test_worker_of_a_deleted_actor);
   RUN_TEST(test_not_answering_status);
   RUN_TEST(test_who_is_asked_for_status);
   RUN_TEST(test_queue_kinds);

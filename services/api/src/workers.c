@@ -156,6 +156,11 @@ int api_ensure_worker(api_req_t *r, const json_t *actor) {
   rc = model_actor_get(r->ctx->redis, db_id, &full);
   if (rc == ACTOR_ENOTFOUND)
     return 0; /* deleted meanwhile: no worker for it */
+  if (rc == 0 && strcmp(actor_json_str(full, "status", ""), ACTOR_SHUTTING_DOWN) == 0) {
+    json_decref(full);
+    return 0; /* being deleted: a worker requested now would outlive it (the
+               * health agent stops one that still slips through) */
+  }
   if (rc == 0)
     rc = api_request_workers(r, full, 1);
   json_decref(full);

@@ -62,6 +62,7 @@ typedef struct {
   unsigned dead_ticks;    /* consecutive ticks seen without its process, this one included */
   int64_t term_ms;        /* when we sent it SIGTERM; 0: not yet */
   unsigned status_misses; /* consecutive status requests it left unanswered, this tick's included */
+  bool actor_gone;        /* its actor's record is gone (deleted while it came up) */
 } health_obs_t;
 
 typedef enum {
@@ -72,6 +73,7 @@ typedef enum {
   HEALTH_DEAD,        /* its process is gone: clean up after it, delete it */
   HEALTH_EXPIRED,     /* never came up within spawn_timeout: delete the record */
   HEALTH_IDLE,        /* idle past worker_ttl: ask it to stop */
+  HEALTH_ORPHAN,      /* idle, and its actor was deleted: ask it to stop */
   HEALTH_TERMINATE,   /* stuck shutting down while idle: SIGTERM */
   HEALTH_KILL,        /* SIGTERM did not end it: SIGKILL, then as DEAD */
   HEALTH_UNRESPONSIVE /* alive but deaf to status requests: SIGKILL, then as DEAD */
@@ -258,8 +260,9 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
 /* Requests one worker for the actor when its mailbox holds messages and no
  * worker that is not leaving remains. */
 void health_replace(health_tick_t *t, const char *db_id);
-/* Asks an idle worker to stop (READY -> SHUTDOWN_REQUESTED, "stop"). */
-void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid);
+/* Asks an idle worker to stop (READY -> SHUTDOWN_REQUESTED, "stop"):
+ * orphan, its actor is gone; else idle past worker_ttl. */
+void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, bool orphan);
 /* Containers of this host that no worker record claims, and socket/FIFO
  * files whose execution has no container. */
 void health_orphan_containers(health_tick_t *t);

@@ -19,8 +19,10 @@
  *  - Anything else (READY, BUSY): dead after HEALTH_DEAD_TICKS ticks
  *    without its process; alive but deaf to status_misses status requests
  *    in a row (status.c asks every tick), it is stuck: killed and removed
- *    as if dead; an idle READY one past worker_ttl (since its last
- *    execution, else its start, else its creation) is asked to stop.
+ *    as if dead; an idle READY one whose actor's record is gone (a worker
+ *    requested by a send that raced the actor's deletion) or past
+ *    worker_ttl (since its last execution, else its start, else its
+ *    creation) is asked to stop.
  *
  * Queues (cluster-wide; queues.c lists them): a mailbox or results queue
  * whose actor has no record, or a control queue whose worker has none, is
@@ -96,6 +98,8 @@ static health_verdict_t judge_running(const json_t *worker, const char *status,
     return dead_enough(o) ? HEALTH_DEAD : HEALTH_SUSPECT;
   if (l->status_misses > 0 && o->status_misses >= l->status_misses)
     return HEALTH_UNRESPONSIVE;
+  if (o->actor_gone && strcmp(status, WORKER_READY) == 0 && !o->running_container)
+    return HEALTH_ORPHAN;
   if (l->worker_ttl_ms > 0 && strcmp(status, WORKER_READY) == 0 && !o->running_container) {
     int64_t last = health_record_time(worker, "last_execution_time");
     if (last < 0)
@@ -141,6 +145,7 @@ const char *health_verdict_name(health_verdict_t v) {
   case HEALTH_DEAD: return "dead";
   case HEALTH_EXPIRED: return "expired";
   case HEALTH_IDLE: return "idle";
+  case HEALTH_ORPHAN: return "orphan";
   case HEALTH_TERMINATE: return "terminate";
   case HEALTH_KILL: return "kill";
   case HEALTH_UNRESPONSIVE: return "unresponsive";

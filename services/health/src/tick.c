@@ -361,8 +361,9 @@ static void act(health_tick_t *t, const seen_t *s, health_verdict_t v) {
              s->db_id, s->status);
     break;
   case HEALTH_IDLE:
+  case HEALTH_ORPHAN:
     note_check(t, s->db_id, s->wid, s->answered, s->reply, s->tr->status_misses);
-    health_stop_idle(t, s->db_id, s->wid);
+    health_stop_idle(t, s->db_id, s->wid, v == HEALTH_ORPHAN);
     break;
   case HEALTH_TERMINATE:
     LOG_WARN("health", "worker %s of actor %s: %s for more than %llds: sending SIGTERM", s->wid,
@@ -380,8 +381,8 @@ static void act(health_tick_t *t, const seen_t *s, health_verdict_t v) {
 
 /* One worker record: whose it is, what its process and status answer
  * show, the verdict (judge.c), and what it asks for. */
-static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, const char **queue,
-                         json_t **actor) {
+static void check_worker(health_tick_t *t, const char *db_id, bool actor_gone, const json_t *w,
+                         const char **queue, json_t **actor) {
   health_t *h = t->h;
   seen_t s = {.db_id = db_id,
               .wid = actor_json_str(w, "id", NULL),
@@ -399,7 +400,8 @@ static void check_worker(health_tick_t *t, const char *db_id, const json_t *w, c
                     .since_ms = s.tr->since_ms,
                     .dead_ticks = s.tr->dead_ticks,
                     .term_ms = s.tr->term_ms,
-                    .status_misses = s.tr->status_misses};
+                    .status_misses = s.tr->status_misses,
+                    .actor_gone = actor_gone};
   health_verdict_t v = health_judge(w, &o, &h->limits);
   LOG_DEBUG("health", "worker %s of actor %s (%s, pid %d): %s", s.wid, db_id, s.status, s.pid,
             health_verdict_name(v));
@@ -427,7 +429,41 @@ static void reap_all(health_tick_t *t) {
   json_decref(running);
 }
 
+/* Which of the actors of all (read_workers' groups) have no record, in one
+ * pipelined read: a worker requested by a message send that raced its
+ * actor's deletion comes up after the deletion removed the actor's workers
+ * (routes_actors.c), and nothing else would stop it. NULL when unknown
+ * (Redis failed): then none counts as gone. */
+static bool *actors_gone(health_tick_t *t, const json_t *all) {
+  size_t n = json_array_size(all);
+  if (n == 0)
+    return NULL;
+  char(*keys)[MODEL_KEY_MAX] = calloc(n, sizeof(*keys));
+  const char **kp = calloc(n, sizeof(*kp));
+  bool *gone = calloc(n, sizeof(*gone));
+  json_t *ids = NULL;
+  int rc = (keys && kp && gone) ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    model_key_actor(json_string_value(json_array_get(json_array_get(all, i), 0)), keys[i]);
+    kp[i] = keys[i];
+  }
+  if (rc == 0)
+    rc = store_record_field_many(t->h->redis, kp, n, "db_id", &ids);
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    gone[i] = json_is_null(json_array_get(ids, i));
+  json_decref(ids);
+  free(keys);
+  free(kp);
+  if (rc != 0) {
+    LOG_DEBUG("health", "cannot tell which actors are gone: %s", actor_strerror(rc));
+    free(gone);
+    return NULL;
+  }
+  return gone;
+}
+
 static void check_workers(health_tick_t *t, const json_t *all) {
+  bool *gone = actors_gone(t, all);
   size_t i;
   json_t *entry;
   json_array_foreach(all, i, entry) {
@@ -440,10 +476,11 @@ static void check_workers(health_tick_t *t, const json_t *all) {
     json_array_foreach(workers, k, w) {
       if (t->h->stopping)
         break;
-      check_worker(t, db_id, w, &queue, &actor);
+      check_worker(t, db_id, gone && gone[i], w, &queue, &actor);
     }
     json_decref(actor);
   }
+  free(gone);
 }
 
 void health_tick_run(health_t *h) {

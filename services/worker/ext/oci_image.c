@@ -1,5 +1,5 @@
-/* The actor image's root filesystem for the OCI path (docs/oci.md "The
- * image cache"): <oci_dir>/images/<image id>/rootfs, unpacked once from
+/* The actor image's root filesystem for the OCI path
+ * (docs/oci.md "The image cache"): <oci_dir>/images/<image id>/rootfs, unpacked once from
  * the local engine (a container of the image is created, never started,
  * exported as a tar stream into `tar -x`, and removed) and then shared
  * read-only by every execution of that image (the overlay's lower layer).
