@@ -114,6 +114,28 @@ int model_actor_delete(store_redis_t *r, const char *db_id) {
   return rc;
 }
 
+int model_actor_field_many(store_redis_t *r, const json_t *db_ids, const char *field,
+                           json_t **out) {
+  size_t n = json_array_size(db_ids);
+  if (n == 0) {
+    *out = json_array();
+    return *out ? 0 : ACTOR_ENOMEM;
+  }
+  char(*keys)[MODEL_KEY_MAX] = calloc(n, sizeof(*keys));
+  const char **kp = calloc(n, sizeof(*kp));
+  int rc = keys && kp ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const char *db_id = json_string_value(json_array_get(db_ids, i));
+    model_key_actor(db_id ? db_id : "", keys[i]);
+    kp[i] = keys[i];
+  }
+  if (rc == 0)
+    rc = store_record_field_many(r, kp, n, field, out);
+  free(kp);
+  free(keys);
+  return rc;
+}
+
 int model_actor_all_ids(store_redis_t *r, json_t **out) {
   return store_set_members(r, MODEL_KEY_ACTORS, out);
 }

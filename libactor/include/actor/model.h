@@ -91,6 +91,11 @@ ACTOR_MUST_CHECK int model_actor_list_ids(store_redis_t *r, const char *tenant, 
 ACTOR_MUST_CHECK int model_actor_all_ids(store_redis_t *r, json_t **out);
 /* Whether the actor's record exists now. */
 ACTOR_MUST_CHECK int model_actor_exists(store_redis_t *r, const char *db_id, bool *out);
+/* One field of each actor of db_ids (an array of strings) in one pipelined
+ * round trip: entry i of *out (an array) is the field's JSON value for
+ * db_ids[i], null where the record or the field is absent. */
+ACTOR_MUST_CHECK int model_actor_field_many(store_redis_t *r, const json_t *db_ids,
+                                            const char *field, json_t **out);
 /* Takes the actor's "ensure a worker" lease for hold_ms (the api's message
  * path and health both request a missing worker; only the one that gets
  * *mine does). */

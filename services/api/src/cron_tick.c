@@ -76,18 +76,10 @@ void api_cron_index(api_ctx_t *c, const char *db_id, const json_t *actor) {
 /* Adds the actors of one page of ids that have cron_on to the index. */
 static int repair_page(api_ctx_t *c, const json_t *ids) {
   size_t n = json_array_size(ids);
-  char(*keys)[MODEL_KEY_MAX] = calloc(n + 1, sizeof(*keys));
-  const char **kp = calloc(n + 1, sizeof(*kp));
   json_t *on = NULL, *next = NULL;
-  int rc = keys && kp ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    model_key_actor(json_string_value(json_array_get(ids, i)), keys[i]);
-    kp[i] = keys[i];
-  }
+  int rc = model_actor_field_many(c->redis, ids, "cron_on", &on);
   if (rc == 0)
-    rc = store_record_field_many(c->redis, kp, n, "cron_on", &on);
-  if (rc == 0)
-    rc = store_record_field_many(c->redis, kp, n, "cron_next_ex", &next);
+    rc = model_actor_field_many(c->redis, ids, "cron_next_ex", &next);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     int64_t due = 0;
     const json_t *ne = json_array_get(next, i);
@@ -97,8 +89,6 @@ static int repair_page(api_ctx_t *c, const json_t *ids) {
   }
   json_decref(on);
   json_decref(next);
-  free(kp);
-  free(keys);
   return rc;
 }
 

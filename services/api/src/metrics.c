@@ -349,7 +349,7 @@ static void sample1(actor_buf_t *b, const char *name, const char *label, const c
 
 /* ---- the store-derived part ---- */
 
-/* A status read by store_record_field_many: the string, or NULL. */
+/* A status read by model_actor_field_many: the string, or NULL. */
 static const char *status_of(const json_t *statuses, size_t i) {
   return json_string_value(json_array_get(statuses, i));
 }
@@ -429,17 +429,9 @@ static int status_counts(api_ctx_t *c, json_t *actors, json_t *workers, json_t *
   json_t *ids = NULL, *st = NULL;
   if (rc == 0)
     rc = scan_active(c, &ids);
+  if (rc == 0)
+    rc = model_actor_field_many(rs, ids, "status", &st);
   size_t n = json_array_size(ids);
-  char(*keys)[MODEL_KEY_MAX] = rc == 0 ? calloc(n + 1, sizeof(*keys)) : NULL;
-  const char **kp = rc == 0 ? calloc(n + 1, sizeof(*kp)) : NULL;
-  if (rc == 0 && (keys == NULL || kp == NULL))
-    rc = ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    model_key_actor(json_string_value(json_array_get(ids, i)), keys[i]);
-    kp[i] = keys[i];
-  }
-  if (rc == 0 && n > 0)
-    rc = store_record_field_many(rs, kp, n, "status", &st);
   for (size_t i = 0; rc == 0 && i < n; i++) {
     const char *status = status_of(st, i);
     /* a mailbox is reported for actors that may have one */
@@ -448,8 +440,6 @@ static int status_counts(api_ctx_t *c, json_t *actors, json_t *workers, json_t *
   }
   json_decref(st);
   json_decref(ids);
-  free(kp);
-  free(keys);
   return rc;
 }
 

@@ -260,9 +260,9 @@ int health_reap(health_tick_t *t, const char *db_id, const char *wid, health_rea
 /* Requests one worker for the actor when its mailbox holds messages and no
  * worker that is not leaving remains. */
 void health_replace(health_tick_t *t, const char *db_id);
-/* Asks an idle worker to stop (READY -> SHUTDOWN_REQUESTED, "stop"):
- * orphan, its actor is gone; else idle past worker_ttl. */
-void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, bool orphan);
+/* Asks an idle worker to stop (READY -> SHUTDOWN_REQUESTED, "stop"); why
+ * becomes its status_message and is logged. */
+void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, const char *why);
 /* Containers of this host that no worker record claims, and socket/FIFO
  * files whose execution has no container. */
 void health_orphan_containers(health_tick_t *t);

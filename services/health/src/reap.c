@@ -268,11 +268,10 @@ cleanup:
 
 /* ---- idle workers ---- */
 
-void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, bool orphan) {
+void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, const char *why) {
   health_t *h = t->h;
   static const char *const IDLE[] = {WORKER_READY, NULL};
-  json_t *f = json_pack("{s:s}", "status_message",
-                        orphan ? "its actor was deleted" : "idle for longer than [workers] worker_ttl");
+  json_t *f = json_pack("{s:s}", "status_message", why);
   int rc = f ? model_worker_transition(h->redis, db_id, wid, IDLE, WORKER_SHUTDOWN_REQUESTED, f)
              : ACTOR_ENOMEM;
   json_decref(f);
@@ -288,15 +287,11 @@ void health_stop_idle(health_tick_t *t, const char *db_id, const char *wid, bool
   rc = chan_client_publish(h->chan, q, STOP, sizeof(STOP) - 1, NULL, PUBLISH_TIMEOUT_MS);
   if (rc != 0)
     LOG_WARN("health",
-             "worker %s: %s but \"stop\" could not be sent (%s); "
+             "worker %s of actor %s: %s, but \"stop\" could not be sent (%s); "
              "it gets SIGTERM after [health] shutdown_timeout",
-             wid, orphan ? "its actor was deleted" : "idle past worker_ttl", actor_strerror(rc));
-  else if (orphan)
-    LOG_INFO("health", "worker %s of actor %s: the actor was deleted: asked it to stop", wid,
-             db_id);
+             wid, db_id, why, actor_strerror(rc));
   else
-    LOG_INFO("health", "worker %s of actor %s: idle for more than %llds: asked it to stop", wid,
-             db_id, (long long)(h->limits.worker_ttl_ms / 1000));
+    LOG_INFO("health", "worker %s of actor %s: %s: asked it to stop", wid, db_id, why);
 }
 
 /* ---- orphans ---- */

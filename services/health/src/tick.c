@@ -363,7 +363,9 @@ static void act(health_tick_t *t, const seen_t *s, health_verdict_t v) {
   case HEALTH_IDLE:
   case HEALTH_ORPHAN:
     note_check(t, s->db_id, s->wid, s->answered, s->reply, s->tr->status_misses);
-    health_stop_idle(t, s->db_id, s->wid, v == HEALTH_ORPHAN);
+    health_stop_idle(t, s->db_id, s->wid,
+                     v == HEALTH_ORPHAN ? "the actor was deleted"
+                                        : "idle for longer than [workers] worker_ttl");
     break;
   case HEALTH_TERMINATE:
     LOG_WARN("health", "worker %s of actor %s: %s for more than %llds: sending SIGTERM", s->wid,
@@ -438,22 +440,18 @@ static bool *actors_gone(health_tick_t *t, const json_t *all) {
   size_t n = json_array_size(all);
   if (n == 0)
     return NULL;
-  char(*keys)[MODEL_KEY_MAX] = calloc(n, sizeof(*keys));
-  const char **kp = calloc(n, sizeof(*kp));
   bool *gone = calloc(n, sizeof(*gone));
-  json_t *ids = NULL;
-  int rc = (keys && kp && gone) ? 0 : ACTOR_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    model_key_actor(json_string_value(json_array_get(json_array_get(all, i), 0)), keys[i]);
-    kp[i] = keys[i];
-  }
+  json_t *dbs = json_array(), *ids = NULL;
+  int rc = (gone && dbs) ? 0 : ACTOR_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    if (json_array_append(dbs, json_array_get(json_array_get(all, i), 0)) != 0)
+      rc = ACTOR_ENOMEM;
   if (rc == 0)
-    rc = store_record_field_many(t->h->redis, kp, n, "db_id", &ids);
+    rc = model_actor_field_many(t->h->redis, dbs, "db_id", &ids);
   for (size_t i = 0; rc == 0 && i < n; i++)
     gone[i] = json_is_null(json_array_get(ids, i));
   json_decref(ids);
-  free(keys);
-  free(kp);
+  json_decref(dbs);
   if (rc != 0) {
     LOG_DEBUG("health", "cannot tell which actors are gone: %s", actor_strerror(rc));
     free(gone);
