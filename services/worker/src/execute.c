@@ -23,19 +23,17 @@
 #include "actor/timefmt.h"
 #include "exec.h"
 
-/* The worker's own record; `stamp` sets its last_execution_time. */
-static void worker_move(worker_t *w, const char *from, const char *to, bool stamp) {
+/* The worker's own record, its last_execution_time set. Both moves set it:
+ * READY -> BUSY so that whoever sees the execution COMPLETE also sees the
+ * worker's time set (Abaco sets it on taking the message), and BUSY -> READY
+ * so that idle time counts from the end of the run. */
+static void worker_move(worker_t *w, const char *from, const char *to) {
   const char *const FROM[] = {from, NULL};
-  json_t *fields = NULL;
-  int rc = 0;
-  if (stamp) {
-    char now[ACTOR_TIME_MAX];
-    actor_time_format(actor_time_now_ms(), now);
-    if ((fields = json_pack("{s:s}", "last_execution_time", now)) == NULL)
-      rc = ACTOR_ENOMEM;
-  }
-  if (rc == 0)
-    rc = model_worker_transition(w->redis, w->db_id, w->wid, FROM, to, fields);
+  char now[ACTOR_TIME_MAX];
+  actor_time_format(actor_time_now_ms(), now);
+  json_t *fields = json_pack("{s:s}", "last_execution_time", now);
+  int rc = fields == NULL ? ACTOR_ENOMEM
+                          : model_worker_transition(w->redis, w->db_id, w->wid, FROM, to, fields);
   json_decref(fields);
   if (rc != 0)
     LOG_WARN("worker", "worker %s: %s -> %s: %s", w->wid, from, to, actor_strerror(rc));
@@ -70,9 +68,9 @@ void worker__execute(uv_work_t *wk) {
   worker_msg_t m;
   j->outcome = worker__admit(w, j, &m);
   if (j->outcome == WORKER_OUT_RUN) {
-    worker_move(w, WORKER_READY, WORKER_BUSY, false);
+    worker_move(w, WORKER_READY, WORKER_BUSY);
     j->outcome = run_and_settle(w, j, &m);
-    worker_move(w, WORKER_BUSY, WORKER_READY, true);
+    worker_move(w, WORKER_BUSY, WORKER_READY);
   }
   worker__msg_free(&m);
   if (w->thread_done != NULL)
