@@ -42,9 +42,7 @@ struct dkr_s {
 static pthread_once_t dkr__curl_once = PTHREAD_ONCE_INIT;
 static CURLcode dkr__curl_init_rc = CURLE_FAILED_INIT;
 
-static void dkr__curl_init(void) {
-  dkr__curl_init_rc = curl_global_init(CURL_GLOBAL_ALL);
-}
+static void dkr__curl_init(void) { dkr__curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
 
 int dkr_new(const char *dd, dkr_t **out) {
   *out = NULL;
@@ -101,8 +99,7 @@ int dkr_new_from_config(const actor_config_t *cfg, dkr_t **out) {
   if (rc == ACTOR_EINVAL)
     actor_log(ACTOR_LOG_ERROR, "config",
               "[docker] dd: bad value '%s': expected unix:///path/to/docker.sock, "
-              "tcp://host:port or http://host:port",
-              dd);
+              "tcp://host:port or http://host:port", dd);
   return rc == ACTOR_EINVAL ? ACTOR_ECONFIG : rc;
 }
 
@@ -131,8 +128,8 @@ static char *dkr__escape(const char *s) {
     return NULL;
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '_' || c == '.' || c == '~') {
       *p++ = (char)c;
     } else {
       *p++ = '%';
@@ -383,7 +380,8 @@ int dkr_network_inspect(dkr_t *d, const char *network, json_t **out, char **err)
   return dkr__get_json(d, "/networks/", network, "", out, err);
 }
 
-int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id, char **err) {
+int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **id,
+                         char **err) {
   dkr__clear_err(err);
   *id = NULL;
   if (!json_is_object(spec) || (name && !dkr__name_ok(name)))
@@ -401,7 +399,8 @@ int dkr_container_create(dkr_t *d, const char *name, const json_t *spec, char **
   } else if (!(path = strdup(DKR__API "/containers/create"))) {
     goto cleanup;
   }
-  dkr__req_t r = {.method = "POST", .path = path, .body = spec, .timeout_ms = DKR__CALL_TIMEOUT_MS};
+  dkr__req_t r = {
+      .method = "POST", .path = path, .body = spec, .timeout_ms = DKR__CALL_TIMEOUT_MS};
   rc = dkr__request_json(d, &r, &res, err);
   if (rc == ACTOR_EDOCKER && r.status == 409) {
     rc = ACTOR_EEXIST; /* the name is taken */
@@ -599,8 +598,8 @@ int dkr_container_kill(dkr_t *d, const char *id, const char *signal, char **err)
 int dkr_container_remove(dkr_t *d, const char *id, char **err) {
   char *msg = NULL;
   int status = 0;
-  int rc =
-      dkr__container_call(d, "DELETE", id, "?force=1&v=1", DKR__CALL_TIMEOUT_MS, &status, &msg);
+  int rc = dkr__container_call(d, "DELETE", id, "?force=1&v=1", DKR__CALL_TIMEOUT_MS, &status,
+                               &msg);
   if (rc == ACTOR_ENOTFOUND ||
       (rc == ACTOR_EDOCKER && status == 409 && msg && strstr(msg, "already in progress"))) {
     /* Gone, or going: either way nothing is left to do. */
@@ -622,8 +621,8 @@ int dkr_container_list(dkr_t *d, const char *filters, int all, json_t **out, cha
   int rc = ACTOR_ENOMEM;
   if (filters && !(esc = dkr__escape(filters)))
     goto cleanup;
-  if (asprintf(&path, DKR__API "/containers/json?all=%d%s%s", all ? 1 : 0, esc ? "&filters=" : "",
-               esc ? esc : "") < 0) {
+  if (asprintf(&path, DKR__API "/containers/json?all=%d%s%s", all ? 1 : 0,
+               esc ? "&filters=" : "", esc ? esc : "") < 0) {
     path = NULL;
     goto cleanup;
   }
@@ -672,8 +671,8 @@ int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
   if (!path)
     return ACTOR_ENOMEM;
   dkr__export_t e = {.fd = fd};
-  dkr__req_t r = {
-      .method = "GET", .path = path, .timeout_ms = 0, .sink = dkr__export_sink, .sink_ctx = &e};
+  dkr__req_t r = {.method = "GET", .path = path, .timeout_ms = 0,
+                  .sink = dkr__export_sink, .sink_ctx = &e};
   int rc = dkr__request_void(d, &r, err);
   if (rc != 0 && e.failed) {
     rc = ACTOR_EIO;
@@ -685,9 +684,7 @@ int dkr_container_export(dkr_t *d, const char *id, int fd, char **err) {
 
 int dkr_network_create(dkr_t *d, const json_t *body, char **err) {
   dkr__clear_err(err);
-  dkr__req_t r = {.method = "POST",
-                  .path = DKR__API "/networks/create",
-                  .body = body,
+  dkr__req_t r = {.method = "POST", .path = DKR__API "/networks/create", .body = body,
                   .timeout_ms = DKR__CALL_TIMEOUT_MS};
   return dkr__request_void(d, &r, err);
 }

@@ -101,8 +101,8 @@ static json_t *text_filter(const mongo_kind_t *k, const char *text, bool exact) 
   return json_pack("{s:o}", "$or", any);
 }
 
-static const char *const EXEC_HIDDEN[] = {"_id",         "actor_dbid", "tenant", "exp",
-                                          "permissions", "api_server", NULL};
+static const char *const EXEC_HIDDEN[] = {"_id", "actor_dbid", "tenant", "exp", "permissions",
+                                          "api_server", NULL};
 static const char *const TIMES[] = {"message_received_time", "start_time", "finish_time", NULL};
 
 /* A found execution or log as shown, with Abaco's _links: an execution
@@ -117,10 +117,10 @@ static json_t *mongo_display(api_req_t *r, const mongo_kind_t *k, const json_t *
     json_t *actor = NULL; /* for its owner; gone meanwhile (or unreadable): no owner */
     ACTOR_IGNORE(model_actor_get(r->ctx->redis, db_id, &actor));
     snprintf(rel, sizeof(rel), "%s/logs", self);
-    json_t *out =
-        json_pack("{s:s, s:s, s:s, s:o}", "execution_id", eid, "actor_id", aid, "logs",
-                  actor_json_str(doc, "logs", ""), "_links",
-                  api_links(r, rel, actor_json_str(actor, "owner", ""), "execution", self));
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "execution_id", eid, "actor_id", aid, "logs",
+                            actor_json_str(doc, "logs", ""), "_links",
+                            api_links(r, rel, actor_json_str(actor, "owner", ""), "execution",
+                                      self));
     json_decref(actor);
     return out;
   }

@@ -213,8 +213,9 @@ static int net_ready(worker_t *w, char **err) {
     v4_text(net + 1, gw, sizeof(gw));
     json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:[{s:s, s:s, s:s}]}}", "Name",
                              OCI_NETWORK, "Driver", "bridge", "Options",
-                             "com.docker.network.bridge.name", OCI_BRIDGE, "Labels", "abaco.oci",
-                             "1", "IPAM", "Config", "Subnet", sub, "IPRange", range, "Gateway", gw);
+                             "com.docker.network.bridge.name", OCI_BRIDGE, "Labels",
+                             "abaco.oci", "1", "IPAM", "Config", "Subnet", sub, "IPRange", range,
+                             "Gateway", gw);
     free(*err);
     *err = NULL;
     rc = body ? dkr_network_create(w->docker, body, err) : ACTOR_ENOMEM;
@@ -229,8 +230,8 @@ static int net_ready(worker_t *w, char **err) {
     return rc;
   const json_t *c0 = json_array_get(json_object_get(json_object_get(info, "IPAM"), "Config"), 0);
   const char *sub = actor_json_str(c0, "Subnet", ""), *gw = actor_json_str(c0, "Gateway", "");
-  const char *br =
-      actor_json_str(json_object_get(info, "Options"), "com.docker.network.bridge.name", NULL);
+  const char *br = actor_json_str(json_object_get(info, "Options"),
+                                  "com.docker.network.bridge.name", NULL);
   if (parse_v4(sub, &o->net, &o->prefix) != 0 || parse_v4(gw, &o->gateway, NULL) != 0 ||
       o->prefix > 23) {
     json_decref(info);
@@ -294,12 +295,8 @@ static int net_setup(worker_t *w, oci_exec_t *e, const char *eid, const char *ho
     LOG_WARN("worker", "execution %s: cannot write %s: %s", eid, file, strerror(errno));
     return ACTOR_EIO;
   }
-  oci_net_t net = {.netns = e->netns,
-                   .host_if = host_if,
-                   .bridge = o->bridge,
-                   .addr = e->addr,
-                   .gateway = o->gateway,
-                   .prefix = o->prefix};
+  oci_net_t net = {.netns = e->netns, .host_if = host_if, .bridge = o->bridge,
+                   .addr = e->addr, .gateway = o->gateway, .prefix = o->prefix};
   if (oci_net_make(&net, err, sizeof(err)) != 0) {
     LOG_WARN("worker", "execution %s: network %s: %s", eid, e->netns, err);
     return ACTOR_EIO;
@@ -447,11 +444,10 @@ int worker__oci_create(worker_exec_t *x) {
   json_decref(config);
   if (rc == 0) {
     worker__set_running(w, eid, x->cid);
-    LOG_DEBUG("worker",
-              "execution %s: oci create %lld ms: image+bundle %lld, overlay %lld, "
-              "network %lld, config.json %lld",
-              eid, (long long)(actor_time_mono_ms() - t0), (long long)(t1 - t0),
-              (long long)(t2 - t1), (long long)(t3 - t2), (long long)(actor_time_mono_ms() - t3));
+    LOG_DEBUG("worker", "execution %s: oci create %lld ms: image+bundle %lld, overlay %lld, "
+              "network %lld, config.json %lld", eid, (long long)(actor_time_mono_ms() - t0),
+              (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2),
+              (long long)(actor_time_mono_ms() - t3));
   }
 out:
   free(upper);
@@ -473,8 +469,8 @@ int worker__oci_start(worker_exec_t *x) {
     rc = ACTOR_EIO;
     goto out;
   }
-  char *argv[] = {w->oci.runc, "--root",   OCI_RUNC_ROOT, "run",  "--keep", "--pid-file",
-                  pidp,        "--bundle", e->bundle,     x->cid, NULL};
+  char *argv[] = {w->oci.runc, "--root", OCI_RUNC_ROOT, "run", "--keep", "--pid-file", pidp,
+                  "--bundle", e->bundle, x->cid, NULL};
   worker__mkdirs(OCI_RUNC_ROOT, 0700);
   e->started_ms = actor_time_now_ms();
   if (oci_spawn(argv, -1, e->log_fd, &e->runc_pid) != 0) {
@@ -553,8 +549,8 @@ void worker__oci_wait(worker_exec_t *x) {
         killed_at = now;
         if (late && !quit) {
           wt->timed_out = true;
-          LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it", x->in->eid,
-                   wt->max_run_ms / 1000);
+          LOG_INFO("worker", "execution %s ran past max_run_time (%lds): killing it",
+                   x->in->eid, wt->max_run_ms / 1000);
         } else {
           LOG_INFO("worker", "force quit execution %s (container %s)", x->in->eid, x->cid);
         }
@@ -681,8 +677,8 @@ json_t *worker__oci_state(worker_exec_t *x) {
   char started[ACTOR_TIME_MAX], finished[ACTOR_TIME_MAX], path[512];
   actor_time_format(x->oci.started_ms, started);
   actor_time_format(x->oci.finished_ms ? x->oci.finished_ms : actor_time_now_ms(), finished);
-  snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s/%s/memory.oom_control", OCI_CGROUP_PARENT,
-           x->cid);
+  snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/%s/%s/memory.oom_control",
+           OCI_CGROUP_PARENT, x->cid);
   bool oom = false;
   FILE *f = fopen(path, "re");
   char line[128];
@@ -693,7 +689,7 @@ json_t *worker__oci_state(worker_exec_t *x) {
   if (f)
     fclose(f);
   return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:I, s:s, s:s, s:s, s:s}", "Status",
-                   "exited", "Running", 0, "Paused", 0, "Restarting", 0, "OOMKilled", oom, "Dead",
-                   0, "Pid", 0, "ExitCode", (json_int_t)x->wt.exit_code, "Error", "", "StartedAt",
-                   started, "FinishedAt", finished, "Runtime", "oci");
+                   "exited", "Running", 0, "Paused", 0, "Restarting", 0, "OOMKilled", oom,
+                   "Dead", 0, "Pid", 0, "ExitCode", (json_int_t)x->wt.exit_code, "Error", "",
+                   "StartedAt", started, "FinishedAt", finished, "Runtime", "oci");
 }

@@ -125,7 +125,8 @@ void oci_sweep(worker_t *w) {
       late_cleanup(l); /* frees; does what it can */
       break;
     }
-    LOG_INFO("worker", "removing OCI execution %s: its worker died before cleaning it up", l->cid);
+    LOG_INFO("worker", "removing OCI execution %s: its worker died before cleaning it up",
+             l->cid);
     oci_runc_kill(w, l->cid);
     late_cleanup(l);
   }
